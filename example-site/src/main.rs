@@ -1,1 +1,17 @@
-fn main() {}
+//! The Manouche example site: built only on the framework's public API, as
+//! a user's project would be. Run it with `cargo manage runserver`.
+
+mod blog;
+mod views;
+
+use manouche::prelude::*;
+
+#[tokio::main]
+async fn main() -> manouche::Result<()> {
+    Project::from_settings("settings.toml")?
+        .urls(views::urls())
+        .app(blog::app())
+        .error_page(StatusCode::NOT_FOUND, views::not_found)
+        .manage()
+        .await
+}

@@ -1,6 +1,61 @@
-//! Manouche: a batteries-included web framework in the spirit of Django.
+//! Manouche: a batteries-included web framework in the spirit of Django,
+//! with a built-in server that takes production traffic by itself.
+//!
+//! A project is a [`Project`]: settings, apps and a URL tree. Its binary is
+//! its own `manage` command (`runserver`, `serve`, `routes`, `check`).
+//!
+//! ```no_run
+//! use manouche::prelude::*;
+//!
+//! async fn hello(Path(name): Path<String>) -> String {
+//!     format!("Hello, {name}!")
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> manouche::Result<()> {
+//!     Project::from_settings("settings.toml")?
+//!         .urls(Urls::new().path("hello/<slug:name>/", get(hello), "hello"))
+//!         .manage()
+//!         .await
+//! }
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 // Lets the derive macros name `::manouche::...` from inside this crate too.
+#[allow(unused_extern_crates)]
 extern crate self as manouche;
+
+pub mod checks;
+mod error;
+pub mod error_pages;
+pub mod logging;
+mod manage;
+pub mod middleware;
+pub mod project;
+pub mod server;
+pub mod settings;
+pub mod templates;
+pub mod test;
+pub mod urls;
+
+pub use error::{Error, Result};
+pub use project::{App, Project};
+pub use settings::Settings;
+
+/// The names most handlers and projects need: `use manouche::prelude::*;`.
+pub mod prelude {
+    pub use crate::middleware::RequestId;
+    pub use crate::reverse;
+    pub use crate::settings::Settings;
+    pub use crate::urls::{UrlConf, Urls};
+    pub use crate::{App, Error, Project, Result};
+    pub use askama::Template;
+    pub use axum::Json;
+    pub use axum::body::Bytes;
+    pub use axum::extract::{Form, Path, Query};
+    pub use axum::response::{Html, IntoResponse, Redirect, Response};
+    pub use axum::routing::{delete, get, patch, post, put};
+    pub use http::StatusCode;
+}

@@ -1,0 +1,42 @@
+//! The blog app. For now its pages are static; its models arrive with the
+//! ORM.
+
+use manouche::prelude::*;
+
+#[derive(Template)]
+#[template(path = "blog/index.html")]
+struct Index {
+    articles: Vec<(i64, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "blog/article_detail.html")]
+struct Detail {
+    id: i64,
+    url: String,
+}
+
+async fn index() -> Result<Html<String>> {
+    let articles = (1..=3)
+        .map(|id| (id, format!("Article number {id}")))
+        .collect();
+    Ok(Html(Index { articles }.render()?))
+}
+
+async fn detail(Path(id): Path<i64>) -> Result<Html<String>> {
+    // `reverse!` in a handler; the template also calls `reverse`.
+    let url = reverse!("blog:article-detail", id = id)?;
+    Ok(Html(Detail { id, url }.render()?))
+}
+
+/// The app: its URLs, mounted under `blog/` in the `blog` namespace.
+pub(crate) fn app() -> App {
+    App::new("blog").urls(
+        "blog/",
+        Urls::app("blog").path("", get(index), "index").path(
+            "articles/<int:id>/",
+            get(detail),
+            "article-detail",
+        ),
+    )
+}

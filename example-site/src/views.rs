@@ -1,0 +1,58 @@
+//! The site's own pages: the home page and the custom 404 page, plus (in
+//! debug builds only) routes that misbehave on purpose for the end-to-end
+//! tests.
+
+use manouche::error_pages::ErrorContext;
+use manouche::prelude::*;
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct Home;
+
+#[derive(Template)]
+#[template(path = "404.html")]
+struct NotFound<'a> {
+    path: &'a str,
+    detail: &'a Option<String>,
+}
+
+async fn home() -> Result<Html<String>> {
+    Ok(Html(Home.render()?))
+}
+
+/// The project's 404 page (Django's `handler404`).
+pub(crate) fn not_found(ctx: &ErrorContext) -> Result<String, askama::Error> {
+    NotFound {
+        path: &ctx.path,
+        detail: &ctx.detail,
+    }
+    .render()
+}
+
+/// The root URL list.
+pub(crate) fn urls() -> Urls {
+    let urls = Urls::new().path("", get(home), "home");
+    #[cfg(debug_assertions)]
+    let urls = urls.include("debug/", debug_urls());
+    urls
+}
+
+/// Routes that fail on purpose, to show (and test) that the server survives
+/// them. Compiled into debug builds only.
+#[cfg(debug_assertions)]
+fn debug_urls() -> Urls {
+    async fn panic() -> &'static str {
+        panic!("this route panics on purpose")
+    }
+    async fn slow(Path(ms): Path<u64>) -> String {
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        format!("slept {ms} ms")
+    }
+    async fn echo(body: Bytes) -> String {
+        format!("{} bytes", body.len())
+    }
+    Urls::app("debug")
+        .path("panic/", get(panic), "panic")
+        .path("slow/<int:ms>/", get(slow), "slow")
+        .path("echo/", post(echo), "echo")
+}

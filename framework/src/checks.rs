@@ -1,0 +1,170 @@
+//! System checks (`manage check`, `manage check --deploy`): problems found
+//! before the first request, each with an id, a level and a hint.
+//!
+//! ```
+//! use manouche::checks::{deploy_checks, Level};
+//! use manouche::settings::Settings;
+//!
+//! let messages = deploy_checks(&Settings::default());
+//! // The default secret key and the empty allowed_hosts are errors.
+//! assert!(messages.iter().any(|m| m.id == "security.E001" && m.level == Level::Error));
+//! ```
+
+use std::fmt;
+
+use crate::settings::{DEFAULT_SECRET_KEY, Settings};
+
+/// How serious a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// Worth knowing; the site works.
+    Warning,
+    /// The site is insecure or cannot work as configured.
+    Error,
+}
+
+/// One finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CheckMessage {
+    /// Stable id, e.g. `security.W002`.
+    pub id: &'static str,
+    /// How serious.
+    pub level: Level,
+    /// What is wrong.
+    pub message: String,
+    /// What to do about it.
+    pub hint: &'static str,
+}
+
+impl fmt::Display for CheckMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let level = match self.level {
+            Level::Warning => "WARNING",
+            Level::Error => "ERROR",
+        };
+        write!(
+            f,
+            "{level} ({}) {}\n\tHINT: {}",
+            self.id, self.message, self.hint
+        )
+    }
+}
+
+/// The secret key is guessable when it is the default, short, or made of a
+/// handful of distinct characters.
+fn weak_secret_key(key: &str) -> bool {
+    let mut distinct: Vec<char> = key.chars().collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    key == DEFAULT_SECRET_KEY || key.chars().count() < 50 || distinct.len() < 5
+}
+
+/// The checks for a production deployment (`check --deploy`, and `serve`
+/// before it starts).
+pub fn deploy_checks(settings: &Settings) -> Vec<CheckMessage> {
+    let mut out = Vec::new();
+    if weak_secret_key(&settings.secret_key) {
+        out.push(CheckMessage {
+            id: "security.E001",
+            // In debug, sessions signed with a known key are a local matter.
+            level: if settings.debug { Level::Warning } else { Level::Error },
+            message: "secret_key is the default, or shorter than 50 characters, or has fewer than 5 distinct characters".into(),
+            hint: "set MANOUCHE_SECRET_KEY to 50+ random characters (e.g. `openssl rand -base64 48`)",
+        });
+    }
+    if settings.debug {
+        out.push(CheckMessage {
+            id: "security.W002",
+            level: Level::Warning,
+            message: "debug is on: error pages show code locations and request details".into(),
+            hint: "set debug = false (MANOUCHE_DEBUG=false) in production",
+        });
+    }
+    if settings.allowed_hosts.is_empty() {
+        out.push(CheckMessage {
+            id: "security.E003",
+            level: if settings.debug { Level::Warning } else { Level::Error },
+            message: "allowed_hosts is empty: with debug off, every request gets 400".into(),
+            hint: "list the site's host names: allowed_hosts = [\"example.com\"] or MANOUCHE_ALLOWED_HOSTS",
+        });
+    }
+    if !settings.session_cookie_secure() {
+        out.push(CheckMessage {
+            id: "security.W004",
+            level: Level::Warning,
+            message: "the session cookie is not marked Secure: it can leak over plain HTTP".into(),
+            hint: "remove security.session_cookie_secure = false (Secure is the default without debug)",
+        });
+    }
+    if !settings.csrf_cookie_secure() {
+        out.push(CheckMessage {
+            id: "security.W005",
+            level: Level::Warning,
+            message: "the CSRF cookie is not marked Secure".into(),
+            hint: "remove security.csrf_cookie_secure = false (Secure is the default without debug)",
+        });
+    }
+    if settings.security.hsts_seconds == 0 {
+        out.push(CheckMessage {
+            id: "security.W006",
+            level: Level::Warning,
+            message: "HSTS is off: browsers may still reach the site over plain HTTP".into(),
+            hint: "when the site is HTTPS-only, set security.hsts_seconds (start small, e.g. 3600)",
+        });
+    }
+    if settings.security.x_frame_options.is_empty() {
+        out.push(CheckMessage {
+            id: "security.W007",
+            level: Level::Warning,
+            message: "X-Frame-Options is off: pages can be framed (clickjacking)".into(),
+            hint: "set security.x_frame_options = \"DENY\" (the default)",
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(messages: &[CheckMessage]) -> Vec<&str> {
+        messages.iter().map(|m| m.id).collect()
+    }
+
+    #[test]
+    fn safe_production_settings_only_miss_hsts() {
+        let mut s = Settings {
+            secret_key: "aB3$kL9!mN2@pQ7#rS5%tU8^vW1&xY4*zA6(bC0)dE-fG_hI+jK=".into(),
+            allowed_hosts: vec!["example.com".into()],
+            ..Settings::default()
+        };
+        assert_eq!(ids(&deploy_checks(&s)), ["security.W006"]);
+        s.security.hsts_seconds = 3600;
+        assert!(deploy_checks(&s).is_empty());
+    }
+
+    #[test]
+    fn insecure_settings_are_reported() {
+        let mut s = Settings::default();
+        s.security.session_cookie_secure = Some(false);
+        let found = deploy_checks(&s);
+        assert_eq!(
+            ids(&found),
+            [
+                "security.E001",
+                "security.E003",
+                "security.W004",
+                "security.W006"
+            ]
+        );
+        assert_eq!(found[0].level, Level::Error);
+        s.debug = true;
+        let found = deploy_checks(&s);
+        assert!(found.iter().all(|m| m.level == Level::Warning));
+        assert!(ids(&found).contains(&"security.W002"));
+        assert!(ids(&found).contains(&"security.W005"));
+        s.secret_key = "abababababababababababababababababababababababababab".into();
+        assert!(ids(&deploy_checks(&s)).contains(&"security.E001"));
+    }
+}

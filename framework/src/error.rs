@@ -1,0 +1,167 @@
+//! The one user-facing error type, [`Error`], and [`Result`].
+//!
+//! Every handler can return `manouche::Result<impl IntoResponse>`. An [`Error`]
+//! carries an HTTP status; turned into a response it becomes the project's
+//! error page for that status (see [`crate::error_pages`]), with the details
+//! shown only when `debug` is on.
+//!
+//! ```
+//! use manouche::{Error, Result};
+//!
+//! fn find(id: i64) -> Result<&'static str> {
+//!     match id {
+//!         1 => Ok("first"),
+//!         _ => Err(Error::not_found(format!("no article with id {id}"))),
+//!     }
+//! }
+//! assert_eq!(find(2).unwrap_err().status(), http::StatusCode::NOT_FOUND);
+//! ```
+
+use std::fmt;
+
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+
+use crate::error_pages::ErrorReport;
+
+/// `Result` with [`Error`] as the default error type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// An error with an HTTP status, a message for the person who has to fix it,
+/// and optionally the error that caused it.
+pub struct Error {
+    status: StatusCode,
+    message: String,
+    source: Option<BoxError>,
+}
+
+impl Error {
+    /// An error with the given status and message.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A 404: the thing asked for does not exist.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+
+    /// A 400: the request itself is wrong.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// A 403: the request is understood but not allowed.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, message)
+    }
+
+    /// A 500 caused by `source`.
+    pub fn internal(source: impl Into<BoxError>) -> Self {
+        let source = source.into();
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: source.to_string(),
+            source: Some(source),
+        }
+    }
+
+    /// A 500 that is a configuration problem, e.g. a bad settings file. The
+    /// message should say what to change.
+    pub fn improperly_configured(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, message)
+    }
+
+    /// Attaches the underlying cause.
+    #[must_use]
+    pub fn with_source(mut self, source: impl Into<BoxError>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The message, meant for the developer (shown on error pages in debug).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(source) = &self.source {
+            let text = source.to_string();
+            if text != self.message {
+                write!(f, ": {text}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+// `main` functions print the `Debug` form of the error they return; keep it
+// the readable message rather than a struct dump.
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self} ({})", self.status)
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as _)
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::error!(status = self.status.as_u16(), error = %self, "request failed");
+        }
+        ErrorReport::new(self.status, self.to_string()).into_response()
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(err: std::io::Error) -> Self {
+        Self::internal(err)
+    }
+}
+
+impl From<askama::Error> for Error {
+    fn from(err: askama::Error) -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("template rendering failed: {err}"),
+        )
+        .with_source(err)
+    }
+}
+
+impl From<crate::settings::SettingsError> for Error {
+    fn from(err: crate::settings::SettingsError) -> Self {
+        Self::improperly_configured(err.to_string())
+    }
+}
+
+impl From<crate::urls::UrlError> for Error {
+    fn from(err: crate::urls::UrlError) -> Self {
+        Self::improperly_configured(err.to_string())
+    }
+}
+
+impl From<crate::urls::NoReverseMatch> for Error {
+    fn from(err: crate::urls::NoReverseMatch) -> Self {
+        Self::internal(err)
+    }
+}

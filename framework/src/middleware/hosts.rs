@@ -1,0 +1,201 @@
+//! The `ALLOWED_HOSTS` check: a request whose `Host` is not one of the
+//! site's gets 400, so that forged hosts cannot poison caches or
+//! password-reset links.
+
+use http::Request;
+
+/// One entry of `allowed_hosts`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum HostPattern {
+    /// `*`: any host.
+    Any,
+    /// `.example.com`: the domain and all its subdomains.
+    Domain(String),
+    /// `example.com`: exactly this host.
+    Exact(String),
+}
+
+impl HostPattern {
+    /// Parses an `allowed_hosts` entry; `None` when it is not a host name.
+    pub(crate) fn parse(entry: &str) -> Option<Self> {
+        let entry = entry.trim().to_ascii_lowercase();
+        if entry == "*" {
+            return Some(Self::Any);
+        }
+        let (domain, name) = match entry.strip_prefix('.') {
+            Some(rest) => (true, rest.to_owned()),
+            None => (false, entry),
+        };
+        let name = name.strip_suffix('.').map(str::to_owned).unwrap_or(name);
+        if !is_host_name(&name) {
+            return None;
+        }
+        Some(if domain {
+            Self::Domain(name)
+        } else {
+            Self::Exact(name)
+        })
+    }
+
+    fn matches(&self, host: &str) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Exact(name) => host.eq_ignore_ascii_case(name),
+            Self::Domain(name) => {
+                host.eq_ignore_ascii_case(name)
+                    || (host.len() > name.len() + 1
+                        && host.as_bytes()[host.len() - name.len() - 1] == b'.'
+                        && host[host.len() - name.len()..].eq_ignore_ascii_case(name))
+            }
+        }
+    }
+}
+
+/// Host names (`example.com`, `localhost`), IPv4 and bracketed IPv6.
+fn is_host_name(name: &str) -> bool {
+    if let Some(inner) = name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
+        return inner.contains(':')
+            && inner
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+    }
+    !name.is_empty()
+        && name.len() <= 253
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+}
+
+/// The compiled `allowed_hosts` list.
+#[derive(Debug, Clone)]
+pub(crate) struct AllowedHosts {
+    patterns: Vec<HostPattern>,
+}
+
+impl AllowedHosts {
+    /// From the settings; with `debug` on and an empty list, the local
+    /// names are allowed (as Django does).
+    pub(crate) fn new(entries: &[String], debug: bool) -> Self {
+        let mut patterns: Vec<HostPattern> = entries
+            .iter()
+            .filter_map(|e| HostPattern::parse(e))
+            .collect();
+        if patterns.is_empty() && debug {
+            patterns = [".localhost", "127.0.0.1", "[::1]"]
+                .iter()
+                .filter_map(|e| HostPattern::parse(e))
+                .collect();
+        }
+        Self { patterns }
+    }
+
+    /// Adds a host (the test client's `testserver`).
+    pub(crate) fn allow(&mut self, host: &str) {
+        if let Some(p) = HostPattern::parse(host) {
+            self.patterns.push(p);
+        }
+    }
+
+    /// `Ok` when the request's host is allowed, else why not.
+    pub(crate) fn check<B>(&self, req: &Request<B>) -> Result<(), String> {
+        let raw = match req.uri().authority() {
+            Some(authority) => authority.as_str(),
+            None => match req.headers().get(http::header::HOST) {
+                Some(value) => value
+                    .to_str()
+                    .map_err(|_| "the Host header is not valid text".to_owned())?,
+                None => return Err("the request has no Host header".into()),
+            },
+        };
+        let host = split_host(raw).ok_or_else(|| format!("invalid Host header {raw:?}"))?;
+        if self.patterns.iter().any(|p| p.matches(host)) {
+            Ok(())
+        } else {
+            Err(format!(
+                "invalid Host header {raw:?}: add {host:?} to allowed_hosts (or MANOUCHE_ALLOWED_HOSTS)"
+            ))
+        }
+    }
+}
+
+/// `example.com:8000` → `example.com`; `[::1]:8000` → `[::1]`; `None` when
+/// the value is not a host (with optional port).
+fn split_host(raw: &str) -> Option<&str> {
+    let (host, port) = if raw.starts_with('[') {
+        let end = raw.find(']')?;
+        let rest = &raw[end + 1..];
+        let port = if rest.is_empty() {
+            None
+        } else {
+            Some(rest.strip_prefix(':')?)
+        };
+        (&raw[..=end], port)
+    } else {
+        match raw.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (raw, None),
+        }
+    };
+    if port.is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+        return None;
+    }
+    let host = host.strip_suffix('.').unwrap_or(host);
+    is_host_name(host).then_some(host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(host: &str) -> Request<()> {
+        Request::builder()
+            .uri("/")
+            .header("host", host)
+            .body(())
+            .unwrap()
+    }
+
+    #[test]
+    fn exact_domain_and_any() {
+        let hosts = AllowedHosts::new(&["example.com".into(), ".example.org".into()], false);
+        assert!(hosts.check(&req("example.com")).is_ok());
+        assert!(hosts.check(&req("EXAMPLE.com:8000")).is_ok());
+        assert!(hosts.check(&req("example.com.")).is_ok());
+        assert!(hosts.check(&req("www.example.com")).is_err());
+        assert!(hosts.check(&req("example.org")).is_ok());
+        assert!(hosts.check(&req("a.b.example.org")).is_ok());
+        assert!(hosts.check(&req("badexample.org")).is_err());
+        assert!(hosts.check(&req("evil.com")).is_err());
+        let any = AllowedHosts::new(&["*".into()], false);
+        assert!(any.check(&req("whatever.test")).is_ok());
+    }
+
+    #[test]
+    fn malformed_hosts_are_rejected() {
+        let any = AllowedHosts::new(&["*".into()], false);
+        for bad in [
+            "",
+            "exa mple.com",
+            "example.com:80x",
+            "example.com:",
+            "a@b.com",
+            "[::1",
+            "x/y",
+        ] {
+            assert!(any.check(&req(bad)).is_err(), "{bad:?}");
+        }
+        let no_host = Request::builder().uri("/").body(()).unwrap();
+        assert!(any.check(&no_host).is_err());
+    }
+
+    #[test]
+    fn debug_allows_local_names_only_when_the_list_is_empty() {
+        let hosts = AllowedHosts::new(&[], true);
+        assert!(hosts.check(&req("localhost:8000")).is_ok());
+        assert!(hosts.check(&req("127.0.0.1:8000")).is_ok());
+        assert!(hosts.check(&req("[::1]:8000")).is_ok());
+        assert!(hosts.check(&req("example.com")).is_err());
+        let deploy = AllowedHosts::new(&[], false);
+        assert!(deploy.check(&req("localhost")).is_err());
+    }
+}

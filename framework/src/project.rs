@@ -1,0 +1,219 @@
+//! The [`Project`] builder: settings, apps and the URL tree, and the entry
+//! point to the `manage` command line.
+//!
+//! ```no_run
+//! use manouche::prelude::*;
+//!
+//! async fn home() -> &'static str { "Hello" }
+//!
+//! #[tokio::main]
+//! async fn main() -> manouche::Result<()> {
+//!     Project::from_settings("settings.toml")?
+//!         .urls(Urls::new().path("", get(home), "home"))
+//!         .manage()   // runserver | serve | routes | check
+//!         .await
+//! }
+//! ```
+
+use std::ffi::OsString;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use http::StatusCode;
+
+use crate::error_pages::{ErrorContext, ErrorPages};
+use crate::middleware::{Framework, Pipeline};
+use crate::settings::Settings;
+use crate::urls::{UrlConf, UrlErrors, Urls};
+use crate::{Error, Result};
+
+/// A reusable piece of a site (Django's "app"): a label, and the URLs it
+/// mounts. Later: models, migrations, admin registrations.
+#[derive(Debug)]
+#[must_use]
+pub struct App {
+    label: String,
+    urls: Option<(String, Urls)>,
+}
+
+impl App {
+    /// An app named `label` (`"blog"`).
+    pub fn new(label: impl Into<String>) -> Self {
+        Self {
+            label: label.into(),
+            urls: None,
+        }
+    }
+
+    /// Mounts the app's URLs under `prefix` (`"blog/"`) in the project.
+    pub fn urls(mut self, prefix: &str, urls: Urls) -> Self {
+        self.urls = Some((prefix.to_owned(), urls));
+        self
+    }
+
+    /// The app's label.
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+}
+
+/// A site: settings, apps, URLs and error pages.
+#[derive(Debug)]
+#[must_use]
+pub struct Project {
+    settings: Settings,
+    urls: Urls,
+    apps: Vec<App>,
+    error_pages: ErrorPages,
+}
+
+impl Project {
+    /// Settings from `path` (or the file named by `MANOUCHE_SETTINGS`), with
+    /// the environment applied on top.
+    ///
+    /// # Errors
+    /// When the file cannot be read or a setting is invalid; the message
+    /// names the file or variable.
+    pub fn from_settings(path: impl AsRef<std::path::Path>) -> Result<Self> {
+        Ok(Self::new(Settings::load(path)?))
+    }
+
+    /// A project with settings built in code.
+    pub fn new(settings: Settings) -> Self {
+        Self {
+            settings,
+            urls: Urls::new(),
+            apps: Vec::new(),
+            error_pages: ErrorPages::default(),
+        }
+    }
+
+    /// The root URL list (Django's `ROOT_URLCONF`). Apps' URLs are mounted
+    /// after these.
+    pub fn urls(mut self, urls: Urls) -> Self {
+        self.urls = urls;
+        self
+    }
+
+    /// Adds an app.
+    pub fn app(mut self, app: App) -> Self {
+        self.apps.push(app);
+        self
+    }
+
+    /// Renders the page for `status` with `render` instead of the built-in
+    /// template (Django's `handler404`, `handler500`...).
+    pub fn error_page<F>(mut self, status: StatusCode, render: F) -> Self
+    where
+        F: Fn(&ErrorContext) -> std::result::Result<String, askama::Error> + Send + Sync + 'static,
+    {
+        self.error_pages.set(status, render);
+        self
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Changes settings in code, e.g. in tests.
+    pub fn configure(mut self, f: impl FnOnce(&mut Settings)) -> Self {
+        f(&mut self.settings);
+        self
+    }
+
+    /// Checks the URL tree and settings and builds the service to serve.
+    ///
+    /// # Errors
+    /// Every URL mistake at once, or a setting that cannot be used.
+    pub fn build(self) -> Result<Site> {
+        self.settings.validate()?;
+        let mut labels: Vec<&str> = Vec::new();
+        for app in &self.apps {
+            if labels.contains(&app.label()) {
+                return Err(Error::improperly_configured(format!(
+                    "app {:?} is added twice",
+                    app.label()
+                )));
+            }
+            labels.push(app.label());
+        }
+        let mut urls = self.urls;
+        for app in self.apps {
+            if let Some((prefix, app_urls)) = app.urls {
+                urls = urls.include(&prefix, app_urls);
+            }
+        }
+        let compiled = urls
+            .compile()
+            .map_err(|errors: UrlErrors| Error::improperly_configured(errors.to_string()))?;
+        let conf = compiled.conf;
+        crate::urls::set_global(&conf);
+        let router = compiled.router.layer(DefaultBodyLimit::disable());
+        let pipeline = Pipeline::new(&self.settings, self.error_pages, conf.clone())?;
+        Ok(Site {
+            settings: Arc::new(self.settings),
+            router,
+            pipeline,
+            conf,
+        })
+    }
+
+    /// Runs the command line: `runserver`, `serve`, `routes`, `check`...
+    /// Errors are printed and end the process with a non-zero status (1 for a
+    /// failed command, 2 for a usage mistake), as a CLI should.
+    ///
+    /// # Errors
+    /// Never returns `Err` itself; the signature lets `main` use `?` around it.
+    pub async fn manage(self) -> Result<()> {
+        self.manage_from(std::env::args_os()).await
+    }
+
+    /// [`manage`](Self::manage) with explicit arguments (the first one is the
+    /// program name).
+    ///
+    /// # Errors
+    /// See [`manage`](Self::manage).
+    pub async fn manage_from<I, T>(self, args: I) -> Result<()>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        crate::manage::run(self, args).await
+    }
+}
+
+/// A built project, ready to serve.
+#[derive(Debug)]
+pub struct Site {
+    settings: Arc<Settings>,
+    router: Router,
+    pipeline: Pipeline,
+    conf: UrlConf,
+}
+
+impl Site {
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The URL table.
+    pub fn urls(&self) -> &UrlConf {
+        &self.conf
+    }
+
+    /// Also accept requests for `host` (used by the test client).
+    pub(crate) fn allow_host(&mut self, host: &str) {
+        self.pipeline.allow_host(host);
+    }
+
+    /// The router wrapped in the framework's pipeline.
+    pub(crate) fn into_service(self) -> (Framework<Router>, Arc<Settings>) {
+        (
+            Framework::new(self.router, Arc::new(self.pipeline)),
+            self.settings,
+        )
+    }
+}

@@ -1,0 +1,545 @@
+//! Typed settings: a TOML file, then environment overrides.
+//!
+//! Every setting has a default, so an empty file is a valid configuration.
+//! The defaults are the *safe* ones (`debug = false`, security headers on,
+//! a 2.5 MB body limit); a development settings file turns `debug` on, which
+//! relaxes exactly two things: `localhost` is an allowed host when
+//! `allowed_hosts` is empty, and error pages show details.
+//!
+//! ```toml
+//! debug = true
+//! secret_key = "change me: 50 random characters or more"
+//! allowed_hosts = ["example.com", ".example.com"]
+//! database_url = "sqlite://db.sqlite3?mode=rwc"
+//! log = "info"
+//!
+//! [server]
+//! bind = "127.0.0.1:8000"
+//! header_read_timeout = "10s"
+//! request_timeout = "30s"
+//! body_limit = 2621440
+//!
+//! [security]
+//! hsts_seconds = 31536000
+//! ```
+//!
+//! Environment variables override the file (12-factor style); see
+//! [`Settings::apply_env`] for the list.
+//!
+//! ```
+//! use manouche::settings::Settings;
+//!
+//! let mut settings = Settings::from_toml_str("debug = true").unwrap();
+//! settings
+//!     .apply_env([("MANOUCHE_ALLOWED_HOSTS", "example.com, .example.org")])
+//!     .unwrap();
+//! assert!(settings.debug);
+//! assert_eq!(settings.allowed_hosts, ["example.com", ".example.org"]);
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+/// The secret key used when the settings give none. Fine for development;
+/// `manage check --deploy` and `manage serve` refuse it with debug off.
+pub const DEFAULT_SECRET_KEY: &str =
+    "manouche-insecure-default-key-do-not-use-in-production-0123456789";
+
+/// Django's `DATA_UPLOAD_MAX_MEMORY_SIZE`: 2.5 MiB.
+pub const DEFAULT_BODY_LIMIT: u64 = 2_621_440;
+
+/// What went wrong while loading settings. Each message names the file or
+/// variable and what to write instead.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SettingsError {
+    /// The settings file could not be read.
+    #[error("cannot read settings file {path}: {source} (set MANOUCHE_SETTINGS to another file)")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The settings file is not valid TOML or has a wrong key or value.
+    #[error("invalid settings{}: {message}", .path.as_ref().map(|p| format!(" in {}", p.display())).unwrap_or_default())]
+    Parse {
+        /// The file, when there is one.
+        path: Option<PathBuf>,
+        /// The parser's explanation, with line and column.
+        message: String,
+    },
+    /// An environment variable has a value of the wrong form.
+    #[error("environment variable {name}={value:?} is invalid: {expected}")]
+    Env {
+        /// The variable.
+        name: String,
+        /// Its value.
+        value: String,
+        /// What it should look like.
+        expected: String,
+    },
+    /// Settings that parse but contradict each other or make no sense.
+    #[error("invalid setting `{setting}`: {message}")]
+    Invalid {
+        /// The setting's name.
+        setting: &'static str,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+}
+
+/// All of a project's settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Settings {
+    /// Development mode: detailed error pages, `localhost` allowed when
+    /// `allowed_hosts` is empty. Never on in production.
+    pub debug: bool,
+    /// Signs sessions, CSRF tokens and password-reset links.
+    pub secret_key: String,
+    /// Host names this site answers to: `example.com`, `.example.com` (the
+    /// domain and its subdomains) or `*` (any). Others get 400.
+    pub allowed_hosts: Vec<String>,
+    /// The database: `sqlite://path?mode=rwc` or `postgres://user@host/db`.
+    pub database_url: String,
+    /// Log filter in `tracing` syntax (`info`, `warn,manouche::access=info`).
+    pub log: String,
+    /// The built-in server.
+    pub server: ServerSettings,
+    /// Security headers and cookies.
+    pub security: SecuritySettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            debug: false,
+            secret_key: DEFAULT_SECRET_KEY.to_owned(),
+            allowed_hosts: Vec::new(),
+            database_url: "sqlite://db.sqlite3?mode=rwc".to_owned(),
+            log: "info".to_owned(),
+            server: ServerSettings::default(),
+            security: SecuritySettings::default(),
+        }
+    }
+}
+
+/// Limits and timeouts of the built-in server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ServerSettings {
+    /// Where `serve` listens when no `--bind` is given: `HOST:PORT`,
+    /// `unix:/path/to.sock` or `fd://N` (an inherited socket).
+    pub bind: String,
+    /// A client must send its complete request headers within this time
+    /// (slowloris protection); also the idle keep-alive limit.
+    #[serde(deserialize_with = "duration")]
+    pub header_read_timeout: Duration,
+    /// A request that takes longer gets 503.
+    #[serde(deserialize_with = "duration")]
+    pub request_timeout: Duration,
+    /// On SIGTERM, in-flight requests get this long to finish.
+    #[serde(deserialize_with = "duration")]
+    pub drain_timeout: Duration,
+    /// Largest request body in bytes; bigger ones get 413.
+    pub body_limit: u64,
+    /// Connections served at once; more wait in the listen queue.
+    pub max_connections: usize,
+    /// Serve HTTP/2 (prior-knowledge h2c, and h2 over TLS) besides HTTP/1.1.
+    pub http2: bool,
+    /// Set `SO_REUSEPORT`, so that a new process can bind the same port
+    /// while the old one drains.
+    pub reuse_port: bool,
+    /// PEM certificate chain; with `tls_key`, the server speaks HTTPS.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8000".to_owned(),
+            header_read_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            drain_timeout: Duration::from_secs(30),
+            body_limit: DEFAULT_BODY_LIMIT,
+            max_connections: 10_000,
+            http2: true,
+            reuse_port: false,
+            tls_cert: None,
+            tls_key: None,
+        }
+    }
+}
+
+/// Security headers and cookie flags.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct SecuritySettings {
+    /// `Strict-Transport-Security: max-age=...`; 0 sends no header.
+    pub hsts_seconds: u64,
+    /// Adds `includeSubDomains` to HSTS.
+    pub hsts_include_subdomains: bool,
+    /// Adds `preload` to HSTS.
+    pub hsts_preload: bool,
+    /// `X-Frame-Options` value (`DENY` or `SAMEORIGIN`).
+    pub x_frame_options: String,
+    /// `Referrer-Policy` value; empty sends none.
+    pub referrer_policy: String,
+    /// `Cross-Origin-Opener-Policy` value; empty sends none.
+    pub cross_origin_opener_policy: String,
+    /// Send `X-Content-Type-Options: nosniff`.
+    pub content_type_nosniff: bool,
+    /// Mark the session cookie `Secure`. Unset: secure unless `debug`.
+    pub session_cookie_secure: Option<bool>,
+    /// Mark the CSRF cookie `Secure`. Unset: secure unless `debug`.
+    pub csrf_cookie_secure: Option<bool>,
+}
+
+impl Default for SecuritySettings {
+    fn default() -> Self {
+        Self {
+            hsts_seconds: 0,
+            hsts_include_subdomains: false,
+            hsts_preload: false,
+            x_frame_options: "DENY".to_owned(),
+            referrer_policy: "same-origin".to_owned(),
+            cross_origin_opener_policy: "same-origin".to_owned(),
+            content_type_nosniff: true,
+            session_cookie_secure: None,
+            csrf_cookie_secure: None,
+        }
+    }
+}
+
+impl Settings {
+    /// Reads a TOML settings file. Environment overrides are *not* applied;
+    /// see [`Settings::load`].
+    ///
+    /// # Errors
+    /// [`SettingsError::Read`] or [`SettingsError::Parse`].
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, SettingsError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, Some(path))
+    }
+
+    /// Parses settings from TOML text.
+    ///
+    /// # Errors
+    /// [`SettingsError::Parse`] with the line and the offending key.
+    pub fn from_toml_str(text: &str) -> Result<Self, SettingsError> {
+        Self::parse(text, None)
+    }
+
+    fn parse(text: &str, path: Option<&Path>) -> Result<Self, SettingsError> {
+        let settings: Self = toml::from_str(text).map_err(|e| SettingsError::Parse {
+            path: path.map(Path::to_owned),
+            message: e.to_string(),
+        })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// The file (or `MANOUCHE_SETTINGS` when set), then the process
+    /// environment on top, then validation.
+    ///
+    /// # Errors
+    /// Any [`SettingsError`].
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, SettingsError> {
+        let path = std::env::var_os("MANOUCHE_SETTINGS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| path.as_ref().to_owned());
+        let mut settings = Self::from_file(&path)?;
+        settings.apply_env(std::env::vars())?;
+        Ok(settings)
+    }
+
+    /// Applies overrides from `(name, value)` pairs — normally
+    /// `std::env::vars()`. Unknown names are ignored. The variables:
+    ///
+    /// | variable | setting |
+    /// |---|---|
+    /// | `DATABASE_URL` | `database_url` |
+    /// | `MANOUCHE_DEBUG` | `debug` (`true`/`false`/`1`/`0`/`yes`/`no`/`on`/`off`) |
+    /// | `MANOUCHE_SECRET_KEY` | `secret_key` |
+    /// | `MANOUCHE_ALLOWED_HOSTS` | `allowed_hosts`, comma-separated |
+    /// | `MANOUCHE_LOG` | `log` |
+    /// | `MANOUCHE_BIND` | `server.bind` |
+    /// | `MANOUCHE_HEADER_READ_TIMEOUT` | `server.header_read_timeout` (`10s`, `500ms`) |
+    /// | `MANOUCHE_REQUEST_TIMEOUT` | `server.request_timeout` |
+    /// | `MANOUCHE_DRAIN_TIMEOUT` | `server.drain_timeout` |
+    /// | `MANOUCHE_BODY_LIMIT` | `server.body_limit` (bytes) |
+    /// | `MANOUCHE_MAX_CONNECTIONS` | `server.max_connections` |
+    /// | `MANOUCHE_TLS_CERT`, `MANOUCHE_TLS_KEY` | `server.tls_cert`, `server.tls_key` |
+    /// | `MANOUCHE_HSTS_SECONDS` | `security.hsts_seconds` |
+    ///
+    /// # Errors
+    /// [`SettingsError::Env`] naming the variable when a value has the wrong
+    /// form, or [`SettingsError::Invalid`] when the result is inconsistent.
+    pub fn apply_env<I, K, V>(&mut self, vars: I) -> Result<(), SettingsError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        for (name, value) in vars {
+            let (name, value) = (name.as_ref(), value.as_ref());
+            match name {
+                "DATABASE_URL" => self.database_url = value.to_owned(),
+                "MANOUCHE_DEBUG" => self.debug = parse_bool(name, value)?,
+                "MANOUCHE_SECRET_KEY" => self.secret_key = value.to_owned(),
+                "MANOUCHE_ALLOWED_HOSTS" => {
+                    self.allowed_hosts = value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|h| !h.is_empty())
+                        .map(str::to_owned)
+                        .collect();
+                }
+                "MANOUCHE_LOG" => self.log = value.to_owned(),
+                "MANOUCHE_BIND" => self.server.bind = value.to_owned(),
+                "MANOUCHE_HEADER_READ_TIMEOUT" => {
+                    self.server.header_read_timeout = parse_duration(name, value)?;
+                }
+                "MANOUCHE_REQUEST_TIMEOUT" => {
+                    self.server.request_timeout = parse_duration(name, value)?;
+                }
+                "MANOUCHE_DRAIN_TIMEOUT" => {
+                    self.server.drain_timeout = parse_duration(name, value)?
+                }
+                "MANOUCHE_BODY_LIMIT" => self.server.body_limit = parse_number(name, value)?,
+                "MANOUCHE_MAX_CONNECTIONS" => {
+                    self.server.max_connections = parse_number(name, value)?;
+                }
+                "MANOUCHE_TLS_CERT" => self.server.tls_cert = Some(value.into()),
+                "MANOUCHE_TLS_KEY" => self.server.tls_key = Some(value.into()),
+                "MANOUCHE_HSTS_SECONDS" => self.security.hsts_seconds = parse_number(name, value)?,
+                _ => {}
+            }
+        }
+        self.validate()
+    }
+
+    /// Checks the settings that parse but cannot work.
+    ///
+    /// # Errors
+    /// The first [`SettingsError::Invalid`] found.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let invalid = |setting, message: &str| {
+            Err(SettingsError::Invalid {
+                setting,
+                message: message.to_owned(),
+            })
+        };
+        if self.secret_key.is_empty() {
+            return invalid(
+                "secret_key",
+                "must not be empty; set it in the settings file or MANOUCHE_SECRET_KEY",
+            );
+        }
+        if self.server.body_limit == 0 {
+            return invalid("server.body_limit", "must be at least 1 byte");
+        }
+        if self.server.max_connections == 0 {
+            return invalid("server.max_connections", "must be at least 1");
+        }
+        for (setting, value) in [
+            (
+                "server.header_read_timeout",
+                self.server.header_read_timeout,
+            ),
+            ("server.request_timeout", self.server.request_timeout),
+        ] {
+            if value.is_zero() {
+                return invalid(setting, "must be longer than zero (e.g. \"10s\")");
+            }
+        }
+        if self.server.tls_cert.is_some() != self.server.tls_key.is_some() {
+            return invalid(
+                "server.tls_cert",
+                "tls_cert and tls_key must be set together (PEM files)",
+            );
+        }
+        for host in &self.allowed_hosts {
+            if crate::middleware::hosts::HostPattern::parse(host).is_none() {
+                return Err(SettingsError::Invalid {
+                    setting: "allowed_hosts",
+                    message: format!(
+                        "{host:?} is not a host name: use \"example.com\", \".example.com\" or \"*\""
+                    ),
+                });
+            }
+        }
+        if self.log.is_empty() {
+            return invalid("log", "must not be empty (use \"off\" to silence logging)");
+        }
+        Ok(())
+    }
+
+    /// Whether the session cookie is marked `Secure`.
+    pub fn session_cookie_secure(&self) -> bool {
+        self.security.session_cookie_secure.unwrap_or(!self.debug)
+    }
+
+    /// Whether the CSRF cookie is marked `Secure`.
+    pub fn csrf_cookie_secure(&self) -> bool {
+        self.security.csrf_cookie_secure.unwrap_or(!self.debug)
+    }
+}
+
+fn parse_bool(name: &str, value: &str) -> Result<bool, SettingsError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" | "" => Ok(false),
+        _ => Err(env_error(name, value, "true or false")),
+    }
+}
+
+fn parse_number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, SettingsError> {
+    value
+        .trim()
+        .replace('_', "")
+        .parse()
+        .map_err(|_| env_error(name, value, "a whole non-negative number"))
+}
+
+fn parse_duration(name: &str, value: &str) -> Result<Duration, SettingsError> {
+    humantime::parse_duration(value.trim()).map_err(|_| {
+        env_error(
+            name,
+            value,
+            "a duration such as \"10s\", \"500ms\" or \"2m\"",
+        )
+    })
+}
+
+fn env_error(name: &str, value: &str, expected: &str) -> SettingsError {
+    SettingsError::Env {
+        name: name.to_owned(),
+        value: value.to_owned(),
+        expected: expected.to_owned(),
+    }
+}
+
+/// Durations are written as text: `"10s"`, `"500ms"`, `"1m 30s"`.
+fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    humantime::parse_duration(&text).map_err(|_| {
+        serde::de::Error::custom(format!(
+            "{text:?} is not a duration; write e.g. \"10s\", \"500ms\" or \"2m\""
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_safe_ones() {
+        let s = Settings::from_toml_str("").unwrap();
+        assert!(!s.debug);
+        assert_eq!(s.secret_key, DEFAULT_SECRET_KEY);
+        assert_eq!(s.server.body_limit, 2_621_440);
+        assert_eq!(s.security.x_frame_options, "DENY");
+        assert!(s.session_cookie_secure());
+        assert!(s.allowed_hosts.is_empty());
+    }
+
+    #[test]
+    fn file_values_and_durations() {
+        let s = Settings::from_toml_str(
+            "debug = true\n[server]\nrequest_timeout = \"1m 30s\"\nbody_limit = 1000\n",
+        )
+        .unwrap();
+        assert!(s.debug);
+        assert!(!s.session_cookie_secure());
+        assert_eq!(s.server.request_timeout, Duration::from_secs(90));
+        assert_eq!(s.server.body_limit, 1000);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_reported_with_their_name() {
+        let err = Settings::from_toml_str("debgu = true")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("debgu"), "{err}");
+        let err = Settings::from_toml_str("[server]\nrequest_timeout = \"soon\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("\"soon\" is not a duration"), "{err}");
+        let err = Settings::from_toml_str("[server]\nbody_limit = 0")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("server.body_limit"), "{err}");
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let mut s = Settings::from_toml_str("debug = true\nallowed_hosts = [\"a.com\"]").unwrap();
+        s.apply_env([
+            ("DATABASE_URL", "postgres://db/site"),
+            ("MANOUCHE_DEBUG", "off"),
+            ("MANOUCHE_SECRET_KEY", "k".repeat(60).as_str()),
+            ("MANOUCHE_ALLOWED_HOSTS", " example.com ,.example.org,, "),
+            ("MANOUCHE_REQUEST_TIMEOUT", "2s"),
+            ("MANOUCHE_HEADER_READ_TIMEOUT", "750ms"),
+            ("MANOUCHE_BODY_LIMIT", "1_000_000"),
+            ("MANOUCHE_MAX_CONNECTIONS", "50"),
+            ("MANOUCHE_HSTS_SECONDS", "3600"),
+            ("UNRELATED", "ignored"),
+        ])
+        .unwrap();
+        assert!(!s.debug);
+        assert_eq!(s.database_url, "postgres://db/site");
+        assert_eq!(s.secret_key.len(), 60);
+        assert_eq!(s.allowed_hosts, ["example.com", ".example.org"]);
+        assert_eq!(s.server.request_timeout, Duration::from_secs(2));
+        assert_eq!(s.server.header_read_timeout, Duration::from_millis(750));
+        assert_eq!(s.server.body_limit, 1_000_000);
+        assert_eq!(s.server.max_connections, 50);
+        assert_eq!(s.security.hsts_seconds, 3600);
+    }
+
+    #[test]
+    fn bad_environment_values_name_the_variable() {
+        let mut s = Settings::default();
+        let err = s.apply_env([("MANOUCHE_DEBUG", "maybe")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "environment variable MANOUCHE_DEBUG=\"maybe\" is invalid: true or false"
+        );
+        let err = s
+            .apply_env([("MANOUCHE_BODY_LIMIT", "-5")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("MANOUCHE_BODY_LIMIT"), "{err}");
+        let err = s
+            .apply_env([("MANOUCHE_REQUEST_TIMEOUT", "0s")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("server.request_timeout"), "{err}");
+        let err = s
+            .apply_env([("MANOUCHE_ALLOWED_HOSTS", "exa mple.com")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("allowed_hosts"), "{err}");
+    }
+
+    #[test]
+    fn tls_needs_both_files() {
+        let err = Settings::from_toml_str("[server]\ntls_cert = \"c.pem\"").unwrap_err();
+        assert!(err.to_string().contains("tls_key"));
+    }
+}

@@ -1,0 +1,731 @@
+//! URL routing in the Django style: named routes, typed path parameters,
+//! `include` with namespaces, and `reverse`.
+//!
+//! ```
+//! use manouche::prelude::*;
+//!
+//! async fn detail(Path(id): Path<i64>) -> String { format!("article {id}") }
+//! async fn index() -> &'static str { "blog" }
+//!
+//! fn blog_urls() -> Urls {
+//!     Urls::app("blog")                                   // the namespace
+//!         .path("", get(index), "index")
+//!         .path("articles/<int:id>/", get(detail), "article-detail")
+//! }
+//!
+//! let conf = Urls::new()
+//!     .include("blog/", blog_urls())
+//!     .compile()
+//!     .unwrap()
+//!     .conf;
+//! assert_eq!(conf.reverse("blog:article-detail", &[&42]).unwrap(), "/blog/articles/42/");
+//! assert!(conf.reverse("blog:article-detail", &[&"abc"]).is_err());
+//! ```
+//!
+//! Patterns are Django's: literal text and `<converter:name>` parameters,
+//! where the converter is `str` (the default), `int`, `slug`, `uuid` or
+//! `path`. A request whose parameter does not fit its converter does not match
+//! the route (404), so handlers can extract `Path<i64>` without a 400 case.
+//! Every mistake in the URL tree — a bad pattern, two routes for one path, a
+//! name used twice — is reported by [`Urls::compile`] at startup, all at once.
+//!
+//! Requests for a path without its trailing slash are redirected to the path
+//! with it when that one exists (Django's `APPEND_SLASH`): 301 for GET and
+//! HEAD, 308 (which keeps the method and body) for the rest.
+
+mod pattern;
+
+use std::collections::HashMap;
+use std::fmt::{self, Display};
+use std::sync::{Arc, RwLock};
+
+use axum::Router;
+use axum::extract::{FromRequestParts, RawPathParams, Request};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
+use http::request::Parts;
+use http::{HeaderValue, Method, StatusCode, header};
+
+pub use pattern::Converter;
+use pattern::Pattern;
+
+use crate::error_pages::ErrorReport;
+
+/// A list of URL patterns: routes and included lists. The project has one at
+/// its root; each app usually provides its own, included under a prefix.
+#[must_use]
+#[derive(Default)]
+pub struct Urls {
+    namespace: Option<String>,
+    entries: Vec<Entry>,
+}
+
+enum Entry {
+    Route {
+        pattern: String,
+        handler: Box<MethodRouter>,
+        name: Option<String>,
+    },
+    Include {
+        prefix: String,
+        urls: Urls,
+    },
+}
+
+impl fmt::Debug for Urls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Urls")
+            .field("namespace", &self.namespace)
+            .field("entries", &self.entries.len())
+            .finish()
+    }
+}
+
+impl Urls {
+    /// An empty list without a namespace.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An empty list whose names live in `namespace` once included
+    /// (Django's `app_name`): `Urls::app("blog")` makes `blog:index`.
+    pub fn app(namespace: impl Into<String>) -> Self {
+        Self {
+            namespace: Some(namespace.into()),
+            entries: Vec::new(),
+        }
+    }
+
+    /// A named route. `pattern` is relative (`"articles/<int:id>/"`, `""` for
+    /// the root); `handler` is an axum method router (`get(view)`,
+    /// `get(show).post(update)`).
+    pub fn path(mut self, pattern: &str, handler: MethodRouter, name: &str) -> Self {
+        self.entries.push(Entry::Route {
+            pattern: pattern.to_owned(),
+            handler: Box::new(handler),
+            name: Some(name.to_owned()),
+        });
+        self
+    }
+
+    /// A route without a name (it cannot be reversed).
+    pub fn route(mut self, pattern: &str, handler: MethodRouter) -> Self {
+        self.entries.push(Entry::Route {
+            pattern: pattern.to_owned(),
+            handler: Box::new(handler),
+            name: None,
+        });
+        self
+    }
+
+    /// Mounts another list under `prefix` (`"blog/"`). Its names get its
+    /// namespace, if it has one.
+    pub fn include(mut self, prefix: &str, urls: Urls) -> Self {
+        self.entries.push(Entry::Include {
+            prefix: prefix.to_owned(),
+            urls,
+        });
+        self
+    }
+
+    /// Checks the whole tree and builds the router and the name table.
+    ///
+    /// # Errors
+    /// Every problem found, not just the first: bad patterns, two routes
+    /// matching the same paths, names or namespaces used twice.
+    pub fn compile(self) -> Result<CompiledUrls, UrlErrors> {
+        let mut builder = Builder::default();
+        builder.walk(self, "", "");
+        builder.finish()
+    }
+}
+
+/// The result of [`Urls::compile`]: the router to serve and the name table.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct CompiledUrls {
+    /// All routes, flattened; with the converter checks and the trailing-slash
+    /// fallback.
+    pub router: Router,
+    /// Names and patterns, for `reverse` and `manage routes`.
+    pub conf: UrlConf,
+}
+
+/// One route as `manage routes` lists it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RouteInfo {
+    /// The full pattern, prefixes included: `blog/articles/<int:id>/`.
+    pub pattern: String,
+    /// The full name, namespaces included: `blog:article-detail`.
+    pub name: Option<String>,
+}
+
+#[derive(Default)]
+struct Builder {
+    routes: Vec<(Pattern, Option<String>, MethodRouter)>,
+    namespaces: HashMap<String, String>,
+    errors: Vec<UrlError>,
+}
+
+impl Builder {
+    fn walk(&mut self, urls: Urls, prefix: &str, namespace: &str) {
+        let namespace = match &urls.namespace {
+            Some(ns) if ns.is_empty() || ns.contains(':') => {
+                self.errors.push(UrlError::BadNamespace {
+                    namespace: ns.clone(),
+                });
+                namespace.to_owned()
+            }
+            Some(ns) => {
+                let full = join_name(namespace, ns);
+                if let Some(first) = self.namespaces.get(&full) {
+                    self.errors.push(UrlError::DuplicateNamespace {
+                        namespace: full.clone(),
+                        first: first.clone(),
+                        second: prefix.to_owned(),
+                    });
+                } else {
+                    self.namespaces.insert(full.clone(), prefix.to_owned());
+                }
+                full
+            }
+            None => namespace.to_owned(),
+        };
+        for entry in urls.entries {
+            match entry {
+                Entry::Route {
+                    pattern,
+                    handler,
+                    name,
+                } => {
+                    let source = format!("{prefix}{pattern}");
+                    let name = name.map(|n| join_name(&namespace, &n));
+                    if let Some(n) = &name
+                        && (n.is_empty() || n.ends_with(':'))
+                    {
+                        self.errors.push(UrlError::BadPattern {
+                            pattern: source.clone(),
+                            message: "route names must not be empty".into(),
+                        });
+                    }
+                    match Pattern::parse(&source) {
+                        Ok(p) => self.routes.push((p, name, *handler)),
+                        Err(message) => self.errors.push(UrlError::BadPattern {
+                            pattern: source,
+                            message,
+                        }),
+                    }
+                }
+                Entry::Include {
+                    prefix: inner,
+                    urls,
+                } => {
+                    if !inner.is_empty() && !inner.ends_with('/') {
+                        self.errors.push(UrlError::BadPattern {
+                            pattern: format!("{prefix}{inner}"),
+                            message: "an include prefix must end with '/' (\"blog/\")".into(),
+                        });
+                    }
+                    self.walk(urls, &format!("{prefix}{inner}"), &namespace);
+                }
+            }
+        }
+    }
+
+    fn finish(mut self) -> Result<CompiledUrls, UrlErrors> {
+        let mut matcher = matchit::Router::new();
+        let mut by_name: HashMap<String, usize> = HashMap::new();
+        let mut router = Router::new();
+        let mut infos = Vec::with_capacity(self.routes.len());
+        let mut sources: HashMap<String, String> = HashMap::new();
+        for (index, (pattern, name, handler)) in self.routes.into_iter().enumerate() {
+            let path = pattern.router_path();
+            if let Err(err) = matcher.insert(path.clone(), index) {
+                let other = match &err {
+                    matchit::InsertError::Conflict { with } => {
+                        sources.get(with).cloned().unwrap_or_else(|| with.clone())
+                    }
+                    other => other.to_string(),
+                };
+                self.errors.push(UrlError::Conflict {
+                    pattern: pattern.source.clone(),
+                    other,
+                });
+                infos.push(pattern);
+                continue;
+            }
+            sources.insert(path.clone(), pattern.source.clone());
+            if let Some(name) = &name {
+                if let Some(&first) = by_name.get(name) {
+                    self.errors.push(UrlError::DuplicateName {
+                        name: name.clone(),
+                        first: infos
+                            .get(first)
+                            .map(|p: &Pattern| p.source.clone())
+                            .unwrap_or_default(),
+                        second: pattern.source.clone(),
+                    });
+                } else {
+                    by_name.insert(name.clone(), index);
+                }
+            }
+            let params: Arc<[(String, Converter)]> =
+                pattern.params().map(|(n, c)| (n.to_owned(), c)).collect();
+            let handler = if params.is_empty() {
+                handler
+            } else {
+                handler.route_layer(axum::middleware::from_fn(move |raw, req, next| {
+                    check_converters(Arc::clone(&params), raw, req, next)
+                }))
+            };
+            router = router.route(&path, handler);
+            infos.push(pattern);
+        }
+        if !self.errors.is_empty() {
+            return Err(UrlErrors(self.errors));
+        }
+        let names: Vec<Option<String>> = {
+            let mut names = vec![None; infos.len()];
+            for (name, &i) in &by_name {
+                names[i] = Some(name.clone());
+            }
+            names
+        };
+        let conf = UrlConf {
+            inner: Arc::new(Inner {
+                patterns: infos,
+                names,
+                by_name,
+                namespaces: self.namespaces.into_keys().collect(),
+                matcher,
+            }),
+        };
+        let fallback_conf = conf.clone();
+        let router = router.fallback(move |req: Request| append_slash(fallback_conf.clone(), req));
+        Ok(CompiledUrls { router, conf })
+    }
+}
+
+fn join_name(namespace: &str, name: &str) -> String {
+    if namespace.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{namespace}:{name}")
+    }
+}
+
+/// Rejects (404) a request whose parameters don't fit their converters.
+async fn check_converters(
+    params: Arc<[(String, Converter)]>,
+    raw: RawPathParams,
+    req: Request,
+    next: Next,
+) -> Response {
+    for (key, value) in &raw {
+        let fits = params
+            .iter()
+            .find(|(name, _)| name == key)
+            .is_none_or(|(_, conv)| conv.accepts(value));
+        if !fits {
+            return ErrorReport::new(
+                StatusCode::NOT_FOUND,
+                format!("{value:?} is not a valid value for <{key}>"),
+            )
+            .into_response();
+        }
+    }
+    next.run(req).await
+}
+
+/// The fallback: redirect to the slash-terminated path when it exists, else
+/// the 404 page.
+async fn append_slash(conf: UrlConf, req: Request) -> Response {
+    let path = req.uri().path();
+    if !path.ends_with('/') {
+        let with_slash = format!("{path}/");
+        if conf.inner.matcher.at(&with_slash).is_ok() {
+            let target = match req.uri().query() {
+                Some(q) => format!("{with_slash}?{q}"),
+                None => with_slash,
+            };
+            // 301 as Django does for GET and HEAD; 308 keeps the method and
+            // the body of the others, which 301 would turn into a GET.
+            let status = if matches!(*req.method(), Method::GET | Method::HEAD) {
+                StatusCode::MOVED_PERMANENTLY
+            } else {
+                StatusCode::PERMANENT_REDIRECT
+            };
+            return match HeaderValue::try_from(target) {
+                Ok(location) => (status, [(header::LOCATION, location)]).into_response(),
+                Err(_) => StatusCode::BAD_REQUEST.into_response(),
+            };
+        }
+    }
+    ErrorReport::new(StatusCode::NOT_FOUND, format!("no route matches {path}"))
+        .with_tried_patterns()
+        .into_response()
+}
+
+/// The compiled URL tree: reverse lookup and the list of routes. Cheap to
+/// clone. Also an extractor, so handlers can take `urls: UrlConf`.
+#[derive(Clone)]
+pub struct UrlConf {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    patterns: Vec<Pattern>,
+    names: Vec<Option<String>>,
+    by_name: HashMap<String, usize>,
+    namespaces: Vec<String>,
+    matcher: matchit::Router<usize>,
+}
+
+impl fmt::Debug for UrlConf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UrlConf")
+            .field("routes", &self.inner.patterns.len())
+            .finish()
+    }
+}
+
+impl UrlConf {
+    /// Every route, in declaration order.
+    pub fn routes(&self) -> Vec<RouteInfo> {
+        self.inner
+            .patterns
+            .iter()
+            .zip(&self.inner.names)
+            .map(|(p, n)| RouteInfo {
+                pattern: p.source.clone(),
+                name: n.clone(),
+            })
+            .collect()
+    }
+
+    /// The URL path of the route named `name` (`"blog:article-detail"`), with
+    /// `args` filling its parameters in order.
+    ///
+    /// # Errors
+    /// [`NoReverseMatch`] when the name or namespace is unknown, the number of
+    /// arguments is wrong, or an argument does not fit its converter.
+    pub fn reverse(&self, name: &str, args: &[&dyn Display]) -> Result<String, NoReverseMatch> {
+        let (index, pattern) = self.lookup(name)?;
+        let expected: Vec<(&str, Converter)> = pattern.params().collect();
+        if expected.len() != args.len() {
+            return Err(NoReverseMatch::WrongArguments {
+                name: name.to_owned(),
+                pattern: pattern.source.clone(),
+                expected: describe_params(&expected),
+                given: args.len(),
+            });
+        }
+        let values: Vec<String> = args.iter().map(ToString::to_string).collect();
+        self.fill(index, name, &expected, values)
+    }
+
+    /// Like [`reverse`](Self::reverse), with parameters given by name.
+    ///
+    /// # Errors
+    /// As for [`reverse`](Self::reverse); also when a name is missing or
+    /// unknown.
+    pub fn reverse_kwargs(
+        &self,
+        name: &str,
+        kwargs: &[(&str, &dyn Display)],
+    ) -> Result<String, NoReverseMatch> {
+        let (index, pattern) = self.lookup(name)?;
+        let expected: Vec<(&str, Converter)> = pattern.params().collect();
+        let mut values = Vec::with_capacity(expected.len());
+        for (param, _) in &expected {
+            match kwargs.iter().find(|(k, _)| k == param) {
+                Some((_, v)) => values.push(v.to_string()),
+                None => {
+                    return Err(NoReverseMatch::WrongArguments {
+                        name: name.to_owned(),
+                        pattern: pattern.source.clone(),
+                        expected: describe_params(&expected),
+                        given: kwargs.len(),
+                    });
+                }
+            }
+        }
+        if let Some((unknown, _)) = kwargs
+            .iter()
+            .find(|(k, _)| !expected.iter().any(|(p, _)| p == k))
+        {
+            return Err(NoReverseMatch::UnknownArgument {
+                name: name.to_owned(),
+                pattern: pattern.source.clone(),
+                argument: (*unknown).to_owned(),
+            });
+        }
+        self.fill(index, name, &expected, values)
+    }
+
+    fn lookup(&self, name: &str) -> Result<(usize, &Pattern), NoReverseMatch> {
+        if let Some(&index) = self.inner.by_name.get(name) {
+            return Ok((index, &self.inner.patterns[index]));
+        }
+        if let Some((namespace, _)) = name.rsplit_once(':')
+            && !self.inner.namespaces.iter().any(|n| n == namespace)
+        {
+            let mut known = self.inner.namespaces.clone();
+            known.sort();
+            return Err(NoReverseMatch::UnknownNamespace {
+                namespace: namespace.to_owned(),
+                known,
+            });
+        }
+        Err(NoReverseMatch::UnknownName {
+            name: name.to_owned(),
+        })
+    }
+
+    fn fill(
+        &self,
+        index: usize,
+        name: &str,
+        expected: &[(&str, Converter)],
+        values: Vec<String>,
+    ) -> Result<String, NoReverseMatch> {
+        let pattern = &self.inner.patterns[index];
+        for ((param, conv), value) in expected.iter().zip(&values) {
+            if !conv.accepts(value) {
+                return Err(NoReverseMatch::BadArgument {
+                    name: name.to_owned(),
+                    pattern: pattern.source.clone(),
+                    param: (*param).to_owned(),
+                    converter: conv.name(),
+                    value: value.clone(),
+                });
+            }
+        }
+        Ok(pattern.fill(&values))
+    }
+
+    /// Whether some route matches `path` (as the router sees it).
+    pub fn matches(&self, path: &str) -> bool {
+        self.inner.matcher.at(path).is_ok()
+    }
+}
+
+fn describe_params(params: &[(&str, Converter)]) -> String {
+    if params.is_empty() {
+        return "no arguments".into();
+    }
+    params
+        .iter()
+        .map(|(n, c)| format!("<{}:{n}>", c.name()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for UrlConf {
+    type Rejection = crate::Error;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<UrlConf>().cloned().ok_or_else(|| {
+            crate::Error::improperly_configured(
+                "no URL configuration on this request: serve the router through `Project`",
+            )
+        })
+    }
+}
+
+tokio::task_local! {
+    static CURRENT: UrlConf;
+}
+
+static GLOBAL: RwLock<Option<UrlConf>> = RwLock::new(None);
+
+/// Runs `fut` with `conf` as the configuration that [`reverse`] uses.
+pub(crate) async fn scope<F: Future>(conf: UrlConf, fut: F) -> F::Output {
+    CURRENT.scope(conf, fut).await
+}
+
+/// Makes `conf` the configuration that [`reverse`] uses outside requests.
+pub(crate) fn set_global(conf: &UrlConf) {
+    if let Ok(mut global) = GLOBAL.write() {
+        *global = Some(conf.clone());
+    }
+}
+
+fn with_current<T>(f: impl Fn(&UrlConf) -> Result<T, NoReverseMatch>) -> Result<T, NoReverseMatch> {
+    if let Ok(result) = CURRENT.try_with(&f) {
+        return result;
+    }
+    let global = GLOBAL.read().map_err(|_| NoReverseMatch::NoConfiguration)?;
+    match global.as_ref() {
+        Some(conf) => f(conf),
+        None => Err(NoReverseMatch::NoConfiguration),
+    }
+}
+
+/// [`UrlConf::reverse`] on the running project's URLs: usable in handlers
+/// and in templates (`{{ manouche::urls::reverse("home", [])? }}`).
+///
+/// # Errors
+/// [`NoReverseMatch`].
+pub fn reverse(name: &str, args: &[&dyn Display]) -> Result<String, NoReverseMatch> {
+    with_current(|conf| conf.reverse(name, args))
+}
+
+/// [`UrlConf::reverse_kwargs`] on the running project's URLs.
+///
+/// # Errors
+/// [`NoReverseMatch`].
+pub fn reverse_kwargs(
+    name: &str,
+    kwargs: &[(&str, &dyn Display)],
+) -> Result<String, NoReverseMatch> {
+    with_current(|conf| conf.reverse_kwargs(name, kwargs))
+}
+
+/// `reverse!("home")`, `reverse!("blog:article-detail", 42)` or
+/// `reverse!("blog:article-detail", id = 42)`: [`reverse`] without the
+/// slice syntax.
+#[macro_export]
+macro_rules! reverse {
+    ($name:expr $(,)?) => {
+        $crate::urls::reverse($name, &[])
+    };
+    ($name:expr, $($key:ident = $value:expr),+ $(,)?) => {
+        $crate::urls::reverse_kwargs(
+            $name,
+            &[$((stringify!($key), &$value as &dyn ::std::fmt::Display)),+],
+        )
+    };
+    ($name:expr, $($value:expr),+ $(,)?) => {
+        $crate::urls::reverse($name, &[$(&$value as &dyn ::std::fmt::Display),+])
+    };
+}
+
+/// A mistake in the URL tree, found at startup.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum UrlError {
+    /// A pattern that cannot be parsed or routed.
+    #[error("bad URL pattern {pattern:?}: {message}")]
+    BadPattern {
+        /// The pattern, prefixes included.
+        pattern: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Two patterns match the same paths.
+    #[error(
+        "URL pattern {pattern:?} conflicts with {other:?}: both would match the same paths; merge their handlers (get(a).post(b)) or change one"
+    )]
+    Conflict {
+        /// The later pattern.
+        pattern: String,
+        /// The earlier one.
+        other: String,
+    },
+    /// A route name used twice.
+    #[error("URL name {name:?} is used by both {first:?} and {second:?}; names must be unique")]
+    DuplicateName {
+        /// The name.
+        name: String,
+        /// The first pattern with it.
+        first: String,
+        /// The second.
+        second: String,
+    },
+    /// A namespace included twice.
+    #[error(
+        "URL namespace {namespace:?} is included twice (under {first:?} and {second:?}); give the second include another namespace"
+    )]
+    DuplicateNamespace {
+        /// The namespace.
+        namespace: String,
+        /// The first prefix.
+        first: String,
+        /// The second prefix.
+        second: String,
+    },
+    /// An empty namespace or one containing ':'.
+    #[error("bad URL namespace {namespace:?}: it must be non-empty and contain no ':'")]
+    BadNamespace {
+        /// The namespace.
+        namespace: String,
+    },
+}
+
+/// All the mistakes found in a URL tree.
+#[derive(Debug, Clone)]
+pub struct UrlErrors(pub Vec<UrlError>);
+
+impl Display for UrlErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "the URL configuration has {} error(s):", self.0.len())?;
+        for err in &self.0 {
+            writeln!(f, "  - {err}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for UrlErrors {}
+
+/// Why `reverse` found no URL.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NoReverseMatch {
+    /// No route has this name.
+    #[error("reverse for {name:?} not found: no route has this name (see `manage routes`)")]
+    UnknownName {
+        /// The name asked for.
+        name: String,
+    },
+    /// The namespace part of the name is unknown.
+    #[error("reverse: {namespace:?} is not a registered namespace (known: {known:?})")]
+    UnknownNamespace {
+        /// The namespace asked for.
+        namespace: String,
+        /// The namespaces that exist.
+        known: Vec<String>,
+    },
+    /// Too many or too few arguments.
+    #[error("reverse for {name:?} ({pattern:?}) takes {expected}, got {given} argument(s)")]
+    WrongArguments {
+        /// The name.
+        name: String,
+        /// Its pattern.
+        pattern: String,
+        /// The parameters it takes.
+        expected: String,
+        /// How many were given.
+        given: usize,
+    },
+    /// A keyword argument the pattern does not have.
+    #[error("reverse for {name:?} ({pattern:?}) has no parameter <{argument}>")]
+    UnknownArgument {
+        /// The name.
+        name: String,
+        /// Its pattern.
+        pattern: String,
+        /// The unknown argument.
+        argument: String,
+    },
+    /// An argument that does not fit its converter.
+    #[error("reverse for {name:?} ({pattern:?}): {value:?} is not a valid <{converter}:{param}>")]
+    BadArgument {
+        /// The name.
+        name: String,
+        /// Its pattern.
+        pattern: String,
+        /// The parameter.
+        param: String,
+        /// Its converter.
+        converter: &'static str,
+        /// The value given.
+        value: String,
+    },
+    /// `reverse` was called before any project was built.
+    #[error("reverse called with no URL configuration: build the `Project` first")]
+    NoConfiguration,
+}

@@ -1,0 +1,180 @@
+//! The request pipeline around every handler: host check, security
+//! headers, request ids, body limit, timeout, panics and error pages.
+
+use std::time::Duration;
+
+use manouche::error_pages::ErrorContext;
+use manouche::prelude::*;
+use manouche::test::Client;
+
+async fn upload(body: Bytes) -> String {
+    format!("{} bytes", body.len())
+}
+
+async fn boom() -> &'static str {
+    panic!("kaboom in a handler")
+}
+
+async fn missing(Path(id): Path<i64>) -> Result<String> {
+    Err(Error::not_found(format!("no article {id}")))
+}
+
+fn urls() -> Urls {
+    Urls::new()
+        .path("", get(|| async { "home" }), "home")
+        .path("upload/", post(upload), "upload")
+        .path("boom/", get(boom), "boom")
+        .path("missing/<int:id>/", get(missing), "missing")
+        .path(
+            "framed/",
+            get(|| async { ([("x-frame-options", "SAMEORIGIN")], "framable") }),
+            "framed",
+        )
+        .path(
+            "slow/",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                "late"
+            }),
+            "slow",
+        )
+}
+
+fn settings(debug: bool) -> Settings {
+    let mut s = Settings::default();
+    s.debug = debug;
+    s.allowed_hosts = vec!["example.com".into(), ".example.org".into()];
+    s.server.body_limit = 1000;
+    s.server.request_timeout = Duration::from_millis(200);
+    s
+}
+
+fn client(debug: bool) -> Client {
+    Client::new(Project::new(settings(debug)).urls(urls())).unwrap()
+}
+
+#[tokio::test]
+async fn security_headers_are_on_by_default_and_handlers_can_override_them() {
+    let c = client(false);
+    let r = c.get("/").send().await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.header("x-frame-options"), Some("DENY"));
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(r.header("referrer-policy"), Some("same-origin"));
+    assert_eq!(r.header("cross-origin-opener-policy"), Some("same-origin"));
+    assert_eq!(r.header("strict-transport-security"), None);
+    let r = c.get("/framed/").send().await;
+    assert_eq!(r.header("x-frame-options"), Some("SAMEORIGIN"));
+    // Error responses get them too.
+    let r = c.get("/nowhere/").send().await;
+    assert_eq!(r.header("x-frame-options"), Some("DENY"));
+
+    let mut s = settings(false);
+    s.security.hsts_seconds = 31_536_000;
+    s.security.hsts_include_subdomains = true;
+    let c = Client::new(Project::new(s).urls(urls())).unwrap();
+    let r = c.get("/").send().await;
+    assert_eq!(
+        r.header("strict-transport-security"),
+        Some("max-age=31536000; includeSubDomains")
+    );
+}
+
+#[tokio::test]
+async fn request_ids_are_generated_or_taken_from_a_sane_header() {
+    let c = client(false);
+    let a = c.get("/").send().await;
+    let b = c.get("/").send().await;
+    let (a, b) = (a.header("x-request-id").unwrap(), b.header("x-request-id").unwrap());
+    assert_ne!(a, b);
+    let r = c.get("/").header("x-request-id", "from-the-lb-42").send().await;
+    assert_eq!(r.header("x-request-id"), Some("from-the-lb-42"));
+    let r = c.get("/").header("x-request-id", "bad id with spaces").send().await;
+    assert_ne!(r.header("x-request-id"), Some("bad id with spaces"));
+}
+
+#[tokio::test]
+async fn hosts_outside_allowed_hosts_get_400() {
+    let c = client(false);
+    for (host, status) in [
+        ("example.com", StatusCode::OK),
+        ("example.com:8443", StatusCode::OK),
+        ("www.example.org", StatusCode::OK),
+        ("example.org", StatusCode::OK),
+        ("evil.com", StatusCode::BAD_REQUEST),
+        ("example.com.evil.com", StatusCode::BAD_REQUEST),
+        ("localhost", StatusCode::BAD_REQUEST),
+        ("exa mple.com", StatusCode::BAD_REQUEST),
+    ] {
+        let r = c.get("/").header("host", host).send().await;
+        assert_eq!(r.status(), status, "{host}");
+    }
+    let r = c.get("/").header("host", "evil.com").send().await;
+    assert!(r.text().contains("400 Bad Request"));
+    assert!(!r.text().contains("evil.com"), "no detail without debug");
+    // In debug, the page says what to do.
+    let r = client(true).get("/").header("host", "evil.com").send().await;
+    assert!(r.text().contains("add &#34;evil.com&#34; to allowed_hosts"), "{}", r.text());
+}
+
+#[tokio::test]
+async fn bodies_over_the_limit_get_413_declared_or_not() {
+    let c = client(false);
+    let r = c.post("/upload/").body(vec![b'x'; 1000]).send().await;
+    assert_eq!((r.status(), r.text().as_str()), (StatusCode::OK, "1000 bytes"));
+    // Declared too long: refused before reading.
+    let r = c
+        .post("/upload/")
+        .header("content-length", "1001")
+        .body(vec![b'x'; 1001])
+        .send()
+        .await;
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(r.text().contains("413"));
+    // No length: cut off while reading.
+    let r = c.post("/upload/").body(vec![b'x'; 5000]).send().await;
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn a_panicking_handler_gets_500_and_the_next_request_is_served() {
+    let c = client(false);
+    let r = c.get("/boom/").send().await;
+    assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(!r.text().contains("kaboom"), "no panic message without debug");
+    assert_eq!(c.get("/").send().await.status(), StatusCode::OK);
+    let r = client(true).get("/boom/").send().await;
+    assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(r.text().contains("kaboom in a handler"), "{}", r.text());
+    assert!(r.text().contains("pipeline.rs"), "the location is shown in debug");
+}
+
+#[tokio::test]
+async fn slow_requests_get_503() {
+    let r = client(false).get("/slow/").send().await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(r.text().contains("503"));
+}
+
+#[tokio::test]
+async fn handler_errors_render_the_projects_error_page() {
+    let project = Project::new(settings(true))
+        .urls(urls())
+        .error_page(StatusCode::NOT_FOUND, |ctx: &ErrorContext| {
+            Ok(format!(
+                "custom 404 for {} ({})",
+                ctx.path,
+                ctx.detail.as_deref().unwrap_or("-")
+            ))
+        });
+    let c = Client::new(project).unwrap();
+    let r = c.get("/missing/3/").send().await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(r.text(), "custom 404 for /missing/3/ (no article 3)");
+    assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+    let r = c.get("/no/such/page/").send().await;
+    assert_eq!(r.text(), "custom 404 for /no/such/page/ (no route matches /no/such/page/)");
+    // Other statuses keep the built-in page.
+    let r = c.get("/boom/").send().await;
+    assert!(r.text().contains("500 Internal Server Error"));
+}
