@@ -34,6 +34,7 @@ pub mod logging;
 mod manage;
 pub mod middleware;
 pub mod project;
+pub mod request;
 pub mod server;
 pub mod settings;
 pub mod templates;
@@ -46,7 +47,7 @@ pub use settings::Settings;
 
 /// The names most handlers and projects need: `use manouche::prelude::*;`.
 pub mod prelude {
-    pub use crate::middleware::RequestId;
+    pub use crate::request::{ConnectionInfo, RequestId};
     pub use crate::reverse;
     pub use crate::settings::Settings;
     pub use crate::urls::{UrlConf, Urls};

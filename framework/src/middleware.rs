@@ -2,10 +2,11 @@
 //! check, request id, body-size limit, request timeout, panic → 500,
 //! error-page rendering, security headers and the access log.
 //!
-//! They are one tower service rather than a stack of layers because each
-//! layer would box the future and clone the request state again; done in one
-//! pass, the whole pipeline costs a few hundred nanoseconds a request. The
-//! pieces live in the submodules, one concept each.
+//! They are one service with a named (unboxed) future rather than a stack of
+//! layers, because each layer would box its future and keep its own copy of
+//! the request state; and the per-request state lives in a task-local
+//! ([`crate::request`]) rather than in request extensions, which would cost
+//! allocations. The pieces live in the submodules, one concept each.
 //!
 //! The order, from the outside in:
 //!
@@ -30,16 +31,20 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use axum::Router;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
+use axum::routing::future::RouteFuture;
 use futures_util::FutureExt;
-use http::{HeaderValue, Request, StatusCode, header};
+use futures_util::future::CatchUnwind;
+use http::{Request, StatusCode, header};
 use http_body::Body as _;
+use hyper::body::Incoming;
+use tokio::time::Sleep;
 use tower::Service;
 
-pub use request_id::RequestId;
-
 use crate::error_pages::{ErrorPages, ErrorReport, RequestSummary};
+use crate::request::{ConnectionInfo, RequestContext, RequestId, Scoped};
 use crate::settings::{Settings, SettingsError};
 use crate::urls::UrlConf;
 use hosts::AllowedHosts;
@@ -84,44 +89,47 @@ impl Pipeline {
     }
 }
 
-/// The pipeline wrapped around a router.
+/// The project's routes, twice: axum's extractors cap bodies at 2 MB unless
+/// a `DefaultBodyLimit` layer says otherwise, and that layer costs an
+/// allocation per request; only requests that have a body go through the
+/// copy with the layer (the pipeline enforces `server.body_limit` itself).
 #[derive(Clone, Debug)]
-pub(crate) struct Framework<S> {
-    inner: S,
+pub(crate) struct Routes {
+    pub(crate) without_body: Router,
+    pub(crate) with_body: Router,
+}
+
+/// The pipeline wrapped around the routes, for one connection.
+#[derive(Clone, Debug)]
+pub(crate) struct Framework {
+    routes: Routes,
     pipeline: Arc<Pipeline>,
+    connection: ConnectionInfo,
 }
 
-impl<S> Framework<S> {
-    pub(crate) fn new(inner: S, pipeline: Arc<Pipeline>) -> Self {
-        Self { inner, pipeline }
-    }
-}
-
-/// What the access log and error pages need once the request is gone.
-struct Seen {
-    start: Instant,
-    method: http::Method,
-    uri: http::Uri,
-    request_id: String,
-}
-
-impl<S> Service<Request<Body>> for Framework<S>
-where
-    S: Service<Request<Body>, Response = Response, Error = Infallible> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
+impl Framework {
+    pub(crate) fn new(routes: Routes, pipeline: Arc<Pipeline>) -> Self {
+        Self {
+            routes,
+            pipeline,
+            connection: ConnectionInfo::default(),
+        }
     }
 
-    fn call(&mut self, mut req: Request<Body>) -> Self::Future {
+    /// The same service for a connection from `peer`.
+    pub(crate) fn for_connection(&self, connection: ConnectionInfo) -> Self {
+        Self {
+            connection,
+            ..self.clone()
+        }
+    }
+
+    fn dispatch(&self, mut req: Request<Body>) -> PipelineFuture {
         let pipeline = Arc::clone(&self.pipeline);
         let seen = Seen {
-            start: Instant::now(),
+            // Only the access log needs the time.
+            start: tracing::enabled!(target: "manouche::access", tracing::Level::INFO)
+                .then(Instant::now),
             method: req.method().clone(),
             uri: req.uri().clone(),
             request_id: pipeline.request_ids.assign(req.headers()),
@@ -130,65 +138,164 @@ where
         if let Err(detail) = pipeline.hosts.check(&req) {
             tracing::warn!(target: "manouche::security", request_id = %seen.request_id, "{detail}");
             let response = ErrorReport::new(StatusCode::BAD_REQUEST, detail).into_response();
-            return Box::pin(std::future::ready(Ok(finish(&pipeline, response, &seen))));
+            return PipelineFuture::ready(finish(&pipeline, response, &seen));
         }
-        if let Some(response) = limit_body(&mut req, pipeline.body_limit) {
-            return Box::pin(std::future::ready(Ok(finish(&pipeline, response, &seen))));
+        let mut router = if req.body().is_end_stream() {
+            self.routes.without_body.clone()
+        } else {
+            if let Some(response) = limit_body(&mut req, pipeline.body_limit) {
+                return PipelineFuture::ready(finish(&pipeline, response, &seen));
+            }
+            self.routes.with_body.clone()
+        };
+        let context = RequestContext {
+            urls: pipeline.urls.clone(),
+            request_id: seen.request_id.clone(),
+            connection: self.connection,
+        };
+        let handler = crate::request::scope(context, router.call(req));
+        PipelineFuture::Running {
+            fut: AssertUnwindSafe(handler).catch_unwind(),
+            timer: None,
+            seen: Some(seen),
+            pipeline,
         }
-        req.extensions_mut().insert(pipeline.urls.clone());
-        req.extensions_mut()
-            .insert(RequestId(seen.request_id.clone()));
-
-        // The usual tower dance: the clone that was polled ready serves.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let handler = crate::urls::scope(pipeline.urls.clone(), inner.call(req));
-        Box::pin(async move {
-            let guarded = AssertUnwindSafe(handler).catch_unwind();
-            let response = match tokio::time::timeout(pipeline.request_timeout, guarded).await {
-                Ok(Ok(Ok(response))) => response,
-                Ok(Ok(Err(never))) => match never {},
-                Ok(Err(payload)) => {
-                    let report = panic::report(payload.as_ref());
-                    tracing::error!(
-                        target: "manouche::panic",
-                        request_id = %seen.request_id,
-                        method = %seen.method,
-                        path = %seen.uri.path(),
-                        "handler panicked: {}",
-                        report.summary
-                    );
-                    let detail = match report.backtrace {
-                        Some(trace) => format!("{}\n\n{trace}", report.summary),
-                        None => format!(
-                            "{}\n\n(set RUST_BACKTRACE=1 to see the backtrace here)",
-                            report.summary
-                        ),
-                    };
-                    ErrorReport::new(StatusCode::INTERNAL_SERVER_ERROR, detail).into_response()
-                }
-                Err(_) => {
-                    tracing::warn!(
-                        target: "manouche::timeout",
-                        request_id = %seen.request_id,
-                        method = %seen.method,
-                        path = %seen.uri.path(),
-                        "request timed out after {:?}; answered 503 (raise server.request_timeout if this is expected)",
-                        pipeline.request_timeout
-                    );
-                    ErrorReport::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        format!(
-                            "the request took longer than server.request_timeout ({:?})",
-                            pipeline.request_timeout
-                        ),
-                    )
-                    .into_response()
-                }
-            };
-            Ok(finish(&pipeline, response, &seen))
-        })
     }
+}
+
+impl Service<Request<Body>> for Framework {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = PipelineFuture;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // Routers are always ready.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        self.dispatch(req)
+    }
+}
+
+impl hyper::service::Service<Request<Incoming>> for Framework {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = PipelineFuture;
+
+    fn call(&self, req: Request<Incoming>) -> Self::Future {
+        self.dispatch(req.map(Body::new))
+    }
+}
+
+/// What the access log and error pages need once the request is gone.
+struct Seen {
+    start: Option<Instant>,
+    method: http::Method,
+    uri: http::Uri,
+    request_id: RequestId,
+}
+
+type Guarded = CatchUnwind<AssertUnwindSafe<Scoped<RouteFuture<Infallible>>>>;
+
+pin_project_lite::pin_project! {
+    /// The pipeline's future: the handler under the panic guard and the
+    /// timeout, then the finishing touches. The timer is only created when
+    /// the handler does not finish on its first poll, so the many requests
+    /// that answer at once never touch the timer wheel.
+    #[project = Projected]
+    pub(crate) enum PipelineFuture {
+        Ready { response: Option<Response> },
+        Running {
+            #[pin]
+            fut: Guarded,
+            timer: Option<Pin<Box<Sleep>>>,
+            seen: Option<Seen>,
+            pipeline: Arc<Pipeline>,
+        },
+    }
+}
+
+impl PipelineFuture {
+    fn ready(response: Response) -> Self {
+        Self::Ready {
+            response: Some(response),
+        }
+    }
+}
+
+impl Future for PipelineFuture {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            Projected::Ready { response } => Poll::Ready(Ok(response
+                .take()
+                .expect("PipelineFuture polled after completion"))),
+            Projected::Running {
+                fut,
+                timer,
+                seen,
+                pipeline,
+            } => {
+                let outcome = match fut.poll(cx) {
+                    Poll::Ready(outcome) => Some(outcome),
+                    Poll::Pending => {
+                        // The deadline counts from the first poll, which
+                        // follows the dispatch immediately.
+                        let timer = timer.get_or_insert_with(|| {
+                            Box::pin(tokio::time::sleep(pipeline.request_timeout))
+                        });
+                        std::task::ready!(timer.as_mut().poll(cx));
+                        None
+                    }
+                };
+                let seen = seen.take().expect("PipelineFuture polled after completion");
+                let response = match outcome {
+                    Some(Ok(Ok(response))) => response,
+                    Some(Ok(Err(never))) => match never {},
+                    Some(Err(payload)) => on_panic(payload.as_ref(), &seen),
+                    None => on_timeout(pipeline.request_timeout, &seen),
+                };
+                Poll::Ready(Ok(finish(pipeline, response, &seen)))
+            }
+        }
+    }
+}
+
+fn on_panic(payload: &(dyn std::any::Any + Send), seen: &Seen) -> Response {
+    let report = panic::report(payload);
+    tracing::error!(
+        target: "manouche::panic",
+        request_id = %seen.request_id,
+        method = %seen.method,
+        path = %seen.uri.path(),
+        "handler panicked: {}",
+        report.summary
+    );
+    let detail = match report.backtrace {
+        Some(trace) => format!("{}\n\n{trace}", report.summary),
+        None => format!(
+            "{}\n\n(set RUST_BACKTRACE=1 to see the backtrace here)",
+            report.summary
+        ),
+    };
+    ErrorReport::new(StatusCode::INTERNAL_SERVER_ERROR, detail).into_response()
+}
+
+fn on_timeout(limit: Duration, seen: &Seen) -> Response {
+    tracing::warn!(
+        target: "manouche::timeout",
+        request_id = %seen.request_id,
+        method = %seen.method,
+        path = %seen.uri.path(),
+        "request timed out after {limit:?}; answered 503 (raise server.request_timeout if this is expected)",
+    );
+    ErrorReport::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("the request took longer than server.request_timeout ({limit:?})"),
+    )
+    .into_response()
 }
 
 /// 413 for a declared length over the limit; otherwise caps the body so that
@@ -206,7 +313,7 @@ fn limit_body(req: &mut Request<Body>, limit: u64) -> Option<Response> {
             format!("the request body has {length} bytes; server.body_limit allows {limit}");
         return Some(ErrorReport::new(StatusCode::PAYLOAD_TOO_LARGE, detail).into_response());
     }
-    if !req.body().is_end_stream() && declared.is_none() {
+    if declared.is_none() {
         let body = std::mem::take(req.body_mut());
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);
         *req.body_mut() = Body::new(http_body_util::Limited::new(body, limit));
@@ -220,7 +327,7 @@ fn finish(pipeline: &Pipeline, mut response: Response, seen: &Seen) -> Response 
         let summary = RequestSummary {
             method: seen.method.to_string(),
             path: seen.uri.path().to_owned(),
-            request_id: seen.request_id.clone(),
+            request_id: seen.request_id.to_string(),
         };
         let page = pipeline
             .error_pages
@@ -233,11 +340,9 @@ fn finish(pipeline: &Pipeline, mut response: Response, seen: &Seen) -> Response 
     }
     let headers = response.headers_mut();
     pipeline.security.apply(headers);
-    if let Ok(id) = HeaderValue::from_str(&seen.request_id) {
-        headers.insert("x-request-id", id);
-    }
-    if tracing::enabled!(target: "manouche::access", tracing::Level::INFO) {
-        let elapsed = seen.start.elapsed();
+    headers.insert("x-request-id", seen.request_id.to_header_value());
+    if let Some(start) = seen.start {
+        let elapsed = start.elapsed();
         let bytes = response.body().size_hint().exact();
         tracing::info!(
             target: "manouche::access",

@@ -18,12 +18,11 @@
 use std::ffi::OsString;
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use http::StatusCode;
 
 use crate::error_pages::{ErrorContext, ErrorPages};
-use crate::middleware::{Framework, Pipeline};
+use crate::middleware::{Framework, Pipeline, Routes};
 use crate::settings::Settings;
 use crate::urls::{UrlConf, UrlErrors, Urls};
 use crate::{Error, Result};
@@ -150,11 +149,14 @@ impl Project {
             .map_err(|errors: UrlErrors| Error::improperly_configured(errors.to_string()))?;
         let conf = compiled.conf;
         crate::urls::set_global(&conf);
-        let router = compiled.router.layer(DefaultBodyLimit::disable());
+        let routes = Routes {
+            with_body: compiled.router.clone().layer(DefaultBodyLimit::disable()),
+            without_body: compiled.router,
+        };
         let pipeline = Pipeline::new(&self.settings, self.error_pages, conf.clone())?;
         Ok(Site {
             settings: Arc::new(self.settings),
-            router,
+            routes,
             pipeline,
             conf,
         })
@@ -188,7 +190,7 @@ impl Project {
 #[derive(Debug)]
 pub struct Site {
     settings: Arc<Settings>,
-    router: Router,
+    routes: Routes,
     pipeline: Pipeline,
     conf: UrlConf,
 }
@@ -210,9 +212,9 @@ impl Site {
     }
 
     /// The router wrapped in the framework's pipeline.
-    pub(crate) fn into_service(self) -> (Framework<Router>, Arc<Settings>) {
+    pub(crate) fn into_service(self) -> (Framework, Arc<Settings>) {
         (
-            Framework::new(self.router, Arc::new(self.pipeline)),
+            Framework::new(self.routes, Arc::new(self.pipeline)),
             self.settings,
         )
     }

@@ -19,35 +19,23 @@ mod listener;
 #[cfg(feature = "tls")]
 mod tls;
 
-use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use axum::Router;
-use axum::body::Body;
-use axum::extract::ConnectInfo;
-use axum::response::Response;
-use http::Request;
-use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Semaphore;
-use tower::Service;
 
 pub use listener::Bind;
 pub(crate) use listener::inherited_sockets;
 use listener::{Connection, Listener};
 
 use crate::middleware::Framework;
+use crate::request::ConnectionInfo;
 use crate::settings::ServerSettings;
-
-/// Present in a request's extensions when it came over TLS.
-#[derive(Debug, Clone, Copy)]
-pub struct Tls;
 
 /// Numbers the server keeps about itself.
 #[derive(Debug, Default)]
@@ -79,34 +67,9 @@ pub enum ServerError {
     Tls(String),
 }
 
-/// The per-connection service that hyper calls.
-#[derive(Clone)]
-struct Hyper {
-    app: Framework<Router>,
-    peer: Option<SocketAddr>,
-    tls: bool,
-}
-
-impl hyper::service::Service<Request<Incoming>> for Hyper {
-    type Response = Response;
-    type Error = Infallible;
-    type Future = <Framework<Router> as Service<Request<Body>>>::Future;
-
-    fn call(&self, req: Request<Incoming>) -> Self::Future {
-        let mut req = req.map(Body::new);
-        if let Some(peer) = self.peer {
-            req.extensions_mut().insert(ConnectInfo(peer));
-        }
-        if self.tls {
-            req.extensions_mut().insert(Tls);
-        }
-        self.app.clone().call(req)
-    }
-}
-
 /// Serves `app` on `bind` until `shutdown` resolves, then drains.
 pub(crate) async fn serve(
-    app: Framework<Router>,
+    app: Framework,
     settings: &ServerSettings,
     bind: &Bind,
     stats: Arc<ServerStats>,
@@ -119,19 +82,7 @@ pub(crate) async fn serve(
             bind: bind.to_string(),
             source,
         })?;
-    #[cfg(feature = "tls")]
-    let tls = match (&settings.tls_cert, &settings.tls_key) {
-        (Some(cert), Some(key)) => {
-            Some(tls::acceptor(cert, key, settings.http2).map_err(ServerError::Tls)?)
-        }
-        _ => None,
-    };
-    #[cfg(not(feature = "tls"))]
-    if settings.tls_cert.is_some() {
-        return Err(ServerError::Tls(
-            "server.tls_cert is set but manouche was built without its `tls` feature".into(),
-        ));
-    }
+    let acceptor = Acceptor::new(settings)?;
 
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -149,10 +100,7 @@ pub(crate) async fn serve(
     }
     let builder = Arc::new(builder);
 
-    #[cfg(feature = "tls")]
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    #[cfg(not(feature = "tls"))]
-    let scheme = "http";
+    let scheme = acceptor.scheme();
     tracing::info!(
         target: "manouche::server",
         "listening on {scheme}://{} (max {} connections)",
@@ -184,50 +132,14 @@ pub(crate) async fn serve(
                 continue;
             }
         };
-        let app = Hyper {
-            app: app.clone(),
-            peer: None,
-            tls: false,
-        };
+        let app = app.clone();
         let watcher = graceful.watcher();
         let builder = Arc::clone(&builder);
         let stats = Arc::clone(&stats);
-        #[cfg(feature = "tls")]
-        let tls = tls.clone();
-        let header_timeout = settings.header_read_timeout;
+        let acceptor = acceptor.clone();
         tokio::spawn(async move {
             stats.open_connections.fetch_add(1, Ordering::Relaxed);
-            match connection {
-                Connection::Tcp(stream, peer) => {
-                    let app = Hyper {
-                        peer: Some(peer),
-                        ..app
-                    };
-                    #[cfg(feature = "tls")]
-                    if let Some(tls) = tls {
-                        // A handshake is part of "sending the headers": the
-                        // same deadline stops slow or stalled ones.
-                        match tokio::time::timeout(header_timeout, tls.accept(stream)).await {
-                            Ok(Ok(stream)) => {
-                                let app = Hyper { tls: true, ..app };
-                                serve_connection(&builder, watcher, stream, app).await;
-                            }
-                            Ok(Err(err)) => {
-                                tracing::debug!(target: "manouche::server", %peer, "TLS handshake failed: {err}");
-                            }
-                            Err(_) => {
-                                tracing::debug!(target: "manouche::server", %peer, "TLS handshake timed out");
-                            }
-                        }
-                        stats.open_connections.fetch_sub(1, Ordering::Relaxed);
-                        drop(permit);
-                        return;
-                    }
-                    let _ = header_timeout;
-                    serve_connection(&builder, watcher, stream, app).await;
-                }
-                Connection::Unix(stream) => serve_connection(&builder, watcher, stream, app).await,
-            }
+            acceptor.serve(connection, app, &builder, watcher).await;
             stats.open_connections.fetch_sub(1, Ordering::Relaxed);
             drop(permit);
         });
@@ -256,11 +168,84 @@ pub(crate) async fn serve(
     Ok(())
 }
 
+/// How accepted connections start: plain, or with a TLS handshake.
+#[derive(Clone)]
+enum Acceptor {
+    Plain,
+    #[cfg(feature = "tls")]
+    Tls {
+        acceptor: tokio_rustls::TlsAcceptor,
+        handshake_timeout: Duration,
+    },
+}
+
+impl Acceptor {
+    fn new(settings: &ServerSettings) -> Result<Self, ServerError> {
+        match (&settings.tls_cert, &settings.tls_key) {
+            #[cfg(feature = "tls")]
+            (Some(cert), Some(key)) => Ok(Self::Tls {
+                acceptor: tls::acceptor(cert, key, settings.http2).map_err(ServerError::Tls)?,
+                // A handshake is part of "sending the headers": the same
+                // deadline stops slow or stalled ones.
+                handshake_timeout: settings.header_read_timeout,
+            }),
+            #[cfg(not(feature = "tls"))]
+            (Some(_), _) => Err(ServerError::Tls(
+                "server.tls_cert is set but manouche was built without its `tls` feature".into(),
+            )),
+            _ => Ok(Self::Plain),
+        }
+    }
+
+    fn scheme(&self) -> &'static str {
+        match self {
+            Self::Plain => "http",
+            #[cfg(feature = "tls")]
+            Self::Tls { .. } => "https",
+        }
+    }
+
+    async fn serve(
+        &self,
+        connection: Connection,
+        app: Framework,
+        builder: &auto::Builder<TokioExecutor>,
+        watcher: Watcher,
+    ) {
+        match (self, connection) {
+            (_, Connection::Unix(stream)) => serve_connection(builder, watcher, stream, app).await,
+            (Self::Plain, Connection::Tcp(stream, peer)) => {
+                let app = app.for_connection(ConnectionInfo::new(Some(peer), false));
+                serve_connection(builder, watcher, stream, app).await;
+            }
+            #[cfg(feature = "tls")]
+            (
+                Self::Tls {
+                    acceptor,
+                    handshake_timeout,
+                },
+                Connection::Tcp(stream, peer),
+            ) => match tokio::time::timeout(*handshake_timeout, acceptor.accept(stream)).await {
+                Ok(Ok(stream)) => {
+                    let app = app.for_connection(ConnectionInfo::new(Some(peer), true));
+                    serve_connection(builder, watcher, stream, app).await;
+                }
+                Ok(Err(err)) => {
+                    tracing::debug!(target: "manouche::server", %peer, "TLS handshake failed: {err}");
+                }
+                Err(_) => {
+                    tracing::debug!(target: "manouche::server", %peer, "TLS handshake timed out");
+                }
+            },
+        }
+    }
+}
+
 async fn serve_connection<I>(
     builder: &auto::Builder<TokioExecutor>,
-    watcher: hyper_util::server::graceful::Watcher,
+    watcher: Watcher,
     io: I,
-    app: Hyper,
+    app: Framework,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {

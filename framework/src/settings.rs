@@ -286,49 +286,54 @@ impl Settings {
     ///
     /// # Errors
     /// [`SettingsError::Env`] naming the variable when a value has the wrong
-    /// form, or [`SettingsError::Invalid`] when the result is inconsistent.
+    /// form, or [`SettingsError::Invalid`] when the result is inconsistent;
+    /// the settings are then left unchanged.
     pub fn apply_env<I, K, V>(&mut self, vars: I) -> Result<(), SettingsError>
     where
         I: IntoIterator<Item = (K, V)>,
         K: AsRef<str>,
         V: AsRef<str>,
     {
+        // Applied to a copy: on an error the settings stay as they were.
+        let mut next = self.clone();
         for (name, value) in vars {
             let (name, value) = (name.as_ref(), value.as_ref());
             match name {
-                "DATABASE_URL" => self.database_url = value.to_owned(),
-                "MANOUCHE_DEBUG" => self.debug = parse_bool(name, value)?,
-                "MANOUCHE_SECRET_KEY" => self.secret_key = value.to_owned(),
+                "DATABASE_URL" => next.database_url = value.to_owned(),
+                "MANOUCHE_DEBUG" => next.debug = parse_bool(name, value)?,
+                "MANOUCHE_SECRET_KEY" => next.secret_key = value.to_owned(),
                 "MANOUCHE_ALLOWED_HOSTS" => {
-                    self.allowed_hosts = value
+                    next.allowed_hosts = value
                         .split(',')
                         .map(str::trim)
                         .filter(|h| !h.is_empty())
                         .map(str::to_owned)
                         .collect();
                 }
-                "MANOUCHE_LOG" => self.log = value.to_owned(),
-                "MANOUCHE_BIND" => self.server.bind = value.to_owned(),
+                "MANOUCHE_LOG" => next.log = value.to_owned(),
+                "MANOUCHE_BIND" => next.server.bind = value.to_owned(),
                 "MANOUCHE_HEADER_READ_TIMEOUT" => {
-                    self.server.header_read_timeout = parse_duration(name, value)?;
+                    next.server.header_read_timeout = parse_duration(name, value)?;
                 }
                 "MANOUCHE_REQUEST_TIMEOUT" => {
-                    self.server.request_timeout = parse_duration(name, value)?;
+                    next.server.request_timeout = parse_duration(name, value)?;
                 }
                 "MANOUCHE_DRAIN_TIMEOUT" => {
-                    self.server.drain_timeout = parse_duration(name, value)?
+                    next.server.drain_timeout = parse_duration(name, value)?
                 }
-                "MANOUCHE_BODY_LIMIT" => self.server.body_limit = parse_number(name, value)?,
+                "MANOUCHE_BODY_LIMIT" => next.server.body_limit = parse_number(name, value)?,
                 "MANOUCHE_MAX_CONNECTIONS" => {
-                    self.server.max_connections = parse_number(name, value)?;
+                    next.server.max_connections = parse_number(name, value)?;
                 }
-                "MANOUCHE_TLS_CERT" => self.server.tls_cert = Some(value.into()),
-                "MANOUCHE_TLS_KEY" => self.server.tls_key = Some(value.into()),
-                "MANOUCHE_HSTS_SECONDS" => self.security.hsts_seconds = parse_number(name, value)?,
+                "MANOUCHE_TLS_CERT" => next.server.tls_cert = Some(value.into()),
+                "MANOUCHE_TLS_KEY" => next.server.tls_key = Some(value.into()),
+                "MANOUCHE_HSTS_SECONDS" => next.security.hsts_seconds = parse_number(name, value)?,
                 _ => {}
             }
         }
-        self.validate()
+        next.validate()?;
+        *self = next;
+        Ok(())
     }
 
     /// Checks the settings that parse but cannot work.
@@ -530,6 +535,11 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("server.request_timeout"), "{err}");
+        assert_eq!(
+            s.server.request_timeout,
+            Duration::from_secs(30),
+            "unchanged on error"
+        );
         let err = s
             .apply_env([("MANOUCHE_ALLOWED_HOSTS", "exa mple.com")])
             .unwrap_err()

@@ -21,7 +21,6 @@
 //! Requests carry `Host: testserver`, which the client adds to the allowed
 //! hosts, as Django's test client does.
 
-use axum::Router;
 use axum::body::{Body, Bytes};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
 use http_body_util::BodyExt;
@@ -34,7 +33,7 @@ use crate::project::Project;
 /// Sends requests to a project in the same process.
 #[derive(Debug, Clone)]
 pub struct Client {
-    service: Framework<Router>,
+    service: Framework,
 }
 
 impl Client {
@@ -77,7 +76,7 @@ impl Client {
 #[derive(Debug)]
 #[must_use]
 pub struct TestRequest {
-    service: Framework<Router>,
+    service: Framework,
     method: Method,
     path: String,
     headers: HeaderMap,

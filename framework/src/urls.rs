@@ -40,11 +40,10 @@ use std::fmt::{self, Display};
 use std::sync::{Arc, RwLock};
 
 use axum::Router;
-use axum::extract::{FromRequestParts, RawPathParams, Request};
+use axum::extract::{RawPathParams, Request};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
-use http::request::Parts;
 use http::{HeaderValue, Method, StatusCode, header};
 
 pub use pattern::Converter;
@@ -369,7 +368,8 @@ async fn append_slash(conf: UrlConf, req: Request) -> Response {
 }
 
 /// The compiled URL tree: reverse lookup and the list of routes. Cheap to
-/// clone. Also an extractor, so handlers can take `urls: UrlConf`.
+/// clone. Also an extractor, so handlers can take `urls: UrlConf`
+/// (see [`crate::request`]).
 #[derive(Clone)]
 pub struct UrlConf {
     inner: Arc<Inner>,
@@ -523,28 +523,7 @@ fn describe_params(params: &[(&str, Converter)]) -> String {
         .join(", ")
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for UrlConf {
-    type Rejection = crate::Error;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<UrlConf>().cloned().ok_or_else(|| {
-            crate::Error::improperly_configured(
-                "no URL configuration on this request: serve the router through `Project`",
-            )
-        })
-    }
-}
-
-tokio::task_local! {
-    static CURRENT: UrlConf;
-}
-
 static GLOBAL: RwLock<Option<UrlConf>> = RwLock::new(None);
-
-/// Runs `fut` with `conf` as the configuration that [`reverse`] uses.
-pub(crate) async fn scope<F: Future>(conf: UrlConf, fut: F) -> F::Output {
-    CURRENT.scope(conf, fut).await
-}
 
 /// Makes `conf` the configuration that [`reverse`] uses outside requests.
 pub(crate) fn set_global(conf: &UrlConf) {
@@ -554,7 +533,7 @@ pub(crate) fn set_global(conf: &UrlConf) {
 }
 
 fn with_current<T>(f: impl Fn(&UrlConf) -> Result<T, NoReverseMatch>) -> Result<T, NoReverseMatch> {
-    if let Ok(result) = CURRENT.try_with(&f) {
+    if let Some(result) = crate::request::with_context(|c| f(&c.urls)) {
         return result;
     }
     let global = GLOBAL.read().map_err(|_| NoReverseMatch::NoConfiguration)?;

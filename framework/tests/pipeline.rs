@@ -85,11 +85,22 @@ async fn request_ids_are_generated_or_taken_from_a_sane_header() {
     let c = client(false);
     let a = c.get("/").send().await;
     let b = c.get("/").send().await;
-    let (a, b) = (a.header("x-request-id").unwrap(), b.header("x-request-id").unwrap());
+    let (a, b) = (
+        a.header("x-request-id").unwrap(),
+        b.header("x-request-id").unwrap(),
+    );
     assert_ne!(a, b);
-    let r = c.get("/").header("x-request-id", "from-the-lb-42").send().await;
+    let r = c
+        .get("/")
+        .header("x-request-id", "from-the-lb-42")
+        .send()
+        .await;
     assert_eq!(r.header("x-request-id"), Some("from-the-lb-42"));
-    let r = c.get("/").header("x-request-id", "bad id with spaces").send().await;
+    let r = c
+        .get("/")
+        .header("x-request-id", "bad id with spaces")
+        .send()
+        .await;
     assert_ne!(r.header("x-request-id"), Some("bad id with spaces"));
 }
 
@@ -113,15 +124,26 @@ async fn hosts_outside_allowed_hosts_get_400() {
     assert!(r.text().contains("400 Bad Request"));
     assert!(!r.text().contains("evil.com"), "no detail without debug");
     // In debug, the page says what to do.
-    let r = client(true).get("/").header("host", "evil.com").send().await;
-    assert!(r.text().contains("add &#34;evil.com&#34; to allowed_hosts"), "{}", r.text());
+    let r = client(true)
+        .get("/")
+        .header("host", "evil.com")
+        .send()
+        .await;
+    assert!(
+        r.text().contains("add &#34;evil.com&#34; to allowed_hosts"),
+        "{}",
+        r.text()
+    );
 }
 
 #[tokio::test]
 async fn bodies_over_the_limit_get_413_declared_or_not() {
     let c = client(false);
     let r = c.post("/upload/").body(vec![b'x'; 1000]).send().await;
-    assert_eq!((r.status(), r.text().as_str()), (StatusCode::OK, "1000 bytes"));
+    assert_eq!(
+        (r.status(), r.text().as_str()),
+        (StatusCode::OK, "1000 bytes")
+    );
     // Declared too long: refused before reading.
     let r = c
         .post("/upload/")
@@ -141,12 +163,18 @@ async fn a_panicking_handler_gets_500_and_the_next_request_is_served() {
     let c = client(false);
     let r = c.get("/boom/").send().await;
     assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    assert!(!r.text().contains("kaboom"), "no panic message without debug");
+    assert!(
+        !r.text().contains("kaboom"),
+        "no panic message without debug"
+    );
     assert_eq!(c.get("/").send().await.status(), StatusCode::OK);
     let r = client(true).get("/boom/").send().await;
     assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert!(r.text().contains("kaboom in a handler"), "{}", r.text());
-    assert!(r.text().contains("pipeline.rs"), "the location is shown in debug");
+    assert!(
+        r.text().contains("pipeline.rs"),
+        "the location is shown in debug"
+    );
 }
 
 #[tokio::test]
@@ -158,22 +186,26 @@ async fn slow_requests_get_503() {
 
 #[tokio::test]
 async fn handler_errors_render_the_projects_error_page() {
-    let project = Project::new(settings(true))
-        .urls(urls())
-        .error_page(StatusCode::NOT_FOUND, |ctx: &ErrorContext| {
+    let project = Project::new(settings(true)).urls(urls()).error_page(
+        StatusCode::NOT_FOUND,
+        |ctx: &ErrorContext| {
             Ok(format!(
                 "custom 404 for {} ({})",
                 ctx.path,
                 ctx.detail.as_deref().unwrap_or("-")
             ))
-        });
+        },
+    );
     let c = Client::new(project).unwrap();
     let r = c.get("/missing/3/").send().await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert_eq!(r.text(), "custom 404 for /missing/3/ (no article 3)");
     assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
     let r = c.get("/no/such/page/").send().await;
-    assert_eq!(r.text(), "custom 404 for /no/such/page/ (no route matches /no/such/page/)");
+    assert_eq!(
+        r.text(),
+        "custom 404 for /no/such/page/ (no route matches /no/such/page/)"
+    );
     // Other statuses keep the built-in page.
     let r = c.get("/boom/").send().await;
     assert!(r.text().contains("500 Internal Server Error"));

@@ -26,7 +26,10 @@ fn blog() -> Urls {
         .path("", get(|| async { "blog index" }), "index")
         .path("<int:id>/", get(show), "detail")
         .path("<int:year>/<slug:slug>/", get(by_slug), "archive")
-        .include("admin/", Urls::app("admin").path("", get(|| async { "blog admin" }), "index"))
+        .include(
+            "admin/",
+            Urls::app("admin").path("", get(|| async { "blog admin" }), "index"),
+        )
 }
 
 fn project() -> Project {
@@ -36,8 +39,16 @@ fn project() -> Project {
         Urls::new()
             .path("", get(|| async { "home" }), "home")
             .path("whoami/", get(whoami), "whoami")
-            .path("files/<path:rest>", get(|Path(rest): Path<String>| async move { rest }), "file")
-            .path("u/<uuid:key>/", get(|Path(k): Path<String>| async move { k }), "by-uuid")
+            .path(
+                "files/<path:rest>",
+                get(|Path(rest): Path<String>| async move { rest }),
+                "file",
+            )
+            .path(
+                "u/<uuid:key>/",
+                get(|Path(k): Path<String>| async move { k }),
+                "by-uuid",
+            )
             .path("form/", post(|body: String| async move { body }), "form")
             .include("blog/", blog()),
     )
@@ -62,8 +73,14 @@ fn reverse_with_namespaces_and_arguments() {
             .unwrap(),
         "/blog/1999/s/"
     );
-    assert_eq!(urls.reverse("blog:admin:index", &[]).unwrap(), "/blog/admin/");
-    assert_eq!(urls.reverse("file", &[&"a b/c.txt"]).unwrap(), "/files/a%20b/c.txt");
+    assert_eq!(
+        urls.reverse("blog:admin:index", &[]).unwrap(),
+        "/blog/admin/"
+    );
+    assert_eq!(
+        urls.reverse("file", &[&"a b/c.txt"]).unwrap(),
+        "/files/a%20b/c.txt"
+    );
 }
 
 #[test]
@@ -87,7 +104,10 @@ fn reverse_reports_what_is_wrong() {
     ));
     let err = urls.reverse("blog:detail", &[&"abc"]).unwrap_err();
     assert!(matches!(err, NoReverseMatch::BadArgument { .. }));
-    assert!(err.to_string().contains("\"abc\" is not a valid <int:id>"), "{err}");
+    assert!(
+        err.to_string().contains("\"abc\" is not a valid <int:id>"),
+        "{err}"
+    );
     assert!(matches!(
         urls.reverse("blog:archive", &[&2024, &"not a slug"]),
         Err(NoReverseMatch::BadArgument { .. })
@@ -106,7 +126,10 @@ fn reverse_reports_what_is_wrong() {
 async fn requests_reach_handlers_with_typed_parameters() {
     let client = Client::new(project()).unwrap();
     let r = client.get("/blog/42/").send().await;
-    assert_eq!((r.status(), r.text().as_str()), (StatusCode::OK, "article 42"));
+    assert_eq!(
+        (r.status(), r.text().as_str()),
+        (StatusCode::OK, "article 42")
+    );
     let r = client.get("/blog/2024/hello-world/").send().await;
     assert_eq!(r.text(), "2024/hello-world");
     let r = client.get("/files/docs/a%20b.txt").send().await;
@@ -129,7 +152,10 @@ async fn parameters_that_do_not_fit_their_converter_are_404_not_400() {
         let r = client.get(path).send().await;
         assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
     }
-    let r = client.get("/u/123e4567-e89b-12d3-a456-426614174000/").send().await;
+    let r = client
+        .get("/u/123e4567-e89b-12d3-a456-426614174000/")
+        .send()
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
 }
 
@@ -151,7 +177,11 @@ async fn append_slash_redirects_only_to_existing_routes() {
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert_eq!(r.header("location"), None);
     let r = client.get("/blog/abc").send().await;
-    assert_eq!(r.status(), StatusCode::MOVED_PERMANENTLY, "the router, not the converter, decides");
+    assert_eq!(
+        r.status(),
+        StatusCode::MOVED_PERMANENTLY,
+        "the router, not the converter, decides"
+    );
 }
 
 #[tokio::test]
@@ -160,7 +190,10 @@ async fn debug_404_lists_the_patterns_and_deploy_404_does_not() {
     let r = client.get("/missing/").send().await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let page = r.text();
-    assert!(page.contains("<td>/blog/&#60;int:id&#62;/</td><td>[name='blog:detail']</td>"), "{page}");
+    assert!(
+        page.contains("<td>/blog/&#60;int:id&#62;/</td><td>[name='blog:detail']</td>"),
+        "{page}"
+    );
     assert!(page.contains("<td>/</td><td>[name='home']</td>"), "{page}");
 
     let deploy = Client::new(project().configure(|s| s.debug = false)).unwrap();
@@ -189,9 +222,18 @@ fn startup_rejects_every_mistake_at_once() {
             .path("d/", get(|| async { "" }), "d")
             .path("d/", post(|| async { "" }), "d-post"),
     );
-    assert!(report.starts_with("the URL configuration has 5 error(s)"), "{report}");
-    assert!(report.contains("URL name \"same\" is used by both \"a/\" and \"b/\""), "{report}");
-    assert!(report.contains("\"c/<int:pk>/\" conflicts with \"c/<int:id>/\""), "{report}");
+    assert!(
+        report.starts_with("the URL configuration has 5 error(s)"),
+        "{report}"
+    );
+    assert!(
+        report.contains("URL name \"same\" is used by both \"a/\" and \"b/\""),
+        "{report}"
+    );
+    assert!(
+        report.contains("\"c/<int:pk>/\" conflicts with \"c/<int:id>/\""),
+        "{report}"
+    );
     assert!(report.contains("\"d/\" conflicts with \"d/\""), "{report}");
     assert!(report.contains("must not start with '/'"), "{report}");
     assert!(report.contains("unknown converter \"float\""), "{report}");
@@ -201,10 +243,19 @@ fn startup_rejects_every_mistake_at_once() {
 fn namespaces_must_be_unique_and_prefixes_end_with_a_slash() {
     let report = expect_errors(
         Urls::new()
-            .include("one/", Urls::app("shop").path("", get(|| async { "" }), "index"))
-            .include("two/", Urls::app("shop").path("", get(|| async { "" }), "index")),
+            .include(
+                "one/",
+                Urls::app("shop").path("", get(|| async { "" }), "index"),
+            )
+            .include(
+                "two/",
+                Urls::app("shop").path("", get(|| async { "" }), "index"),
+            ),
     );
-    assert!(report.contains("namespace \"shop\" is included twice"), "{report}");
+    assert!(
+        report.contains("namespace \"shop\" is included twice"),
+        "{report}"
+    );
     let report = expect_errors(
         Urls::new().include("blog", Urls::app("b").path("x/", get(|| async { "" }), "x")),
     );
@@ -217,5 +268,8 @@ fn project_build_reports_url_errors() {
         .urls(Urls::new().path("<int:a>/<int:a>/", get(|| async { "" }), "x"))
         .build()
         .unwrap_err();
-    assert!(err.to_string().contains("parameter <a> appears twice"), "{err}");
+    assert!(
+        err.to_string().contains("parameter <a> appears twice"),
+        "{err}"
+    );
 }

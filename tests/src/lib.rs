@@ -1,1 +1,205 @@
-//! Helpers shared by the end-to-end tests.
+//! Helpers for the end-to-end tests: build the real `example-site` binary
+//! once, start it on a free port, talk to it over real sockets, stop it.
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// The workspace root (the example site's `settings.toml` is there).
+pub fn workspace_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate sits in the workspace root")
+}
+
+/// The example site's binary, built once per test process (debug profile,
+/// so that its `debug/` routes exist).
+pub fn example_site() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        escargot::CargoBuild::new()
+            .manifest_path(workspace_root().join("Cargo.toml"))
+            .package("example-site")
+            .bin("example-site")
+            .run()
+            .expect("cargo build -p example-site failed")
+            .path()
+            .to_owned()
+    })
+}
+
+/// A free TCP port on loopback.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free port on loopback")
+}
+
+/// Settings for a production-like `serve`: debug off, a real secret key,
+/// loopback as the allowed hosts.
+pub fn deploy_env() -> Vec<(&'static str, String)> {
+    vec![
+        ("MANOUCHE_DEBUG", "false".into()),
+        (
+            "MANOUCHE_SECRET_KEY",
+            "e2e-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFGHIJKLMNOP".into(),
+        ),
+        ("MANOUCHE_ALLOWED_HOSTS", "127.0.0.1,localhost".into()),
+        ("MANOUCHE_LOG", "info".into()),
+        ("RUST_LOG", String::new()),
+    ]
+}
+
+/// A running `example-site` process.
+pub struct Server {
+    child: Child,
+    /// Where it listens (for TCP servers).
+    pub addr: SocketAddr,
+    output: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    /// `example-site serve --bind 127.0.0.1:PORT` with the deploy settings
+    /// and `env` on top; returns once the port accepts connections.
+    pub fn serve(env: &[(&str, &str)]) -> Self {
+        let port = free_port();
+        let bind = format!("127.0.0.1:{port}");
+        let mut all = deploy_env();
+        all.extend(env.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        let server = Self::spawn(
+            &["serve", "--bind", &bind],
+            &all,
+            bind.parse().expect("valid address"),
+        );
+        server.wait_until_listening();
+        server
+    }
+
+    /// Starts the binary with any arguments; does not wait.
+    pub fn spawn(args: &[&str], env: &[(&str, String)], addr: SocketAddr) -> Self {
+        let mut command = Command::new(example_site());
+        command
+            .args(args)
+            .current_dir(workspace_root())
+            .env_remove("DATABASE_URL")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().expect("cannot start example-site");
+        let output = Arc::new(Mutex::new(Vec::new()));
+        for stream in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let output = Arc::clone(&output);
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    output.lock().expect("log lock").push(line);
+                }
+            });
+        }
+        Self {
+            child,
+            addr,
+            output,
+        }
+    }
+
+    fn wait_until_listening(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if TcpStream::connect(self.addr).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!(
+            "example-site did not listen on {}; output:\n{}",
+            self.addr,
+            self.output()
+        );
+    }
+
+    /// `http://ADDR`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Everything the process printed so far.
+    pub fn output(&self) -> String {
+        self.output.lock().expect("log lock").join("\n")
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends a signal with `kill`.
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.pid().to_string())
+            .status()
+            .expect("kill(1) is available");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
+    /// Waits for the process to exit, up to `limit`.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the binary to completion with `args` (and the deploy settings plus
+/// `env`); returns (exit code, stdout + stderr).
+pub fn run_manage(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
+    let mut command = Command::new(example_site());
+    command
+        .args(args)
+        .current_dir(workspace_root())
+        .env_remove("DATABASE_URL");
+    for (k, v) in deploy_env() {
+        command.env(k, v);
+    }
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let out = command.output().expect("cannot run example-site");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}

@@ -7,30 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use http::HeaderMap;
 
-/// The id of the current request; an extractor-friendly request extension.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestId(pub String);
-
-impl std::fmt::Display for RequestId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestId {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut http::request::Parts,
-        _state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(parts
-            .extensions
-            .get::<RequestId>()
-            .cloned()
-            .unwrap_or_else(|| RequestId(String::from("-"))))
-    }
-}
+use crate::request::RequestId;
 
 /// Hands out ids: a random per-process prefix and a counter, which is unique,
 /// sortable within a process and costs no system call.
@@ -43,7 +20,7 @@ pub(crate) struct RequestIds {
 impl RequestIds {
     pub(crate) fn new() -> Self {
         // `RandomState` is seeded from the OS; its hash of the pid is as
-        // random as we need for a prefix.
+        // random as a prefix needs.
         let prefix = RandomState::new().hash_one(std::process::id()) as u32;
         Self {
             prefix,
@@ -52,20 +29,19 @@ impl RequestIds {
     }
 
     /// The incoming `X-Request-Id` when a proxy set a sane one, else a new id.
-    pub(crate) fn assign(&self, headers: &HeaderMap) -> String {
-        if let Some(incoming) = headers.get("x-request-id").and_then(|v| v.to_str().ok())
-            && is_sane(incoming)
+    pub(crate) fn assign(&self, headers: &HeaderMap) -> RequestId {
+        if let Some(incoming) = headers.get("x-request-id")
+            && is_sane(incoming.as_bytes())
         {
-            return incoming.to_owned();
+            return RequestId::incoming(incoming.clone());
         }
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        format!("{:08x}{:08x}", self.prefix, n)
+        RequestId::generated(self.prefix, self.next.fetch_add(1, Ordering::Relaxed))
     }
 }
 
-fn is_sane(id: &str) -> bool {
+fn is_sane(id: &[u8]) -> bool {
     (1..=128).contains(&id.len())
-        && id.bytes().all(|b| {
+        && id.iter().all(|b| {
             b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'+' | b'/' | b'=')
         })
 }
@@ -78,13 +54,16 @@ mod tests {
     fn generated_ids_are_unique_and_incoming_sane_ones_kept() {
         let ids = RequestIds::new();
         let empty = HeaderMap::new();
-        let (a, b) = (ids.assign(&empty), ids.assign(&empty));
+        let (a, b) = (
+            ids.assign(&empty).to_string(),
+            ids.assign(&empty).to_string(),
+        );
         assert_ne!(a, b);
         assert_eq!(a.len(), 16);
         let mut headers = HeaderMap::new();
         headers.insert("x-request-id", "lb-1234".parse().unwrap());
-        assert_eq!(ids.assign(&headers), "lb-1234");
+        assert_eq!(ids.assign(&headers).to_string(), "lb-1234");
         headers.insert("x-request-id", "<script>".parse().unwrap());
-        assert_ne!(ids.assign(&headers), "<script>");
+        assert_ne!(ids.assign(&headers).to_string(), "<script>");
     }
 }

@@ -64,6 +64,8 @@ impl SecurityHeaders {
     }
 
     pub(crate) fn apply(&self, headers: &mut HeaderMap) {
+        // One growth instead of several (the request id comes next).
+        headers.reserve(self.headers.len() + 1);
         for (name, value) in &self.headers {
             headers.entry(name).or_insert_with(|| value.clone());
         }

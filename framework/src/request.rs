@@ -1,0 +1,143 @@
+//! What the framework knows about the request being served: its id, the
+//! connection it came on, and the project's URLs — available to handlers as
+//! extractors, and to code called from them (templates, `reverse`) without
+//! passing anything around.
+//!
+//! ```
+//! use manouche::prelude::*;
+//! use manouche::request::ConnectionInfo;
+//!
+//! async fn whoami(id: RequestId, conn: ConnectionInfo) -> String {
+//!     format!("request {id} from {:?} (TLS: {})", conn.peer, conn.tls)
+//! }
+//! ```
+//!
+//! The context lives in a task-local set by the framework's pipeline for the
+//! duration of the handler, rather than in the request's extensions: that
+//! costs no allocation per request. Work spawned onto another task does not
+//! see it; take what you need (e.g. the [`RequestId`]) before spawning.
+
+use std::convert::Infallible;
+use std::fmt;
+use std::net::SocketAddr;
+
+use axum::extract::FromRequestParts;
+use http::HeaderValue;
+use http::request::Parts;
+
+use crate::urls::UrlConf;
+
+/// The connection a request arrived on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConnectionInfo {
+    /// The client's address (`None` over a Unix socket and in the test
+    /// client).
+    pub peer: Option<SocketAddr>,
+    /// Whether the connection is TLS.
+    pub tls: bool,
+}
+
+impl ConnectionInfo {
+    pub(crate) fn new(peer: Option<SocketAddr>, tls: bool) -> Self {
+        Self { peer, tls }
+    }
+}
+
+/// The id of the current request: the incoming `X-Request-Id` when a proxy
+/// set a sane one, else one made here. Also sent back in `X-Request-Id` and
+/// written in the access log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(Id);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Id {
+    /// A random per-process prefix and a counter; formatted only when shown.
+    Generated { prefix: u32, counter: u64 },
+    /// From the request's header, already validated.
+    Incoming(HeaderValue),
+}
+
+impl RequestId {
+    pub(crate) fn generated(prefix: u32, counter: u64) -> Self {
+        Self(Id::Generated { prefix, counter })
+    }
+
+    pub(crate) fn incoming(value: HeaderValue) -> Self {
+        Self(Id::Incoming(value))
+    }
+
+    /// The id as a header value.
+    pub fn to_header_value(&self) -> HeaderValue {
+        match &self.0 {
+            Id::Incoming(value) => value.clone(),
+            Id::Generated { .. } => HeaderValue::try_from(self.to_string())
+                .expect("hex digits are a valid header value"),
+        }
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Id::Generated { prefix, counter } => write!(f, "{prefix:08x}{counter:08x}"),
+            // Only sane (visible ASCII) ids are kept.
+            Id::Incoming(value) => f.write_str(value.to_str().unwrap_or("-")),
+        }
+    }
+}
+
+/// Everything the pipeline sets for one request.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestContext {
+    pub(crate) urls: UrlConf,
+    pub(crate) request_id: RequestId,
+    pub(crate) connection: ConnectionInfo,
+}
+
+tokio::task_local! {
+    static CONTEXT: RequestContext;
+}
+
+/// The future type of [`scope`].
+pub(crate) type Scoped<F> = tokio::task::futures::TaskLocalFuture<RequestContext, F>;
+
+/// Runs `fut` with `context` as the current request's.
+pub(crate) fn scope<F: Future>(context: RequestContext, fut: F) -> Scoped<F> {
+    CONTEXT.scope(context, fut)
+}
+
+/// Calls `f` with the current request's context, if there is one.
+pub(crate) fn with_context<T>(f: impl FnOnce(&RequestContext) -> T) -> Option<T> {
+    CONTEXT.try_with(f).ok()
+}
+
+fn missing(what: &str) -> crate::Error {
+    crate::Error::improperly_configured(format!(
+        "no {what} here: this extractor works in handlers served through a `Project` (server or test client), not in spawned tasks"
+    ))
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestId {
+    type Rejection = crate::Error;
+
+    async fn from_request_parts(_: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        with_context(|c| c.request_id.clone()).ok_or_else(|| missing("request id"))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ConnectionInfo {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(_: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(with_context(|c| c.connection).unwrap_or_default())
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for UrlConf {
+    type Rejection = crate::Error;
+
+    async fn from_request_parts(_: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        with_context(|c| c.urls.clone()).ok_or_else(|| missing("URL configuration"))
+    }
+}

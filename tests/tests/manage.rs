@@ -1,0 +1,83 @@
+//! The `manage` command line of a real project binary.
+
+use manouche_e2e::run_manage;
+
+#[test]
+fn routes_lists_every_route_with_its_name() {
+    let (code, out) = run_manage(&["routes"], &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("/blog/articles/<int:id>/"), "{out}");
+    assert!(out.contains("blog:article-detail"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("/ ") && l.ends_with("home")),
+        "{out}"
+    );
+}
+
+#[test]
+fn check_deploy_fails_on_insecure_settings_and_passes_on_safe_ones() {
+    let (code, out) = run_manage(
+        &["check", "--deploy"],
+        &[("MANOUCHE_SECRET_KEY", ""), ("MANOUCHE_DEBUG", "true")],
+    );
+    // An empty key is not even a valid setting.
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("secret_key"), "{out}");
+
+    let (code, out) = run_manage(
+        &["check", "--deploy"],
+        &[
+            ("MANOUCHE_SECRET_KEY", "short"),
+            ("MANOUCHE_ALLOWED_HOSTS", ""),
+        ],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("ERROR (security.E001)"), "{out}");
+    assert!(out.contains("ERROR (security.E003)"), "{out}");
+
+    let (code, out) = run_manage(&["check", "--deploy"], &[("MANOUCHE_DEBUG", "true")]);
+    assert_eq!(code, 0, "warnings alone pass: {out}");
+    assert!(out.contains("WARNING (security.W002)"), "{out}");
+    let (code, _) = run_manage(
+        &["check", "--deploy", "--fail-level", "warning"],
+        &[("MANOUCHE_DEBUG", "true")],
+    );
+    assert_eq!(code, 1);
+
+    let (code, out) = run_manage(&["check"], &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("no issues"), "{out}");
+}
+
+#[test]
+fn serve_refuses_to_start_with_deploy_errors() {
+    let (code, out) = run_manage(
+        &["serve", "--bind", "127.0.0.1:1"],
+        &[("MANOUCHE_SECRET_KEY", "short")],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("refusing to serve"), "{out}");
+}
+
+#[test]
+fn bad_settings_and_arguments_are_reported() {
+    let (code, out) = run_manage(&["check"], &[("MANOUCHE_DEBUG", "perhaps")]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("MANOUCHE_DEBUG=\"perhaps\" is invalid"),
+        "{out}"
+    );
+    let (code, out) = run_manage(&["frobnicate"], &[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("Usage"), "{out}");
+    let (code, out) = run_manage(&["serve", "--bind", "nowhere"], &[]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("HOST:PORT"), "{out}");
+    let (code, out) = run_manage(
+        &["check"],
+        &[("MANOUCHE_SETTINGS", "/nonexistent/settings.toml")],
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("/nonexistent/settings.toml"), "{out}");
+}
