@@ -8,6 +8,7 @@
 //! let messages = deploy_checks(&Settings::default());
 //! // The default secret key and the empty allowed_hosts are errors.
 //! assert!(messages.iter().any(|m| m.id == "security.E001" && m.level == Level::Error));
+//! assert!(messages.iter().any(|m| m.id == "security.E003"));
 //! ```
 
 use std::fmt;
@@ -27,8 +28,10 @@ pub enum Level {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CheckMessage {
-    /// Stable id, e.g. `security.W002`.
-    pub id: &'static str,
+    /// Stable id whose letter is the level, e.g. `security.W002` or
+    /// `security.E001` (the same finding can be either, depending on
+    /// `debug`).
+    pub id: String,
     /// How serious.
     pub level: Level,
     /// What is wrong.
@@ -51,6 +54,19 @@ impl fmt::Display for CheckMessage {
     }
 }
 
+fn finding(number: u16, level: Level, message: &str, hint: &'static str) -> CheckMessage {
+    let letter = match level {
+        Level::Warning => 'W',
+        Level::Error => 'E',
+    };
+    CheckMessage {
+        id: format!("security.{letter}{number:03}"),
+        level,
+        message: message.to_owned(),
+        hint,
+    }
+}
+
 /// The secret key is guessable when it is the default, short, or made of a
 /// handful of distinct characters.
 fn weak_secret_key(key: &str) -> bool {
@@ -63,63 +79,68 @@ fn weak_secret_key(key: &str) -> bool {
 /// The checks for a production deployment (`check --deploy`, and `serve`
 /// before it starts).
 pub fn deploy_checks(settings: &Settings) -> Vec<CheckMessage> {
+    // What is fatal in production is a warning in development.
+    let fatal = if settings.debug {
+        Level::Warning
+    } else {
+        Level::Error
+    };
     let mut out = Vec::new();
     if weak_secret_key(&settings.secret_key) {
-        out.push(CheckMessage {
-            id: "security.E001",
-            // In debug, sessions signed with a known key are a local matter.
-            level: if settings.debug { Level::Warning } else { Level::Error },
-            message: "secret_key is the default, or shorter than 50 characters, or has fewer than 5 distinct characters".into(),
-            hint: "set MANOUCHE_SECRET_KEY to 50+ random characters (e.g. `openssl rand -base64 48`)",
-        });
+        out.push(finding(
+            1,
+            fatal,
+            "secret_key is the default, or shorter than 50 characters, or has fewer than 5 distinct characters",
+            "set MANOUCHE_SECRET_KEY to 50+ random characters (e.g. `openssl rand -base64 48`)",
+        ));
     }
     if settings.debug {
-        out.push(CheckMessage {
-            id: "security.W002",
-            level: Level::Warning,
-            message: "debug is on: error pages show code locations and request details".into(),
-            hint: "set debug = false (MANOUCHE_DEBUG=false) in production",
-        });
+        out.push(finding(
+            2,
+            Level::Warning,
+            "debug is on: error pages show code locations and request details",
+            "set debug = false (MANOUCHE_DEBUG=false) in production",
+        ));
     }
     if settings.allowed_hosts.is_empty() {
-        out.push(CheckMessage {
-            id: "security.E003",
-            level: if settings.debug { Level::Warning } else { Level::Error },
-            message: "allowed_hosts is empty: with debug off, every request gets 400".into(),
-            hint: "list the site's host names: allowed_hosts = [\"example.com\"] or MANOUCHE_ALLOWED_HOSTS",
-        });
+        out.push(finding(
+            3,
+            fatal,
+            "allowed_hosts is empty: with debug off, every request gets 400",
+            "list the site's host names: allowed_hosts = [\"example.com\"] or MANOUCHE_ALLOWED_HOSTS",
+        ));
     }
     if !settings.session_cookie_secure() {
-        out.push(CheckMessage {
-            id: "security.W004",
-            level: Level::Warning,
-            message: "the session cookie is not marked Secure: it can leak over plain HTTP".into(),
-            hint: "remove security.session_cookie_secure = false (Secure is the default without debug)",
-        });
+        out.push(finding(
+            4,
+            Level::Warning,
+            "the session cookie is not marked Secure: it can leak over plain HTTP",
+            "set security.session_cookie_secure = true (the default when debug is off)",
+        ));
     }
     if !settings.csrf_cookie_secure() {
-        out.push(CheckMessage {
-            id: "security.W005",
-            level: Level::Warning,
-            message: "the CSRF cookie is not marked Secure".into(),
-            hint: "remove security.csrf_cookie_secure = false (Secure is the default without debug)",
-        });
+        out.push(finding(
+            5,
+            Level::Warning,
+            "the CSRF cookie is not marked Secure: it can leak over plain HTTP",
+            "set security.csrf_cookie_secure = true (the default when debug is off)",
+        ));
     }
     if settings.security.hsts_seconds == 0 {
-        out.push(CheckMessage {
-            id: "security.W006",
-            level: Level::Warning,
-            message: "HSTS is off: browsers may still reach the site over plain HTTP".into(),
-            hint: "when the site is HTTPS-only, set security.hsts_seconds (start small, e.g. 3600)",
-        });
+        out.push(finding(
+            6,
+            Level::Warning,
+            "HSTS is off: browsers may still reach the site over plain HTTP",
+            "when the site is HTTPS-only, set security.hsts_seconds (start small, e.g. 3600)",
+        ));
     }
     if settings.security.x_frame_options.is_empty() {
-        out.push(CheckMessage {
-            id: "security.W007",
-            level: Level::Warning,
-            message: "X-Frame-Options is off: pages can be framed (clickjacking)".into(),
-            hint: "set security.x_frame_options = \"DENY\" (the default)",
-        });
+        out.push(finding(
+            7,
+            Level::Warning,
+            "X-Frame-Options is off: pages can be framed (clickjacking)",
+            "set security.x_frame_options = \"DENY\" (the default)",
+        ));
     }
     out
 }
@@ -129,7 +150,7 @@ mod tests {
     use super::*;
 
     fn ids(messages: &[CheckMessage]) -> Vec<&str> {
-        messages.iter().map(|m| m.id).collect()
+        messages.iter().map(|m| m.id.as_str()).collect()
     }
 
     #[test]
@@ -162,8 +183,18 @@ mod tests {
         s.debug = true;
         let found = deploy_checks(&s);
         assert!(found.iter().all(|m| m.level == Level::Warning));
-        assert!(ids(&found).contains(&"security.W002"));
-        assert!(ids(&found).contains(&"security.W005"));
+        assert_eq!(
+            ids(&found),
+            [
+                "security.W001",
+                "security.W002",
+                "security.W003",
+                "security.W004",
+                "security.W005",
+                "security.W006"
+            ]
+        );
+        s.debug = false;
         s.secret_key = "abababababababababababababababababababababababababab".into();
         assert!(ids(&deploy_checks(&s)).contains(&"security.E001"));
     }

@@ -7,6 +7,8 @@
 //! `manouche::timeout`. Silence the access log with
 //! `log = "info,manouche::access=off"`.
 
+use std::io::IsTerminal;
+
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
 
@@ -32,6 +34,7 @@ pub fn init(filter: &str) -> LogGuard {
         .finish(std::io::stdout());
     let installed = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stdout().is_terminal())
         .with_writer(writer)
         .try_init()
         .is_ok();

@@ -37,7 +37,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::future::RouteFuture;
 use futures_util::FutureExt;
 use futures_util::future::CatchUnwind;
-use http::{Request, StatusCode, header};
+use http::{HeaderName, Request, StatusCode, header};
 use http_body::Body as _;
 use hyper::body::Incoming;
 use tokio::time::Sleep;
@@ -50,6 +50,9 @@ use crate::urls::UrlConf;
 use hosts::AllowedHosts;
 use request_id::RequestIds;
 use security::SecurityHeaders;
+
+/// A constant, so that neither lookups nor inserts parse the name again.
+pub(crate) const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Everything the pipeline needs, computed once at startup.
 #[derive(Debug)]
@@ -340,7 +343,7 @@ fn finish(pipeline: &Pipeline, mut response: Response, seen: &Seen) -> Response 
     }
     let headers = response.headers_mut();
     pipeline.security.apply(headers);
-    headers.insert("x-request-id", seen.request_id.to_header_value());
+    headers.insert(X_REQUEST_ID, seen.request_id.to_header_value());
     if let Some(start) = seen.start {
         let elapsed = start.elapsed();
         let bytes = response.body().size_hint().exact();

@@ -71,16 +71,33 @@ impl RequestId {
     pub fn to_header_value(&self) -> HeaderValue {
         match &self.0 {
             Id::Incoming(value) => value.clone(),
-            Id::Generated { .. } => HeaderValue::try_from(self.to_string())
-                .expect("hex digits are a valid header value"),
+            Id::Generated { prefix, counter } => {
+                HeaderValue::from_bytes(&hex_id(*prefix, *counter))
+                    .expect("hex digits are a valid header value")
+            }
         }
     }
+}
+
+/// `prefix` and the low 32 bits of `counter` as 16 lowercase hex digits,
+/// without going through `fmt` (this runs on every response).
+fn hex_id(prefix: u32, counter: u64) -> [u8; 16] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let value = (u64::from(prefix) << 32) | (counter & 0xffff_ffff);
+    let mut out = [0u8; 16];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = DIGITS[((value >> (60 - 4 * i)) & 0xf) as usize];
+    }
+    out
 }
 
 impl fmt::Display for RequestId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
-            Id::Generated { prefix, counter } => write!(f, "{prefix:08x}{counter:08x}"),
+            Id::Generated { prefix, counter } => {
+                let digits = hex_id(*prefix, *counter);
+                f.write_str(std::str::from_utf8(&digits).map_err(|_| fmt::Error)?)
+            }
             // Only sane (visible ASCII) ids are kept.
             Id::Incoming(value) => f.write_str(value.to_str().unwrap_or("-")),
         }
@@ -139,5 +156,17 @@ impl<S: Send + Sync> FromRequestParts<S> for UrlConf {
 
     async fn from_request_parts(_: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         with_context(|c| c.urls.clone()).ok_or_else(|| missing("URL configuration"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_format_as_16_hex_digits() {
+        let id = RequestId::generated(0xdead_beef, 0x1_0000_002a);
+        assert_eq!(id.to_string(), "deadbeef0000002a");
+        assert_eq!(id.to_header_value(), "deadbeef0000002a");
     }
 }

@@ -30,7 +30,7 @@ impl RequestIds {
 
     /// The incoming `X-Request-Id` when a proxy set a sane one, else a new id.
     pub(crate) fn assign(&self, headers: &HeaderMap) -> RequestId {
-        if let Some(incoming) = headers.get("x-request-id")
+        if let Some(incoming) = headers.get(&super::X_REQUEST_ID)
             && is_sane(incoming.as_bytes())
         {
             return RequestId::incoming(incoming.clone());

@@ -4,7 +4,7 @@
 //! A handler that sets one of them itself keeps its own value (e.g. a page
 //! meant to be framed sets `X-Frame-Options: SAMEORIGIN`).
 
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue, header};
 
 use crate::settings::{SecuritySettings, SettingsError};
 
@@ -17,7 +17,7 @@ pub(crate) struct SecurityHeaders {
 impl SecurityHeaders {
     pub(crate) fn new(settings: &SecuritySettings) -> Result<Self, SettingsError> {
         let mut headers = Vec::new();
-        let mut add = |name: &'static str, setting: &'static str, value: &str| {
+        let mut add = |name: HeaderName, setting: &'static str, value: &str| {
             if value.is_empty() {
                 return Ok(());
             }
@@ -25,28 +25,28 @@ impl SecurityHeaders {
                 setting,
                 message: format!("{value:?} is not a valid header value"),
             })?;
-            headers.push((HeaderName::from_static(name), value));
+            headers.push((name, value));
             Ok::<_, SettingsError>(())
         };
         add(
-            "x-frame-options",
+            header::X_FRAME_OPTIONS,
             "security.x_frame_options",
             &settings.x_frame_options,
         )?;
         if settings.content_type_nosniff {
             add(
-                "x-content-type-options",
+                header::X_CONTENT_TYPE_OPTIONS,
                 "security.content_type_nosniff",
                 "nosniff",
             )?;
         }
         add(
-            "referrer-policy",
+            header::REFERRER_POLICY,
             "security.referrer_policy",
             &settings.referrer_policy,
         )?;
         add(
-            "cross-origin-opener-policy",
+            HeaderName::from_static("cross-origin-opener-policy"),
             "security.cross_origin_opener_policy",
             &settings.cross_origin_opener_policy,
         )?;
@@ -58,7 +58,11 @@ impl SecurityHeaders {
             if settings.hsts_preload {
                 value.push_str("; preload");
             }
-            add("strict-transport-security", "security.hsts_seconds", &value)?;
+            add(
+                header::STRICT_TRANSPORT_SECURITY,
+                "security.hsts_seconds",
+                &value,
+            )?;
         }
         Ok(Self { headers })
     }
