@@ -176,8 +176,19 @@ async fn bind_unix(path: &PathBuf) -> io::Result<Listener> {
     ))
 }
 
+/// The sockets passed by the parent. Reading them clears `LISTEN_FDS` from
+/// the environment (the systemd convention, so children don't adopt them
+/// too), so they are read once per process and kept here.
+fn passed_sockets() -> std::sync::MutexGuard<'static, listenfd::ListenFd> {
+    static FDS: std::sync::OnceLock<std::sync::Mutex<listenfd::ListenFd>> =
+        std::sync::OnceLock::new();
+    FDS.get_or_init(|| std::sync::Mutex::new(listenfd::ListenFd::from_env()))
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn adopt(index: usize) -> io::Result<Listener> {
-    let mut fds = listenfd::ListenFd::from_env();
+    let mut fds = passed_sockets();
     if index >= fds.len() {
         return Err(io::Error::new(
             io::ErrorKind::NotFound,
@@ -205,7 +216,7 @@ fn adopt(index: usize) -> io::Result<Listener> {
 
 /// Whether the number of inherited sockets says we were socket-activated.
 pub(crate) fn inherited_sockets() -> usize {
-    listenfd::ListenFd::from_env().len()
+    passed_sockets().len()
 }
 
 #[cfg(test)]
