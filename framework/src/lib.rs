@@ -37,6 +37,7 @@ pub mod project;
 pub mod request;
 pub mod server;
 pub mod settings;
+pub mod static_files;
 pub mod templates;
 pub mod test;
 pub mod urls;

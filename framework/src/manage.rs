@@ -8,10 +8,12 @@
 //! | `serve [--bind ADDR]` | production server, after the deploy checks |
 //! | `routes` | every route with its name |
 //! | `check [--deploy]` | system checks; exits 1 on errors |
+//! | `collectstatic [--clear]` | static files into `[static] root`, hashed and compressed |
 //!
 //! Unknown commands and bad arguments print the usage and exit with 2.
 
 mod check;
+mod collectstatic;
 mod routes;
 mod runserver;
 mod serve;
@@ -36,6 +38,7 @@ enum Command {
     Serve(serve::Args),
     Routes(routes::Args),
     Check(check::Args),
+    Collectstatic(collectstatic::Args),
 }
 
 /// What a command asks the process to exit with.
@@ -53,6 +56,7 @@ where
         Command::Serve(args) => serve::run(project, args).await,
         Command::Routes(args) => routes::run(project, args),
         Command::Check(args) => check::run(project, args),
+        Command::Collectstatic(args) => collectstatic::run(&project, args),
     };
     let code = outcome.unwrap_or_else(|err: Error| {
         eprintln!("error: {err}");

@@ -46,6 +46,7 @@ use tower::Service;
 use crate::error_pages::{ErrorPages, ErrorReport, RequestSummary};
 use crate::request::{ConnectionInfo, RequestContext, RequestId, Scoped};
 use crate::settings::{Settings, SettingsError};
+use crate::static_files::{StaticResponse, StaticStore};
 use crate::urls::UrlConf;
 use hosts::AllowedHosts;
 use request_id::RequestIds;
@@ -65,6 +66,7 @@ pub(crate) struct Pipeline {
     request_ids: RequestIds,
     error_pages: ErrorPages,
     urls: UrlConf,
+    statics: Option<StaticStore>,
 }
 
 impl Pipeline {
@@ -72,6 +74,7 @@ impl Pipeline {
         settings: &Settings,
         error_pages: ErrorPages,
         urls: UrlConf,
+        statics: Option<StaticStore>,
     ) -> Result<Self, SettingsError> {
         panic::install_hook();
         Ok(Self {
@@ -83,6 +86,7 @@ impl Pipeline {
             request_ids: RequestIds::new(),
             error_pages,
             urls,
+            statics,
         })
     }
 
@@ -142,6 +146,22 @@ impl Framework {
             tracing::warn!(target: "manouche::security", request_id = %seen.request_id, "{detail}");
             let response = ErrorReport::new(StatusCode::BAD_REQUEST, detail).into_response();
             return PipelineFuture::ready(finish(&pipeline, response, &seen));
+        }
+        // Static files skip the router, the timeout and the panic guard:
+        // the code that serves them is ours and answers at once.
+        if let Some(statics) = &pipeline.statics
+            && let Some(rest) = req.uri().path().strip_prefix(statics.prefix())
+        {
+            return match statics.respond(&req, rest) {
+                StaticResponse::Ready(response) => {
+                    PipelineFuture::ready(finish(&pipeline, response, &seen))
+                }
+                StaticResponse::Pending(fut) => PipelineFuture::Reading {
+                    fut,
+                    seen: Some(seen),
+                    pipeline,
+                },
+            };
         }
         let mut router = if req.body().is_end_stream() {
             self.routes.without_body.clone()
@@ -209,6 +229,11 @@ pin_project_lite::pin_project! {
     #[project = Projected]
     pub(crate) enum PipelineFuture {
         Ready { response: Option<Response> },
+        Reading {
+            fut: Pin<Box<dyn Future<Output = Response> + Send>>,
+            seen: Option<Seen>,
+            pipeline: Arc<Pipeline>,
+        },
         Running {
             #[pin]
             fut: Guarded,
@@ -235,6 +260,15 @@ impl Future for PipelineFuture {
             Projected::Ready { response } => Poll::Ready(Ok(response
                 .take()
                 .expect("PipelineFuture polled after completion"))),
+            Projected::Reading {
+                fut,
+                seen,
+                pipeline,
+            } => {
+                let response = std::task::ready!(fut.as_mut().poll(cx));
+                let seen = seen.take().expect("PipelineFuture polled after completion");
+                Poll::Ready(Ok(finish(pipeline, response, &seen)))
+            }
             Projected::Running {
                 fut,
                 timer,

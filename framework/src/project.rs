@@ -16,6 +16,7 @@
 //! ```
 
 use std::ffi::OsString;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
@@ -34,6 +35,7 @@ use crate::{Error, Result};
 pub struct App {
     label: String,
     urls: Option<(String, Urls)>,
+    static_dir: Option<PathBuf>,
 }
 
 impl App {
@@ -42,7 +44,15 @@ impl App {
         Self {
             label: label.into(),
             urls: None,
+            static_dir: None,
         }
+    }
+
+    /// The app's static folder, searched after the project's own (e.g.
+    /// `concat!(env!("CARGO_MANIFEST_DIR"), "/static")`).
+    pub fn static_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.static_dir = Some(dir.into());
+        self
     }
 
     /// Mounts the app's URLs under `prefix` (`"blog/"`) in the project.
@@ -138,6 +148,7 @@ impl Project {
             }
             labels.push(app.label());
         }
+        let finder = self.static_finder();
         let mut urls = self.urls;
         for app in self.apps {
             if let Some((prefix, app_urls)) = app.urls {
@@ -153,13 +164,26 @@ impl Project {
             with_body: compiled.router.clone().layer(DefaultBodyLimit::disable()),
             without_body: compiled.router,
         };
-        let pipeline = Pipeline::new(&self.settings, self.error_pages, conf.clone())?;
+        let statics = crate::static_files::store(&self.settings, finder)?;
+        crate::static_files::set_urls(&self.settings)?;
+        let pipeline = Pipeline::new(&self.settings, self.error_pages, conf.clone(), statics)?;
         Ok(Site {
             settings: Arc::new(self.settings),
             routes,
             pipeline,
             conf,
         })
+    }
+
+    /// Where static files are looked for: the project's folders, then the
+    /// apps'.
+    pub(crate) fn static_finder(&self) -> crate::static_files::Finder {
+        let app_dirs: Vec<PathBuf> = self
+            .apps
+            .iter()
+            .filter_map(|a| a.static_dir.clone())
+            .collect();
+        crate::static_files::finder(&self.settings, &app_dirs)
     }
 
     /// Runs the command line: `runserver`, `serve`, `routes`, `check`...

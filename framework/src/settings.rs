@@ -112,6 +112,9 @@ pub struct Settings {
     pub server: ServerSettings,
     /// Security headers and cookies.
     pub security: SecuritySettings,
+    /// Static files (`[static]` in the file).
+    #[serde(rename = "static")]
+    pub static_files: StaticSettings,
 }
 
 impl Default for Settings {
@@ -124,6 +127,36 @@ impl Default for Settings {
             log: "info".to_owned(),
             server: ServerSettings::default(),
             security: SecuritySettings::default(),
+            static_files: StaticSettings::default(),
+        }
+    }
+}
+
+/// Static files: where they come from, where `collectstatic` puts them and
+/// under which URL they are served (Django's `STATICFILES_DIRS`,
+/// `STATIC_ROOT`, `STATIC_URL`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct StaticSettings {
+    /// URL prefix, starting and ending with `/`; empty turns serving off.
+    pub url: String,
+    /// Where `collectstatic` writes, and where `serve` reads from.
+    pub root: PathBuf,
+    /// The project's own static folders, searched before the apps' ones.
+    pub dirs: Vec<PathBuf>,
+    /// Files up to this size (bytes) are held in memory; larger ones are
+    /// streamed from disk.
+    pub max_memory_file_size: u64,
+}
+
+impl Default for StaticSettings {
+    fn default() -> Self {
+        Self {
+            url: "/static/".to_owned(),
+            root: PathBuf::from("staticfiles"),
+            dirs: vec![PathBuf::from("static")],
+            max_memory_file_size: 1024 * 1024,
         }
     }
 }
@@ -385,6 +418,15 @@ impl Settings {
                     ),
                 });
             }
+        }
+        let url = &self.static_files.url;
+        if !url.is_empty() && (!url.starts_with('/') || !url.ends_with('/') || url == "/") {
+            return Err(SettingsError::Invalid {
+                setting: "static.url",
+                message: format!(
+                    "{url:?} must start and end with '/' and not be \"/\" (e.g. \"/static/\"), or be empty to turn static serving off"
+                ),
+            });
         }
         if self.log.is_empty() {
             return invalid("log", "must not be empty (use \"off\" to silence logging)");

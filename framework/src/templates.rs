@@ -8,6 +8,7 @@
 //! <a href="{{ manouche::templates::url("home")? }}">Home</a>
 //! <a href="{{ manouche::templates::url_for("blog:article-detail", article.id)? }}">…</a>
 //! <a href="{{ manouche::templates::url_for2("blog:archive", year, month)? }}">…</a>
+//! <link rel="stylesheet" href="{{ manouche::templates::static_url("site/app.css") }}">
 //! ```
 //!
 //! They reverse against the project serving the current request (see
@@ -16,6 +17,7 @@
 
 use std::fmt::Display;
 
+pub use crate::static_files::static_url;
 use crate::urls::{NoReverseMatch, reverse};
 
 /// The URL of a route without parameters.
