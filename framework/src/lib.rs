@@ -3,4 +3,10 @@
 #![deny(missing_docs)]
 
 // Lets the derive macros name `::manouche::...` from inside this crate too.
+#[allow(unused_extern_crates)] // used by derive output in tests, not by the library itself
 extern crate self as manouche;
+
+pub mod db;
+
+/// `#[derive(Model)]` and the [`db::Model`] trait.
+pub use db::Model;

@@ -1,0 +1,90 @@
+//! The ORM: models, query sets, relations and transactions over SQLite and
+//! PostgreSQL.
+//!
+//! ```
+//! use manouche::db::{Auto, Database, DateTime, ForeignKey, Model, schema};
+//!
+//! #[derive(Debug, Clone, Model)]
+//! #[model(app = "blog")]
+//! pub struct Author {
+//!     pub id: Auto<i64>,
+//!     #[model(max_length = 100)]
+//!     pub name: String,
+//! }
+//!
+//! #[derive(Debug, Clone, Model)]
+//! #[model(table = "blog_article", ordering = "-created")]
+//! pub struct Article {
+//!     pub id: Auto<i64>,
+//!     #[model(max_length = 200)]
+//!     pub title: String,
+//!     #[model(default = false)]
+//!     pub published: bool,
+//!     #[model(auto_now_add)]
+//!     pub created: DateTime,
+//!     pub author: ForeignKey<Author>,
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let db = Database::connect("sqlite::memory:", &Default::default()).await?;
+//! schema::create_tables(&db, &[Author::schema(), Article::schema()]).await?;
+//!
+//! let mut ada = Author { id: Auto::new(), name: "Ada".into() };
+//! ada.save(&db).await?;
+//! let mut post = Article {
+//!     id: Auto::new(),
+//!     title: "Rust ORMs".into(),
+//!     published: true,
+//!     created: DateTime::default(),
+//!     author: ForeignKey::from(&ada),
+//! };
+//! post.save(&db).await?;
+//!
+//! let articles = Article::objects()
+//!     .filter(Article::published.eq(true))
+//!     .filter(Article::title.icontains("rust"))
+//!     .select_related(Article::author)
+//!     .order_by(Article::created.desc())
+//!     .limit(20)
+//!     .all(&db)
+//!     .await?;
+//! assert_eq!(articles[0].author.get().map(|a| a.name.as_str()), Some("Ada"));
+//! # Ok::<_, manouche::db::Error>(())
+//! # }).unwrap();
+//! ```
+
+mod database;
+pub mod error;
+mod executor;
+pub mod fields;
+pub mod model;
+mod persist;
+mod postgres;
+pub mod query;
+pub mod raw;
+pub mod relations;
+pub mod schema;
+mod sql;
+mod sqlite;
+pub mod testing;
+mod transaction;
+
+pub use database::{Database, DatabaseOptions, Db, MissingDatabase};
+pub use error::{Error, Result};
+pub use executor::{Backend, Executor, NativeDecode, Row, Statement};
+pub use fields::{
+    Auto, Date, DateTime, Decimal, Email, FieldType, Json, Slug, SqlType, Time, Url, Uuid,
+};
+pub use manouche_macros::Model;
+pub use model::{Model, ModelMeta, OnDelete};
+pub use query::{Aggregate, Column, Q, QuerySet};
+pub use raw::raw;
+pub use relations::{ForeignKey, ManyToMany, OneToOne, Reverse};
+pub use transaction::Transaction;
+
+/// Re-exported for `#[derive(Model)]`; not part of the public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use inventory;
+    pub use sea_query::Value;
+}

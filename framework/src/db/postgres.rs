@@ -1,0 +1,93 @@
+//! PostgreSQL specifics: connection options, column types and error codes.
+
+use std::str::FromStr;
+
+use sqlx::error::DatabaseError;
+use sqlx::postgres::{PgConnectOptions, PgDatabaseError, PgPoolOptions};
+
+use super::{DatabaseOptions, Error, Result, SqlType};
+
+pub(crate) async fn connect(url: &str, options: &DatabaseOptions) -> Result<sqlx::PgPool> {
+    let connect = PgConnectOptions::from_str(url).map_err(|source| Error::Connect { source })?;
+    PgPoolOptions::new()
+        .max_connections(options.max_connections.max(1))
+        .min_connections(options.min_connections)
+        .acquire_timeout(options.acquire_timeout)
+        .idle_timeout(options.idle_timeout)
+        .connect_with(connect)
+        .await
+        .map_err(|source| Error::Connect { source })
+}
+
+pub(crate) fn column_type(ty: SqlType, max_length: Option<u32>) -> String {
+    match ty {
+        SqlType::Bool => "BOOLEAN".into(),
+        SqlType::SmallInt => "SMALLINT".into(),
+        SqlType::Integer => "INTEGER".into(),
+        SqlType::BigInt => "BIGINT".into(),
+        SqlType::Double => "DOUBLE PRECISION".into(),
+        SqlType::Decimal => "NUMERIC".into(),
+        SqlType::String => match max_length {
+            Some(n) => format!("VARCHAR({n})"),
+            None => "TEXT".into(),
+        },
+        SqlType::Date => "DATE".into(),
+        SqlType::Time => "TIME".into(),
+        SqlType::DateTime => "TIMESTAMPTZ".into(),
+        SqlType::Uuid => "UUID".into(),
+        SqlType::Json => "JSONB".into(),
+        SqlType::Bytes => "BYTEA".into(),
+    }
+}
+
+/// `Key (a, b)=(1, 2) already exists.` → `["a", "b"]`.
+fn key_columns(detail: Option<&str>) -> Vec<String> {
+    detail
+        .and_then(|d| d.strip_prefix("Key ("))
+        .and_then(|d| d.split_once(")="))
+        .map(|(cols, _)| {
+            cols.split(", ")
+                .map(|c| c.trim_matches('"').to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub(crate) fn classify(err: Box<dyn DatabaseError>) -> Error {
+    let Some(pg) = err.try_downcast_ref::<PgDatabaseError>() else {
+        return Error::Query {
+            source: sqlx::Error::Database(err),
+        };
+    };
+    let table = pg.table().unwrap_or_default().to_owned();
+    match pg.code() {
+        "23505" => Error::UniqueViolation {
+            table,
+            fields: key_columns(pg.detail()),
+        },
+        "23503" => Error::ForeignKeyViolation {
+            table,
+            fields: key_columns(pg.detail()),
+        },
+        "23502" => Error::NotNullViolation {
+            table,
+            field: pg.column().unwrap_or_default().to_owned(),
+        },
+        "42P01" => {
+            // relation "blog_article" does not exist
+            let table = pg
+                .message()
+                .split('"')
+                .nth(1)
+                .unwrap_or_default()
+                .to_owned();
+            Error::MissingTable { table }
+        }
+        "42703" => Error::MissingColumn {
+            message: pg.message().to_owned(),
+        },
+        _ => Error::Query {
+            source: sqlx::Error::Database(err),
+        },
+    }
+}

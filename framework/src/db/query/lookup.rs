@@ -1,0 +1,436 @@
+//! Typed column handles, lookups and Q-expressions.
+
+use std::marker::PhantomData;
+use std::ops::{BitAnd, BitOr, Not};
+
+use sea_query::Value;
+
+use crate::db::fields::{Email, FieldType, Slug, Url};
+use crate::db::model::{Model, ModelMeta};
+use crate::db::relations::RelationField;
+
+/// One step of a relation path: follow `from_column` to `target`'s primary key.
+#[derive(Debug, Clone, Copy)]
+pub struct Join {
+    pub(crate) field: &'static str,
+    pub(crate) from_column: &'static str,
+    pub(crate) target: fn() -> &'static ModelMeta,
+}
+
+impl PartialEq for Join {
+    fn eq(&self, other: &Self) -> bool {
+        self.from_column == other.from_column && (self.target)().table == (other.target)().table
+    }
+}
+
+/// A typed handle on a column of model `M` holding `T`, possibly reached
+/// through relations (`Article::author.then(User::name)`).
+///
+/// The derive generates one per field as an associated constant
+/// (`Article::title`).
+pub struct Column<M, T> {
+    pub(crate) field: &'static str,
+    pub(crate) column: &'static str,
+    pub(crate) path: Vec<Join>,
+    _p: PhantomData<fn() -> (M, T)>,
+}
+
+impl<M, T> Clone for Column<M, T> {
+    fn clone(&self) -> Self {
+        Self {
+            field: self.field,
+            column: self.column,
+            path: self.path.clone(),
+            _p: PhantomData,
+        }
+    }
+}
+
+impl<M, T> std::fmt::Debug for Column<M, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Column({})", self.field)
+    }
+}
+
+/// Types compared with the text lookups (`contains`, `startswith`, ...).
+pub trait Textual: FieldType {}
+impl Textual for String {}
+impl Textual for Email {}
+impl Textual for Url {}
+impl Textual for Slug {}
+
+/// The comparison a lookup makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LookupOp {
+    /// `=` (or `IS NULL` for a null value).
+    Exact,
+    /// Case-insensitive `=`.
+    IExact,
+    /// `<>`.
+    Ne,
+    /// Substring, case-sensitive.
+    Contains,
+    /// Substring, case-insensitive.
+    IContains,
+    /// Prefix, case-sensitive.
+    StartsWith,
+    /// Prefix, case-insensitive.
+    IStartsWith,
+    /// Suffix, case-sensitive.
+    EndsWith,
+    /// Suffix, case-insensitive.
+    IEndsWith,
+    /// `>`.
+    Gt,
+    /// `>=`.
+    Gte,
+    /// `<`.
+    Lt,
+    /// `<=`.
+    Lte,
+    /// `IN (...)`.
+    In,
+    /// `BETWEEN a AND b`.
+    Range,
+    /// `IS NULL` (value `true`) or `IS NOT NULL`.
+    IsNull(bool),
+}
+
+/// One condition on one column.
+#[derive(Debug, Clone)]
+pub struct Lookup {
+    pub(crate) path: Vec<Join>,
+    pub(crate) column: &'static str,
+    pub(crate) op: LookupOp,
+    pub(crate) values: Vec<Value>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Node {
+    Lookup(Lookup),
+    And(Vec<Node>),
+    Or(Vec<Node>),
+    Not(Box<Node>),
+    /// `pk IN (SELECT target FROM join_table WHERE source = owner)`.
+    PkInJoin {
+        table: &'static str,
+        source: &'static str,
+        target: &'static str,
+        owner: Value,
+    },
+    /// Compare the primary key (column resolved at compile time).
+    Pk(LookupOp, Vec<Value>),
+}
+
+/// A condition on rows of `M`; combine with `&`, `|` and `!`.
+///
+/// ```
+/// use manouche::db::{Auto, Model};
+///
+/// #[derive(Model)]
+/// #[model(app = "docs")]
+/// pub struct Post { pub id: Auto<i64>, pub title: String, pub views: i64 }
+///
+/// let q = Post::title.icontains("rust") & !(Post::views.lt(10) | Post::views.gt(1000));
+/// let _ = Post::objects().filter(q);
+/// ```
+pub struct Q<M> {
+    pub(crate) node: Node,
+    _p: PhantomData<fn() -> M>,
+}
+
+impl<M> Clone for Q<M> {
+    fn clone(&self) -> Self {
+        Self::from_node(self.node.clone())
+    }
+}
+
+impl<M> std::fmt::Debug for Q<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.node.fmt(f)
+    }
+}
+
+impl<M> Q<M> {
+    pub(crate) fn from_node(node: Node) -> Self {
+        Self {
+            node,
+            _p: PhantomData,
+        }
+    }
+
+    pub(crate) fn pk_eq(value: Value) -> Self {
+        Self::from_node(Node::Pk(LookupOp::Exact, vec![value]))
+    }
+
+    pub(crate) fn column_eq(column: &'static str, value: Value) -> Self {
+        Self::from_node(Node::Lookup(Lookup {
+            path: Vec::new(),
+            column,
+            op: LookupOp::Exact,
+            values: vec![value],
+        }))
+    }
+
+    pub(crate) fn column_in(column: &'static str, values: Vec<Value>) -> Self {
+        Self::from_node(Node::Lookup(Lookup {
+            path: Vec::new(),
+            column,
+            op: LookupOp::In,
+            values,
+        }))
+    }
+
+    pub(crate) fn pk_in_join(
+        table: &'static str,
+        source: &'static str,
+        target: &'static str,
+        owner: Value,
+    ) -> Self {
+        Self::from_node(Node::PkInJoin {
+            table,
+            source,
+            target,
+            owner,
+        })
+    }
+
+    /// A condition every row matches.
+    #[must_use]
+    pub fn all() -> Self {
+        Self::from_node(Node::And(Vec::new()))
+    }
+}
+
+impl<M> BitAnd for Q<M> {
+    type Output = Q<M>;
+    fn bitand(self, rhs: Self) -> Self {
+        Self::from_node(Node::And(vec![self.node, rhs.node]))
+    }
+}
+
+impl<M> BitOr for Q<M> {
+    type Output = Q<M>;
+    fn bitor(self, rhs: Self) -> Self {
+        Self::from_node(Node::Or(vec![self.node, rhs.node]))
+    }
+}
+
+impl<M> Not for Q<M> {
+    type Output = Q<M>;
+    fn not(self) -> Self {
+        Self::from_node(Node::Not(Box::new(self.node)))
+    }
+}
+
+/// A sort key; build with [`Column::asc`] / [`Column::desc`].
+#[derive(Debug, Clone)]
+pub struct OrderBy {
+    pub(crate) path: Vec<Join>,
+    pub(crate) column: &'static str,
+    pub(crate) desc: bool,
+}
+
+/// `SET column = value` in a query set [`update`](super::QuerySet::update).
+#[derive(Debug, Clone)]
+pub struct Assignment<M> {
+    pub(crate) column: &'static str,
+    pub(crate) value: Value,
+    _p: PhantomData<fn() -> M>,
+}
+
+impl<M, T> Column<M, T> {
+    #[doc(hidden)]
+    pub const fn __new(field: &'static str, column: &'static str) -> Self {
+        Self {
+            field,
+            column,
+            path: Vec::new(),
+            _p: PhantomData,
+        }
+    }
+
+    /// The Rust field name.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        self.field
+    }
+
+    fn lookup(&self, op: LookupOp, values: Vec<Value>) -> Q<M> {
+        Q::from_node(Node::Lookup(Lookup {
+            path: self.path.clone(),
+            column: self.column,
+            op,
+            values,
+        }))
+    }
+
+    /// Ascending sort key.
+    #[must_use]
+    pub fn asc(&self) -> OrderBy {
+        OrderBy {
+            path: self.path.clone(),
+            column: self.column,
+            desc: false,
+        }
+    }
+
+    /// Descending sort key.
+    #[must_use]
+    pub fn desc(&self) -> OrderBy {
+        OrderBy {
+            path: self.path.clone(),
+            column: self.column,
+            desc: true,
+        }
+    }
+
+    /// `IS NULL` (`true`) or `IS NOT NULL` (`false`).
+    #[must_use]
+    pub fn isnull(&self, is_null: bool) -> Q<M> {
+        self.lookup(LookupOp::IsNull(is_null), Vec::new())
+    }
+}
+
+impl<M, T: FieldType> Column<M, T> {
+    /// `= value`.
+    #[must_use]
+    pub fn eq(&self, value: impl Into<T::Inner>) -> Q<M> {
+        self.lookup(LookupOp::Exact, vec![value.into().to_value()])
+    }
+
+    /// `<> value`.
+    #[must_use]
+    pub fn ne(&self, value: impl Into<T::Inner>) -> Q<M> {
+        self.lookup(LookupOp::Ne, vec![value.into().to_value()])
+    }
+
+    /// `> value`.
+    #[must_use]
+    pub fn gt(&self, value: impl Into<T::Inner>) -> Q<M> {
+        self.lookup(LookupOp::Gt, vec![value.into().to_value()])
+    }
+
+    /// `>= value`.
+    #[must_use]
+    pub fn gte(&self, value: impl Into<T::Inner>) -> Q<M> {
+        self.lookup(LookupOp::Gte, vec![value.into().to_value()])
+    }
+
+    /// `< value`.
+    #[must_use]
+    pub fn lt(&self, value: impl Into<T::Inner>) -> Q<M> {
+        self.lookup(LookupOp::Lt, vec![value.into().to_value()])
+    }
+
+    /// `<= value`.
+    #[must_use]
+    pub fn lte(&self, value: impl Into<T::Inner>) -> Q<M> {
+        self.lookup(LookupOp::Lte, vec![value.into().to_value()])
+    }
+
+    /// `IN (values...)`; an empty list matches nothing.
+    #[must_use]
+    pub fn in_<V: Into<T::Inner>>(&self, values: impl IntoIterator<Item = V>) -> Q<M> {
+        self.lookup(
+            LookupOp::In,
+            values.into_iter().map(|v| v.into().to_value()).collect(),
+        )
+    }
+
+    /// `BETWEEN low AND high` (inclusive).
+    #[must_use]
+    pub fn range(&self, low: impl Into<T::Inner>, high: impl Into<T::Inner>) -> Q<M> {
+        self.lookup(
+            LookupOp::Range,
+            vec![low.into().to_value(), high.into().to_value()],
+        )
+    }
+
+    /// `SET column = value`, for [`QuerySet::update`](super::QuerySet::update).
+    #[must_use]
+    pub fn set(&self, value: impl Into<T>) -> Assignment<M> {
+        Assignment {
+            column: self.column,
+            value: value.into().to_value(),
+            _p: PhantomData,
+        }
+    }
+}
+
+impl<M, T: FieldType> Column<M, T>
+where
+    T::Inner: Textual,
+{
+    fn text(&self, op: LookupOp, value: impl Into<T::Inner>) -> Q<M> {
+        self.lookup(op, vec![value.into().to_value()])
+    }
+
+    /// Case-insensitive `=`.
+    #[must_use]
+    pub fn iexact(&self, value: impl Into<T::Inner>) -> Q<M> {
+        self.text(LookupOp::IExact, value)
+    }
+
+    /// Contains `value` (case-sensitive).
+    #[must_use]
+    pub fn contains(&self, value: impl Into<T::Inner>) -> Q<M> {
+        self.text(LookupOp::Contains, value)
+    }
+
+    /// Contains `value`, ignoring case.
+    #[must_use]
+    pub fn icontains(&self, value: impl Into<T::Inner>) -> Q<M> {
+        self.text(LookupOp::IContains, value)
+    }
+
+    /// Starts with `value` (case-sensitive).
+    #[must_use]
+    pub fn startswith(&self, value: impl Into<T::Inner>) -> Q<M> {
+        self.text(LookupOp::StartsWith, value)
+    }
+
+    /// Starts with `value`, ignoring case.
+    #[must_use]
+    pub fn istartswith(&self, value: impl Into<T::Inner>) -> Q<M> {
+        self.text(LookupOp::IStartsWith, value)
+    }
+
+    /// Ends with `value` (case-sensitive).
+    #[must_use]
+    pub fn endswith(&self, value: impl Into<T::Inner>) -> Q<M> {
+        self.text(LookupOp::EndsWith, value)
+    }
+
+    /// Ends with `value`, ignoring case.
+    #[must_use]
+    pub fn iendswith(&self, value: impl Into<T::Inner>) -> Q<M> {
+        self.text(LookupOp::IEndsWith, value)
+    }
+}
+
+impl<M, T: RelationField> Column<M, T> {
+    /// Follows the relation to a column of the related model:
+    /// `Article::author.then(User::name).eq("ada")` filters across the join.
+    #[must_use]
+    pub fn then<U>(&self, column: Column<T::Target, U>) -> Column<M, U> {
+        let mut path = self.path.clone();
+        path.push(self.join());
+        path.extend(column.path);
+        Column {
+            field: column.field,
+            column: column.column,
+            path,
+            _p: PhantomData,
+        }
+    }
+
+    pub(crate) fn join(&self) -> Join {
+        Join {
+            field: self.field,
+            from_column: self.column,
+            target: <T::Target as Model>::meta,
+        }
+    }
+}
