@@ -1,0 +1,325 @@
+//! Foreign keys, select_related, prefetch_related, many-to-many and
+//! on_delete rules.
+
+#[path = "support/models.rs"]
+mod models;
+
+use manouche::db::testing::{count_queries, for_each_database};
+use manouche::db::{Error, ForeignKey, Model};
+use models::{Article, Category, Comment, Invoice, Profile, Tag, User, seed, setup};
+
+#[tokio::test]
+async fn select_related_turns_n_plus_one_into_one_query() {
+    for_each_database(|db| async move {
+        setup(&db).await?;
+        seed(&db).await?;
+        // Without select_related: one query per article to follow the key.
+        let (names, queries) = count_queries(&db, async {
+            let mut names = Vec::new();
+            for a in Article::objects().all(&db).await? {
+                assert!(a.author.get().is_none());
+                names.push(a.author.fetch(&db).await?.username);
+            }
+            Ok::<_, Error>(names)
+        })
+        .await;
+        assert_eq!(names?.len(), 3);
+        assert_eq!(queries, 4);
+        let (articles, queries) = count_queries(
+            &db,
+            Article::objects()
+                .select_related(Article::author)
+                .order_by(Article::views.desc())
+                .all(&db),
+        )
+        .await;
+        assert_eq!(queries, 1);
+        let names: Vec<&str> = articles
+            .as_ref()
+            .map_err(|e| e.to_string())
+            .expect("query ran")
+            .iter()
+            .map(|a| a.author.get().map_or("?", |u| u.username.as_str()))
+            .collect();
+        assert_eq!(names, ["ada", "bob", "ada"]);
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn select_related_on_nullable_key() {
+    for_each_database(|db| async move {
+        setup(&db).await?;
+        let (ada, bob, mut articles) = seed(&db).await?;
+        articles[0].editor = Some(ForeignKey::from(&bob));
+        articles[0].save(&db).await?;
+        let rows = Article::objects()
+            .select_related(Article::editor)
+            .select_related(Article::author)
+            .order_by(Article::views.desc())
+            .all(&db)
+            .await?;
+        assert_eq!(
+            rows[0]
+                .editor
+                .as_ref()
+                .and_then(|e| e.get())
+                .map(|u| u.username.as_str()),
+            Some("bob")
+        );
+        assert!(rows[1].editor.is_none());
+        assert_eq!(rows[1].author.get().map(|u| u.pk()), Some(bob.pk()));
+        assert_eq!(rows[0].author.get().map(|u| u.pk()), Some(ada.pk()));
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn prefetch_reverse_foreign_key_in_one_extra_query() {
+    for_each_database(|db| async move {
+        setup(&db).await?;
+        seed(&db).await?;
+        let (users, queries) = count_queries(
+            &db,
+            User::objects().prefetch_related(User::articles).all(&db),
+        )
+        .await;
+        let users = users?;
+        assert_eq!(queries, 2);
+        let counts: Vec<(String, usize)> = users
+            .iter()
+            .map(|u| {
+                (
+                    u.username.clone(),
+                    u.articles.prefetched().map_or(99, <[_]>::len),
+                )
+            })
+            .collect();
+        assert_eq!(counts, [("ada".to_owned(), 2), ("bob".to_owned(), 1)]);
+        // Without prefetch, `all` queries; with it, it does not.
+        let (_, queries) = count_queries(&db, users[0].articles.all(&db)).await;
+        assert_eq!(queries, 0);
+        let fresh = User::objects()
+            .filter(User::username.eq("ada"))
+            .get(&db)
+            .await?;
+        let (theirs, queries) = count_queries(&db, fresh.articles.all(&db)).await;
+        assert_eq!(queries, 1);
+        assert_eq!(theirs?.len(), 2);
+        assert_eq!(
+            fresh
+                .articles
+                .query()?
+                .filter(Article::published.eq(true))
+                .count(&db)
+                .await?,
+            1
+        );
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn many_to_many_add_remove_set_clear_all_and_prefetch() {
+    for_each_database(|db| async move {
+        setup(&db).await?;
+        let (_, _, articles) = seed(&db).await?;
+        let tags = Tag::objects()
+            .bulk_create(&db, vec![Tag::new("rust"), Tag::new("db"), Tag::new("web")])
+            .await?;
+        let (rust, dbt, web) = (&tags[0], &tags[1], &tags[2]);
+        let a = &articles[0];
+        a.tags.add(&db, &[rust, dbt]).await?;
+        a.tags.add(&db, &[rust]).await?; // already there: no error, no duplicate
+        let names = |v: Vec<Tag>| v.into_iter().map(|t| t.name).collect::<Vec<_>>();
+        assert_eq!(names(a.tags.all(&db).await?), ["db", "rust"]);
+        a.tags.remove(&db, &[dbt]).await?;
+        assert_eq!(names(a.tags.all(&db).await?), ["rust"]);
+        a.tags.set(&db, &[web, dbt]).await?;
+        assert_eq!(names(a.tags.all(&db).await?), ["db", "web"]);
+        articles[1].tags.add(&db, &[rust]).await?;
+        let (rows, queries) = count_queries(
+            &db,
+            Article::objects()
+                .prefetch_related(Article::tags)
+                .order_by(Article::views.desc())
+                .all(&db),
+        )
+        .await;
+        let rows = rows?;
+        assert_eq!(queries, 2);
+        let loaded: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| {
+                r.tags
+                    .prefetched()
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|t| t.name.clone())
+                    .collect()
+            })
+            .collect();
+        assert_eq!(loaded, [vec!["db", "web"], vec![], vec!["rust"]]);
+        // Query through the relation.
+        assert_eq!(
+            a.tags
+                .query()?
+                .filter(Tag::name.startswith("w"))
+                .count(&db)
+                .await?,
+            1
+        );
+        a.tags.clear(&db).await?;
+        assert!(a.tags.all(&db).await?.is_empty());
+        // Unsaved instances cannot use the relation.
+        let unsaved = Article::new("x", &User::new("nobody"));
+        assert!(matches!(
+            unsaved.tags.add(&db, &[rust]).await,
+            Err(Error::NotSaved { .. })
+        ));
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn delete_cascades_and_sets_null() {
+    for_each_database(|db| async move {
+        setup(&db).await?;
+        let (ada, bob, mut articles) = seed(&db).await?;
+        articles[2].editor = Some(ForeignKey::from(&ada));
+        articles[2].save(&db).await?;
+        for a in &articles {
+            Comment {
+                id: Default::default(),
+                article: ForeignKey::from(a),
+                text: "hi".into(),
+            }
+            .save(&db)
+            .await?;
+        }
+        let tag = Tag::objects().create(&db, Tag::new("t")).await?;
+        articles[0].tags.add(&db, &[&tag]).await?;
+        // Deleting ada: her 2 articles and their 2 comments go; bob's article
+        // loses its editor.
+        let deleted = ada.delete(&db).await?;
+        assert_eq!(deleted, 5);
+        assert_eq!(Article::objects().count(&db).await?, 1);
+        assert_eq!(Comment::objects().count(&db).await?, 1);
+        let left = Article::objects().get(&db).await?;
+        assert!(left.editor.is_none(), "set_null applied");
+        assert_eq!(left.author.id(), bob.pk().as_ref());
+        // The join rows of the deleted article are gone, the tag stays.
+        assert!(Tag::objects().exists(&db).await?);
+        let n: Vec<(i64,)> = manouche::db::raw("SELECT COUNT(*) FROM blog_article_tags")
+            .fetch_all(&db)
+            .await?;
+        assert_eq!(n, [(0,)]);
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn delete_self_referencing_cascade() {
+    for_each_database(|db| async move {
+        setup(&db).await?;
+        let mut root = Category {
+            id: Default::default(),
+            name: "root".into(),
+            parent: None,
+        };
+        root.save(&db).await?;
+        let mut child = Category {
+            id: Default::default(),
+            name: "child".into(),
+            parent: Some(ForeignKey::from(&root)),
+        };
+        child.save(&db).await?;
+        let mut grandchild = Category {
+            id: Default::default(),
+            name: "grandchild".into(),
+            parent: Some(ForeignKey::from(&child)),
+        };
+        grandchild.save(&db).await?;
+        let mut other = Category {
+            id: Default::default(),
+            name: "other".into(),
+            parent: None,
+        };
+        other.save(&db).await?;
+        let n = Category::objects()
+            .filter(Category::name.eq("root"))
+            .delete(&db)
+            .await?;
+        assert_eq!(n, 3);
+        let names: Vec<String> = Category::objects()
+            .all(&db)
+            .await?
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
+        assert_eq!(names, ["other"]);
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn protect_and_restrict_refuse_and_roll_back() {
+    for_each_database(|db| async move {
+        setup(&db).await?;
+        let (ada, bob, _) = seed(&db).await?;
+        Invoice {
+            id: Default::default(),
+            customer: ForeignKey::from(&ada),
+            amount: "9.99".parse().expect("decimal"),
+        }
+        .save(&db)
+        .await?;
+        let err = ada.delete(&db).await.expect_err("protected");
+        assert!(
+            matches!(
+                err,
+                Error::Protected {
+                    model: "User",
+                    related_model: "Invoice",
+                    field: "customer",
+                    count: 1
+                }
+            ),
+            "{err}"
+        );
+        // Nothing was deleted: the cascade to articles was rolled back.
+        assert_eq!(Article::objects().count(&db).await?, 3);
+        assert_eq!(User::objects().count(&db).await?, 2);
+        Profile {
+            id: Default::default(),
+            user: ForeignKey::from(&bob),
+            bio: String::new(),
+        }
+        .save(&db)
+        .await?;
+        let err = User::objects()
+            .filter(User::username.eq("bob"))
+            .delete(&db)
+            .await
+            .expect_err("restricted");
+        assert!(
+            matches!(
+                err,
+                Error::Restricted {
+                    related_model: "Profile",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(User::objects().count(&db).await?, 2);
+        Ok(())
+    })
+    .await;
+}
