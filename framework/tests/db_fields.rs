@@ -1,0 +1,252 @@
+//! Every field type round-trips; the schema describes the models.
+
+#[path = "support/models.rs"]
+mod models;
+
+use manouche::db::fields::{Json, SqlType};
+use manouche::db::model::{DefaultValue, RelationKind};
+use manouche::db::testing::for_each_database;
+use manouche::db::{
+    Date, DateTime, Decimal, Email, Model, OnDelete, Slug, Time, Url, Uuid, schema,
+};
+use models::{Article, Profile, Settings, Sink, Tag, User, setup};
+
+fn sink() -> Sink {
+    Sink {
+        uuid: Uuid::new_v4(),
+        flag: true,
+        small: -12,
+        medium: 1 << 20,
+        big: 1 << 40,
+        ratio: 0.25,
+        price: "12345.6789".parse::<Decimal>().expect("decimal"),
+        code: "ABC".into(),
+        text: "long text ünïcödé 🦀".into(),
+        day: Date::from_ymd_opt(2024, 2, 29).expect("date"),
+        at: Time::from_hms_micro_opt(13, 14, 15, 123_456).expect("time"),
+        stamp: "2024-05-06T07:08:09.123456Z"
+            .parse::<DateTime>()
+            .expect("datetime"),
+        settings: Json(Settings {
+            theme: "dark".into(),
+            sizes: vec![1, 2, 3],
+        }),
+        blob: vec![0, 1, 2, 255],
+        email: Email::new("ada@example.com").expect("email"),
+        url: Url::new("https://example.com/a?b=c").expect("url"),
+        slug: Slug::new("hello-world").expect("slug"),
+        maybe: None,
+        maybe_text: Some("x".into()),
+        maybe_stamp: None,
+    }
+}
+
+#[tokio::test]
+async fn every_field_type_round_trips() {
+    for_each_database(|db| async move {
+        setup(&db).await?;
+        let mut s = sink();
+        s.save(&db).await?;
+        let got = Sink::objects().get(&db).await?;
+        assert_eq!(got.uuid, s.uuid);
+        assert!(got.flag);
+        assert_eq!((got.small, got.medium, got.big), (-12, 1 << 20, 1 << 40));
+        assert!((got.ratio - 0.25).abs() < f64::EPSILON);
+        assert_eq!(got.price, s.price);
+        assert_eq!(got.code, "ABC");
+        assert_eq!(got.text, s.text);
+        assert_eq!(got.day, s.day);
+        assert_eq!(got.at, s.at);
+        assert_eq!(got.stamp, s.stamp);
+        assert_eq!(got.settings, s.settings);
+        assert_eq!(got.blob, s.blob);
+        assert_eq!(got.email, s.email);
+        assert_eq!(got.url, s.url);
+        assert_eq!(got.slug, s.slug);
+        assert_eq!(got.maybe, None);
+        assert_eq!(got.maybe_text.as_deref(), Some("x"));
+        assert_eq!(got.maybe_stamp, None);
+        // Filters on the less common types.
+        let q = || Sink::objects();
+        assert!(q().filter(Sink::uuid.eq(s.uuid)).exists(&db).await?);
+        assert!(
+            q().filter(Sink::price.gt("12345.6".parse::<Decimal>().expect("decimal")))
+                .exists(&db)
+                .await?
+        );
+        assert!(
+            q().filter(Sink::day.range(Date::from_ymd_opt(2024, 1, 1).expect("d"), s.day))
+                .exists(&db)
+                .await?
+        );
+        assert!(
+            q().filter(Sink::stamp.lt(s.stamp + chrono::Duration::seconds(1)))
+                .exists(&db)
+                .await?
+        );
+        assert!(q().filter(Sink::maybe.isnull(true)).exists(&db).await?);
+        assert!(
+            q().filter(Sink::email.iexact(Email::new("ADA@example.com").expect("email")))
+                .exists(&db)
+                .await?
+        );
+        // A user-chosen primary key: save() updates the existing row.
+        s.flag = false;
+        s.save(&db).await?;
+        assert_eq!(q().count(&db).await?, 1);
+        assert!(!q().get(&db).await?.flag);
+        Ok(())
+    })
+    .await;
+}
+
+#[test]
+fn schema_describes_columns_keys_and_constraints() {
+    let s = Article::schema();
+    assert_eq!(s.model, "Article");
+    assert_eq!(s.app, "blog");
+    assert_eq!(s.table.name, "blog_article");
+    assert_eq!(s.ordering, ["-created", "title"]);
+    assert_eq!(s.verbose_name, "article");
+    assert_eq!(s.verbose_name_plural, "articles");
+    let id = s.table.column("id").expect("id");
+    assert!(id.primary_key && id.auto && !id.nullable);
+    assert_eq!(id.sql_type, SqlType::BigInt);
+    let title = s.table.column("title").expect("title");
+    assert_eq!(
+        (title.sql_type, title.max_length),
+        (SqlType::String, Some(200))
+    );
+    assert_eq!(s.table.column("body").expect("body").max_length, None);
+    assert_eq!(s.table.column("slug").expect("slug").max_length, Some(50));
+    assert_eq!(
+        s.table.column("published").expect("published").default,
+        Some(DefaultValue::Bool(false))
+    );
+    assert!(s.table.column("views").expect("views").db_index);
+    assert!(s.table.column("editor_id").expect("editor").nullable);
+    assert!(
+        s.table.column("tags").is_none(),
+        "many-to-many has no column"
+    );
+    let fk = s
+        .table
+        .foreign_keys
+        .iter()
+        .find(|f| f.column == "editor_id")
+        .expect("fk");
+    assert_eq!(
+        (
+            fk.target_table.as_str(),
+            fk.target_column.as_str(),
+            fk.on_delete
+        ),
+        ("blog_user", "id", OnDelete::SetNull)
+    );
+    assert!(
+        s.table
+            .indexes
+            .iter()
+            .any(|i| i.unique && i.columns == ["author_id", "slug"])
+    );
+    assert!(
+        s.table
+            .indexes
+            .iter()
+            .any(|i| !i.unique && i.columns == ["published", "created"])
+    );
+    let join = &s.join_tables[0];
+    assert_eq!(join.name, "blog_article_tags");
+    assert_eq!(
+        join.columns
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>(),
+        ["id", "article_id", "tag_id"]
+    );
+    assert!(
+        join.indexes
+            .iter()
+            .any(|i| i.unique && i.columns == ["article_id", "tag_id"])
+    );
+
+    let user = User::schema();
+    assert_eq!(user.table.name, "blog_user");
+    assert!(user.table.column("username").expect("username").unique);
+    assert_eq!(
+        user.table.column("email").expect("email").max_length,
+        Some(254)
+    );
+    assert!(user.table.column("articles").is_none());
+    let profile = Profile::meta();
+    assert!(
+        profile.field("user").expect("user").unique,
+        "one-to-one is unique"
+    );
+    assert_eq!(
+        profile.field("bio").expect("bio").help_text,
+        "Shown on the profile page"
+    );
+    assert_eq!(
+        profile
+            .field("user")
+            .and_then(|f| f.relation)
+            .map(|r| r.kind),
+        Some(RelationKind::OneToOne)
+    );
+    assert_eq!(Tag::meta().verbose_name, "tag");
+}
+
+#[tokio::test]
+async fn create_table_sql_is_backend_specific() {
+    let sqlite = schema::create_table_sql(manouche::db::Backend::Sqlite, &[User::schema()]);
+    let pg = schema::create_table_sql(manouche::db::Backend::Postgres, &[User::schema()]);
+    assert!(sqlite[0].contains("INTEGER"), "{}", sqlite[0]);
+    assert!(
+        pg[0].contains("bigserial") || pg[0].contains("BIGSERIAL"),
+        "{}",
+        pg[0]
+    );
+    assert!(
+        pg[0].contains("varchar(100)") || pg[0].contains("VARCHAR(100)"),
+        "{}",
+        pg[0]
+    );
+}
+
+#[tokio::test]
+async fn sqlite_uses_wal_and_enforces_foreign_keys() {
+    let t = manouche::db::testing::TestDatabase::sqlite()
+        .await
+        .expect("sqlite");
+    let mode: Vec<(String,)> = manouche::db::raw("PRAGMA journal_mode")
+        .fetch_all(&t.db)
+        .await
+        .expect("pragma");
+    assert_eq!(mode[0].0.to_lowercase(), "wal");
+    let fk: Vec<(i64,)> = manouche::db::raw("PRAGMA foreign_keys")
+        .fetch_all(&t.db)
+        .await
+        .expect("pragma");
+    assert_eq!(fk, [(1,)]);
+    let busy: Vec<(i64,)> = manouche::db::raw("PRAGMA busy_timeout")
+        .fetch_all(&t.db)
+        .await
+        .expect("pragma");
+    assert_eq!(busy, [(5000,)]);
+    t.cleanup().await.expect("cleanup");
+}
+
+#[tokio::test]
+async fn unsupported_url_is_a_clear_error() {
+    let err =
+        manouche::db::Database::connect("mysql://root:secret@localhost/x", &Default::default())
+            .await
+            .expect_err("unsupported");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("sqlite://") && msg.contains("postgres://"),
+        "{msg}"
+    );
+    assert!(!msg.contains("secret"), "password redacted: {msg}");
+}
