@@ -185,7 +185,13 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         );
     }
 
-    let opts = parse::model_options(&input.attrs, &mut errors);
+    let mut option_errors = Errors::default();
+    let opts = parse::model_options(&input.attrs, &mut option_errors);
+    // A malformed `app`/`table` is reported once, not again as missing.
+    let options_ok = option_errors.is_empty();
+    if let Err(e) = option_errors.finish() {
+        errors.push(e);
+    }
     let model_name = input.ident.to_string();
     let app = match (&opts.app, &opts.table) {
         (Some(app), _) => check_identifier(app, "app label", &mut errors),
@@ -193,6 +199,7 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
             let t = table.value();
             t.split_once('_').map_or(t.clone(), |(a, _)| a.to_owned())
         }
+        (None, None) if !options_ok => String::new(),
         (None, None) => {
             errors.error(
                 input.ident.span(),
