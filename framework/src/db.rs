@@ -75,8 +75,8 @@ pub use executor::{Backend, Executor, NativeDecode, Row, Statement};
 pub use fields::{
     Auto, Date, DateTime, Decimal, Email, FieldType, Json, Slug, SqlType, Time, Url, Uuid,
 };
-pub use manouche_macros::Model;
-pub use model::{Model, ModelMeta, OnDelete};
+pub use manouche_macros::{Choices, Model};
+pub use model::{FieldError, Model, ModelMeta, OnDelete, ValidationErrors};
 pub use query::{Aggregate, Column, Q, QuerySet};
 pub use raw::raw;
 pub use relations::{ForeignKey, ManyToMany, OneToOne, Reverse};

@@ -7,7 +7,7 @@ use manouche::db::fields::{Json, SqlType};
 use manouche::db::model::{DefaultValue, RelationKind};
 use manouche::db::testing::for_each_database;
 use manouche::db::{
-    Date, DateTime, Decimal, Email, Model, OnDelete, Slug, Time, Url, Uuid, schema,
+    Auto, Date, DateTime, Decimal, Email, Model, OnDelete, Slug, Time, Url, Uuid, schema,
 };
 use models::{Article, Profile, Settings, Sink, Tag, User, setup};
 
@@ -249,4 +249,100 @@ async fn unsupported_url_is_a_clear_error() {
         "{msg}"
     );
     assert!(!msg.contains("secret"), "password redacted: {msg}");
+}
+
+#[tokio::test]
+async fn choices_enums_are_stored_as_text_and_validated() {
+    use models::{Page, Status};
+    for_each_database(|db| async move {
+        setup(&db).await?;
+        let meta = Page::meta();
+        assert_eq!(meta.verbose_name, "web page");
+        let status = meta.field("status").expect("status");
+        assert_eq!(
+            status.choices,
+            &[
+                ("draft", "Draft"),
+                ("pub", "Published"),
+                ("archived", "Archived")
+            ]
+        );
+        assert_eq!(status.max_length, Some(8));
+        assert_eq!(meta.field("previous").expect("previous").choices.len(), 3);
+        let mut page = Page {
+            id: Auto::new(),
+            status: Status::Published,
+            previous: Some(Status::Draft),
+            code: "A1".into(),
+            note: String::new(),
+            price: "9.5".parse().expect("decimal"),
+        };
+        page.full_clean()
+            .map_err(|e| manouche::db::Error::Definition(e.to_string()))?;
+        page.save(&db).await?;
+        let got = Page::objects()
+            .filter(Page::status.eq(Status::Published))
+            .get(&db)
+            .await?;
+        assert_eq!(
+            (got.status, got.previous),
+            (Status::Published, Some(Status::Draft))
+        );
+        let stored: Vec<(String,)> = manouche::db::raw("SELECT status FROM cms_page")
+            .fetch_all(&db)
+            .await?;
+        assert_eq!(stored, [("pub".to_owned(),)]);
+        // Decimals compare as numbers on both backends.
+        let mut cheap = page.clone();
+        cheap.id = Auto::new();
+        cheap.price = "10.25".parse().expect("decimal");
+        cheap.save(&db).await?;
+        let over_ten = Page::objects()
+            .filter(Page::price.gt("10".parse::<Decimal>().expect("decimal")))
+            .count(&db)
+            .await?;
+        assert_eq!(over_ten, 1);
+        let ordered: Vec<Decimal> = Page::objects()
+            .order_by(Page::price.desc())
+            .all(&db)
+            .await?
+            .into_iter()
+            .map(|p| p.price)
+            .collect();
+        assert_eq!(
+            ordered,
+            [
+                "10.25".parse::<Decimal>().expect("d"),
+                "9.5".parse().expect("d")
+            ]
+        );
+        assert_eq!(
+            Page::objects().sum(&db, Page::price).await?,
+            Some("19.75".parse().expect("d"))
+        );
+        Ok(())
+    })
+    .await;
+}
+
+#[test]
+fn full_clean_reports_every_failing_field() {
+    use models::{Page, Status};
+    let page = Page {
+        id: Auto::new(),
+        status: Status::Draft,
+        previous: None,
+        code: "TOO LONG".into(),
+        note: String::new(),
+        price: Decimal::ZERO,
+    };
+    let errors = page.full_clean().expect_err("code too long");
+    assert_eq!(
+        errors.get("code"),
+        Some("Ensure this value has at most 5 characters (it has 8).")
+    );
+    assert_eq!(errors.errors.len(), 1, "blank note is allowed: {errors}");
+    let tag = models::Tag::new("");
+    let errors = tag.full_clean().expect_err("blank name");
+    assert_eq!(errors.get("name"), Some("This field cannot be blank."));
 }

@@ -323,3 +323,102 @@ async fn protect_and_restrict_refuse_and_roll_back() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn many_to_many_through_an_explicit_model() {
+    use models::{Group, Membership, Person};
+    for_each_database(|db| async move {
+        setup(&db).await?;
+        let mut ann = Person {
+            id: Default::default(),
+            name: "ann".into(),
+            groups: Default::default(),
+        };
+        ann.save(&db).await?;
+        let mut ben = Person {
+            id: Default::default(),
+            name: "ben".into(),
+            groups: Default::default(),
+        };
+        ben.save(&db).await?;
+        let chess = Group::objects()
+            .create(
+                &db,
+                Group {
+                    id: Default::default(),
+                    name: "chess".into(),
+                },
+            )
+            .await?;
+        let go = Group::objects()
+            .create(
+                &db,
+                Group {
+                    id: Default::default(),
+                    name: "go".into(),
+                },
+            )
+            .await?;
+        Membership {
+            id: Default::default(),
+            person: ForeignKey::from(&ann),
+            group: ForeignKey::from(&chess),
+            role: "chair".into(),
+        }
+        .save(&db)
+        .await?;
+        // add() through the model: the extra column takes its default.
+        ann.groups.add(&db, &[&go]).await?;
+        ben.groups.add(&db, &[&go]).await?;
+        let names: Vec<String> = ann
+            .groups
+            .all(&db)
+            .await?
+            .into_iter()
+            .map(|g| g.name)
+            .collect();
+        assert_eq!(names, ["chess", "go"]);
+        let role = Membership::objects()
+            .filter(Membership::person.eq(&ann) & Membership::group.then(Group::name).eq("go"))
+            .get(&db)
+            .await?
+            .role;
+        assert_eq!(role, "member");
+        let people = Person::objects()
+            .prefetch_related(Person::groups)
+            .all(&db)
+            .await?;
+        let loaded: Vec<usize> = people
+            .iter()
+            .map(|p| p.groups.prefetched().map_or(0, <[_]>::len))
+            .collect();
+        assert_eq!(loaded, [2, 1]);
+        // Deleting a group cascades through the membership rows.
+        go.delete(&db).await?;
+        assert_eq!(Membership::objects().count(&db).await?, 1);
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn get_or_create_recovers_from_a_unique_violation_inside_a_transaction() {
+    for_each_database(|db| async move {
+        setup(&db).await?;
+        Tag::objects().create(&db, Tag::new("taken")).await?;
+        let tx = db.begin().await?;
+        // The filter misses the existing row, the insert collides with it.
+        let err = Tag::objects()
+            .filter(Tag::name.eq("taken") & Tag::id.gt(1_000_000))
+            .get_or_create(&tx, || Tag::new("taken"))
+            .await
+            .expect_err("collides");
+        assert!(err.is_unique_violation(), "{err}");
+        // The savepoint was rolled back: the outer transaction still works.
+        Tag::objects().create(&tx, Tag::new("fresh")).await?;
+        tx.commit().await?;
+        assert_eq!(Tag::objects().count(&db).await?, 2);
+        Ok(())
+    })
+    .await;
+}

@@ -5,6 +5,7 @@
 
 use proc_macro::TokenStream;
 
+mod choices;
 mod model;
 
 /// Derives `manouche::db::Model` for a struct: typed column handles
@@ -15,4 +16,13 @@ mod model;
 pub fn derive_model(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     model::derive(&input).into()
+}
+
+/// Derives `manouche::db::fields::Choices` and `FieldType` for a unit enum,
+/// stored as text: the snake_case variant name, or
+/// `#[choice(value = "...", label = "...")]`.
+#[proc_macro_derive(Choices, attributes(choice))]
+pub fn derive_choices(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    choices::derive(&input).into()
 }

@@ -6,7 +6,7 @@
 //! span of the code it is about, and all errors are reported together.
 
 mod generate;
-mod parse;
+pub(crate) mod parse;
 
 use proc_macro2::{Span, TokenStream};
 use syn::spanned::Spanned;

@@ -184,12 +184,15 @@ impl FieldType for Decimal {
                         source,
                     })
             }
-            // Stored as text on SQLite (see `sqlite::column_type`); SQLite may
-            // still hand back a number for literal arithmetic.
+            // SQLite's NUMERIC affinity stores an integer, a float, or text
+            // when the value does not fit either.
             Row::Sqlite(_) => {
                 let text = match row.get::<String>(idx) {
                     Ok(text) => text,
-                    Err(_) => row.get::<f64>(idx)?.to_string(),
+                    Err(_) => match row.get::<i64>(idx) {
+                        Ok(i) => i.to_string(),
+                        Err(_) => row.get::<f64>(idx)?.to_string(),
+                    },
                 };
                 text.parse()
                     .map_err(|e: rust_decimal::Error| Error::InvalidValue {
@@ -537,9 +540,23 @@ impl<T: AutoNow> AutoNow for Option<T> {
     }
 }
 
-/// A Rust enum whose variants are a field's allowed values. Implement it
-/// (and [`FieldType`], storing [`Choices::value`] as text) for a unit enum
-/// and mark the field `#[model(choices)]`.
+/// A Rust enum whose variants are a field's allowed values: derive it with
+/// `#[derive(Choices)]` (which also implements [`FieldType`], storing the
+/// value as text) and mark the field `#[model(choices)]`.
+///
+/// ```
+/// use manouche::db::{Choices, fields::Choices as _};
+///
+/// #[derive(Debug, Clone, Copy, PartialEq, Choices)]
+/// pub enum Status {
+///     Draft,
+///     #[choice(value = "pub", label = "Published")]
+///     Published,
+/// }
+///
+/// assert_eq!(Status::CHOICES, &[("draft", "Draft"), ("pub", "Published")]);
+/// assert_eq!(Status::from_value("pub"), Some(Status::Published));
+/// ```
 pub trait Choices: Sized {
     /// `(stored value, label)` for every variant.
     const CHOICES: &'static [(&'static str, &'static str)];

@@ -275,6 +275,17 @@ pub trait Model: Sized + Send + Sync + 'static {
         ModelSchema::from_meta(Self::meta())
     }
 
+    /// Checks the field options a database may not enforce: `max_length`
+    /// (SQLite does not), `blank` (an empty text needs `blank`), `choices`
+    /// and non-null values. Forms and the admin call it before saving.
+    ///
+    /// # Errors
+    ///
+    /// Every failing field, with a message for the user.
+    fn full_clean(&self) -> Result<(), ValidationErrors> {
+        validate(Self::meta(), &self.__values(), self.pk().is_some())
+    }
+
     /// Inserts the instance when it has no primary key yet (or the key is not
     /// in the table), else updates it. Sets `auto_now` / `auto_now_add` fields
     /// and the generated key.
@@ -304,6 +315,103 @@ pub trait Model: Sized + Send + Sync + 'static {
     /// [`Error::NotSaved`], [`Error::Protected`], [`Error::Restricted`], ...
     fn delete<'a>(&'a self, db: &'a dyn Executor) -> BoxFuture<'a, Result<u64>> {
         Box::pin(persist::delete_instance(self, db))
+    }
+}
+
+/// One field that failed [`Model::full_clean`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    /// The field's name.
+    pub field: &'static str,
+    /// What is wrong, for the user.
+    pub message: String,
+}
+
+/// The fields that failed [`Model::full_clean`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("invalid {model}: {}", .errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
+pub struct ValidationErrors {
+    /// The model's name.
+    pub model: &'static str,
+    /// One entry per failing field.
+    pub errors: Vec<FieldError>,
+}
+
+impl ValidationErrors {
+    /// The message for `field`, if it failed.
+    #[must_use]
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message.as_str())
+    }
+}
+
+fn is_null_value(v: &Value) -> bool {
+    matches!(
+        v,
+        Value::Bool(None)
+            | Value::SmallInt(None)
+            | Value::Int(None)
+            | Value::BigInt(None)
+            | Value::Double(None)
+            | Value::Decimal(None)
+            | Value::String(None)
+            | Value::ChronoDate(None)
+            | Value::ChronoTime(None)
+            | Value::ChronoDateTimeUtc(None)
+            | Value::Uuid(None)
+            | Value::Json(None)
+            | Value::Bytes(None)
+    )
+}
+
+fn validate(
+    meta: &'static ModelMeta,
+    values: &[Value],
+    _saved: bool,
+) -> Result<(), ValidationErrors> {
+    let mut errors = Vec::new();
+    for (field, value) in meta.column_fields().zip(values) {
+        let mut fail = |message: String| {
+            errors.push(FieldError {
+                field: field.name,
+                message,
+            })
+        };
+        if is_null_value(value) {
+            if !field.nullable && !field.auto {
+                fail("This field cannot be null.".to_owned());
+            }
+            continue;
+        }
+        if let Value::String(Some(text)) = value {
+            if text.is_empty() && !field.blank {
+                fail("This field cannot be blank.".to_owned());
+                continue;
+            }
+            if let Some(max) = field.max_length {
+                let len = text.chars().count();
+                if len > max as usize {
+                    fail(format!(
+                        "Ensure this value has at most {max} characters (it has {len})."
+                    ));
+                }
+            }
+            if !field.choices.is_empty() && !field.choices.iter().any(|(v, _)| *v == text.as_str())
+            {
+                fail(format!("Value `{text}` is not a valid choice."));
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ValidationErrors {
+            model: meta.name,
+            errors,
+        })
     }
 }
 

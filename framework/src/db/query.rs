@@ -454,14 +454,28 @@ impl<M: Model> QuerySet<M> {
         db: &dyn Executor,
         make: impl FnOnce() -> M + Send,
     ) -> Result<(M, bool)> {
-        let tx = db.begin().await?;
-        let found = match self.clone().get(&tx).await {
-            Ok(obj) => (obj, false),
-            Err(Error::DoesNotExist { .. }) => (self.create(&tx, make()).await?, true),
+        match self.clone().get(db).await {
+            Ok(obj) => return Ok((obj, false)),
+            Err(Error::DoesNotExist { .. }) => {}
             Err(e) => return Err(e),
-        };
-        tx.commit().await?;
-        Ok(found)
+        }
+        // Inserted in a savepoint: when a concurrent request created the
+        // same row first, the unique violation is undone and the row read.
+        let tx = db.begin().await?;
+        match self.create(&tx, make()).await {
+            Ok(obj) => {
+                tx.commit().await?;
+                Ok((obj, true))
+            }
+            Err(e @ Error::UniqueViolation { .. }) => {
+                tx.rollback().await?;
+                match self.get(db).await {
+                    Ok(obj) => Ok((obj, false)),
+                    Err(_) => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Updates the row matching the query with `apply`, or inserts the one

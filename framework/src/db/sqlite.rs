@@ -45,8 +45,9 @@ pub(crate) fn column_type(ty: SqlType, max_length: Option<u32>) -> String {
         SqlType::Integer => "INTEGER".into(),
         SqlType::BigInt => "BIGINT".into(),
         SqlType::Double => "REAL".into(),
-        // Stored as text so that no precision is lost.
-        SqlType::Decimal => "TEXT".into(),
+        // NUMERIC affinity, as Django does: comparisons and sums are numeric;
+        // SQLite keeps about 15 significant digits.
+        SqlType::Decimal => "DECIMAL".into(),
         SqlType::String => match max_length {
             Some(n) => format!("VARCHAR({n})"),
             None => "TEXT".into(),

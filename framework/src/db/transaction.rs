@@ -75,7 +75,14 @@ impl Transaction {
         db.note("BEGIN");
         let backend = db.backend();
         let conn = match db.pool() {
-            Pool::Sqlite(p) => Conn::Sqlite(p.begin().await.map_err(|e| classify(backend, e))?),
+            // IMMEDIATE takes the write lock up front: a deferred transaction
+            // that reads then writes can fail with SQLITE_BUSY regardless of
+            // the busy timeout when another writer got in between.
+            Pool::Sqlite(p) => Conn::Sqlite(
+                p.begin_with("BEGIN IMMEDIATE")
+                    .await
+                    .map_err(|e| classify(backend, e))?,
+            ),
             Pool::Postgres(p) => Conn::Postgres(p.begin().await.map_err(|e| classify(backend, e))?),
         };
         Ok(Self {

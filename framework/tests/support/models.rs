@@ -3,8 +3,8 @@
 
 use manouche::db::fields::Json;
 use manouche::db::{
-    Auto, Database, Date, DateTime, Decimal, Email, ForeignKey, ManyToMany, Model, OneToOne,
-    Result, Reverse, Slug, Time, Url, Uuid, schema,
+    Auto, Choices, Database, Date, DateTime, Decimal, Email, ForeignKey, ManyToMany, Model,
+    OneToOne, Result, Reverse, Slug, Time, Url, Uuid, schema,
 };
 
 #[derive(Debug, Clone, Model)]
@@ -166,6 +166,55 @@ pub struct Sink {
     pub maybe_stamp: Option<DateTime>,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Choices)]
+pub enum Status {
+    Draft,
+    #[choice(value = "pub", label = "Published")]
+    Published,
+    Archived,
+}
+
+#[derive(Debug, Clone, Model)]
+#[model(app = "cms", verbose_name = "web page")]
+pub struct Page {
+    pub id: Auto<i64>,
+    #[model(choices, default = "draft")]
+    pub status: Status,
+    #[model(choices)]
+    pub previous: Option<Status>,
+    #[model(max_length = 5)]
+    pub code: String,
+    #[model(blank)]
+    pub note: String,
+    pub price: Decimal,
+}
+
+#[derive(Debug, Clone, Model)]
+#[model(app = "club", ordering = "name")]
+pub struct Person {
+    pub id: Auto<i64>,
+    pub name: String,
+    #[model(through = Membership)]
+    pub groups: ManyToMany<Group>,
+}
+
+#[derive(Debug, Clone, Model)]
+#[model(app = "club", ordering = "name")]
+pub struct Group {
+    pub id: Auto<i64>,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Model)]
+#[model(app = "club", unique_together = ["person", "group"])]
+pub struct Membership {
+    pub id: Auto<i64>,
+    pub person: ForeignKey<Person>,
+    pub group: ForeignKey<Group>,
+    #[model(default = "member", max_length = 20)]
+    pub role: String,
+}
+
 pub fn schemas() -> Vec<schema::ModelSchema> {
     vec![
         User::schema(),
@@ -176,6 +225,10 @@ pub fn schemas() -> Vec<schema::ModelSchema> {
         Invoice::schema(),
         Profile::schema(),
         Sink::schema(),
+        Page::schema(),
+        Person::schema(),
+        Group::schema(),
+        Membership::schema(),
     ]
 }
 
