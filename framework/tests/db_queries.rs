@@ -464,3 +464,25 @@ async fn q_all_matches_everything() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn unique_together_violation_names_both_fields() {
+    for_each_database(|db| async move {
+        setup(&db).await?;
+        let (ada, _, _) = seed(&db).await?;
+        let err = Article::new("Rust ORMs", &ada)
+            .save(&db)
+            .await
+            .expect_err("same author and slug");
+        match err {
+            Error::UniqueViolation { table, mut fields } => {
+                fields.sort();
+                assert_eq!(table, "blog_article");
+                assert_eq!(fields, ["author_id", "slug"]);
+            }
+            other => panic!("expected a unique violation, got {other}"),
+        }
+        Ok(())
+    })
+    .await;
+}

@@ -422,3 +422,88 @@ async fn get_or_create_recovers_from_a_unique_violation_inside_a_transaction() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn select_related_follows_several_keys_in_one_query() {
+    for_each_database(|db| async move {
+        setup(&db).await?;
+        let (_, _, articles) = seed(&db).await?;
+        for a in &articles {
+            Comment {
+                id: Default::default(),
+                article: ForeignKey::from(a),
+                text: format!("on {}", a.title),
+            }
+            .save(&db)
+            .await?;
+        }
+        let (rows, queries) = count_queries(
+            &db,
+            Comment::objects()
+                .select_related(Comment::article.then(Article::author))
+                .all(&db),
+        )
+        .await;
+        let rows = rows?;
+        assert_eq!(queries, 1);
+        let pairs: Vec<(String, String)> = rows
+            .iter()
+            .map(|c| {
+                let article = c.article.get().expect("article loaded");
+                let author = article.author.get().expect("author loaded");
+                (article.title.clone(), author.username.clone())
+            })
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("Rust ORMs".to_owned(), "ada".to_owned()),
+                ("Async Rust".to_owned(), "ada".to_owned()),
+                ("Python tips".to_owned(), "bob".to_owned())
+            ]
+        );
+        // Ordering by a column across the relation.
+        let by_author: Vec<String> = Article::objects()
+            .order_by([
+                Article::author.then(User::username).desc(),
+                Article::views.asc(),
+            ])
+            .all(&db)
+            .await?
+            .into_iter()
+            .map(|a| a.title)
+            .collect();
+        assert_eq!(by_author, ["Python tips", "Async Rust", "Rust ORMs"]);
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn exclude_keeps_rows_where_the_column_is_null() {
+    for_each_database(|db| async move {
+        setup(&db).await?;
+        let (ada, bob, mut articles) = seed(&db).await?;
+        articles[0].editor = Some(ForeignKey::from(&bob));
+        articles[0].save(&db).await?;
+        // Like Django: excluding editor = bob keeps the rows without an editor.
+        assert_eq!(
+            Article::objects()
+                .exclude(Article::editor.eq(&bob))
+                .count(&db)
+                .await?,
+            2
+        );
+        let q = Article::editor.then(User::username).eq("bob");
+        assert_eq!(Article::objects().exclude(q).count(&db).await?, 2);
+        assert_eq!(
+            Article::objects()
+                .exclude(Article::editor.eq(&ada))
+                .count(&db)
+                .await?,
+            3
+        );
+        Ok(())
+    })
+    .await;
+}

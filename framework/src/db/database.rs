@@ -62,6 +62,7 @@ pub(crate) enum Pool {
 #[derive(Debug, Default)]
 struct QueryLog {
     count: AtomicU64,
+    capturing: std::sync::atomic::AtomicBool,
     captured: std::sync::Mutex<Option<Vec<String>>>,
 }
 
@@ -130,6 +131,7 @@ impl Database {
     pub fn capture_queries(&self) {
         if let Ok(mut captured) = self.inner.log.captured.lock() {
             *captured = Some(Vec::new());
+            self.inner.log.capturing.store(true, Ordering::SeqCst);
         }
     }
 
@@ -178,7 +180,9 @@ impl Database {
     pub(crate) fn note(&self, sql: &str) {
         self.inner.log.count.fetch_add(1, Ordering::SeqCst);
         tracing::debug!(target: "manouche::db", sql);
-        if let Ok(mut captured) = self.inner.log.captured.lock()
+        // The flag keeps the lock off the hot path when not capturing.
+        if self.inner.log.capturing.load(Ordering::Relaxed)
+            && let Ok(mut captured) = self.inner.log.captured.lock()
             && let Some(list) = captured.as_mut()
         {
             list.push(sql.to_owned());

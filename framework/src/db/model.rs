@@ -261,7 +261,15 @@ pub trait Model: Sized + Send + Sync + 'static {
     #[doc(hidden)]
     fn __bind(&mut self);
     #[doc(hidden)]
-    fn __load_related(&mut self, field: &str, row: &Row, offset: &mut usize) -> Result<()>;
+    /// Loads the related rows of `path` (foreign key field names) from the
+    /// row; `skip` is the number of columns to pass over when a key is NULL.
+    fn __load_related(
+        &mut self,
+        path: &[&str],
+        skip: usize,
+        row: &Row,
+        offset: &mut usize,
+    ) -> Result<()>;
 
     /// A query set over every row of the model.
     #[must_use]

@@ -77,7 +77,8 @@ pub struct QuerySet<M: Model> {
     pub(crate) limit: Option<u64>,
     pub(crate) offset: Option<u64>,
     pub(crate) distinct: bool,
-    pub(crate) related: Vec<Join>,
+    /// Relation paths to load with joins, parents before children.
+    pub(crate) related: Vec<Vec<Join>>,
     prefetch: Vec<Arc<dyn Prefetch<M>>>,
     _p: PhantomData<fn() -> M>,
 }
@@ -213,13 +214,17 @@ impl<M: Model> QuerySet<M> {
     }
 
     /// Loads the row a foreign key refers to in the same query (a `JOIN`);
-    /// read it with `obj.field.get()`.
+    /// read it with `obj.field.get()`. Follows several keys too:
+    /// `select_related(Comment::article.then(Article::author))` loads the
+    /// article and its author.
     #[must_use]
     pub fn select_related<T: RelationField>(mut self, field: Column<M, T>) -> Self {
-        if field.path.is_empty() {
-            let join = field.join();
-            if !self.related.contains(&join) {
-                self.related.push(join);
+        let mut full = field.path.clone();
+        full.push(field.join());
+        for depth in 1..=full.len() {
+            let prefix = &full[..depth];
+            if !self.related.iter().any(|p| p.as_slice() == prefix) {
+                self.related.push(prefix.to_vec());
             }
         }
         self
@@ -245,8 +250,10 @@ impl<M: Model> QuerySet<M> {
         for row in rows {
             let mut offset = 0;
             let mut obj = M::from_row(&row, &mut offset)?;
-            for join in &self.related {
-                obj.__load_related(join.field, &row, &mut offset)?;
+            for path in &self.related {
+                let names: Vec<&str> = path.iter().map(|j| j.field).collect();
+                let skip = path.last().map_or(0, |j| (j.target)().column_count());
+                obj.__load_related(&names, skip, &row, &mut offset)?;
             }
             out.push(obj);
         }

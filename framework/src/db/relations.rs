@@ -191,21 +191,30 @@ impl<T: Model> RelationField for Option<ForeignKey<T>> {
 
 #[doc(hidden)]
 pub trait LoadRelated {
-    fn __load(&mut self, row: &Row, offset: &mut usize) -> Result<()>;
+    fn __load(&mut self, rest: &[&str], skip: usize, row: &Row, offset: &mut usize) -> Result<()>;
 }
 
 impl<T: Model> LoadRelated for ForeignKey<T> {
-    fn __load(&mut self, row: &Row, offset: &mut usize) -> Result<()> {
-        ForeignKey::__load(self, row, offset)
+    fn __load(&mut self, rest: &[&str], skip: usize, row: &Row, offset: &mut usize) -> Result<()> {
+        if rest.is_empty() {
+            return ForeignKey::__load(self, row, offset);
+        }
+        match self.cached.as_deref_mut() {
+            Some(obj) => obj.__load_related(rest, skip, row, offset),
+            None => {
+                *offset += skip;
+                Ok(())
+            }
+        }
     }
 }
 
 impl<T: Model> LoadRelated for Option<ForeignKey<T>> {
-    fn __load(&mut self, row: &Row, offset: &mut usize) -> Result<()> {
+    fn __load(&mut self, rest: &[&str], skip: usize, row: &Row, offset: &mut usize) -> Result<()> {
         match self {
-            Some(fk) => fk.__load(row, offset),
+            Some(fk) => LoadRelated::__load(fk, rest, skip, row, offset),
             None => {
-                *offset += T::meta().column_count();
+                *offset += skip;
                 Ok(())
             }
         }

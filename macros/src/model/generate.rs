@@ -213,7 +213,7 @@ pub(crate) fn model(m: &ModelDef) -> TokenStream {
                 values.push(quote!(::manouche::db::FieldType::to_value(&self.#fi)));
                 field_values.push(quote!(#name => ::core::option::Option::Some(::manouche::db::FieldType::to_value(&self.#fi)),));
                 if let Kind::ForeignKey { .. } = f.kind {
-                    load.push(quote!(#name => ::manouche::db::relations::LoadRelated::__load(&mut self.#fi, row, offset),));
+                    load.push(quote!(::core::option::Option::Some(&#name) => ::manouche::db::relations::LoadRelated::__load(&mut self.#fi, &path[1..], skip, row, offset),));
                 }
             }
             Kind::ManyToMany { target } => {
@@ -336,13 +336,17 @@ pub(crate) fn model(m: &ModelDef) -> TokenStream {
             #[allow(unused_variables)]
             fn __load_related(
                 &mut self,
-                field: &str,
+                path: &[&str],
+                skip: usize,
                 row: &::manouche::db::Row,
                 offset: &mut usize,
             ) -> ::manouche::db::Result<()> {
-                match field {
+                match path.first() {
                     #(#load)*
-                    _ => ::core::result::Result::Ok(()),
+                    _ => {
+                        *offset += skip;
+                        ::core::result::Result::Ok(())
+                    }
                 }
             }
         }

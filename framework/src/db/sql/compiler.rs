@@ -79,7 +79,14 @@ impl<'s> Ctx<'s> {
                     Some(first) => exprs.fold(first, SimpleExpr::or),
                 }
             }
-            Node::Not(inner) => self.condition(inner).not(),
+            // `IS NOT TRUE` rather than `NOT`: a row whose column is NULL
+            // does not match the inner condition, so it must match its
+            // negation (as Django's `exclude` does).
+            Node::Not(inner) => SimpleExpr::Binary(
+                Box::new(SimpleExpr::Tuple(vec![self.condition(inner)])),
+                BinOper::IsNot,
+                Box::new(SimpleExpr::Constant(true.into())),
+            ),
             Node::Pk(op, values) => {
                 let lookup = Lookup {
                     path: Vec::new(),
@@ -257,9 +264,11 @@ pub(crate) fn select<M: Model>(qs: &QuerySet<M>, backend: Backend) -> SelectStat
     let mut stmt = Query::select();
     let mut ctx = Ctx::new(&mut stmt, M::meta());
     select_columns(&mut ctx, M::meta(), BASE);
-    for join in &qs.related {
-        let alias = ctx.alias(std::slice::from_ref(join));
-        select_columns(&mut ctx, (join.target)(), &alias);
+    for path in &qs.related {
+        let alias = ctx.alias(path);
+        if let Some(join) = path.last() {
+            select_columns(&mut ctx, (join.target)(), &alias);
+        }
     }
     apply_filters(&mut ctx, qs);
     let keys = ordering(qs);
