@@ -270,12 +270,11 @@ async fn choices_enums_are_stored_as_text_and_validated() {
         assert_eq!(status.max_length, Some(8));
         assert_eq!(meta.field("previous").expect("previous").choices.len(), 3);
         let mut page = Page {
-            id: Auto::new(),
             status: Status::Published,
             previous: Some(Status::Draft),
             code: "A1".into(),
-            note: String::new(),
             price: "9.5".parse().expect("decimal"),
+            ..Page::default()
         };
         page.full_clean()
             .map_err(|e| manouche::db::Error::Definition(e.to_string()))?;
@@ -295,6 +294,7 @@ async fn choices_enums_are_stored_as_text_and_validated() {
         // Decimals compare as numbers on both backends.
         let mut cheap = page.clone();
         cheap.id = Auto::new();
+        cheap.token = Uuid::new_v4();
         cheap.price = "10.25".parse().expect("decimal");
         cheap.save(&db).await?;
         let over_ten = Page::objects()
@@ -328,13 +328,21 @@ async fn choices_enums_are_stored_as_text_and_validated() {
 #[test]
 fn full_clean_reports_every_failing_field() {
     use models::{Page, Status};
+    let defaults = Page::default();
+    assert_eq!(defaults.status, Status::Draft, "declared default");
+    assert_ne!(
+        defaults.token,
+        Page::default().token,
+        "default function called per instance"
+    );
+    assert!(defaults.id.get().is_none());
+    assert_eq!(
+        Page::meta().field("token").and_then(|f| f.default),
+        Some(manouche::db::model::DefaultValue::Function("Uuid::new_v4"))
+    );
     let page = Page {
-        id: Auto::new(),
-        status: Status::Draft,
-        previous: None,
         code: "TOO LONG".into(),
-        note: String::new(),
-        price: Decimal::ZERO,
+        ..defaults
     };
     let errors = page.full_clean().expect_err("code too long");
     assert_eq!(

@@ -125,17 +125,17 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                 match self { #(#to_str)* }
             }
 
-            /// The variant stored as `value`.
-            pub fn from_value(value: &str) -> ::core::option::Option<Self> {
+        }
+
+        impl ::manouche::db::fields::Choices for #ident {
+            const CHOICES: &'static [(&'static str, &'static str)] = &[#(#pairs),*];
+
+            fn from_value(value: &str) -> ::core::option::Option<Self> {
                 match value {
                     #(#from_str)*
                     _ => ::core::option::Option::None,
                 }
             }
-        }
-
-        impl ::manouche::db::fields::Choices for #ident {
-            const CHOICES: &'static [(&'static str, &'static str)] = &[#(#pairs),*];
         }
 
         impl ::manouche::db::FieldType for #ident {
@@ -149,7 +149,7 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
             }
             fn decode(row: &::manouche::db::Row, idx: usize) -> ::manouche::db::Result<Self> {
                 let text: ::std::string::String = row.get(idx)?;
-                Self::from_value(&text).ok_or_else(|| ::manouche::db::Error::InvalidValue {
+                <Self as ::manouche::db::fields::Choices>::from_value(&text).ok_or_else(|| ::manouche::db::Error::InvalidValue {
                     field: ::std::format!("#{idx}"),
                     message: ::std::format!("`{text}` is not a {}; expected one of: {}", #name, #known),
                 })

@@ -60,6 +60,7 @@ pub(crate) struct ModelDef {
     pub(crate) indexes: Vec<Vec<String>>,
     pub(crate) verbose_name: String,
     pub(crate) verbose_name_plural: String,
+    pub(crate) impl_default: bool,
 }
 
 fn last_segment(ty: &Type) -> Option<&syn::PathSegment> {
@@ -70,7 +71,7 @@ fn last_segment(ty: &Type) -> Option<&syn::PathSegment> {
 }
 
 /// `Wrapper<T>` → `T` when the type's last segment is `wrapper`.
-fn generic_arg<'t>(ty: &'t Type, wrapper: &str) -> Option<&'t Type> {
+pub(crate) fn generic_arg<'t>(ty: &'t Type, wrapper: &str) -> Option<&'t Type> {
     let seg = last_segment(ty)?;
     if seg.ident != wrapper {
         return None;
@@ -385,6 +386,7 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         indexes,
         verbose_name,
         verbose_name_plural,
+        impl_default: opts.impl_default,
     };
     Ok(generate::model(&def))
 }

@@ -159,7 +159,7 @@ impl Database {
     /// Runs a SQL statement given as text, with no bound values (DDL, pragmas).
     ///
     /// Never build `sql` from user input; use query sets or
-    /// [`raw`](super::raw) with bound values instead.
+    /// [`raw()`](super::raw()) with bound values instead.
     ///
     /// # Errors
     ///
@@ -276,8 +276,18 @@ impl Executor for Database {
 
 /// The database handle as an axum extractor.
 ///
-/// ```ignore
-/// async fn handler(db: Db) -> manouche::Result<String> { ... }
+/// ```
+/// use axum::{Extension, Router, routing::get};
+/// use manouche::db::Db;
+///
+/// async fn health(db: Db) -> String {
+///     format!("{:?}", db.backend())
+/// }
+///
+/// # async fn make(db: manouche::db::Database) {
+/// let app: Router = Router::new().route("/health", get(health)).layer(Extension(db));
+/// # let _ = app;
+/// # }
 /// ```
 ///
 /// The router must carry the [`Database`] as an extension

@@ -560,6 +560,9 @@ impl<T: AutoNow> AutoNow for Option<T> {
 pub trait Choices: Sized {
     /// `(stored value, label)` for every variant.
     const CHOICES: &'static [(&'static str, &'static str)];
+
+    /// The variant stored as `value`.
+    fn from_value(value: &str) -> Option<Self>;
 }
 
 /// Field types with a list of choices: a [`Choices`] type or an `Option` of one.

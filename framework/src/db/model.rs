@@ -15,6 +15,44 @@
 //! assert_eq!(Tag::meta().table, "blog_tag");
 //! assert_eq!(Tag::meta().field("name").and_then(|f| f.max_length), Some(50));
 //! ```
+//!
+//! # Model options: `#[model(...)]` on the struct
+//!
+//! | option | meaning |
+//! |---|---|
+//! | `app = "blog"` | app label; the table is `<app>_<model in snake_case>` |
+//! | `table = "blog_post"` | explicit table name (then `app` defaults to its first `_` segment) |
+//! | `ordering = "-created, title"` | default ordering; `-` for descending |
+//! | `unique_together = ["author", "slug"]` | a multi-column unique constraint (repeatable) |
+//! | `index = ["published", "created"]` | a multi-column index (repeatable) |
+//! | `verbose_name = "..."`, `verbose_name_plural = "..."` | human-readable names |
+//! | `impl_default` | generate `impl Default` from the fields' defaults |
+//!
+//! One of `app` or `table` is required: there is no app registry to infer
+//! the label from, and a table name that silently depends on the module path
+//! would change when code moves.
+//!
+//! # Field options: `#[model(...)]` on a field
+//!
+//! | option | meaning |
+//! |---|---|
+//! | `primary_key` | the primary key (implied by an `Auto<_>` field) |
+//! | `max_length = 200` | `VARCHAR(200)`; without it a `String` is `TEXT` |
+//! | `unique`, `db_index` | unique constraint / index on the column |
+//! | `default = false` / `0` / `1.5` / `"draft"` | database default and `impl_default` value |
+//! | `default = path::to::function` | called by `impl_default` for each new instance |
+//! | `auto_now`, `auto_now_add` | set to now on every save / on insert |
+//! | `choices` | the field's type is a `#[derive(Choices)]` enum |
+//! | `db_column = "name"` | column name (default: the field name, `<field>_id` for keys) |
+//! | `blank` | an empty text passes [`Model::full_clean`] |
+//! | `help_text = "..."`, `verbose_name = "..."` | for forms and the admin |
+//! | `on_delete = cascade` | on `ForeignKey`/`OneToOne`: `cascade` (default), `protect`, `restrict`, `set_null`, `set_default`, `do_nothing` |
+//! | `through = Membership` | on `ManyToMany`: use an explicit join model |
+//! | `related_field = "author"` | on `Reverse<T>`: the foreign key field of `T` |
+//!
+//! Nullability is the type: `Option<T>`. Each field also becomes a typed
+//! column handle, an associated constant named like the field
+//! (`Tag::name`), used by queries.
 
 use std::fmt;
 use std::hash::Hash;

@@ -118,6 +118,17 @@ impl<T: Model> ForeignKey<T> {
     }
 }
 
+/// An unset key (saving it fails with a NOT NULL error): lets models with
+/// foreign keys use `..Default::default()`.
+impl<T: Model> Default for ForeignKey<T> {
+    fn default() -> Self {
+        Self {
+            id: None,
+            cached: None,
+        }
+    }
+}
+
 impl<T: Model> From<&T> for ForeignKey<T> {
     fn from(obj: &T) -> Self {
         Self {

@@ -175,9 +175,11 @@ pub enum Status {
 }
 
 #[derive(Debug, Clone, Model)]
-#[model(app = "cms", verbose_name = "web page")]
+#[model(app = "cms", verbose_name = "web page", impl_default)]
 pub struct Page {
     pub id: Auto<i64>,
+    #[model(default = Uuid::new_v4)]
+    pub token: Uuid,
     #[model(choices, default = "draft")]
     pub status: Status,
     #[model(choices)]

@@ -261,7 +261,15 @@ pub(crate) fn model(m: &ModelDef) -> TokenStream {
         }
     }
 
+    let default_impl = if m.impl_default {
+        default_impl(m)
+    } else {
+        TokenStream::new()
+    };
+
     quote! {
+        #default_impl
+
         #[allow(non_upper_case_globals)]
         impl #ident {
             #(#consts)*
@@ -353,6 +361,52 @@ pub(crate) fn model(m: &ModelDef) -> TokenStream {
 
         ::manouche::db::__private::inventory::submit! {
             ::manouche::db::model::Registered { meta: <#ident as ::manouche::db::Model>::meta }
+        }
+    }
+}
+
+/// `impl Default`: declared defaults, `auto_now` fields set to now, and
+/// `Default::default()` for the rest.
+fn default_impl(m: &ModelDef) -> TokenStream {
+    let ident = &m.ident;
+    let inits = m.fields.iter().map(|f| {
+        let fi = &f.ident;
+        let ty = &f.ty;
+        let optional = super::generic_arg(ty, "Option").is_some();
+        let value = match &f.opts.default {
+            Some((DefaultOpt::Function(path), _)) => quote_spanned!(path.span()=> #path()),
+            Some((DefaultOpt::Lit(Lit::Str(s)), _)) if f.opts.choices.is_some() => {
+                let inner = super::generic_arg(ty, "Option").unwrap_or(ty);
+                let value = quote_spanned! {s.span()=>
+                    <#inner as ::manouche::db::fields::Choices>::from_value(#s)
+                        .expect("the field's default is one of its choices")
+                };
+                if optional {
+                    quote!(::core::option::Option::Some(#value))
+                } else {
+                    value
+                }
+            }
+            Some((DefaultOpt::Lit(lit), _)) => {
+                let value = quote_spanned!(lit.span()=> ::core::convert::Into::into(#lit));
+                if optional {
+                    quote!(::core::option::Option::Some(#value))
+                } else {
+                    value
+                }
+            }
+            None if f.opts.auto_now.is_some() || f.opts.auto_now_add.is_some() => {
+                quote!(<#ty as ::manouche::db::fields::AutoNow>::now())
+            }
+            None => quote_spanned!(ty.span()=> ::core::default::Default::default()),
+        };
+        quote!(#fi: #value)
+    });
+    quote! {
+        impl ::core::default::Default for #ident {
+            fn default() -> Self {
+                Self { #(#inits),* }
+            }
         }
     }
 }

@@ -31,7 +31,7 @@ impl Errors {
 }
 
 pub(crate) const MODEL_OPTIONS: &str =
-    "table, app, ordering, unique_together, index, verbose_name, verbose_name_plural";
+    "table, app, ordering, unique_together, index, verbose_name, verbose_name_plural, impl_default";
 pub(crate) const FIELD_OPTIONS: &str = "primary_key, max_length, unique, db_index, default, \
      default_fn, auto_now, auto_now_add, choices, db_column, blank, help_text, verbose_name, \
      on_delete, through, related_field";
@@ -45,6 +45,7 @@ pub(crate) struct ModelOptions {
     pub(crate) indexes: Vec<Vec<LitStr>>,
     pub(crate) verbose_name: Option<LitStr>,
     pub(crate) verbose_name_plural: Option<LitStr>,
+    pub(crate) impl_default: bool,
 }
 
 pub(crate) enum DefaultOpt {
@@ -124,6 +125,10 @@ pub(crate) fn model_options(attrs: &[syn::Attribute], errors: &mut Errors) -> Mo
                         _ => &mut opts.verbose_name_plural,
                     };
                     set_once(slot, value, span, &name)
+                }
+                "impl_default" => {
+                    opts.impl_default = true;
+                    Ok(())
                 }
                 "unique_together" => {
                     opts.unique_together
