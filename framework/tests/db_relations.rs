@@ -507,3 +507,68 @@ async fn exclude_keeps_rows_where_the_column_is_null() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn lookups_across_reverse_and_many_to_many_relations() {
+    for_each_database(|db| async move {
+        setup(&db).await?;
+        let (_, _, articles) = seed(&db).await?;
+        let tags = Tag::objects()
+            .bulk_create(&db, vec![Tag::new("rust"), Tag::new("python")])
+            .await?;
+        articles[0].tags.add(&db, &[&tags[0]]).await?;
+        articles[1].tags.add(&db, &[&tags[0]]).await?;
+        articles[2].tags.add(&db, &[&tags[1]]).await?;
+        // Reverse foreign key: users with an article about Rust.
+        let rusty = User::objects().filter(User::articles.then(Article::title).icontains("rust"));
+        assert_eq!(
+            rusty.clone().count(&db).await?,
+            2,
+            "one row per matching article"
+        );
+        let names: Vec<String> = rusty
+            .distinct()
+            .all(&db)
+            .await?
+            .into_iter()
+            .map(|u| u.username)
+            .collect();
+        assert_eq!(names, ["ada"]);
+        // Many-to-many: articles tagged rust.
+        let tagged = Article::objects()
+            .filter(Article::tags.then(Tag::name).eq("rust"))
+            .count(&db)
+            .await?;
+        assert_eq!(tagged, 2);
+        // Two hops: users who wrote something tagged python.
+        let py = User::objects()
+            .filter(
+                User::articles
+                    .then(Article::tags.then(Tag::name))
+                    .eq("python"),
+            )
+            .distinct()
+            .all(&db)
+            .await?;
+        assert_eq!(
+            py.iter().map(|u| u.username.as_str()).collect::<Vec<_>>(),
+            ["bob"]
+        );
+        // Grouped count through the join table: articles per tag.
+        let mut per_tag = Tag::objects()
+            .unordered()
+            .values((Tag::name, Tag::id.count()))
+            .all(&db)
+            .await?;
+        per_tag.sort();
+        assert_eq!(per_tag, [("python".to_owned(), 1), ("rust".to_owned(), 1)]);
+        let mut per_user = User::objects()
+            .values((User::username, User::articles.then(Article::id).count()))
+            .all(&db)
+            .await?;
+        per_user.sort();
+        assert_eq!(per_user, [("ada".to_owned(), 2), ("bob".to_owned(), 1)]);
+        Ok(())
+    })
+    .await;
+}

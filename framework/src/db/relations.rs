@@ -42,7 +42,8 @@ use sea_query::{Alias, Expr, OnConflict, Query, Value};
 use super::executor::{Executor, Row};
 use super::fields::FieldType;
 use super::model::{FieldMeta, Model, ModelMeta, RelationKind};
-use super::query::{Q, QuerySet};
+use super::query::lookup::{Join, JoinOn};
+use super::query::{Column, Q, QuerySet};
 use super::{Error, Result};
 
 /// A foreign key to `T`: stores `T`'s primary key, and `T` itself when
@@ -562,6 +563,66 @@ impl<M, T: Model> ReverseField<M, T> {
             access,
             _p: PhantomData,
         }
+    }
+}
+
+impl<M: Model, T: Model> ManyToManyField<M, T> {
+    /// Follows the relation to a column of the related model, for filters,
+    /// ordering and values: `Article::tags.then(Tag::name).eq("rust")`.
+    /// A row matching through several related rows appears once per match;
+    /// add `.distinct()` to the query set to fold them.
+    #[must_use]
+    pub fn then<U>(&self, column: Column<T, U>) -> Column<M, U> {
+        let on = M::meta()
+            .field(self.name)
+            .and_then(|f| {
+                join_table(M::meta(), f)
+                    .map_err(|e| tracing::error!("{e}"))
+                    .ok()
+            })
+            .map_or(JoinOn::Invalid, |(table, source, target)| JoinOn::Table {
+                table,
+                source,
+                target,
+                parent_pk: M::meta().pk_column,
+            });
+        Column::through(
+            Join {
+                field: self.name,
+                on,
+                target: T::meta,
+            },
+            column,
+        )
+    }
+}
+
+impl<M: Model, T: Model> ReverseField<M, T> {
+    /// Follows the reverse relation to a column of the referring model:
+    /// `User::articles.then(Article::title).icontains("rust")`. A row
+    /// matching through several related rows appears once per match; add
+    /// `.distinct()` to fold them.
+    #[must_use]
+    pub fn then<U>(&self, column: Column<T, U>) -> Column<M, U> {
+        let on = M::meta()
+            .field(self.name)
+            .and_then(|f| {
+                reverse_column::<T>(M::meta(), f)
+                    .map_err(|e| tracing::error!("{e}"))
+                    .ok()
+            })
+            .map_or(JoinOn::Invalid, |fk_column| JoinOn::Columns {
+                parent_column: M::meta().pk_column,
+                target_column: fk_column,
+            });
+        Column::through(
+            Join {
+                field: self.name,
+                on,
+                target: T::meta,
+            },
+            column,
+        )
     }
 }
 

@@ -9,17 +9,52 @@ use crate::db::fields::{Email, FieldType, Slug, Url};
 use crate::db::model::{Model, ModelMeta};
 use crate::db::relations::RelationField;
 
-/// One step of a relation path: follow `from_column` to `target`'s primary key.
+/// How one step of a relation path joins the next table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JoinOn {
+    /// `target.target_column = parent.parent_column` (foreign keys, both ways).
+    Columns {
+        parent_column: &'static str,
+        target_column: &'static str,
+    },
+    /// Through a join table: `j.source = parent.pk`, `target.pk = j.target`.
+    Table {
+        table: &'static str,
+        source: &'static str,
+        target: &'static str,
+        parent_pk: &'static str,
+    },
+    /// A relation whose definition is broken (reported when built): matches
+    /// nothing.
+    Invalid,
+}
+
+/// One step of a relation path, from a model to a related one.
 #[derive(Debug, Clone, Copy)]
 pub struct Join {
     pub(crate) field: &'static str,
-    pub(crate) from_column: &'static str,
+    pub(crate) on: JoinOn,
     pub(crate) target: fn() -> &'static ModelMeta,
 }
 
 impl PartialEq for Join {
     fn eq(&self, other: &Self) -> bool {
-        self.from_column == other.from_column && (self.target)().table == (other.target)().table
+        self.field == other.field
+            && self.on == other.on
+            && (self.target)().table == (other.target)().table
+    }
+}
+
+impl<M, T> Column<M, T> {
+    pub(crate) fn through(join: Join, column: Column<impl Sized, T>) -> Self {
+        let mut path = vec![join];
+        path.extend(column.path);
+        Column {
+            field: column.field,
+            column: column.column,
+            path,
+            _p: PhantomData,
+        }
     }
 }
 
@@ -429,7 +464,10 @@ impl<M, T: RelationField> Column<M, T> {
     pub(crate) fn join(&self) -> Join {
         Join {
             field: self.field,
-            from_column: self.column,
+            on: JoinOn::Columns {
+                parent_column: self.column,
+                target_column: <T::Target as Model>::meta().pk_column,
+            },
             target: <T::Target as Model>::meta,
         }
     }

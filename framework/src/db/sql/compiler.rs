@@ -9,7 +9,7 @@ use crate::db::executor::Backend;
 use crate::db::fields::SqlType;
 use crate::db::model::{Model, ModelMeta};
 use crate::db::query::QuerySet;
-use crate::db::query::lookup::{Assignment, Join, Lookup, LookupOp, Node};
+use crate::db::query::lookup::{Assignment, Join, JoinOn, Lookup, LookupOp, Node};
 use crate::db::query::values::{AggFunc, SelectItem};
 use crate::db::{postgres, sqlite};
 
@@ -44,12 +44,36 @@ impl<'s> Ctx<'s> {
             let join = prefix[depth - 1];
             let target = (join.target)();
             let alias = format!("t{}", self.joins.len() + 1);
+            let on: SimpleExpr = match join.on {
+                JoinOn::Columns {
+                    parent_column,
+                    target_column,
+                } => Expr::col((Alias::new(alias.as_str()), Alias::new(target_column)))
+                    .equals((Alias::new(parent.as_str()), Alias::new(parent_column))),
+                JoinOn::Table {
+                    table,
+                    source,
+                    target: target_col,
+                    parent_pk,
+                } => {
+                    let via = format!("{alias}_j");
+                    self.stmt.join_as(
+                        JoinType::LeftJoin,
+                        Alias::new(table),
+                        Alias::new(via.as_str()),
+                        Expr::col((Alias::new(via.as_str()), Alias::new(source)))
+                            .equals((Alias::new(parent.as_str()), Alias::new(parent_pk))),
+                    );
+                    Expr::col((Alias::new(alias.as_str()), Alias::new(target.pk_column)))
+                        .equals((Alias::new(via), Alias::new(target_col)))
+                }
+                JoinOn::Invalid => Expr::cust("1 = 0"),
+            };
             self.stmt.join_as(
                 JoinType::LeftJoin,
                 Alias::new(target.table),
                 Alias::new(alias.as_str()),
-                Expr::col((Alias::new(alias.as_str()), Alias::new(target.pk_column)))
-                    .equals((Alias::new(parent.as_str()), Alias::new(join.from_column))),
+                on,
             );
             self.joins.push((prefix.to_vec(), alias.clone()));
             parent = alias;
