@@ -4,7 +4,7 @@
 mod models;
 
 use manouche::db::fields::{Json, SqlType};
-use manouche::db::model::{DefaultValue, RelationKind};
+use manouche::db::model::RelationKind;
 use manouche::db::testing::for_each_database;
 use manouche::db::{
     Auto, Date, DateTime, Decimal, Email, Model, OnDelete, Slug, Time, Url, Uuid, schema,
@@ -121,7 +121,7 @@ fn schema_describes_columns_keys_and_constraints() {
     assert_eq!(s.table.column("slug").expect("slug").max_length, Some(50));
     assert_eq!(
         s.table.column("published").expect("published").default,
-        Some(DefaultValue::Bool(false))
+        Some(schema::ColumnDefault::Bool(false))
     );
     assert!(s.table.column("views").expect("views").db_index);
     assert!(s.table.column("editor_id").expect("editor").nullable);
@@ -169,6 +169,11 @@ fn schema_describes_columns_keys_and_constraints() {
             .iter()
             .any(|i| i.unique && i.columns == ["article_id", "tag_id"])
     );
+
+    // The schema survives a round trip through JSON (migration files).
+    let text = serde_json::to_string(&s).expect("serializable");
+    let back: schema::ModelSchema = serde_json::from_str(&text).expect("deserializable");
+    assert_eq!(back, s);
 
     let user = User::schema();
     assert_eq!(user.table.name, "blog_user");
@@ -353,4 +358,34 @@ fn full_clean_reports_every_failing_field() {
     let tag = models::Tag::new("");
     let errors = tag.full_clean().expect_err("blank name");
     assert_eq!(errors.get("name"), Some("This field cannot be blank."));
+}
+
+#[test]
+fn ddl_has_defaults_constraints_and_indexes() {
+    for backend in [
+        manouche::db::Backend::Sqlite,
+        manouche::db::Backend::Postgres,
+    ] {
+        let sql =
+            schema::create_table_sql(backend, &[User::schema(), Tag::schema(), Article::schema()]);
+        let all = sql.join(";\n");
+        let article = sql
+            .iter()
+            .find(|s| s.contains("CREATE TABLE \"blog_article\""))
+            .expect("article table");
+        assert!(
+            article.contains("\"published\" BOOLEAN NOT NULL DEFAULT FALSE"),
+            "{article}"
+        );
+        assert!(
+            article.contains("\"views\" BIGINT NOT NULL DEFAULT 0"),
+            "{article}"
+        );
+        assert!(
+            all.contains("CREATE UNIQUE INDEX \"blog_article_author_id_slug_uniq\""),
+            "{all}"
+        );
+        assert!(all.contains("CREATE TABLE \"blog_article_tags\""), "{all}");
+        assert!(all.contains("ON DELETE SET NULL"), "{all}");
+    }
 }

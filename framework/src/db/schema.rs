@@ -29,7 +29,7 @@
 use sea_query::{
     Alias, ColumnDef, ForeignKey, ForeignKeyAction, Index, Table, TableCreateStatement, Value,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::executor::Backend;
 use super::fields::SqlType;
@@ -37,8 +37,45 @@ use super::model::{DefaultValue, ModelMeta, OnDelete, RelationKind};
 use super::relations::join_table;
 use super::{Database, Result, postgres, sqlite};
 
+/// A column's database default (owned, so that migration files can be read
+/// back into it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum ColumnDefault {
+    /// A boolean.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// A string.
+    Str(String),
+}
+
+impl ColumnDefault {
+    fn from_model(d: DefaultValue) -> Option<Self> {
+        match d {
+            DefaultValue::Bool(b) => Some(Self::Bool(b)),
+            DefaultValue::Int(i) => Some(Self::Int(i)),
+            DefaultValue::Float(f) => Some(Self::Float(f)),
+            DefaultValue::Str(s) => Some(Self::Str(s.to_owned())),
+            // Called in Rust for each instance; not a database default.
+            DefaultValue::Function(_) => None,
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        match self {
+            Self::Bool(b) => (*b).into(),
+            Self::Int(i) => (*i).into(),
+            Self::Float(f) => (*f).into(),
+            Self::Str(s) => s.as_str().into(),
+        }
+    }
+}
+
 /// One column.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ColumnSchema {
     /// Column name.
     pub name: String,
@@ -57,11 +94,11 @@ pub struct ColumnSchema {
     /// Indexed.
     pub db_index: bool,
     /// Database default.
-    pub default: Option<DefaultValue>,
+    pub default: Option<ColumnDefault>,
 }
 
 /// A foreign key constraint.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ForeignKeySchema {
     /// The referring column.
     pub column: String,
@@ -74,7 +111,7 @@ pub struct ForeignKeySchema {
 }
 
 /// An index or a multi-column unique constraint.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IndexSchema {
     /// Index name.
     pub name: String,
@@ -85,7 +122,7 @@ pub struct IndexSchema {
 }
 
 /// One table.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TableSchema {
     /// Table name.
     pub name: String,
@@ -106,7 +143,7 @@ impl TableSchema {
 }
 
 /// A model's schema: its table and its many-to-many join tables.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelSchema {
     /// The model's Rust name.
     pub model: String,
@@ -155,9 +192,7 @@ impl ModelSchema {
                     max_length: field.max_length,
                     unique: field.unique && !field.primary_key,
                     db_index: field.db_index,
-                    default: field
-                        .default
-                        .filter(|d| !matches!(d, DefaultValue::Function(_))),
+                    default: field.default.and_then(ColumnDefault::from_model),
                 });
                 if field.db_index && !field.unique && !field.primary_key {
                     let cols = vec![column.to_owned()];
@@ -313,16 +348,6 @@ fn action(on_delete: OnDelete) -> ForeignKeyAction {
     }
 }
 
-fn default_value(d: DefaultValue) -> Value {
-    match d {
-        DefaultValue::Bool(b) => b.into(),
-        DefaultValue::Int(i) => i.into(),
-        DefaultValue::Float(f) => f.into(),
-        DefaultValue::Str(s) => s.into(),
-        DefaultValue::Function(_) => Value::String(None),
-    }
-}
-
 fn foreign_key(table: &TableSchema, fk: &ForeignKeySchema) -> sea_query::ForeignKeyCreateStatement {
     ForeignKey::create()
         .name(index_name(
@@ -357,8 +382,8 @@ fn create_table(backend: Backend, table: &TableSchema, inline_fks: bool) -> Tabl
         if c.unique {
             def.unique_key();
         }
-        if let Some(d) = c.default {
-            def.default(default_value(d));
+        if let Some(d) = &c.default {
+            def.default(d.to_value());
         }
         stmt.col(&mut def);
     }
