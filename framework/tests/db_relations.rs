@@ -572,3 +572,39 @@ async fn lookups_across_reverse_and_many_to_many_relations() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn set_default_and_do_nothing() {
+    use models::Note;
+    for_each_database(|db| async move {
+        setup(&db).await?;
+        let mut fallback = User::new("fallback");
+        fallback.save(&db).await?;
+        assert_eq!(fallback.pk(), Some(1), "the default key must exist");
+        let (ada, bob, _) = seed(&db).await?;
+        let mut note = Note {
+            id: Default::default(),
+            owner: ForeignKey::from(&ada),
+            watcher: None,
+        };
+        note.save(&db).await?;
+        ada.delete(&db).await?;
+        note.refresh(&db).await?;
+        assert_eq!(note.owner.id(), Some(&1), "set_default applied");
+        // do_nothing leaves it to the database, whose constraint refuses.
+        note.watcher = Some(ForeignKey::from(&bob));
+        note.save(&db).await?;
+        let err = bob.delete(&db).await.expect_err("still referenced");
+        assert!(matches!(err, Error::ForeignKeyViolation { .. }), "{err}");
+        // Refused as a whole: bob's article is still there.
+        assert_eq!(
+            Article::objects()
+                .filter(Article::author.eq(&bob))
+                .count(&db)
+                .await?,
+            1
+        );
+        Ok(())
+    })
+    .await;
+}

@@ -217,6 +217,16 @@ pub struct Membership {
     pub role: String,
 }
 
+#[derive(Debug, Clone, Model)]
+#[model(app = "blog")]
+pub struct Note {
+    pub id: Auto<i64>,
+    #[model(on_delete = set_default, default = 1)]
+    pub owner: ForeignKey<User>,
+    #[model(on_delete = do_nothing)]
+    pub watcher: Option<ForeignKey<User>>,
+}
+
 pub fn schemas() -> Vec<schema::ModelSchema> {
     vec![
         User::schema(),
@@ -231,6 +241,7 @@ pub fn schemas() -> Vec<schema::ModelSchema> {
         Person::schema(),
         Group::schema(),
         Membership::schema(),
+        Note::schema(),
     ]
 }
 
