@@ -177,3 +177,30 @@ async fn database_is_an_axum_extractor() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writers_all_succeed() {
+    for_each_database(|db| async move {
+        setup(&db).await?;
+        let mut tasks = Vec::new();
+        for i in 0..24 {
+            let db = db.clone();
+            tasks.push(tokio::spawn(async move {
+                db.transaction(|tx| async move {
+                    // Read then write: the pattern that deadlocks deferred
+                    // SQLite transactions.
+                    let n = Tag::objects().count(&tx).await?;
+                    Tag::new(&format!("tag-{i}-{n}")).save(&tx).await?;
+                    Ok::<_, Error>(())
+                })
+                .await
+            }));
+        }
+        for task in tasks {
+            task.await.expect("task did not panic")?;
+        }
+        assert_eq!(Tag::objects().count(&db).await?, 24);
+        Ok(())
+    })
+    .await;
+}
