@@ -1,6 +1,32 @@
 //! The ORM: models, query sets, relations and transactions over SQLite and
 //! PostgreSQL.
 //!
+//! - **Connect** with [`Database::connect`]: the URL picks the backend
+//!   (`sqlite://file.db`, `sqlite::memory:`, `postgres://...`). In a handler,
+//!   take [`Db`] (the router carries the [`Database`] as an extension).
+//! - **Define** models with `#[derive(Model)]`; the options are listed in
+//!   [`model`]. Field types are in [`fields`], relations in [`relations`].
+//! - **Query** with `Model::objects()`, a lazy [`QuerySet`]: `filter` /
+//!   `exclude` with typed lookups on the generated column handles
+//!   (`Article::title.icontains("rust")`), combined with `&`, `|`, `!`;
+//!   `order_by`, `limit`, `offset`, `distinct`, `select_related`,
+//!   `prefetch_related`; then `all`, `get`, `first`, `count`, `exists`,
+//!   `values`, `sum`/`avg`/`min`/`max`, `update`, `delete`.
+//! - **Write** with `save`, `refresh`, `delete` on instances, and
+//!   `create`, `bulk_create`, `get_or_create`, `update_or_create`.
+//! - **Transactions**: [`Database::transaction`] (commit on `Ok`, roll back
+//!   on `Err` or panic), nested through savepoints.
+//! - **Raw SQL**: [`raw()`] with bound values and typed rows.
+//! - **Schema**: `Model::schema()` describes the tables for migrations;
+//!   [`schema::create_tables`] creates them for tests.
+//! - **Tests**: [`testing::for_each_database`] runs a test on SQLite and, when
+//!   `DATABASE_URL` is set, PostgreSQL; [`testing::count_queries`] counts
+//!   statements.
+//!
+//! Values are always bound; identifiers come only from model definitions
+//! (names given at run time, as in [`QuerySet::order_by_names`], are checked
+//! against the model's fields).
+//!
 //! ```
 //! use manouche::db::{Auto, Database, DateTime, ForeignKey, Model, schema};
 //!
