@@ -486,3 +486,38 @@ async fn unique_together_violation_names_both_fields() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn update_increments_in_the_database() {
+    for_each_database(|db| async move {
+        setup(&db).await?;
+        seed(&db).await?;
+        let n = Article::objects()
+            .filter(Article::published.eq(true))
+            .update(
+                &db,
+                [Article::views.increment(100), Article::body.set("bumped")],
+            )
+            .await?;
+        assert_eq!(n, 2);
+        let mut views: Vec<i64> = Article::objects().values(Article::views).all(&db).await?;
+        views.sort_unstable();
+        assert_eq!(views, [5, 107, 110]);
+        Article::objects()
+            .update(&db, [Article::views.increment(-5)])
+            .await?;
+        assert_eq!(
+            Article::objects().sum(&db, Article::views).await?,
+            Some(207)
+        );
+        assert_eq!(
+            Article::objects()
+                .filter(Article::body.eq("bumped"))
+                .count(&db)
+                .await?,
+            2
+        );
+        Ok(())
+    })
+    .await;
+}

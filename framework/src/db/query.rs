@@ -29,7 +29,7 @@ pub(crate) mod values;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-pub use lookup::{Assignment, Column, Join, Lookup, LookupOp, OrderBy, Q, Textual};
+pub use lookup::{Assignment, Column, Join, Lookup, LookupOp, Numeric, OrderBy, Q, Textual};
 pub use values::{Aggregate, Selectable, Selection};
 
 use super::executor::Executor;

@@ -272,8 +272,18 @@ pub struct OrderBy {
 pub struct Assignment<M> {
     pub(crate) column: &'static str,
     pub(crate) value: Value,
+    /// Add `value` to the current value instead of replacing it.
+    pub(crate) increment: bool,
     _p: PhantomData<fn() -> M>,
 }
+
+/// Numeric field types, for [`Column::increment`].
+pub trait Numeric: FieldType {}
+impl Numeric for i16 {}
+impl Numeric for i32 {}
+impl Numeric for i64 {}
+impl Numeric for f64 {}
+impl Numeric for crate::db::fields::Decimal {}
 
 impl<M, T> Column<M, T> {
     #[doc(hidden)]
@@ -389,6 +399,25 @@ impl<M, T: FieldType> Column<M, T> {
         Assignment {
             column: self.column,
             value: value.into().to_value(),
+            increment: false,
+            _p: PhantomData,
+        }
+    }
+}
+
+impl<M, T: FieldType> Column<M, T>
+where
+    T::Inner: Numeric,
+{
+    /// `SET column = column + by`, computed by the database (no lost
+    /// updates under concurrency), for [`QuerySet::update`](super::QuerySet::update).
+    /// Use a negative `by` to decrement.
+    #[must_use]
+    pub fn increment(&self, by: impl Into<T::Inner>) -> Assignment<M> {
+        Assignment {
+            column: self.column,
+            value: by.into().to_value(),
+            increment: true,
             _p: PhantomData,
         }
     }

@@ -419,7 +419,14 @@ pub(crate) fn update<M: Model>(
     let mut stmt = Query::update();
     stmt.table(Alias::new(meta.table));
     for a in assignments {
-        stmt.value(Alias::new(a.column), a.value.clone());
+        if a.increment {
+            stmt.value(
+                Alias::new(a.column),
+                Expr::col(Alias::new(a.column)).add(a.value.clone()),
+            );
+        } else {
+            stmt.value(Alias::new(a.column), a.value.clone());
+        }
     }
     if !qs.filters.is_empty() || qs.limit.is_some() || qs.offset.is_some() {
         stmt.and_where(Expr::col(Alias::new(meta.pk_column)).in_subquery(pks(qs, backend)));
