@@ -193,10 +193,7 @@ impl Database {
 /// Turns a driver error into a typed [`Error`].
 pub(crate) fn classify(backend: Backend, err: sqlx::Error) -> Error {
     match err {
-        sqlx::Error::Database(db_err) => match backend {
-            Backend::Sqlite => sqlite::classify(db_err),
-            Backend::Postgres => postgres::classify(db_err),
-        },
+        sqlx::Error::Database(db_err) => backend.dialect().classify(db_err),
         e @ (sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::Io(_)

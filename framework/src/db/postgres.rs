@@ -5,7 +5,36 @@ use std::str::FromStr;
 use sqlx::error::DatabaseError;
 use sqlx::postgres::{PgConnectOptions, PgDatabaseError, PgPoolOptions};
 
+use super::executor::Dialect;
 use super::{DatabaseOptions, Error, Result, SqlType};
+
+/// The Postgres dialect.
+pub(crate) struct Postgres;
+
+impl Dialect for Postgres {
+    fn query_builder(&self) -> &dyn sea_query::QueryBuilder {
+        &sea_query::PostgresQueryBuilder
+    }
+
+    fn schema_builder(&self) -> &dyn sea_query::SchemaBuilder {
+        &sea_query::PostgresQueryBuilder
+    }
+
+    fn column_type(&self, ty: SqlType, max_length: Option<u32>) -> String {
+        column_type(ty, max_length)
+    }
+
+    fn auto_column_type(&self, ty: SqlType) -> String {
+        match ty {
+            SqlType::Integer | SqlType::SmallInt => "SERIAL".to_owned(),
+            _ => "BIGSERIAL".to_owned(),
+        }
+    }
+
+    fn classify(&self, err: Box<dyn DatabaseError>) -> Error {
+        classify(err)
+    }
+}
 
 pub(crate) async fn connect(url: &str, options: &DatabaseOptions) -> Result<sqlx::PgPool> {
     let connect = PgConnectOptions::from_str(url).map_err(|source| Error::Connect { source })?;
@@ -19,7 +48,7 @@ pub(crate) async fn connect(url: &str, options: &DatabaseOptions) -> Result<sqlx
         .map_err(|source| Error::Connect { source })
 }
 
-pub(crate) fn column_type(ty: SqlType, max_length: Option<u32>) -> String {
+fn column_type(ty: SqlType, max_length: Option<u32>) -> String {
     match ty {
         SqlType::Bool => "BOOLEAN".into(),
         SqlType::SmallInt => "SMALLINT".into(),
@@ -53,7 +82,7 @@ fn key_columns(detail: Option<&str>) -> Vec<String> {
         .unwrap_or_default()
 }
 
-pub(crate) fn classify(err: Box<dyn DatabaseError>) -> Error {
+fn classify(err: Box<dyn DatabaseError>) -> Error {
     let Some(pg) = err.try_downcast_ref::<PgDatabaseError>() else {
         return Error::Query {
             source: sqlx::Error::Database(err),

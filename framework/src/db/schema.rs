@@ -35,7 +35,7 @@ use super::executor::Backend;
 use super::fields::SqlType;
 use super::model::{DefaultValue, ModelMeta, OnDelete, RelationKind};
 use super::relations::join_table;
-use super::{Database, Result, postgres, sqlite};
+use super::{Database, Result};
 
 /// A column's database default (owned, so that migration files can be read
 /// back into it).
@@ -327,13 +327,10 @@ impl ModelSchema {
 }
 
 fn column_type(backend: Backend, c: &ColumnSchema) -> String {
-    match (backend, c.auto) {
-        // `INTEGER PRIMARY KEY` is SQLite's rowid alias: auto-increment.
-        (Backend::Sqlite, true) => "INTEGER".to_owned(),
-        (Backend::Postgres, true) if c.sql_type == SqlType::Integer => "SERIAL".to_owned(),
-        (Backend::Postgres, true) => "BIGSERIAL".to_owned(),
-        (Backend::Sqlite, false) => sqlite::column_type(c.sql_type, c.max_length),
-        (Backend::Postgres, false) => postgres::column_type(c.sql_type, c.max_length),
+    if c.auto {
+        backend.dialect().auto_column_type(c.sql_type)
+    } else {
+        backend.dialect().column_type(c.sql_type, c.max_length)
     }
 }
 

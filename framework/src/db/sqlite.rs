@@ -5,7 +5,34 @@ use std::str::FromStr;
 use sqlx::error::DatabaseError;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 
+use super::executor::Dialect;
 use super::{DatabaseOptions, Error, Result, SqlType};
+
+/// The Sqlite dialect.
+pub(crate) struct Sqlite;
+
+impl Dialect for Sqlite {
+    fn query_builder(&self) -> &dyn sea_query::QueryBuilder {
+        &sea_query::SqliteQueryBuilder
+    }
+
+    fn schema_builder(&self) -> &dyn sea_query::SchemaBuilder {
+        &sea_query::SqliteQueryBuilder
+    }
+
+    fn column_type(&self, ty: SqlType, max_length: Option<u32>) -> String {
+        column_type(ty, max_length)
+    }
+
+    fn auto_column_type(&self, _ty: SqlType) -> String {
+        // `INTEGER PRIMARY KEY` is SQLite's rowid alias: auto-increment.
+        "INTEGER".to_owned()
+    }
+
+    fn classify(&self, err: Box<dyn DatabaseError>) -> Error {
+        classify(err)
+    }
+}
 
 pub(crate) async fn connect(url: &str, options: &DatabaseOptions) -> Result<sqlx::SqlitePool> {
     let memory = url.contains(":memory:") || url.contains("mode=memory");
@@ -38,7 +65,7 @@ pub(crate) async fn connect(url: &str, options: &DatabaseOptions) -> Result<sqlx
         .map_err(|source| Error::Connect { source })
 }
 
-pub(crate) fn column_type(ty: SqlType, max_length: Option<u32>) -> String {
+fn column_type(ty: SqlType, max_length: Option<u32>) -> String {
     match ty {
         SqlType::Bool => "BOOLEAN".into(),
         SqlType::SmallInt => "SMALLINT".into(),
@@ -61,7 +88,7 @@ pub(crate) fn column_type(ty: SqlType, max_length: Option<u32>) -> String {
     }
 }
 
-pub(crate) fn classify(err: Box<dyn DatabaseError>) -> Error {
+fn classify(err: Box<dyn DatabaseError>) -> Error {
     let msg = err.message().to_owned();
     if let Some(rest) = msg.strip_prefix("UNIQUE constraint failed: ") {
         // "UNIQUE constraint failed: table.a, table.b"

@@ -11,7 +11,6 @@ use crate::db::model::{Model, ModelMeta};
 use crate::db::query::QuerySet;
 use crate::db::query::lookup::{Assignment, Join, JoinOn, Lookup, LookupOp, Node};
 use crate::db::query::values::{AggFunc, SelectItem};
-use crate::db::{postgres, sqlite};
 
 const BASE: &str = "t0";
 
@@ -345,10 +344,7 @@ pub(crate) fn exists<M: Model>(qs: &QuerySet<M>, backend: Backend) -> SelectStat
 }
 
 fn type_name(backend: Backend, ty: SqlType) -> String {
-    match backend {
-        Backend::Sqlite => sqlite::column_type(ty, None),
-        Backend::Postgres => postgres::column_type(ty, None),
-    }
+    backend.dialect().column_type(ty, None)
 }
 
 pub(crate) fn values<M: Model>(
