@@ -125,3 +125,70 @@ async fn raw_sql_with_bound_values_and_typed_rows() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn annotate_rows_with_aggregates_over_relations() {
+    for_each_database(|db| async move {
+        setup(&db).await?;
+        seed(&db).await?;
+        let mut carol = User::new("carol");
+        carol.save(&db).await?;
+        let rows = User::objects()
+            .annotate((
+                User::articles.then(Article::id).count(),
+                User::articles.then(Article::views).sum(),
+            ))
+            .all(&db)
+            .await?;
+        let got: Vec<(String, i64, Option<i64>)> = rows
+            .into_iter()
+            .map(|(u, (n, views))| (u.username, n, views))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("ada".to_owned(), 2, Some(15)),
+                ("bob".to_owned(), 1, Some(7)),
+                ("carol".to_owned(), 0, None)
+            ]
+        );
+        // Filters on the same relation narrow what is aggregated.
+        let published = User::objects()
+            .filter(User::articles.then(Article::published).eq(true))
+            .annotate(User::articles.then(Article::id).count())
+            .all(&db)
+            .await?;
+        let got: Vec<(String, i64)> = published
+            .into_iter()
+            .map(|(u, n)| (u.username, n))
+            .collect();
+        assert_eq!(got, [("ada".to_owned(), 1), ("bob".to_owned(), 1)]);
+        // With select_related and a plain column.
+        let rows = Article::objects()
+            .select_related(Article::author)
+            .order_by(Article::views.asc())
+            .annotate(Article::author.then(User::username))
+            .all(&db)
+            .await?;
+        let got: Vec<(String, String, String)> = rows
+            .into_iter()
+            .map(|(a, name)| {
+                (
+                    a.title,
+                    a.author
+                        .get()
+                        .map(|u| u.username.clone())
+                        .unwrap_or_default(),
+                    name,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got[0],
+            ("Async Rust".to_owned(), "ada".to_owned(), "ada".to_owned())
+        );
+        assert_eq!(got.len(), 3);
+        Ok(())
+    })
+    .await;
+}

@@ -339,6 +339,17 @@ impl<M: Model> QuerySet<M> {
         }
     }
 
+    /// Each row with extra computed values, typically aggregates over a
+    /// relation: `User::objects().annotate(User::articles.then(Article::id).count())`
+    /// returns `Vec<(User, i64)>` (grouped by the row).
+    #[must_use]
+    pub fn annotate<S: Selection<M>>(self, selection: S) -> AnnotatedQuery<M, S> {
+        AnnotatedQuery {
+            qs: self,
+            selection,
+        }
+    }
+
     /// Sets columns on every matching row; returns how many rows changed.
     ///
     /// # Errors
@@ -528,6 +539,46 @@ impl<M: Model, S: Selection<M>> ValuesQuery<M, S> {
         let items = self.selection.items();
         let stmt = compiler::values(&self.qs, db.backend(), &items);
         let rows = db.fetch_all(db.backend().build(&stmt)).await?;
-        rows.iter().map(|row| S::decode(row)).collect()
+        rows.iter().map(|row| S::decode(row, 0)).collect()
+    }
+}
+
+/// A query returning rows with annotations; see [`QuerySet::annotate`].
+pub struct AnnotatedQuery<M: Model, S> {
+    qs: QuerySet<M>,
+    selection: S,
+}
+
+impl<M: Model, S: Selection<M>> AnnotatedQuery<M, S> {
+    /// Runs the query.
+    ///
+    /// # Errors
+    ///
+    /// The database's error.
+    pub async fn all(self, db: &dyn Executor) -> Result<Vec<(M, S::Output)>> {
+        let items = self.selection.items();
+        let stmt = compiler::annotated(&self.qs, db.backend(), &items);
+        let rows = db.fetch_all(db.backend().build(&stmt)).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let mut offset = 0;
+            let mut obj = M::from_row(&row, &mut offset)?;
+            for path in &self.qs.related {
+                let names: Vec<&str> = path.iter().map(|j| j.field).collect();
+                let skip = path.last().map_or(0, |j| (j.target)().column_count());
+                obj.__load_related(&names, skip, &row, &mut offset)?;
+            }
+            out.push((obj, S::decode(&row, offset)?));
+        }
+        let mut objs: Vec<M> = Vec::new();
+        let mut extras = Vec::with_capacity(out.len());
+        for (obj, extra) in out {
+            objs.push(obj);
+            extras.push(extra);
+        }
+        for prefetch in &self.qs.prefetch {
+            prefetch.prefetch(&mut objs, db).await?;
+        }
+        Ok(objs.into_iter().zip(extras).collect())
     }
 }

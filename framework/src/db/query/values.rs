@@ -46,7 +46,8 @@ pub trait Selection<M> {
     #[doc(hidden)]
     fn items(&self) -> Vec<SelectItem>;
     #[doc(hidden)]
-    fn decode(row: &Row) -> Result<Self::Output>;
+    /// Decodes the selection from the row's columns starting at `start`.
+    fn decode(row: &Row, start: usize) -> Result<Self::Output>;
 }
 
 impl<M, T: FieldType> Selectable<M> for Column<M, T> {
@@ -197,8 +198,8 @@ impl<M, T: FieldType> Selection<M> for Column<M, T> {
     fn items(&self) -> Vec<SelectItem> {
         vec![self.item()]
     }
-    fn decode(row: &Row) -> Result<T> {
-        T::decode(row, 0)
+    fn decode(row: &Row, start: usize) -> Result<T> {
+        T::decode(row, start)
     }
 }
 
@@ -207,8 +208,8 @@ impl<M, O: FieldType> Selection<M> for Aggregate<M, O> {
     fn items(&self) -> Vec<SelectItem> {
         vec![self.item.clone()]
     }
-    fn decode(row: &Row) -> Result<O> {
-        O::decode(row, 0)
+    fn decode(row: &Row, start: usize) -> Result<O> {
+        O::decode(row, start)
     }
 }
 
@@ -219,8 +220,8 @@ macro_rules! tuple_selection {
             fn items(&self) -> Vec<SelectItem> {
                 vec![$(self.$idx.item()),+]
             }
-            fn decode(row: &Row) -> Result<Self::Output> {
-                Ok(($($name::decode(row, $idx)?,)+))
+            fn decode(row: &Row, start: usize) -> Result<Self::Output> {
+                Ok(($($name::decode(row, start + $idx)?,)+))
             }
         }
     };

@@ -262,14 +262,6 @@ fn apply_filters<M: Model>(ctx: &mut Ctx<'_>, qs: &QuerySet<M>) {
     }
 }
 
-fn select_columns(ctx: &mut Ctx<'_>, meta: &'static ModelMeta, alias: &str) {
-    for field in meta.column_fields() {
-        if let Some(column) = field.column {
-            ctx.stmt.column((Alias::new(alias), Alias::new(column)));
-        }
-    }
-}
-
 fn limits<M: Model>(stmt: &mut SelectStatement, qs: &QuerySet<M>, backend: Backend) {
     if let Some(limit) = qs.limit {
         stmt.limit(limit);
@@ -284,14 +276,50 @@ fn limits<M: Model>(stmt: &mut SelectStatement, qs: &QuerySet<M>, backend: Backe
 }
 
 pub(crate) fn select<M: Model>(qs: &QuerySet<M>, backend: Backend) -> SelectStatement {
+    select_with(qs, backend, &[])
+}
+
+/// The model's columns, the select_related ones, then `extra` (grouped by
+/// every selected model column when `extra` aggregates).
+fn select_with<M: Model>(
+    qs: &QuerySet<M>,
+    backend: Backend,
+    extra: &[SelectItem],
+) -> SelectStatement {
     let mut stmt = Query::select();
     let mut ctx = Ctx::new(&mut stmt, M::meta());
-    select_columns(&mut ctx, M::meta(), BASE);
+    let mut row_columns: Vec<SimpleExpr> = Vec::new();
+    let mut add_columns = |ctx: &mut Ctx<'_>, meta: &'static ModelMeta, alias: &str| {
+        for field in meta.column_fields() {
+            if let Some(column) = field.column {
+                let col: SimpleExpr = Expr::col((Alias::new(alias), Alias::new(column))).into();
+                ctx.stmt.expr(col.clone());
+                row_columns.push(col);
+            }
+        }
+    };
+    add_columns(&mut ctx, M::meta(), BASE);
     for path in &qs.related {
         let alias = ctx.alias(path);
         if let Some(join) = path.last() {
-            select_columns(&mut ctx, (join.target)(), &alias);
+            add_columns(&mut ctx, (join.target)(), &alias);
         }
+    }
+    let grouped = extra.iter().any(|i| i.agg.is_some());
+    let mut group_by = Vec::new();
+    for item in extra {
+        let expr = item_expr(&mut ctx, backend, item);
+        if grouped && item.agg.is_none() {
+            group_by.push(expr.clone());
+        }
+        ctx.stmt.expr(expr);
+    }
+    if grouped {
+        // Grouping by every selected column of the rows works on both
+        // backends (PostgreSQL would accept the keys alone, SQLite too, but
+        // not in every case with joins).
+        group_by.extend(row_columns);
+        ctx.stmt.add_group_by(group_by);
     }
     apply_filters(&mut ctx, qs);
     let keys = ordering(qs);
@@ -347,6 +375,33 @@ fn type_name(backend: Backend, ty: SqlType) -> String {
     backend.dialect().column_type(ty, None)
 }
 
+fn item_expr(ctx: &mut Ctx<'_>, backend: Backend, item: &SelectItem) -> SimpleExpr {
+    match (item.agg, item.column) {
+        (Some(AggFunc::Count), None) => Expr::cust("COUNT(*)"),
+        (Some(agg), Some(column)) => {
+            let col = ctx.col(&item.path, column);
+            let call: SimpleExpr = match agg {
+                AggFunc::Count => Func::count(col).into(),
+                AggFunc::CountDistinct => Func::count_distinct(col).into(),
+                AggFunc::Sum => Func::sum(col).into(),
+                AggFunc::Avg => Func::avg(col).into(),
+                AggFunc::Min => Func::min(col).into(),
+                AggFunc::Max => Func::max(col).into(),
+            };
+            match agg {
+                // Keep the column's type: PostgreSQL widens SUM(int) to
+                // bigint/numeric and AVG to numeric.
+                AggFunc::Sum | AggFunc::Avg => {
+                    Func::cast_as(call, Alias::new(type_name(backend, item.sql_type))).into()
+                }
+                _ => call,
+            }
+        }
+        (None, Some(column)) => ctx.col(&item.path, column),
+        (_, None) => Expr::cust("NULL"),
+    }
+}
+
 pub(crate) fn values<M: Model>(
     qs: &QuerySet<M>,
     backend: Backend,
@@ -357,43 +412,19 @@ pub(crate) fn values<M: Model>(
     let grouped = items.iter().any(|i| i.agg.is_some());
     let mut group_by = Vec::new();
     for item in items {
-        let expr: SimpleExpr = match (item.agg, item.column) {
-            (Some(AggFunc::Count), None) => Expr::cust("COUNT(*)"),
-            (Some(agg), Some(column)) => {
-                let col = ctx.col(&item.path, column);
-                let call: SimpleExpr = match agg {
-                    AggFunc::Count => Func::count(col).into(),
-                    AggFunc::CountDistinct => Func::count_distinct(col).into(),
-                    AggFunc::Sum => Func::sum(col).into(),
-                    AggFunc::Avg => Func::avg(col).into(),
-                    AggFunc::Min => Func::min(col).into(),
-                    AggFunc::Max => Func::max(col).into(),
-                };
-                match agg {
-                    // Keep the column's type: PostgreSQL widens SUM(int) to
-                    // bigint/numeric and AVG to numeric.
-                    AggFunc::Sum | AggFunc::Avg => {
-                        Func::cast_as(call, Alias::new(type_name(backend, item.sql_type))).into()
-                    }
-                    _ => call,
-                }
-            }
-            (None, Some(column)) => {
-                let col = ctx.col(&item.path, column);
-                if grouped {
-                    group_by.push(col.clone());
-                }
-                col
-            }
-            (_, None) => Expr::cust("NULL"),
-        };
+        let expr = item_expr(&mut ctx, backend, item);
+        if grouped && item.agg.is_none() {
+            group_by.push(expr.clone());
+        }
         ctx.stmt.expr(expr);
     }
     apply_filters(&mut ctx, qs);
     if !group_by.is_empty() {
         ctx.stmt.add_group_by(group_by);
     }
-    let keys = if grouped && qs.ordering.is_none() {
+    // The default ordering would add GROUP BY / DISTINCT keys the caller did
+    // not select; only an explicit order_by applies here.
+    let keys = if (grouped || qs.distinct) && qs.ordering.is_none() {
         Vec::new()
     } else {
         ordering(qs)
@@ -404,6 +435,15 @@ pub(crate) fn values<M: Model>(
     }
     limits(&mut stmt, qs, backend);
     stmt
+}
+
+/// The model's columns (and select_related ones) plus `items`.
+pub(crate) fn annotated<M: Model>(
+    qs: &QuerySet<M>,
+    backend: Backend,
+    items: &[SelectItem],
+) -> SelectStatement {
+    select_with(qs, backend, items)
 }
 
 pub(crate) fn update<M: Model>(
