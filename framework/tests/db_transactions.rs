@@ -204,3 +204,40 @@ async fn concurrent_writers_all_succeed() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn select_for_update_and_ping() {
+    for_each_database(|db| async move {
+        setup(&db).await?;
+        db.ping().await?;
+        Tag::new("counter").save(&db).await?;
+        db.capture_queries();
+        db.transaction(|tx| async move {
+            let mut tag = Tag::objects()
+                .filter(Tag::name.eq("counter"))
+                .select_for_update()
+                .get(&tx)
+                .await?;
+            tag.name = "locked-and-updated".into();
+            tag.save(&tx).await?;
+            Ok::<_, Error>(())
+        })
+        .await?;
+        let locked = db
+            .captured_queries()
+            .iter()
+            .any(|q| q.contains("FOR UPDATE"));
+        assert_eq!(locked, db.backend() == manouche::db::Backend::Postgres);
+        assert!(
+            Tag::objects()
+                .filter(Tag::name.eq("locked-and-updated"))
+                .exists(&db)
+                .await?
+        );
+        db.close().await;
+        let err = db.ping().await.expect_err("closed pool");
+        assert!(matches!(err, Error::Unavailable { .. }), "{err}");
+        Ok(())
+    })
+    .await;
+}

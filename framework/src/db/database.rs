@@ -148,6 +148,17 @@ impl Database {
             .unwrap_or_default()
     }
 
+    /// Checks that the database answers (`SELECT 1`), for readiness probes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`] while the database cannot be reached.
+    pub async fn ping(&self) -> Result<()> {
+        Executor::fetch_all(self, Statement::raw("SELECT 1"))
+            .await
+            .map(|_| ())
+    }
+
     /// Closes every connection of the pool; later queries fail.
     pub async fn close(&self) {
         match &self.inner.pool {

@@ -77,6 +77,7 @@ pub struct QuerySet<M: Model> {
     pub(crate) limit: Option<u64>,
     pub(crate) offset: Option<u64>,
     pub(crate) distinct: bool,
+    pub(crate) for_update: bool,
     /// Relation paths to load with joins, parents before children.
     pub(crate) related: Vec<Vec<Join>>,
     prefetch: Vec<Arc<dyn Prefetch<M>>>,
@@ -91,6 +92,7 @@ impl<M: Model> Clone for QuerySet<M> {
             limit: self.limit,
             offset: self.offset,
             distinct: self.distinct,
+            for_update: self.for_update,
             related: self.related.clone(),
             prefetch: self.prefetch.clone(),
             _p: PhantomData,
@@ -125,6 +127,7 @@ impl<M: Model> QuerySet<M> {
             limit: None,
             offset: None,
             distinct: false,
+            for_update: false,
             related: Vec::new(),
             prefetch: Vec::new(),
             _p: PhantomData,
@@ -210,6 +213,15 @@ impl<M: Model> QuerySet<M> {
     #[must_use]
     pub fn distinct(mut self) -> Self {
         self.distinct = true;
+        self
+    }
+
+    /// Locks the selected rows until the end of the transaction
+    /// (`SELECT ... FOR UPDATE` on PostgreSQL; SQLite transactions already
+    /// hold the database's write lock). Use it inside a transaction.
+    #[must_use]
+    pub fn select_for_update(mut self) -> Self {
+        self.for_update = true;
         self
     }
 

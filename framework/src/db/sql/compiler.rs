@@ -276,7 +276,13 @@ fn limits<M: Model>(stmt: &mut SelectStatement, qs: &QuerySet<M>, backend: Backe
 }
 
 pub(crate) fn select<M: Model>(qs: &QuerySet<M>, backend: Backend) -> SelectStatement {
-    select_with(qs, backend, &[])
+    let mut stmt = select_with(qs, backend, &[]);
+    if qs.for_update && backend == Backend::Postgres {
+        // Only the queried table: rows of LEFT JOINed tables may be NULL,
+        // which PostgreSQL refuses to lock.
+        stmt.lock_with_tables(sea_query::LockType::Update, [Alias::new(BASE)]);
+    }
+    stmt
 }
 
 /// The model's columns, the select_related ones, then `extra` (grouped by
