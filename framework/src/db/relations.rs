@@ -426,7 +426,9 @@ impl<T: Model> ManyToMany<T> {
                 model: T::meta().name,
                 action: "adding it to a many-to-many relation",
             })?;
-            insert.values_panic([b.owner.clone().into(), pk.to_value().into()]);
+            insert
+                .values([b.owner.clone().into(), pk.to_value().into()])
+                .map_err(|e| Error::Definition(e.to_string()))?;
         }
         insert.on_conflict(
             OnConflict::columns([Alias::new(source), Alias::new(target)])

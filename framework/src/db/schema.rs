@@ -168,7 +168,8 @@ fn index_name(table: &str, columns: &[String], suffix: &str) -> String {
         let hash = columns.iter().fold(5381_u32, |h, c| {
             c.bytes().fold(h, |h, b| h.wrapping_mul(33) ^ u32::from(b))
         });
-        name = format!("{}_{hash:08x}", &name[..50]);
+        let head: String = name.chars().take(50).collect();
+        name = format!("{head}_{hash:08x}");
     }
     name
 }
