@@ -270,7 +270,8 @@ pub(crate) fn model(m: &ModelDef) -> TokenStream {
     quote! {
         #default_impl
 
-        #[allow(non_upper_case_globals)]
+        // Column handles a program does not query are not dead code.
+        #[allow(non_upper_case_globals, dead_code)]
         impl #ident {
             #(#consts)*
         }
