@@ -389,3 +389,34 @@ fn ddl_has_defaults_constraints_and_indexes() {
         assert!(all.contains("ON DELETE SET NULL"), "{all}");
     }
 }
+
+#[test]
+fn decimal_precision_in_schema_and_validation() {
+    use models::Invoice;
+    let schema = Invoice::schema();
+    assert_eq!(
+        schema.table.column("amount").and_then(|c| c.decimal),
+        Some((8, 2))
+    );
+    let pg = schema::create_table_sql(manouche::db::Backend::Postgres, &[Invoice::schema()]);
+    assert!(pg[0].contains("NUMERIC(8, 2)"), "{}", pg[0]);
+    let invoice = |amount: &str| Invoice {
+        id: Auto::new(),
+        customer: manouche::db::ForeignKey::new(1),
+        amount: amount.parse().expect("decimal"),
+    };
+    assert!(invoice("123456.78").full_clean().is_ok());
+    assert!(invoice("-5.10").full_clean().is_ok());
+    let places = invoice("1.234").full_clean().expect_err("three places");
+    assert_eq!(
+        places.get("amount"),
+        Some("Ensure that there are no more than 2 decimal places.")
+    );
+    let digits = invoice("1234567.8")
+        .full_clean()
+        .expect_err("seven digits before the point");
+    assert_eq!(
+        digits.get("amount"),
+        Some("Ensure that there are no more than 6 digits before the decimal point.")
+    );
+}

@@ -466,6 +466,18 @@ fn validate_field(
             }
         }
     }
+    match (opts.max_digits, opts.decimal_places) {
+        (Some((digits, _)), Some((places, span))) if places > digits => {
+            errors.error(
+                span,
+                format!("`decimal_places` ({places}) cannot exceed `max_digits` ({digits})"),
+            );
+        }
+        (Some((_, span)), None) | (None, Some((_, span))) => {
+            errors.error(span, "give both `max_digits` and `decimal_places`, e.g. `max_digits = 10, decimal_places = 2`");
+        }
+        _ => {}
+    }
     if let (Some(a), Some(_)) = (opts.auto_now, opts.auto_now_add) {
         errors.error(a, "use either `auto_now` or `auto_now_add`, not both");
     }

@@ -41,8 +41,14 @@ pub(crate) trait Dialect: Sync {
     fn query_builder(&self) -> &dyn sea_query::QueryBuilder;
     /// The SQL builder for DDL.
     fn schema_builder(&self) -> &dyn sea_query::SchemaBuilder;
-    /// The column type for `ty` (`VARCHAR(n)` when `max_length` is given).
-    fn column_type(&self, ty: SqlType, max_length: Option<u32>) -> String;
+    /// The column type for `ty` (`VARCHAR(n)` when `max_length` is given,
+    /// `NUMERIC(p, s)` when `decimal` is).
+    fn column_type(
+        &self,
+        ty: SqlType,
+        max_length: Option<u32>,
+        decimal: Option<(u32, u32)>,
+    ) -> String;
     /// The column type of an auto-increment primary key of type `ty`.
     fn auto_column_type(&self, ty: SqlType) -> String;
     /// Turns a database error into a typed [`Error`].

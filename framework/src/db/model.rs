@@ -38,6 +38,7 @@
 //! |---|---|
 //! | `primary_key` | the primary key (implied by an `Auto<_>` field) |
 //! | `max_length = 200` | `VARCHAR(200)`; without it a `String` is `TEXT` |
+//! | `max_digits = 10, decimal_places = 2` | `NUMERIC(10, 2)` for a `Decimal` |
 //! | `unique`, `db_index` | unique constraint / index on the column |
 //! | `default = false` / `0` / `1.5` / `"draft"` | database default and `impl_default` value |
 //! | `default = path::to::function` | called by `impl_default` for each new instance |
@@ -155,6 +156,8 @@ pub struct FieldMeta {
     pub auto: bool,
     /// `VARCHAR(n)` length.
     pub max_length: Option<u32>,
+    /// `(max_digits, decimal_places)` of a decimal field.
+    pub decimal: Option<(u32, u32)>,
     /// Whether values must be unique.
     pub unique: bool,
     /// Whether the column is indexed.
@@ -431,6 +434,22 @@ fn validate(
                 fail("This field cannot be null.".to_owned());
             }
             continue;
+        }
+        if let (Value::Decimal(Some(d)), Some((max_digits, places))) = (value, field.decimal) {
+            let d = d.normalize();
+            let scale = d.scale();
+            let digits = d.mantissa().unsigned_abs().to_string().len() as u32;
+            let whole = digits.saturating_sub(scale);
+            if scale > places {
+                fail(format!(
+                    "Ensure that there are no more than {places} decimal places."
+                ));
+            } else if whole > max_digits - places {
+                fail(format!(
+                    "Ensure that there are no more than {} digits before the decimal point.",
+                    max_digits - places
+                ));
+            }
         }
         if let Value::String(Some(text)) = value {
             if text.is_empty() && !field.blank {

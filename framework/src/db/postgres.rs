@@ -20,8 +20,16 @@ impl Dialect for Postgres {
         &sea_query::PostgresQueryBuilder
     }
 
-    fn column_type(&self, ty: SqlType, max_length: Option<u32>) -> String {
-        column_type(ty, max_length)
+    fn column_type(
+        &self,
+        ty: SqlType,
+        max_length: Option<u32>,
+        decimal: Option<(u32, u32)>,
+    ) -> String {
+        match (ty, decimal) {
+            (SqlType::Decimal, Some((digits, places))) => format!("NUMERIC({digits}, {places})"),
+            _ => column_type(ty, max_length),
+        }
     }
 
     fn auto_column_type(&self, ty: SqlType) -> String {

@@ -89,6 +89,8 @@ pub struct ColumnSchema {
     pub auto: bool,
     /// `VARCHAR(n)`.
     pub max_length: Option<u32>,
+    /// `(max_digits, decimal_places)` of a decimal column.
+    pub decimal: Option<(u32, u32)>,
     /// Unique constraint on this column alone.
     pub unique: bool,
     /// Indexed.
@@ -191,6 +193,7 @@ impl ModelSchema {
                     primary_key: field.primary_key,
                     auto: field.auto,
                     max_length: field.max_length,
+                    decimal: field.decimal,
                     unique: field.unique && !field.primary_key,
                     db_index: field.db_index,
                     default: field.default.and_then(ColumnDefault::from_model),
@@ -234,6 +237,7 @@ impl ModelSchema {
                     primary_key: false,
                     auto: false,
                     max_length: None,
+                    decimal: None,
                     unique: false,
                     db_index: false,
                     default: None,
@@ -331,7 +335,9 @@ fn column_type(backend: Backend, c: &ColumnSchema) -> String {
     if c.auto {
         backend.dialect().auto_column_type(c.sql_type)
     } else {
-        backend.dialect().column_type(c.sql_type, c.max_length)
+        backend
+            .dialect()
+            .column_type(c.sql_type, c.max_length, c.decimal)
     }
 }
 

@@ -120,6 +120,7 @@ pub struct Invoice {
     pub id: Auto<i64>,
     #[model(on_delete = protect)]
     pub customer: ForeignKey<User>,
+    #[model(max_digits = 8, decimal_places = 2)]
     pub amount: Decimal,
 }
 

@@ -38,6 +38,10 @@ fn field_meta(model: &ModelDef, f: &FieldDef) -> TokenStream {
         (None, true) => quote!(<#ty as ::manouche::db::FieldType>::DEFAULT_MAX_LENGTH),
         (None, false) => quote!(::core::option::Option::None),
     };
+    let decimal = match (f.opts.max_digits, f.opts.decimal_places) {
+        (Some((d, _)), Some((p, _))) => quote!(::core::option::Option::Some((#d, #p))),
+        _ => quote!(::core::option::Option::None),
+    };
     let primary_key = f.primary_key;
     let unique = f.opts.unique
         || matches!(
@@ -95,6 +99,7 @@ fn field_meta(model: &ModelDef, f: &FieldDef) -> TokenStream {
             primary_key: #primary_key,
             auto: #auto,
             max_length: #max_length,
+            decimal: #decimal,
             unique: #unique,
             db_index: #db_index,
             default: #default,

@@ -32,7 +32,7 @@ impl Errors {
 
 pub(crate) const MODEL_OPTIONS: &str =
     "table, app, ordering, unique_together, index, verbose_name, verbose_name_plural, impl_default";
-pub(crate) const FIELD_OPTIONS: &str = "primary_key, max_length, unique, db_index, default, \
+pub(crate) const FIELD_OPTIONS: &str = "primary_key, max_length, max_digits, decimal_places, unique, db_index, default, \
      default_fn, auto_now, auto_now_add, choices, db_column, blank, help_text, verbose_name, \
      on_delete, through, related_field";
 
@@ -57,6 +57,8 @@ pub(crate) enum DefaultOpt {
 pub(crate) struct FieldOptions {
     pub(crate) primary_key: Option<Span>,
     pub(crate) max_length: Option<(u32, Span)>,
+    pub(crate) max_digits: Option<(u32, Span)>,
+    pub(crate) decimal_places: Option<(u32, Span)>,
     pub(crate) unique: bool,
     pub(crate) db_index: bool,
     pub(crate) default: Option<(DefaultOpt, Span)>,
@@ -189,17 +191,24 @@ pub(crate) fn field_options(attrs: &[syn::Attribute], errors: &mut Errors) -> Fi
                     opts.blank = true;
                     Ok(())
                 }
-                "max_length" => {
+                "max_length" | "max_digits" | "decimal_places" => {
                     let expr: Expr = meta.value()?.parse()?;
                     let n = match &expr {
-                        Expr::Lit(ExprLit { lit: Lit::Int(i), .. }) => i.base10_parse::<u32>().ok().filter(|n| *n > 0),
+                        Expr::Lit(ExprLit { lit: Lit::Int(i), .. }) => {
+                            i.base10_parse::<u32>().ok().filter(|n| *n > 0 || name == "decimal_places")
+                        }
                         _ => None,
                     };
+                    let slot = match name.as_str() {
+                        "max_length" => &mut opts.max_length,
+                        "max_digits" => &mut opts.max_digits,
+                        _ => &mut opts.decimal_places,
+                    };
                     match n {
-                        Some(n) => set_once(&mut opts.max_length, (n, expr.span()), span, &name),
+                        Some(n) => set_once(slot, (n, expr.span()), span, &name),
                         None => Err(syn::Error::new(
                             expr.span(),
-                            "`max_length` expects a positive integer, e.g. `max_length = 200`",
+                            format!("`{name}` expects a positive integer, e.g. `{name} = 10`"),
                         )),
                     }
                 }

@@ -378,7 +378,7 @@ pub(crate) fn exists<M: Model>(qs: &QuerySet<M>, backend: Backend) -> SelectStat
 }
 
 fn type_name(backend: Backend, ty: SqlType) -> String {
-    backend.dialect().column_type(ty, None)
+    backend.dialect().column_type(ty, None, None)
 }
 
 fn item_expr(ctx: &mut Ctx<'_>, backend: Backend, item: &SelectItem) -> SimpleExpr {
