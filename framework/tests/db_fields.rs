@@ -420,3 +420,27 @@ fn decimal_precision_in_schema_and_validation() {
         Some("Ensure that there are no more than 6 digits before the decimal point.")
     );
 }
+
+#[test]
+fn every_model_registers_its_schema() {
+    let all = schema::registered_schemas();
+    let names: Vec<(&str, &str)> = all
+        .iter()
+        .map(|s| (s.app.as_str(), s.model.as_str()))
+        .collect();
+    for expected in [
+        ("blog", "Article"),
+        ("blog", "User"),
+        ("club", "Membership"),
+        ("kitchen", "Sink"),
+        ("shop", "Invoice"),
+    ] {
+        assert!(
+            names.contains(&expected),
+            "{expected:?} missing from {names:?}"
+        );
+    }
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    assert_eq!(names, sorted);
+}

@@ -331,6 +331,19 @@ impl ModelSchema {
     }
 }
 
+/// The schema of every model compiled into the program (they register
+/// themselves through `#[derive(Model)]`), sorted by app then model: what
+/// the migrations autodetector compares with the migrations' state.
+#[must_use]
+pub fn registered_schemas() -> Vec<ModelSchema> {
+    let mut all: Vec<ModelSchema> = super::model::registered_models()
+        .map(ModelSchema::from_meta)
+        .collect();
+    all.sort_by(|a, b| (&a.app, &a.model).cmp(&(&b.app, &b.model)));
+    all.dedup_by(|a, b| a.table.name == b.table.name);
+    all
+}
+
 fn column_type(backend: Backend, c: &ColumnSchema) -> String {
     if c.auto {
         backend.dialect().auto_column_type(c.sql_type)
