@@ -608,3 +608,44 @@ async fn set_default_and_do_nothing() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn models_serialize_with_their_loaded_relations() {
+    for_each_database(|db| async move {
+        setup(&db).await?;
+        seed(&db).await?;
+        let users = User::objects()
+            .prefetch_related(User::articles)
+            .all(&db)
+            .await?;
+        let json = serde_json::to_value(
+            users
+                .iter()
+                .map(|u| {
+                    (
+                        u.username.clone(),
+                        u.id,
+                        u.articles.prefetched().map(<[_]>::len),
+                    )
+                })
+                .collect::<Vec<_>>(),
+        )
+        .expect("serializable");
+        assert_eq!(json, serde_json::json!([["ada", 1, 2], ["bob", 2, 1]]));
+        let article = Article::objects()
+            .select_related(Article::author)
+            .first(&db)
+            .await?
+            .expect("an article");
+        let fk = serde_json::to_value(&article.author).expect("serializable");
+        assert_eq!(fk, serde_json::json!(article.author.id()));
+        let back: ForeignKey<User> =
+            serde_json::from_value(serde_json::json!(2)).expect("deserializable");
+        assert_eq!(back.id(), Some(&2));
+        let tags: manouche::db::ManyToMany<Tag> =
+            serde_json::from_value(serde_json::json!([1, 2])).expect("ignored");
+        assert!(tags.prefetched().is_none());
+        Ok(())
+    })
+    .await;
+}

@@ -172,6 +172,16 @@ where
     }
 }
 
+/// Reads the referenced row's primary key.
+impl<'de, T: Model> serde::Deserialize<'de> for ForeignKey<T>
+where
+    T::Pk: serde::Deserialize<'de>,
+{
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        T::Pk::deserialize(d).map(Self::new)
+    }
+}
+
 impl<T: Model> FieldType for ForeignKey<T> {
     type Inner = Self;
     const SQL_TYPE: super::SqlType = <T::Pk as FieldType>::SQL_TYPE;
@@ -377,6 +387,21 @@ macro_rules! collection_common {
                     Some(rows) => rows.fmt(f),
                     None => f.write_str(concat!(stringify!($ty), "(not loaded)")),
                 }
+            }
+        }
+
+        /// The prefetched rows, or `null` when they were not loaded.
+        impl<T: Model + serde::Serialize> serde::Serialize for $ty<T> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                self.cache.serialize(s)
+            }
+        }
+
+        /// Ignores the input: a relation is changed with its methods once the
+        /// instance is saved, not by assigning a list.
+        impl<'de, T: Model> serde::Deserialize<'de> for $ty<T> {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                serde::de::IgnoredAny::deserialize(d).map(|_| Self::default())
             }
         }
 

@@ -7,7 +7,7 @@ use manouche::db::{
     OneToOne, Result, Reverse, Slug, Time, Url, Uuid, schema,
 };
 
-#[derive(Debug, Clone, Model)]
+#[derive(Debug, Clone, Model, serde::Serialize, serde::Deserialize)]
 #[model(app = "blog", ordering = "username")]
 pub struct User {
     pub id: Auto<i64>,
@@ -29,7 +29,7 @@ impl User {
     }
 }
 
-#[derive(Debug, Clone, Model)]
+#[derive(Debug, Clone, Model, serde::Serialize, serde::Deserialize)]
 #[model(app = "blog", ordering = "name")]
 pub struct Tag {
     pub id: Auto<i64>,
@@ -46,7 +46,7 @@ impl Tag {
     }
 }
 
-#[derive(Debug, Clone, Model)]
+#[derive(Debug, Clone, Model, serde::Serialize, serde::Deserialize)]
 #[model(table = "blog_article", ordering = "-created, title", unique_together = ["author", "slug"], index = ["published", "created"])]
 pub struct Article {
     pub id: Auto<i64>,
@@ -97,7 +97,7 @@ impl Article {
     }
 }
 
-#[derive(Debug, Clone, Model)]
+#[derive(Debug, Clone, Model, serde::Serialize, serde::Deserialize)]
 #[model(app = "blog", ordering = "id")]
 pub struct Comment {
     pub id: Auto<i64>,
