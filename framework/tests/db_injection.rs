@@ -83,6 +83,22 @@ async fn payloads_through_every_lookup_match_only_literally() {
                 .await?;
             assert_eq!(n, 3);
         }
+        // Field names and values given at run time.
+        for p in PAYLOADS {
+            let q = Q::<Tag>::named("name", manouche::db::query::LookupOp::Exact, p)?;
+            assert_eq!(
+                Tag::objects().filter(q).count(&db).await?,
+                1,
+                "named lookup with {p:?}"
+            );
+            let q = Q::<Tag>::named("name", manouche::db::query::LookupOp::IContains, p)?;
+            assert!(Tag::objects().filter(q).count(&db).await? >= 1);
+            let bad = Q::<Tag>::named(p, manouche::db::query::LookupOp::Exact, "x");
+            assert!(
+                matches!(bad, Err(Error::UnknownField { .. })),
+                "field name {p:?} accepted"
+            );
+        }
         // Nothing was dropped or deleted, and no payload reached the SQL text.
         assert_eq!(Tag::objects().count(&db).await?, total);
         assert_eq!(User::objects().count(&db).await?, 2);

@@ -521,3 +521,43 @@ async fn update_increments_in_the_database() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn lookups_on_fields_named_at_run_time() {
+    use manouche::db::query::LookupOp;
+    for_each_database(|db| async move {
+        setup(&db).await?;
+        seed(&db).await?;
+        let count = |field: &str, op: LookupOp, text: &str| {
+            let q = Q::<Article>::named(field, op, text);
+            let db = db.clone();
+            async move { Article::objects().filter(q?).count(&db).await }
+        };
+        assert_eq!(count("published", LookupOp::Exact, "true").await?, 2);
+        assert_eq!(count("published", LookupOp::Exact, "off").await?, 1);
+        assert_eq!(count("views", LookupOp::Gte, "7").await?, 2);
+        assert_eq!(count("views", LookupOp::In, "5,10").await?, 2);
+        assert_eq!(count("views", LookupOp::Range, "6,10").await?, 2);
+        assert_eq!(count("title", LookupOp::IContains, "RUST").await?, 2);
+        assert_eq!(count("editor", LookupOp::IsNull(true), "").await?, 3);
+        assert_eq!(count("author_id", LookupOp::Exact, "2").await?, 1);
+        let err = count("views", LookupOp::Exact, "many")
+            .await
+            .expect_err("not a number");
+        assert!(
+            matches!(err, Error::InvalidValue { ref field, .. } if field == "views"),
+            "{err}"
+        );
+        let err = count("views", LookupOp::Contains, "1")
+            .await
+            .expect_err("not text");
+        assert!(matches!(err, Error::InvalidValue { .. }), "{err}");
+        let err = count("password", LookupOp::Exact, "x")
+            .await
+            .expect_err("no such field");
+        assert!(matches!(err, Error::UnknownField { .. }), "{err}");
+        assert_eq!(Article::objects().filter(Q::none()).count(&db).await?, 0);
+        Ok(())
+    })
+    .await;
+}

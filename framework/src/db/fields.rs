@@ -73,6 +73,59 @@ pub enum SqlType {
 }
 
 impl SqlType {
+    /// Parses text (a form field, a query parameter) into a value of this
+    /// type: `true`/`false`/`1`/`0`/`on`/`off` for booleans, RFC 3339 for
+    /// date-times, `YYYY-MM-DD`, `HH:MM[:SS]`, decimal text, UUIDs, JSON.
+    ///
+    /// ```
+    /// use manouche::db::SqlType;
+    ///
+    /// assert!(SqlType::BigInt.parse("42").is_ok());
+    /// assert!(SqlType::BigInt.parse("4x2").is_err());
+    /// assert!(SqlType::Bool.parse("on").is_ok());
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A [`ValidationError`] saying what was expected.
+    pub fn parse(self, text: &str) -> Result<Value, ValidationError> {
+        let t = text.trim();
+        let bad = |what: &str| ValidationError(format!("`{text}` is not {what}"));
+        Ok(match self {
+            Self::Bool => match t.to_ascii_lowercase().as_str() {
+                "true" | "1" | "on" | "yes" => Value::Bool(Some(true)),
+                "false" | "0" | "off" | "no" => Value::Bool(Some(false)),
+                _ => return Err(bad("true or false")),
+            },
+            Self::SmallInt => Value::SmallInt(Some(t.parse().map_err(|_| bad("a whole number"))?)),
+            Self::Integer => Value::Int(Some(t.parse().map_err(|_| bad("a whole number"))?)),
+            Self::BigInt => Value::BigInt(Some(t.parse().map_err(|_| bad("a whole number"))?)),
+            Self::Double => Value::Double(Some(t.parse().map_err(|_| bad("a number"))?)),
+            Self::Decimal => Value::Decimal(Some(Box::new(
+                t.parse().map_err(|_| bad("a decimal number"))?,
+            ))),
+            Self::String => Value::String(Some(Box::new(text.to_owned()))),
+            Self::Date => Value::ChronoDate(Some(Box::new(
+                Date::parse_from_str(t, "%Y-%m-%d").map_err(|_| bad("a date (YYYY-MM-DD)"))?,
+            ))),
+            Self::Time => Value::ChronoTime(Some(Box::new(
+                Time::parse_from_str(t, "%H:%M:%S%.f")
+                    .or_else(|_| Time::parse_from_str(t, "%H:%M"))
+                    .map_err(|_| bad("a time (HH:MM[:SS])"))?,
+            ))),
+            Self::DateTime => Value::ChronoDateTimeUtc(Some(Box::new(
+                chrono::DateTime::parse_from_rfc3339(t)
+                    .map(|d| d.with_timezone(&chrono::Utc))
+                    .map_err(|_| bad("a date and time (RFC 3339)"))?,
+            ))),
+            Self::Uuid => Value::Uuid(Some(Box::new(t.parse().map_err(|_| bad("a UUID"))?))),
+            Self::Json => Value::Json(Some(Box::new(
+                serde_json::from_str(text).map_err(|_| bad("JSON"))?,
+            ))),
+            Self::Bytes => Value::Bytes(Some(Box::new(text.as_bytes().to_vec()))),
+        })
+    }
+
     /// A typed SQL `NULL` of this type.
     #[must_use]
     pub fn null(self) -> Value {

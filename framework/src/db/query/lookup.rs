@@ -236,6 +236,73 @@ impl<M> Q<M> {
     pub fn all() -> Self {
         Self::from_node(Node::And(Vec::new()))
     }
+
+    /// A condition no row matches.
+    #[must_use]
+    pub fn none() -> Self {
+        Self::from_node(Node::Or(Vec::new()))
+    }
+}
+
+impl<M: Model> Q<M> {
+    /// A lookup on a field named at run time (admin filters, API query
+    /// parameters), with its value given as text and parsed for the field's
+    /// type: `Q::<Article>::named("published", LookupOp::Exact, "true")`.
+    /// Only the model's own column fields are accepted; the value is bound.
+    /// For `In`, the text is a comma-separated list; for `Range`, two values
+    /// separated by a comma; for `IsNull`, the op's flag decides and the text
+    /// is ignored.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownField`](crate::db::Error::UnknownField) for a name that
+    /// is not a field, [`Error::InvalidValue`](crate::db::Error::InvalidValue)
+    /// for text the field's type cannot hold or a text lookup on a non-text
+    /// field.
+    pub fn named(field: &str, op: LookupOp, text: &str) -> crate::db::Result<Self> {
+        use crate::db::fields::SqlType;
+        let meta = M::meta().resolve_column(field)?;
+        let column = meta.column.unwrap_or_default();
+        let invalid = |message: String| crate::db::Error::InvalidValue {
+            field: meta.name.to_owned(),
+            message,
+        };
+        let parse = |t: &str| meta.sql_type.parse(t).map_err(|e| invalid(e.0));
+        let textual = matches!(
+            op,
+            LookupOp::IExact
+                | LookupOp::Contains
+                | LookupOp::IContains
+                | LookupOp::StartsWith
+                | LookupOp::IStartsWith
+                | LookupOp::EndsWith
+                | LookupOp::IEndsWith
+        );
+        if textual && meta.sql_type != SqlType::String {
+            return Err(invalid("text lookups apply only to text fields".to_owned()));
+        }
+        let values = match op {
+            LookupOp::IsNull(_) => Vec::new(),
+            LookupOp::In => text
+                .split(',')
+                .filter(|p| !p.trim().is_empty())
+                .map(parse)
+                .collect::<Result<_, _>>()?,
+            LookupOp::Range => {
+                let (low, high) = text
+                    .split_once(',')
+                    .ok_or_else(|| invalid("a range needs two values: `low,high`".to_owned()))?;
+                vec![parse(low)?, parse(high)?]
+            }
+            _ => vec![parse(text)?],
+        };
+        Ok(Self::from_node(Node::Lookup(Lookup {
+            path: Vec::new(),
+            column,
+            op,
+            values,
+        })))
+    }
 }
 
 impl<M> BitAnd for Q<M> {
