@@ -444,3 +444,42 @@ fn every_model_registers_its_schema() {
     sorted.sort_unstable();
     assert_eq!(names, sorted);
 }
+
+#[tokio::test]
+async fn field_names_that_clash_with_generated_code() {
+    use models::Awkward;
+    for_each_database(|db| async move {
+        setup(&db).await?;
+        let mut a = Awkward {
+            id: Auto::new(),
+            row: 1,
+            offset: 2,
+            path: "p".into(),
+            name: "n".into(),
+            skip: true,
+            r#type: "t".into(),
+            this: 3,
+            pk: 4,
+            adding: true,
+        };
+        a.save(&db).await?;
+        let got = Awkward::objects()
+            .filter(Awkward::r#type.eq("t") & Awkward::offset.eq(2))
+            .get(&db)
+            .await?;
+        assert_eq!(
+            (got.row, got.offset, got.path.as_str(), got.name.as_str()),
+            (1, 2, "p", "n")
+        );
+        assert_eq!(
+            (got.skip, got.r#type.as_str(), got.this, got.pk, got.adding),
+            (true, "t", 3, 4, true)
+        );
+        assert_eq!(
+            Awkward::meta().field("type").and_then(|f| f.column),
+            Some("type")
+        );
+        Ok(())
+    })
+    .await;
+}

@@ -228,6 +228,22 @@ pub struct Note {
     pub watcher: Option<ForeignKey<User>>,
 }
 
+/// Field names that are also names inside the generated code.
+#[derive(Debug, Clone, Model)]
+#[model(app = "edge")]
+pub struct Awkward {
+    pub id: Auto<i64>,
+    pub row: i32,
+    pub offset: i32,
+    pub path: String,
+    pub name: String,
+    pub skip: bool,
+    pub r#type: String,
+    pub this: i64,
+    pub pk: i64,
+    pub adding: bool,
+}
+
 pub fn schemas() -> Vec<schema::ModelSchema> {
     vec![
         User::schema(),
@@ -243,6 +259,7 @@ pub fn schemas() -> Vec<schema::ModelSchema> {
         Group::schema(),
         Membership::schema(),
         Note::schema(),
+        Awkward::schema(),
     ]
 }
 

@@ -204,6 +204,9 @@ pub(crate) fn model(m: &ModelDef) -> TokenStream {
         let vis = &f.vis;
         let name = f.name();
         let doc = format!("The `{name}` field of [`{model_name}`], for queries.");
+        // Locals of `from_row` get a prefix so that fields named `row` or
+        // `offset` do not shadow its parameters.
+        let local = format_ident!("__manouche_field_{}", name);
         match &f.kind {
             Kind::Column | Kind::ForeignKey { .. } => {
                 let column = f.column.clone().unwrap_or_default();
@@ -212,7 +215,7 @@ pub(crate) fn model(m: &ModelDef) -> TokenStream {
                     #vis const #fi: ::manouche::db::Column<#ident, #ty> = ::manouche::db::Column::__new(#name, #column);
                 });
                 decode.push(quote_spanned! {ty.span()=>
-                    let #fi = <#ty as ::manouche::db::FieldType>::decode(row, *offset)?;
+                    let #local = <#ty as ::manouche::db::FieldType>::decode(row, *offset)?;
                     *offset += 1;
                 });
                 values.push(quote!(::manouche::db::FieldType::to_value(&self.#fi)));
@@ -230,7 +233,7 @@ pub(crate) fn model(m: &ModelDef) -> TokenStream {
                     #vis const #fi: ::manouche::db::relations::ManyToManyField<#ident, #target> =
                         ::manouche::db::relations::ManyToManyField::__new(#name, Self::#access);
                 });
-                decode.push(quote!(let #fi = ::core::default::Default::default();));
+                decode.push(quote!(let #local = ::core::default::Default::default();));
                 bind.push(quote!(self.#fi.__bind(pk.clone(), <Self as ::manouche::db::Model>::meta(), #name);));
             }
             Kind::Reverse { target } => {
@@ -242,7 +245,7 @@ pub(crate) fn model(m: &ModelDef) -> TokenStream {
                     #vis const #fi: ::manouche::db::relations::ReverseField<#ident, #target> =
                         ::manouche::db::relations::ReverseField::__new(#name, Self::#access);
                 });
-                decode.push(quote!(let #fi = ::core::default::Default::default();));
+                decode.push(quote!(let #local = ::core::default::Default::default();));
                 bind.push(quote!(self.#fi.__bind(pk.clone(), <Self as ::manouche::db::Model>::meta(), #name);));
                 if let Some(lit) = &f.opts.related_field
                     && let Ok(related) = lit.parse::<syn::Ident>()
@@ -255,7 +258,7 @@ pub(crate) fn model(m: &ModelDef) -> TokenStream {
                 }
             }
         }
-        inits.push(quote!(#fi));
+        inits.push(quote!(#fi: #local));
         if let Some(span) = f.opts.auto_now {
             pre_save.push(
                 quote_spanned!(span=> self.#fi = <#ty as ::manouche::db::fields::AutoNow>::now();),
