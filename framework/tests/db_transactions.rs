@@ -5,8 +5,9 @@
 mod models;
 
 use axum::extract::Extension;
+use axum::routing::get;
 use manouche::db::testing::for_each_database;
-use manouche::db::{Db, Error, Executor, Model};
+use manouche::db::{Db, Error, Executor, Model, Q};
 use models::{Tag, setup};
 
 #[tokio::test]
@@ -117,6 +118,49 @@ async fn nested_transactions_use_savepoints() {
     .await;
 }
 
+/// Every query method's future must be `Send` to be awaited in a handler.
+#[allow(dead_code)]
+async fn list_everything(db: Db) -> Result<String, String> {
+    let run = async {
+        let tags = Tag::objects()
+            .filter(Tag::name.icontains("x"))
+            .order_by(Tag::name.desc())
+            .limit(5)
+            .all(&db)
+            .await?;
+        let users = models::User::objects()
+            .prefetch_related(models::User::articles)
+            .all(&db)
+            .await?;
+        let articles = models::Article::objects()
+            .select_related(models::Article::author)
+            .prefetch_related(models::Article::tags)
+            .annotate(models::Article::comments.then(models::Comment::id).count())
+            .all(&db)
+            .await?;
+        let n = Tag::objects().count(&db).await?
+            + Tag::objects().values(Tag::id.count()).all(&db).await?[0];
+        let (t, _) = Tag::objects()
+            .filter(Tag::name.eq("a"))
+            .get_or_create(&db, || Tag::new("a"))
+            .await?;
+        t.delete(&db).await?;
+        Tag::objects().filter(Q::none()).delete(&db).await?;
+        users[0].articles.all(&db).await?;
+        Ok::<_, Error>(format!(
+            "{} {} {} {n}",
+            tags.len(),
+            users.len(),
+            articles.len()
+        ))
+    };
+    run.await.map_err(|e| e.to_string())
+}
+
+fn _handlers_are_send() {
+    let _ = axum::Router::<()>::new().route("/all", get(list_everything));
+}
+
 async fn create_tag(db: Db) -> Result<String, String> {
     db.transaction(|tx| async move {
         let t = Tag::objects().create(&tx, Tag::new("from-handler")).await?;
@@ -129,7 +173,6 @@ async fn create_tag(db: Db) -> Result<String, String> {
 #[tokio::test]
 async fn database_is_an_axum_extractor() {
     use axum::body::Body;
-    use axum::routing::get;
     use tower::ServiceExt as _;
 
     for_each_database(|db| async move {
