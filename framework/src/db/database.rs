@@ -12,7 +12,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};
@@ -176,11 +176,12 @@ impl Database {
     ///
     /// The database's error, classified (see [`Error`]).
     pub async fn execute_unprepared(&self, sql: &str) -> Result<()> {
-        self.note(sql);
+        let started = self.note(sql);
         let res = match &self.inner.pool {
             Pool::Sqlite(p) => sqlx::raw_sql(sql).execute(p).await.map(|_| ()),
             Pool::Postgres(p) => sqlx::raw_sql(sql).execute(p).await.map(|_| ()),
         };
+        finished(sql, started);
         res.map_err(|e| classify(self.backend(), e))
     }
 
@@ -188,9 +189,10 @@ impl Database {
         &self.inner.pool
     }
 
-    pub(crate) fn note(&self, sql: &str) {
+    /// Counts (and captures) a statement about to run; returns when it
+    /// started, for [`finished`].
+    pub(crate) fn note(&self, sql: &str) -> Instant {
         self.inner.log.count.fetch_add(1, Ordering::SeqCst);
-        tracing::debug!(target: "manouche::db", sql);
         // The flag keeps the lock off the hot path when not capturing.
         if self.inner.log.capturing.load(Ordering::Relaxed)
             && let Ok(mut captured) = self.inner.log.captured.lock()
@@ -198,6 +200,21 @@ impl Database {
         {
             list.push(sql.to_owned());
         }
+        Instant::now()
+    }
+}
+
+/// Statements slower than this are logged as warnings.
+const SLOW_QUERY: Duration = Duration::from_secs(1);
+
+/// Logs a statement that ran (debug level; warning when slow).
+pub(crate) fn finished(sql: &str, started: Instant) {
+    let elapsed = started.elapsed();
+    let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
+    if elapsed >= SLOW_QUERY {
+        tracing::warn!(target: "manouche::db", sql, elapsed_ms, "slow query");
+    } else {
+        tracing::debug!(target: "manouche::db", sql, elapsed_ms);
     }
 }
 
@@ -241,10 +258,10 @@ impl Executor for Database {
 
     fn fetch_all<'a>(&'a self, stmt: Statement) -> BoxFuture<'a, Result<Vec<Row>>> {
         Box::pin(async move {
-            self.note(&stmt.sql);
+            let started = self.note(&stmt.sql);
             let backend = self.backend();
             let values = SqlxValues(stmt.values);
-            match &self.inner.pool {
+            let res = match &self.inner.pool {
                 Pool::Sqlite(p) => sqlx::query_with(&stmt.sql, values)
                     .fetch_all(p)
                     .await
@@ -254,16 +271,18 @@ impl Executor for Database {
                     .await
                     .map(|rows| rows.into_iter().map(Row::Postgres).collect()),
             }
-            .map_err(|e| classify(backend, e))
+            .map_err(|e| classify(backend, e));
+            finished(&stmt.sql, started);
+            res
         })
     }
 
     fn execute<'a>(&'a self, stmt: Statement) -> BoxFuture<'a, Result<u64>> {
         Box::pin(async move {
-            self.note(&stmt.sql);
+            let started = self.note(&stmt.sql);
             let backend = self.backend();
             let values = SqlxValues(stmt.values);
-            match &self.inner.pool {
+            let res = match &self.inner.pool {
                 Pool::Sqlite(p) => sqlx::query_with(&stmt.sql, values)
                     .execute(p)
                     .await
@@ -273,7 +292,9 @@ impl Executor for Database {
                     .await
                     .map(|r| r.rows_affected()),
             }
-            .map_err(|e| classify(backend, e))
+            .map_err(|e| classify(backend, e));
+            finished(&stmt.sql, started);
+            res
         })
     }
 

@@ -30,7 +30,7 @@ use futures_util::future::BoxFuture;
 use sea_query_binder::SqlxValues;
 use tokio::sync::Mutex;
 
-use super::database::{Pool, classify};
+use super::database::{Pool, classify, finished};
 use super::executor::{Backend, Executor, Row, Statement};
 use super::{Database, Error, Result};
 
@@ -104,13 +104,14 @@ impl Transaction {
     }
 
     async fn run_raw(&self, state: &mut State, sql: &str) -> Result<()> {
-        self.db.note(sql);
+        let started = self.db.note(sql);
         let backend = self.db.backend();
         let res = match state.conn.as_mut() {
             Some(Conn::Sqlite(c)) => sqlite_raw(c, sql).await,
             Some(Conn::Postgres(c)) => pg_raw(c, sql).await,
             None => return Err(Error::TransactionFinished),
         };
+        finished(sql, started);
         res.map_err(|e| classify(backend, e))
     }
 
@@ -345,30 +346,34 @@ impl Executor for Transaction {
     fn fetch_all<'a>(&'a self, stmt: Statement) -> BoxFuture<'a, Result<Vec<Row>>> {
         Box::pin(async move {
             let mut state = self.lock().await?;
-            self.db.note(&stmt.sql);
+            let started = self.db.note(&stmt.sql);
             let backend = self.db.backend();
             let values = SqlxValues(stmt.values);
-            match state.conn.as_mut() {
+            let res = match state.conn.as_mut() {
                 Some(Conn::Sqlite(c)) => sqlite_fetch(c, &stmt.sql, values).await,
                 Some(Conn::Postgres(c)) => pg_fetch(c, &stmt.sql, values).await,
                 None => return Err(Error::TransactionFinished),
             }
-            .map_err(|e| classify(backend, e))
+            .map_err(|e| classify(backend, e));
+            finished(&stmt.sql, started);
+            res
         })
     }
 
     fn execute<'a>(&'a self, stmt: Statement) -> BoxFuture<'a, Result<u64>> {
         Box::pin(async move {
             let mut state = self.lock().await?;
-            self.db.note(&stmt.sql);
+            let started = self.db.note(&stmt.sql);
             let backend = self.db.backend();
             let values = SqlxValues(stmt.values);
-            match state.conn.as_mut() {
+            let res = match state.conn.as_mut() {
                 Some(Conn::Sqlite(c)) => sqlite_execute(c, &stmt.sql, values).await,
                 Some(Conn::Postgres(c)) => pg_execute(c, &stmt.sql, values).await,
                 None => return Err(Error::TransactionFinished),
             }
-            .map_err(|e| classify(backend, e))
+            .map_err(|e| classify(backend, e));
+            finished(&stmt.sql, started);
+            res
         })
     }
 
