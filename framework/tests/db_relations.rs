@@ -649,3 +649,69 @@ async fn models_serialize_with_their_loaded_relations() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn reverse_many_to_many_accessor() {
+    for_each_database(|db| async move {
+        setup(&db).await?;
+        let (_, _, articles) = seed(&db).await?;
+        let tags = Tag::objects()
+            .bulk_create(
+                &db,
+                vec![Tag::new("rust"), Tag::new("python"), Tag::new("unused")],
+            )
+            .await?;
+        articles[0].tags.add(&db, &[&tags[0]]).await?;
+        articles[1].tags.add(&db, &[&tags[0], &tags[1]]).await?;
+        let rust = &tags[0];
+        let mut titles: Vec<String> = rust
+            .articles
+            .all(&db)
+            .await?
+            .into_iter()
+            .map(|a| a.title)
+            .collect();
+        titles.sort();
+        assert_eq!(titles, ["Async Rust", "Rust ORMs"]);
+        assert_eq!(
+            rust.articles
+                .query()?
+                .filter(Article::views.gt(6))
+                .count(&db)
+                .await?,
+            1
+        );
+        let (loaded, queries) =
+            count_queries(&db, Tag::objects().prefetch_related(Tag::articles).all(&db)).await;
+        assert_eq!(queries, 2);
+        let counts: Vec<(String, usize)> = loaded?
+            .into_iter()
+            .map(|t| {
+                (
+                    t.name.clone(),
+                    t.articles.prefetched().map_or(99, <[_]>::len),
+                )
+            })
+            .collect();
+        assert_eq!(
+            counts,
+            [
+                ("python".to_owned(), 1),
+                ("rust".to_owned(), 2),
+                ("unused".to_owned(), 0)
+            ]
+        );
+        let busy = Tag::objects()
+            .filter(
+                Tag::articles
+                    .then(Article::author.then(User::username))
+                    .eq("ada"),
+            )
+            .distinct()
+            .count(&db)
+            .await?;
+        assert_eq!(busy, 2);
+        Ok(())
+    })
+    .await;
+}

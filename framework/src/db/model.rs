@@ -49,7 +49,7 @@
 //! | `help_text = "..."`, `verbose_name = "..."` | for forms and the admin |
 //! | `on_delete = cascade` | on `ForeignKey`/`OneToOne`: `cascade` (default), `protect`, `restrict`, `set_null`, `set_default`, `do_nothing` |
 //! | `through = Membership` | on `ManyToMany`: use an explicit join model |
-//! | `related_field = "author"` | on `Reverse<T>`: the foreign key field of `T` |
+//! | `related_field = "author"` | on `Reverse<T>`: the foreign key (or many-to-many) field of `T` pointing here |
 //!
 //! Nullability is the type: `Option<T>`. Each field also becomes a typed
 //! column handle, an associated constant named like the field

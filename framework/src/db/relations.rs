@@ -305,8 +305,9 @@ pub struct ManyToMany<T: Model> {
     cache: Option<Vec<T>>,
 }
 
-/// The reverse side of a foreign key: the rows of `T` that refer to this one.
-/// Declare it with `#[model(related_field = "<fk field on T>")]`.
+/// The reverse side of a foreign key or many-to-many field of `T`: the rows
+/// of `T` that refer to this one. Declare it with
+/// `#[model(related_field = "<field on T>")]`.
 pub struct Reverse<T: Model> {
     binding: Option<Binding>,
     cache: Option<Vec<T>>,
@@ -524,27 +525,59 @@ impl<T: Model> Reverse<T> {
     /// `related_field` names no foreign key of `T`.
     pub fn query(&self) -> Result<QuerySet<T>> {
         let b = self.binding("querying a reverse relation")?;
-        let column = reverse_column::<T>(b.owner_meta, b.field)?;
-        Ok(QuerySet::new().filter(Q::column_eq(column, b.owner.clone())))
+        let q = match reverse_via::<T>(b.owner_meta, b.field)? {
+            ReverseVia::ForeignKey(column) => Q::column_eq(column, b.owner.clone()),
+            ReverseVia::JoinTable(table, owner_side, t_side) => {
+                Q::pk_in_join(table, owner_side, t_side, b.owner.clone())
+            }
+        };
+        Ok(QuerySet::new().filter(q))
     }
 }
 
-fn reverse_column<T: Model>(
+/// How a reverse relation reaches the rows of `T`.
+#[derive(Debug, Clone, Copy)]
+enum ReverseVia {
+    /// `T.column = owner.pk` (a foreign key on `T`).
+    ForeignKey(&'static str),
+    /// Through the join table of a many-to-many field on `T`:
+    /// `(table, owner-side column, T-side column)`.
+    JoinTable(&'static str, &'static str, &'static str),
+}
+
+fn reverse_via<T: Model>(
     owner: &'static ModelMeta,
     field: &'static FieldMeta,
-) -> Result<&'static str> {
+) -> Result<ReverseVia> {
     let name = field
         .relation
         .and_then(|r| r.related_field)
         .unwrap_or_default();
-    T::meta().field(name).and_then(|f| f.column).ok_or_else(|| {
+    let invalid = || {
         Error::Definition(format!(
-            "{}.{}: `related_field = \"{name}\"` is not a foreign key of {}",
+            "{}.{}: `related_field = \"{name}\"` is not a foreign key or many-to-many field of {} \
+             pointing to {}",
             owner.name,
             field.name,
-            T::meta().name
+            T::meta().name,
+            owner.name
         ))
-    })
+    };
+    let other = T::meta().field(name).ok_or_else(invalid)?;
+    let rel = other.relation.ok_or_else(invalid)?;
+    if (rel.target)().table != owner.table {
+        return Err(invalid());
+    }
+    match rel.kind {
+        RelationKind::ForeignKey | RelationKind::OneToOne => {
+            other.column.map(ReverseVia::ForeignKey).ok_or_else(invalid)
+        }
+        RelationKind::ManyToMany => {
+            let (table, t_side, owner_side) = join_table(T::meta(), other)?;
+            Ok(ReverseVia::JoinTable(table, owner_side, t_side))
+        }
+        _ => Err(invalid()),
+    }
 }
 
 /// A relation that `prefetch_related` can load for a list of `M`.
@@ -634,13 +667,21 @@ impl<M: Model, T: Model> ReverseField<M, T> {
         let on = M::meta()
             .field(self.name)
             .and_then(|f| {
-                reverse_column::<T>(M::meta(), f)
+                reverse_via::<T>(M::meta(), f)
                     .map_err(|e| tracing::error!("{e}"))
                     .ok()
             })
-            .map_or(JoinOn::Invalid, |fk_column| JoinOn::Columns {
-                parent_column: M::meta().pk_column,
-                target_column: fk_column,
+            .map_or(JoinOn::Invalid, |via| match via {
+                ReverseVia::ForeignKey(fk_column) => JoinOn::Columns {
+                    parent_column: M::meta().pk_column,
+                    target_column: fk_column,
+                },
+                ReverseVia::JoinTable(table, owner_side, t_side) => JoinOn::Table {
+                    table,
+                    source: owner_side,
+                    target: t_side,
+                    parent_pk: M::meta().pk_column,
+                },
             });
         Column::through(
             Join {
@@ -707,8 +748,7 @@ impl<M: Model, T: Model> Prefetch<M> for ReverseField<M, T> {
             let field = M::meta().field(self.name).ok_or_else(|| {
                 Error::Definition(format!("{} has no field {}", M::meta().name, self.name))
             })?;
-            let column = reverse_column::<T>(M::meta(), field)?;
-            let fk_field = T::meta().resolve_column(column)?.name;
+            let via = reverse_via::<T>(M::meta(), field)?;
             let owners: Vec<Value> = items
                 .iter()
                 .filter_map(|m| m.pk())
@@ -716,13 +756,30 @@ impl<M: Model, T: Model> Prefetch<M> for ReverseField<M, T> {
                 .collect();
             let mut grouped: HashMap<String, Vec<T>> = HashMap::new();
             if !owners.is_empty() {
-                let children = QuerySet::<T>::new()
-                    .filter(Q::column_in(column, owners))
-                    .all(db)
-                    .await?;
-                for child in children {
-                    if let Some(v) = child.field_value(fk_field) {
-                        grouped.entry(key(&v)).or_default().push(child);
+                match via {
+                    ReverseVia::ForeignKey(column) => {
+                        let fk_field = T::meta().resolve_column(column)?.name;
+                        let children = QuerySet::<T>::new()
+                            .filter(Q::column_in(column, owners))
+                            .all(db)
+                            .await?;
+                        for child in children {
+                            if let Some(v) = child.field_value(fk_field) {
+                                grouped.entry(key(&v)).or_default().push(child);
+                            }
+                        }
+                    }
+                    ReverseVia::JoinTable(table, owner_side, t_side) => {
+                        let stmt = super::sql::compiler::m2m_prefetch::<T>(
+                            table, owner_side, t_side, owners,
+                        );
+                        for row in db.fetch_all(db.backend().build(&stmt)).await? {
+                            let owner = M::Pk::decode(&row, 0)?.to_value();
+                            let mut offset = 1;
+                            let mut obj = T::from_row(&row, &mut offset)?;
+                            obj.__bind();
+                            grouped.entry(key(&owner)).or_default().push(obj);
+                        }
                     }
                 }
             }

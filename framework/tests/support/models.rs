@@ -35,6 +35,8 @@ pub struct Tag {
     pub id: Auto<i64>,
     #[model(max_length = 50, unique)]
     pub name: String,
+    #[model(related_field = "tags")]
+    pub articles: Reverse<Article>,
 }
 
 impl Tag {
@@ -42,6 +44,7 @@ impl Tag {
         Self {
             id: Auto::new(),
             name: name.into(),
+            articles: Reverse::new(),
         }
     }
 }

@@ -253,7 +253,7 @@ pub(crate) fn model(m: &ModelDef) -> TokenStream {
                     // Fails to compile, at the attribute, when the other model
                     // has no such foreign key.
                     checks.push(quote_spanned! {lit.span()=>
-                        let _: ::manouche::db::Column<#target, _> = <#target>::#related;
+                        let _ = <#target>::#related;
                     });
                 }
             }
