@@ -561,3 +561,47 @@ async fn lookups_on_fields_named_at_run_time() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn bulk_update_writes_many_rows_in_one_statement() {
+    for_each_database(|db| async move {
+        setup(&db).await?;
+        let (_, _, mut articles) = seed(&db).await?;
+        for (i, a) in articles.iter_mut().enumerate() {
+            a.views = 1000 + i as i64;
+            a.title = format!("edited {i}");
+            a.body = "not written".into();
+        }
+        let (changed, queries) = manouche::db::testing::count_queries(
+            &db,
+            Article::objects().bulk_update(&db, &articles, &["views", "title"]),
+        )
+        .await;
+        assert_eq!(changed?, 3);
+        assert_eq!(queries, 3, "BEGIN, one UPDATE, COMMIT");
+        let mut rows: Vec<(String, i64, String)> = Article::objects()
+            .values((Article::title, Article::views, Article::body))
+            .all(&db)
+            .await?;
+        rows.sort();
+        assert_eq!(
+            rows,
+            [
+                ("edited 0".to_owned(), 1000, String::new()),
+                ("edited 1".to_owned(), 1001, String::new()),
+                ("edited 2".to_owned(), 1002, String::new())
+            ]
+        );
+        let err = Article::objects()
+            .bulk_update(&db, &articles, &["nope"])
+            .await
+            .expect_err("unknown");
+        assert!(matches!(err, Error::UnknownField { .. }));
+        let err = Article::objects()
+            .bulk_update(&db, &[Article::new("x", &User::new("y"))], &["views"])
+            .await;
+        assert!(matches!(err, Err(Error::NotSaved { .. })));
+        Ok(())
+    })
+    .await;
+}

@@ -132,6 +132,78 @@ pub(crate) async fn bulk_insert<M: Model>(mut objs: Vec<M>, db: &dyn Executor) -
     }
 }
 
+/// Writes `fields` of every object in one `UPDATE ... SET col = CASE pk
+/// WHEN .. THEN .. END` per 200 objects, in one transaction.
+pub(crate) async fn bulk_update<M: Model>(
+    objs: &[M],
+    fields: &[&str],
+    db: &dyn Executor,
+) -> Result<u64> {
+    let meta = M::meta();
+    let mut targets = Vec::new();
+    for name in fields {
+        let field = meta.resolve_column(name)?;
+        if field.primary_key {
+            return Err(Error::InvalidValue {
+                field: field.name.to_owned(),
+                message: "bulk_update cannot change primary keys".to_owned(),
+            });
+        }
+        let index = meta
+            .column_fields()
+            .position(|f| f.name == field.name)
+            .unwrap_or_default();
+        targets.push((field.column.unwrap_or_default(), index));
+    }
+    let saved: Vec<(Value, Vec<Value>)> = objs
+        .iter()
+        .map(|o| {
+            o.pk()
+                .map(|pk| (pk.to_value(), o.__values()))
+                .ok_or(Error::NotSaved {
+                    model: meta.name,
+                    action: "bulk_update()",
+                })
+        })
+        .collect::<Result<_>>()?;
+    if saved.is_empty() || targets.is_empty() {
+        return Ok(0);
+    }
+    let tx = db.begin().await?;
+    let result: Result<u64> = async {
+        let mut changed = 0;
+        for chunk in saved.chunks(200) {
+            let mut stmt = Query::update();
+            stmt.table(Alias::new(meta.table));
+            for (column, index) in &targets {
+                let mut case = sea_query::CaseStatement::new();
+                for (pk, values) in chunk {
+                    let value = values.get(*index).cloned().unwrap_or(Value::String(None));
+                    case = case.case(
+                        Expr::col(Alias::new(meta.pk_column)).eq(pk.clone()),
+                        Expr::val(value),
+                    );
+                }
+                let case = case.finally(Expr::col(Alias::new(*column)));
+                stmt.value(
+                    Alias::new(*column),
+                    sea_query::SimpleExpr::Case(Box::new(case)),
+                );
+            }
+            stmt.and_where(
+                Expr::col(Alias::new(meta.pk_column)).is_in(chunk.iter().map(|(pk, _)| pk.clone())),
+            );
+            changed += tx
+                .execute(tx.backend().build(&stmt))
+                .await
+                .map_err(|e| explain(meta, e))?;
+        }
+        Ok(changed)
+    }
+    .await;
+    finish(tx, result).await
+}
+
 async fn update<M: Model>(obj: &mut M, pk: Value, db: &dyn Executor) -> Result<u64> {
     obj.__pre_save(false);
     let meta = M::meta();

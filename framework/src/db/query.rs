@@ -473,6 +473,18 @@ impl<M: Model> QuerySet<M> {
         persist::bulk_insert(objs, db).await
     }
 
+    /// Writes the named fields of every object (saved instances) with one
+    /// `UPDATE` per 200 objects, in one transaction; returns the number of
+    /// rows changed. `auto_now` fields are not touched unless named.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownField`], [`Error::NotSaved`] for an unsaved object, and
+    /// the database's errors.
+    pub async fn bulk_update(&self, db: &dyn Executor, objs: &[M], fields: &[&str]) -> Result<u64> {
+        persist::bulk_update(objs, fields, db).await
+    }
+
     /// The row matching the query, or a new one made by `make` and inserted.
     /// Returns the row and whether it was created.
     ///
