@@ -715,3 +715,23 @@ async fn reverse_many_to_many_accessor() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn large_prefetch_and_delete_stay_under_parameter_limits() {
+    for_each_database(|db| async move {
+        setup(&db).await?;
+        let tags: Vec<Tag> = (0..12_500).map(|i| Tag::new(&format!("t{i}"))).collect();
+        Tag::objects().bulk_create(&db, tags).await?;
+        let (loaded, queries) =
+            count_queries(&db, Tag::objects().prefetch_related(Tag::articles).all(&db)).await;
+        assert_eq!(loaded?.len(), 12_500);
+        assert_eq!(
+            queries, 3,
+            "one query for the tags, two chunks for the prefetch"
+        );
+        assert_eq!(Tag::objects().delete(&db).await?, 12_500);
+        assert!(!Tag::objects().exists(&db).await?);
+        Ok(())
+    })
+    .await;
+}

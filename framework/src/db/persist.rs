@@ -341,6 +341,32 @@ fn collect<'a>(
         if pks.is_empty() {
             return Ok(0);
         }
+        if pks.len() > IN_CHUNK {
+            // Stay under the backends' bound-parameter limits.
+            let mut deleted = 0;
+            let mut rest = pks;
+            while !rest.is_empty() {
+                let tail = rest.split_off(rest.len().min(IN_CHUNK));
+                deleted += collect_chunk(meta, rest, db, seen, depth).await?;
+                rest = tail;
+            }
+            return Ok(deleted);
+        }
+        collect_chunk(meta, pks, db, seen, depth).await
+    })
+}
+
+/// At most this many values go in one `IN (...)` list.
+pub(crate) const IN_CHUNK: usize = 10_000;
+
+fn collect_chunk<'a>(
+    meta: &'static ModelMeta,
+    pks: Vec<Value>,
+    db: &'a dyn Executor,
+    seen: &'a mut HashSet<(String, String)>,
+    depth: usize,
+) -> BoxFuture<'a, Result<u64>> {
+    Box::pin(async move {
         if depth > 64 {
             return Err(Error::Definition(format!(
                 "on_delete cascade from {} is nested too deeply",

@@ -717,8 +717,9 @@ impl<M: Model, T: Model> Prefetch<M> for ManyToManyField<M, T> {
                 .map(|pk| pk.to_value())
                 .collect();
             let mut grouped: HashMap<String, Vec<T>> = HashMap::new();
-            if !owners.is_empty() {
-                let stmt = super::sql::compiler::m2m_prefetch::<T>(table, source, target, owners);
+            for owners in owners.chunks(super::persist::IN_CHUNK) {
+                let stmt =
+                    super::sql::compiler::m2m_prefetch::<T>(table, source, target, owners.to_vec());
                 for row in db.fetch_all(db.backend().build(&stmt)).await? {
                     let owner = M::Pk::decode(&row, 0)?.to_value();
                     let mut offset = 1;
@@ -755,7 +756,8 @@ impl<M: Model, T: Model> Prefetch<M> for ReverseField<M, T> {
                 .map(|pk| pk.to_value())
                 .collect();
             let mut grouped: HashMap<String, Vec<T>> = HashMap::new();
-            if !owners.is_empty() {
+            for owners in owners.chunks(super::persist::IN_CHUNK) {
+                let owners = owners.to_vec();
                 match via {
                     ReverseVia::ForeignKey(column) => {
                         let fk_field = T::meta().resolve_column(column)?.name;
