@@ -165,3 +165,10 @@ impl From<crate::urls::NoReverseMatch> for Error {
         Self::internal(err)
     }
 }
+
+impl From<crate::db::Error> for Error {
+    fn from(err: crate::db::Error) -> Self {
+        let status = err.status();
+        Self::new(status, err.to_string()).with_source(err)
+    }
+}

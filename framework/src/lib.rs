@@ -28,10 +28,12 @@
 extern crate self as manouche;
 
 pub mod checks;
+pub mod db;
 mod error;
 pub mod error_pages;
 pub mod logging;
 mod manage;
+pub mod metrics;
 pub mod middleware;
 pub mod project;
 pub mod request;
@@ -42,12 +44,15 @@ pub mod templates;
 pub mod test;
 pub mod urls;
 
+/// `#[derive(Model)]` and the [`db::Model`] trait.
+pub use db::Model;
 pub use error::{Error, Result};
 pub use project::{App, Project};
 pub use settings::Settings;
 
 /// The names most handlers and projects need: `use manouche::prelude::*;`.
 pub mod prelude {
+    pub use crate::db::{Db, Model};
     pub use crate::request::{ConnectionInfo, RequestId};
     pub use crate::reverse;
     pub use crate::settings::Settings;

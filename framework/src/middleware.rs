@@ -44,10 +44,9 @@ use tokio::time::Sleep;
 use tower::Service;
 
 use crate::error_pages::{ErrorPages, ErrorReport, RequestSummary};
-use crate::request::{ConnectionInfo, RequestContext, RequestId, Scoped};
+use crate::request::{ConnectionInfo, ProjectState, RequestContext, RequestId, Scoped};
 use crate::settings::{Settings, SettingsError};
 use crate::static_files::{StaticResponse, StaticStore};
-use crate::urls::UrlConf;
 use hosts::AllowedHosts;
 use request_id::RequestIds;
 use security::SecurityHeaders;
@@ -65,15 +64,16 @@ pub(crate) struct Pipeline {
     request_timeout: Duration,
     request_ids: RequestIds,
     error_pages: ErrorPages,
-    urls: UrlConf,
+    project: Arc<ProjectState>,
     statics: Option<StaticStore>,
+    metrics: bool,
 }
 
 impl Pipeline {
     pub(crate) fn new(
         settings: &Settings,
         error_pages: ErrorPages,
-        urls: UrlConf,
+        project: Arc<ProjectState>,
         statics: Option<StaticStore>,
     ) -> Result<Self, SettingsError> {
         panic::install_hook();
@@ -85,9 +85,15 @@ impl Pipeline {
             request_timeout: settings.server.request_timeout,
             request_ids: RequestIds::new(),
             error_pages,
-            urls,
+            project,
             statics,
+            metrics: false,
         })
+    }
+
+    /// Record Prometheus metrics for every request.
+    pub(crate) fn enable_metrics(&mut self) {
+        self.metrics = true;
     }
 
     /// Also accept `host` (the test client's `testserver`).
@@ -133,10 +139,14 @@ impl Framework {
 
     fn dispatch(&self, mut req: Request<Body>) -> PipelineFuture {
         let pipeline = Arc::clone(&self.pipeline);
+        if pipeline.metrics {
+            crate::metrics::request_started();
+        }
         let seen = Seen {
-            // Only the access log needs the time.
-            start: tracing::enabled!(target: "manouche::access", tracing::Level::INFO)
-                .then(Instant::now),
+            // Only the access log and the metrics need the time.
+            start: (pipeline.metrics
+                || tracing::enabled!(target: "manouche::access", tracing::Level::INFO))
+            .then(Instant::now),
             method: req.method().clone(),
             uri: req.uri().clone(),
             request_id: pipeline.request_ids.assign(req.headers()),
@@ -172,7 +182,7 @@ impl Framework {
             self.routes.with_body.clone()
         };
         let context = RequestContext {
-            urls: pipeline.urls.clone(),
+            project: Arc::clone(&pipeline.project),
             request_id: seen.request_id.clone(),
             connection: self.connection,
         };
@@ -366,9 +376,10 @@ fn finish(pipeline: &Pipeline, mut response: Response, seen: &Seen) -> Response 
             path: seen.uri.path().to_owned(),
             request_id: seen.request_id.to_string(),
         };
-        let page = pipeline
-            .error_pages
-            .render(&report, &summary, pipeline.debug, &pipeline.urls);
+        let page =
+            pipeline
+                .error_pages
+                .render(&report, &summary, pipeline.debug, &pipeline.project.urls);
         let (mut parts, _) = response.into_parts();
         let (page_parts, body) = page.into_parts();
         parts.headers.remove(header::CONTENT_LENGTH);
@@ -378,7 +389,23 @@ fn finish(pipeline: &Pipeline, mut response: Response, seen: &Seen) -> Response 
     let headers = response.headers_mut();
     pipeline.security.apply(headers);
     headers.insert(X_REQUEST_ID, seen.request_id.to_header_value());
-    if let Some(start) = seen.start {
+    if pipeline.metrics
+        && let Some(start) = seen.start
+    {
+        let path = seen.uri.path();
+        let static_prefix = pipeline.statics.as_ref().map(StaticStore::prefix);
+        let (route, static_bytes) = match static_prefix {
+            Some(prefix) if path.starts_with(prefix) => (
+                metrics::SharedString::const_str("static"),
+                response.body().size_hint().exact(),
+            ),
+            _ => (pipeline.project.urls.route_label(path), None),
+        };
+        crate::metrics::record_request(route, response.status(), start.elapsed(), static_bytes);
+    }
+    if let Some(start) = seen.start
+        && tracing::enabled!(target: "manouche::access", tracing::Level::INFO)
+    {
         let elapsed = start.elapsed();
         let bytes = response.body().size_hint().exact();
         tracing::info!(

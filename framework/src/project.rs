@@ -22,8 +22,10 @@ use std::sync::Arc;
 use axum::extract::DefaultBodyLimit;
 use http::StatusCode;
 
+use crate::db::{Database, DatabaseOptions};
 use crate::error_pages::{ErrorContext, ErrorPages};
 use crate::middleware::{Framework, Pipeline, Routes};
+use crate::request::ProjectState;
 use crate::settings::Settings;
 use crate::urls::{UrlConf, UrlErrors, Urls};
 use crate::{Error, Result};
@@ -166,9 +168,15 @@ impl Project {
         };
         let statics = crate::static_files::store(&self.settings, finder)?;
         crate::static_files::set_urls(&self.settings)?;
-        let pipeline = Pipeline::new(&self.settings, self.error_pages, conf.clone(), statics)?;
+        let database = connect_database(&self.settings)?;
+        let project = Arc::new(ProjectState {
+            urls: conf.clone(),
+            database: database.clone(),
+        });
+        let pipeline = Pipeline::new(&self.settings, self.error_pages, project, statics)?;
         Ok(Site {
             settings: Arc::new(self.settings),
+            database,
             routes,
             pipeline,
             conf,
@@ -210,10 +218,30 @@ impl Project {
     }
 }
 
+/// The project's database pool, connected lazily so that the server starts
+/// (and answers 503 where the database is needed) while the database is
+/// down. Outside a Tokio runtime (a plain `#[test]`) there is no pool.
+fn connect_database(settings: &Settings) -> Result<Option<Database>> {
+    if settings.database_url.is_empty() || tokio::runtime::Handle::try_current().is_err() {
+        return Ok(None);
+    }
+    let db = &settings.database;
+    let options = DatabaseOptions {
+        max_connections: db.max_connections,
+        acquire_timeout: db.acquire_timeout,
+        sqlite_busy_timeout: db.sqlite_busy_timeout,
+        ..DatabaseOptions::default()
+    };
+    Database::connect_lazy(&settings.database_url, &options)
+        .map(Some)
+        .map_err(|e| Error::improperly_configured(format!("database_url: {e}")))
+}
+
 /// A built project, ready to serve.
 #[derive(Debug)]
 pub struct Site {
     settings: Arc<Settings>,
+    database: Option<Database>,
     routes: Routes,
     pipeline: Pipeline,
     conf: UrlConf,
@@ -225,9 +253,20 @@ impl Site {
         &self.settings
     }
 
+    /// The database, when the project has one and was built inside a Tokio
+    /// runtime (connections open on first use).
+    pub fn database(&self) -> Option<&Database> {
+        self.database.as_ref()
+    }
+
     /// The URL table.
     pub fn urls(&self) -> &UrlConf {
         &self.conf
+    }
+
+    /// Record Prometheus metrics for every request (see [`crate::metrics`]).
+    pub(crate) fn enable_metrics(&mut self) {
+        self.pipeline.enable_metrics();
     }
 
     /// Also accept requests for `host` (used by the test client).

@@ -25,6 +25,9 @@ use axum::extract::FromRequestParts;
 use http::HeaderValue;
 use http::request::Parts;
 
+use std::sync::Arc;
+
+use crate::db::Database;
 use crate::urls::UrlConf;
 
 /// The connection a request arrived on.
@@ -104,10 +107,17 @@ impl fmt::Display for RequestId {
     }
 }
 
+/// What every request of a project shares (one reference count per request).
+#[derive(Debug)]
+pub(crate) struct ProjectState {
+    pub(crate) urls: UrlConf,
+    pub(crate) database: Option<Database>,
+}
+
 /// Everything the pipeline sets for one request.
 #[derive(Debug, Clone)]
 pub(crate) struct RequestContext {
-    pub(crate) urls: UrlConf,
+    pub(crate) project: Arc<ProjectState>,
     pub(crate) request_id: RequestId,
     pub(crate) connection: ConnectionInfo,
 }
@@ -155,7 +165,7 @@ impl<S: Send + Sync> FromRequestParts<S> for UrlConf {
     type Rejection = crate::Error;
 
     async fn from_request_parts(_: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        with_context(|c| c.urls.clone()).ok_or_else(|| missing("URL configuration"))
+        with_context(|c| c.project.urls.clone()).ok_or_else(|| missing("URL configuration"))
     }
 }
 

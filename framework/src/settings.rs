@@ -104,8 +104,11 @@ pub struct Settings {
     /// Host names this site answers to: `example.com`, `.example.com` (the
     /// domain and its subdomains) or `*` (any). Others get 400.
     pub allowed_hosts: Vec<String>,
-    /// The database: `sqlite://path?mode=rwc` or `postgres://user@host/db`.
+    /// The database: `sqlite://path?mode=rwc` or `postgres://user@host/db`;
+    /// empty for none.
     pub database_url: String,
+    /// Connection pool limits.
+    pub database: DatabaseSettings,
     /// Log filter in `tracing` syntax (`info`, `warn,manouche::access=info`).
     pub log: String,
     /// The built-in server.
@@ -125,6 +128,7 @@ impl Default for Settings {
             allowed_hosts: Vec::new(),
             database_url: "sqlite://db.sqlite3?mode=rwc".to_owned(),
             log: "info".to_owned(),
+            database: DatabaseSettings::default(),
             server: ServerSettings::default(),
             security: SecuritySettings::default(),
             static_files: StaticSettings::default(),
@@ -157,6 +161,32 @@ impl Default for StaticSettings {
             root: PathBuf::from("staticfiles"),
             dirs: vec![PathBuf::from("static")],
             max_memory_file_size: 1024 * 1024,
+        }
+    }
+}
+
+/// The database connection pool.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct DatabaseSettings {
+    /// Connections the pool opens at most.
+    pub max_connections: u32,
+    /// How long a query waits for a free connection (or for the database to
+    /// answer a connection attempt) before the request gets 503.
+    #[serde(deserialize_with = "duration")]
+    pub acquire_timeout: Duration,
+    /// How long SQLite waits on a locked database before giving up.
+    #[serde(deserialize_with = "duration")]
+    pub sqlite_busy_timeout: Duration,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+            sqlite_busy_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -388,6 +418,9 @@ impl Settings {
         }
         if self.server.body_limit == 0 {
             return invalid("server.body_limit", "must be at least 1 byte");
+        }
+        if self.database.max_connections == 0 {
+            return invalid("database.max_connections", "must be at least 1");
         }
         if self.server.max_connections == 0 {
             return invalid("server.max_connections", "must be at least 1");

@@ -292,10 +292,19 @@ impl Builder {
             }
             names
         };
+        let labels = infos
+            .iter()
+            .zip(&names)
+            .map(|(p, n)| {
+                let label: Arc<str> = Arc::from(n.as_deref().unwrap_or(&p.source));
+                metrics::SharedString::from_shared(label)
+            })
+            .collect();
         let conf = UrlConf {
             inner: Arc::new(Inner {
                 patterns: infos,
                 names,
+                labels,
                 by_name,
                 namespaces: self.namespaces.into_keys().collect(),
                 matcher,
@@ -378,6 +387,8 @@ pub struct UrlConf {
 struct Inner {
     patterns: Vec<Pattern>,
     names: Vec<Option<String>>,
+    /// Per route, its name (or pattern) as a metrics label.
+    labels: Vec<metrics::SharedString>,
     by_name: HashMap<String, usize>,
     namespaces: Vec<String>,
     matcher: matchit::Router<usize>,
@@ -506,6 +517,15 @@ impl UrlConf {
         Ok(pattern.fill(&values))
     }
 
+    /// The metrics label of the route matching `path`: its name, or its
+    /// pattern when unnamed; `unmatched` when none matches.
+    pub(crate) fn route_label(&self, path: &str) -> metrics::SharedString {
+        match self.inner.matcher.at(path) {
+            Ok(m) => self.inner.labels[*m.value].clone(),
+            Err(_) => metrics::SharedString::const_str("unmatched"),
+        }
+    }
+
     /// Whether some route matches `path` (as the router sees it).
     pub fn matches(&self, path: &str) -> bool {
         self.inner.matcher.at(path).is_ok()
@@ -533,7 +553,7 @@ pub(crate) fn set_global(conf: &UrlConf) {
 }
 
 fn with_current<T>(f: impl Fn(&UrlConf) -> Result<T, NoReverseMatch>) -> Result<T, NoReverseMatch> {
-    if let Some(result) = crate::request::with_context(|c| f(&c.urls)) {
+    if let Some(result) = crate::request::with_context(|c| f(&c.project.urls)) {
         return result;
     }
     let global = GLOBAL.read().map_err(|_| NoReverseMatch::NoConfiguration)?;

@@ -295,3 +295,84 @@ async fn serves_on_a_unix_socket() {
     drop(server);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// The value of one sample line in Prometheus text (`name{labels} value`).
+fn sample(text: &str, prefix: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[tokio::test]
+async fn metrics_endpoint_counts_requests_by_route_and_status() {
+    let metrics_port = manouche_e2e::free_port();
+    let metrics_addr = format!("127.0.0.1:{metrics_port}");
+    let server = Server::serve(&[("MANOUCHE_METRICS", metrics_addr.as_str())]);
+    let c = client();
+    let scrape = || async {
+        client()
+            .get(format!("http://{metrics_addr}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    for path in [
+        "/",
+        "/",
+        "/blog/articles/3/",
+        "/nope/",
+        "/static/site/app.css",
+    ] {
+        c.get(server.url(path)).send().await.unwrap();
+    }
+    let first = scrape().await;
+    let home = r#"manouche_requests_total{route="home",status="200"}"#;
+    let detail = r#"manouche_requests_total{route="blog:article-detail",status="200"}"#;
+    let missing = r#"manouche_requests_total{route="unmatched",status="404"}"#;
+    assert_eq!(sample(&first, home), Some(2.0), "{first}");
+    assert_eq!(sample(&first, detail), Some(1.0), "{first}");
+    assert_eq!(sample(&first, missing), Some(1.0), "{first}");
+    let css_len = std::fs::metadata(manouche_e2e::workspace_root().join("static/site/app.css"))
+        .unwrap()
+        .len() as f64;
+    assert_eq!(
+        sample(&first, "manouche_static_bytes_total"),
+        Some(css_len),
+        "{first}"
+    );
+    assert!(
+        first.contains("manouche_request_duration_seconds_bucket{route=\"home\""),
+        "{first}"
+    );
+    assert!(
+        sample(&first, "manouche_open_connections").is_some(),
+        "{first}"
+    );
+    assert!(
+        first.contains("manouche_db_pool_connections{state=\"idle\"}"),
+        "{first}"
+    );
+    assert_eq!(
+        sample(&first, "manouche_requests_in_flight"),
+        Some(0.0),
+        "{first}"
+    );
+
+    // The counters move with more requests.
+    c.get(server.url("/")).send().await.unwrap();
+    c.get(server.url("/static/site/app.css"))
+        .send()
+        .await
+        .unwrap();
+    let second = scrape().await;
+    assert_eq!(sample(&second, home), Some(3.0), "{second}");
+    assert_eq!(
+        sample(&second, "manouche_static_bytes_total"),
+        Some(2.0 * css_len),
+        "{second}"
+    );
+}

@@ -33,5 +33,5 @@ pub(crate) async fn run(project: Project, args: Args) -> Result<super::ExitCode>
         println!("Note: debug is off, so error pages show no details (set MANOUCHE_DEBUG=true).");
     }
     println!("Quit with CONTROL-C.");
-    super::serve::serve_until_signal(project, &bind).await
+    super::serve::serve_until_signal(project, &bind, None).await
 }

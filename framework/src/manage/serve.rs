@@ -16,6 +16,9 @@ pub(crate) struct Args {
     /// when started with LISTEN_FDS, else server.bind from the settings.
     #[arg(long, value_name = "ADDR")]
     bind: Option<Bind>,
+    /// Serve Prometheus metrics on this address (e.g. 127.0.0.1:9191).
+    #[arg(long, value_name = "ADDR", env = "MANOUCHE_METRICS")]
+    metrics: Option<std::net::SocketAddr>,
 }
 
 pub(crate) async fn run(project: Project, args: Args) -> Result<super::ExitCode> {
@@ -41,17 +44,40 @@ pub(crate) async fn run(project: Project, args: Args) -> Result<super::ExitCode>
             .parse()
             .map_err(|e| Error::improperly_configured(format!("server.bind: {e}")))?,
     };
-    serve_until_signal(project, &bind).await
+    serve_until_signal(project, &bind, args.metrics).await
 }
 
 /// Builds the project and serves it until SIGTERM/SIGINT.
-pub(super) async fn serve_until_signal(project: Project, bind: &Bind) -> Result<super::ExitCode> {
-    let (app, settings) = project.build()?.into_service();
+pub(super) async fn serve_until_signal(
+    project: Project,
+    bind: &Bind,
+    metrics: Option<std::net::SocketAddr>,
+) -> Result<super::ExitCode> {
+    let mut site = project.build()?;
+    let stats = Arc::new(ServerStats::default());
+    if let Some(addr) = metrics {
+        site.enable_metrics();
+        crate::metrics::start(addr, Arc::clone(&stats), site.database().cloned())
+            .await
+            .map_err(Error::improperly_configured)?;
+    }
+    if let Some(db) = site.database() {
+        match db.ping().await {
+            Ok(()) => {
+                tracing::info!(target: "manouche::server", "database: {:?} reachable", db.backend())
+            }
+            Err(err) => tracing::error!(
+                target: "manouche::server",
+                "database unreachable ({err}); pages that need it answer 503 until it is back"
+            ),
+        }
+    }
+    let (app, settings) = site.into_service();
     server::serve(
         app,
         &settings.server,
         bind,
-        Arc::new(ServerStats::default()),
+        stats,
         server::shutdown_signal(),
     )
     .await

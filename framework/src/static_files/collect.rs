@@ -387,8 +387,15 @@ mod tests {
         let (gz, br) = compress(text.as_bytes(), 5);
         assert!(gz.is_some_and(|g| g.len() < text.len()));
         assert!(br.is_some_and(|b| b.len() < text.len()));
-        let noise: Vec<u8> = (0..4096u32)
-            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        // Random bytes (xorshift) do not compress.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let noise: Vec<u8> = (0..4096)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 32) as u8
+            })
             .collect();
         let (gz, _) = compress(&noise, 5);
         assert!(gz.is_none());

@@ -1,0 +1,394 @@
+//! The [`Database`] handle: a connection pool over SQLite or PostgreSQL.
+//!
+//! ```
+//! use manouche::db::{Database, DatabaseOptions};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let db = Database::connect("sqlite::memory:", &DatabaseOptions::default()).await?;
+//! assert_eq!(db.backend(), manouche::db::Backend::Sqlite);
+//! # Ok::<_, manouche::db::Error>(())
+//! # }).unwrap();
+//! ```
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::extract::FromRequestParts;
+use axum::response::{IntoResponse, Response};
+use futures_util::future::BoxFuture;
+use http::request::Parts;
+use sea_query_binder::SqlxValues;
+
+use super::executor::{Backend, Executor, Row, Statement};
+use super::{Error, Result, Transaction, postgres, sqlite};
+
+/// Pool and connection settings for [`Database::connect`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct DatabaseOptions {
+    /// The most connections the pool opens (ignored for in-memory SQLite, which
+    /// always uses one connection so that every query sees the same data).
+    pub max_connections: u32,
+    /// Connections kept open when idle.
+    pub min_connections: u32,
+    /// How long a query waits for a free connection before failing with
+    /// [`Error::Unavailable`].
+    pub acquire_timeout: Duration,
+    /// Idle connections are closed after this long (`None`: never).
+    pub idle_timeout: Option<Duration>,
+    /// How long SQLite waits on a locked database before giving up.
+    pub sqlite_busy_timeout: Duration,
+}
+
+impl Default for DatabaseOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            min_connections: 0,
+            acquire_timeout: Duration::from_secs(30),
+            idle_timeout: Some(Duration::from_secs(600)),
+            sqlite_busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) enum Pool {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+#[derive(Debug, Default)]
+struct QueryLog {
+    count: AtomicU64,
+    capturing: std::sync::atomic::AtomicBool,
+    captured: std::sync::Mutex<Option<Vec<String>>>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    pool: Pool,
+    log: QueryLog,
+}
+
+/// A handle on the database: a pool of connections to SQLite or PostgreSQL.
+///
+/// Cheap to clone (it is reference counted). It is also an axum extractor
+/// (see [`Db`](super::Db)): a project connects to `DATABASE_URL` by itself,
+/// so handlers just take `db: Db`.
+#[derive(Debug, Clone)]
+pub struct Database {
+    inner: Arc<Inner>,
+}
+
+impl Database {
+    /// Connects to the database named by `url`, choosing the backend from it:
+    /// `sqlite://path.db` (created if missing), `sqlite::memory:`, or
+    /// `postgres://user:password@host:port/dbname`.
+    ///
+    /// SQLite connections use WAL mode, a busy timeout and enforce foreign keys.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnsupportedUrl`] for another scheme, [`Error::Connect`] when the
+    /// database cannot be reached.
+    pub async fn connect(url: &str, options: &DatabaseOptions) -> Result<Self> {
+        let pool = if url.starts_with("sqlite:") {
+            Pool::Sqlite(sqlite::connect(url, options).await?)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Pool::Postgres(postgres::connect(url, options).await?)
+        } else {
+            return Err(Error::UnsupportedUrl { url: redact(url) });
+        };
+        Ok(Self::from_pool(pool))
+    }
+
+    /// Like [`connect`](Self::connect), but opens connections only when a
+    /// query needs one, so that a server starts (and answers 503 for pages
+    /// that need the database) while the database is down. Must be called
+    /// inside a Tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnsupportedUrl`] for another scheme, [`Error::Connect`] for a
+    /// malformed URL.
+    pub fn connect_lazy(url: &str, options: &DatabaseOptions) -> Result<Self> {
+        let pool = if url.starts_with("sqlite:") {
+            Pool::Sqlite(sqlite::connect_lazy(url, options)?)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Pool::Postgres(postgres::connect_lazy(url, options)?)
+        } else {
+            return Err(Error::UnsupportedUrl { url: redact(url) });
+        };
+        Ok(Self::from_pool(pool))
+    }
+
+    fn from_pool(pool: Pool) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                pool,
+                log: QueryLog::default(),
+            }),
+        }
+    }
+
+    /// Connections in the pool, and how many of them are idle.
+    #[must_use]
+    pub fn pool_status(&self) -> (u32, usize) {
+        match &self.inner.pool {
+            Pool::Sqlite(pool) => (pool.size(), pool.num_idle()),
+            Pool::Postgres(pool) => (pool.size(), pool.num_idle()),
+        }
+    }
+
+    /// The backend this database runs on.
+    #[must_use]
+    pub fn backend(&self) -> Backend {
+        match self.inner.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// How many statements have run through this database (and its
+    /// transactions) since it was connected. Tests use it to check that
+    /// `select_related` / `prefetch_related` avoid N+1 queries.
+    #[must_use]
+    pub fn query_count(&self) -> u64 {
+        self.inner.log.count.load(Ordering::SeqCst)
+    }
+
+    /// Starts recording the SQL text of every statement (for tests and
+    /// debugging); [`Database::captured_queries`] returns them.
+    pub fn capture_queries(&self) {
+        if let Ok(mut captured) = self.inner.log.captured.lock() {
+            *captured = Some(Vec::new());
+            self.inner.log.capturing.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// The SQL recorded since [`Database::capture_queries`] (empty when not
+    /// capturing).
+    #[must_use]
+    pub fn captured_queries(&self) -> Vec<String> {
+        self.inner
+            .log
+            .captured
+            .lock()
+            .ok()
+            .and_then(|c| c.clone())
+            .unwrap_or_default()
+    }
+
+    /// Checks that the database answers (`SELECT 1`), for readiness probes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`] while the database cannot be reached.
+    pub async fn ping(&self) -> Result<()> {
+        Executor::fetch_all(self, Statement::raw("SELECT 1"))
+            .await
+            .map(|_| ())
+    }
+
+    /// Closes every connection of the pool; later queries fail.
+    pub async fn close(&self) {
+        match &self.inner.pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
+        }
+    }
+
+    /// Runs a SQL statement given as text, with no bound values (DDL, pragmas).
+    ///
+    /// Never build `sql` from user input; use query sets or
+    /// [`raw()`](super::raw()) with bound values instead.
+    ///
+    /// # Errors
+    ///
+    /// The database's error, classified (see [`Error`]).
+    pub async fn execute_unprepared(&self, sql: &str) -> Result<()> {
+        let started = self.note(sql);
+        let res = match &self.inner.pool {
+            Pool::Sqlite(p) => sqlx::raw_sql(sql).execute(p).await.map(|_| ()),
+            Pool::Postgres(p) => sqlx::raw_sql(sql).execute(p).await.map(|_| ()),
+        };
+        finished(sql, started);
+        res.map_err(|e| classify(self.backend(), e))
+    }
+
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.inner.pool
+    }
+
+    /// Counts (and captures) a statement about to run; returns when it
+    /// started, for [`finished`].
+    pub(crate) fn note(&self, sql: &str) -> Instant {
+        self.inner.log.count.fetch_add(1, Ordering::SeqCst);
+        // The flag keeps the lock off the hot path when not capturing.
+        if self.inner.log.capturing.load(Ordering::Relaxed)
+            && let Ok(mut captured) = self.inner.log.captured.lock()
+            && let Some(list) = captured.as_mut()
+        {
+            list.push(sql.to_owned());
+        }
+        Instant::now()
+    }
+}
+
+/// Statements slower than this are logged as warnings.
+const SLOW_QUERY: Duration = Duration::from_secs(1);
+
+/// Logs a statement that ran (debug level; warning when slow).
+pub(crate) fn finished(sql: &str, started: Instant) {
+    let elapsed = started.elapsed();
+    let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
+    if elapsed >= SLOW_QUERY {
+        tracing::warn!(target: "manouche::db", sql, elapsed_ms, "slow query");
+    } else {
+        tracing::debug!(target: "manouche::db", sql, elapsed_ms);
+    }
+}
+
+/// Turns a driver error into a typed [`Error`].
+pub(crate) fn classify(backend: Backend, err: sqlx::Error) -> Error {
+    match err {
+        sqlx::Error::Database(db_err) => backend.dialect().classify(db_err),
+        e @ (sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::WorkerCrashed) => Error::Unavailable { source: e },
+        e @ (sqlx::Error::ColumnDecode { .. }
+        | sqlx::Error::ColumnNotFound(_)
+        | sqlx::Error::ColumnIndexOutOfBounds { .. }
+        | sqlx::Error::Decode(_)) => Error::Decode {
+            column: String::from("?"),
+            source: e,
+        },
+        e => Error::Query { source: e },
+    }
+}
+
+fn redact(url: &str) -> String {
+    // Never echo a password back in an error message.
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***{}", &url[..scheme], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Executor for Database {
+    fn backend(&self) -> Backend {
+        Database::backend(self)
+    }
+
+    fn database(&self) -> &Database {
+        self
+    }
+
+    fn fetch_all<'a>(&'a self, stmt: Statement) -> BoxFuture<'a, Result<Vec<Row>>> {
+        Box::pin(async move {
+            let started = self.note(&stmt.sql);
+            let backend = self.backend();
+            let values = SqlxValues(stmt.values);
+            let res = match &self.inner.pool {
+                Pool::Sqlite(p) => sqlx::query_with(&stmt.sql, values)
+                    .fetch_all(p)
+                    .await
+                    .map(|rows| rows.into_iter().map(Row::Sqlite).collect()),
+                Pool::Postgres(p) => sqlx::query_with(&stmt.sql, values)
+                    .fetch_all(p)
+                    .await
+                    .map(|rows| rows.into_iter().map(Row::Postgres).collect()),
+            }
+            .map_err(|e| classify(backend, e));
+            finished(&stmt.sql, started);
+            res
+        })
+    }
+
+    fn execute<'a>(&'a self, stmt: Statement) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(async move {
+            let started = self.note(&stmt.sql);
+            let backend = self.backend();
+            let values = SqlxValues(stmt.values);
+            let res = match &self.inner.pool {
+                Pool::Sqlite(p) => sqlx::query_with(&stmt.sql, values)
+                    .execute(p)
+                    .await
+                    .map(|r| r.rows_affected()),
+                Pool::Postgres(p) => sqlx::query_with(&stmt.sql, values)
+                    .execute(p)
+                    .await
+                    .map(|r| r.rows_affected()),
+            }
+            .map_err(|e| classify(backend, e));
+            finished(&stmt.sql, started);
+            res
+        })
+    }
+
+    fn begin<'a>(&'a self) -> BoxFuture<'a, Result<Transaction>> {
+        Box::pin(Transaction::begin_on(self))
+    }
+}
+
+/// The database handle as an axum extractor.
+///
+/// ```
+/// use axum::{Extension, Router, routing::get};
+/// use manouche::db::Db;
+///
+/// async fn health(db: Db) -> String {
+///     format!("{:?}", db.backend())
+/// }
+///
+/// # async fn make(db: manouche::db::Database) {
+/// let app: Router = Router::new().route("/health", get(health)).layer(Extension(db));
+/// # let _ = app;
+/// # }
+/// ```
+///
+/// The router must carry the [`Database`] as an extension
+/// (`Router::layer(Extension(db))`); the project does this when a database is
+/// configured.
+pub type Db = Database;
+
+/// The rejection when a handler asks for a [`Db`] but the project has no
+/// database configured: a 500 that says so.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct MissingDatabase;
+
+impl std::fmt::Display for MissingDatabase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(
+            "this handler needs a database but the project has none configured: set \
+             DATABASE_URL (or `database.url` in the settings)",
+        )
+    }
+}
+
+impl std::error::Error for MissingDatabase {}
+
+impl IntoResponse for MissingDatabase {
+    fn into_response(self) -> Response {
+        (http::StatusCode::INTERNAL_SERVER_ERROR, self.to_string()).into_response()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Database {
+    type Rejection = MissingDatabase;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        // The project's database (see `crate::request`), or one a router
+        // was given with `Extension(db)`.
+        crate::request::with_context(|c| c.project.database.clone())
+            .flatten()
+            .or_else(|| parts.extensions.get::<Database>().cloned())
+            .ok_or(MissingDatabase)
+    }
+}

@@ -1,0 +1,497 @@
+//! The [`Model`] trait, implemented by `#[derive(Model)]`, and the static
+//! description of a model ([`ModelMeta`]) that queries and schemas are built from.
+//!
+//! ```
+//! use manouche::db::{Auto, Model};
+//!
+//! #[derive(Debug, Model)]
+//! #[model(app = "blog", ordering = "-id")]
+//! pub struct Tag {
+//!     pub id: Auto<i64>,
+//!     #[model(max_length = 50, unique)]
+//!     pub name: String,
+//! }
+//!
+//! assert_eq!(Tag::meta().table, "blog_tag");
+//! assert_eq!(Tag::meta().field("name").and_then(|f| f.max_length), Some(50));
+//! ```
+//!
+//! # Model options: `#[model(...)]` on the struct
+//!
+//! | option | meaning |
+//! |---|---|
+//! | `app = "blog"` | app label; the table is `<app>_<model in snake_case>` |
+//! | `table = "blog_post"` | explicit table name (then `app` defaults to its first `_` segment) |
+//! | `ordering = "-created, title"` | default ordering; `-` for descending |
+//! | `unique_together = ["author", "slug"]` | a multi-column unique constraint (repeatable) |
+//! | `index = ["published", "created"]` | a multi-column index (repeatable) |
+//! | `verbose_name = "..."`, `verbose_name_plural = "..."` | human-readable names |
+//! | `impl_default` | generate `impl Default` from the fields' defaults |
+//!
+//! One of `app` or `table` is required: there is no app registry to infer
+//! the label from, and a table name that silently depends on the module path
+//! would change when code moves.
+//!
+//! # Field options: `#[model(...)]` on a field
+//!
+//! | option | meaning |
+//! |---|---|
+//! | `primary_key` | the primary key (implied by an `Auto<_>` field) |
+//! | `max_length = 200` | `VARCHAR(200)`; without it a `String` is `TEXT` |
+//! | `max_digits = 10, decimal_places = 2` | `NUMERIC(10, 2)` for a `Decimal` |
+//! | `unique`, `db_index` | unique constraint / index on the column |
+//! | `default = false` / `0` / `1.5` / `"draft"` | database default and `impl_default` value |
+//! | `default = path::to::function` | called by `impl_default` for each new instance |
+//! | `auto_now`, `auto_now_add` | set to now on every save / on insert |
+//! | `choices` | the field's type is a `#[derive(Choices)]` enum |
+//! | `db_column = "name"` | column name (default: the field name, `<field>_id` for keys) |
+//! | `blank` | an empty text passes [`Model::full_clean`] |
+//! | `help_text = "..."`, `verbose_name = "..."` | for forms and the admin |
+//! | `on_delete = cascade` | on `ForeignKey`/`OneToOne`: `cascade` (default), `protect`, `restrict`, `set_null`, `set_default`, `do_nothing` |
+//! | `through = Membership` | on `ManyToMany`: use an explicit join model |
+//! | `related_field = "author"` | on `Reverse<T>`: the foreign key (or many-to-many) field of `T` pointing here |
+//!
+//! Nullability is the type: `Option<T>`. Each field also becomes a typed
+//! column handle, an associated constant named like the field
+//! (`Tag::name`), used by queries.
+
+use std::fmt;
+use std::hash::Hash;
+
+use futures_util::future::BoxFuture;
+use sea_query::Value;
+use serde::{Deserialize, Serialize};
+
+use super::executor::{Executor, Row};
+use super::fields::{FieldType, SqlType};
+use super::query::QuerySet;
+use super::schema::ModelSchema;
+use super::{Error, Result, persist};
+
+/// What happens to rows referring to a deleted row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[non_exhaustive]
+pub enum OnDelete {
+    /// Delete the referring rows too (the default).
+    #[default]
+    Cascade,
+    /// Refuse the delete with [`Error::Protected`].
+    Protect,
+    /// Refuse the delete with [`Error::Restricted`] (also enforced by the
+    /// database constraint).
+    Restrict,
+    /// Set the foreign key to `NULL` (the field must be an `Option`).
+    SetNull,
+    /// Set the foreign key to the field's `default`.
+    SetDefault,
+    /// Do nothing; the database constraint decides.
+    DoNothing,
+}
+
+/// The kind of a relation field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum RelationKind {
+    /// [`ForeignKey`](super::ForeignKey): a column referring to another row.
+    ForeignKey,
+    /// [`OneToOne`](super::OneToOne): a unique foreign key.
+    OneToOne,
+    /// [`ManyToMany`](super::ManyToMany): a join table.
+    ManyToMany,
+    /// [`Reverse`](super::Reverse): the other side of a foreign key (no column).
+    Reverse,
+}
+
+/// The relation a field declares.
+#[derive(Debug, Clone, Copy)]
+pub struct RelationMeta {
+    /// The kind of relation.
+    pub kind: RelationKind,
+    /// The related model.
+    pub target: fn() -> &'static ModelMeta,
+    /// What a delete of the target does to this row (foreign keys).
+    pub on_delete: OnDelete,
+    /// The join table of a many-to-many relation without a `through` model.
+    pub join_table: Option<&'static str>,
+    /// The join table's column referring to this model.
+    pub join_source: &'static str,
+    /// The join table's column referring to the target.
+    pub join_target: &'static str,
+    /// An explicit join ("through") model.
+    pub through: Option<fn() -> &'static ModelMeta>,
+    /// For [`RelationKind::Reverse`]: the foreign key field on the target.
+    pub related_field: Option<&'static str>,
+}
+
+/// A default value declared with `#[model(default = ...)]`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[non_exhaustive]
+pub enum DefaultValue {
+    /// A boolean literal.
+    Bool(bool),
+    /// An integer literal.
+    Int(i64),
+    /// A float literal.
+    Float(f64),
+    /// A string literal.
+    Str(&'static str),
+    /// A function called for each new instance (not a database default).
+    Function(&'static str),
+}
+
+/// The static description of one field.
+#[derive(Debug, Clone, Copy)]
+pub struct FieldMeta {
+    /// The Rust field name.
+    pub name: &'static str,
+    /// The column, or `None` for many-to-many and reverse relations.
+    pub column: Option<&'static str>,
+    /// The column's type.
+    pub sql_type: SqlType,
+    /// Whether the column accepts `NULL` (`Option<T>`).
+    pub nullable: bool,
+    /// Whether this is the primary key.
+    pub primary_key: bool,
+    /// Whether the database generates the value.
+    pub auto: bool,
+    /// `VARCHAR(n)` length.
+    pub max_length: Option<u32>,
+    /// `(max_digits, decimal_places)` of a decimal field.
+    pub decimal: Option<(u32, u32)>,
+    /// Whether values must be unique.
+    pub unique: bool,
+    /// Whether the column is indexed.
+    pub db_index: bool,
+    /// The declared default.
+    pub default: Option<DefaultValue>,
+    /// Set to now on every save.
+    pub auto_now: bool,
+    /// Set to now when first saved.
+    pub auto_now_add: bool,
+    /// Whether forms accept an empty value.
+    pub blank: bool,
+    /// The allowed values as `(stored value, label)` pairs.
+    pub choices: &'static [(&'static str, &'static str)],
+    /// Human-readable name.
+    pub verbose_name: &'static str,
+    /// Help text for forms and the admin.
+    pub help_text: &'static str,
+    /// The relation, for relation fields.
+    pub relation: Option<RelationMeta>,
+}
+
+/// The static description of a model, generated by `#[derive(Model)]`.
+#[derive(Debug, Clone, Copy)]
+pub struct ModelMeta {
+    /// The Rust type name.
+    pub name: &'static str,
+    /// The app label.
+    pub app: &'static str,
+    /// The table.
+    pub table: &'static str,
+    /// The primary key's column.
+    pub pk_column: &'static str,
+    /// Every field, in declaration order.
+    pub fields: &'static [FieldMeta],
+    /// Default ordering: `(column, descending)` pairs.
+    pub ordering: &'static [(&'static str, bool)],
+    /// Sets of columns that must be unique together.
+    pub unique_together: &'static [&'static [&'static str]],
+    /// Sets of columns to index.
+    pub indexes: &'static [&'static [&'static str]],
+    /// Human-readable name.
+    pub verbose_name: &'static str,
+    /// Human-readable plural name.
+    pub verbose_name_plural: &'static str,
+    /// Decodes a primary key value of this model from a row.
+    pub decode_pk: fn(&Row, usize) -> Result<Value>,
+}
+
+/// Decodes column `idx` as `T` and returns it as a bound value (used by the
+/// derive for [`ModelMeta::decode_pk`]).
+///
+/// # Errors
+///
+/// [`Error::Decode`] when the column does not hold a `T`.
+#[doc(hidden)]
+pub fn __decode_value<T: FieldType>(row: &Row, idx: usize) -> Result<Value> {
+    T::decode(row, idx).map(|v| v.to_value())
+}
+
+impl ModelMeta {
+    /// The field called `name` (the Rust field name).
+    #[must_use]
+    pub fn field(&self, name: &str) -> Option<&'static FieldMeta> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// The fields stored as columns, in select order.
+    pub fn column_fields(&self) -> impl Iterator<Item = &'static FieldMeta> {
+        self.fields.iter().filter(|f| f.column.is_some())
+    }
+
+    /// How many columns a row of this model has.
+    #[must_use]
+    pub fn column_count(&self) -> usize {
+        self.column_fields().count()
+    }
+
+    /// The column of the field called `name` (field name or column name).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownField`] listing the valid names.
+    pub fn resolve_column(&self, name: &str) -> Result<&'static FieldMeta> {
+        self.column_fields()
+            .find(|f| f.name == name || f.column == Some(name))
+            .ok_or_else(|| Error::UnknownField {
+                model: self.name,
+                field: name.to_owned(),
+                known: self
+                    .column_fields()
+                    .map(|f| f.name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+
+    /// The primary key field.
+    #[must_use]
+    pub fn pk_field(&self) -> Option<&'static FieldMeta> {
+        self.fields.iter().find(|f| f.primary_key)
+    }
+}
+
+/// A database table mapped to a Rust struct. Derive it with `#[derive(Model)]`.
+///
+/// The derive generates a typed column handle per field (`Article::title`),
+/// the [`ModelMeta`], and row decoding. Instance methods (`save`, `delete`,
+/// `refresh`) are provided.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a model",
+    label = "not a model",
+    note = "add `#[derive(Model)]` to `{Self}`"
+)]
+pub trait Model: Sized + Send + Sync + 'static {
+    /// The primary key's value type (`i64` for `Auto<i64>`).
+    type Pk: FieldType + Clone + Eq + Hash + fmt::Debug + Send + Sync;
+
+    /// The model's static description.
+    fn meta() -> &'static ModelMeta;
+
+    /// Decodes the model's columns starting at `*offset`, advancing it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Decode`] when a column does not match.
+    fn from_row(row: &Row, offset: &mut usize) -> Result<Self>;
+
+    /// The primary key, once saved.
+    fn pk(&self) -> Option<Self::Pk>;
+
+    /// The value of the column field called `name` (used by prefetching).
+    fn field_value(&self, name: &str) -> Option<Value>;
+
+    #[doc(hidden)]
+    fn __set_pk(&mut self, pk: Self::Pk);
+    #[doc(hidden)]
+    /// One value per column field, in field order.
+    fn __values(&self) -> Vec<Value>;
+    #[doc(hidden)]
+    fn __pre_save(&mut self, adding: bool);
+    #[doc(hidden)]
+    fn __bind(&mut self);
+    #[doc(hidden)]
+    /// Loads the related rows of `path` (foreign key field names) from the
+    /// row; `skip` is the number of columns to pass over when a key is NULL.
+    fn __load_related(
+        &mut self,
+        path: &[&str],
+        skip: usize,
+        row: &Row,
+        offset: &mut usize,
+    ) -> Result<()>;
+
+    /// A query set over every row of the model.
+    #[must_use]
+    fn objects() -> QuerySet<Self> {
+        QuerySet::new()
+    }
+
+    /// The model's schema, for migrations and [`create_tables`](super::schema::create_tables).
+    #[must_use]
+    fn schema() -> ModelSchema {
+        ModelSchema::from_meta(Self::meta())
+    }
+
+    /// Checks the field options a database may not enforce: `max_length`
+    /// (SQLite does not), `blank` (an empty text needs `blank`), `choices`
+    /// and non-null values. Forms and the admin call it before saving.
+    ///
+    /// # Errors
+    ///
+    /// Every failing field, with a message for the user.
+    fn full_clean(&self) -> Result<(), ValidationErrors> {
+        validate(Self::meta(), &self.__values(), self.pk().is_some())
+    }
+
+    /// Inserts the instance when it has no primary key yet (or the key is not
+    /// in the table), else updates it. Sets `auto_now` / `auto_now_add` fields
+    /// and the generated key.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UniqueViolation`], [`Error::ForeignKeyViolation`], ...
+    fn save<'a>(&'a mut self, db: &'a dyn Executor) -> BoxFuture<'a, Result<()>> {
+        Box::pin(persist::save(self, db))
+    }
+
+    /// Re-reads the instance's columns from the database.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotSaved`], or [`Error::DoesNotExist`] when the row is gone.
+    fn refresh<'a>(&'a mut self, db: &'a dyn Executor) -> BoxFuture<'a, Result<()>> {
+        Box::pin(persist::refresh(self, db))
+    }
+
+    /// Deletes the row, applying every `on_delete` rule of the models that
+    /// refer to it, in one transaction. Returns how many rows were deleted in
+    /// all.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotSaved`], [`Error::Protected`], [`Error::Restricted`], ...
+    fn delete<'a>(&'a self, db: &'a dyn Executor) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(persist::delete_instance(self, db))
+    }
+}
+
+/// One field that failed [`Model::full_clean`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    /// The field's name.
+    pub field: &'static str,
+    /// What is wrong, for the user.
+    pub message: String,
+}
+
+/// The fields that failed [`Model::full_clean`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("invalid {model}: {}", .errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "))]
+pub struct ValidationErrors {
+    /// The model's name.
+    pub model: &'static str,
+    /// One entry per failing field.
+    pub errors: Vec<FieldError>,
+}
+
+impl ValidationErrors {
+    /// The message for `field`, if it failed.
+    #[must_use]
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message.as_str())
+    }
+}
+
+fn is_null_value(v: &Value) -> bool {
+    matches!(
+        v,
+        Value::Bool(None)
+            | Value::SmallInt(None)
+            | Value::Int(None)
+            | Value::BigInt(None)
+            | Value::Double(None)
+            | Value::Decimal(None)
+            | Value::String(None)
+            | Value::ChronoDate(None)
+            | Value::ChronoTime(None)
+            | Value::ChronoDateTimeUtc(None)
+            | Value::Uuid(None)
+            | Value::Json(None)
+            | Value::Bytes(None)
+    )
+}
+
+fn validate(
+    meta: &'static ModelMeta,
+    values: &[Value],
+    _saved: bool,
+) -> Result<(), ValidationErrors> {
+    let mut errors = Vec::new();
+    for (field, value) in meta.column_fields().zip(values) {
+        let mut fail = |message: String| {
+            errors.push(FieldError {
+                field: field.name,
+                message,
+            })
+        };
+        if is_null_value(value) {
+            if !field.nullable && !field.auto {
+                fail("This field cannot be null.".to_owned());
+            }
+            continue;
+        }
+        if let (Value::Decimal(Some(d)), Some((max_digits, places))) = (value, field.decimal) {
+            let d = d.normalize();
+            let scale = d.scale();
+            let digits = d.mantissa().unsigned_abs().to_string().len() as u32;
+            let whole = digits.saturating_sub(scale);
+            if scale > places {
+                fail(format!(
+                    "Ensure that there are no more than {places} decimal places."
+                ));
+            } else if whole > max_digits - places {
+                fail(format!(
+                    "Ensure that there are no more than {} digits before the decimal point.",
+                    max_digits - places
+                ));
+            }
+        }
+        if let Value::String(Some(text)) = value {
+            if text.is_empty() && !field.blank {
+                fail("This field cannot be blank.".to_owned());
+                continue;
+            }
+            if let Some(max) = field.max_length {
+                let len = text.chars().count();
+                if len > max as usize {
+                    fail(format!(
+                        "Ensure this value has at most {max} characters (it has {len})."
+                    ));
+                }
+            }
+            if !field.choices.is_empty() && !field.choices.iter().any(|(v, _)| *v == text.as_str())
+            {
+                fail(format!("Value `{text}` is not a valid choice."));
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ValidationErrors {
+            model: meta.name,
+            errors,
+        })
+    }
+}
+
+/// Inventory entry: every derived model registers itself so that deletes can
+/// find the models that refer to the deleted one.
+#[doc(hidden)]
+pub struct Registered {
+    pub meta: fn() -> &'static ModelMeta,
+}
+
+inventory::collect!(Registered);
+
+/// Every model compiled into the program.
+pub fn registered_models() -> impl Iterator<Item = &'static ModelMeta> {
+    inventory::iter::<Registered>
+        .into_iter()
+        .map(|r| (r.meta)())
+}

@@ -1,0 +1,488 @@
+//! Writing instances: insert, update, refresh and deletes that honour every
+//! `on_delete` rule.
+
+use std::collections::HashSet;
+
+use futures_util::future::BoxFuture;
+use sea_query::{Alias, Expr, Query, Value};
+
+use super::executor::Executor;
+use super::fields::FieldType;
+use super::model::{DefaultValue, Model, ModelMeta, OnDelete, RelationKind, registered_models};
+use super::query::{Q, QuerySet};
+use super::relations::join_table;
+use super::{Error, Result};
+
+/// Fills in which table/keys a SQLite foreign key error was about (SQLite
+/// does not say).
+fn explain(meta: &'static ModelMeta, err: Error) -> Error {
+    match err {
+        Error::ForeignKeyViolation { table, fields } if table.is_empty() => {
+            Error::ForeignKeyViolation {
+                table: meta.table.to_owned(),
+                fields: if fields.is_empty() {
+                    meta.column_fields()
+                        .filter(|f| f.relation.is_some())
+                        .filter_map(|f| f.column.map(str::to_owned))
+                        .collect()
+                } else {
+                    fields
+                },
+            }
+        }
+        other => other,
+    }
+}
+
+pub(crate) async fn insert<M: Model>(obj: &mut M, db: &dyn Executor) -> Result<()> {
+    obj.__pre_save(true);
+    let meta = M::meta();
+    let has_pk = obj.pk().is_some();
+    let mut columns = Vec::new();
+    let mut values = Vec::new();
+    for (field, value) in meta.column_fields().zip(obj.__values()) {
+        if field.auto && !has_pk {
+            continue;
+        }
+        if let Some(column) = field.column {
+            columns.push(Alias::new(column));
+            values.push(value.into());
+        }
+    }
+    let mut stmt = Query::insert();
+    stmt.into_table(Alias::new(meta.table));
+    if columns.is_empty() {
+        stmt.or_default_values();
+    } else {
+        stmt.columns(columns);
+        stmt.values(values)
+            .map_err(|e| Error::Definition(e.to_string()))?;
+    }
+    stmt.returning_col(Alias::new(meta.pk_column));
+    let rows = db
+        .fetch_all(db.backend().build(&stmt))
+        .await
+        .map_err(|e| explain(meta, e))?;
+    if let Some(row) = rows.first() {
+        obj.__set_pk(M::Pk::decode(row, 0)?);
+    }
+    obj.__bind();
+    Ok(())
+}
+
+pub(crate) async fn bulk_insert<M: Model>(mut objs: Vec<M>, db: &dyn Executor) -> Result<Vec<M>> {
+    let meta = M::meta();
+    let Some(first) = objs.first() else {
+        return Ok(objs);
+    };
+    let has_pk = first.pk().is_some();
+    if objs.iter().any(|o| o.pk().is_some() != has_pk) {
+        return Err(Error::InvalidValue {
+            field: meta.pk_column.to_owned(),
+            message: "bulk_create needs either every primary key set or none".to_owned(),
+        });
+    }
+    let tx = db.begin().await?;
+    let mut done = 0;
+    let result: Result<()> = async {
+        for chunk in objs.chunks_mut(500) {
+            let mut stmt = Query::insert();
+            stmt.into_table(Alias::new(meta.table));
+            let columns: Vec<_> = meta
+                .column_fields()
+                .filter(|f| !f.auto || has_pk)
+                .filter_map(|f| f.column.map(Alias::new))
+                .collect();
+            stmt.columns(columns);
+            for obj in chunk.iter_mut() {
+                obj.__pre_save(true);
+                let row: Vec<_> = meta
+                    .column_fields()
+                    .zip(obj.__values())
+                    .filter(|(f, _)| !f.auto || has_pk)
+                    .map(|(_, v)| v.into())
+                    .collect();
+                stmt.values(row)
+                    .map_err(|e| Error::Definition(e.to_string()))?;
+            }
+            stmt.returning_col(Alias::new(meta.pk_column));
+            let rows = tx
+                .fetch_all(tx.backend().build(&stmt))
+                .await
+                .map_err(|e| explain(meta, e))?;
+            for (obj, row) in chunk.iter_mut().zip(rows.iter()) {
+                obj.__set_pk(M::Pk::decode(row, 0)?);
+                obj.__bind();
+            }
+            done += chunk.len();
+        }
+        Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => {
+            tx.commit().await?;
+            debug_assert_eq!(done, objs.len());
+            Ok(objs)
+        }
+        Err(e) => {
+            let _ = tx.rollback().await;
+            Err(e)
+        }
+    }
+}
+
+/// Writes `fields` of every object in one `UPDATE ... SET col = CASE pk
+/// WHEN .. THEN .. END` per 200 objects, in one transaction.
+pub(crate) async fn bulk_update<M: Model>(
+    objs: &[M],
+    fields: &[&str],
+    db: &dyn Executor,
+) -> Result<u64> {
+    let meta = M::meta();
+    let mut targets = Vec::new();
+    for name in fields {
+        let field = meta.resolve_column(name)?;
+        if field.primary_key {
+            return Err(Error::InvalidValue {
+                field: field.name.to_owned(),
+                message: "bulk_update cannot change primary keys".to_owned(),
+            });
+        }
+        let index = meta
+            .column_fields()
+            .position(|f| f.name == field.name)
+            .unwrap_or_default();
+        targets.push((field.column.unwrap_or_default(), index));
+    }
+    let saved: Vec<(Value, Vec<Value>)> = objs
+        .iter()
+        .map(|o| {
+            o.pk()
+                .map(|pk| (pk.to_value(), o.__values()))
+                .ok_or(Error::NotSaved {
+                    model: meta.name,
+                    action: "bulk_update()",
+                })
+        })
+        .collect::<Result<_>>()?;
+    if saved.is_empty() || targets.is_empty() {
+        return Ok(0);
+    }
+    let tx = db.begin().await?;
+    let result: Result<u64> = async {
+        let mut changed = 0;
+        for chunk in saved.chunks(200) {
+            let mut stmt = Query::update();
+            stmt.table(Alias::new(meta.table));
+            for (column, index) in &targets {
+                let mut case = sea_query::CaseStatement::new();
+                for (pk, values) in chunk {
+                    let value = values.get(*index).cloned().unwrap_or(Value::String(None));
+                    case = case.case(
+                        Expr::col(Alias::new(meta.pk_column)).eq(pk.clone()),
+                        Expr::val(value),
+                    );
+                }
+                let case = case.finally(Expr::col(Alias::new(*column)));
+                stmt.value(
+                    Alias::new(*column),
+                    sea_query::SimpleExpr::Case(Box::new(case)),
+                );
+            }
+            stmt.and_where(
+                Expr::col(Alias::new(meta.pk_column)).is_in(chunk.iter().map(|(pk, _)| pk.clone())),
+            );
+            changed += tx
+                .execute(tx.backend().build(&stmt))
+                .await
+                .map_err(|e| explain(meta, e))?;
+        }
+        Ok(changed)
+    }
+    .await;
+    finish(tx, result).await
+}
+
+async fn update<M: Model>(obj: &mut M, pk: Value, db: &dyn Executor) -> Result<u64> {
+    obj.__pre_save(false);
+    let meta = M::meta();
+    let mut stmt = Query::update();
+    stmt.table(Alias::new(meta.table));
+    let mut any = false;
+    for (field, value) in meta.column_fields().zip(obj.__values()) {
+        if field.primary_key || field.auto_now_add {
+            continue;
+        }
+        if let Some(column) = field.column {
+            stmt.value(Alias::new(column), value);
+            any = true;
+        }
+    }
+    if !any {
+        // Nothing to write: report whether the row exists.
+        let exists = QuerySet::<M>::new().filter(Q::pk_eq(pk)).exists(db).await?;
+        return Ok(u64::from(exists));
+    }
+    stmt.and_where(Expr::col(Alias::new(meta.pk_column)).eq(pk));
+    db.execute(db.backend().build(&stmt))
+        .await
+        .map_err(|e| explain(meta, e))
+}
+
+pub(crate) async fn save<M: Model>(obj: &mut M, db: &dyn Executor) -> Result<()> {
+    match obj.pk() {
+        None => insert(obj, db).await,
+        Some(pk) => {
+            if update(obj, pk.to_value(), db).await? == 0 {
+                insert(obj, db).await
+            } else {
+                obj.__bind();
+                Ok(())
+            }
+        }
+    }
+}
+
+pub(crate) async fn refresh<M: Model>(obj: &mut M, db: &dyn Executor) -> Result<()> {
+    let pk = obj.pk().ok_or(Error::NotSaved {
+        model: M::meta().name,
+        action: "refresh()",
+    })?;
+    *obj = QuerySet::<M>::new()
+        .filter(Q::pk_eq(pk.to_value()))
+        .get(db)
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn delete_instance<M: Model>(obj: &M, db: &dyn Executor) -> Result<u64> {
+    let pk = obj.pk().ok_or(Error::NotSaved {
+        model: M::meta().name,
+        action: "delete()",
+    })?;
+    delete_pks(M::meta(), vec![pk.to_value()], db).await
+}
+
+/// Deletes the rows whose keys `select` returns.
+pub(crate) async fn delete_where(
+    meta: &'static ModelMeta,
+    select: sea_query::SelectStatement,
+    db: &dyn Executor,
+) -> Result<u64> {
+    let tx = db.begin().await?;
+    let result = async {
+        let rows = tx.fetch_all(tx.backend().build(&select)).await?;
+        let pks = rows
+            .iter()
+            .map(|r| (meta.decode_pk)(r, 0))
+            .collect::<Result<Vec<_>>>()?;
+        let mut seen = HashSet::new();
+        collect(meta, pks, &tx, &mut seen, 0).await
+    }
+    .await;
+    finish(tx, result).await
+}
+
+async fn delete_pks(meta: &'static ModelMeta, pks: Vec<Value>, db: &dyn Executor) -> Result<u64> {
+    let tx = db.begin().await?;
+    let mut seen = HashSet::new();
+    let result = collect(meta, pks, &tx, &mut seen, 0).await;
+    finish(tx, result).await
+}
+
+async fn finish(tx: super::Transaction, result: Result<u64>) -> Result<u64> {
+    match result {
+        Ok(n) => {
+            tx.commit().await?;
+            Ok(n)
+        }
+        Err(e) => {
+            let _ = tx.rollback().await;
+            Err(e)
+        }
+    }
+}
+
+fn default_value(d: Option<DefaultValue>) -> Value {
+    match d {
+        Some(DefaultValue::Bool(b)) => b.into(),
+        Some(DefaultValue::Int(i)) => i.into(),
+        Some(DefaultValue::Float(f)) => f.into(),
+        Some(DefaultValue::Str(s)) => s.into(),
+        Some(DefaultValue::Function(_)) | None => Value::String(None),
+    }
+}
+
+async fn count_in(db: &dyn Executor, table: &str, column: &str, pks: &[Value]) -> Result<i64> {
+    let stmt = Query::select()
+        .expr(Expr::cust("COUNT(*)"))
+        .from(Alias::new(table))
+        .and_where(Expr::col(Alias::new(column)).is_in(pks.iter().cloned()))
+        .to_owned();
+    let rows = db.fetch_all(db.backend().build(&stmt)).await?;
+    rows.first().map_or(Ok(0), |r| r.get::<i64>(0))
+}
+
+/// Applies the `on_delete` rules of every model referring to `meta`'s rows
+/// `pks`, then deletes them. Returns the number of rows deleted.
+fn collect<'a>(
+    meta: &'static ModelMeta,
+    pks: Vec<Value>,
+    db: &'a dyn Executor,
+    seen: &'a mut HashSet<(String, String)>,
+    depth: usize,
+) -> BoxFuture<'a, Result<u64>> {
+    Box::pin(async move {
+        let pks: Vec<Value> = pks
+            .into_iter()
+            .filter(|v| seen.insert((meta.table.to_owned(), format!("{v:?}"))))
+            .collect();
+        if pks.is_empty() {
+            return Ok(0);
+        }
+        if pks.len() > IN_CHUNK {
+            // Stay under the backends' bound-parameter limits.
+            let mut deleted = 0;
+            let mut rest = pks;
+            while !rest.is_empty() {
+                let tail = rest.split_off(rest.len().min(IN_CHUNK));
+                deleted += collect_chunk(meta, rest, db, seen, depth).await?;
+                rest = tail;
+            }
+            return Ok(deleted);
+        }
+        collect_chunk(meta, pks, db, seen, depth).await
+    })
+}
+
+/// At most this many values go in one `IN (...)` list.
+pub(crate) const IN_CHUNK: usize = 10_000;
+
+fn collect_chunk<'a>(
+    meta: &'static ModelMeta,
+    pks: Vec<Value>,
+    db: &'a dyn Executor,
+    seen: &'a mut HashSet<(String, String)>,
+    depth: usize,
+) -> BoxFuture<'a, Result<u64>> {
+    Box::pin(async move {
+        if depth > 64 {
+            return Err(Error::Definition(format!(
+                "on_delete cascade from {} is nested too deeply",
+                meta.name
+            )));
+        }
+        let mut deleted = 0;
+        for other in registered_models() {
+            for field in other.column_fields() {
+                let Some(rel) = field.relation else { continue };
+                let Some(column) = field.column else { continue };
+                if !matches!(rel.kind, RelationKind::ForeignKey | RelationKind::OneToOne)
+                    || (rel.target)().table != meta.table
+                {
+                    continue;
+                }
+                match rel.on_delete {
+                    OnDelete::Protect | OnDelete::Restrict => {
+                        let count = count_in(db, other.table, column, &pks).await?;
+                        let self_refs = if other.table == meta.table {
+                            // Rows of the same table being deleted anyway.
+                            let stmt = Query::select()
+                                .expr(Expr::cust("COUNT(*)"))
+                                .from(Alias::new(other.table))
+                                .and_where(Expr::col(Alias::new(column)).is_in(pks.iter().cloned()))
+                                .and_where(
+                                    Expr::col(Alias::new(other.pk_column))
+                                        .is_in(pks.iter().cloned()),
+                                )
+                                .to_owned();
+                            let rows = db.fetch_all(db.backend().build(&stmt)).await?;
+                            rows.first().map_or(Ok(0), |r| r.get::<i64>(0))?
+                        } else {
+                            0
+                        };
+                        let count = count - self_refs;
+                        if count > 0 {
+                            return Err(if rel.on_delete == OnDelete::Protect {
+                                Error::Protected {
+                                    model: meta.name,
+                                    related_model: other.name,
+                                    field: field.name,
+                                    count,
+                                }
+                            } else {
+                                Error::Restricted {
+                                    model: meta.name,
+                                    related_model: other.name,
+                                    field: field.name,
+                                    count,
+                                }
+                            });
+                        }
+                    }
+                    OnDelete::Cascade => {
+                        let stmt = Query::select()
+                            .column(Alias::new(other.pk_column))
+                            .from(Alias::new(other.table))
+                            .and_where(Expr::col(Alias::new(column)).is_in(pks.iter().cloned()))
+                            .to_owned();
+                        let rows = db.fetch_all(db.backend().build(&stmt)).await?;
+                        let child = rows
+                            .iter()
+                            .map(|r| (other.decode_pk)(r, 0))
+                            .collect::<Result<Vec<_>>>()?;
+                        deleted += collect(other, child, db, seen, depth + 1).await?;
+                    }
+                    OnDelete::SetNull | OnDelete::SetDefault => {
+                        let value = if rel.on_delete == OnDelete::SetNull {
+                            field.sql_type.null()
+                        } else {
+                            default_value(field.default)
+                        };
+                        let stmt = Query::update()
+                            .table(Alias::new(other.table))
+                            .value(Alias::new(column), value)
+                            .and_where(Expr::col(Alias::new(column)).is_in(pks.iter().cloned()))
+                            .to_owned();
+                        db.execute(db.backend().build(&stmt)).await?;
+                    }
+                    OnDelete::DoNothing => {}
+                }
+            }
+            // Join-table rows pointing at the deleted rows, from either side.
+            for field in other.fields.iter().filter(|f| {
+                f.relation
+                    .is_some_and(|r| r.kind == RelationKind::ManyToMany)
+            }) {
+                let Some(rel) = field.relation else { continue };
+                let (table, source, target) = join_table(other, field)?;
+                let mut columns = Vec::new();
+                if other.table == meta.table {
+                    columns.push(source);
+                }
+                if (rel.target)().table == meta.table {
+                    columns.push(target);
+                }
+                for column in columns {
+                    let stmt = Query::delete()
+                        .from_table(Alias::new(table))
+                        .and_where(Expr::col(Alias::new(column)).is_in(pks.iter().cloned()))
+                        .to_owned();
+                    if rel.through.is_none() {
+                        db.execute(db.backend().build(&stmt)).await?;
+                    }
+                }
+            }
+        }
+        let stmt = Query::delete()
+            .from_table(Alias::new(meta.table))
+            .and_where(Expr::col(Alias::new(meta.pk_column)).is_in(pks))
+            .to_owned();
+        deleted += db
+            .execute(db.backend().build(&stmt))
+            .await
+            .map_err(|e| explain(meta, e))?;
+        Ok(deleted)
+    })
+}

@@ -1,0 +1,608 @@
+//! Lazy, chainable query sets.
+//!
+//! Nothing touches the database until a terminal method (`all`, `get`,
+//! `count`, ...) is awaited with an executor (`&db` or `&tx`).
+//!
+//! ```
+//! use manouche::db::{Auto, Model};
+//!
+//! #[derive(Debug, Model)]
+//! #[model(app = "blog", ordering = "-id")]
+//! pub struct Note {
+//!     pub id: Auto<i64>,
+//!     #[model(max_length = 100)]
+//!     pub title: String,
+//!     pub stars: i32,
+//! }
+//!
+//! let recent_popular = Note::objects()
+//!     .filter(Note::stars.gte(4))
+//!     .exclude(Note::title.istartswith("draft"))
+//!     .order_by(Note::stars.desc())
+//!     .limit(10);
+//! # let _ = recent_popular;
+//! ```
+
+pub(crate) mod lookup;
+pub(crate) mod values;
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+pub use lookup::{Assignment, Column, Join, Lookup, LookupOp, Numeric, OrderBy, Q, Textual};
+pub use values::{Aggregate, Selectable, Selection};
+
+use super::executor::Executor;
+use super::fields::FieldType;
+use super::model::Model;
+use super::relations::{Prefetch, RelationField};
+use super::sql::compiler;
+use super::{Error, Result, persist};
+
+/// Things [`QuerySet::order_by`] accepts: one [`OrderBy`], a column
+/// (ascending), or an array / `Vec` of sort keys.
+pub trait IntoOrdering {
+    /// The sort keys.
+    fn into_ordering(self) -> Vec<OrderBy>;
+}
+
+impl IntoOrdering for OrderBy {
+    fn into_ordering(self) -> Vec<OrderBy> {
+        vec![self]
+    }
+}
+
+impl<M, T> IntoOrdering for Column<M, T> {
+    fn into_ordering(self) -> Vec<OrderBy> {
+        vec![self.asc()]
+    }
+}
+
+impl<const N: usize> IntoOrdering for [OrderBy; N] {
+    fn into_ordering(self) -> Vec<OrderBy> {
+        self.into()
+    }
+}
+
+impl IntoOrdering for Vec<OrderBy> {
+    fn into_ordering(self) -> Vec<OrderBy> {
+        self
+    }
+}
+
+/// A lazy query over rows of `M`.
+pub struct QuerySet<M: Model> {
+    pub(crate) filters: Vec<lookup::Node>,
+    pub(crate) ordering: Option<Vec<OrderBy>>,
+    pub(crate) limit: Option<u64>,
+    pub(crate) offset: Option<u64>,
+    pub(crate) distinct: bool,
+    pub(crate) for_update: bool,
+    /// Relation paths to load with joins, parents before children.
+    pub(crate) related: Vec<Vec<Join>>,
+    prefetch: Vec<Arc<dyn Prefetch<M>>>,
+    _p: PhantomData<fn() -> M>,
+}
+
+impl<M: Model> Clone for QuerySet<M> {
+    fn clone(&self) -> Self {
+        Self {
+            filters: self.filters.clone(),
+            ordering: self.ordering.clone(),
+            limit: self.limit,
+            offset: self.offset,
+            distinct: self.distinct,
+            for_update: self.for_update,
+            related: self.related.clone(),
+            prefetch: self.prefetch.clone(),
+            _p: PhantomData,
+        }
+    }
+}
+
+impl<M: Model> std::fmt::Debug for QuerySet<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QuerySet")
+            .field("model", &M::meta().name)
+            .field("filters", &self.filters)
+            .field("limit", &self.limit)
+            .field("offset", &self.offset)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<M: Model> Default for QuerySet<M> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<M: Model> QuerySet<M> {
+    /// Every row of `M` (same as `M::objects()`).
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            filters: Vec::new(),
+            ordering: None,
+            limit: None,
+            offset: None,
+            distinct: false,
+            for_update: false,
+            related: Vec::new(),
+            prefetch: Vec::new(),
+            _p: PhantomData,
+        }
+    }
+
+    /// Keeps the rows matching `q` (several filters are ANDed).
+    #[must_use]
+    pub fn filter(mut self, q: Q<M>) -> Self {
+        self.filters.push(q.node);
+        self
+    }
+
+    /// Drops the rows matching `q`.
+    #[must_use]
+    pub fn exclude(self, q: Q<M>) -> Self {
+        self.filter(!q)
+    }
+
+    /// Sorts by the given keys, replacing the model's default ordering.
+    #[must_use]
+    pub fn order_by(mut self, keys: impl IntoOrdering) -> Self {
+        self.ordering = Some(keys.into_ordering());
+        self
+    }
+
+    /// Sorts by field names given as strings, such as a `?sort=-created`
+    /// query parameter: `-` means descending. Only the model's own field (or
+    /// column) names are accepted, so user input never reaches the SQL text.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownField`] for a name that is not a field of `M`.
+    pub fn order_by_names<S: AsRef<str>>(
+        mut self,
+        names: impl IntoIterator<Item = S>,
+    ) -> Result<Self> {
+        let mut keys = Vec::new();
+        for name in names {
+            let name = name.as_ref();
+            let (desc, bare) = match name.strip_prefix('-') {
+                Some(rest) => (true, rest),
+                None => (false, name.strip_prefix('+').unwrap_or(name)),
+            };
+            let field = M::meta().resolve_column(bare)?;
+            let column = field.column.ok_or_else(|| Error::UnknownField {
+                model: M::meta().name,
+                field: bare.to_owned(),
+                known: String::new(),
+            })?;
+            keys.push(OrderBy {
+                path: Vec::new(),
+                column,
+                desc,
+            });
+        }
+        self.ordering = Some(keys);
+        Ok(self)
+    }
+
+    /// Returns rows in no particular order (drops the default ordering).
+    #[must_use]
+    pub fn unordered(mut self) -> Self {
+        self.ordering = Some(Vec::new());
+        self
+    }
+
+    /// At most `n` rows.
+    #[must_use]
+    pub fn limit(mut self, n: u64) -> Self {
+        self.limit = Some(n);
+        self
+    }
+
+    /// Skips the first `n` rows.
+    #[must_use]
+    pub fn offset(mut self, n: u64) -> Self {
+        self.offset = Some(n);
+        self
+    }
+
+    /// `SELECT DISTINCT`.
+    #[must_use]
+    pub fn distinct(mut self) -> Self {
+        self.distinct = true;
+        self
+    }
+
+    /// Locks the selected rows until the end of the transaction
+    /// (`SELECT ... FOR UPDATE` on PostgreSQL; SQLite transactions already
+    /// hold the database's write lock). Use it inside a transaction.
+    #[must_use]
+    pub fn select_for_update(mut self) -> Self {
+        self.for_update = true;
+        self
+    }
+
+    /// Loads the row a foreign key refers to in the same query (a `JOIN`);
+    /// read it with `obj.field.get()`. Follows several keys too:
+    /// `select_related(Comment::article.then(Article::author))` loads the
+    /// article and its author.
+    #[must_use]
+    pub fn select_related<T: RelationField>(mut self, field: Column<M, T>) -> Self {
+        let mut full = field.path.clone();
+        full.push(field.join());
+        for depth in 1..=full.len() {
+            let prefix = &full[..depth];
+            if !self.related.iter().any(|p| p.as_slice() == prefix) {
+                self.related.push(prefix.to_vec());
+            }
+        }
+        self
+    }
+
+    /// Loads a many-to-many or reverse relation for every row with one extra
+    /// query; read it with `obj.field.prefetched()` or `obj.field.all(&db)`.
+    #[must_use]
+    pub fn prefetch_related(mut self, field: impl Prefetch<M> + 'static) -> Self {
+        self.prefetch.push(Arc::new(field));
+        self
+    }
+
+    /// Runs the query and returns every row.
+    ///
+    /// # Errors
+    ///
+    /// The database's error (see [`Error`]).
+    pub async fn all(self, db: &dyn Executor) -> Result<Vec<M>> {
+        let stmt = compiler::select(&self, db.backend());
+        let rows = db.fetch_all(db.backend().build(&stmt)).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let mut offset = 0;
+            let mut obj = M::from_row(&row, &mut offset)?;
+            for path in &self.related {
+                let names: Vec<&str> = path.iter().map(|j| j.field).collect();
+                let skip = path.last().map_or(0, |j| (j.target)().column_count());
+                obj.__load_related(&names, skip, &row, &mut offset)?;
+            }
+            out.push(obj);
+        }
+        for prefetch in &self.prefetch {
+            prefetch.prefetch(&mut out, db).await?;
+        }
+        Ok(out)
+    }
+
+    /// The first row in the query's order, if any.
+    ///
+    /// # Errors
+    ///
+    /// The database's error.
+    pub async fn first(self, db: &dyn Executor) -> Result<Option<M>> {
+        let mut qs = self.limit(1);
+        if qs.ordering.is_none() && M::meta().ordering.is_empty() {
+            // Like Django: a stable answer needs an order.
+            qs.ordering = Some(vec![OrderBy {
+                path: Vec::new(),
+                column: M::meta().pk_column,
+                desc: false,
+            }]);
+        }
+        Ok(qs.all(db).await?.into_iter().next())
+    }
+
+    /// The one row matching the query.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::DoesNotExist`] when none matches,
+    /// [`Error::MultipleObjectsReturned`] when several do.
+    pub async fn get(self, db: &dyn Executor) -> Result<M> {
+        let mut rows = self.limit(21).all(db).await?;
+        match rows.len() {
+            0 => Err(Error::DoesNotExist {
+                model: M::meta().name,
+            }),
+            1 => Ok(rows.remove(0)),
+            count => Err(Error::MultipleObjectsReturned {
+                model: M::meta().name,
+                count,
+            }),
+        }
+    }
+
+    /// The number of matching rows.
+    ///
+    /// # Errors
+    ///
+    /// The database's error.
+    pub async fn count(self, db: &dyn Executor) -> Result<i64> {
+        let stmt = compiler::count(&self, db.backend());
+        let rows = db.fetch_all(db.backend().build(&stmt)).await?;
+        match rows.first() {
+            Some(row) => row.get::<i64>(0),
+            None => Ok(0),
+        }
+    }
+
+    /// Whether any row matches.
+    ///
+    /// # Errors
+    ///
+    /// The database's error.
+    pub async fn exists(self, db: &dyn Executor) -> Result<bool> {
+        let stmt = compiler::exists(&self, db.backend());
+        Ok(!db.fetch_all(db.backend().build(&stmt)).await?.is_empty())
+    }
+
+    /// Selected columns and/or aggregates instead of whole rows:
+    /// `values((Post::title, Post::views))` returns `Vec<(String, i64)>`.
+    /// When the selection mixes columns and aggregates, the rows are grouped
+    /// by the columns (`GROUP BY`).
+    ///
+    /// Run it with [`ValuesQuery::all`].
+    #[must_use]
+    pub fn values<S: Selection<M>>(self, selection: S) -> ValuesQuery<M, S> {
+        ValuesQuery {
+            qs: self,
+            selection,
+        }
+    }
+
+    /// Each row with extra computed values, typically aggregates over a
+    /// relation: `User::objects().annotate(User::articles.then(Article::id).count())`
+    /// returns `Vec<(User, i64)>` (grouped by the row).
+    #[must_use]
+    pub fn annotate<S: Selection<M>>(self, selection: S) -> AnnotatedQuery<M, S> {
+        AnnotatedQuery {
+            qs: self,
+            selection,
+        }
+    }
+
+    /// Sets columns on every matching row; returns how many rows changed.
+    ///
+    /// # Errors
+    ///
+    /// The database's error.
+    pub async fn update(
+        self,
+        db: &dyn Executor,
+        assignments: impl IntoIterator<Item = Assignment<M>>,
+    ) -> Result<u64> {
+        let assignments: Vec<_> = assignments.into_iter().collect();
+        if assignments.is_empty() {
+            return Ok(0);
+        }
+        let stmt = compiler::update(&self, db.backend(), &assignments);
+        db.execute(db.backend().build(&stmt)).await
+    }
+
+    /// Deletes every matching row, applying every `on_delete` rule of the
+    /// models referring to them, in one transaction. Returns how many rows
+    /// were deleted in all (cascades included).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Protected`] / [`Error::Restricted`] and the database's error.
+    pub async fn delete(self, db: &dyn Executor) -> Result<u64> {
+        let stmt = compiler::pks(&self, db.backend());
+        persist::delete_where(M::meta(), stmt, db).await
+    }
+
+    /// `SUM(column)`; `None` when no row matches.
+    ///
+    /// # Errors
+    ///
+    /// The database's error.
+    pub async fn sum<T: FieldType>(
+        self,
+        db: &dyn Executor,
+        column: Column<M, T>,
+    ) -> Result<Option<T::Inner>> {
+        self.aggregate(db, Aggregate::sum(column)).await
+    }
+
+    /// `AVG(column)` as a float; `None` when no row matches.
+    ///
+    /// # Errors
+    ///
+    /// The database's error.
+    pub async fn avg<T: FieldType>(
+        self,
+        db: &dyn Executor,
+        column: Column<M, T>,
+    ) -> Result<Option<f64>> {
+        self.aggregate(db, Aggregate::avg(column)).await
+    }
+
+    /// `MIN(column)`; `None` when no row matches.
+    ///
+    /// # Errors
+    ///
+    /// The database's error.
+    pub async fn min<T: FieldType>(
+        self,
+        db: &dyn Executor,
+        column: Column<M, T>,
+    ) -> Result<Option<T::Inner>> {
+        self.aggregate(db, Aggregate::min(column)).await
+    }
+
+    /// `MAX(column)`; `None` when no row matches.
+    ///
+    /// # Errors
+    ///
+    /// The database's error.
+    pub async fn max<T: FieldType>(
+        self,
+        db: &dyn Executor,
+        column: Column<M, T>,
+    ) -> Result<Option<T::Inner>> {
+        self.aggregate(db, Aggregate::max(column)).await
+    }
+
+    async fn aggregate<T: FieldType>(
+        self,
+        db: &dyn Executor,
+        agg: Aggregate<M, Option<T>>,
+    ) -> Result<Option<T>> {
+        let rows = self.unordered().values(agg).all(db).await?;
+        Ok(rows.into_iter().next().flatten())
+    }
+
+    /// Inserts `obj` (always an insert) and returns it with its key set.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UniqueViolation`], [`Error::ForeignKeyViolation`], ...
+    pub async fn create(&self, db: &dyn Executor, mut obj: M) -> Result<M> {
+        persist::insert(&mut obj, db).await?;
+        Ok(obj)
+    }
+
+    /// Inserts every object in one statement (per 500 rows) and returns them
+    /// with their keys set.
+    ///
+    /// # Errors
+    ///
+    /// The database's error; nothing is inserted then.
+    pub async fn bulk_create(&self, db: &dyn Executor, objs: Vec<M>) -> Result<Vec<M>> {
+        persist::bulk_insert(objs, db).await
+    }
+
+    /// Writes the named fields of every object (saved instances) with one
+    /// `UPDATE` per 200 objects, in one transaction; returns the number of
+    /// rows changed. `auto_now` fields are not touched unless named.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownField`], [`Error::NotSaved`] for an unsaved object, and
+    /// the database's errors.
+    pub async fn bulk_update(&self, db: &dyn Executor, objs: &[M], fields: &[&str]) -> Result<u64> {
+        persist::bulk_update(objs, fields, db).await
+    }
+
+    /// The row matching the query, or a new one made by `make` and inserted.
+    /// Returns the row and whether it was created.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MultipleObjectsReturned`] and the database's errors.
+    pub async fn get_or_create(
+        self,
+        db: &dyn Executor,
+        make: impl FnOnce() -> M + Send,
+    ) -> Result<(M, bool)> {
+        match self.clone().get(db).await {
+            Ok(obj) => return Ok((obj, false)),
+            Err(Error::DoesNotExist { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        // Inserted in a savepoint: when a concurrent request created the
+        // same row first, the unique violation is undone and the row read.
+        let tx = db.begin().await?;
+        match self.create(&tx, make()).await {
+            Ok(obj) => {
+                tx.commit().await?;
+                Ok((obj, true))
+            }
+            Err(e @ Error::UniqueViolation { .. }) => {
+                tx.rollback().await?;
+                match self.get(db).await {
+                    Ok(obj) => Ok((obj, false)),
+                    Err(_) => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Updates the row matching the query with `apply`, or inserts the one
+    /// made by `make`. Returns the row and whether it was created.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::MultipleObjectsReturned`] and the database's errors.
+    pub async fn update_or_create(
+        self,
+        db: &dyn Executor,
+        apply: impl FnOnce(&mut M) + Send,
+        make: impl FnOnce() -> M + Send,
+    ) -> Result<(M, bool)> {
+        let tx = db.begin().await?;
+        let out = match self.clone().get(&tx).await {
+            Ok(mut obj) => {
+                apply(&mut obj);
+                obj.save(&tx).await?;
+                (obj, false)
+            }
+            Err(Error::DoesNotExist { .. }) => (self.create(&tx, make()).await?, true),
+            Err(e) => return Err(e),
+        };
+        tx.commit().await?;
+        Ok(out)
+    }
+}
+
+/// A query returning selected columns / aggregates; see [`QuerySet::values`].
+pub struct ValuesQuery<M: Model, S> {
+    qs: QuerySet<M>,
+    selection: S,
+}
+
+impl<M: Model, S: Selection<M>> ValuesQuery<M, S> {
+    /// Runs the query.
+    ///
+    /// # Errors
+    ///
+    /// The database's error.
+    pub async fn all(self, db: &dyn Executor) -> Result<Vec<S::Output>> {
+        let items = self.selection.items();
+        let stmt = compiler::values(&self.qs, db.backend(), &items);
+        let rows = db.fetch_all(db.backend().build(&stmt)).await?;
+        rows.iter().map(|row| S::decode(row, 0)).collect()
+    }
+}
+
+/// A query returning rows with annotations; see [`QuerySet::annotate`].
+pub struct AnnotatedQuery<M: Model, S> {
+    qs: QuerySet<M>,
+    selection: S,
+}
+
+impl<M: Model, S: Selection<M>> AnnotatedQuery<M, S> {
+    /// Runs the query.
+    ///
+    /// # Errors
+    ///
+    /// The database's error.
+    pub async fn all(self, db: &dyn Executor) -> Result<Vec<(M, S::Output)>> {
+        let items = self.selection.items();
+        let stmt = compiler::annotated(&self.qs, db.backend(), &items);
+        let rows = db.fetch_all(db.backend().build(&stmt)).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let mut offset = 0;
+            let mut obj = M::from_row(&row, &mut offset)?;
+            for path in &self.qs.related {
+                let names: Vec<&str> = path.iter().map(|j| j.field).collect();
+                let skip = path.last().map_or(0, |j| (j.target)().column_count());
+                obj.__load_related(&names, skip, &row, &mut offset)?;
+            }
+            out.push((obj, S::decode(&row, offset)?));
+        }
+        let mut objs: Vec<M> = Vec::new();
+        let mut extras = Vec::with_capacity(out.len());
+        for (obj, extra) in out {
+            objs.push(obj);
+            extras.push(extra);
+        }
+        for prefetch in &self.qs.prefetch {
+            prefetch.prefetch(&mut objs, db).await?;
+        }
+        Ok(objs.into_iter().zip(extras).collect())
+    }
+}

@@ -1,0 +1,570 @@
+//! Typed column handles, lookups and Q-expressions.
+
+use std::marker::PhantomData;
+use std::ops::{BitAnd, BitOr, Not};
+
+use sea_query::Value;
+
+use crate::db::fields::{Email, FieldType, Slug, Url};
+use crate::db::model::{Model, ModelMeta};
+use crate::db::relations::RelationField;
+
+/// How one step of a relation path joins the next table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JoinOn {
+    /// `target.target_column = parent.parent_column` (foreign keys, both ways).
+    Columns {
+        parent_column: &'static str,
+        target_column: &'static str,
+    },
+    /// Through a join table: `j.source = parent.pk`, `target.pk = j.target`.
+    Table {
+        table: &'static str,
+        source: &'static str,
+        target: &'static str,
+        parent_pk: &'static str,
+    },
+    /// A relation whose definition is broken (reported when built): matches
+    /// nothing.
+    Invalid,
+}
+
+/// One step of a relation path, from a model to a related one.
+#[derive(Debug, Clone, Copy)]
+pub struct Join {
+    pub(crate) field: &'static str,
+    pub(crate) on: JoinOn,
+    pub(crate) target: fn() -> &'static ModelMeta,
+}
+
+impl PartialEq for Join {
+    fn eq(&self, other: &Self) -> bool {
+        self.field == other.field
+            && self.on == other.on
+            && (self.target)().table == (other.target)().table
+    }
+}
+
+impl<M, T> Column<M, T> {
+    pub(crate) fn through(join: Join, column: Column<impl Sized, T>) -> Self {
+        let mut path = vec![join];
+        path.extend(column.path);
+        Column {
+            field: column.field,
+            column: column.column,
+            path,
+            _p: PhantomData,
+        }
+    }
+}
+
+/// A typed handle on a column of model `M` holding `T`, possibly reached
+/// through relations (`Article::author.then(User::name)`).
+///
+/// The derive generates one per field as an associated constant
+/// (`Article::title`).
+pub struct Column<M, T> {
+    pub(crate) field: &'static str,
+    pub(crate) column: &'static str,
+    pub(crate) path: Vec<Join>,
+    _p: PhantomData<fn() -> (M, T)>,
+}
+
+impl<M, T> Clone for Column<M, T> {
+    fn clone(&self) -> Self {
+        Self {
+            field: self.field,
+            column: self.column,
+            path: self.path.clone(),
+            _p: PhantomData,
+        }
+    }
+}
+
+impl<M, T> std::fmt::Debug for Column<M, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Column({})", self.field)
+    }
+}
+
+/// Types compared with the text lookups (`contains`, `startswith`, ...).
+pub trait Textual: FieldType {}
+impl Textual for String {}
+impl Textual for Email {}
+impl Textual for Url {}
+impl Textual for Slug {}
+
+/// The comparison a lookup makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LookupOp {
+    /// `=` (or `IS NULL` for a null value).
+    Exact,
+    /// Case-insensitive `=`.
+    IExact,
+    /// `<>`.
+    Ne,
+    /// Substring, case-sensitive.
+    Contains,
+    /// Substring, case-insensitive.
+    IContains,
+    /// Prefix, case-sensitive.
+    StartsWith,
+    /// Prefix, case-insensitive.
+    IStartsWith,
+    /// Suffix, case-sensitive.
+    EndsWith,
+    /// Suffix, case-insensitive.
+    IEndsWith,
+    /// `>`.
+    Gt,
+    /// `>=`.
+    Gte,
+    /// `<`.
+    Lt,
+    /// `<=`.
+    Lte,
+    /// `IN (...)`.
+    In,
+    /// `BETWEEN a AND b`.
+    Range,
+    /// `IS NULL` (value `true`) or `IS NOT NULL`.
+    IsNull(bool),
+}
+
+/// One condition on one column.
+#[derive(Debug, Clone)]
+pub struct Lookup {
+    pub(crate) path: Vec<Join>,
+    pub(crate) column: &'static str,
+    pub(crate) op: LookupOp,
+    pub(crate) values: Vec<Value>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Node {
+    Lookup(Lookup),
+    And(Vec<Node>),
+    Or(Vec<Node>),
+    Not(Box<Node>),
+    /// `pk IN (SELECT target FROM join_table WHERE source = owner)`.
+    PkInJoin {
+        table: &'static str,
+        source: &'static str,
+        target: &'static str,
+        owner: Value,
+    },
+    /// Compare the primary key (column resolved at compile time).
+    Pk(LookupOp, Vec<Value>),
+}
+
+/// A condition on rows of `M`; combine with `&`, `|` and `!`.
+///
+/// ```
+/// use manouche::db::{Auto, Model};
+///
+/// #[derive(Model)]
+/// #[model(app = "docs")]
+/// pub struct Post { pub id: Auto<i64>, pub title: String, pub views: i64 }
+///
+/// let q = Post::title.icontains("rust") & !(Post::views.lt(10) | Post::views.gt(1000));
+/// let _ = Post::objects().filter(q);
+/// ```
+pub struct Q<M> {
+    pub(crate) node: Node,
+    _p: PhantomData<fn() -> M>,
+}
+
+impl<M> Clone for Q<M> {
+    fn clone(&self) -> Self {
+        Self::from_node(self.node.clone())
+    }
+}
+
+impl<M> std::fmt::Debug for Q<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.node.fmt(f)
+    }
+}
+
+impl<M> Q<M> {
+    pub(crate) fn from_node(node: Node) -> Self {
+        Self {
+            node,
+            _p: PhantomData,
+        }
+    }
+
+    pub(crate) fn pk_eq(value: Value) -> Self {
+        Self::from_node(Node::Pk(LookupOp::Exact, vec![value]))
+    }
+
+    pub(crate) fn column_eq(column: &'static str, value: Value) -> Self {
+        Self::from_node(Node::Lookup(Lookup {
+            path: Vec::new(),
+            column,
+            op: LookupOp::Exact,
+            values: vec![value],
+        }))
+    }
+
+    pub(crate) fn column_in(column: &'static str, values: Vec<Value>) -> Self {
+        Self::from_node(Node::Lookup(Lookup {
+            path: Vec::new(),
+            column,
+            op: LookupOp::In,
+            values,
+        }))
+    }
+
+    pub(crate) fn pk_in_join(
+        table: &'static str,
+        source: &'static str,
+        target: &'static str,
+        owner: Value,
+    ) -> Self {
+        Self::from_node(Node::PkInJoin {
+            table,
+            source,
+            target,
+            owner,
+        })
+    }
+
+    /// A condition every row matches.
+    #[must_use]
+    pub fn all() -> Self {
+        Self::from_node(Node::And(Vec::new()))
+    }
+
+    /// A condition no row matches.
+    #[must_use]
+    pub fn none() -> Self {
+        Self::from_node(Node::Or(Vec::new()))
+    }
+}
+
+impl<M: Model> Q<M> {
+    /// A lookup on a field named at run time (admin filters, API query
+    /// parameters), with its value given as text and parsed for the field's
+    /// type: `Q::<Article>::named("published", LookupOp::Exact, "true")`.
+    /// Only the model's own column fields are accepted; the value is bound.
+    /// For `In`, the text is a comma-separated list; for `Range`, two values
+    /// separated by a comma; for `IsNull`, the op's flag decides and the text
+    /// is ignored.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownField`](crate::db::Error::UnknownField) for a name that
+    /// is not a field, [`Error::InvalidValue`](crate::db::Error::InvalidValue)
+    /// for text the field's type cannot hold or a text lookup on a non-text
+    /// field.
+    pub fn named(field: &str, op: LookupOp, text: &str) -> crate::db::Result<Self> {
+        use crate::db::fields::SqlType;
+        let meta = M::meta().resolve_column(field)?;
+        let column = meta.column.unwrap_or_default();
+        let invalid = |message: String| crate::db::Error::InvalidValue {
+            field: meta.name.to_owned(),
+            message,
+        };
+        let parse = |t: &str| meta.sql_type.parse(t).map_err(|e| invalid(e.0));
+        let textual = matches!(
+            op,
+            LookupOp::IExact
+                | LookupOp::Contains
+                | LookupOp::IContains
+                | LookupOp::StartsWith
+                | LookupOp::IStartsWith
+                | LookupOp::EndsWith
+                | LookupOp::IEndsWith
+        );
+        if textual && meta.sql_type != SqlType::String {
+            return Err(invalid("text lookups apply only to text fields".to_owned()));
+        }
+        let values = match op {
+            LookupOp::IsNull(_) => Vec::new(),
+            LookupOp::In => text
+                .split(',')
+                .filter(|p| !p.trim().is_empty())
+                .map(parse)
+                .collect::<Result<_, _>>()?,
+            LookupOp::Range => {
+                let (low, high) = text
+                    .split_once(',')
+                    .ok_or_else(|| invalid("a range needs two values: `low,high`".to_owned()))?;
+                vec![parse(low)?, parse(high)?]
+            }
+            _ => vec![parse(text)?],
+        };
+        Ok(Self::from_node(Node::Lookup(Lookup {
+            path: Vec::new(),
+            column,
+            op,
+            values,
+        })))
+    }
+}
+
+impl<M> BitAnd for Q<M> {
+    type Output = Q<M>;
+    fn bitand(self, rhs: Self) -> Self {
+        Self::from_node(Node::And(vec![self.node, rhs.node]))
+    }
+}
+
+impl<M> BitOr for Q<M> {
+    type Output = Q<M>;
+    fn bitor(self, rhs: Self) -> Self {
+        Self::from_node(Node::Or(vec![self.node, rhs.node]))
+    }
+}
+
+impl<M> Not for Q<M> {
+    type Output = Q<M>;
+    fn not(self) -> Self {
+        Self::from_node(Node::Not(Box::new(self.node)))
+    }
+}
+
+/// A sort key; build with [`Column::asc`] / [`Column::desc`].
+#[derive(Debug, Clone)]
+pub struct OrderBy {
+    pub(crate) path: Vec<Join>,
+    pub(crate) column: &'static str,
+    pub(crate) desc: bool,
+}
+
+/// `SET column = value` in a query set [`update`](super::QuerySet::update).
+#[derive(Debug, Clone)]
+pub struct Assignment<M> {
+    pub(crate) column: &'static str,
+    pub(crate) value: Value,
+    /// Add `value` to the current value instead of replacing it.
+    pub(crate) increment: bool,
+    _p: PhantomData<fn() -> M>,
+}
+
+/// Numeric field types, for [`Column::increment`].
+pub trait Numeric: FieldType {}
+impl Numeric for i16 {}
+impl Numeric for i32 {}
+impl Numeric for i64 {}
+impl Numeric for f64 {}
+impl Numeric for crate::db::fields::Decimal {}
+
+impl<M, T> Column<M, T> {
+    #[doc(hidden)]
+    pub const fn __new(field: &'static str, column: &'static str) -> Self {
+        Self {
+            field,
+            column,
+            path: Vec::new(),
+            _p: PhantomData,
+        }
+    }
+
+    /// The Rust field name.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        self.field
+    }
+
+    fn lookup(&self, op: LookupOp, values: Vec<Value>) -> Q<M> {
+        Q::from_node(Node::Lookup(Lookup {
+            path: self.path.clone(),
+            column: self.column,
+            op,
+            values,
+        }))
+    }
+
+    /// Ascending sort key.
+    #[must_use]
+    pub fn asc(&self) -> OrderBy {
+        OrderBy {
+            path: self.path.clone(),
+            column: self.column,
+            desc: false,
+        }
+    }
+
+    /// Descending sort key.
+    #[must_use]
+    pub fn desc(&self) -> OrderBy {
+        OrderBy {
+            path: self.path.clone(),
+            column: self.column,
+            desc: true,
+        }
+    }
+
+    /// `IS NULL` (`true`) or `IS NOT NULL` (`false`).
+    #[must_use]
+    pub fn isnull(&self, is_null: bool) -> Q<M> {
+        self.lookup(LookupOp::IsNull(is_null), Vec::new())
+    }
+}
+
+impl<M, T: FieldType> Column<M, T> {
+    /// `= value`.
+    #[must_use]
+    pub fn eq(&self, value: impl Into<T::Inner>) -> Q<M> {
+        self.lookup(LookupOp::Exact, vec![value.into().to_value()])
+    }
+
+    /// `<> value`.
+    #[must_use]
+    pub fn ne(&self, value: impl Into<T::Inner>) -> Q<M> {
+        self.lookup(LookupOp::Ne, vec![value.into().to_value()])
+    }
+
+    /// `> value`.
+    #[must_use]
+    pub fn gt(&self, value: impl Into<T::Inner>) -> Q<M> {
+        self.lookup(LookupOp::Gt, vec![value.into().to_value()])
+    }
+
+    /// `>= value`.
+    #[must_use]
+    pub fn gte(&self, value: impl Into<T::Inner>) -> Q<M> {
+        self.lookup(LookupOp::Gte, vec![value.into().to_value()])
+    }
+
+    /// `< value`.
+    #[must_use]
+    pub fn lt(&self, value: impl Into<T::Inner>) -> Q<M> {
+        self.lookup(LookupOp::Lt, vec![value.into().to_value()])
+    }
+
+    /// `<= value`.
+    #[must_use]
+    pub fn lte(&self, value: impl Into<T::Inner>) -> Q<M> {
+        self.lookup(LookupOp::Lte, vec![value.into().to_value()])
+    }
+
+    /// `IN (values...)`; an empty list matches nothing.
+    #[must_use]
+    pub fn in_<V: Into<T::Inner>>(&self, values: impl IntoIterator<Item = V>) -> Q<M> {
+        self.lookup(
+            LookupOp::In,
+            values.into_iter().map(|v| v.into().to_value()).collect(),
+        )
+    }
+
+    /// `BETWEEN low AND high` (inclusive).
+    #[must_use]
+    pub fn range(&self, low: impl Into<T::Inner>, high: impl Into<T::Inner>) -> Q<M> {
+        self.lookup(
+            LookupOp::Range,
+            vec![low.into().to_value(), high.into().to_value()],
+        )
+    }
+
+    /// `SET column = value`, for [`QuerySet::update`](super::QuerySet::update).
+    #[must_use]
+    pub fn set(&self, value: impl Into<T>) -> Assignment<M> {
+        Assignment {
+            column: self.column,
+            value: value.into().to_value(),
+            increment: false,
+            _p: PhantomData,
+        }
+    }
+}
+
+impl<M, T: FieldType> Column<M, T>
+where
+    T::Inner: Numeric,
+{
+    /// `SET column = column + by`, computed by the database (no lost
+    /// updates under concurrency), for [`QuerySet::update`](super::QuerySet::update).
+    /// Use a negative `by` to decrement.
+    #[must_use]
+    pub fn increment(&self, by: impl Into<T::Inner>) -> Assignment<M> {
+        Assignment {
+            column: self.column,
+            value: by.into().to_value(),
+            increment: true,
+            _p: PhantomData,
+        }
+    }
+}
+
+impl<M, T: FieldType> Column<M, T>
+where
+    T::Inner: Textual,
+{
+    fn text(&self, op: LookupOp, value: impl Into<T::Inner>) -> Q<M> {
+        self.lookup(op, vec![value.into().to_value()])
+    }
+
+    /// Case-insensitive `=`.
+    #[must_use]
+    pub fn iexact(&self, value: impl Into<T::Inner>) -> Q<M> {
+        self.text(LookupOp::IExact, value)
+    }
+
+    /// Contains `value` (case-sensitive).
+    #[must_use]
+    pub fn contains(&self, value: impl Into<T::Inner>) -> Q<M> {
+        self.text(LookupOp::Contains, value)
+    }
+
+    /// Contains `value`, ignoring case.
+    #[must_use]
+    pub fn icontains(&self, value: impl Into<T::Inner>) -> Q<M> {
+        self.text(LookupOp::IContains, value)
+    }
+
+    /// Starts with `value` (case-sensitive).
+    #[must_use]
+    pub fn startswith(&self, value: impl Into<T::Inner>) -> Q<M> {
+        self.text(LookupOp::StartsWith, value)
+    }
+
+    /// Starts with `value`, ignoring case.
+    #[must_use]
+    pub fn istartswith(&self, value: impl Into<T::Inner>) -> Q<M> {
+        self.text(LookupOp::IStartsWith, value)
+    }
+
+    /// Ends with `value` (case-sensitive).
+    #[must_use]
+    pub fn endswith(&self, value: impl Into<T::Inner>) -> Q<M> {
+        self.text(LookupOp::EndsWith, value)
+    }
+
+    /// Ends with `value`, ignoring case.
+    #[must_use]
+    pub fn iendswith(&self, value: impl Into<T::Inner>) -> Q<M> {
+        self.text(LookupOp::IEndsWith, value)
+    }
+}
+
+impl<M, T: RelationField> Column<M, T> {
+    /// Follows the relation to a column of the related model:
+    /// `Article::author.then(User::name).eq("ada")` filters across the join.
+    #[must_use]
+    pub fn then<U>(&self, column: Column<T::Target, U>) -> Column<M, U> {
+        let mut path = self.path.clone();
+        path.push(self.join());
+        path.extend(column.path);
+        Column {
+            field: column.field,
+            column: column.column,
+            path,
+            _p: PhantomData,
+        }
+    }
+
+    pub(crate) fn join(&self) -> Join {
+        Join {
+            field: self.field,
+            on: JoinOn::Columns {
+                parent_column: self.column,
+                target_column: <T::Target as Model>::meta().pk_column,
+            },
+            target: <T::Target as Model>::meta,
+        }
+    }
+}

@@ -1,0 +1,395 @@
+//! Transactions, nested through savepoints.
+//!
+//! The closure form commits when the closure returns `Ok`, and rolls back when
+//! it returns `Err` or panics:
+//!
+//! ```
+//! use manouche::db::{Database, DatabaseOptions, Executor};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let db = Database::connect("sqlite::memory:", &DatabaseOptions::default()).await?;
+//! let answer = db
+//!     .transaction(|tx| async move {
+//!         // run queries with `&tx`; nested `tx.transaction(..)` uses a savepoint
+//!         let _ = tx.backend();
+//!         Ok::<_, manouche::db::Error>(42)
+//!     })
+//!     .await?;
+//! assert_eq!(answer, 42);
+//! # Ok::<_, manouche::db::Error>(())
+//! # }).unwrap();
+//! ```
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures_util::FutureExt as _;
+use futures_util::future::BoxFuture;
+use sea_query_binder::SqlxValues;
+use tokio::sync::Mutex;
+
+use super::database::{Pool, classify, finished};
+use super::executor::{Backend, Executor, Row, Statement};
+use super::{Database, Error, Result};
+
+enum Conn {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+struct State {
+    conn: Option<Conn>,
+    /// Savepoints dropped without commit or rollback: rolled back before the
+    /// next statement (a destructor cannot run SQL).
+    pending: Vec<String>,
+    next_savepoint: usize,
+}
+
+/// An open transaction (or savepoint, when nested).
+///
+/// Pass `&tx` wherever a query wants an [`Executor`]. Dropping a transaction
+/// without [`commit`](Transaction::commit) rolls it back. Clones share the
+/// same transaction; prefer [`Database::transaction`] which commits or rolls
+/// back for you.
+#[derive(Clone)]
+pub struct Transaction {
+    db: Database,
+    state: Arc<Mutex<State>>,
+    /// `None` for the outermost transaction, else the savepoint's name.
+    savepoint: Option<String>,
+    finished: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for Transaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transaction")
+            .field("savepoint", &self.savepoint)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Transaction {
+    pub(crate) async fn begin_on(db: &Database) -> Result<Self> {
+        db.note("BEGIN");
+        let backend = db.backend();
+        let conn = match db.pool() {
+            // IMMEDIATE takes the write lock up front: a deferred transaction
+            // that reads then writes can fail with SQLITE_BUSY regardless of
+            // the busy timeout when another writer got in between.
+            Pool::Sqlite(p) => Conn::Sqlite(
+                p.begin_with("BEGIN IMMEDIATE")
+                    .await
+                    .map_err(|e| classify(backend, e))?,
+            ),
+            Pool::Postgres(p) => Conn::Postgres(p.begin().await.map_err(|e| classify(backend, e))?),
+        };
+        Ok(Self {
+            db: db.clone(),
+            state: Arc::new(Mutex::new(State {
+                conn: Some(conn),
+                pending: Vec::new(),
+                next_savepoint: 0,
+            })),
+            savepoint: None,
+            finished: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// Whether this is a savepoint inside an outer transaction.
+    #[must_use]
+    pub fn is_nested(&self) -> bool {
+        self.savepoint.is_some()
+    }
+
+    async fn run_raw(&self, state: &mut State, sql: &str) -> Result<()> {
+        let started = self.db.note(sql);
+        let backend = self.db.backend();
+        let res = match state.conn.as_mut() {
+            Some(Conn::Sqlite(c)) => sqlite_raw(c, sql).await,
+            Some(Conn::Postgres(c)) => pg_raw(c, sql).await,
+            None => return Err(Error::TransactionFinished),
+        };
+        finished(sql, started);
+        res.map_err(|e| classify(backend, e))
+    }
+
+    /// Locks the connection after rolling back abandoned savepoints.
+    async fn lock(&self) -> Result<tokio::sync::MutexGuard<'_, State>> {
+        if self.finished.load(Ordering::SeqCst) {
+            return Err(Error::TransactionFinished);
+        }
+        let mut state = self.state.lock().await;
+        while let Some(sp) = state.pending.pop() {
+            let sql = format!("ROLLBACK TO SAVEPOINT {sp}; RELEASE SAVEPOINT {sp}");
+            self.run_raw(&mut state, &sql).await?;
+        }
+        if state.conn.is_none() {
+            return Err(Error::TransactionFinished);
+        }
+        Ok(state)
+    }
+
+    /// Commits the transaction (or releases the savepoint).
+    ///
+    /// # Errors
+    ///
+    /// The database's error, or [`Error::TransactionFinished`].
+    pub async fn commit(self) -> Result<()> {
+        let mut state = self.lock().await?;
+        self.finished.store(true, Ordering::SeqCst);
+        match &self.savepoint {
+            Some(sp) => {
+                self.run_raw(&mut state, &format!("RELEASE SAVEPOINT {sp}"))
+                    .await
+            }
+            None => {
+                self.db.note("COMMIT");
+                let backend = self.db.backend();
+                match state.conn.take() {
+                    Some(Conn::Sqlite(c)) => c.commit().await.map_err(|e| classify(backend, e)),
+                    Some(Conn::Postgres(c)) => c.commit().await.map_err(|e| classify(backend, e)),
+                    None => Err(Error::TransactionFinished),
+                }
+            }
+        }
+    }
+
+    /// Rolls the transaction (or the savepoint) back.
+    ///
+    /// # Errors
+    ///
+    /// The database's error, or [`Error::TransactionFinished`].
+    pub async fn rollback(self) -> Result<()> {
+        let mut state = self.lock().await?;
+        self.finished.store(true, Ordering::SeqCst);
+        match &self.savepoint {
+            Some(sp) => {
+                let sql = format!("ROLLBACK TO SAVEPOINT {sp}; RELEASE SAVEPOINT {sp}");
+                self.run_raw(&mut state, &sql).await
+            }
+            None => {
+                self.db.note("ROLLBACK");
+                let backend = self.db.backend();
+                match state.conn.take() {
+                    Some(Conn::Sqlite(c)) => c.rollback().await.map_err(|e| classify(backend, e)),
+                    Some(Conn::Postgres(c)) => c.rollback().await.map_err(|e| classify(backend, e)),
+                    None => Err(Error::TransactionFinished),
+                }
+            }
+        }
+    }
+
+    /// Runs `f` in a nested transaction (a savepoint): see
+    /// [`Database::transaction`].
+    ///
+    /// # Errors
+    ///
+    /// Whatever `f` returns, or the database's error on commit.
+    pub async fn transaction<F, Fut, T, E>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(Transaction) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: From<Error>,
+    {
+        let tx = Executor::begin(self).await?;
+        run_in(tx, f).await
+    }
+}
+
+async fn run_in<F, Fut, T, E>(tx: Transaction, f: F) -> Result<T, E>
+where
+    F: FnOnce(Transaction) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    E: From<Error>,
+{
+    match AssertUnwindSafe(f(tx.clone())).catch_unwind().await {
+        Ok(Ok(value)) => {
+            tx.commit().await?;
+            Ok(value)
+        }
+        Ok(Err(err)) => {
+            // The closure's error matters more than a failed rollback.
+            let _ = tx.rollback().await;
+            Err(err)
+        }
+        Err(panic) => {
+            let _ = tx.rollback().await;
+            std::panic::resume_unwind(panic)
+        }
+    }
+}
+
+impl Database {
+    /// Starts a transaction; commit it with [`Transaction::commit`], dropping
+    /// it rolls back.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`] when no connection can be had.
+    pub async fn begin(&self) -> Result<Transaction> {
+        Transaction::begin_on(self).await
+    }
+
+    /// Runs `f` in a transaction: commits when it returns `Ok`, rolls back
+    /// when it returns `Err` or panics (the panic then continues).
+    ///
+    /// # Errors
+    ///
+    /// Whatever `f` returns, or the database's error on begin/commit.
+    pub async fn transaction<F, Fut, T, E>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(Transaction) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        E: From<Error>,
+    {
+        let tx = self.begin().await?;
+        run_in(tx, f).await
+    }
+}
+
+// The driver calls live in plain functions returning boxed futures: inside
+// the `async` blocks above, rustc cannot prove the higher-ranked `Send` /
+// `Executor` bounds of sqlx's connection reborrows.
+type SqlxResult<T> = std::result::Result<T, sqlx::Error>;
+
+fn sqlite_raw<'c>(
+    c: &'c mut sqlx::SqliteConnection,
+    sql: &'c str,
+) -> BoxFuture<'c, SqlxResult<()>> {
+    Box::pin(async move { sqlx::Executor::execute(c, sql).await.map(|_| ()) })
+}
+
+fn pg_raw<'c>(c: &'c mut sqlx::PgConnection, sql: &'c str) -> BoxFuture<'c, SqlxResult<()>> {
+    Box::pin(async move { sqlx::Executor::execute(c, sql).await.map(|_| ()) })
+}
+
+fn sqlite_fetch<'c>(
+    c: &'c mut sqlx::SqliteConnection,
+    sql: &'c str,
+    values: SqlxValues,
+) -> BoxFuture<'c, SqlxResult<Vec<Row>>> {
+    Box::pin(async move {
+        sqlx::query_with(sql, values)
+            .fetch_all(c)
+            .await
+            .map(|rows| rows.into_iter().map(Row::Sqlite).collect())
+    })
+}
+
+fn pg_fetch<'c>(
+    c: &'c mut sqlx::PgConnection,
+    sql: &'c str,
+    values: SqlxValues,
+) -> BoxFuture<'c, SqlxResult<Vec<Row>>> {
+    Box::pin(async move {
+        sqlx::query_with(sql, values)
+            .fetch_all(c)
+            .await
+            .map(|rows| rows.into_iter().map(Row::Postgres).collect())
+    })
+}
+
+fn sqlite_execute<'c>(
+    c: &'c mut sqlx::SqliteConnection,
+    sql: &'c str,
+    values: SqlxValues,
+) -> BoxFuture<'c, SqlxResult<u64>> {
+    Box::pin(async move {
+        sqlx::query_with(sql, values)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })
+}
+
+fn pg_execute<'c>(
+    c: &'c mut sqlx::PgConnection,
+    sql: &'c str,
+    values: SqlxValues,
+) -> BoxFuture<'c, SqlxResult<u64>> {
+    Box::pin(async move {
+        sqlx::query_with(sql, values)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+    })
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        // Only the last handle decides; clones share the state.
+        if Arc::strong_count(&self.finished) > 1 || self.finished.load(Ordering::SeqCst) {
+            return;
+        }
+        self.finished.store(true, Ordering::SeqCst);
+        if let Ok(mut state) = self.state.try_lock() {
+            match &self.savepoint {
+                Some(sp) => state.pending.push(sp.clone()),
+                // Dropping sqlx's transaction queues its rollback.
+                None => drop(state.conn.take()),
+            }
+        }
+    }
+}
+
+impl Executor for Transaction {
+    fn backend(&self) -> Backend {
+        self.db.backend()
+    }
+
+    fn database(&self) -> &Database {
+        &self.db
+    }
+
+    fn fetch_all<'a>(&'a self, stmt: Statement) -> BoxFuture<'a, Result<Vec<Row>>> {
+        Box::pin(async move {
+            let mut state = self.lock().await?;
+            let started = self.db.note(&stmt.sql);
+            let backend = self.db.backend();
+            let values = SqlxValues(stmt.values);
+            let res = match state.conn.as_mut() {
+                Some(Conn::Sqlite(c)) => sqlite_fetch(c, &stmt.sql, values).await,
+                Some(Conn::Postgres(c)) => pg_fetch(c, &stmt.sql, values).await,
+                None => return Err(Error::TransactionFinished),
+            }
+            .map_err(|e| classify(backend, e));
+            finished(&stmt.sql, started);
+            res
+        })
+    }
+
+    fn execute<'a>(&'a self, stmt: Statement) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(async move {
+            let mut state = self.lock().await?;
+            let started = self.db.note(&stmt.sql);
+            let backend = self.db.backend();
+            let values = SqlxValues(stmt.values);
+            let res = match state.conn.as_mut() {
+                Some(Conn::Sqlite(c)) => sqlite_execute(c, &stmt.sql, values).await,
+                Some(Conn::Postgres(c)) => pg_execute(c, &stmt.sql, values).await,
+                None => return Err(Error::TransactionFinished),
+            }
+            .map_err(|e| classify(backend, e));
+            finished(&stmt.sql, started);
+            res
+        })
+    }
+
+    fn begin<'a>(&'a self) -> BoxFuture<'a, Result<Transaction>> {
+        Box::pin(async move {
+            let mut state = self.lock().await?;
+            state.next_savepoint += 1;
+            let name = format!("manouche_sp_{}", state.next_savepoint);
+            self.run_raw(&mut state, &format!("SAVEPOINT {name}"))
+                .await?;
+            Ok(Transaction {
+                db: self.db.clone(),
+                state: Arc::clone(&self.state),
+                savepoint: Some(name),
+                finished: Arc::new(AtomicBool::new(false)),
+            })
+        })
+    }
+}
