@@ -1,5 +1,7 @@
-//! The blog app. For now its pages are static; its models arrive with the
-//! ORM.
+//! The blog app: its models, URLs and pages. The pages are still static;
+//! they read the models once the schema comes from migrations.
+
+pub(crate) mod models;
 
 use manouche::prelude::*;
 
