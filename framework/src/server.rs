@@ -13,7 +13,7 @@
 //!   at once.
 //!
 //! Projects reach it through `manage serve --bind ADDR` and
-//! `manage runserver`; [`serve`] is the function underneath.
+//! `manage runserver`; `serve` is the function underneath.
 
 mod listener;
 #[cfg(feature = "tls")]
