@@ -210,3 +210,44 @@ async fn handler_errors_render_the_projects_error_page() {
     let r = c.get("/boom/").send().await;
     assert!(r.text().contains("500 Internal Server Error"));
 }
+
+#[tokio::test]
+async fn a_database_outage_is_a_503_not_a_crash() {
+    async fn needs_db(db: manouche::db::Db) -> Result<&'static str> {
+        db.ping().await?;
+        Ok("db is up")
+    }
+    let mut s = settings(false);
+    // Nothing listens on port 1: every connection attempt fails.
+    s.database_url = "postgres://postgres@127.0.0.1:1/test".into();
+    s.database.acquire_timeout = Duration::from_millis(300);
+    s.server.request_timeout = Duration::from_secs(10);
+    let c = Client::new(
+        Project::new(s).urls(urls().path("db/", get(needs_db), "needs-db").path(
+            "nodb/",
+            get(|| async { "fine" }),
+            "no-db",
+        )),
+    )
+    .unwrap();
+    let r = c.get("/db/").send().await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE, "{}", r.text());
+    // Pages that don't need the database keep working.
+    let r = c.get("/nodb/").send().await;
+    assert_eq!((r.status(), r.text().as_str()), (StatusCode::OK, "fine"));
+}
+
+#[tokio::test]
+async fn a_handler_without_a_configured_database_says_so() {
+    async fn needs_db(db: manouche::db::Db) -> &'static str {
+        let _ = db;
+        "unreachable"
+    }
+    let mut s = settings(true);
+    s.database_url = String::new();
+    let c =
+        Client::new(Project::new(s).urls(urls().path("db/", get(needs_db), "needs-db"))).unwrap();
+    let r = c.get("/db/").send().await;
+    assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(r.text().contains("DATABASE_URL"), "{}", r.text());
+}

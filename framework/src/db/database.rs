@@ -376,7 +376,13 @@ impl std::error::Error for MissingDatabase {}
 
 impl IntoResponse for MissingDatabase {
     fn into_response(self) -> Response {
-        (http::StatusCode::INTERNAL_SERVER_ERROR, self.to_string()).into_response()
+        tracing::error!("{self}");
+        // The project's 500 page; the reason shows in debug.
+        crate::error_pages::ErrorReport::new(
+            http::StatusCode::INTERNAL_SERVER_ERROR,
+            self.to_string(),
+        )
+        .into_response()
     }
 }
 
