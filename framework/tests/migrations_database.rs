@@ -641,3 +641,46 @@ async fn fake_records_without_running() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn concurrent_runs_apply_each_migration_once() {
+    for_each_database(|db| async move {
+        let set = MigrationSet::new(vec![
+            initial(),
+            step(vec![Operation::AddField {
+                model: "Book".into(),
+                column: column("isbn", SqlType::String, true),
+                foreign_key: None,
+                fill: None,
+            }]),
+        ])
+        .expect("set");
+        // Both runners plan before either applies, as two processes would.
+        let plan = executor::plan(&set, &Default::default(), &Target::All).expect("plan");
+        let mut a_lines = Vec::new();
+        let mut b_lines = Vec::new();
+        let (a, b) = tokio::join!(
+            executor::migrate(&db, &set, &plan, false, |l| a_lines.push(l.to_owned())),
+            executor::migrate(&db, &set, &plan, false, |l| b_lines.push(l.to_owned())),
+        );
+        a.expect("first runner");
+        b.expect("second runner");
+        let skipped = a_lines
+            .iter()
+            .chain(&b_lines)
+            .filter(|l| l.contains("SKIPPED"))
+            .count();
+        assert_eq!(skipped, 2, "{a_lines:?} {b_lines:?}");
+        assert_eq!(
+            strings(
+                &db,
+                "SELECT CAST(COUNT(*) AS TEXT) FROM manouche_migrations WHERE app = 'mt_db'"
+            )
+            .await,
+            ["2"]
+        );
+        assert!(columns(&db, "mt_book").await.contains(&"isbn".to_owned()));
+        Ok(())
+    })
+    .await;
+}

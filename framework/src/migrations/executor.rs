@@ -95,7 +95,17 @@ pub async fn ensure_recorder(db: &Database) -> Result<(), MigrationError> {
         "CREATE TABLE IF NOT EXISTS {RECORDER_TABLE} (id {id}, app VARCHAR(255) NOT NULL, \
          name VARCHAR(255) NOT NULL, applied {applied} NOT NULL DEFAULT CURRENT_TIMESTAMP)"
     );
-    db.execute(Statement::raw(sql)).await?;
+    // Under the lock: two concurrent `CREATE TABLE IF NOT EXISTS` can both
+    // try to create it on PostgreSQL.
+    let tx = db.begin().await?;
+    if db.backend() == Backend::Postgres {
+        tx.execute(Statement::raw(format!(
+            "SELECT pg_advisory_xact_lock({LOCK_KEY})"
+        )))
+        .await?;
+    }
+    tx.execute(Statement::raw(sql)).await?;
+    tx.commit().await?;
     Ok(())
 }
 
