@@ -290,6 +290,7 @@ fn alter_field_type_null_default_length_unique() {
         [Operation::AlterField {
             model: "Article".into(),
             column: expected,
+            foreign_key: None,
             fill: None
         }]
     );
@@ -311,6 +312,20 @@ fn alter_field_type_null_default_length_unique() {
     assert!(matches!(
         &new[0].operations[..],
         [Operation::AlterField { fill: Some(ColumnDefault::Str(s)), .. }] if s == "anonymous"
+    ));
+}
+
+#[test]
+fn alter_foreign_key_action() {
+    let mut models = base();
+    let fk = &mut model(&mut models, "Article").table.foreign_keys[0];
+    fk.on_delete = manouche::db::OnDelete::Protect;
+    let fk = fk.clone();
+    let ops = change(&models, &Hints::default()).expect("detect");
+    assert!(matches!(
+        &ops[..],
+        [Operation::AlterField { column, foreign_key: Some(f), .. }]
+            if column.name == "writer_id" && *f == fk
     ));
 }
 

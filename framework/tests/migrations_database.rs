@@ -366,6 +366,7 @@ async fn alter_field_type_nullability_default_keeps_data() {
         let op = Operation::AlterField {
             model: "Book".into(),
             column: pages,
+            foreign_key: None,
             fill: Some(ColumnDefault::Int(7)),
         };
         round_trip(
@@ -422,6 +423,7 @@ async fn alter_field_unique_round_trips_and_keeps_parent_children() {
         let op = Operation::AlterField {
             model: "Author".into(),
             column: name,
+            foreign_key: None,
             fill: None,
         };
         round_trip(
@@ -441,6 +443,53 @@ async fn alter_field_unique_round_trips_and_keeps_parent_children() {
                 exec(db, "DELETE FROM mt_author WHERE id = 50")
                     .await
                     .expect("cleanup");
+            },
+        )
+        .await;
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn alter_foreign_key_on_delete_round_trips() {
+    for_each_database(|db| async move {
+        let mut fk = Book::schema().table.foreign_keys[0].clone();
+        fk.on_delete = manouche::db::OnDelete::Restrict;
+        let op = Operation::AlterField {
+            model: "Book".into(),
+            column: book_column("author_id"),
+            foreign_key: Some(fk),
+            fill: None,
+        };
+        round_trip(
+            db,
+            op,
+            async |db| {
+                let err = exec(db, "DELETE FROM mt_author WHERE id = 1").await;
+                assert!(
+                    matches!(err, Err(manouche::db::Error::ForeignKeyViolation { .. })),
+                    "restricted: {err:?}"
+                );
+            },
+            async |db| {
+                // Cascade: a new author with a book goes away with the book.
+                exec(db, "INSERT INTO mt_author (id, name) VALUES (70, 'Tmp')")
+                    .await
+                    .expect("author");
+                exec(
+                    db,
+                    "INSERT INTO mt_book (id, title, author_id) VALUES (70, 'Tmp', 70)",
+                )
+                .await
+                .expect("book");
+                exec(db, "DELETE FROM mt_author WHERE id = 70")
+                    .await
+                    .expect("cascade");
+                assert_eq!(
+                    strings(db, "SELECT title FROM mt_book WHERE id = 70").await,
+                    Vec::<String>::new()
+                );
             },
         )
         .await;
@@ -592,13 +641,29 @@ async fn run_sql_round_trip_and_irreversible() {
         let set = seeded(&db, step(ops)).await;
         migrate(&db, &set, Target::All).await.expect("apply");
         assert_eq!(titles(&db, "mt_book", "title").await[0], "X");
+        // Irreversible even behind a reversible migration: refused before
+        // anything is unapplied.
+        let set = MigrationSet::new(
+            set.ordered()
+                .iter()
+                .cloned()
+                .chain([Migration {
+                    name: "0003_more".into(),
+                    dependencies: vec![(APP.into(), "0002_step".into())],
+                    ..step(vec![])
+                }])
+                .collect(),
+        )
+        .expect("set");
+        migrate(&db, &set, Target::All).await.expect("apply 0003");
         let err = migrate(&db, &set, Target::Migration(APP.into(), "0001".into()))
             .await
             .expect_err("irreversible");
         assert!(matches!(err, MigrationError::Irreversible { .. }), "{err}");
         assert_eq!(
             applied_names(&db).await,
-            ["mt_db.0001_initial", "mt_db.0002_step"]
+            ["mt_db.0001_initial", "mt_db.0002_step", "mt_db.0003_more"],
+            "0003 (reversible) was not unapplied either"
         );
         Ok(())
     })

@@ -468,7 +468,11 @@ fn diff_app(
             let Some(before) = from.table.column(&c.name) else {
                 continue;
             };
-            if before == c {
+            let fk_of = |t: &crate::db::schema::TableSchema| {
+                t.foreign_keys.iter().find(|f| f.column == c.name).cloned()
+            };
+            let foreign_key = fk_of(&to.table);
+            if before == c && fk_of(&from.table) == foreign_key {
                 continue;
             }
             let fill = fill_for(&c.name, c.sql_type)?;
@@ -478,6 +482,7 @@ fn diff_app(
             let op = Operation::AlterField {
                 model: name.clone(),
                 column: c.clone(),
+                foreign_key,
                 fill,
             };
             push(app, state, &mut ops, op)?;

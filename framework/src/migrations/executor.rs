@@ -41,6 +41,7 @@ use sea_query::{Alias, Expr, Query};
 
 use super::error::MigrationError;
 use super::loader::{Migration, MigrationSet};
+use super::operation::Operation;
 use super::schema_editor;
 use super::state::ProjectState;
 use crate::db::{Backend, Database, Executor, Statement, Transaction};
@@ -303,8 +304,33 @@ pub async fn migrate(
     fake: bool,
     mut progress: impl FnMut(&str),
 ) -> Result<(), MigrationError> {
-    ensure_recorder(db).await?;
     let backend = db.backend();
+    // Refuse up front rather than after unapplying part of the plan.
+    for step in plan.iter().filter(|s| s.backwards) {
+        for op in &step.migration.operations {
+            if let Operation::RunSql {
+                reverse_sqlite,
+                reverse_postgres,
+                ..
+            } = op
+            {
+                let (reverse, key) = match backend {
+                    Backend::Postgres => (reverse_postgres, "reverse_postgres"),
+                    _ => (reverse_sqlite, "reverse_sqlite"),
+                };
+                if reverse.is_none() {
+                    return Err(MigrationError::Irreversible {
+                        migration: step.migration.label(),
+                        reason: format!(
+                            "its raw SQL has no reverse for {backend:?}; add `{key}` to the file \
+                             (`[]` when there is nothing to undo)"
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    ensure_recorder(db).await?;
     for step in plan {
         let m = &step.migration;
         let verb = if step.backwards {

@@ -59,12 +59,16 @@ pub enum Operation {
         /// The column.
         column: String,
     },
-    /// Changes a column's type, nullability, default, length or uniqueness.
+    /// Changes a column's type, nullability, default, length, uniqueness
+    /// or foreign key.
     AlterField {
         /// The model's name.
         model: String,
         /// The column as it becomes.
         column: ColumnSchema,
+        /// The column's foreign key as it becomes (`None`: no foreign key).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        foreign_key: Option<ForeignKeySchema>,
         /// A value for existing `NULL`s when the column becomes not null.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         fill: Option<ColumnDefault>,
@@ -261,7 +265,12 @@ impl Operation {
                 m.table.foreign_keys.retain(|f| &f.column != column);
                 m.table.indexes.retain(|i| !i.columns.contains(column));
             }
-            Self::AlterField { model, column, .. } => {
+            Self::AlterField {
+                model,
+                column,
+                foreign_key,
+                ..
+            } => {
                 let m = model_mut(state, app, model)?;
                 let slot = m
                     .table
@@ -270,6 +279,16 @@ impl Operation {
                     .find(|c| c.name == column.name)
                     .ok_or_else(|| format!("{app}.{model} has no field {}", column.name))?;
                 *slot = column.clone();
+                let fks = &mut m.table.foreign_keys;
+                match (
+                    fks.iter_mut().find(|f| f.column == column.name),
+                    foreign_key,
+                ) {
+                    (Some(slot), Some(fk)) => *slot = fk.clone(),
+                    (Some(_), None) => fks.retain(|f| f.column != column.name),
+                    (None, Some(fk)) => fks.push(fk.clone()),
+                    (None, None) => {}
+                }
             }
             Self::RenameField { model, old, new } => {
                 let m = model_mut(state, app, model)?;
