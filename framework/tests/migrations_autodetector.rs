@@ -506,3 +506,33 @@ fn files_round_trip_and_misplaced_files_are_refused() {
         Err(MigrationError::MissingDependency { .. })
     ));
 }
+
+#[test]
+fn a_join_table_replaced_by_another_is_never_dropped_silently() {
+    let models = [base(), vec![Tag::schema(), Review::schema()]].concat();
+    let all = apps(&[APP, "mt_other", "mt_third"]);
+    let first = detect(&MigrationSet::default(), &models, &all, &Hints::default()).expect("first");
+    let set = MigrationSet::new(first).expect("set");
+    // The many-to-many field renamed: its join table's name changes.
+    let mut review = Review::schema();
+    review.join_tables[0].name = "mt_third_review_labels".into();
+    let models = [base(), vec![Tag::schema(), review]].concat();
+    let err = detect(&set, &models, &all, &Hints::default()).expect_err("refused");
+    assert!(
+        matches!(err, MigrationError::PossibleJoinTableRename { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("--no-rename-check"), "{err}");
+    let hints = Hints {
+        no_rename_check: true,
+        ..Hints::default()
+    };
+    let new = detect(&set, &models, &all, &hints).expect("explicit");
+    assert!(matches!(
+        &new[0].operations[..],
+        [
+            Operation::CreateJoinTable { .. },
+            Operation::DeleteJoinTable { .. }
+        ]
+    ));
+}

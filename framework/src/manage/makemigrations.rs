@@ -5,7 +5,7 @@
 use crate::Result;
 use crate::db::schema::registered_schemas;
 use crate::migrations::autodetector::{self, Hints};
-use crate::migrations::{MigrationSet, migrations_dir, write_migration};
+use crate::migrations::{MigrationError, MigrationSet, migrations_dir, write_migration};
 use crate::project::Project;
 
 /// Create new migrations from the changes to the models.
@@ -40,6 +40,23 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(_project: &Project, args: Args) -> Result<super::ExitCode> {
+    let plain = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    for app in &args.apps {
+        if !plain(app) {
+            return Err(MigrationError::BadName {
+                what: "app",
+                value: app.clone(),
+            }
+            .into());
+        }
+    }
+    if let Some(name) = args.name.as_deref().filter(|n| !plain(n)) {
+        return Err(MigrationError::BadName {
+            what: "--name",
+            value: name.to_owned(),
+        }
+        .into());
+    }
     let dir = migrations_dir();
     let set = MigrationSet::load(&dir)?;
     let models = registered_schemas();

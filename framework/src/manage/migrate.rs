@@ -1,8 +1,12 @@
 //! `manage migrate [APP] [TARGET|zero] [--plan] [--fake]`: applies (or, to
 //! an earlier target, unapplies) migrations, one transaction each.
 
+use std::collections::BTreeSet;
+
 use crate::Result;
+use crate::db::schema::registered_schemas;
 use crate::db::{Database, DatabaseOptions};
+use crate::migrations::autodetector::{self, Hints};
 use crate::migrations::executor::{self, Target};
 use crate::migrations::{MigrationSet, migrations_dir};
 use crate::project::Project;
@@ -75,5 +79,20 @@ pub(crate) async fn run(project: Project, args: Args) -> Result<super::ExitCode>
     let outcome = executor::migrate(&db, &set, &plan, args.fake, |line| println!("{line}")).await;
     db.close().await;
     outcome?;
+    // As Django does: say when the models are ahead of the migrations.
+    let models = registered_schemas();
+    let apps: Vec<String> = models
+        .iter()
+        .map(|m| m.app.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let pending = autodetector::detect(&set, &models, &apps, &Hints::default());
+    if !matches!(pending.as_deref(), Ok([])) {
+        println!(
+            "  Your models have changes that are not yet reflected in a migration: run \
+             `manage makemigrations`, then `manage migrate`."
+        );
+    }
     Ok(0)
 }

@@ -10,7 +10,11 @@
 //! old column (and its data) and add the new one. A new non-null column
 //! without a default needs a value for the existing rows
 //! ([`Hints::defaults`], `--default app.Model.column=VALUE`), and so does a
-//! column that becomes non-null.
+//! column that becomes non-null. A many-to-many join table that disappears
+//! while another appears on the same model (a renamed many-to-many field or
+//! model) stops detection too ([`MigrationError::PossibleJoinTableRename`]):
+//! renaming join tables is not supported yet, and drop + create would lose
+//! the links silently.
 //!
 //! ```
 //! use manouche::migrations::{MigrationSet, Operation, autodetector::{Hints, detect}};
@@ -508,6 +512,25 @@ fn diff_app(
                 };
                 removals.push(op);
             }
+        }
+        let added_joins: Vec<_> = to
+            .join_tables
+            .iter()
+            .filter(|j| !from.join_tables.iter().any(|f| f.name == j.name))
+            .collect();
+        if !hints.no_rename_check
+            && let Some(old) = from
+                .join_tables
+                .iter()
+                .find(|f| !to.join_tables.iter().any(|t| t.name == f.name))
+            && let Some(new) = added_joins.first()
+        {
+            return Err(MigrationError::PossibleJoinTableRename {
+                app: app.to_owned(),
+                model: name.clone(),
+                old: old.name.clone(),
+                new: new.name.clone(),
+            });
         }
         for j in &to.join_tables {
             if !from.join_tables.iter().any(|f| f.name == j.name) {

@@ -174,6 +174,30 @@ pub enum MigrationError {
         /// The added field.
         new: String,
     },
+    /// A join table was removed and another added on the same model.
+    #[error(
+        "{app}.{model}: join table {old} would be dropped and {new} created (a renamed many-to-many field or model?); migrations cannot rename join tables yet and dropping {old} loses its links: copy them with a `run_sql` migration (`makemigrations --empty {app}`) after passing `--no-rename-check`, which drops {old} and creates {new}"
+    )]
+    PossibleJoinTableRename {
+        /// The app.
+        app: String,
+        /// The model.
+        model: String,
+        /// The join table that goes away.
+        old: String,
+        /// The join table that appears.
+        new: String,
+    },
+    /// A name given on the command line cannot be used in a file name.
+    #[error(
+        "{what} {value:?} cannot be used in a migration file name: use letters, digits and `_` only"
+    )]
+    BadName {
+        /// What the name is for (`app`, `--name`).
+        what: &'static str,
+        /// The name given.
+        value: String,
+    },
 }
 
 impl From<MigrationError> for crate::Error {
