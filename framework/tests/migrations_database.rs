@@ -499,6 +499,27 @@ async fn alter_foreign_key_on_delete_round_trips() {
 }
 
 #[tokio::test]
+async fn remove_index_round_trips() {
+    for_each_database(|db| async move {
+        let name = Book::schema().table.indexes[0].name.clone();
+        assert_eq!(name, "mt_book_author_id_idx");
+        let op = Operation::RemoveIndex {
+            model: "Book".into(),
+            name,
+        };
+        round_trip(
+            db,
+            op,
+            async |db| assert!(!index_exists(db, "mt_book_author_id_idx").await),
+            async |db| assert!(index_exists(db, "mt_book_author_id_idx").await),
+        )
+        .await;
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn index_and_constraint_round_trip() {
     for_each_database(|db| async move {
         let ops = vec![
