@@ -11,7 +11,7 @@ use crate::project::Project;
 /// Create new migrations from the changes to the models.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Only these apps (default: every app with models or migrations).
+    /// Only these apps (default: every app with models in this program).
     apps: Vec<String>,
     /// Write nothing; exit with 1 when the models have changes without a
     /// migration (for CI).
@@ -60,10 +60,17 @@ pub(crate) fn run(_project: &Project, args: Args) -> Result<super::ExitCode> {
     let dir = migrations_dir();
     let set = MigrationSet::load(&dir)?;
     let models = registered_schemas();
+    let with_models: std::collections::BTreeSet<String> =
+        models.iter().map(|m| m.app.clone()).collect();
     let apps: Vec<String> = if args.apps.is_empty() {
-        let mut all: std::collections::BTreeSet<String> = set.apps();
-        all.extend(models.iter().map(|m| m.app.clone()));
-        all.into_iter().collect()
+        // Dropping every table of an app must be asked for by name.
+        for app in set.apps().difference(&with_models) {
+            println!(
+                "Note: app '{app}' has migrations but no models in this program; \
+                 `manage makemigrations {app}` would delete its tables."
+            );
+        }
+        with_models.into_iter().collect()
     } else {
         args.apps.clone()
     };
