@@ -536,3 +536,57 @@ fn a_join_table_replaced_by_another_is_never_dropped_silently() {
         ]
     ));
 }
+
+#[test]
+fn sqlmigrate_shows_each_backends_sql_both_ways() {
+    use manouche::db::Backend;
+    use manouche::migrations::executor::sql_for;
+
+    let set = initial_set();
+    let initial = &set.ordered()[0];
+    let pg = sql_for(&set, Backend::Postgres, initial, false).expect("pg");
+    assert!(
+        pg.iter()
+            .any(|s| s.starts_with("CREATE TABLE \"mt_auto_writer\"")),
+        "{pg:?}"
+    );
+    assert!(pg.iter().any(|s| s.contains("FOREIGN KEY")), "{pg:?}");
+    let back = sql_for(&set, Backend::Sqlite, initial, true).expect("sqlite back");
+    assert_eq!(
+        back,
+        [
+            "DROP TABLE \"mt_auto_article\"",
+            "DROP TABLE \"mt_auto_writer\""
+        ]
+    );
+
+    // Making a column unique: PostgreSQL alters in place, SQLite rebuilds.
+    let mut models = base();
+    model(&mut models, "Writer").table.columns[1].unique = true;
+    let mut all = set.ordered().to_vec();
+    all.extend(detect(&set, &models, &apps(&[APP]), &Hints::default()).expect("detect"));
+    let set = MigrationSet::new(all).expect("set");
+    let second = &set.ordered()[1];
+    let pg = sql_for(&set, Backend::Postgres, second, false).expect("pg");
+    assert_eq!(
+        pg,
+        [
+            "ALTER TABLE \"mt_auto_writer\" ADD CONSTRAINT \"mt_auto_writer_name_key\" UNIQUE (\"name\")"
+        ]
+    );
+    let pg_back = sql_for(&set, Backend::Postgres, second, true).expect("pg back");
+    assert!(pg_back[0].contains("DROP CONSTRAINT"), "{pg_back:?}");
+    let sqlite = sql_for(&set, Backend::Sqlite, second, false).expect("sqlite");
+    assert!(
+        sqlite[0].starts_with("CREATE TABLE \"new__mt_auto_writer\""),
+        "{sqlite:?}"
+    );
+    assert_eq!(
+        sqlite[1..],
+        [
+            "INSERT INTO \"new__mt_auto_writer\" (\"id\", \"name\") SELECT \"id\", \"name\" FROM \"mt_auto_writer\"",
+            "DROP TABLE \"mt_auto_writer\"",
+            "ALTER TABLE \"new__mt_auto_writer\" RENAME TO \"mt_auto_writer\"",
+        ]
+    );
+}

@@ -160,7 +160,10 @@ fn rebuild(change: &TableChange<'_>) -> Vec<String> {
     for c in &new.columns {
         let fill = change.fill_for(c);
         let expr = match (change.old_name(&c.name), fill) {
-            (Some(old), Some(v)) if !c.nullable => {
+            // Only a column that could hold NULLs needs them replaced.
+            (Some(old), Some(v))
+                if !c.nullable && change.old.column(old).is_some_and(|o| o.nullable) =>
+            {
                 format!("COALESCE({}, {})", quote(old), literal(Backend::Sqlite, &v))
             }
             (Some(old), _) => quote(old),
