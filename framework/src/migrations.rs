@@ -12,6 +12,33 @@
 //! - The [`executor`] applies and unapplies migrations, one transaction
 //!   each, recording them in `manouche_migrations` (`manage migrate`).
 //!
+//! From the command line:
+//!
+//! | command | what it does |
+//! |---|---|
+//! | `makemigrations [APP...]` | writes `migrations/<app>/NNNN_name.json` for each changed app; `--check` exits 1 instead when there are changes (CI), `--dry-run` only prints, `--name`, `--empty APP` (for `run_sql`) |
+//! | `makemigrations --rename app.Model.old=new` / `--rename app.Model=New` | renames instead of drop + add (never guessed) |
+//! | `makemigrations --default app.Model.column=VALUE` | the value existing rows get in a new (or newly) non-null column |
+//! | `migrate [APP] [NAME\|zero] [--plan] [--fake]` | applies, or unapplies down to `NAME` / everything of `APP` |
+//! | `showmigrations [APP...]` | `[X]` applied, `[ ]` not |
+//! | `sqlmigrate APP NAME [--backwards]` | the SQL for the configured backend |
+//!
+//! A file is the JSON of a [`Migration`]; operations are tagged with `op`:
+//!
+//! ```json
+//! {
+//!   "app": "blog",
+//!   "name": "0002_article_subtitle",
+//!   "dependencies": [["blog", "0001_initial"]],
+//!   "operations": [
+//!     {"op": "rename_field", "model": "Article", "old": "title", "new": "headline"},
+//!     {"op": "run_sql", "sqlite": ["UPDATE blog_article SET headline = trim(headline)"],
+//!      "postgres": ["UPDATE blog_article SET headline = btrim(headline)"],
+//!      "reverse_sqlite": [], "reverse_postgres": []}
+//!   ]
+//! }
+//! ```
+//!
 //! **Limitation:** migration files are read at run time from the folder
 //! [`migrations_dir`] names (`migrations/` in the working directory, or
 //! `MANOUCHE_MIGRATIONS_DIR`), not yet embedded in the binary. Deploy the

@@ -590,3 +590,37 @@ fn sqlmigrate_shows_each_backends_sql_both_ways() {
         ]
     );
 }
+
+#[derive(Debug, Clone, Model)]
+#[model(app = "mt_m2m", table = "mt_m2m_entry")]
+pub struct Entry {
+    pub id: Auto<i64>,
+    pub labels: ManyToMany<Label>,
+}
+
+#[derive(Debug, Clone, Model)]
+#[model(app = "mt_m2m", table = "mt_m2m_label")]
+pub struct Label {
+    pub id: Auto<i64>,
+}
+
+#[test]
+fn a_many_to_many_target_is_created_before_the_join_table() {
+    let new = detect(
+        &MigrationSet::default(),
+        &[Entry::schema(), Label::schema()],
+        &apps(&["mt_m2m"]),
+        &Hints::default(),
+    )
+    .expect("detect");
+    let created: Vec<&str> = new[0]
+        .operations
+        .iter()
+        .map(|op| match op {
+            Operation::CreateModel { schema } => schema.model.as_str(),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    // `Entry` sorts first, but its join table refers to `Label`.
+    assert_eq!(created, ["Label", "Entry"]);
+}

@@ -339,7 +339,8 @@ fn diff_app(
         let ready = new_models
             .iter()
             .position(|m| {
-                m.table.foreign_keys.iter().all(|f| {
+                let join_fks = m.join_tables.iter().flat_map(|j| &j.foreign_keys);
+                m.table.foreign_keys.iter().chain(join_fks).all(|f| {
                     f.target_table == m.table.name
                         || created.contains(&f.target_table)
                         || !new_models.iter().any(|o| o.table.name == f.target_table)
