@@ -105,7 +105,20 @@ pub async fn ensure_recorder(db: &Database) -> Result<(), MigrationError> {
         )))
         .await?;
     }
-    tx.execute(Statement::raw(sql)).await?;
+    // Looked up first: PostgreSQL logs a notice for `IF NOT EXISTS` on an
+    // existing table, which would clutter every `migrate`.
+    let exists = match db.backend() {
+        Backend::Postgres => format!(
+            "SELECT 1 FROM information_schema.tables WHERE table_name = '{RECORDER_TABLE}' \
+             AND table_schema = current_schema()"
+        ),
+        _ => format!(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '{RECORDER_TABLE}'"
+        ),
+    };
+    if tx.fetch_all(Statement::raw(exists)).await?.is_empty() {
+        tx.execute(Statement::raw(sql)).await?;
+    }
     tx.commit().await?;
     Ok(())
 }
