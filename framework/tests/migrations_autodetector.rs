@@ -456,6 +456,24 @@ fn cross_app_foreign_keys_depend_on_the_other_apps_migration() {
 }
 
 #[test]
+fn a_foreign_key_to_an_app_without_migrations_is_refused() {
+    let models = [base(), vec![Tag::schema(), Review::schema()]].concat();
+    // `mt_third` refers to `mt_auto` and `mt_other`; only `mt_auto` has
+    // migrations and `mt_other` is not being migrated now.
+    let err = detect(
+        &initial_set(),
+        &models,
+        &apps(&["mt_third"]),
+        &Hints::default(),
+    )
+    .expect_err("refused");
+    assert!(
+        err.to_string().contains("makemigrations mt_third mt_other"),
+        "{err}"
+    );
+}
+
+#[test]
 fn many_to_many_added_later_creates_its_join_table() {
     let mut without = Review::schema();
     let join = without.join_tables.pop().expect("join table");

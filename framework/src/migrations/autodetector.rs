@@ -188,6 +188,12 @@ pub fn detect(
             }
             if let Some(leaf) = set.leaf(&owner.app) {
                 deps.insert(leaf.key());
+            } else if !per_app.contains_key(&owner.app) {
+                // Its table would not exist when this migration runs.
+                return Err(MigrationError::DependencyWithoutMigrations {
+                    app: app.clone(),
+                    other: owner.app.clone(),
+                });
             }
         }
         out.push(Migration {

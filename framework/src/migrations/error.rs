@@ -188,6 +188,16 @@ pub enum MigrationError {
         /// The join table that appears.
         new: String,
     },
+    /// A model refers to a model of an app that has no migrations.
+    #[error(
+        "app {app:?} refers to models of app {other:?}, which has no migrations: run `manage makemigrations {app} {other}` (or without app names)"
+    )]
+    DependencyWithoutMigrations {
+        /// The app being migrated.
+        app: String,
+        /// The app without migrations.
+        other: String,
+    },
     /// A name given on the command line cannot be used in a file name.
     #[error(
         "{what} {value:?} cannot be used in a migration file name: use letters, digits and `_` only"
