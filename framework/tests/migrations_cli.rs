@@ -67,6 +67,10 @@ async fn commands_write_apply_list_and_unapply_migrations() {
         .await
         .expect("recorder");
     assert!(applied.contains(&("mt_cli".to_owned(), "0001_initial".to_owned())));
+    // An applied migration whose file is gone is still listed (and the
+    // command does not fail).
+    std::fs::remove_dir_all(dir.join("migrations")).expect("remove files");
+    manage(&url, &["showmigrations"]).await;
     db.close().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
