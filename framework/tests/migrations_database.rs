@@ -770,3 +770,33 @@ async fn concurrent_runs_apply_each_migration_once() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn dropping_a_referenced_table_fails_and_keeps_everything() {
+    for_each_database(|db| async move {
+        // Books still refer to the authors: SQLite's foreign key check (run
+        // before commit) or PostgreSQL's DROP refuses, and nothing changes.
+        let ops = vec![Operation::DeleteModel {
+            model: "Author".into(),
+        }];
+        let set = seeded(&db, step(ops)).await;
+        let err = migrate(&db, &set, Target::All)
+            .await
+            .expect_err("must fail");
+        assert!(matches!(err, MigrationError::Statement { .. }), "{err}");
+        assert!(tables(&db).await.contains(&"mt_author".to_owned()));
+        assert_eq!(titles(&db, "mt_author", "name").await, ["Ada", "Grace"]);
+        assert_eq!(applied_names(&db).await, ["mt_db.0001_initial"]);
+        let err = exec(
+            &db,
+            "INSERT INTO mt_book (title, author_id) VALUES ('x', 99)",
+        )
+        .await;
+        assert!(
+            matches!(err, Err(manouche::db::Error::ForeignKeyViolation { .. })),
+            "foreign keys enforced again: {err:?}"
+        );
+        Ok(())
+    })
+    .await;
+}

@@ -353,14 +353,9 @@ pub async fn migrate(
         };
         let started = Instant::now();
         let tx = begin(db).await?;
-        let result = run_step(&tx, set, step, fake).await;
-        let outcome = match result {
+        let outcome = match run_step(&tx, set, step, fake).await {
             Ok(ran) => finish(&tx, backend, true).await.map(|()| ran),
-            Err(e) => {
-                // Best effort: the error that matters is the migration's.
-                let _ = finish(&tx, backend, false).await;
-                Err(e)
-            }
+            Err(e) => Err(e),
         };
         let ran = match outcome {
             Ok(ran) => {
@@ -368,6 +363,10 @@ pub async fn migrate(
                 ran
             }
             Err(e) => {
+                // Best effort (also when committing failed): roll back and
+                // turn SQLite's foreign keys back on before the connection
+                // returns to the pool. The error that matters is `e`.
+                let _ = finish(&tx, backend, false).await;
                 let _ = tx.rollback().await;
                 progress(&format!("  {verb} {}... FAILED", m.label()));
                 return Err(e);
