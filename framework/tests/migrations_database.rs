@@ -800,3 +800,53 @@ async fn dropping_a_referenced_table_fails_and_keeps_everything() {
     })
     .await;
 }
+
+#[derive(Debug, Clone, Model)]
+#[model(app = "mt_cycle", table = "mt_cycle_person")]
+pub struct Person {
+    pub id: Auto<i64>,
+    pub favourite: Option<ForeignKey<Place>>,
+}
+
+#[derive(Debug, Clone, Model)]
+#[model(app = "mt_cycle", table = "mt_cycle_place")]
+pub struct Place {
+    pub id: Auto<i64>,
+    pub owner: ForeignKey<Person>,
+}
+
+#[tokio::test]
+async fn models_referring_to_each_other_are_created() {
+    for_each_database(|db| async move {
+        let new = autodetector::detect(
+            &MigrationSet::default(),
+            &[Person::schema(), Place::schema()],
+            &["mt_cycle".to_owned()],
+            &Hints::default(),
+        )
+        .expect("detect");
+        let set = MigrationSet::new(new).expect("set");
+        migrate(&db, &set, Target::All)
+            .await
+            .expect("cycle created");
+        exec(&db, "INSERT INTO mt_cycle_person (id) VALUES (1)")
+            .await
+            .expect("person");
+        exec(
+            &db,
+            "INSERT INTO mt_cycle_place (id, owner_id) VALUES (1, 1)",
+        )
+        .await
+        .expect("place");
+        exec(&db, "UPDATE mt_cycle_person SET favourite_id = 1")
+            .await
+            .expect("favourite");
+        let err = exec(&db, "UPDATE mt_cycle_person SET favourite_id = 5").await;
+        assert!(
+            matches!(err, Err(manouche::db::Error::ForeignKeyViolation { .. })),
+            "{err:?}"
+        );
+        Ok(())
+    })
+    .await;
+}

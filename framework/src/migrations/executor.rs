@@ -275,12 +275,28 @@ pub fn migration_sql(
             out.extend(sql);
         }
     } else {
+        // PostgreSQL adds foreign keys after the tables; those of a run of
+        // `CreateModel`s wait for the whole run, so that models referring to
+        // each other (a cycle) can be created.
+        let mut deferred = Vec::new();
         for (i, op) in migration.operations.iter().enumerate() {
-            out.extend(
+            let sql =
                 schema_editor::forwards(backend, &migration.app, op, &states[i], &states[i + 1])
-                    .map_err(invalid)?,
-            );
+                    .map_err(invalid)?;
+            if backend == Backend::Postgres && matches!(op, Operation::CreateModel { .. }) {
+                for s in sql {
+                    if s.starts_with("ALTER TABLE") && s.contains(" FOREIGN KEY ") {
+                        deferred.push(s);
+                    } else {
+                        out.push(s);
+                    }
+                }
+            } else {
+                out.append(&mut deferred);
+                out.extend(sql);
+            }
         }
+        out.append(&mut deferred);
     }
     Ok(out)
 }
