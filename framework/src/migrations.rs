@@ -39,10 +39,19 @@
 //! }
 //! ```
 //!
-//! **Limitation:** migration files are read at run time from the folder
-//! [`migrations_dir`] names (`migrations/` in the working directory, or
-//! `MANOUCHE_MIGRATIONS_DIR`), not yet embedded in the binary. Deploy the
-//! folder with the binary.
+//! **Limitations** (each fails clearly rather than losing data):
+//!
+//! - Migration files are read at run time from the folder
+//!   [`migrations_dir`] names (`migrations/` in the working directory, or
+//!   `MANOUCHE_MIGRATIONS_DIR`), not yet embedded in the binary. Deploy the
+//!   folder with the binary.
+//! - Join tables cannot be renamed yet: renaming a many-to-many field (or
+//!   its model) is refused by the autodetector unless `--no-rename-check`
+//!   says to drop the old links.
+//! - On PostgreSQL, unapplying the creation of models that refer to each
+//!   other fails (and is rolled back): remove one of the foreign keys in a
+//!   migration first. A type change uses `USING column::new_type`; values
+//!   PostgreSQL cannot cast make the migration fail and roll back.
 //!
 //! ```
 //! use manouche::db::{Auto, Database, Model};
