@@ -35,6 +35,7 @@ pub mod logging;
 mod manage;
 pub mod metrics;
 pub mod middleware;
+pub mod migrations;
 pub mod project;
 pub mod request;
 pub mod server;

@@ -9,14 +9,22 @@
 //! | `routes` | every route with its name |
 //! | `check [--deploy]` | system checks; exits 1 on errors |
 //! | `collectstatic [--clear]` | static files into `[static] root`, hashed and compressed |
+//! | `makemigrations [APP...] [--check] [--dry-run] [--name N] [--empty]` | writes the next migrations from the models' changes |
+//! | `migrate [APP] [TARGET\|zero] [--plan] [--fake]` | applies or unapplies migrations |
+//! | `showmigrations [APP...]` | lists migrations, `[X]` when applied |
+//! | `sqlmigrate APP NAME [--backwards]` | prints a migration's SQL |
 //!
 //! Unknown commands and bad arguments print the usage and exit with 2.
 
 mod check;
 mod collectstatic;
+mod makemigrations;
+mod migrate;
 mod routes;
 mod runserver;
 mod serve;
+mod showmigrations;
+mod sqlmigrate;
 
 use std::ffi::OsString;
 
@@ -39,6 +47,10 @@ enum Command {
     Routes(routes::Args),
     Check(check::Args),
     Collectstatic(collectstatic::Args),
+    Makemigrations(makemigrations::Args),
+    Migrate(migrate::Args),
+    Showmigrations(showmigrations::Args),
+    Sqlmigrate(sqlmigrate::Args),
 }
 
 /// What a command asks the process to exit with.
@@ -57,6 +69,10 @@ where
         Command::Routes(args) => routes::run(project, args),
         Command::Check(args) => check::run(project, args),
         Command::Collectstatic(args) => collectstatic::run(&project, args),
+        Command::Makemigrations(args) => makemigrations::run(&project, args),
+        Command::Migrate(args) => migrate::run(project, args).await,
+        Command::Showmigrations(args) => showmigrations::run(project, args).await,
+        Command::Sqlmigrate(args) => sqlmigrate::run(&project, args),
     };
     let code = outcome.unwrap_or_else(|err: Error| {
         eprintln!("error: {err}");

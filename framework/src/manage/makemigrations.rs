@@ -1,0 +1,121 @@
+//! `manage makemigrations [APP...] [--check] [--dry-run] [--name NAME]
+//! [--empty] [--rename ...] [--default ...] [--no-rename-check]`: writes the
+//! next migration of each app whose models changed.
+
+use crate::Result;
+use crate::db::schema::registered_schemas;
+use crate::migrations::autodetector::{self, Hints};
+use crate::migrations::{MigrationError, MigrationSet, migrations_dir, write_migration};
+use crate::project::Project;
+
+/// Create new migrations from the changes to the models.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Only these apps (default: every app with models in this program).
+    apps: Vec<String>,
+    /// Write nothing; exit with 1 when the models have changes without a
+    /// migration (for CI).
+    #[arg(long)]
+    check: bool,
+    /// Show what would be written, write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// The migration's name (after the number).
+    #[arg(long)]
+    name: Option<String>,
+    /// Write an empty migration (for `run_sql`) for each app given.
+    #[arg(long)]
+    empty: bool,
+    /// A rename: `app.Model=NewModel` or `app.Model.old_column=new_column`.
+    #[arg(long, value_name = "HINT")]
+    rename: Vec<String>,
+    /// A value for existing rows of a new or newly non-null column:
+    /// `app.Model.column=VALUE`.
+    #[arg(long, value_name = "app.Model.column=VALUE")]
+    default: Vec<String>,
+    /// Generate remove + add for a removed and an added field of the same
+    /// type instead of stopping to ask whether it is a rename.
+    #[arg(long)]
+    no_rename_check: bool,
+}
+
+pub(crate) fn run(_project: &Project, args: Args) -> Result<super::ExitCode> {
+    let plain = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    for app in &args.apps {
+        if !plain(app) {
+            return Err(MigrationError::BadName {
+                what: "app",
+                value: app.clone(),
+            }
+            .into());
+        }
+    }
+    if let Some(name) = args.name.as_deref().filter(|n| !plain(n)) {
+        return Err(MigrationError::BadName {
+            what: "--name",
+            value: name.to_owned(),
+        }
+        .into());
+    }
+    let dir = migrations_dir();
+    let set = MigrationSet::load(&dir)?;
+    let models = registered_schemas();
+    let with_models: std::collections::BTreeSet<String> =
+        models.iter().map(|m| m.app.clone()).collect();
+    let apps: Vec<String> = if args.apps.is_empty() {
+        // Dropping every table of an app must be asked for by name.
+        for app in set.apps().difference(&with_models) {
+            println!(
+                "Note: app '{app}' has migrations but no models in this program; \
+                 `manage makemigrations {app}` would delete its tables."
+            );
+        }
+        with_models.into_iter().collect()
+    } else {
+        args.apps.clone()
+    };
+    let new = if args.empty {
+        if args.apps.is_empty() {
+            eprintln!("error: --empty needs the app(s) to write an empty migration for");
+            return Ok(2);
+        }
+        apps.iter()
+            .map(|app| autodetector::empty(&set, app, args.name.as_deref()))
+            .collect()
+    } else {
+        let mut hints = Hints {
+            no_rename_check: args.no_rename_check,
+            name: args.name.clone(),
+            ..Hints::default()
+        };
+        for r in &args.rename {
+            hints.add_rename(r)?;
+        }
+        for d in &args.default {
+            hints.add_default(d)?;
+        }
+        autodetector::detect(&set, &models, &apps, &hints)?
+    };
+    if new.is_empty() {
+        println!("No changes detected");
+        return Ok(0);
+    }
+    for m in &new {
+        println!("Migrations for '{}':", m.app);
+        let path = dir.join(&m.app).join(format!("{}.json", m.name));
+        println!("  {}", path.display());
+        for op in &m.operations {
+            println!("    - {}", op.describe());
+        }
+    }
+    if args.check {
+        println!("Models have changes without a migration: run `manage makemigrations`.");
+        return Ok(1);
+    }
+    if !args.dry_run {
+        for m in &new {
+            write_migration(&dir, m)?;
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,98 @@
+//! `manage migrate [APP] [TARGET|zero] [--plan] [--fake]`: applies (or, to
+//! an earlier target, unapplies) migrations, one transaction each.
+
+use std::collections::BTreeSet;
+
+use crate::Result;
+use crate::db::schema::registered_schemas;
+use crate::db::{Database, DatabaseOptions};
+use crate::migrations::autodetector::{self, Hints};
+use crate::migrations::executor::{self, Target};
+use crate::migrations::{MigrationSet, migrations_dir};
+use crate::project::Project;
+
+/// Bring the database schema up to date with the migrations.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Only this app (and what it depends on).
+    app: Option<String>,
+    /// A migration of APP (name or unique prefix) to migrate to, or `zero`
+    /// to unapply all of APP's migrations.
+    target: Option<String>,
+    /// Show what would be done, do nothing.
+    #[arg(long)]
+    plan: bool,
+    /// Record the migrations as applied (or unapplied) without running them.
+    #[arg(long)]
+    fake: bool,
+}
+
+pub(crate) async fn connect(project: &Project) -> Result<Database> {
+    let settings = project.settings();
+    let options = DatabaseOptions {
+        max_connections: settings.database.max_connections.max(1),
+        acquire_timeout: settings.database.acquire_timeout,
+        sqlite_busy_timeout: settings.database.sqlite_busy_timeout,
+        ..DatabaseOptions::default()
+    };
+    Ok(Database::connect(&settings.database_url, &options).await?)
+}
+
+pub(crate) async fn run(project: Project, args: Args) -> Result<super::ExitCode> {
+    let set = MigrationSet::load(&migrations_dir())?;
+    let target = match (args.app, args.target) {
+        (None, _) => Target::All,
+        (Some(app), None) => Target::App(app),
+        (Some(app), Some(t)) if t == "zero" => Target::Zero(app),
+        (Some(app), Some(t)) => Target::Migration(app, t),
+    };
+    let db = connect(&project).await?;
+    let applied = executor::applied(&db).await?;
+    let plan = executor::plan(&set, &applied, &target)?;
+    if args.plan {
+        println!("Planned operations:");
+        if plan.is_empty() {
+            println!("  No planned migration operations.");
+        }
+        for step in &plan {
+            let m = &step.migration;
+            println!(
+                "{}{}",
+                m.label(),
+                if step.backwards { " (unapply)" } else { "" }
+            );
+            for op in &m.operations {
+                println!(
+                    "    {}{}",
+                    if step.backwards { "Undo " } else { "" },
+                    op.describe()
+                );
+            }
+        }
+        db.close().await;
+        return Ok(0);
+    }
+    println!("Running migrations:");
+    if plan.is_empty() {
+        println!("  No migrations to apply.");
+    }
+    let outcome = executor::migrate(&db, &set, &plan, args.fake, |line| println!("{line}")).await;
+    db.close().await;
+    outcome?;
+    // As Django does: say when the models are ahead of the migrations.
+    let models = registered_schemas();
+    let apps: Vec<String> = models
+        .iter()
+        .map(|m| m.app.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let pending = autodetector::detect(&set, &models, &apps, &Hints::default());
+    if !matches!(pending.as_deref(), Ok([])) {
+        println!(
+            "  Your models have changes that are not yet reflected in a migration: run \
+             `manage makemigrations`, then `manage migrate`."
+        );
+    }
+    Ok(0)
+}

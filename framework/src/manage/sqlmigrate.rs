@@ -1,0 +1,36 @@
+//! `manage sqlmigrate APP NAME [--backwards]`: prints the SQL a migration
+//! runs on the project's database backend, without connecting.
+
+use crate::Result;
+use crate::db::Backend;
+use crate::migrations::{MigrationSet, executor, migrations_dir};
+use crate::project::Project;
+
+/// Print the SQL of a migration.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The app.
+    app: String,
+    /// The migration's name (or a unique prefix).
+    name: String,
+    /// The SQL that unapplies it.
+    #[arg(long)]
+    backwards: bool,
+}
+
+pub(crate) fn run(project: &Project, args: Args) -> Result<super::ExitCode> {
+    let set = MigrationSet::load(&migrations_dir())?;
+    let m = set.find(&args.app, &args.name)?;
+    let url = &project.settings().database_url;
+    let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
+    };
+    println!("BEGIN;");
+    for sql in executor::sql_for(&set, backend, m, args.backwards)? {
+        println!("{sql};");
+    }
+    println!("COMMIT;");
+    Ok(0)
+}

@@ -1,0 +1,93 @@
+//! Migrations: the database schema follows the models through files of
+//! backend-neutral operations.
+//!
+//! - [`Operation`]s (create/delete/rename a model, add/remove/alter/rename a
+//!   field, indexes, unique constraints, join tables, raw SQL) change a
+//!   [`ProjectState`] and are turned into SQL per backend.
+//! - A [`Migration`] is a named list of operations of one app, stored as
+//!   `migrations/<app>/NNNN_name.json`; a [`MigrationSet`] reads them and
+//!   orders them by their dependencies.
+//! - The [`autodetector`] diffs the models against the state the migrations
+//!   build, and writes the next migration (`manage makemigrations`).
+//! - The [`executor`] applies and unapplies migrations, one transaction
+//!   each, recording them in `manouche_migrations` (`manage migrate`).
+//!
+//! From the command line:
+//!
+//! | command | what it does |
+//! |---|---|
+//! | `makemigrations [APP...]` | writes `migrations/<app>/NNNN_name.json` for each changed app; `--check` exits 1 instead when there are changes (CI), `--dry-run` only prints, `--name`, `--empty APP` (for `run_sql`) |
+//! | `makemigrations --rename app.Model.old=new` / `--rename app.Model=New` | renames instead of drop + add (never guessed) |
+//! | `makemigrations --default app.Model.column=VALUE` | the value existing rows get in a new (or newly) non-null column |
+//! | `migrate [APP] [NAME\|zero] [--plan] [--fake]` | applies, or unapplies down to `NAME` / everything of `APP` |
+//! | `showmigrations [APP...]` | `[X]` applied, `[ ]` not |
+//! | `sqlmigrate APP NAME [--backwards]` | the SQL for the configured backend |
+//!
+//! A file is the JSON of a [`Migration`]; operations are tagged with `op`:
+//!
+//! ```json
+//! {
+//!   "app": "blog",
+//!   "name": "0002_article_subtitle",
+//!   "dependencies": [["blog", "0001_initial"]],
+//!   "operations": [
+//!     {"op": "rename_field", "model": "Article", "old": "title", "new": "headline"},
+//!     {"op": "run_sql", "sqlite": ["UPDATE blog_article SET headline = trim(headline)"],
+//!      "postgres": ["UPDATE blog_article SET headline = btrim(headline)"],
+//!      "reverse_sqlite": [], "reverse_postgres": []}
+//!   ]
+//! }
+//! ```
+//!
+//! **Limitations** (each fails clearly rather than losing data):
+//!
+//! - Migration files are read at run time from the folder
+//!   [`migrations_dir`] names (`migrations/` in the working directory, or
+//!   `MANOUCHE_MIGRATIONS_DIR`), not yet embedded in the binary. Deploy the
+//!   folder with the binary.
+//! - Join tables cannot be renamed yet: renaming a many-to-many field (or
+//!   its model) is refused by the autodetector unless `--no-rename-check`
+//!   says to drop the old links.
+//! - On PostgreSQL, unapplying the creation of models that refer to each
+//!   other fails (and is rolled back): remove one of the foreign keys in a
+//!   migration first. A type change uses `USING column::new_type`; values
+//!   PostgreSQL cannot cast make the migration fail and roll back.
+//!
+//! ```
+//! use manouche::db::{Auto, Database, Model};
+//! use manouche::migrations::{MigrationSet, Target, autodetector, executor};
+//!
+//! #[derive(Model)]
+//! #[model(app = "docs_mig")]
+//! pub struct Page {
+//!     pub id: Auto<i64>,
+//!     #[model(max_length = 80)]
+//!     pub title: String,
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let apps = vec!["docs_mig".to_owned()];
+//! let new = autodetector::detect(&MigrationSet::default(), &[Page::schema()], &apps, &Default::default())?;
+//! let set = MigrationSet::new(new)?;
+//!
+//! let db = Database::connect("sqlite::memory:", &Default::default()).await?;
+//! let plan = executor::plan(&set, &executor::applied(&db).await?, &Target::All)?;
+//! executor::migrate(&db, &set, &plan, false, |line| println!("{line}")).await?;
+//! assert_eq!(Page::objects().count(&db).await?, 0);
+//! # Ok::<_, Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+
+pub mod autodetector;
+mod error;
+pub mod executor;
+mod loader;
+mod operation;
+mod schema_editor;
+mod state;
+
+pub use error::MigrationError;
+pub use executor::Target;
+pub use loader::{Migration, MigrationSet, migrations_dir, write_migration};
+pub use operation::Operation;
+pub use state::ProjectState;

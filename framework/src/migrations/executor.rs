@@ -1,0 +1,510 @@
+//! Applying and unapplying migrations: the recorder table
+//! (`manouche_migrations`), the [`plan`] for a [`Target`], and [`migrate`],
+//! which runs each migration in its own transaction.
+//!
+//! - **Atomic.** A migration's statements and its recorder row commit
+//!   together; when a statement fails, everything of that migration is
+//!   rolled back and [`MigrationError::Statement`] names the statement and
+//!   the database's error.
+//! - **One runner at a time.** On PostgreSQL each migration's transaction
+//!   takes `pg_advisory_xact_lock` and re-reads the recorder, so a second
+//!   `migrate` running at the same time waits, then skips what the first one
+//!   applied. On SQLite, `BEGIN IMMEDIATE` takes the write lock the same way.
+//! - **SQLite rebuilds** run with foreign key enforcement off (so dropping
+//!   the old table does not cascade) and end with `PRAGMA
+//!   foreign_key_check`; a violation fails the migration.
+//!
+//! ```
+//! use manouche::migrations::{Migration, MigrationSet, Target, executor};
+//! use manouche::db::Database;
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let db = Database::connect("sqlite::memory:", &Default::default()).await?;
+//! let set = MigrationSet::new(vec![Migration {
+//!     app: "blog".into(),
+//!     name: "0001_initial".into(),
+//!     dependencies: vec![],
+//!     operations: vec![],
+//! }])?;
+//! let applied = executor::applied(&db).await?;
+//! let plan = executor::plan(&set, &applied, &Target::All)?;
+//! executor::migrate(&db, &set, &plan, false, |line| println!("{line}")).await?;
+//! assert!(executor::applied(&db).await?.contains(&("blog".into(), "0001_initial".into())));
+//! # Ok::<_, manouche::migrations::MigrationError>(())
+//! # }).unwrap();
+//! ```
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use sea_query::{Alias, Expr, Query};
+
+use super::error::MigrationError;
+use super::loader::{Migration, MigrationSet};
+use super::operation::Operation;
+use super::schema_editor;
+use super::state::ProjectState;
+use crate::db::{Backend, Database, Executor, Statement, Transaction};
+
+/// The table that records applied migrations.
+pub const RECORDER_TABLE: &str = "manouche_migrations";
+
+/// The advisory lock key `migrate` takes on PostgreSQL ("manouche" in hex).
+const LOCK_KEY: i64 = 0x6d61_6e6f_7563_6865;
+
+/// What `migrate` should reach.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Target {
+    /// Every migration of every app.
+    All,
+    /// Every migration of one app (and what it depends on).
+    App(String),
+    /// Exactly up to this migration: applies it (and its dependencies), or
+    /// unapplies what comes after it in its app (and what depends on that).
+    Migration(String, String),
+    /// Unapplies every migration of the app (and what depends on them).
+    Zero(String),
+}
+
+/// One step of a plan.
+#[derive(Debug, Clone)]
+pub struct PlanStep {
+    /// The migration.
+    pub migration: Migration,
+    /// Whether it is unapplied.
+    pub backwards: bool,
+}
+
+type Key = (String, String);
+
+/// Creates the recorder table when it does not exist.
+///
+/// # Errors
+///
+/// The database's error.
+pub async fn ensure_recorder(db: &Database) -> Result<(), MigrationError> {
+    let id = match db.backend() {
+        Backend::Postgres => "BIGSERIAL PRIMARY KEY",
+        _ => "INTEGER PRIMARY KEY AUTOINCREMENT",
+    };
+    let applied = match db.backend() {
+        Backend::Postgres => "TIMESTAMPTZ",
+        _ => "DATETIME",
+    };
+    let sql = format!(
+        "CREATE TABLE IF NOT EXISTS {RECORDER_TABLE} (id {id}, app VARCHAR(255) NOT NULL, \
+         name VARCHAR(255) NOT NULL, applied {applied} NOT NULL DEFAULT CURRENT_TIMESTAMP)"
+    );
+    // Under the lock: two concurrent `CREATE TABLE IF NOT EXISTS` can both
+    // try to create it on PostgreSQL.
+    let tx = db.begin().await?;
+    if db.backend() == Backend::Postgres {
+        tx.execute(Statement::raw(format!(
+            "SELECT pg_advisory_xact_lock({LOCK_KEY})"
+        )))
+        .await?;
+    }
+    // Looked up first: PostgreSQL logs a notice for `IF NOT EXISTS` on an
+    // existing table, which would clutter every `migrate`.
+    let exists = match db.backend() {
+        Backend::Postgres => format!(
+            "SELECT 1 FROM information_schema.tables WHERE table_name = '{RECORDER_TABLE}' \
+             AND table_schema = current_schema()"
+        ),
+        _ => format!(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '{RECORDER_TABLE}'"
+        ),
+    };
+    if tx.fetch_all(Statement::raw(exists)).await?.is_empty() {
+        tx.execute(Statement::raw(sql)).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The applied migrations (`(app, name)`); empty when the recorder table
+/// does not exist yet.
+///
+/// # Errors
+///
+/// The database's error.
+pub async fn applied(db: &dyn Executor) -> Result<BTreeSet<Key>, MigrationError> {
+    let rows = match db
+        .fetch_all(Statement::raw(format!(
+            "SELECT app, name FROM {RECORDER_TABLE}"
+        )))
+        .await
+    {
+        Ok(rows) => rows,
+        Err(crate::db::Error::MissingTable { .. }) => return Ok(BTreeSet::new()),
+        Err(e) => return Err(e.into()),
+    };
+    rows.iter()
+        .map(|r| Ok((r.get::<String>(0)?, r.get::<String>(1)?)))
+        .collect()
+}
+
+/// The steps that take the database from `applied` to `target`.
+///
+/// # Errors
+///
+/// [`MigrationError::UnknownApp`] or [`MigrationError::UnknownMigration`]
+/// for a target that does not exist.
+pub fn plan(
+    set: &MigrationSet,
+    applied: &BTreeSet<Key>,
+    target: &Target,
+) -> Result<Vec<PlanStep>, MigrationError> {
+    let check_app = |app: &str| {
+        if set.apps().contains(app) {
+            Ok(())
+        } else {
+            Err(MigrationError::UnknownApp {
+                app: app.to_owned(),
+                known: set.apps().into_iter().collect::<Vec<_>>().join(", "),
+            })
+        }
+    };
+    let forwards = |wanted: &BTreeSet<Key>| -> Vec<PlanStep> {
+        set.ordered()
+            .iter()
+            .filter(|m| wanted.contains(&m.key()) && !applied.contains(&m.key()))
+            .map(|m| PlanStep {
+                migration: m.clone(),
+                backwards: false,
+            })
+            .collect()
+    };
+    let backwards = |unwanted: &BTreeSet<Key>| -> Vec<PlanStep> {
+        set.ordered()
+            .iter()
+            .rev()
+            .filter(|m| unwanted.contains(&m.key()) && applied.contains(&m.key()))
+            .map(|m| PlanStep {
+                migration: m.clone(),
+                backwards: true,
+            })
+            .collect()
+    };
+    Ok(match target {
+        Target::All => forwards(&set.ordered().iter().map(Migration::key).collect()),
+        Target::App(app) => {
+            check_app(app)?;
+            let leaf = set.leaf(app).map(Migration::key).unwrap_or_default();
+            forwards(&set.ancestors(&leaf))
+        }
+        Target::Migration(app, name) => {
+            check_app(app)?;
+            let key = set.find(app, name)?.key();
+            if applied.contains(&key) {
+                let mut unwanted = BTreeSet::new();
+                for m in set
+                    .ordered()
+                    .iter()
+                    .filter(|m| m.app == key.0 && m.name > key.1)
+                {
+                    unwanted.extend(set.dependents(&m.key()));
+                }
+                backwards(&unwanted)
+            } else {
+                forwards(&set.ancestors(&key))
+            }
+        }
+        Target::Zero(app) => {
+            check_app(app)?;
+            let mut unwanted = BTreeSet::new();
+            for m in set.ordered().iter().filter(|m| &m.app == app) {
+                unwanted.extend(set.dependents(&m.key()));
+            }
+            backwards(&unwanted)
+        }
+    })
+}
+
+/// The state before `migration`, given what is applied: every applied
+/// migration that comes before it.
+fn state_before(
+    set: &MigrationSet,
+    applied: &BTreeSet<Key>,
+    migration: &Migration,
+) -> Result<ProjectState, MigrationError> {
+    let mut state = ProjectState::default();
+    for m in set.ordered() {
+        if m.key() == migration.key() {
+            break;
+        }
+        if applied.contains(&m.key()) {
+            m.apply(&mut state)?;
+        }
+    }
+    Ok(state)
+}
+
+/// The SQL of `migration` on `backend`, forwards or backwards, from the
+/// state before it.
+///
+/// # Errors
+///
+/// [`MigrationError::Irreversible`] or an inconsistent migration.
+pub fn migration_sql(
+    backend: Backend,
+    migration: &Migration,
+    before: &ProjectState,
+    backwards: bool,
+) -> Result<Vec<String>, MigrationError> {
+    let invalid = |problem| MigrationError::InvalidOperation {
+        migration: migration.label(),
+        problem,
+    };
+    let mut states = vec![before.clone()];
+    for op in &migration.operations {
+        let mut next = states.last().cloned().unwrap_or_default();
+        op.apply(&migration.app, &mut next).map_err(invalid)?;
+        states.push(next);
+    }
+    let mut out = Vec::new();
+    if backwards {
+        for (i, op) in migration.operations.iter().enumerate().rev() {
+            let sql =
+                schema_editor::backwards(backend, &migration.app, op, &states[i], &states[i + 1])
+                    .map_err(|reason| MigrationError::Irreversible {
+                    migration: migration.label(),
+                    reason,
+                })?;
+            out.extend(sql);
+        }
+    } else {
+        // PostgreSQL adds foreign keys after the tables; those of a run of
+        // `CreateModel`s wait for the whole run, so that models referring to
+        // each other (a cycle) can be created.
+        let mut deferred = Vec::new();
+        for (i, op) in migration.operations.iter().enumerate() {
+            let sql =
+                schema_editor::forwards(backend, &migration.app, op, &states[i], &states[i + 1])
+                    .map_err(invalid)?;
+            if backend == Backend::Postgres && matches!(op, Operation::CreateModel { .. }) {
+                for s in sql {
+                    if s.starts_with("ALTER TABLE") && s.contains(" FOREIGN KEY ") {
+                        deferred.push(s);
+                    } else {
+                        out.push(s);
+                    }
+                }
+            } else {
+                out.append(&mut deferred);
+                out.extend(sql);
+            }
+        }
+        out.append(&mut deferred);
+    }
+    Ok(out)
+}
+
+/// The SQL `sqlmigrate` prints: `app.name` on `backend`, from the state of
+/// every migration before it.
+///
+/// # Errors
+///
+/// See [`migration_sql`].
+pub fn sql_for(
+    set: &MigrationSet,
+    backend: Backend,
+    migration: &Migration,
+    backwards: bool,
+) -> Result<Vec<String>, MigrationError> {
+    let ancestors = set.ancestors(&migration.key());
+    let before = state_before(set, &ancestors, migration)?;
+    migration_sql(backend, migration, &before, backwards)
+}
+
+/// Runs `plan`: each migration in its own transaction, recording it.
+/// `progress` gets one line per migration with its time. With `fake`, only
+/// the recorder changes.
+///
+/// # Errors
+///
+/// The first migration that fails ([`MigrationError::Statement`]); it was
+/// rolled back, the ones before it stay applied.
+pub async fn migrate(
+    db: &Database,
+    set: &MigrationSet,
+    plan: &[PlanStep],
+    fake: bool,
+    mut progress: impl FnMut(&str),
+) -> Result<(), MigrationError> {
+    let backend = db.backend();
+    // Refuse up front rather than after unapplying part of the plan.
+    for step in plan.iter().filter(|s| s.backwards) {
+        for op in &step.migration.operations {
+            if let Operation::RunSql {
+                reverse_sqlite,
+                reverse_postgres,
+                ..
+            } = op
+            {
+                let (reverse, key) = match backend {
+                    Backend::Postgres => (reverse_postgres, "reverse_postgres"),
+                    _ => (reverse_sqlite, "reverse_sqlite"),
+                };
+                if reverse.is_none() {
+                    return Err(MigrationError::Irreversible {
+                        migration: step.migration.label(),
+                        reason: format!(
+                            "its raw SQL has no reverse for {backend:?}; add `{key}` to the file \
+                             (`[]` when there is nothing to undo)"
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    ensure_recorder(db).await?;
+    for step in plan {
+        let m = &step.migration;
+        let verb = if step.backwards {
+            "Unapplying"
+        } else {
+            "Applying"
+        };
+        let started = Instant::now();
+        let tx = begin(db).await?;
+        let outcome = match run_step(&tx, set, step, fake).await {
+            Ok(ran) => finish(&tx, backend, true).await.map(|()| ran),
+            Err(e) => Err(e),
+        };
+        let ran = match outcome {
+            Ok(ran) => {
+                tx.commit().await?;
+                ran
+            }
+            Err(e) => {
+                // Best effort (also when committing failed): roll back and
+                // turn SQLite's foreign keys back on before the connection
+                // returns to the pool. The error that matters is `e`.
+                let _ = finish(&tx, backend, false).await;
+                let _ = tx.rollback().await;
+                progress(&format!("  {verb} {}... FAILED", m.label()));
+                return Err(e);
+            }
+        };
+        let elapsed = started.elapsed();
+        let status = match (ran, fake) {
+            (false, _) => "SKIPPED (another process did it)".to_owned(),
+            (true, true) => "FAKED".to_owned(),
+            (true, false) => format!("OK ({:.3}s)", elapsed.as_secs_f64()),
+        };
+        progress(&format!("  {verb} {}... {status}", m.label()));
+    }
+    Ok(())
+}
+
+/// Opens a migration's transaction. On SQLite foreign keys can only be
+/// switched off outside a transaction, so the pool's transaction is
+/// committed (it is empty), the pragma set, and a new one begun on the same
+/// connection; [`finish`] restores the pragma.
+async fn begin(db: &Database) -> Result<Transaction, MigrationError> {
+    let tx = db.begin().await?;
+    if db.backend() == Backend::Sqlite {
+        for sql in ["COMMIT", "PRAGMA foreign_keys = OFF", "BEGIN IMMEDIATE"] {
+            if let Err(e) = tx.execute(Statement::raw(sql)).await {
+                let _ = restore_sqlite(&tx).await;
+                return Err(e.into());
+            }
+        }
+    } else {
+        tx.execute(Statement::raw(format!(
+            "SELECT pg_advisory_xact_lock({LOCK_KEY})"
+        )))
+        .await?;
+    }
+    Ok(tx)
+}
+
+async fn restore_sqlite(tx: &Transaction) -> Result<(), crate::db::Error> {
+    // Leaves an empty transaction open for the pool's own COMMIT/ROLLBACK.
+    let _ = tx.execute(Statement::raw("ROLLBACK")).await;
+    tx.execute(Statement::raw("PRAGMA foreign_keys = ON"))
+        .await?;
+    tx.execute(Statement::raw("BEGIN")).await?;
+    Ok(())
+}
+
+/// Commits (or rolls back) the SQLite work and turns foreign keys back on.
+async fn finish(tx: &Transaction, backend: Backend, commit: bool) -> Result<(), MigrationError> {
+    if backend != Backend::Sqlite {
+        return Ok(());
+    }
+    if commit {
+        tx.execute(Statement::raw("COMMIT")).await?;
+        tx.execute(Statement::raw("PRAGMA foreign_keys = ON"))
+            .await?;
+        tx.execute(Statement::raw("BEGIN")).await?;
+        Ok(())
+    } else {
+        restore_sqlite(tx).await.map_err(Into::into)
+    }
+}
+
+/// Runs one step inside `tx`; `false` when another process already did it.
+async fn run_step(
+    tx: &Transaction,
+    set: &MigrationSet,
+    step: &PlanStep,
+    fake: bool,
+) -> Result<bool, MigrationError> {
+    let m = &step.migration;
+    let now_applied = applied(tx).await?;
+    if now_applied.contains(&m.key()) != step.backwards {
+        return Ok(false);
+    }
+    let backend = tx.backend();
+    if !fake {
+        let before = state_before(set, &now_applied, m)?;
+        for sql in migration_sql(backend, m, &before, step.backwards)? {
+            tx.execute(Statement::raw(sql.clone()))
+                .await
+                .map_err(|source| MigrationError::Statement {
+                    migration: m.label(),
+                    statement: sql,
+                    source,
+                })?;
+        }
+        if backend == Backend::Sqlite {
+            let sql = "PRAGMA foreign_key_check";
+            let rows = tx.fetch_all(Statement::raw(sql)).await?;
+            if let Some(row) = rows.first() {
+                return Err(MigrationError::Statement {
+                    migration: m.label(),
+                    statement: sql.to_owned(),
+                    source: crate::db::Error::ForeignKeyViolation {
+                        table: row.get::<String>(0).unwrap_or_default(),
+                        fields: Vec::new(),
+                    },
+                });
+            }
+        }
+    }
+    let table = Alias::new(RECORDER_TABLE);
+    let stmt = if step.backwards {
+        let q = Query::delete()
+            .from_table(table)
+            .and_where(Expr::col(Alias::new("app")).eq(m.app.as_str()))
+            .and_where(Expr::col(Alias::new("name")).eq(m.name.as_str()))
+            .to_owned();
+        backend.build(&q)
+    } else {
+        let q = Query::insert()
+            .into_table(table)
+            .columns([Alias::new("app"), Alias::new("name")])
+            .values([m.app.as_str().into(), m.name.as_str().into()])
+            .map_err(|e| MigrationError::InvalidOperation {
+                migration: m.label(),
+                problem: e.to_string(),
+            })?
+            .to_owned();
+        backend.build(&q)
+    };
+    tx.execute(stmt).await?;
+    Ok(true)
+}

@@ -1,0 +1,320 @@
+//! Turns operations into SQL for one backend: [`forwards`] and
+//! [`backwards`] take the states before and after the operation.
+//!
+//! Changes inside one table go through a single diff of the table's old and
+//! new schema ([`alter_table`]), implemented per backend: PostgreSQL alters
+//! in place, SQLite rebuilds the table when `ALTER TABLE` cannot do it.
+
+mod postgres;
+mod sqlite;
+
+use std::collections::BTreeMap;
+
+use super::operation::Operation;
+use super::state::ProjectState;
+use crate::db::Backend;
+use crate::db::fields::SqlType;
+use crate::db::schema::{ColumnDefault, ColumnSchema, ModelSchema, TableSchema, create_table_sql};
+
+/// How one table changes: old and new schema, renamed columns (old → new)
+/// and values for existing rows of new or newly non-null columns.
+pub(crate) struct TableChange<'a> {
+    pub(crate) old: &'a TableSchema,
+    pub(crate) new: &'a TableSchema,
+    pub(crate) renames: BTreeMap<String, String>,
+    pub(crate) fill: BTreeMap<String, ColumnDefault>,
+}
+
+impl TableChange<'_> {
+    /// The old name of the new column `new`, if it existed before.
+    pub(crate) fn old_name<'n>(&'n self, new: &'n str) -> Option<&'n str> {
+        let old = self
+            .renames
+            .iter()
+            .find(|(_, n)| n.as_str() == new)
+            .map_or(new, |(o, _)| o.as_str());
+        if self.renames.contains_key(new) && old == new {
+            // `new` was renamed away and nothing was renamed to it.
+            return None;
+        }
+        self.old.column(old).map(|_| old)
+    }
+
+    /// The new name of the old column `old`, if it still exists.
+    pub(crate) fn new_name<'n>(&'n self, old: &'n str) -> Option<&'n str> {
+        let new = self.renames.get(old).map_or(old, String::as_str);
+        self.new.column(new).map(|_| new)
+    }
+
+    /// The value existing rows get in the new column `c`.
+    pub(crate) fn fill_for(&self, c: &ColumnSchema) -> Option<ColumnDefault> {
+        self.fill
+            .get(&c.name)
+            .cloned()
+            .or_else(|| c.default.clone())
+            .or_else(|| {
+                if c.nullable {
+                    None
+                } else {
+                    effective_default(c.sql_type)
+                }
+            })
+    }
+}
+
+/// The value a re-added non-null column without default gets, as Django
+/// does when reversing the removal of such a field.
+fn effective_default(ty: SqlType) -> Option<ColumnDefault> {
+    match ty {
+        SqlType::Bool => Some(ColumnDefault::Bool(false)),
+        SqlType::SmallInt | SqlType::Integer | SqlType::BigInt => Some(ColumnDefault::Int(0)),
+        SqlType::Double | SqlType::Decimal => Some(ColumnDefault::Float(0.0)),
+        SqlType::String => Some(ColumnDefault::Str(String::new())),
+        _ => None,
+    }
+}
+
+/// `"name"` with inner quotes doubled (both backends).
+pub(crate) fn quote(ident: &str) -> String {
+    format!("\"{}\"", ident.replace('"', "\"\""))
+}
+
+/// A SQL literal for a default value.
+pub(crate) fn literal(backend: Backend, d: &ColumnDefault) -> String {
+    match d {
+        ColumnDefault::Bool(b) => match (backend, b) {
+            (Backend::Postgres, true) => "TRUE".into(),
+            (Backend::Postgres, false) => "FALSE".into(),
+            (_, true) => "1".into(),
+            (_, false) => "0".into(),
+        },
+        ColumnDefault::Int(i) => i.to_string(),
+        ColumnDefault::Float(f) => {
+            let s = f.to_string();
+            if s.contains(['.', 'e', 'E']) || !f.is_finite() {
+                s
+            } else {
+                format!("{s}.0")
+            }
+        }
+        ColumnDefault::Str(s) => format!("'{}'", s.replace('\'', "''")),
+    }
+}
+
+/// The column type on `backend`.
+pub(crate) fn column_type(backend: Backend, c: &ColumnSchema) -> String {
+    if c.auto {
+        backend.dialect().auto_column_type(c.sql_type)
+    } else {
+        backend
+            .dialect()
+            .column_type(c.sql_type, c.max_length, c.decimal)
+    }
+}
+
+/// The DDL creating one table (with its indexes and foreign keys).
+pub(crate) fn create_table(
+    backend: Backend,
+    template: &ModelSchema,
+    table: &TableSchema,
+) -> Vec<String> {
+    let schema = ModelSchema {
+        table: table.clone(),
+        join_tables: Vec::new(),
+        ..template.clone()
+    };
+    create_table_sql(backend, &[schema])
+}
+
+fn drop_table(table: &str) -> String {
+    format!("DROP TABLE {}", quote(table))
+}
+
+/// The statements that alter `change.old` into `change.new`.
+pub(crate) fn alter_table(backend: Backend, change: &TableChange<'_>) -> Vec<String> {
+    match backend {
+        Backend::Postgres => postgres::alter_table(change),
+        _ => sqlite::alter_table(change),
+    }
+}
+
+fn model<'s>(state: &'s ProjectState, app: &str, name: &str) -> Result<&'s ModelSchema, String> {
+    state
+        .model(app, name)
+        .ok_or_else(|| format!("model {app}.{name} does not exist"))
+}
+
+/// The SQL applying `op` (of a migration of `app`) on `backend`, given the
+/// states before and after it.
+///
+/// # Errors
+///
+/// When the states do not hold the models the operation names.
+pub(crate) fn forwards(
+    backend: Backend,
+    app: &str,
+    op: &Operation,
+    before: &ProjectState,
+    after: &ProjectState,
+) -> Result<Vec<String>, String> {
+    Ok(match op {
+        Operation::CreateModel { schema } => {
+            let schema = model(after, app, &schema.model)?;
+            create_table_sql(backend, std::slice::from_ref(schema))
+        }
+        Operation::DeleteModel { model: name } => {
+            let m = model(before, app, name)?;
+            let mut out: Vec<String> = m.join_tables.iter().map(|j| drop_table(&j.name)).collect();
+            out.push(drop_table(&m.table.name));
+            out
+        }
+        Operation::RenameModel { old, new, .. } => {
+            let from = &model(before, app, old)?.table.name;
+            let to = &model(after, app, new)?.table.name;
+            if from == to {
+                Vec::new()
+            } else {
+                vec![format!(
+                    "ALTER TABLE {} RENAME TO {}",
+                    quote(from),
+                    quote(to)
+                )]
+            }
+        }
+        Operation::CreateJoinTable { model: name, table } => {
+            create_table(backend, model(after, app, name)?, table)
+        }
+        Operation::DeleteJoinTable { table, .. } => vec![drop_table(table)],
+        Operation::RunSql {
+            sqlite, postgres, ..
+        } => match backend {
+            Backend::Postgres => postgres.clone(),
+            _ => sqlite.clone(),
+        },
+        Operation::AddField { model: name, .. }
+        | Operation::RemoveField { model: name, .. }
+        | Operation::AlterField { model: name, .. }
+        | Operation::RenameField { model: name, .. }
+        | Operation::AddIndex { model: name, .. }
+        | Operation::RemoveIndex { model: name, .. }
+        | Operation::AddConstraint { model: name, .. }
+        | Operation::RemoveConstraint { model: name, .. } => {
+            let mut change = TableChange {
+                old: &model(before, app, name)?.table,
+                new: &model(after, app, name)?.table,
+                renames: BTreeMap::new(),
+                fill: BTreeMap::new(),
+            };
+            match op {
+                Operation::RenameField { old, new, .. } => {
+                    change.renames.insert(old.clone(), new.clone());
+                }
+                Operation::AddField {
+                    column,
+                    fill: Some(v),
+                    ..
+                }
+                | Operation::AlterField {
+                    column,
+                    fill: Some(v),
+                    ..
+                } => {
+                    change.fill.insert(column.name.clone(), v.clone());
+                }
+                _ => {}
+            }
+            alter_table(backend, &change)
+        }
+    })
+}
+
+/// The SQL undoing `op` on `backend`; `before` and `after` are the states
+/// before and after the operation was applied.
+///
+/// # Errors
+///
+/// When the operation cannot be reversed (raw SQL without reverse SQL), or
+/// the states do not hold the models the operation names.
+pub(crate) fn backwards(
+    backend: Backend,
+    app: &str,
+    op: &Operation,
+    before: &ProjectState,
+    after: &ProjectState,
+) -> Result<Vec<String>, String> {
+    Ok(match op {
+        Operation::CreateModel { schema } => forwards(
+            backend,
+            app,
+            &Operation::DeleteModel {
+                model: schema.model.clone(),
+            },
+            after,
+            before,
+        )?,
+        Operation::DeleteModel { model: name } => {
+            create_table_sql(backend, std::slice::from_ref(model(before, app, name)?))
+        }
+        Operation::RenameModel { old, new, .. } => {
+            let from = &model(after, app, new)?.table.name;
+            let to = &model(before, app, old)?.table.name;
+            if from == to {
+                Vec::new()
+            } else {
+                vec![format!(
+                    "ALTER TABLE {} RENAME TO {}",
+                    quote(from),
+                    quote(to)
+                )]
+            }
+        }
+        Operation::CreateJoinTable { table, .. } => vec![drop_table(&table.name)],
+        Operation::DeleteJoinTable { model: name, table } => {
+            let m = model(before, app, name)?;
+            let t = m
+                .join_tables
+                .iter()
+                .find(|t| &t.name == table)
+                .ok_or_else(|| format!("{app}.{name} has no join table {table}"))?;
+            create_table(backend, m, t)
+        }
+        Operation::RunSql {
+            reverse_sqlite,
+            reverse_postgres,
+            ..
+        } => {
+            let reverse = match backend {
+                Backend::Postgres => reverse_postgres,
+                _ => reverse_sqlite,
+            };
+            reverse.clone().ok_or_else(|| {
+                format!(
+                    "its raw SQL has no reverse for {backend:?}; add `reverse_{}` to the file",
+                    match backend {
+                        Backend::Postgres => "postgres",
+                        _ => "sqlite",
+                    }
+                )
+            })?
+        }
+        Operation::AddField { model: name, .. }
+        | Operation::RemoveField { model: name, .. }
+        | Operation::AlterField { model: name, .. }
+        | Operation::RenameField { model: name, .. }
+        | Operation::AddIndex { model: name, .. }
+        | Operation::RemoveIndex { model: name, .. }
+        | Operation::AddConstraint { model: name, .. }
+        | Operation::RemoveConstraint { model: name, .. } => {
+            let mut change = TableChange {
+                old: &model(after, app, name)?.table,
+                new: &model(before, app, name)?.table,
+                renames: BTreeMap::new(),
+                fill: BTreeMap::new(),
+            };
+            if let Operation::RenameField { old, new, .. } = op {
+                change.renames.insert(new.clone(), old.clone());
+            }
+            alter_table(backend, &change)
+        }
+    })
+}
