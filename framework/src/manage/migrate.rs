@@ -96,3 +96,47 @@ pub(crate) async fn run(project: Project, args: Args) -> Result<super::ExitCode>
     }
     Ok(0)
 }
+
+/// What `runserver` does before serving: in debug, applies the pending
+/// migrations (so a fresh checkout just runs); otherwise says how many are
+/// pending. Problems are reported, never fatal: the server still starts.
+pub(crate) async fn on_runserver(project: &Project) {
+    let settings = project.settings();
+    if settings.database_url.is_empty() {
+        return;
+    }
+    let dir = migrations_dir();
+    let set = match MigrationSet::load(&dir) {
+        Ok(set) => set,
+        Err(err) => {
+            println!("Migrations could not be read: {err}");
+            return;
+        }
+    };
+    let result = async {
+        let db = connect(project).await?;
+        let applied = executor::applied(&db).await?;
+        let plan = executor::plan(&set, &applied, &Target::All)?;
+        if plan.is_empty() {
+            db.close().await;
+            return Ok::<_, crate::Error>(());
+        }
+        if settings.debug {
+            println!("Applying {} migration(s) (debug mode does this on start):", plan.len());
+            let outcome = executor::migrate(&db, &set, &plan, false, |line| println!("{line}")).await;
+            db.close().await;
+            outcome?;
+        } else {
+            println!(
+                "You have {} unapplied migration(s); the site may not work until you run `manage migrate`.",
+                plan.len()
+            );
+            db.close().await;
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(err) = result {
+        println!("Migrations: {err}");
+    }
+}

@@ -1,6 +1,7 @@
 //! `manage runserver [ADDR]`: the development server. The same server as
-//! `serve`, without the deploy checks, with a banner that says where it is
-//! and a warning when `debug` is off.
+//! `serve`, without the deploy checks, with a banner that says where it is,
+//! a warning when `debug` is off, and pending migrations applied on start in
+//! debug (otherwise counted, with a hint).
 
 use crate::Result;
 use crate::project::Project;
@@ -33,5 +34,6 @@ pub(crate) async fn run(project: Project, args: Args) -> Result<super::ExitCode>
         println!("Note: debug is off, so error pages show no details (set MANOUCHE_DEBUG=true).");
     }
     println!("Quit with CONTROL-C.");
+    super::migrate::on_runserver(&project).await;
     super::serve::serve_until_signal(project, &bind, None).await
 }
