@@ -214,6 +214,19 @@ async fn rows_survive_the_model_history_both_ways() {
         .expect("nullable again");
         migrate(&db, &set, Target::Zero(APP.into())).await;
         assert!(executor::applied(&db).await.expect("applied").is_empty());
+        // And forward again, from nothing, through the whole history.
+        migrate(&db, &set, Target::All).await;
+        let names: Vec<String> = executor::applied(&db)
+            .await
+            .expect("applied")
+            .into_iter()
+            .map(|(_, name)| name)
+            .collect();
+        assert_eq!(names.len(), 3, "{names:?}");
+        assert!(
+            names[0].starts_with("0001") && names[2].starts_with("0003"),
+            "{names:?}"
+        );
         Ok(())
     })
     .await;

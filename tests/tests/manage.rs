@@ -81,3 +81,37 @@ fn bad_settings_and_arguments_are_reported() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("/nonexistent/settings.toml"), "{out}");
 }
+
+#[test]
+fn migrate_applies_reports_and_rejects_unknown_targets() {
+    let path = std::env::temp_dir().join(format!(
+        "manouche-e2e-migrate-{}.sqlite3",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&path);
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let env = [("DATABASE_URL", url.as_str())];
+
+    let (code, out) = run_manage(&["showmigrations"], &env);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("[ ] 0001_initial"), "{out}");
+    let (code, out) = run_manage(&["migrate"], &env);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Applying blog.0001_initial... OK"), "{out}");
+    let (code, out) = run_manage(&["showmigrations", "blog"], &env);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("[X] 0001_initial"), "{out}");
+    let (code, out) = run_manage(&["makemigrations", "--check"], &env);
+    assert_eq!(code, 0, "the shipped migrations match the models: {out}");
+
+    let (code, out) = run_manage(&["migrate", "blog", "0042_nope"], &env);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("0042_nope"), "{out}");
+    let (code, out) = run_manage(&["sqlmigrate", "blog", "0001_initial", "--backwards"], &env);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("DROP TABLE"), "{out}");
+    let (code, out) = run_manage(&["migrate", "blog", "zero"], &env);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Unapplying blog.0001_initial"), "{out}");
+    let _ = std::fs::remove_file(&path);
+}
