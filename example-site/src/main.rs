@@ -9,6 +9,8 @@ use manouche::prelude::*;
 #[tokio::main]
 async fn main() -> manouche::Result<()> {
     Project::from_settings("settings.toml")?
+        // Compiled in, so the deployed binary migrates without the source tree.
+        .migrations(manouche::embed_migrations!("../migrations"))
         .urls(views::urls())
         .app(blog::app())
         .error_page(StatusCode::NOT_FOUND, views::not_found)

@@ -48,6 +48,9 @@ pub mod urls;
 /// `#[derive(Model)]` and the [`db::Model`] trait.
 pub use db::Model;
 pub use error::{Error, Result};
+/// `embed_migrations!("../migrations")`: the project's migration files
+/// compiled into its binary (see [`migrations`]).
+pub use manouche_macros::embed_migrations;
 pub use project::{App, Project};
 pub use settings::Settings;
 

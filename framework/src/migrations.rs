@@ -41,10 +41,13 @@
 //!
 //! **Limitations** (each fails clearly rather than losing data):
 //!
-//! - Migration files are read at run time from the folder
-//!   [`migrations_dir`] names (`migrations/` in the working directory, or
-//!   `MANOUCHE_MIGRATIONS_DIR`), not yet embedded in the binary. Deploy the
-//!   folder with the binary.
+//! - Where migrations come from: the folder [`migrations_dir`] names
+//!   (`migrations/` in the working directory, or `MANOUCHE_MIGRATIONS_DIR`)
+//!   when it exists — so that a file `makemigrations` just wrote counts at
+//!   once — and otherwise the files compiled into the binary with
+//!   [`embed_migrations!`](crate::embed_migrations) and given to
+//!   `Project::migrations`, so a deployed binary migrates without its
+//!   source tree.
 //! - Join tables cannot be renamed yet: renaming a many-to-many field (or
 //!   its model) is refused by the autodetector unless `--no-rename-check`
 //!   says to drop the old links.
@@ -88,6 +91,6 @@ mod state;
 
 pub use error::MigrationError;
 pub use executor::Target;
-pub use loader::{Migration, MigrationSet, migrations_dir, write_migration};
+pub use loader::{EmbeddedMigrations, Migration, MigrationSet, migrations_dir, write_migration};
 pub use operation::Operation;
 pub use state::ProjectState;

@@ -25,6 +25,7 @@ use http::StatusCode;
 use crate::db::{Database, DatabaseOptions};
 use crate::error_pages::{ErrorContext, ErrorPages};
 use crate::middleware::{Framework, Pipeline, Routes};
+use crate::migrations::{EmbeddedMigrations, MigrationSet, migrations_dir};
 use crate::request::ProjectState;
 use crate::settings::Settings;
 use crate::urls::{UrlConf, UrlErrors, Urls};
@@ -77,6 +78,7 @@ pub struct Project {
     urls: Urls,
     apps: Vec<App>,
     error_pages: ErrorPages,
+    migrations: EmbeddedMigrations,
 }
 
 impl Project {
@@ -97,6 +99,7 @@ impl Project {
             urls: Urls::new(),
             apps: Vec::new(),
             error_pages: ErrorPages::default(),
+            migrations: EmbeddedMigrations::default(),
         }
     }
 
@@ -121,6 +124,29 @@ impl Project {
     {
         self.error_pages.set(status, render);
         self
+    }
+
+    /// The migration files compiled into the binary
+    /// (`.migrations(manouche::embed_migrations!("../migrations"))`), used when
+    /// the migrations folder is not there at run time.
+    pub fn migrations(mut self, embedded: EmbeddedMigrations) -> Self {
+        self.migrations = embedded;
+        self
+    }
+
+    /// The project's migrations: the folder on disk when it exists,
+    /// otherwise the embedded files.
+    ///
+    /// # Errors
+    /// A malformed or misplaced file, or a broken dependency graph.
+    pub fn migration_set(&self) -> Result<MigrationSet> {
+        let dir = migrations_dir();
+        let set = if dir.is_dir() || self.migrations.is_empty() {
+            MigrationSet::load(&dir)?
+        } else {
+            MigrationSet::from_embedded(&self.migrations)?
+        };
+        Ok(set)
     }
 
     /// The settings.

@@ -1,11 +1,12 @@
 //! Procedural macros for Manouche.
 //!
-//! Each derive lives in its own module (parse → validate → generate) and this
+//! Each macro lives in its own module (parse → validate → generate) and this
 //! file only dispatches to it.
 
 use proc_macro::TokenStream;
 
 mod choices;
+mod embed_migrations;
 mod model;
 
 /// Derives `manouche::db::Model` for a struct: typed column handles
@@ -25,4 +26,13 @@ pub fn derive_model(input: TokenStream) -> TokenStream {
 pub fn derive_choices(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     choices::derive(&input).into()
+}
+
+/// The project's migration files compiled into the binary:
+/// `embed_migrations!("../migrations")` (relative to the crate's
+/// `Cargo.toml`), given to `Project::migrations`.
+#[proc_macro]
+pub fn embed_migrations(input: TokenStream) -> TokenStream {
+    let path = syn::parse_macro_input!(input as syn::LitStr);
+    embed_migrations::expand(&path).into()
 }

@@ -115,3 +115,29 @@ fn migrate_applies_reports_and_rejects_unknown_targets() {
     assert!(out.contains("Unapplying blog.0001_initial"), "{out}");
     let _ = std::fs::remove_file(&path);
 }
+
+/// A deployed binary has no source tree: the migrations compiled into it
+/// are applied.
+#[test]
+fn a_binary_away_from_its_source_tree_migrates_from_its_embedded_files() {
+    let dir = std::env::temp_dir().join(format!("manouche-e2e-deployed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let settings = manouche_e2e::workspace_root().join("settings.toml");
+    let out = std::process::Command::new(manouche_e2e::example_site())
+        .arg("migrate")
+        .current_dir(&dir)
+        .env("MANOUCHE_SETTINGS", &settings)
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/site.sqlite3?mode=rwc", dir.display()),
+        )
+        .env_remove("MANOUCHE_MIGRATIONS_DIR")
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(!dir.join("migrations").exists());
+    assert!(text.contains("Applying blog.0001_initial... OK"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

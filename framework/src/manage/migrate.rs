@@ -8,7 +8,7 @@ use crate::db::schema::registered_schemas;
 use crate::db::{Database, DatabaseOptions};
 use crate::migrations::autodetector::{self, Hints};
 use crate::migrations::executor::{self, Target};
-use crate::migrations::{MigrationSet, migrations_dir};
+
 use crate::project::Project;
 
 /// Bring the database schema up to date with the migrations.
@@ -39,7 +39,7 @@ pub(crate) async fn connect(project: &Project) -> Result<Database> {
 }
 
 pub(crate) async fn run(project: Project, args: Args) -> Result<super::ExitCode> {
-    let set = MigrationSet::load(&migrations_dir())?;
+    let set = project.migration_set()?;
     let target = match (args.app, args.target) {
         (None, _) => Target::All,
         (Some(app), None) => Target::App(app),
@@ -105,8 +105,7 @@ pub(crate) async fn on_runserver(project: &Project) {
     if settings.database_url.is_empty() {
         return;
     }
-    let dir = migrations_dir();
-    let set = match MigrationSet::load(&dir) {
+    let set = match project.migration_set() {
         Ok(set) => set,
         Err(err) => {
             println!("Migrations could not be read: {err}");

@@ -2,7 +2,7 @@
 //! applied migrations whose file is missing are listed too.
 
 use crate::Result;
-use crate::migrations::{MigrationSet, executor, migrations_dir};
+use crate::migrations::executor;
 use crate::project::Project;
 
 /// List the migrations and whether each is applied.
@@ -13,7 +13,7 @@ pub(crate) struct Args {
 }
 
 pub(crate) async fn run(project: Project, args: Args) -> Result<super::ExitCode> {
-    let set = MigrationSet::load(&migrations_dir())?;
+    let set = project.migration_set()?;
     let db = super::migrate::connect(&project).await?;
     let applied = executor::applied(&db).await;
     db.close().await;

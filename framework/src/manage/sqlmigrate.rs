@@ -3,7 +3,7 @@
 
 use crate::Result;
 use crate::db::Backend;
-use crate::migrations::{MigrationSet, executor, migrations_dir};
+use crate::migrations::executor;
 use crate::project::Project;
 
 /// Print the SQL of a migration.
@@ -19,7 +19,7 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(project: &Project, args: Args) -> Result<super::ExitCode> {
-    let set = MigrationSet::load(&migrations_dir())?;
+    let set = project.migration_set()?;
     let m = set.find(&args.app, &args.name)?;
     let url = &project.settings().database_url;
     let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {

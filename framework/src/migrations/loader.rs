@@ -94,6 +94,44 @@ pub fn migrations_dir() -> PathBuf {
         .map_or_else(|| PathBuf::from("migrations"), PathBuf::from)
 }
 
+/// Migration files compiled into a binary: `(app/name.json, contents)`.
+/// Made by [`embed_migrations!`](crate::embed_migrations).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EmbeddedMigrations {
+    files: &'static [(&'static str, &'static str)],
+}
+
+impl EmbeddedMigrations {
+    /// Wraps the file list (the macro's expansion calls this).
+    #[must_use]
+    pub const fn new(files: &'static [(&'static str, &'static str)]) -> Self {
+        Self { files }
+    }
+
+    /// Whether there are none.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+}
+
+/// Parses one file's text and checks that it sits where its app and name
+/// say.
+fn parse_file(path: &Path, app: &str, stem: &str, text: &str) -> Result<Migration, MigrationError> {
+    let m: Migration = serde_json::from_str(text).map_err(|source| MigrationError::Malformed {
+        path: path.to_owned(),
+        source,
+    })?;
+    if m.app != app || m.name != stem {
+        return Err(MigrationError::Misplaced {
+            path: path.to_owned(),
+            app: m.app,
+            name: m.name,
+        });
+    }
+    Ok(m)
+}
+
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> MigrationError + '_ {
     move |source| MigrationError::Io {
         path: path.to_owned(),
@@ -132,24 +170,31 @@ impl MigrationSet {
             files.sort();
             for path in files {
                 let text = std::fs::read_to_string(&path).map_err(io(&path))?;
-                let m: Migration =
-                    serde_json::from_str(&text).map_err(|source| MigrationError::Malformed {
-                        path: path.clone(),
-                        source,
-                    })?;
                 let stem = path
                     .file_stem()
                     .map(|s| s.to_string_lossy().into_owned())
                     .unwrap_or_default();
-                if m.app != app || m.name != stem {
-                    return Err(MigrationError::Misplaced {
-                        path,
-                        app: m.app,
-                        name: m.name,
-                    });
-                }
+                let m = parse_file(&path, &app, &stem, &text)?;
                 all.push(m);
             }
+        }
+        Self::new(all)
+    }
+
+    /// The migrations compiled into the binary by
+    /// [`embed_migrations!`](crate::embed_migrations), checked as
+    /// [`load`](Self::load) checks files.
+    ///
+    /// # Errors
+    ///
+    /// As for [`load`](Self::load).
+    pub fn from_embedded(embedded: &EmbeddedMigrations) -> Result<Self, MigrationError> {
+        let mut all = Vec::new();
+        for (rel, text) in embedded.files {
+            let path = PathBuf::from(rel);
+            let (app, file) = rel.split_once('/').unwrap_or(("", rel));
+            let stem = file.strip_suffix(".json").unwrap_or(file);
+            all.push(parse_file(&path, app, stem, text)?);
         }
         Self::new(all)
     }
