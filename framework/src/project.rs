@@ -22,7 +22,7 @@ use std::sync::Arc;
 use axum::extract::DefaultBodyLimit;
 use http::StatusCode;
 
-use crate::db::{Database, DatabaseOptions};
+use crate::db::Database;
 use crate::error_pages::{ErrorContext, ErrorPages};
 use crate::middleware::{Framework, Pipeline, Routes};
 use crate::migrations::{EmbeddedMigrations, MigrationSet, migrations_dir};
@@ -192,8 +192,7 @@ impl Project {
             with_body: compiled.router.clone().layer(DefaultBodyLimit::disable()),
             without_body: compiled.router,
         };
-        let statics = crate::static_files::store(&self.settings, finder)?;
-        crate::static_files::set_urls(&self.settings)?;
+        let statics = crate::static_files::setup(&self.settings, finder)?;
         let database = connect_database(&self.settings)?;
         let project = Arc::new(ProjectState {
             urls: conf.clone(),
@@ -251,14 +250,7 @@ fn connect_database(settings: &Settings) -> Result<Option<Database>> {
     if settings.database_url.is_empty() || tokio::runtime::Handle::try_current().is_err() {
         return Ok(None);
     }
-    let db = &settings.database;
-    let options = DatabaseOptions {
-        max_connections: db.max_connections,
-        acquire_timeout: db.acquire_timeout,
-        sqlite_busy_timeout: db.sqlite_busy_timeout,
-        ..DatabaseOptions::default()
-    };
-    Database::connect_lazy(&settings.database_url, &options)
+    Database::connect_lazy(&settings.database_url, &settings.database.pool_options())
         .map(Some)
         .map_err(|e| Error::improperly_configured(format!("database_url: {e}")))
 }

@@ -191,6 +191,18 @@ impl Default for DatabaseSettings {
     }
 }
 
+impl DatabaseSettings {
+    /// The pool options these settings describe.
+    pub fn pool_options(&self) -> crate::db::DatabaseOptions {
+        crate::db::DatabaseOptions {
+            max_connections: self.max_connections.max(1),
+            acquire_timeout: self.acquire_timeout,
+            sqlite_busy_timeout: self.sqlite_busy_timeout,
+            ..crate::db::DatabaseOptions::default()
+        }
+    }
+}
+
 /// Limits and timeouts of the built-in server.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -80,12 +80,28 @@ pub(crate) fn finder(settings: &Settings, app_dirs: &[PathBuf]) -> Finder {
 }
 
 /// Builds what serves `/static/` for these settings (none when the URL
-/// setting is empty).
-pub(crate) fn store(
+/// setting is empty) and records the names [`static_url`] gives; the
+/// manifest is read once for both.
+pub(crate) fn setup(
     settings: &Settings,
     finder: Finder,
 ) -> Result<Option<StaticStore>, StaticError> {
     let config = &settings.static_files;
+    // Debug serves the folders under their plain names.
+    let manifest = if settings.debug {
+        None
+    } else {
+        collect::Manifest::load(&config.root)?
+    };
+    if let Ok(mut urls) = URLS.write() {
+        *urls = Some(Arc::new(UrlMap {
+            prefix: config.url.clone(),
+            hashed: manifest
+                .as_ref()
+                .map(|m| m.paths.clone())
+                .unwrap_or_default(),
+        }));
+    }
     if config.url.is_empty() {
         return Ok(None);
     }
@@ -95,6 +111,7 @@ pub(crate) fn store(
         let store = StaticStore::indexed(
             &config.url,
             &config.root,
+            manifest.as_ref(),
             &finder,
             config.max_memory_file_size,
         )?;
@@ -122,24 +139,6 @@ struct UrlMap {
 }
 
 static URLS: RwLock<Option<Arc<UrlMap>>> = RwLock::new(None);
-
-/// Records the running project's static URL and hashed names.
-pub(crate) fn set_urls(settings: &Settings) -> Result<(), StaticError> {
-    let hashed = if settings.debug {
-        BTreeMap::new()
-    } else {
-        collect::Manifest::load(&settings.static_files.root)?
-            .map(|m| m.paths)
-            .unwrap_or_default()
-    };
-    if let Ok(mut urls) = URLS.write() {
-        *urls = Some(Arc::new(UrlMap {
-            prefix: settings.static_files.url.clone(),
-            hashed,
-        }));
-    }
-    Ok(())
-}
 
 /// The URL of a static file (`"site/app.css"` → `/static/site/app.3f2a1b9c0d4e.css`
 /// after `collectstatic`, `/static/site/app.css` in debug or before).

@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 
 use crate::Result;
+use crate::db::Database;
 use crate::db::schema::registered_schemas;
-use crate::db::{Database, DatabaseOptions};
 use crate::migrations::autodetector::{self, Hints};
 use crate::migrations::executor::{self, Target};
 
@@ -29,13 +29,7 @@ pub(crate) struct Args {
 
 pub(crate) async fn connect(project: &Project) -> Result<Database> {
     let settings = project.settings();
-    let options = DatabaseOptions {
-        max_connections: settings.database.max_connections.max(1),
-        acquire_timeout: settings.database.acquire_timeout,
-        sqlite_busy_timeout: settings.database.sqlite_busy_timeout,
-        ..DatabaseOptions::default()
-    };
-    Ok(Database::connect(&settings.database_url, &options).await?)
+    Ok(Database::connect(&settings.database_url, &settings.database.pool_options()).await?)
 }
 
 pub(crate) async fn run(project: Project, args: Args) -> Result<super::ExitCode> {

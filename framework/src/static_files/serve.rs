@@ -266,11 +266,12 @@ impl StaticStore {
     pub(crate) fn indexed(
         prefix: &str,
         root: &std::path::Path,
+        manifest: Option<&Manifest>,
         finder: &Finder,
         max_memory: u64,
     ) -> Result<Self, StaticError> {
         let mut assets = HashMap::new();
-        match Manifest::load(root)? {
+        match manifest {
             Some(manifest) => {
                 for (original, hashed) in &manifest.paths {
                     let path = root.join(hashed);
