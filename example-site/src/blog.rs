@@ -1,6 +1,7 @@
 //! The blog app: its models, URLs and pages. The pages are still static;
 //! they read the models once the schema comes from migrations.
 
+mod data_migrations;
 pub(crate) mod models;
 
 use manouche::prelude::*;
@@ -31,14 +32,22 @@ async fn detail(Path(id): Path<i64>) -> Result<Html<String>> {
     Ok(Html(Detail { id, url }.render()?))
 }
 
-/// The app: its URLs, mounted under `blog/` in the `blog` namespace.
+/// The app: its URLs, mounted under `blog/` in the `blog` namespace, and
+/// the functions its data migrations run.
 pub(crate) fn app() -> App {
-    App::new("blog").urls(
-        "blog/",
-        Urls::app("blog").path("", get(index), "index").path(
-            "articles/<int:id>/",
-            get(detail),
-            "article-detail",
-        ),
-    )
+    App::new("blog")
+        .urls(
+            "blog/",
+            Urls::app("blog").path("", get(index), "index").path(
+                "articles/<int:id>/",
+                get(detail),
+                "article-detail",
+            ),
+        )
+        .data_migration("add_starter_tags", |tx| {
+            Box::pin(data_migrations::add_starter_tags(tx))
+        })
+        .data_migration("remove_starter_tags", |tx| {
+            Box::pin(data_migrations::remove_starter_tags(tx))
+        })
 }

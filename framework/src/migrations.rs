@@ -2,8 +2,12 @@
 //! backend-neutral operations.
 //!
 //! - [`Operation`]s (create/delete/rename a model, add/remove/alter/rename a
-//!   field, indexes, unique constraints, join tables, raw SQL) change a
-//!   [`ProjectState`] and are turned into SQL per backend.
+//!   field, indexes, unique constraints, join tables, raw SQL, Rust
+//!   functions) change a [`ProjectState`] and are turned into SQL per
+//!   backend.
+//! - [`data`] migrations: Rust functions an app registers
+//!   ([`App::data_migration`](crate::App::data_migration)) and a `run_rust`
+//!   operation calls inside the migration's transaction.
 //! - A [`Migration`] is a named list of operations of one app, stored as
 //!   `migrations/<app>/NNNN_name.json`; a [`MigrationSet`] reads them and
 //!   orders them by their dependencies.
@@ -16,12 +20,12 @@
 //!
 //! | command | what it does |
 //! |---|---|
-//! | `makemigrations [APP...]` | writes `migrations/<app>/NNNN_name.json` for each changed app; `--check` exits 1 instead when there are changes (CI), `--dry-run` only prints, `--name`, `--empty APP` (for `run_sql`) |
+//! | `makemigrations [APP...]` | writes `migrations/<app>/NNNN_name.json` for each changed app; `--check` exits 1 instead when there are changes (CI), `--dry-run` only prints, `--name`, `--empty APP` (a file to edit, for `run_sql` / `run_rust`) |
 //! | `makemigrations --rename app.Model.old=new` / `--rename app.Model=New` | renames instead of drop + add (never guessed) |
 //! | `makemigrations --default app.Model.column=VALUE` | the value existing rows get in a new (or newly) non-null column |
-//! | `migrate [APP] [NAME\|zero] [--plan] [--fake]` | applies, or unapplies down to `NAME` / everything of `APP` |
+//! | `migrate [APP] [NAME\|zero] [--plan] [--fake]` | applies, or unapplies down to `NAME` / everything of `APP`; a `run_rust` function the app does not register, or a missing reverse when unapplying, is refused before anything runs (also by `--plan`) |
 //! | `showmigrations [APP...]` | `[X]` applied, `[ ]` not |
-//! | `sqlmigrate APP NAME [--backwards]` | the SQL for the configured backend |
+//! | `sqlmigrate APP NAME [--backwards]` | the SQL for the configured backend; a Rust function shows as `-- Rust function app.name (not SQL)` |
 //!
 //! A file is the JSON of a [`Migration`]; operations are tagged with `op`:
 //!
@@ -34,10 +38,15 @@
 //!     {"op": "rename_field", "model": "Article", "old": "title", "new": "headline"},
 //!     {"op": "run_sql", "sqlite": ["UPDATE blog_article SET headline = trim(headline)"],
 //!      "postgres": ["UPDATE blog_article SET headline = btrim(headline)"],
-//!      "reverse_sqlite": [], "reverse_postgres": []}
+//!      "reverse_sqlite": [], "reverse_postgres": []},
+//!     {"op": "run_rust", "function": "fill_slugs", "reverse": "clear_slugs"}
 //!   ]
 //! }
 //! ```
+//!
+//! `run_sql` without `reverse_sqlite`/`reverse_postgres`, and `run_rust`
+//! without `reverse`, make the migration irreversible: unapplying it fails
+//! before anything runs.
 //!
 //! **Limitations** (each fails clearly rather than losing data):
 //!
@@ -82,6 +91,7 @@
 //! ```
 
 pub mod autodetector;
+pub mod data;
 mod error;
 pub mod executor;
 mod loader;
@@ -89,6 +99,7 @@ mod operation;
 mod schema_editor;
 mod state;
 
+pub use data::{DataMigrationFn, DataMigrationResult, DataMigrations};
 pub use error::MigrationError;
 pub use executor::Target;
 pub use loader::{EmbeddedMigrations, Migration, MigrationSet, migrations_dir, write_migration};

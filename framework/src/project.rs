@@ -20,25 +20,31 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
+use futures_util::future::BoxFuture;
 use http::StatusCode;
 
-use crate::db::Database;
+use crate::db::{Database, Transaction};
 use crate::error_pages::{ErrorContext, ErrorPages};
 use crate::middleware::{Framework, Pipeline, Routes};
-use crate::migrations::{EmbeddedMigrations, MigrationSet, migrations_dir};
+use crate::migrations::{
+    DataMigrationFn, DataMigrationResult, DataMigrations, EmbeddedMigrations, MigrationSet,
+    migrations_dir,
+};
 use crate::request::ProjectState;
 use crate::settings::Settings;
 use crate::urls::{UrlConf, UrlErrors, Urls};
 use crate::{Error, Result};
 
-/// A reusable piece of a site (Django's "app"): a label, and the URLs it
-/// mounts. Later: models, migrations, admin registrations.
+/// A reusable piece of a site (Django's "app"): a label, the URLs it
+/// mounts, its static files and its data migration functions. Later:
+/// admin registrations.
 #[derive(Debug)]
 #[must_use]
 pub struct App {
     label: String,
     urls: Option<(String, Urls)>,
     static_dir: Option<PathBuf>,
+    data_migrations: Vec<(String, DataMigrationFn)>,
 }
 
 impl App {
@@ -48,6 +54,7 @@ impl App {
             label: label.into(),
             urls: None,
             static_dir: None,
+            data_migrations: Vec::new(),
         }
     }
 
@@ -61,6 +68,43 @@ impl App {
     /// Mounts the app's URLs under `prefix` (`"blog/"`) in the project.
     pub fn urls(mut self, prefix: &str, urls: Urls) -> Self {
         self.urls = Some((prefix.to_owned(), urls));
+        self
+    }
+
+    /// Registers a data migration function as `name`, for the `run_rust`
+    /// operations of this app's migrations
+    /// (`{"op": "run_rust", "function": "fill_slugs", "reverse": "clear_slugs"}`);
+    /// a reverse function is registered the same way, under its own name.
+    /// See [`migrations::data`](crate::migrations::data).
+    ///
+    /// ```
+    /// use manouche::App;
+    /// use manouche::db::{Executor, Statement, Transaction};
+    /// use manouche::migrations::DataMigrationResult;
+    ///
+    /// async fn fill_slugs(tx: &Transaction) -> DataMigrationResult {
+    ///     tx.execute(Statement::raw("UPDATE blog_article SET slug = lower(title)")).await?;
+    ///     Ok(())
+    /// }
+    ///
+    /// async fn clear_slugs(tx: &Transaction) -> DataMigrationResult {
+    ///     tx.execute(Statement::raw("UPDATE blog_article SET slug = ''")).await?;
+    ///     Ok(())
+    /// }
+    ///
+    /// let app = App::new("blog")
+    ///     .data_migration("fill_slugs", |tx| Box::pin(fill_slugs(tx)))
+    ///     .data_migration("clear_slugs", |tx| Box::pin(clear_slugs(tx)));
+    /// ```
+    pub fn data_migration<F>(mut self, name: impl Into<String>, function: F) -> Self
+    where
+        F: for<'a> Fn(&'a Transaction) -> BoxFuture<'a, DataMigrationResult>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.data_migrations
+            .push((name.into(), DataMigrationFn::new(function)));
         self
     }
 
@@ -147,6 +191,21 @@ impl Project {
             MigrationSet::from_embedded(&self.migrations)?
         };
         Ok(set)
+    }
+
+    /// The data migration functions of every app, for
+    /// [`executor::migrate_with`](crate::migrations::executor::migrate_with).
+    ///
+    /// # Errors
+    /// An app that registers two functions under one name.
+    pub fn data_migrations(&self) -> Result<DataMigrations> {
+        let mut all = DataMigrations::new();
+        for app in &self.apps {
+            for (name, function) in &app.data_migrations {
+                all.insert(app.label(), name, function.clone())?;
+            }
+        }
+        Ok(all)
     }
 
     /// The settings.

@@ -98,9 +98,21 @@ fn migrate_applies_reports_and_rejects_unknown_targets() {
     let (code, out) = run_manage(&["migrate"], &env);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("Applying blog.0001_initial... OK"), "{out}");
+    // The blog's data migration, a registered Rust function.
+    assert!(
+        out.contains("Applying blog.0002_starter_tags... OK"),
+        "{out}"
+    );
     let (code, out) = run_manage(&["showmigrations", "blog"], &env);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("[X] 0001_initial"), "{out}");
+    assert!(out.contains("[X] 0002_starter_tags"), "{out}");
+    let (code, out) = run_manage(&["sqlmigrate", "blog", "0002"], &env);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("-- Rust function blog.add_starter_tags (not SQL)"),
+        "{out}"
+    );
     let (code, out) = run_manage(&["makemigrations", "--check"], &env);
     assert_eq!(code, 0, "the shipped migrations match the models: {out}");
 
@@ -112,8 +124,52 @@ fn migrate_applies_reports_and_rejects_unknown_targets() {
     assert!(out.contains("DROP TABLE"), "{out}");
     let (code, out) = run_manage(&["migrate", "blog", "zero"], &env);
     assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("Unapplying blog.0002_starter_tags... OK"),
+        "{out}"
+    );
     assert!(out.contains("Unapplying blog.0001_initial"), "{out}");
     let _ = std::fs::remove_file(&path);
+}
+
+/// A `run_rust` operation naming a function the app does not register is
+/// refused by `migrate --plan` and `migrate` before anything runs.
+#[test]
+fn migrate_refuses_an_unregistered_rust_function_before_running_anything() {
+    let dir = std::env::temp_dir().join(format!("manouche-e2e-run-rust-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let blog = dir.join("migrations/blog");
+    std::fs::create_dir_all(&blog).unwrap();
+    let shipped = manouche_e2e::workspace_root().join("migrations/blog/0001_initial.json");
+    std::fs::copy(shipped, blog.join("0001_initial.json")).unwrap();
+    std::fs::write(
+        blog.join("0002_typo.json"),
+        r#"{"app": "blog", "name": "0002_typo", "dependencies": [["blog", "0001_initial"]],
+            "operations": [{"op": "run_rust", "function": "add_starter_tag"}]}"#,
+    )
+    .unwrap();
+    let url = format!("sqlite://{}/db.sqlite3?mode=rwc", dir.display());
+    let migrations = dir.join("migrations");
+    let env = [
+        ("DATABASE_URL", url.as_str()),
+        ("MANOUCHE_MIGRATIONS_DIR", migrations.to_str().unwrap()),
+    ];
+    for args in [&["migrate", "--plan"][..], &["migrate"]] {
+        let (code, out) = run_manage(args, &env);
+        assert_eq!(code, 1, "{out}");
+        for part in [
+            "blog.0002_typo",
+            "\"add_starter_tag\"",
+            "app \"blog\"",
+            "add_starter_tags, remove_starter_tags",
+        ] {
+            assert!(out.contains(part), "{part} in {out}");
+        }
+    }
+    let (code, out) = run_manage(&["showmigrations", "blog"], &env);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("[ ] 0001_initial"), "nothing applied: {out}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A deployed binary has no source tree: the migrations compiled into it
@@ -139,5 +195,9 @@ fn a_binary_away_from_its_source_tree_migrates_from_its_embedded_files() {
     assert!(out.status.success(), "{text}");
     assert!(!dir.join("migrations").exists());
     assert!(text.contains("Applying blog.0001_initial... OK"), "{text}");
+    assert!(
+        text.contains("Applying blog.0002_starter_tags... OK"),
+        "{text}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

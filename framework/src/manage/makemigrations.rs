@@ -23,7 +23,8 @@ pub(crate) struct Args {
     /// The migration's name (after the number).
     #[arg(long)]
     name: Option<String>,
-    /// Write an empty migration (for `run_sql`) for each app given.
+    /// Write an empty migration for each app given, to fill in by hand
+    /// (`run_sql`, `run_rust`).
     #[arg(long)]
     empty: bool,
     /// A rename: `app.Model=NewModel` or `app.Model.old_column=new_column`.

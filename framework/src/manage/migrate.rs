@@ -34,6 +34,7 @@ pub(crate) async fn connect(project: &Project) -> Result<Database> {
 
 pub(crate) async fn run(project: Project, args: Args) -> Result<super::ExitCode> {
     let set = project.migration_set()?;
+    let data = project.data_migrations()?;
     let target = match (args.app, args.target) {
         (None, _) => Target::All,
         (Some(app), None) => Target::App(app),
@@ -43,6 +44,12 @@ pub(crate) async fn run(project: Project, args: Args) -> Result<super::ExitCode>
     let db = connect(&project).await?;
     let applied = executor::applied(&db).await?;
     let plan = executor::plan(&set, &applied, &target)?;
+    // A missing Rust function or reverse is reported before anything runs,
+    // also by `--plan`.
+    if let Err(err) = executor::check_plan(&plan, db.backend(), &data, args.fake) {
+        db.close().await;
+        return Err(err.into());
+    }
     if args.plan {
         println!("Planned operations:");
         if plan.is_empty() {
@@ -70,7 +77,10 @@ pub(crate) async fn run(project: Project, args: Args) -> Result<super::ExitCode>
     if plan.is_empty() {
         println!("  No migrations to apply.");
     }
-    let outcome = executor::migrate(&db, &set, &plan, args.fake, |line| println!("{line}")).await;
+    let outcome = executor::migrate_with(&db, &set, &plan, &data, args.fake, |line| {
+        println!("{line}")
+    })
+    .await;
     db.close().await;
     outcome?;
     // As Django does: say when the models are ahead of the migrations.
@@ -107,6 +117,7 @@ pub(crate) async fn on_runserver(project: &Project) {
         }
     };
     let result = async {
+        let data = project.data_migrations()?;
         let db = connect(project).await?;
         let applied = executor::applied(&db).await?;
         let plan = executor::plan(&set, &applied, &Target::All)?;
@@ -116,7 +127,9 @@ pub(crate) async fn on_runserver(project: &Project) {
         }
         if settings.debug {
             println!("Applying {} migration(s) (debug mode does this on start):", plan.len());
-            let outcome = executor::migrate(&db, &set, &plan, false, |line| println!("{line}")).await;
+            let outcome =
+                executor::migrate_with(&db, &set, &plan, &data, false, |line| println!("{line}"))
+                    .await;
             db.close().await;
             outcome?;
         } else {

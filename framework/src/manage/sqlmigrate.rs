@@ -28,8 +28,9 @@ pub(crate) fn run(project: &Project, args: Args) -> Result<super::ExitCode> {
         Backend::Sqlite
     };
     println!("BEGIN;");
-    for sql in executor::sql_for(&set, backend, m, args.backwards)? {
-        println!("{sql};");
+    // A `run_rust` operation prints as a comment line.
+    for step in executor::steps_for(&set, backend, m, args.backwards)? {
+        println!("{step}");
     }
     println!("COMMIT;");
     Ok(0)

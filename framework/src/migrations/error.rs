@@ -135,6 +135,47 @@ pub enum MigrationError {
         /// The database's error.
         source: crate::db::Error,
     },
+    /// A data migration function failed (returned an error or panicked);
+    /// nothing of that migration was kept.
+    #[error(
+        "migration {migration} failed in Rust function {function} and was rolled back (schema and migration history are unchanged)\n  error: {source}"
+    )]
+    DataMigration {
+        /// The migration.
+        migration: String,
+        /// The registered name of the function.
+        function: String,
+        /// What the function returned (or its panic message).
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A `run_rust` operation names a function its app did not register.
+    #[error(
+        "migration {migration} runs the Rust function {function:?}, which app {app:?} does not register (it registers: {known}); add `.data_migration(\"{function}\", ...)` to `App::new(\"{app}\")`, or fix the name in the file"
+    )]
+    UnknownDataMigration {
+        /// The app.
+        app: String,
+        /// The migration.
+        migration: String,
+        /// The name in the file.
+        function: String,
+        /// The names the app registers, comma separated (`none` when none).
+        known: String,
+    },
+    /// An app registers two data migration functions under one name.
+    #[error(
+        "app {app:?} registers two data migration functions named {function:?}; give each its own name"
+    )]
+    DuplicateDataMigration {
+        /// The app.
+        app: String,
+        /// The name registered twice.
+        function: String,
+    },
+    /// An answer to a `makemigrations` question could not be read, or the
+    /// question could not be written.
+    #[error("could not talk to the terminal: {0}; pass the answers as flags with `--noinput`")]
+    Prompt(std::io::Error),
     /// The database failed outside of a migration's statements.
     #[error("database error while migrating: {0}")]
     Database(#[from] crate::db::Error),

@@ -6,6 +6,12 @@
 //!   together; when a statement fails, everything of that migration is
 //!   rolled back and [`MigrationError::Statement`] names the statement and
 //!   the database's error.
+//! - **Rust data migrations.** A `run_rust` operation calls a function from
+//!   [`DataMigrations`] (built by `Project` from
+//!   [`App::data_migration`](crate::App::data_migration)) in a savepoint of
+//!   the migration's transaction; [`check_plan`] refuses a plan naming an
+//!   unregistered function, or unapplying one without a reverse, before
+//!   anything runs. See [`data`](super::data).
 //! - **One runner at a time.** On PostgreSQL each migration's transaction
 //!   takes `pg_advisory_xact_lock` and re-reads the recorder, so a second
 //!   `migrate` running at the same time waits, then skips what the first one
@@ -35,10 +41,14 @@
 //! ```
 
 use std::collections::BTreeSet;
+use std::panic::AssertUnwindSafe;
 use std::time::Instant;
+
+use futures_util::FutureExt as _;
 
 use sea_query::{Alias, Expr, Query};
 
+use super::data::DataMigrations;
 use super::error::MigrationError;
 use super::loader::{Migration, MigrationSet};
 use super::operation::Operation;
@@ -241,18 +251,47 @@ fn state_before(
     Ok(state)
 }
 
-/// The SQL of `migration` on `backend`, forwards or backwards, from the
-/// state before it.
+/// One thing a migration does, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Step {
+    /// A SQL statement.
+    Sql(String),
+    /// A call of a data migration function the app registered.
+    RunRust {
+        /// The app.
+        app: String,
+        /// The function's registered name.
+        function: String,
+    },
+}
+
+impl std::fmt::Display for Step {
+    /// As `sqlmigrate` prints it: the statement with its `;`, or a comment
+    /// for a Rust function.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Sql(sql) => write!(f, "{sql};"),
+            Self::RunRust { app, function } => {
+                write!(f, "-- Rust function {app}.{function} (not SQL)")
+            }
+        }
+    }
+}
+
+/// The steps of `migration` on `backend`, forwards or backwards, from the
+/// state before it: SQL statements, and calls of the Rust functions of
+/// `run_rust` operations (the reverse function when backwards).
 ///
 /// # Errors
 ///
 /// [`MigrationError::Irreversible`] or an inconsistent migration.
-pub fn migration_sql(
+pub fn migration_steps(
     backend: Backend,
     migration: &Migration,
     before: &ProjectState,
     backwards: bool,
-) -> Result<Vec<String>, MigrationError> {
+) -> Result<Vec<Step>, MigrationError> {
     let invalid = |problem| MigrationError::InvalidOperation {
         migration: migration.label(),
         problem,
@@ -263,6 +302,10 @@ pub fn migration_sql(
         op.apply(&migration.app, &mut next).map_err(invalid)?;
         states.push(next);
     }
+    let rust = |function: &str| Step::RunRust {
+        app: migration.app.clone(),
+        function: function.to_owned(),
+    };
     let mut out = Vec::new();
     if backwards {
         for (i, op) in migration.operations.iter().enumerate().rev() {
@@ -272,7 +315,14 @@ pub fn migration_sql(
                     migration: migration.label(),
                     reason,
                 })?;
-            out.extend(sql);
+            if let Operation::RunRust {
+                reverse: Some(reverse),
+                ..
+            } = op
+            {
+                out.push(rust(reverse));
+            }
+            out.extend(sql.into_iter().map(Step::Sql));
         }
     } else {
         // PostgreSQL adds foreign keys after the tables; those of a run of
@@ -286,14 +336,17 @@ pub fn migration_sql(
             if backend == Backend::Postgres && matches!(op, Operation::CreateModel { .. }) {
                 for s in sql {
                     if s.starts_with("ALTER TABLE") && s.contains(" FOREIGN KEY ") {
-                        deferred.push(s);
+                        deferred.push(Step::Sql(s));
                     } else {
-                        out.push(s);
+                        out.push(Step::Sql(s));
                     }
                 }
             } else {
                 out.append(&mut deferred);
-                out.extend(sql);
+                if let Operation::RunRust { function, .. } = op {
+                    out.push(rust(function));
+                }
+                out.extend(sql.into_iter().map(Step::Sql));
             }
         }
         out.append(&mut deferred);
@@ -301,8 +354,48 @@ pub fn migration_sql(
     Ok(out)
 }
 
-/// The SQL `sqlmigrate` prints: `app.name` on `backend`, from the state of
-/// every migration before it.
+/// The SQL of `migration` on `backend`, forwards or backwards, from the
+/// state before it. A Rust function of a `run_rust` operation appears as
+/// the comment `-- Rust function app.name (not SQL)`: running this SQL
+/// does not call it ([`migrate`] does).
+///
+/// # Errors
+///
+/// [`MigrationError::Irreversible`] or an inconsistent migration.
+pub fn migration_sql(
+    backend: Backend,
+    migration: &Migration,
+    before: &ProjectState,
+    backwards: bool,
+) -> Result<Vec<String>, MigrationError> {
+    Ok(migration_steps(backend, migration, before, backwards)?
+        .into_iter()
+        .map(|step| match step {
+            Step::Sql(sql) => sql,
+            rust @ Step::RunRust { .. } => rust.to_string(),
+        })
+        .collect())
+}
+
+/// The steps `sqlmigrate` prints: `app.name` on `backend`, from the state
+/// of every migration before it.
+///
+/// # Errors
+///
+/// See [`migration_steps`].
+pub fn steps_for(
+    set: &MigrationSet,
+    backend: Backend,
+    migration: &Migration,
+    backwards: bool,
+) -> Result<Vec<Step>, MigrationError> {
+    let ancestors = set.ancestors(&migration.key());
+    let before = state_before(set, &ancestors, migration)?;
+    migration_steps(backend, migration, &before, backwards)
+}
+
+/// The SQL of `app.name` on `backend`, from the state of every migration
+/// before it (see [`migration_sql`] for Rust functions).
 ///
 /// # Errors
 ///
@@ -318,47 +411,122 @@ pub fn sql_for(
     migration_sql(backend, migration, &before, backwards)
 }
 
-/// Runs `plan`: each migration in its own transaction, recording it.
-/// `progress` gets one line per migration with its time. With `fake`, only
-/// the recorder changes.
+/// Checks `plan` before anything of it runs: every migration it unapplies
+/// can be reversed on `backend` (`run_sql` has a reverse for it, `run_rust`
+/// a `reverse` function), and, unless `fake`, every Rust function it calls
+/// is registered in `data`.
 ///
 /// # Errors
 ///
-/// The first migration that fails ([`MigrationError::Statement`]); it was
-/// rolled back, the ones before it stay applied.
+/// [`MigrationError::Irreversible`] or
+/// [`MigrationError::UnknownDataMigration`].
+pub fn check_plan(
+    plan: &[PlanStep],
+    backend: Backend,
+    data: &DataMigrations,
+    fake: bool,
+) -> Result<(), MigrationError> {
+    for step in plan {
+        let m = &step.migration;
+        for op in &m.operations {
+            match op {
+                Operation::RunSql {
+                    reverse_sqlite,
+                    reverse_postgres,
+                    ..
+                } if step.backwards => {
+                    let (reverse, key) = match backend {
+                        Backend::Postgres => (reverse_postgres, "reverse_postgres"),
+                        _ => (reverse_sqlite, "reverse_sqlite"),
+                    };
+                    if reverse.is_none() {
+                        return Err(MigrationError::Irreversible {
+                            migration: m.label(),
+                            reason: format!(
+                                "its raw SQL has no reverse for {backend:?}; add `{key}` to the \
+                                 file (`[]` when there is nothing to undo)"
+                            ),
+                        });
+                    }
+                }
+                Operation::RunRust { function, reverse } => {
+                    let called = if step.backwards {
+                        let Some(reverse) = reverse else {
+                            return Err(MigrationError::Irreversible {
+                                migration: m.label(),
+                                reason: format!(
+                                    "its Rust function {function} has no reverse; add \
+                                     `\"reverse\": \"<function>\"` to the `run_rust` operation \
+                                     in the file and register that function with \
+                                     `App::data_migration`"
+                                ),
+                            });
+                        };
+                        reverse
+                    } else {
+                        function
+                    };
+                    if !fake && data.get(&m.app, called).is_none() {
+                        let known: Vec<&str> = data.names(&m.app).collect();
+                        return Err(MigrationError::UnknownDataMigration {
+                            app: m.app.clone(),
+                            migration: m.label(),
+                            function: called.clone(),
+                            known: if known.is_empty() {
+                                "none".to_owned()
+                            } else {
+                                known.join(", ")
+                            },
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// [`migrate_with`] without data migration functions: for migrations
+/// without `run_rust` operations (a plan with one fails before anything
+/// runs).
+///
+/// # Errors
+///
+/// See [`migrate_with`].
 pub async fn migrate(
     db: &Database,
     set: &MigrationSet,
     plan: &[PlanStep],
     fake: bool,
+    progress: impl FnMut(&str),
+) -> Result<(), MigrationError> {
+    migrate_with(db, set, plan, &DataMigrations::default(), fake, progress).await
+}
+
+/// Runs `plan`: each migration in its own transaction, recording it, with
+/// the Rust functions of `run_rust` operations looked up in `data`.
+/// `progress` gets one line per migration with its time. With `fake`, only
+/// the recorder changes.
+///
+/// # Errors
+///
+/// What [`check_plan`] finds, before anything runs; then the first
+/// migration that fails ([`MigrationError::Statement`],
+/// [`MigrationError::DataMigration`]): it was rolled back, the ones before
+/// it stay applied.
+pub async fn migrate_with(
+    db: &Database,
+    set: &MigrationSet,
+    plan: &[PlanStep],
+    data: &DataMigrations,
+    fake: bool,
     mut progress: impl FnMut(&str),
 ) -> Result<(), MigrationError> {
     let backend = db.backend();
-    // Refuse up front rather than after unapplying part of the plan.
-    for step in plan.iter().filter(|s| s.backwards) {
-        for op in &step.migration.operations {
-            if let Operation::RunSql {
-                reverse_sqlite,
-                reverse_postgres,
-                ..
-            } = op
-            {
-                let (reverse, key) = match backend {
-                    Backend::Postgres => (reverse_postgres, "reverse_postgres"),
-                    _ => (reverse_sqlite, "reverse_sqlite"),
-                };
-                if reverse.is_none() {
-                    return Err(MigrationError::Irreversible {
-                        migration: step.migration.label(),
-                        reason: format!(
-                            "its raw SQL has no reverse for {backend:?}; add `{key}` to the file \
-                             (`[]` when there is nothing to undo)"
-                        ),
-                    });
-                }
-            }
-        }
-    }
+    // Refuse up front rather than after applying or unapplying part of the
+    // plan.
+    check_plan(plan, backend, data, fake)?;
     ensure_recorder(db).await?;
     for step in plan {
         let m = &step.migration;
@@ -369,7 +537,7 @@ pub async fn migrate(
         };
         let started = Instant::now();
         let tx = begin(db).await?;
-        let outcome = match run_step(&tx, set, step, fake).await {
+        let outcome = match run_step(&tx, set, data, step, fake).await {
             Ok(ran) => finish(&tx, backend, true).await.map(|()| ran),
             Err(e) => Err(e),
         };
@@ -446,10 +614,55 @@ async fn finish(tx: &Transaction, backend: Backend, commit: bool) -> Result<(), 
     }
 }
 
+/// Calls the data migration function `app.function` in a savepoint of
+/// `tx`, so that it cannot end the migration's transaction itself. A panic
+/// is caught and reported like an error: the caller rolls back.
+async fn run_rust(
+    tx: &Transaction,
+    data: &DataMigrations,
+    m: &Migration,
+    app: &str,
+    function: &str,
+) -> Result<(), MigrationError> {
+    let failed = |source| MigrationError::DataMigration {
+        migration: m.label(),
+        function: function.to_owned(),
+        source,
+    };
+    // `check_plan` ran first; this only guards direct callers.
+    let f = data
+        .get(app, function)
+        .ok_or_else(|| MigrationError::UnknownDataMigration {
+            app: app.to_owned(),
+            migration: m.label(),
+            function: function.to_owned(),
+            known: data.names(app).collect::<Vec<_>>().join(", "),
+        })?;
+    let savepoint = Executor::begin(tx).await?;
+    let outcome = AssertUnwindSafe(f.call(&savepoint)).catch_unwind().await;
+    match outcome {
+        Ok(Ok(())) => savepoint.commit().await.map_err(|e| failed(Box::new(e))),
+        Ok(Err(e)) => {
+            let _ = savepoint.rollback().await;
+            Err(failed(e))
+        }
+        Err(panic) => {
+            let _ = savepoint.rollback().await;
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without a message".to_owned());
+            Err(failed(format!("panicked: {message}").into()))
+        }
+    }
+}
+
 /// Runs one step inside `tx`; `false` when another process already did it.
 async fn run_step(
     tx: &Transaction,
     set: &MigrationSet,
+    data: &DataMigrations,
     step: &PlanStep,
     fake: bool,
 ) -> Result<bool, MigrationError> {
@@ -461,14 +674,21 @@ async fn run_step(
     let backend = tx.backend();
     if !fake {
         let before = state_before(set, &now_applied, m)?;
-        for sql in migration_sql(backend, m, &before, step.backwards)? {
-            tx.execute(Statement::raw(sql.clone()))
-                .await
-                .map_err(|source| MigrationError::Statement {
-                    migration: m.label(),
-                    statement: sql,
-                    source,
-                })?;
+        for step in migration_steps(backend, m, &before, step.backwards)? {
+            match step {
+                Step::Sql(sql) => {
+                    tx.execute(Statement::raw(sql.clone()))
+                        .await
+                        .map_err(|source| MigrationError::Statement {
+                            migration: m.label(),
+                            statement: sql,
+                            source,
+                        })?;
+                }
+                Step::RunRust { app, function } => {
+                    run_rust(tx, data, m, &app, &function).await?;
+                }
+            }
         }
         if backend == Backend::Sqlite {
             let sql = "PRAGMA foreign_key_check";

@@ -147,6 +147,17 @@ pub enum Operation {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reverse_postgres: Option<Vec<String>>,
     },
+    /// A Rust function the app registered for data migrations
+    /// ([`App::data_migration`](crate::App::data_migration)), run inside the
+    /// migration's transaction. Without `reverse` the migration cannot be
+    /// unapplied.
+    RunRust {
+        /// The registered name of the function to run.
+        function: String,
+        /// The registered name of the function that undoes it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reverse: Option<String>,
+    },
 }
 
 fn missing_model(app: &str, model: &str) -> String {
@@ -196,6 +207,7 @@ impl Operation {
                 format!("Delete join table {table} of {model}")
             }
             Self::RunSql { .. } => "Raw SQL".to_owned(),
+            Self::RunRust { function, .. } => format!("Run Rust function {function}"),
         }
     }
 
@@ -216,7 +228,7 @@ impl Operation {
             | Self::RemoveConstraint { model, .. }
             | Self::CreateJoinTable { model, .. }
             | Self::DeleteJoinTable { model, .. } => Some(model),
-            Self::RunSql { .. } => None,
+            Self::RunSql { .. } | Self::RunRust { .. } => None,
         }
     }
 
@@ -379,7 +391,7 @@ impl Operation {
                     return Err(format!("{app}.{model} has no join table {table}"));
                 }
             }
-            Self::RunSql { .. } => {}
+            Self::RunSql { .. } | Self::RunRust { .. } => {}
         }
         Ok(())
     }

@@ -191,6 +191,9 @@ pub(crate) fn forwards(
             Backend::Postgres => postgres.clone(),
             _ => sqlite.clone(),
         },
+        // No SQL: the executor calls the function between the statements of
+        // the operations around it.
+        Operation::RunRust { .. } => Vec::new(),
         Operation::AddField { model: name, .. }
         | Operation::RemoveField { model: name, .. }
         | Operation::AlterField { model: name, .. }
@@ -296,6 +299,16 @@ pub(crate) fn backwards(
                     }
                 )
             })?
+        }
+        Operation::RunRust { function, reverse } => {
+            if reverse.is_none() {
+                return Err(format!(
+                    "its Rust function {function} has no reverse; add `\"reverse\": \"<function>\"` \
+                     to the `run_rust` operation in the file and register that function with \
+                     `App::data_migration`"
+                ));
+            }
+            Vec::new()
         }
         Operation::AddField { model: name, .. }
         | Operation::RemoveField { model: name, .. }
