@@ -9,7 +9,7 @@
 //! | `routes` | every route with its name |
 //! | `check [--deploy]` | system checks; exits 1 on errors |
 //! | `collectstatic [--clear]` | static files into `[static] root`, hashed and compressed |
-//! | `makemigrations [APP...] [--check] [--dry-run] [--name N] [--empty]` | writes the next migrations from the models' changes |
+//! | `makemigrations [APP...] [--check] [--dry-run] [--name N] [--empty] [--noinput]` | writes the next migrations from the models' changes; in a terminal, asks about possible renames and values for existing rows (exit 3 when the user quits) |
 //! | `migrate [APP] [TARGET\|zero] [--plan] [--fake]` | applies or unapplies migrations |
 //! | `showmigrations [APP...]` | lists migrations, `[X]` when applied |
 //! | `sqlmigrate APP NAME [--backwards]` | prints a migration's SQL |

@@ -272,6 +272,61 @@ fn removed_and_added_same_type_is_a_possible_rename() {
 }
 
 #[test]
+fn not_a_rename_answers_one_pair_only() {
+    // `title` and `body` (both text) go, `headline` and `content` come.
+    let mut models = base();
+    let article = model(&mut models, "Article");
+    for (old, new) in [("title", "headline"), ("body", "content")] {
+        let c = article
+            .table
+            .columns
+            .iter_mut()
+            .find(|c| c.name == old)
+            .expect("column");
+        new.clone_into(&mut c.name);
+    }
+    let pair = |old: &str, new: &str| {
+        (
+            APP.to_owned(),
+            "Article".to_owned(),
+            Some(old.to_owned()),
+            new.to_owned(),
+        )
+    };
+    let asks = |hints: &Hints| match change(&models, hints) {
+        Err(MigrationError::PossibleRename { old, new, .. }) => (old, new),
+        other => panic!("expected a question, got {other:?}"),
+    };
+    let mut hints = Hints::default();
+    assert_eq!(asks(&hints), ("title".into(), "headline".into()));
+    hints.not_renames.push(pair("title", "headline"));
+    assert_eq!(asks(&hints), ("title".into(), "content".into()));
+    hints.not_renames.push(pair("title", "content"));
+    assert_eq!(asks(&hints), ("body".into(), "headline".into()));
+    hints.renames.push(pair("body", "headline"));
+    // `title` is dropped and `content` added: it needs a value.
+    assert!(matches!(
+        change(&models, &hints),
+        Err(MigrationError::NeedsDefault { field, .. }) if field == "content"
+    ));
+    hints.add_default("mt_auto.Article.content=").expect("hint");
+    let ops = change(&models, &hints).expect("detect");
+    assert!(
+        matches!(
+            &ops[..],
+            [
+                Operation::RenameField { .. },
+                Operation::AddField { .. },
+                // `headline` has `title`'s length, not `body`'s.
+                Operation::AlterField { .. },
+                Operation::RemoveField { .. }
+            ]
+        ),
+        "{ops:?}"
+    );
+}
+
+#[test]
 fn alter_field_type_null_default_length_unique() {
     let mut models = base();
     let title = model(&mut models, "Article")
@@ -388,8 +443,47 @@ fn delete_and_rename_model() {
     let article = model(&mut models, "Article");
     article.model = "Post".into();
     article.table.name = "mt_auto_post".into();
-    // Without a hint: a new model and a deleted one, never a silent rename.
-    let ops = change(&models, &Hints::default()).expect("detect");
+    // Without a hint: never a silent rename, and never a silent drop of a
+    // table whose columns reappear under another model.
+    let err = change(&models, &Hints::default()).expect_err("asks");
+    assert!(
+        matches!(&err, MigrationError::PossibleModelRename { app, old, new }
+            if app == APP && old == "Article" && new == "Post"),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(text.contains("--rename mt_auto.Article=Post"), "{text}");
+    assert!(text.contains("--no-rename-check"), "{text}");
+    // "Not a rename", for this pair or for all: a new model and a deleted one.
+    for hints in [
+        Hints {
+            not_renames: vec![(APP.into(), "Article".into(), None, "Post".into())],
+            ..Hints::default()
+        },
+        Hints {
+            no_rename_check: true,
+            ..Hints::default()
+        },
+    ] {
+        let ops = change(&models, &hints).expect("detect");
+        assert!(matches!(
+            &ops[..],
+            [Operation::CreateModel { .. }, Operation::DeleteModel { .. }]
+        ));
+    }
+    // A "not a rename" for another pair does not answer this one.
+    let hints = Hints {
+        not_renames: vec![(APP.into(), "Article".into(), None, "Story".into())],
+        ..Hints::default()
+    };
+    assert!(matches!(
+        change(&models, &hints),
+        Err(MigrationError::PossibleModelRename { .. })
+    ));
+    // Different columns: not a candidate, so a plain create + delete.
+    let mut other = models.clone();
+    model(&mut other, "Post").table.columns.pop();
+    let ops = change(&other, &Hints::default()).expect("detect");
     assert!(matches!(
         &ops[..],
         [Operation::CreateModel { .. }, Operation::DeleteModel { .. }]

@@ -201,3 +201,62 @@ fn a_binary_away_from_its_source_tree_migrates_from_its_embedded_files() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Outside a terminal (stdin is not one here) `makemigrations` cannot ask:
+/// a possible rename or a missing value is an error naming the flags that
+/// answer it, and nothing is written; with the flags it writes the file.
+#[test]
+fn makemigrations_without_a_terminal_names_the_flags_and_writes_nothing() {
+    let dir = std::env::temp_dir().join(format!("manouche-e2e-questions-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let blog = dir.join("migrations/blog");
+    std::fs::create_dir_all(&blog).unwrap();
+    let shipped = manouche_e2e::workspace_root().join("migrations/blog/0001_initial.json");
+    std::fs::copy(shipped, blog.join("0001_initial.json")).unwrap();
+    let migrations = dir.join("migrations");
+    let env = [("MANOUCHE_MIGRATIONS_DIR", migrations.to_str().unwrap())];
+    let files = || std::fs::read_dir(&blog).unwrap().count();
+
+    // The migrations say Tag.name was renamed to label; the model says name.
+    std::fs::write(
+        blog.join("0002_tag_label.json"),
+        r#"{"app": "blog", "name": "0002_tag_label", "dependencies": [["blog", "0001_initial"]],
+            "operations": [{"op": "rename_field", "model": "Tag", "old": "name", "new": "label"}]}"#,
+    )
+    .unwrap();
+    for args in [
+        &["makemigrations"][..],
+        &["makemigrations", "--noinput"],
+        &["makemigrations", "--no-input", "blog"],
+    ] {
+        let (code, out) = run_manage(args, &env);
+        assert_eq!(code, 1, "{args:?}: {out}");
+        assert!(out.contains("--rename blog.Tag.label=name"), "{out}");
+        assert!(out.contains("--no-rename-check"), "{out}");
+        assert!(!out.contains("[y/N]"), "no question: {out}");
+        assert_eq!(files(), 2, "nothing written: {out}");
+    }
+    let (code, out) = run_manage(&["makemigrations", "--rename", "blog.Tag.label=name"], &env);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Rename field label on Tag to name"), "{out}");
+    assert_eq!(files(), 3);
+    std::fs::remove_file(blog.join("0003_rename_tag_name.json")).unwrap();
+
+    // The migrations have no Article.body; the model has it, non-null.
+    std::fs::write(
+        blog.join("0002_tag_label.json"),
+        r#"{"app": "blog", "name": "0002_tag_label", "dependencies": [["blog", "0001_initial"]],
+            "operations": [{"op": "remove_field", "model": "Article", "column": "body"}]}"#,
+    )
+    .unwrap();
+    let (code, out) = run_manage(&["makemigrations"], &env);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("--default blog.Article.body=VALUE"), "{out}");
+    assert!(!out.contains("Select an option"), "no question: {out}");
+    assert_eq!(files(), 2, "nothing written: {out}");
+    let (code, out) = run_manage(&["makemigrations", "--default", "blog.Article.body="], &env);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Add field body to Article"), "{out}");
+    assert_eq!(files(), 3);
+    let _ = std::fs::remove_dir_all(&dir);
+}

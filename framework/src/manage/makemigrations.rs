@@ -1,10 +1,20 @@
 //! `manage makemigrations [APP...] [--check] [--dry-run] [--name NAME]
-//! [--empty] [--rename ...] [--default ...] [--no-rename-check]`: writes the
-//! next migration of each app whose models changed.
+//! [--empty] [--rename ...] [--default ...] [--no-rename-check]
+//! [--noinput]`: writes the next migration of each app whose models
+//! changed.
+//!
+//! In a terminal, a possible rename or a missing value for existing rows is
+//! asked about ([`questioner`](crate::migrations::questioner)); quitting
+//! (or the end of the input) writes nothing and exits with 3. With
+//! `--noinput`, with `--check`, or when stdin is not a terminal, the
+//! question is an error naming the flags that answer it (exit 1).
+
+use std::io::IsTerminal as _;
 
 use crate::Result;
 use crate::db::schema::registered_schemas;
 use crate::migrations::autodetector::{self, Hints};
+use crate::migrations::questioner::Questioner;
 use crate::migrations::{MigrationError, MigrationSet, migrations_dir, write_migration};
 use crate::project::Project;
 
@@ -34,11 +44,19 @@ pub(crate) struct Args {
     /// `app.Model.column=VALUE`.
     #[arg(long, value_name = "app.Model.column=VALUE")]
     default: Vec<String>,
-    /// Generate remove + add for a removed and an added field of the same
-    /// type instead of stopping to ask whether it is a rename.
+    /// Generate remove + add for every removed and added field of the same
+    /// type (or model with the same fields) instead of asking whether it is
+    /// a rename.
     #[arg(long)]
     no_rename_check: bool,
+    /// Never ask: what would be a question is an error naming the flag that
+    /// answers it (also when stdin is not a terminal).
+    #[arg(long = "noinput", visible_alias = "no-input")]
+    noinput: bool,
 }
+
+/// The exit status when the user quits a question: nothing was written.
+const QUIT: super::ExitCode = 3;
 
 pub(crate) fn run(_project: &Project, args: Args) -> Result<super::ExitCode> {
     let plain = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
@@ -95,7 +113,19 @@ pub(crate) fn run(_project: &Project, args: Args) -> Result<super::ExitCode> {
         for d in &args.default {
             hints.add_default(d)?;
         }
-        autodetector::detect(&set, &models, &apps, &hints)?
+        let stdin = std::io::stdin();
+        if args.noinput || args.check || !stdin.is_terminal() {
+            autodetector::detect(&set, &models, &apps, &hints)?
+        } else {
+            let mut questioner = Questioner::new(stdin.lock(), std::io::stdout());
+            match questioner.detect(&set, &models, &apps, &mut hints)? {
+                Some(new) => new,
+                None => {
+                    println!("Stopped: no migration was written.");
+                    return Ok(QUIT);
+                }
+            }
+        }
     };
     if new.is_empty() {
         println!("No changes detected");

@@ -7,7 +7,12 @@
 //! field disappears and another of the same type appears without a hint,
 //! detection stops with [`MigrationError::PossibleRename`], which names
 //! both ways forward: the rename hint, or `--no-rename-check` to drop the
-//! old column (and its data) and add the new one. A new non-null column
+//! old column (and its data) and add the new one. A model that disappears
+//! while one with the same columns (names and types) appears stops it the
+//! same way ([`MigrationError::PossibleModelRename`]): dropping the old
+//! table loses its rows. [`Hints::not_renames`] says "not a rename" for one
+//! such pair only (what answering "no" in `makemigrations` records; see
+//! [`questioner`](super::questioner)). A new non-null column
 //! without a default needs a value for the existing rows
 //! ([`Hints::defaults`], `--default app.Model.column=VALUE`), and so does a
 //! column that becomes non-null. A many-to-many join table that disappears
@@ -53,8 +58,15 @@ pub struct Hints {
     /// Values for existing rows: `(app, model, column)` → text, parsed by
     /// the column's type.
     pub defaults: BTreeMap<(String, String, String), String>,
-    /// Turn a removed and an added field of the same type into remove + add
-    /// instead of stopping with [`MigrationError::PossibleRename`].
+    /// Pairs that are not renames, in the shape of [`renames`](Self::renames):
+    /// `(app, old_model, None, new_model)` or `(app, model,
+    /// Some(old_column), new_column)`. The old one is dropped and the new
+    /// one created, without stopping to ask about that pair.
+    pub not_renames: Vec<(String, String, Option<String>, String)>,
+    /// Turn every removed and added field of the same type (and model with
+    /// the same columns) into remove + add instead of stopping with
+    /// [`MigrationError::PossibleRename`] or
+    /// [`MigrationError::PossibleModelRename`].
     pub no_rename_check: bool,
     /// The name of the new migrations (after the number); derived from the
     /// changes when `None`.
@@ -100,6 +112,15 @@ impl Hints {
         Ok(())
     }
 
+    /// Whether `old` → `new` (a model when `column` is `None`, else the
+    /// column `column` → `new` of `model`) was said not to be a rename.
+    #[must_use]
+    pub fn is_not_rename(&self, app: &str, model: &str, column: Option<&str>, new: &str) -> bool {
+        self.not_renames
+            .iter()
+            .any(|(a, m, c, n)| a == app && m == model && c.as_deref() == column && n == new)
+    }
+
     /// Parses `app.Model.column=VALUE`.
     ///
     /// # Errors
@@ -126,17 +147,39 @@ impl Hints {
     }
 }
 
-fn parse_default(ty: SqlType, text: &str) -> Option<ColumnDefault> {
-    Some(match ty {
-        SqlType::Bool => ColumnDefault::Bool(match text.to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" | "on" => true,
-            "false" | "0" | "no" | "off" => false,
-            _ => return None,
-        }),
+/// Parses `text` as a value of a column of type `ty`, for the rows that
+/// exist when the column is added or becomes non-null (`--default`, or the
+/// answer to `makemigrations`' question).
+///
+/// ```
+/// use manouche::db::SqlType;
+/// use manouche::db::schema::ColumnDefault;
+/// use manouche::migrations::autodetector::parse_default;
+///
+/// assert_eq!(parse_default(SqlType::BigInt, "42"), Ok(ColumnDefault::Int(42)));
+/// assert!(parse_default(SqlType::BigInt, "4x2").unwrap_err().contains("whole number"));
+/// assert!(parse_default(SqlType::Date, "2024-02-30").is_err());
+/// ```
+///
+/// # Errors
+///
+/// What was expected, when `text` is not a value of that type.
+pub fn parse_default(ty: SqlType, text: &str) -> Result<ColumnDefault, String> {
+    // The same parser as forms and URLs, for its checks and messages.
+    ty.parse(text).map_err(|e| e.to_string())?;
+    let t = text.trim();
+    let number = |what: &str| format!("`{text}` is not {what}");
+    Ok(match ty {
+        SqlType::Bool => ColumnDefault::Bool(matches!(
+            t.to_ascii_lowercase().as_str(),
+            "true" | "1" | "yes" | "on"
+        )),
         SqlType::SmallInt | SqlType::Integer | SqlType::BigInt => {
-            ColumnDefault::Int(text.parse().ok()?)
+            ColumnDefault::Int(t.parse().map_err(|_| number("a whole number"))?)
         }
-        SqlType::Double | SqlType::Decimal => ColumnDefault::Float(text.parse().ok()?),
+        SqlType::Double | SqlType::Decimal => {
+            ColumnDefault::Float(t.parse().map_err(|_| number("a number"))?)
+        }
         _ => ColumnDefault::Str(text.to_owned()),
     })
 }
@@ -340,6 +383,35 @@ fn diff_app(
         .values()
         .filter(|m| state.model(app, &m.model).is_none())
         .collect();
+    // A model gone while one with the same columns appears: maybe renamed.
+    if !hints.no_rename_check {
+        let columns = |m: &ModelSchema| -> BTreeMap<String, SqlType> {
+            m.table
+                .columns
+                .iter()
+                .map(|c| (c.name.clone(), c.sql_type))
+                .collect()
+        };
+        let gone = state
+            .apps
+            .get(app)
+            .into_iter()
+            .flat_map(BTreeMap::values)
+            .filter(|m| !wanted.contains_key(&m.model));
+        for old in gone {
+            let candidate = new_models.iter().find(|new| {
+                columns(old) == columns(new)
+                    && !hints.is_not_rename(app, &old.model, None, &new.model)
+            });
+            if let Some(new) = candidate {
+                return Err(MigrationError::PossibleModelRename {
+                    app: app.to_owned(),
+                    old: old.model.clone(),
+                    new: new.model.clone(),
+                });
+            }
+        }
+    }
     let mut created: BTreeSet<String> = BTreeSet::new();
     while !new_models.is_empty() {
         let ready = new_models
@@ -408,7 +480,11 @@ fn diff_app(
             .collect();
         if !hints.no_rename_check {
             for r in &removed {
-                if let Some(a) = added.iter().find(|a| a.sql_type == r.sql_type) {
+                let candidate = added.iter().find(|a| {
+                    a.sql_type == r.sql_type
+                        && !hints.is_not_rename(app, name, Some(&r.name), &a.name)
+                });
+                if let Some(a) = candidate {
                     return Err(MigrationError::PossibleRename {
                         app: app.to_owned(),
                         model: name.clone(),
@@ -423,15 +499,13 @@ fn diff_app(
                 let key = (app.to_owned(), name.clone(), column.to_owned());
                 match hints.defaults.get(&key) {
                     None => Ok(None),
-                    Some(text) => {
-                        parse_default(ty, text)
-                            .map(Some)
-                            .ok_or_else(|| MigrationError::BadHint {
-                                flag: "--default",
-                                value: format!("{app}.{name}.{column}={text}"),
-                                reason: format!("not a valid {ty:?} value"),
-                            })
-                    }
+                    Some(text) => parse_default(ty, text).map(Some).map_err(|reason| {
+                        MigrationError::BadHint {
+                            flag: "--default",
+                            value: format!("{app}.{name}.{column}={text}"),
+                            reason,
+                        }
+                    }),
                 }
             };
         let needs_default = |column: &str| MigrationError::NeedsDefault {

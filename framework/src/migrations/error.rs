@@ -215,6 +215,19 @@ pub enum MigrationError {
         /// The added field.
         new: String,
     },
+    /// The autodetector saw a model removed and one with the same columns
+    /// added.
+    #[error(
+        "{app}: model {old} was removed and {new} (same fields) was added; if it was renamed, pass `--rename {app}.{old}={new}`; if not, pass `--no-rename-check` to drop {old}'s table (and its rows) and create {new}'s"
+    )]
+    PossibleModelRename {
+        /// The app.
+        app: String,
+        /// The removed model.
+        old: String,
+        /// The added model.
+        new: String,
+    },
     /// A join table was removed and another added on the same model.
     #[error(
         "{app}.{model}: join table {old} would be dropped and {new} created (a renamed many-to-many field or model?); migrations cannot rename join tables yet and dropping {old} loses its links: copy them with a `run_sql` migration (`makemigrations --empty {app}`) after passing `--no-rename-check`, which drops {old} and creates {new}"
