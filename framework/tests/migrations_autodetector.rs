@@ -480,14 +480,30 @@ fn delete_and_rename_model() {
         change(&models, &hints),
         Err(MigrationError::PossibleModelRename { .. })
     ));
-    // Different columns: not a candidate, so a plain create + delete.
+    // Different columns: still asked (a rename with a field change), and a
+    // rename hint gives the rename followed by the field change.
     let mut other = models.clone();
-    model(&mut other, "Post").table.columns.pop();
-    let ops = change(&other, &Hints::default()).expect("detect");
+    model(&mut other, "Post")
+        .table
+        .columns
+        .retain(|c| c.name != "body");
     assert!(matches!(
-        &ops[..],
-        [Operation::CreateModel { .. }, Operation::DeleteModel { .. }]
+        change(&other, &Hints::default()),
+        Err(MigrationError::PossibleModelRename { ref old, ref new, .. })
+            if old == "Article" && new == "Post"
     ));
+    let mut hints = Hints::default();
+    hints.add_rename("mt_auto.Article=Post").expect("hint");
+    let ops = change(&other, &hints).expect("detect");
+    assert!(
+        matches!(&ops[0], Operation::RenameModel { new, .. } if new == "Post"),
+        "{ops:?}"
+    );
+    assert!(
+        ops[1..].iter().any(|op| matches!(op,
+            Operation::RemoveField { model, column } if model == "Post" && column == "body")),
+        "{ops:?}"
+    );
     let mut hints = Hints::default();
     hints.add_rename("mt_auto.Article=Post").expect("hint");
     let ops = change(&models, &hints).expect("detect");

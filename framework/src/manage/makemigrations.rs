@@ -45,8 +45,8 @@ pub(crate) struct Args {
     #[arg(long, value_name = "app.Model.column=VALUE")]
     default: Vec<String>,
     /// Generate remove + add for every removed and added field of the same
-    /// type (or model with the same fields) instead of asking whether it is
-    /// a rename.
+    /// type (and delete + create for every removed and added model) instead
+    /// of asking whether it is a rename.
     #[arg(long)]
     no_rename_check: bool,
     /// Never ask: what would be a question is an error naming the flag that

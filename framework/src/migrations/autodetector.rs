@@ -8,8 +8,7 @@
 //! detection stops with [`MigrationError::PossibleRename`], which names
 //! both ways forward: the rename hint, or `--no-rename-check` to drop the
 //! old column (and its data) and add the new one. A model that disappears
-//! while one with the same columns (names and types) appears stops it the
-//! same way ([`MigrationError::PossibleModelRename`]): dropping the old
+//! while another appears in the same app stops it the same way ([`MigrationError::PossibleModelRename`]): dropping the old
 //! table loses its rows. [`Hints::not_renames`] says "not a rename" for one
 //! such pair only (what answering "no" in `makemigrations` records; see
 //! [`questioner`](super::questioner)). A new non-null column
@@ -63,8 +62,8 @@ pub struct Hints {
     /// Some(old_column), new_column)`. The old one is dropped and the new
     /// one created, without stopping to ask about that pair.
     pub not_renames: Vec<(String, String, Option<String>, String)>,
-    /// Turn every removed and added field of the same type (and model with
-    /// the same columns) into remove + add instead of stopping with
+    /// Turn every removed and added field of the same type (and every
+    /// removed and added model) into remove + add instead of stopping with
     /// [`MigrationError::PossibleRename`] or
     /// [`MigrationError::PossibleModelRename`].
     pub no_rename_check: bool,
@@ -383,7 +382,10 @@ fn diff_app(
         .values()
         .filter(|m| state.model(app, &m.model).is_none())
         .collect();
-    // A model gone while one with the same columns appears: maybe renamed.
+    // A model gone while another appears: maybe renamed. Asked whatever
+    // their columns, since a rename often comes with field changes and a
+    // wrong "delete + create" drops the rows; a new model with the same
+    // columns is the likelier candidate, so it is named first.
     if !hints.no_rename_check {
         let columns = |m: &ModelSchema| -> BTreeMap<String, SqlType> {
             m.table
@@ -399,10 +401,14 @@ fn diff_app(
             .flat_map(BTreeMap::values)
             .filter(|m| !wanted.contains_key(&m.model));
         for old in gone {
-            let candidate = new_models.iter().find(|new| {
-                columns(old) == columns(new)
-                    && !hints.is_not_rename(app, &old.model, None, &new.model)
-            });
+            let open: Vec<&&ModelSchema> = new_models
+                .iter()
+                .filter(|new| !hints.is_not_rename(app, &old.model, None, &new.model))
+                .collect();
+            let candidate = open
+                .iter()
+                .find(|new| columns(old) == columns(new))
+                .or_else(|| open.first());
             if let Some(new) = candidate {
                 return Err(MigrationError::PossibleModelRename {
                     app: app.to_owned(),
