@@ -36,6 +36,7 @@ use super::executor::Executor;
 use super::fields::FieldType;
 use super::model::Model;
 use super::relations::{Prefetch, RelationField};
+use super::sql::cache::{self, Kind};
 use super::sql::compiler;
 use super::{Error, Result, persist};
 
@@ -256,8 +257,8 @@ impl<M: Model> QuerySet<M> {
     ///
     /// The database's error (see [`Error`]).
     pub async fn all(self, db: &dyn Executor) -> Result<Vec<M>> {
-        let stmt = compiler::select(&self, db.backend());
-        let rows = db.fetch_all(db.backend().build(&stmt)).await?;
+        let stmt = cache::statement(&self, db.backend(), Kind::Select);
+        let rows = db.fetch_all(stmt).await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let mut offset = 0;
@@ -319,8 +320,8 @@ impl<M: Model> QuerySet<M> {
     ///
     /// The database's error.
     pub async fn count(self, db: &dyn Executor) -> Result<i64> {
-        let stmt = compiler::count(&self, db.backend());
-        let rows = db.fetch_all(db.backend().build(&stmt)).await?;
+        let stmt = cache::statement(&self, db.backend(), Kind::Count);
+        let rows = db.fetch_all(stmt).await?;
         match rows.first() {
             Some(row) => row.get::<i64>(0),
             None => Ok(0),
@@ -333,8 +334,8 @@ impl<M: Model> QuerySet<M> {
     ///
     /// The database's error.
     pub async fn exists(self, db: &dyn Executor) -> Result<bool> {
-        let stmt = compiler::exists(&self, db.backend());
-        Ok(!db.fetch_all(db.backend().build(&stmt)).await?.is_empty())
+        let stmt = cache::statement(&self, db.backend(), Kind::Exists);
+        Ok(!db.fetch_all(stmt).await?.is_empty())
     }
 
     /// Selected columns and/or aggregates instead of whole rows:

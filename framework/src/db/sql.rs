@@ -4,4 +4,5 @@
 //! `models/sql/compiler.py` apart from `models/query.py`. Identifiers come
 //! only from model metadata; every value is bound.
 
+pub(crate) mod cache;
 pub(crate) mod compiler;

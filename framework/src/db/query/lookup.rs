@@ -95,7 +95,7 @@ impl Textual for Url {}
 impl Textual for Slug {}
 
 /// The comparison a lookup makes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum LookupOp {
     /// `=` (or `IS NULL` for a null value).

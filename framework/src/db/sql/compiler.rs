@@ -5,6 +5,7 @@ use sea_query::{
     UpdateStatement, Value,
 };
 
+use super::cache::Kind;
 use crate::db::executor::Backend;
 use crate::db::fields::SqlType;
 use crate::db::model::{Model, ModelMeta};
@@ -177,7 +178,7 @@ impl<'s> Ctx<'s> {
     }
 }
 
-fn is_null(v: &Value) -> bool {
+pub(crate) fn is_null(v: &Value) -> bool {
     matches!(
         v,
         Value::Bool(None)
@@ -205,23 +206,7 @@ fn like(
     any_suffix: bool,
     ci: bool,
 ) -> SimpleExpr {
-    let text = match value {
-        Value::String(Some(s)) => s.as_str().to_owned(),
-        _ => String::new(),
-    };
-    let mut pattern = String::with_capacity(text.len() + 2);
-    if any_prefix {
-        pattern.push('%');
-    }
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '!') {
-            pattern.push('!');
-        }
-        pattern.push(c);
-    }
-    if any_suffix {
-        pattern.push('%');
-    }
+    let pattern = like_pattern(value, any_prefix, any_suffix);
     let (lhs, rhs): (SimpleExpr, SimpleExpr) = if ci {
         (
             Func::lower(col).into(),
@@ -239,6 +224,28 @@ fn like(
             Box::new(SimpleExpr::Constant('!'.into())),
         )),
     )
+}
+
+/// The bound pattern of a `LIKE` lookup on `value`.
+fn like_pattern(value: &Value, any_prefix: bool, any_suffix: bool) -> String {
+    let text = match value {
+        Value::String(Some(s)) => s.as_str(),
+        _ => "",
+    };
+    let mut pattern = String::with_capacity(text.len() + 2);
+    if any_prefix {
+        pattern.push('%');
+    }
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '!') {
+            pattern.push('!');
+        }
+        pattern.push(c);
+    }
+    if any_suffix {
+        pattern.push('%');
+    }
+    pattern
 }
 
 fn ordering<M: Model>(qs: &QuerySet<M>) -> Vec<(Vec<Join>, &'static str, bool)> {
@@ -262,16 +269,89 @@ fn apply_filters<M: Model>(ctx: &mut Ctx<'_>, qs: &QuerySet<M>) {
     }
 }
 
+/// The LIMIT and OFFSET a query set renders with: SQLite needs a LIMIT
+/// before an OFFSET (`u64::MAX >> 1` standing for none).
+fn effective_limits<M: Model>(qs: &QuerySet<M>, backend: Backend) -> (Option<u64>, Option<u64>) {
+    match (qs.limit, qs.offset) {
+        (None, Some(offset)) if backend == Backend::Sqlite => (Some(u64::MAX >> 1), Some(offset)),
+        limits => limits,
+    }
+}
+
 fn limits<M: Model>(stmt: &mut SelectStatement, qs: &QuerySet<M>, backend: Backend) {
-    if let Some(limit) = qs.limit {
+    let (limit, offset) = effective_limits(qs, backend);
+    if let Some(limit) = limit {
         stmt.limit(limit);
     }
-    if let Some(offset) = qs.offset {
-        if qs.limit.is_none() && backend == Backend::Sqlite {
-            // SQLite needs a LIMIT before OFFSET; -1 means none.
-            stmt.limit(u64::MAX >> 1);
-        }
+    if let Some(offset) = offset {
         stmt.offset(offset);
+    }
+}
+
+/// The values `kind` of `qs` binds, in the order of their placeholders, as
+/// [`select`], [`count`] and [`exists`] bind them (see `sql::cache`, which
+/// checks the two agree before relying on this walk).
+pub(crate) fn bound_values<M: Model>(
+    qs: &QuerySet<M>,
+    backend: Backend,
+    kind: Kind,
+    out: &mut Vec<Value>,
+) {
+    for node in &qs.filters {
+        node_values(node, out);
+    }
+    let (limit, offset) = effective_limits(qs, backend);
+    let limit = match kind {
+        Kind::Select => limit,
+        Kind::Count if limit.is_some() || offset.is_some() || qs.distinct => limit,
+        Kind::Count => return,
+        Kind::Exists => Some(1),
+    };
+    out.extend(limit.map(Value::from));
+    out.extend(offset.map(Value::from));
+}
+
+fn node_values(node: &Node, out: &mut Vec<Value>) {
+    match node {
+        Node::Lookup(l) => lookup_values(l.op, &l.values, out),
+        Node::And(nodes) | Node::Or(nodes) => {
+            for n in nodes {
+                node_values(n, out);
+            }
+        }
+        Node::Not(inner) => node_values(inner, out),
+        Node::PkInJoin { owner, .. } => out.push(owner.clone()),
+        Node::Pk(op, values) => lookup_values(*op, values, out),
+    }
+}
+
+/// The values [`Ctx::lookup`] binds for one lookup.
+fn lookup_values(op: LookupOp, values: &[Value], out: &mut Vec<Value>) {
+    let value = || values.first().cloned().unwrap_or(Value::String(None));
+    match op {
+        LookupOp::Exact | LookupOp::Ne if is_null(&value()) => {}
+        LookupOp::In => out.extend(values.iter().cloned()),
+        LookupOp::Range => {
+            out.push(value());
+            out.push(values.get(1).cloned().unwrap_or(Value::String(None)));
+        }
+        LookupOp::IsNull(_) => {}
+        LookupOp::Contains | LookupOp::IContains => {
+            out.push(like_pattern(&value(), true, true).into());
+        }
+        LookupOp::StartsWith | LookupOp::IStartsWith => {
+            out.push(like_pattern(&value(), false, true).into());
+        }
+        LookupOp::EndsWith | LookupOp::IEndsWith => {
+            out.push(like_pattern(&value(), true, false).into());
+        }
+        LookupOp::Exact
+        | LookupOp::Ne
+        | LookupOp::IExact
+        | LookupOp::Gt
+        | LookupOp::Gte
+        | LookupOp::Lt
+        | LookupOp::Lte => out.push(value()),
     }
 }
 
