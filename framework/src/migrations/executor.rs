@@ -368,13 +368,20 @@ pub fn migration_sql(
     before: &ProjectState,
     backwards: bool,
 ) -> Result<Vec<String>, MigrationError> {
-    Ok(migration_steps(backend, migration, before, backwards)?
+    Ok(texts(migration_steps(
+        backend, migration, before, backwards,
+    )?))
+}
+
+/// The text of each step: the SQL, or the comment naming a Rust function.
+fn texts(steps: Vec<Step>) -> Vec<String> {
+    steps
         .into_iter()
         .map(|step| match step {
             Step::Sql(sql) => sql,
             rust @ Step::RunRust { .. } => rust.to_string(),
         })
-        .collect())
+        .collect()
 }
 
 /// The steps `sqlmigrate` prints: `app.name` on `backend`, from the state
@@ -406,9 +413,7 @@ pub fn sql_for(
     migration: &Migration,
     backwards: bool,
 ) -> Result<Vec<String>, MigrationError> {
-    let ancestors = set.ancestors(&migration.key());
-    let before = state_before(set, &ancestors, migration)?;
-    migration_sql(backend, migration, &before, backwards)
+    Ok(texts(steps_for(set, backend, migration, backwards)?))
 }
 
 /// Checks `plan` before anything of it runs: every migration it unapplies
