@@ -105,6 +105,7 @@ fn orm_vs_sqlx(c: &mut Criterion) {
             .pragma("case_sensitive_like", "ON");
         let pool = SqlitePoolOptions::new()
             .max_connections(10)
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .expect("pool");

@@ -86,6 +86,7 @@ fn main() {
                     .pragma("case_sensitive_like", "ON");
                 let pool = SqlitePoolOptions::new()
                     .max_connections(10)
+                    .test_before_acquire(false)
                     .connect_with(options)
                     .await
                     .expect("pool");

@@ -80,6 +80,7 @@
 //! ```
 
 mod database;
+mod driver;
 pub mod error;
 mod executor;
 pub mod fields;

@@ -334,6 +334,94 @@ async fn get_reports_typed_errors() {
 }
 
 #[tokio::test]
+async fn get_by_a_unique_column_reads_one_row_and_keeps_django_semantics() {
+    for_each_database(|db| async move {
+        setup(&db).await?;
+        let (ada, _bob, articles) = seed(&db).await?;
+        let ada_id = ada.pk().expect("saved");
+        // By primary key and by a unique column: the row, or DoesNotExist,
+        // from a query that does not ask for a second row.
+        db.capture_queries();
+        let by_pk = User::objects().filter(User::id.eq(ada_id)).get(&db).await?;
+        assert_eq!(by_pk.username, "ada");
+        let sql = db.captured_queries();
+        assert_eq!(sql.len(), 1, "{sql:?}");
+        assert!(!sql[0].contains("LIMIT"), "{sql:?}");
+        let by_name = User::objects()
+            .filter(User::username.eq("ada"))
+            .get(&db)
+            .await?;
+        assert_eq!(by_name.pk(), Some(ada_id));
+        let missing = User::objects()
+            .filter(User::id.eq(ada_id + 1000))
+            .get(&db)
+            .await
+            .expect_err("no such user");
+        assert!(
+            matches!(missing, Error::DoesNotExist { model: "User" }),
+            "{missing}"
+        );
+        // A unique column combined with other conditions still filters.
+        let unpublished = Article::objects()
+            .filter(Article::id.eq(articles[0].pk().expect("saved")) & Article::published.eq(false))
+            .get(&db)
+            .await
+            .expect_err("the first article is published");
+        assert!(unpublished.is_does_not_exist(), "{unpublished}");
+        // A unique column inside an `or` does not pin a single row.
+        let either = Article::objects()
+            .filter(Article::id.eq(articles[0].pk().expect("saved")) | Article::views.gt(0))
+            .get(&db)
+            .await
+            .expect_err("three rows match");
+        assert!(
+            matches!(either, Error::MultipleObjectsReturned { count: 3, .. }),
+            "{either}"
+        );
+        // A join through a reverse relation repeats the user once per
+        // matching article: as in Django, that is several objects.
+        let repeated = User::objects()
+            .filter(User::id.eq(ada_id))
+            .filter(User::articles.then(Article::title).icontains("rust"))
+            .get(&db)
+            .await
+            .expect_err("ada has two articles about Rust");
+        assert!(
+            matches!(repeated, Error::MultipleObjectsReturned { count: 2, .. }),
+            "{repeated}"
+        );
+        // select_related and prefetch_related still load on this path.
+        let article = Article::objects()
+            .filter(Article::id.eq(articles[1].pk().expect("saved")))
+            .select_related(Article::author)
+            .get(&db)
+            .await?;
+        assert_eq!(
+            article.author.get().map(|u| u.username.as_str()),
+            Some("ada")
+        );
+        let with_articles = User::objects()
+            .filter(User::id.eq(ada_id))
+            .prefetch_related(User::articles)
+            .get(&db)
+            .await?;
+        assert_eq!(
+            with_articles.articles.prefetched().map(<[Article]>::len),
+            Some(2)
+        );
+        // Inside a transaction too.
+        db.transaction(|tx| async move {
+            let user = User::objects().filter(User::id.eq(ada_id)).get(&tx).await?;
+            assert_eq!(user.username, "ada");
+            Ok::<_, Error>(())
+        })
+        .await?;
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn unique_and_foreign_key_violations_are_typed() {
     for_each_database(|db| async move {
         setup(&db).await?;

@@ -20,6 +20,7 @@ use futures_util::future::BoxFuture;
 use http::request::Parts;
 use sea_query_binder::SqlxValues;
 
+use super::driver::{Execute, FetchAll, FetchOptional, Run, Unprepared};
 use super::executor::{Backend, Executor, Row, Statement};
 use super::{Error, Result, Transaction, postgres, sqlite};
 
@@ -209,13 +210,7 @@ impl Database {
     ///
     /// The database's error, classified (see [`Error`]).
     pub async fn execute_unprepared(&self, sql: &str) -> Result<()> {
-        let started = self.note(sql);
-        let res = match &self.inner.pool {
-            Pool::Sqlite(p) => sqlx::raw_sql(sql).execute(p).await.map(|_| ()),
-            Pool::Postgres(p) => sqlx::raw_sql(sql).execute(p).await.map(|_| ()),
-        };
-        finished(sql, started);
-        res.map_err(|e| classify(self.backend(), e))
+        self.run(Statement::raw(sql), Unprepared).await
     }
 
     pub(crate) fn pool(&self) -> &Pool {
@@ -280,6 +275,27 @@ fn redact(url: &str) -> String {
     }
 }
 
+impl Database {
+    /// Runs `stmt` on a connection from the pool: counted, timed, logged and
+    /// its error classified.
+    async fn run<R: Run>(&self, stmt: Statement, run: R) -> Result<R::Output> {
+        let started = self.note(&stmt.sql);
+        let values = SqlxValues(stmt.values);
+        let res = match &self.inner.pool {
+            Pool::Sqlite(p) => match p.acquire().await {
+                Ok(mut conn) => run.sqlite(&mut conn, &stmt.sql, values).await,
+                Err(e) => Err(e),
+            },
+            Pool::Postgres(p) => match p.acquire().await {
+                Ok(mut conn) => run.postgres(&mut conn, &stmt.sql, values).await,
+                Err(e) => Err(e),
+            },
+        };
+        finished(&stmt.sql, started);
+        res.map_err(|e| classify(self.backend(), e))
+    }
+}
+
 impl Executor for Database {
     fn backend(&self) -> Backend {
         Database::backend(self)
@@ -290,45 +306,15 @@ impl Executor for Database {
     }
 
     fn fetch_all<'a>(&'a self, stmt: Statement) -> BoxFuture<'a, Result<Vec<Row>>> {
-        Box::pin(async move {
-            let started = self.note(&stmt.sql);
-            let backend = self.backend();
-            let values = SqlxValues(stmt.values);
-            let res = match &self.inner.pool {
-                Pool::Sqlite(p) => sqlx::query_with(&stmt.sql, values)
-                    .fetch_all(p)
-                    .await
-                    .map(|rows| rows.into_iter().map(Row::Sqlite).collect()),
-                Pool::Postgres(p) => sqlx::query_with(&stmt.sql, values)
-                    .fetch_all(p)
-                    .await
-                    .map(|rows| rows.into_iter().map(Row::Postgres).collect()),
-            }
-            .map_err(|e| classify(backend, e));
-            finished(&stmt.sql, started);
-            res
-        })
+        Box::pin(self.run(stmt, FetchAll))
+    }
+
+    fn fetch_optional<'a>(&'a self, stmt: Statement) -> BoxFuture<'a, Result<Option<Row>>> {
+        Box::pin(self.run(stmt, FetchOptional))
     }
 
     fn execute<'a>(&'a self, stmt: Statement) -> BoxFuture<'a, Result<u64>> {
-        Box::pin(async move {
-            let started = self.note(&stmt.sql);
-            let backend = self.backend();
-            let values = SqlxValues(stmt.values);
-            let res = match &self.inner.pool {
-                Pool::Sqlite(p) => sqlx::query_with(&stmt.sql, values)
-                    .execute(p)
-                    .await
-                    .map(|r| r.rows_affected()),
-                Pool::Postgres(p) => sqlx::query_with(&stmt.sql, values)
-                    .execute(p)
-                    .await
-                    .map(|r| r.rows_affected()),
-            }
-            .map_err(|e| classify(backend, e));
-            finished(&stmt.sql, started);
-            res
-        })
+        Box::pin(self.run(stmt, Execute))
     }
 
     fn begin<'a>(&'a self) -> BoxFuture<'a, Result<Transaction>> {

@@ -17,6 +17,8 @@
 //! # }
 //! ```
 
+use std::sync::Arc;
+
 use futures_util::future::BoxFuture;
 use sea_query::Values;
 use sqlx::{Row as _, ValueRef as _};
@@ -66,7 +68,10 @@ impl Backend {
     /// Renders a sea-query statement for this backend: SQL text plus bound values.
     pub(crate) fn build<S: sea_query::QueryStatementBuilder>(self, stmt: &S) -> Statement {
         let (sql, values) = stmt.build_any(self.dialect().query_builder());
-        Statement { sql, values }
+        Statement {
+            sql: sql.into(),
+            values,
+        }
     }
 
     /// Renders a schema statement (DDL) for this backend.
@@ -81,15 +86,16 @@ impl Backend {
 /// text come only from model definitions.
 #[derive(Debug, Clone)]
 pub struct Statement {
-    /// The SQL text, with backend-specific placeholders.
-    pub sql: String,
+    /// The SQL text, with backend-specific placeholders (shared: the ORM
+    /// keeps the text of each query shape and hands out references to it).
+    pub sql: Arc<str>,
     /// The values bound to the placeholders.
     pub values: Values,
 }
 
 impl Statement {
     /// A statement without bound values.
-    pub fn raw(sql: impl Into<String>) -> Self {
+    pub fn raw(sql: impl Into<Arc<str>>) -> Self {
         Self {
             sql: sql.into(),
             values: Values(Vec::new()),
@@ -198,6 +204,10 @@ pub trait Executor: Send + Sync {
 
     /// Runs a statement and returns every row.
     fn fetch_all<'a>(&'a self, stmt: Statement) -> BoxFuture<'a, Result<Vec<Row>>>;
+
+    /// Runs a statement and returns its first row, if any, without reading
+    /// further.
+    fn fetch_optional<'a>(&'a self, stmt: Statement) -> BoxFuture<'a, Result<Option<Row>>>;
 
     /// Runs a statement and returns the number of affected rows.
     fn execute<'a>(&'a self, stmt: Statement) -> BoxFuture<'a, Result<u64>>;

@@ -259,6 +259,12 @@ impl<M: Model> QuerySet<M> {
     pub async fn all(self, db: &dyn Executor) -> Result<Vec<M>> {
         let stmt = cache::statement(&self, db.backend(), Kind::Select);
         let rows = db.fetch_all(stmt).await?;
+        self.objects(rows, db).await
+    }
+
+    /// Decodes rows (with their `select_related` objects) and runs the
+    /// `prefetch_related` queries.
+    async fn objects(&self, rows: Vec<super::Row>, db: &dyn Executor) -> Result<Vec<M>> {
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             let mut offset = 0;
@@ -301,11 +307,23 @@ impl<M: Model> QuerySet<M> {
     /// [`Error::DoesNotExist`] when none matches,
     /// [`Error::MultipleObjectsReturned`] when several do.
     pub async fn get(self, db: &dyn Executor) -> Result<M> {
+        let not_found = || Error::DoesNotExist {
+            model: M::meta().name,
+        };
+        if lookup::at_most_one_row(&self.filters, M::meta()) {
+            // The filters pin a unique column: no need to ask for a second
+            // row to prove there is none.
+            let stmt = cache::statement(&self, db.backend(), Kind::Select);
+            let row = db.fetch_optional(stmt).await?.ok_or_else(not_found)?;
+            return self
+                .objects(vec![row], db)
+                .await?
+                .pop()
+                .ok_or_else(not_found);
+        }
         let mut rows = self.limit(21).all(db).await?;
         match rows.len() {
-            0 => Err(Error::DoesNotExist {
-                model: M::meta().name,
-            }),
+            0 => Err(not_found()),
             1 => Ok(rows.remove(0)),
             count => Err(Error::MultipleObjectsReturned {
                 model: M::meta().name,

@@ -15,7 +15,7 @@
 //! # }).unwrap();
 //! ```
 
-use sea_query::Values;
+use std::sync::Arc;
 
 use super::Result;
 use super::executor::{Executor, Row, Statement};
@@ -68,12 +68,9 @@ pub struct RawQuery {
 
 /// Starts a raw SQL statement. Never format user input into `sql`: pass it
 /// with [`RawQuery::bind`].
-pub fn raw(sql: impl Into<String>) -> RawQuery {
+pub fn raw(sql: impl Into<Arc<str>>) -> RawQuery {
     RawQuery {
-        stmt: Statement {
-            sql: sql.into(),
-            values: Values(Vec::new()),
-        },
+        stmt: Statement::raw(sql),
     }
 }
 

@@ -72,7 +72,14 @@ fn pool_options(
     if !memory {
         connect = connect.journal_mode(SqliteJournalMode::Wal);
     }
-    let mut pool = SqlitePoolOptions::new().acquire_timeout(options.acquire_timeout);
+    // No ping before handing out a connection: an SQLite connection is a
+    // file handle in this process, with no peer that could have hung up,
+    // and the ping is a round trip to the connection's worker thread on
+    // every query. (PostgreSQL keeps sqlx's check: a server or a proxy may
+    // have closed an idle connection.)
+    let mut pool = SqlitePoolOptions::new()
+        .acquire_timeout(options.acquire_timeout)
+        .test_before_acquire(false);
     pool = if memory {
         // Every connection to `:memory:` is a separate database: keep exactly
         // one, forever.

@@ -31,6 +31,7 @@ use sea_query_binder::SqlxValues;
 use tokio::sync::Mutex;
 
 use super::database::{Pool, classify, finished};
+use super::driver::{Execute, FetchAll, FetchOptional, Run, Unprepared};
 use super::executor::{Backend, Executor, Row, Statement};
 use super::{Database, Error, Result};
 
@@ -103,16 +104,34 @@ impl Transaction {
         self.savepoint.is_some()
     }
 
-    async fn run_raw(&self, state: &mut State, sql: &str) -> Result<()> {
-        let started = self.db.note(sql);
-        let backend = self.db.backend();
+    /// Runs `stmt` on the transaction's connection: counted, timed, logged
+    /// and its error classified.
+    async fn run<R: Run>(&self, stmt: Statement, run: R) -> Result<R::Output> {
+        let mut state = self.lock().await?;
+        self.run_locked(&mut state, stmt, run).await
+    }
+
+    async fn run_locked<R: Run>(
+        &self,
+        state: &mut State,
+        stmt: Statement,
+        run: R,
+    ) -> Result<R::Output> {
+        let started = self.db.note(&stmt.sql);
+        let values = SqlxValues(stmt.values);
         let res = match state.conn.as_mut() {
-            Some(Conn::Sqlite(c)) => sqlite_raw(c, sql).await,
-            Some(Conn::Postgres(c)) => pg_raw(c, sql).await,
+            Some(Conn::Sqlite(c)) => run.sqlite(c, &stmt.sql, values).await,
+            Some(Conn::Postgres(c)) => run.postgres(c, &stmt.sql, values).await,
             None => return Err(Error::TransactionFinished),
         };
-        finished(sql, started);
-        res.map_err(|e| classify(backend, e))
+        finished(&stmt.sql, started);
+        res.map_err(|e| classify(self.db.backend(), e))
+    }
+
+    /// Runs SQL text without values (savepoints) on the locked connection.
+    async fn run_raw(&self, state: &mut State, sql: String) -> Result<()> {
+        self.run_locked(state, Statement::raw(sql), Unprepared)
+            .await
     }
 
     /// Locks the connection after rolling back abandoned savepoints.
@@ -123,7 +142,7 @@ impl Transaction {
         let mut state = self.state.lock().await;
         while let Some(sp) = state.pending.pop() {
             let sql = format!("ROLLBACK TO SAVEPOINT {sp}; RELEASE SAVEPOINT {sp}");
-            self.run_raw(&mut state, &sql).await?;
+            self.run_raw(&mut state, sql).await?;
         }
         if state.conn.is_none() {
             return Err(Error::TransactionFinished);
@@ -141,7 +160,7 @@ impl Transaction {
         self.finished.store(true, Ordering::SeqCst);
         match &self.savepoint {
             Some(sp) => {
-                self.run_raw(&mut state, &format!("RELEASE SAVEPOINT {sp}"))
+                self.run_raw(&mut state, format!("RELEASE SAVEPOINT {sp}"))
                     .await
             }
             None => {
@@ -167,7 +186,7 @@ impl Transaction {
         match &self.savepoint {
             Some(sp) => {
                 let sql = format!("ROLLBACK TO SAVEPOINT {sp}; RELEASE SAVEPOINT {sp}");
-                self.run_raw(&mut state, &sql).await
+                self.run_raw(&mut state, sql).await
             }
             None => {
                 self.db.note("ROLLBACK");
@@ -249,74 +268,6 @@ impl Database {
     }
 }
 
-// The driver calls live in plain functions returning boxed futures: inside
-// the `async` blocks above, rustc cannot prove the higher-ranked `Send` /
-// `Executor` bounds of sqlx's connection reborrows.
-type SqlxResult<T> = std::result::Result<T, sqlx::Error>;
-
-fn sqlite_raw<'c>(
-    c: &'c mut sqlx::SqliteConnection,
-    sql: &'c str,
-) -> BoxFuture<'c, SqlxResult<()>> {
-    Box::pin(async move { sqlx::Executor::execute(c, sql).await.map(|_| ()) })
-}
-
-fn pg_raw<'c>(c: &'c mut sqlx::PgConnection, sql: &'c str) -> BoxFuture<'c, SqlxResult<()>> {
-    Box::pin(async move { sqlx::Executor::execute(c, sql).await.map(|_| ()) })
-}
-
-fn sqlite_fetch<'c>(
-    c: &'c mut sqlx::SqliteConnection,
-    sql: &'c str,
-    values: SqlxValues,
-) -> BoxFuture<'c, SqlxResult<Vec<Row>>> {
-    Box::pin(async move {
-        sqlx::query_with(sql, values)
-            .fetch_all(c)
-            .await
-            .map(|rows| rows.into_iter().map(Row::Sqlite).collect())
-    })
-}
-
-fn pg_fetch<'c>(
-    c: &'c mut sqlx::PgConnection,
-    sql: &'c str,
-    values: SqlxValues,
-) -> BoxFuture<'c, SqlxResult<Vec<Row>>> {
-    Box::pin(async move {
-        sqlx::query_with(sql, values)
-            .fetch_all(c)
-            .await
-            .map(|rows| rows.into_iter().map(Row::Postgres).collect())
-    })
-}
-
-fn sqlite_execute<'c>(
-    c: &'c mut sqlx::SqliteConnection,
-    sql: &'c str,
-    values: SqlxValues,
-) -> BoxFuture<'c, SqlxResult<u64>> {
-    Box::pin(async move {
-        sqlx::query_with(sql, values)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected())
-    })
-}
-
-fn pg_execute<'c>(
-    c: &'c mut sqlx::PgConnection,
-    sql: &'c str,
-    values: SqlxValues,
-) -> BoxFuture<'c, SqlxResult<u64>> {
-    Box::pin(async move {
-        sqlx::query_with(sql, values)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected())
-    })
-}
-
 impl Drop for Transaction {
     fn drop(&mut self) {
         // Only the last handle decides; clones share the state.
@@ -344,37 +295,15 @@ impl Executor for Transaction {
     }
 
     fn fetch_all<'a>(&'a self, stmt: Statement) -> BoxFuture<'a, Result<Vec<Row>>> {
-        Box::pin(async move {
-            let mut state = self.lock().await?;
-            let started = self.db.note(&stmt.sql);
-            let backend = self.db.backend();
-            let values = SqlxValues(stmt.values);
-            let res = match state.conn.as_mut() {
-                Some(Conn::Sqlite(c)) => sqlite_fetch(c, &stmt.sql, values).await,
-                Some(Conn::Postgres(c)) => pg_fetch(c, &stmt.sql, values).await,
-                None => return Err(Error::TransactionFinished),
-            }
-            .map_err(|e| classify(backend, e));
-            finished(&stmt.sql, started);
-            res
-        })
+        Box::pin(self.run(stmt, FetchAll))
+    }
+
+    fn fetch_optional<'a>(&'a self, stmt: Statement) -> BoxFuture<'a, Result<Option<Row>>> {
+        Box::pin(self.run(stmt, FetchOptional))
     }
 
     fn execute<'a>(&'a self, stmt: Statement) -> BoxFuture<'a, Result<u64>> {
-        Box::pin(async move {
-            let mut state = self.lock().await?;
-            let started = self.db.note(&stmt.sql);
-            let backend = self.db.backend();
-            let values = SqlxValues(stmt.values);
-            let res = match state.conn.as_mut() {
-                Some(Conn::Sqlite(c)) => sqlite_execute(c, &stmt.sql, values).await,
-                Some(Conn::Postgres(c)) => pg_execute(c, &stmt.sql, values).await,
-                None => return Err(Error::TransactionFinished),
-            }
-            .map_err(|e| classify(backend, e));
-            finished(&stmt.sql, started);
-            res
-        })
+        Box::pin(self.run(stmt, Execute))
     }
 
     fn begin<'a>(&'a self) -> BoxFuture<'a, Result<Transaction>> {
@@ -382,7 +311,7 @@ impl Executor for Transaction {
             let mut state = self.lock().await?;
             state.next_savepoint += 1;
             let name = format!("manouche_sp_{}", state.next_savepoint);
-            self.run_raw(&mut state, &format!("SAVEPOINT {name}"))
+            self.run_raw(&mut state, format!("SAVEPOINT {name}"))
                 .await?;
             Ok(Transaction {
                 db: self.db.clone(),

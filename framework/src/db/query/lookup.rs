@@ -568,3 +568,38 @@ impl<M, T: RelationField> Column<M, T> {
         }
     }
 }
+
+/// Whether at most one row can match `filters` (AND-ed): one of them is an
+/// `exact` comparison of a unique column of the model itself with a value
+/// that is not `NULL`, and none follows a relation (a join through a
+/// to-many relation repeats rows). `get` then reads one row instead of
+/// asking for a second one to prove there is none.
+pub(crate) fn at_most_one_row(filters: &[Node], meta: &ModelMeta) -> bool {
+    fn joins(node: &Node) -> bool {
+        match node {
+            Node::Lookup(lookup) => !lookup.path.is_empty(),
+            Node::And(nodes) | Node::Or(nodes) => nodes.iter().any(joins),
+            Node::Not(node) => joins(node),
+            Node::PkInJoin { .. } | Node::Pk(..) => false,
+        }
+    }
+    fn one_value(values: &[Value]) -> bool {
+        matches!(values, [value] if !crate::db::sql::compiler::is_null(value))
+    }
+    fn pins(node: &Node, meta: &ModelMeta) -> bool {
+        match node {
+            Node::Lookup(lookup) => {
+                lookup.op == LookupOp::Exact
+                    && lookup.path.is_empty()
+                    && one_value(&lookup.values)
+                    && meta.column_fields().any(|field| {
+                        field.column == Some(lookup.column) && (field.primary_key || field.unique)
+                    })
+            }
+            Node::Pk(LookupOp::Exact, values) => one_value(values),
+            Node::And(nodes) => nodes.iter().any(|node| pins(node, meta)),
+            Node::Or(_) | Node::Not(_) | Node::PkInJoin { .. } | Node::Pk(..) => false,
+        }
+    }
+    !filters.iter().any(joins) && filters.iter().any(|node| pins(node, meta))
+}

@@ -100,7 +100,7 @@ fn cached<M: Model>(qs: &QuerySet<M>, backend: Backend, kind: Kind, key: &[Token
         let mut values = Vec::new();
         compiler::bound_values(qs, backend, kind, &mut values);
         return Statement {
-            sql: sql.as_ref().to_owned(),
+            sql,
             values: Values(values),
         };
     }
@@ -111,7 +111,7 @@ fn cached<M: Model>(qs: &QuerySet<M>, backend: Backend, kind: Kind, key: &[Token
         if let Ok(mut cache) = CACHE.write()
             && cache.len() < MAX_ENTRIES
         {
-            cache.insert(key.into(), Arc::from(stmt.sql.as_str()));
+            cache.insert(key.into(), Arc::clone(&stmt.sql));
         }
     } else {
         // Never reached unless the walk and the compiler disagree: the
