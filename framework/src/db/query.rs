@@ -262,19 +262,38 @@ impl<M: Model> QuerySet<M> {
         self.objects(rows, db).await
     }
 
+    /// The `select_related` paths as field names, each with the column
+    /// count of its last model: what decoding needs, worked out once per
+    /// query rather than once per row.
+    fn related_loads(&self) -> Vec<(Vec<&'static str>, usize)> {
+        self.related
+            .iter()
+            .map(|path| {
+                let names = path.iter().map(|j| j.field).collect();
+                let skip = path.last().map_or(0, |j| (j.target)().column_count());
+                (names, skip)
+            })
+            .collect()
+    }
+
+    /// Decodes one row into an object and its `select_related` objects;
+    /// also returns the index of the first column after them.
+    fn decode(row: &super::Row, loads: &[(Vec<&'static str>, usize)]) -> Result<(M, usize)> {
+        let mut offset = 0;
+        let mut obj = M::from_row(row, &mut offset)?;
+        for (names, skip) in loads {
+            obj.__load_related(names, *skip, row, &mut offset)?;
+        }
+        Ok((obj, offset))
+    }
+
     /// Decodes rows (with their `select_related` objects) and runs the
     /// `prefetch_related` queries.
     async fn objects(&self, rows: Vec<super::Row>, db: &dyn Executor) -> Result<Vec<M>> {
+        let loads = self.related_loads();
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
-            let mut offset = 0;
-            let mut obj = M::from_row(&row, &mut offset)?;
-            for path in &self.related {
-                let names: Vec<&str> = path.iter().map(|j| j.field).collect();
-                let skip = path.last().map_or(0, |j| (j.target)().column_count());
-                obj.__load_related(&names, skip, &row, &mut offset)?;
-            }
-            out.push(obj);
+            out.push(Self::decode(&row, &loads)?.0);
         }
         for prefetch in &self.prefetch {
             prefetch.prefetch(&mut out, db).await?;
@@ -602,15 +621,10 @@ impl<M: Model, S: Selection<M>> AnnotatedQuery<M, S> {
         let items = self.selection.items();
         let stmt = compiler::annotated(&self.qs, db.backend(), &items);
         let rows = db.fetch_all(db.backend().build(&stmt)).await?;
+        let loads = self.qs.related_loads();
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
-            let mut offset = 0;
-            let mut obj = M::from_row(&row, &mut offset)?;
-            for path in &self.qs.related {
-                let names: Vec<&str> = path.iter().map(|j| j.field).collect();
-                let skip = path.last().map_or(0, |j| (j.target)().column_count());
-                obj.__load_related(&names, skip, &row, &mut offset)?;
-            }
+            let (obj, offset) = QuerySet::<M>::decode(&row, &loads)?;
             out.push((obj, S::decode(&row, offset)?));
         }
         let mut objs: Vec<M> = Vec::new();
