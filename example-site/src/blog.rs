@@ -1,35 +1,52 @@
-//! The blog app: its models, URLs and pages. The pages are still static;
-//! they read the models once the schema comes from migrations.
+//! The blog app: its models, URLs and pages.
+//!
+//! The pages read published articles only; an unknown or unpublished
+//! article is a 404, like Django's `get_object_or_404`.
 
 mod data_migrations;
 pub(crate) mod models;
 
 use manouche::prelude::*;
 
+use models::Article;
+
 #[derive(Template)]
 #[template(path = "blog/index.html")]
 struct Index {
-    articles: Vec<(i64, String)>,
+    articles: Vec<Article>,
 }
 
 #[derive(Template)]
 #[template(path = "blog/article_detail.html")]
 struct Detail {
-    id: i64,
+    article: Article,
+    /// This page's own address, from `reverse!`.
     url: String,
 }
 
-async fn index() -> Result<Html<String>> {
-    let articles = (1..=3)
-        .map(|id| (id, format!("Article number {id}")))
-        .collect();
+/// The front page: published articles, newest first, with their authors
+/// (one JOIN) and tags (one extra query), whatever their number.
+async fn index(db: Db) -> Result<Html<String>> {
+    let articles = Article::objects()
+        .filter(Article::published.eq(true))
+        .select_related(Article::author)
+        .prefetch_related(Article::tags)
+        .all(&db)
+        .await?;
     Ok(Html(Index { articles }.render()?))
 }
 
-async fn detail(Path(id): Path<i64>) -> Result<Html<String>> {
-    // `reverse!` in a handler; the template also calls `reverse`.
+/// One published article with its author, tags and comments.
+async fn detail(db: Db, Path(id): Path<i64>) -> Result<Html<String>> {
+    let article = Article::objects()
+        .filter(Article::id.eq(id) & Article::published.eq(true))
+        .select_related(Article::author)
+        .prefetch_related(Article::tags)
+        .prefetch_related(Article::comments)
+        .get(&db)
+        .await?;
     let url = reverse!("blog:article-detail", id = id)?;
-    Ok(Html(Detail { id, url }.render()?))
+    Ok(Html(Detail { article, url }.render()?))
 }
 
 /// The app: its URLs, mounted under `blog/` in the `blog` namespace, and
@@ -50,4 +67,183 @@ pub(crate) fn app() -> App {
         .data_migration("remove_starter_tags", |tx| {
             Box::pin(data_migrations::remove_starter_tags(tx))
         })
+        .data_migration("add_welcome_article", |tx| {
+            Box::pin(data_migrations::add_welcome_article(tx))
+        })
+        .data_migration("remove_welcome_article", |tx| {
+            Box::pin(data_migrations::remove_welcome_article(tx))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use manouche::db::{Auto, Database, DateTime, ForeignKey, ManyToMany, Model, Reverse, Slug};
+    use manouche::prelude::*;
+    use manouche::test::Client;
+
+    use super::models::{Article, Author, Comment, Tag};
+
+    /// The whole site on a fresh, migrated SQLite file, and a handle on that
+    /// database. The file is removed when the guard is dropped.
+    async fn migrated_site(name: &str) -> (Client, Database, TempFile) {
+        let file = TempFile(std::env::temp_dir().join(format!(
+            "manouche-example-{name}-{}.sqlite3",
+            std::process::id()
+        )));
+        let settings = file.settings();
+        migrate(&settings, &[]).await;
+        let db = Database::connect(&settings.database_url, &Default::default())
+            .await
+            .expect("connect");
+        let client = Client::new(crate::site(Project::new(settings))).expect("site");
+        (client, db, file)
+    }
+
+    /// `manage migrate ARGS` on the site with `settings`.
+    async fn migrate(settings: &Settings, args: &[&str]) {
+        let argv = ["example-site", "migrate"].iter().chain(args);
+        crate::site(Project::new(settings.clone()))
+            .manage_from(argv.copied())
+            .await
+            .expect("migrate");
+    }
+
+    struct TempFile(std::path::PathBuf);
+
+    impl TempFile {
+        fn settings(&self) -> Settings {
+            let mut settings = Settings::default();
+            settings.database_url = format!("sqlite://{}?mode=rwc", self.0.display());
+            settings
+        }
+    }
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut path = self.0.clone().into_os_string();
+                path.push(suffix);
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+
+    async fn draft(db: &Database) -> Article {
+        let author = Author::objects().get(db).await.expect("the welcome author");
+        let mut article = Article {
+            id: Auto::new(),
+            title: "Unfinished <draft>".into(),
+            slug: Slug::new("draft").expect("slug"),
+            body: "Not yet.".into(),
+            published: false,
+            created: DateTime::default(),
+            updated: DateTime::default(),
+            author: ForeignKey::from(&author),
+            tags: ManyToMany::new(),
+            comments: Reverse::new(),
+        };
+        article.save(db).await.expect("draft");
+        article
+    }
+
+    #[tokio::test]
+    async fn the_front_page_lists_published_articles_with_authors_and_tags() {
+        let (client, db, _file) = migrated_site("index").await;
+        let draft = draft(&db).await;
+        let welcome = Article::objects()
+            .filter(Article::published.eq(true))
+            .get(&db)
+            .await
+            .expect("the welcome article");
+        let response = client.get("/blog/").send().await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let page = response.text();
+        assert!(page.contains("Welcome to Manouche"), "{page}");
+        let link = format!("href=\"/blog/articles/{}/\"", welcome.pk().expect("saved"));
+        assert!(page.contains(&link), "{page}");
+        assert!(page.contains("The Manouche team"), "{page}");
+        assert!(page.contains("<span class=\"tag\">News</span>"), "{page}");
+        assert!(page.contains("<span class=\"tag\">Rust</span>"), "{page}");
+        assert!(
+            !page.contains("Unfinished") && !page.contains(draft.slug.as_str()),
+            "unpublished articles stay off: {page}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_article_page_shows_its_body_tags_and_comments_escaped() {
+        let (client, db, _file) = migrated_site("detail").await;
+        let welcome = Article::objects()
+            .get(&db)
+            .await
+            .expect("the welcome article");
+        let id = welcome.pk().expect("saved");
+        let mut comment = Comment {
+            id: Auto::new(),
+            article: ForeignKey::from(&welcome),
+            name: "Reader".into(),
+            body: "<script>alert(1)</script>".into(),
+            created: DateTime::default(),
+        };
+        comment.save(&db).await.expect("comment");
+        let response = client.get(&format!("/blog/articles/{id}/")).send().await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let page = response.text();
+        assert!(page.contains("<h1>Welcome to Manouche</h1>"), "{page}");
+        assert!(
+            page.contains("<p>This site is the Manouche example project"),
+            "{page}"
+        );
+        assert!(page.contains("<span class=\"tag\">Rust</span>"), "{page}");
+        assert!(page.contains("Reader"), "{page}");
+        assert!(
+            page.contains("&#60;script&#62;alert(1)&#60;/script&#62;")
+                || page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "comments are escaped: {page}"
+        );
+        assert!(!page.contains("<script>"), "{page}");
+    }
+
+    #[tokio::test]
+    async fn the_welcome_article_migration_unapplies_and_reapplies() {
+        let (_client, db, file) = migrated_site("welcome").await;
+        let counts = async || {
+            (
+                Article::objects().count(&db).await.expect("articles"),
+                Author::objects().count(&db).await.expect("authors"),
+                Tag::objects().count(&db).await.expect("tags"),
+            )
+        };
+        assert_eq!(counts().await, (1, 1, 2));
+        migrate(&file.settings(), &["blog", "0002_starter_tags"]).await;
+        assert_eq!(
+            counts().await,
+            (0, 0, 2),
+            "article and author removed, tags kept"
+        );
+        migrate(&file.settings(), &[]).await;
+        assert_eq!(counts().await, (1, 1, 2));
+        // An author who wrote something else stays.
+        draft(&db).await;
+        migrate(&file.settings(), &["blog", "0002_starter_tags"]).await;
+        assert_eq!(counts().await, (1, 1, 2), "the draft and its author stay");
+        // Applying again adds the article back, by the same author.
+        migrate(&file.settings(), &[]).await;
+        assert_eq!(counts().await, (2, 1, 2));
+    }
+
+    #[tokio::test]
+    async fn unknown_and_unpublished_articles_are_404() {
+        let (client, db, _file) = migrated_site("missing").await;
+        let draft = draft(&db).await;
+        for path in [
+            format!("/blog/articles/{}/", draft.pk().expect("saved")),
+            "/blog/articles/999999/".to_owned(),
+        ] {
+            let response = client.get(&path).send().await;
+            assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+            // The site's own 404 page, which names the path.
+            assert!(response.text().contains("Nothing here"), "{path}");
+        }
+    }
 }

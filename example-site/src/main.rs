@@ -8,12 +8,18 @@ use manouche::prelude::*;
 
 #[tokio::main]
 async fn main() -> manouche::Result<()> {
-    Project::from_settings("settings.toml")?
+    site(Project::from_settings("settings.toml")?)
+        .manage()
+        .await
+}
+
+/// The site's URLs, apps, migrations and error pages on `project` (which
+/// holds the settings); the tests build the same site on their own database.
+fn site(project: Project) -> Project {
+    project
         // Compiled in, so the deployed binary migrates without the source tree.
         .migrations(manouche::embed_migrations!("../migrations"))
         .urls(views::urls())
         .app(blog::app())
         .error_page(StatusCode::NOT_FOUND, views::not_found)
-        .manage()
-        .await
 }

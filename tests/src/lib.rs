@@ -31,6 +31,27 @@ pub fn example_site() -> &'static Path {
     })
 }
 
+/// A SQLite database with the example site's migrations applied (so its
+/// blog pages have their tables and the welcome article, id 1), made once
+/// per test process in the temporary folder. Servers share it; tests only
+/// read it.
+pub fn site_database_url() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        let path =
+            std::env::temp_dir().join(format!("manouche-e2e-site-{}.sqlite3", std::process::id()));
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.clone().into_os_string();
+            file.push(suffix);
+            let _ = std::fs::remove_file(file);
+        }
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let (code, out) = run_manage(&["migrate"], &[("DATABASE_URL", &url)]);
+        assert_eq!(code, 0, "migrating the e2e database failed:\n{out}");
+        url
+    })
+}
+
 /// A free TCP port on loopback.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -79,13 +100,15 @@ impl Server {
         server
     }
 
-    /// Starts the binary with any arguments; does not wait.
+    /// Starts the binary with any arguments, on the migrated
+    /// [`site_database_url`] unless `env` names another database; does not
+    /// wait.
     pub fn spawn(args: &[&str], env: &[(&str, String)], addr: SocketAddr) -> Self {
         let mut command = Command::new(example_site());
         command
             .args(args)
             .current_dir(workspace_root())
-            .env_remove("DATABASE_URL")
+            .env("DATABASE_URL", site_database_url())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

@@ -107,6 +107,7 @@ fn migrate_applies_reports_and_rejects_unknown_targets() {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("[X] 0001_initial"), "{out}");
     assert!(out.contains("[X] 0002_starter_tags"), "{out}");
+    assert!(out.contains("[X] 0003_welcome_article"), "{out}");
     let (code, out) = run_manage(&["sqlmigrate", "blog", "0002"], &env);
     assert_eq!(code, 0, "{out}");
     assert!(
@@ -124,6 +125,10 @@ fn migrate_applies_reports_and_rejects_unknown_targets() {
     assert!(out.contains("DROP TABLE"), "{out}");
     let (code, out) = run_manage(&["migrate", "blog", "zero"], &env);
     assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("Unapplying blog.0003_welcome_article... OK"),
+        "{out}"
+    );
     assert!(
         out.contains("Unapplying blog.0002_starter_tags... OK"),
         "{out}"
@@ -161,7 +166,7 @@ fn migrate_refuses_an_unregistered_rust_function_before_running_anything() {
             "blog.0002_typo",
             "\"add_starter_tag\"",
             "app \"blog\"",
-            "add_starter_tags, remove_starter_tags",
+            "add_starter_tags, add_welcome_article, remove_starter_tags, remove_welcome_article",
         ] {
             assert!(out.contains(part), "{part} in {out}");
         }

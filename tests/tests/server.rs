@@ -36,7 +36,7 @@ async fn serves_pages_with_security_headers_and_a_request_id() {
     let id = h["x-request-id"].to_str().unwrap().to_owned();
     assert!(!id.is_empty());
     let body = r.text().await.unwrap();
-    assert!(body.contains("href=\"/blog/articles/1/\""), "{body}");
+    assert!(body.contains("href=\"/blog/\""), "{body}");
     // The access log has one line for the request, with its id.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let log = server.output();
@@ -221,14 +221,14 @@ async fn http2_with_prior_knowledge() {
         .build()
         .unwrap();
     let r = h2
-        .get(server.url("/blog/articles/5/"))
+        .get(server.url("/blog/articles/1/"))
         .send()
         .await
         .unwrap();
     assert_eq!(r.version(), reqwest::Version::HTTP_2);
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["x-frame-options"], "DENY");
-    assert!(r.text().await.unwrap().contains("Article 5"));
+    assert!(r.text().await.unwrap().contains("Welcome to Manouche"));
 }
 
 #[tokio::test]
@@ -323,7 +323,7 @@ async fn metrics_endpoint_counts_requests_by_route_and_status() {
     for path in [
         "/",
         "/",
-        "/blog/articles/3/",
+        "/blog/articles/1/",
         "/nope/",
         "/static/site/app.css",
     ] {

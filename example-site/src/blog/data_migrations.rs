@@ -1,10 +1,10 @@
 //! The blog's data migrations: Rust functions that `run_rust` operations in
 //! `migrations/blog/` call by name, registered in [`super::app`].
 
-use manouche::db::{Auto, Model, Slug, Transaction};
+use manouche::db::{Auto, DateTime, ForeignKey, ManyToMany, Model, Reverse, Slug, Transaction};
 use manouche::migrations::DataMigrationResult;
 
-use super::models::Tag;
+use super::models::{Article, Author, Tag};
 
 /// The tags a new site starts with: `(name, slug)`.
 const STARTER_TAGS: [(&str, &str); 2] = [("News", "news"), ("Rust", "rust")];
@@ -38,6 +38,103 @@ pub(crate) async fn remove_starter_tags(tx: &Transaction) -> DataMigrationResult
             .filter(Tag::slug.eq(Slug::new(slug)?))
             .delete(tx)
             .await?;
+    }
+    Ok(())
+}
+
+/// The welcome article's slug, which identifies it when unapplying.
+const WELCOME_SLUG: &str = "welcome-to-manouche";
+
+/// Who signs the welcome article.
+const WELCOME_AUTHOR: &str = "The Manouche team";
+
+const WELCOME_BODY: &str = "This site is the Manouche example project: a blog \
+whose pages, models and migrations are ordinary Manouche code.\n\n\
+The front page lists published articles with their authors and tags in two \
+queries, however many articles there are. This page loads the article, its \
+author, tags and comments in three.\n\n\
+Look at example-site/src/blog.rs for the views and \
+migrations/blog/ for the migrations that made these tables and this article.";
+
+/// `0003_welcome_article`: a first published article, tagged with the
+/// starter tags, so that a new site has something to show (left alone when
+/// its slug is already taken).
+pub(crate) async fn add_welcome_article(tx: &Transaction) -> DataMigrationResult {
+    let slug = Slug::new(WELCOME_SLUG)?;
+    if Article::objects()
+        .filter(Article::slug.eq(slug.clone()))
+        .exists(tx)
+        .await?
+    {
+        return Ok(());
+    }
+    let existing = Author::objects()
+        .filter(Author::name.eq(WELCOME_AUTHOR))
+        .first(tx)
+        .await?;
+    let author = match existing {
+        Some(author) => author,
+        None => {
+            let mut author = Author {
+                id: Auto::new(),
+                name: WELCOME_AUTHOR.to_owned(),
+                email: None,
+                articles: Reverse::new(),
+            };
+            author.save(tx).await?;
+            author
+        }
+    };
+    let mut article = Article {
+        id: Auto::new(),
+        title: "Welcome to Manouche".to_owned(),
+        slug,
+        body: WELCOME_BODY.to_owned(),
+        published: true,
+        created: DateTime::default(),
+        updated: DateTime::default(),
+        author: ForeignKey::from(&author),
+        tags: ManyToMany::new(),
+        comments: Reverse::new(),
+    };
+    article.save(tx).await?;
+    let tags = Tag::objects()
+        .filter(
+            Tag::slug.in_(
+                STARTER_TAGS
+                    .iter()
+                    .map(|(_, slug)| Slug::new(*slug))
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+        )
+        .all(tx)
+        .await?;
+    article
+        .tags
+        .add(tx, &tags.iter().collect::<Vec<_>>())
+        .await?;
+    Ok(())
+}
+
+/// Undoes `0003_welcome_article`: removes the article (its comments and
+/// tag links go with it) and its author, unless the author wrote others.
+pub(crate) async fn remove_welcome_article(tx: &Transaction) -> DataMigrationResult {
+    Article::objects()
+        .filter(Article::slug.eq(Slug::new(WELCOME_SLUG)?))
+        .delete(tx)
+        .await?;
+    for author in Author::objects()
+        .filter(Author::name.eq(WELCOME_AUTHOR))
+        .all(tx)
+        .await?
+    {
+        if !Article::objects()
+            .filter(Article::author.eq(&author))
+            .exists(tx)
+            .await?
+        {
+            author.delete(tx).await?;
+        }
     }
     Ok(())
 }

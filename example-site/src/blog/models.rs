@@ -1,6 +1,6 @@
 //! The blog's models: authors write articles, articles have tags and
-//! comments. The pages read them once the schema comes from migrations;
-//! the tests below create the tables directly.
+//! comments. The pages in `blog.rs` read them; the migrations in
+//! `migrations/blog/` make their tables (the tests below create them directly).
 
 use manouche::db::{Auto, DateTime, Email, ForeignKey, ManyToMany, Model, Reverse, Slug};
 
