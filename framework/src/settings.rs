@@ -179,6 +179,11 @@ pub struct DatabaseSettings {
     /// How long SQLite waits on a locked database before giving up.
     #[serde(deserialize_with = "duration")]
     pub sqlite_busy_timeout: Duration,
+    /// PostgreSQL: check each connection with a round trip before a query
+    /// uses it (Django's `CONN_HEALTH_CHECKS`; on by default). Turning it
+    /// off saves that round trip per query; a connection that died while
+    /// idle then fails one request (503) before the pool replaces it.
+    pub health_checks: bool,
 }
 
 impl Default for DatabaseSettings {
@@ -187,6 +192,7 @@ impl Default for DatabaseSettings {
             max_connections: 10,
             acquire_timeout: Duration::from_secs(5),
             sqlite_busy_timeout: Duration::from_secs(5),
+            health_checks: true,
         }
     }
 }
@@ -198,6 +204,7 @@ impl DatabaseSettings {
             max_connections: self.max_connections.max(1),
             acquire_timeout: self.acquire_timeout,
             sqlite_busy_timeout: self.sqlite_busy_timeout,
+            health_checks: self.health_checks,
             ..crate::db::DatabaseOptions::default()
         }
     }
@@ -559,6 +566,24 @@ mod tests {
         assert!(!s.session_cookie_secure());
         assert_eq!(s.server.request_timeout, Duration::from_secs(90));
         assert_eq!(s.server.body_limit, 1000);
+    }
+
+    #[test]
+    fn database_pool_settings_reach_the_pool_options() {
+        let defaults = Settings::from_toml_str("").unwrap().database.pool_options();
+        assert!(defaults.health_checks);
+        let s = Settings::from_toml_str(
+            "[database]\nmax_connections = 3\nacquire_timeout = \"2s\"\nhealth_checks = false\n",
+        )
+        .unwrap();
+        let options = s.database.pool_options();
+        assert_eq!(options.max_connections, 3);
+        assert_eq!(options.acquire_timeout, Duration::from_secs(2));
+        assert!(!options.health_checks);
+        let err = Settings::from_toml_str("[database]\nhealth_checks = \"sometimes\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("health_checks"), "{err}");
     }
 
     #[test]

@@ -242,6 +242,31 @@ async fn sqlite_uses_wal_and_enforces_foreign_keys() {
     t.cleanup().await.expect("cleanup");
 }
 
+/// Health checks (a round trip before each query) follow the option on
+/// PostgreSQL; SQLite connections are in-process and never checked.
+#[tokio::test]
+async fn health_checks_follow_the_option_on_postgres_and_stay_off_on_sqlite() {
+    use manouche::db::{Database, DatabaseOptions};
+    let mut urls = vec!["sqlite::memory:".to_owned()];
+    if let Ok(url) = std::env::var("DATABASE_URL")
+        && url.starts_with("postgres")
+    {
+        urls.push(url);
+    }
+    for url in urls {
+        for wanted in [true, false] {
+            let mut options = DatabaseOptions::default();
+            options.health_checks = wanted;
+            let db = Database::connect(&url, &options).await.expect("connect");
+            let expected = wanted && db.backend() == manouche::db::Backend::Postgres;
+            assert_eq!(db.health_checks(), expected, "{url} with {wanted}");
+            // Queries work either way.
+            db.ping().await.expect("ping");
+            db.close().await;
+        }
+    }
+}
+
 #[tokio::test]
 async fn unsupported_url_is_a_clear_error() {
     let err =

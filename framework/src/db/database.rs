@@ -40,6 +40,12 @@ pub struct DatabaseOptions {
     pub idle_timeout: Option<Duration>,
     /// How long SQLite waits on a locked database before giving up.
     pub sqlite_busy_timeout: Duration,
+    /// PostgreSQL: check with a round trip that a connection still works
+    /// before a query uses it (Django's `CONN_HEALTH_CHECKS`), so that a
+    /// connection the server or a proxy closed while idle is replaced
+    /// instead of failing a request. Costs one round trip per query. SQLite
+    /// connections live in the process and are never checked.
+    pub health_checks: bool,
 }
 
 impl Default for DatabaseOptions {
@@ -50,6 +56,7 @@ impl Default for DatabaseOptions {
             acquire_timeout: Duration::from_secs(30),
             idle_timeout: Some(Duration::from_secs(600)),
             sqlite_busy_timeout: Duration::from_secs(5),
+            health_checks: true,
         }
     }
 }
@@ -140,6 +147,16 @@ impl Database {
         match &self.inner.pool {
             Pool::Sqlite(pool) => (pool.size(), pool.num_idle()),
             Pool::Postgres(pool) => (pool.size(), pool.num_idle()),
+        }
+    }
+
+    /// Whether a connection is checked before each query (see
+    /// [`DatabaseOptions::health_checks`]; always `false` on SQLite).
+    #[must_use]
+    pub fn health_checks(&self) -> bool {
+        match &self.inner.pool {
+            Pool::Sqlite(pool) => pool.options().get_test_before_acquire(),
+            Pool::Postgres(pool) => pool.options().get_test_before_acquire(),
         }
     }
 

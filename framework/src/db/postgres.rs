@@ -64,7 +64,8 @@ fn pool_options(url: &str, options: &DatabaseOptions) -> Result<(PgPoolOptions, 
         .max_connections(options.max_connections.max(1))
         .min_connections(options.min_connections)
         .acquire_timeout(options.acquire_timeout)
-        .idle_timeout(options.idle_timeout);
+        .idle_timeout(options.idle_timeout)
+        .test_before_acquire(options.health_checks);
     Ok((pool, connect))
 }
 
