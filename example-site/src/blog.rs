@@ -77,55 +77,31 @@ pub(crate) fn app() -> App {
 
 #[cfg(test)]
 mod tests {
+    use manouche::db::testing::for_each_database_with_url;
     use manouche::db::{Auto, Database, DateTime, ForeignKey, ManyToMany, Model, Reverse, Slug};
     use manouche::prelude::*;
     use manouche::test::Client;
 
     use super::models::{Article, Author, Comment, Tag};
 
-    /// The whole site on a fresh, migrated SQLite file, and a handle on that
-    /// database. The file is removed when the guard is dropped.
-    async fn migrated_site(name: &str) -> (Client, Database, TempFile) {
-        let file = TempFile(std::env::temp_dir().join(format!(
-            "manouche-example-{name}-{}.sqlite3",
-            std::process::id()
-        )));
-        let settings = file.settings();
-        migrate(&settings, &[]).await;
-        let db = Database::connect(&settings.database_url, &Default::default())
-            .await
-            .expect("connect");
-        let client = Client::new(crate::site(Project::new(settings))).expect("site");
-        (client, db, file)
-    }
-
-    /// `manage migrate ARGS` on the site with `settings`.
-    async fn migrate(settings: &Settings, args: &[&str]) {
+    /// `manage migrate ARGS` on the site, with the database at `url`.
+    async fn migrate(url: &str, args: &[&str]) {
+        let mut settings = Settings::default();
+        settings.database_url = url.to_owned();
         let argv = ["example-site", "migrate"].iter().chain(args);
-        crate::site(Project::new(settings.clone()))
+        crate::site(Project::new(settings))
             .manage_from(argv.copied())
             .await
             .expect("migrate");
     }
 
-    struct TempFile(std::path::PathBuf);
-
-    impl TempFile {
-        fn settings(&self) -> Settings {
-            let mut settings = Settings::default();
-            settings.database_url = format!("sqlite://{}?mode=rwc", self.0.display());
-            settings
-        }
-    }
-
-    impl Drop for TempFile {
-        fn drop(&mut self) {
-            for suffix in ["", "-wal", "-shm"] {
-                let mut path = self.0.clone().into_os_string();
-                path.push(suffix);
-                let _ = std::fs::remove_file(path);
-            }
-        }
+    /// The whole site (migrations, URLs, error pages) on the database at
+    /// `url`, migrated.
+    async fn migrated_site(url: &str) -> Client {
+        migrate(url, &[]).await;
+        let mut settings = Settings::default();
+        settings.database_url = url.to_owned();
+        Client::new(crate::site(Project::new(settings))).expect("site")
     }
 
     async fn draft(db: &Database) -> Article {
@@ -148,102 +124,114 @@ mod tests {
 
     #[tokio::test]
     async fn the_front_page_lists_published_articles_with_authors_and_tags() {
-        let (client, db, _file) = migrated_site("index").await;
-        let draft = draft(&db).await;
-        let welcome = Article::objects()
-            .filter(Article::published.eq(true))
-            .get(&db)
-            .await
-            .expect("the welcome article");
-        let response = client.get("/blog/").send().await;
-        assert_eq!(response.status(), StatusCode::OK);
-        let page = response.text();
-        assert!(page.contains("Welcome to Manouche"), "{page}");
-        let link = format!("href=\"/blog/articles/{}/\"", welcome.pk().expect("saved"));
-        assert!(page.contains(&link), "{page}");
-        assert!(page.contains("The Manouche team"), "{page}");
-        assert!(page.contains("<span class=\"tag\">News</span>"), "{page}");
-        assert!(page.contains("<span class=\"tag\">Rust</span>"), "{page}");
-        assert!(
-            !page.contains("Unfinished") && !page.contains(draft.slug.as_str()),
-            "unpublished articles stay off: {page}"
-        );
+        for_each_database_with_url(|db, url| async move {
+            let client = migrated_site(&url).await;
+            let draft = draft(&db).await;
+            let welcome = Article::objects()
+                .filter(Article::published.eq(true))
+                .get(&db)
+                .await?;
+            let response = client.get("/blog/").send().await;
+            assert_eq!(response.status(), StatusCode::OK);
+            let page = response.text();
+            assert!(page.contains("Welcome to Manouche"), "{page}");
+            let link = format!("href=\"/blog/articles/{}/\"", welcome.pk().expect("saved"));
+            assert!(page.contains(&link), "{page}");
+            assert!(page.contains("The Manouche team"), "{page}");
+            assert!(page.contains("<span class=\"tag\">News</span>"), "{page}");
+            assert!(page.contains("<span class=\"tag\">Rust</span>"), "{page}");
+            assert!(
+                !page.contains("Unfinished") && !page.contains(draft.slug.as_str()),
+                "unpublished articles stay off: {page}"
+            );
+            Ok(())
+        })
+        .await;
     }
 
     #[tokio::test]
     async fn an_article_page_shows_its_body_tags_and_comments_escaped() {
-        let (client, db, _file) = migrated_site("detail").await;
-        let welcome = Article::objects()
-            .get(&db)
-            .await
-            .expect("the welcome article");
-        let id = welcome.pk().expect("saved");
-        let mut comment = Comment {
-            id: Auto::new(),
-            article: ForeignKey::from(&welcome),
-            name: "Reader".into(),
-            body: "<script>alert(1)</script>".into(),
-            created: DateTime::default(),
-        };
-        comment.save(&db).await.expect("comment");
-        let response = client.get(&format!("/blog/articles/{id}/")).send().await;
-        assert_eq!(response.status(), StatusCode::OK);
-        let page = response.text();
-        assert!(page.contains("<h1>Welcome to Manouche</h1>"), "{page}");
-        assert!(
-            page.contains("<p>This site is the Manouche example project"),
-            "{page}"
-        );
-        assert!(page.contains("<span class=\"tag\">Rust</span>"), "{page}");
-        assert!(page.contains("Reader"), "{page}");
-        assert!(
-            page.contains("&#60;script&#62;alert(1)&#60;/script&#62;")
-                || page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
-            "comments are escaped: {page}"
-        );
-        assert!(!page.contains("<script>"), "{page}");
+        for_each_database_with_url(|db, url| async move {
+            let client = migrated_site(&url).await;
+            let welcome = Article::objects().get(&db).await?;
+            let id = welcome.pk().expect("saved");
+            let mut comment = Comment {
+                id: Auto::new(),
+                article: ForeignKey::from(&welcome),
+                name: "Reader".into(),
+                body: "<script>alert(1)</script>".into(),
+                created: DateTime::default(),
+            };
+            comment.save(&db).await?;
+            let response = client.get(&format!("/blog/articles/{id}/")).send().await;
+            assert_eq!(response.status(), StatusCode::OK);
+            let page = response.text();
+            assert!(page.contains("<h1>Welcome to Manouche</h1>"), "{page}");
+            assert!(
+                page.contains("<p>This site is the Manouche example project"),
+                "{page}"
+            );
+            assert!(page.contains("<span class=\"tag\">Rust</span>"), "{page}");
+            assert!(page.contains("Reader"), "{page}");
+            assert!(
+                page.contains("&#60;script&#62;alert(1)&#60;/script&#62;")
+                    || page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+                "comments are escaped: {page}"
+            );
+            assert!(!page.contains("<script>"), "{page}");
+            Ok(())
+        })
+        .await;
     }
 
     #[tokio::test]
     async fn the_welcome_article_migration_unapplies_and_reapplies() {
-        let (_client, db, file) = migrated_site("welcome").await;
-        let counts = async || {
-            (
-                Article::objects().count(&db).await.expect("articles"),
-                Author::objects().count(&db).await.expect("authors"),
-                Tag::objects().count(&db).await.expect("tags"),
-            )
-        };
-        assert_eq!(counts().await, (1, 1, 2));
-        migrate(&file.settings(), &["blog", "0002_starter_tags"]).await;
-        assert_eq!(
-            counts().await,
-            (0, 0, 2),
-            "article and author removed, tags kept"
-        );
-        migrate(&file.settings(), &[]).await;
-        assert_eq!(counts().await, (1, 1, 2));
-        // An author who wrote something else stays.
-        draft(&db).await;
-        migrate(&file.settings(), &["blog", "0002_starter_tags"]).await;
-        assert_eq!(counts().await, (1, 1, 2), "the draft and its author stay");
-        // Applying again adds the article back, by the same author.
-        migrate(&file.settings(), &[]).await;
-        assert_eq!(counts().await, (2, 1, 2));
+        for_each_database_with_url(|db, url| async move {
+            migrate(&url, &[]).await;
+            let counts = async || {
+                (
+                    Article::objects().count(&db).await.expect("articles"),
+                    Author::objects().count(&db).await.expect("authors"),
+                    Tag::objects().count(&db).await.expect("tags"),
+                )
+            };
+            assert_eq!(counts().await, (1, 1, 2));
+            migrate(&url, &["blog", "0002_starter_tags"]).await;
+            assert_eq!(
+                counts().await,
+                (0, 0, 2),
+                "article and author removed, tags kept"
+            );
+            migrate(&url, &[]).await;
+            assert_eq!(counts().await, (1, 1, 2));
+            // An author who wrote something else stays.
+            draft(&db).await;
+            migrate(&url, &["blog", "0002_starter_tags"]).await;
+            assert_eq!(counts().await, (1, 1, 2), "the draft and its author stay");
+            // Applying again adds the article back, by the same author.
+            migrate(&url, &[]).await;
+            assert_eq!(counts().await, (2, 1, 2));
+            Ok(())
+        })
+        .await;
     }
 
     #[tokio::test]
     async fn unknown_and_unpublished_articles_are_404() {
-        let (client, db, _file) = migrated_site("missing").await;
-        let draft = draft(&db).await;
-        for path in [
-            format!("/blog/articles/{}/", draft.pk().expect("saved")),
-            "/blog/articles/999999/".to_owned(),
-        ] {
-            let response = client.get(&path).send().await;
-            assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
-            // The site's own 404 page, which names the path.
-            assert!(response.text().contains("Nothing here"), "{path}");
-        }
+        for_each_database_with_url(|db, url| async move {
+            let client = migrated_site(&url).await;
+            let draft = draft(&db).await;
+            for path in [
+                format!("/blog/articles/{}/", draft.pk().expect("saved")),
+                "/blog/articles/999999/".to_owned(),
+            ] {
+                let response = client.get(&path).send().await;
+                assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+                // The site's own 404 page, which names the path.
+                assert!(response.text().contains("Nothing here"), "{path}");
+            }
+            Ok(())
+        })
+        .await;
     }
 }

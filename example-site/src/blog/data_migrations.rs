@@ -68,23 +68,15 @@ pub(crate) async fn add_welcome_article(tx: &Transaction) -> DataMigrationResult
     {
         return Ok(());
     }
-    let existing = Author::objects()
+    let (author, _) = Author::objects()
         .filter(Author::name.eq(WELCOME_AUTHOR))
-        .first(tx)
+        .get_or_create(tx, || Author {
+            id: Auto::new(),
+            name: WELCOME_AUTHOR.to_owned(),
+            email: None,
+            articles: Reverse::new(),
+        })
         .await?;
-    let author = match existing {
-        Some(author) => author,
-        None => {
-            let mut author = Author {
-                id: Auto::new(),
-                name: WELCOME_AUTHOR.to_owned(),
-                email: None,
-                articles: Reverse::new(),
-            };
-            author.save(tx).await?;
-            author
-        }
-    };
     let mut article = Article {
         id: Auto::new(),
         title: "Welcome to Manouche".to_owned(),
@@ -123,18 +115,10 @@ pub(crate) async fn remove_welcome_article(tx: &Transaction) -> DataMigrationRes
         .filter(Article::slug.eq(Slug::new(WELCOME_SLUG)?))
         .delete(tx)
         .await?;
-    for author in Author::objects()
+    Author::objects()
         .filter(Author::name.eq(WELCOME_AUTHOR))
-        .all(tx)
-        .await?
-    {
-        if !Article::objects()
-            .filter(Article::author.eq(&author))
-            .exists(tx)
-            .await?
-        {
-            author.delete(tx).await?;
-        }
-    }
+        .filter(Author::articles.then(Article::id).isnull(true))
+        .delete(tx)
+        .await?;
     Ok(())
 }

@@ -45,6 +45,7 @@ fn unique_name() -> String {
 pub struct TestDatabase {
     /// The database to test with.
     pub db: Database,
+    url: String,
     cleanup: Cleanup,
 }
 
@@ -66,6 +67,7 @@ impl TestDatabase {
         let db = Database::connect(&url, &DatabaseOptions::default()).await?;
         Ok(Self {
             db,
+            url,
             cleanup: Cleanup::File(path),
         })
     }
@@ -95,13 +97,11 @@ impl TestDatabase {
             _ => url,
         };
         let query = url.find('?').map_or("", |i| &url[i..]);
-        let db = Database::connect(
-            &format!("{base}/{name}{query}"),
-            &DatabaseOptions::default(),
-        )
-        .await?;
+        let fresh_url = format!("{base}/{name}{query}");
+        let db = Database::connect(&fresh_url, &DatabaseOptions::default()).await?;
         Ok(Self {
             db,
+            url: fresh_url,
             cleanup: Cleanup::Postgres {
                 admin_url: url.to_owned(),
                 name,
@@ -157,6 +157,21 @@ where
     F: Fn(Database) -> Fut,
     Fut: Future<Output = Result<(), Error>>,
 {
+    for_each_database_with_url(|db, _url| test(db)).await;
+}
+
+/// Like [`for_each_database`], also passing the database's URL, for tests of
+/// code that connects by itself (a project's `database_url`, a `manage`
+/// command).
+///
+/// # Panics
+///
+/// As [`for_each_database`].
+pub async fn for_each_database_with_url<F, Fut>(test: F)
+where
+    F: Fn(Database, String) -> Fut,
+    Fut: Future<Output = Result<(), Error>>,
+{
     let mut targets = vec![None];
     if let Ok(url) = std::env::var("DATABASE_URL")
         && (url.starts_with("postgres://") || url.starts_with("postgresql://"))
@@ -173,7 +188,7 @@ where
             Err(e) => panic!("could not set up the test database: {e}"),
         };
         let backend = fresh.db.backend();
-        let outcome = AssertUnwindSafe(test(fresh.db.clone()))
+        let outcome = AssertUnwindSafe(test(fresh.db.clone(), fresh.url.clone()))
             .catch_unwind()
             .await;
         let cleaned = fresh.cleanup().await;
