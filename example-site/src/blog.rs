@@ -84,24 +84,24 @@ mod tests {
 
     use super::models::{Article, Author, Comment, Tag};
 
-    /// `manage migrate ARGS` on the site, with the database at `url`.
-    async fn migrate(url: &str, args: &[&str]) {
+    /// The whole site (migrations, URLs, error pages) on the database at
+    /// `url`.
+    fn site(url: &str) -> Project {
         let mut settings = Settings::default();
         settings.database_url = url.to_owned();
-        let argv = ["example-site", "migrate"].iter().chain(args);
         crate::site(Project::new(settings))
-            .manage_from(argv.copied())
-            .await
-            .expect("migrate");
     }
 
-    /// The whole site (migrations, URLs, error pages) on the database at
-    /// `url`, migrated.
+    /// `manage migrate ARGS` on the site, with the database at `url`.
+    async fn migrate(url: &str, args: &[&str]) {
+        let argv = ["example-site", "migrate"].iter().chain(args);
+        site(url).manage_from(argv.copied()).await.expect("migrate");
+    }
+
+    /// A test client on the site, its database migrated.
     async fn migrated_site(url: &str) -> Client {
         migrate(url, &[]).await;
-        let mut settings = Settings::default();
-        settings.database_url = url.to_owned();
-        Client::new(crate::site(Project::new(settings))).expect("site")
+        Client::new(site(url)).expect("site")
     }
 
     async fn draft(db: &Database) -> Article {
