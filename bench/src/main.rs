@@ -102,5 +102,9 @@ async fn main() -> manouche::Result<()> {
     // environment variables still override them.
     let mut settings = Settings::from_toml_str(include_str!("../settings.toml"))?;
     settings.apply_env(std::env::vars())?;
-    Project::new(settings).urls(urls()).manage().await
+    Project::new(settings)
+        .app(manouche::contrib::staticfiles::app())
+        .urls(urls())
+        .manage()
+        .await
 }

@@ -55,24 +55,16 @@ pub(crate) fn app() -> App {
     App::new("blog")
         .urls(
             "blog/",
-            Urls::app("blog").path("", get(index), "index").path(
+            Urls::new().path("", get(index), "index").path(
                 "articles/<int:id>/",
                 get(detail),
                 "article-detail",
             ),
         )
-        .data_migration("add_starter_tags", |tx| {
-            Box::pin(data_migrations::add_starter_tags(tx))
-        })
-        .data_migration("remove_starter_tags", |tx| {
-            Box::pin(data_migrations::remove_starter_tags(tx))
-        })
-        .data_migration("add_welcome_article", |tx| {
-            Box::pin(data_migrations::add_welcome_article(tx))
-        })
-        .data_migration("remove_welcome_article", |tx| {
-            Box::pin(data_migrations::remove_welcome_article(tx))
-        })
+        .data_migration("add_starter_tags", data_migrations::add_starter_tags)
+        .data_migration("remove_starter_tags", data_migrations::remove_starter_tags)
+        .data_migration("add_welcome_article", data_migrations::add_welcome_article)
+        .data_migration("remove_welcome_article", data_migrations::remove_welcome_article)
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ fn site(project: Project) -> Project {
         // Compiled in, so the deployed binary migrates without the source tree.
         .migrations(manouche::embed_migrations!("../migrations"))
         .urls(views::urls())
+        .app(manouche::contrib::staticfiles::app())
         .app(blog::app())
         .error_page(StatusCode::NOT_FOUND, views::not_found)
 }

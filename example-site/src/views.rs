@@ -51,7 +51,7 @@ fn debug_urls() -> Urls {
     async fn echo(body: Bytes) -> String {
         format!("{} bytes", body.len())
     }
-    Urls::app("debug")
+    Urls::namespaced("debug")
         .path("panic/", get(panic), "panic")
         .path("slow/<int:ms>/", get(slow), "slow")
         .path("echo/", post(echo), "echo")

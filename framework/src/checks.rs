@@ -13,6 +13,7 @@
 
 use std::fmt;
 
+use crate::db::ModelMeta;
 use crate::settings::{DEFAULT_SECRET_KEY, Settings};
 
 /// How serious a finding is.
@@ -37,7 +38,36 @@ pub struct CheckMessage {
     /// What is wrong.
     pub message: String,
     /// What to do about it.
-    pub hint: &'static str,
+    pub hint: String,
+}
+
+impl CheckMessage {
+    /// An error: the site is insecure or cannot work. `id` is
+    /// `label.E001`-style.
+    #[must_use]
+    pub fn error(id: impl Into<String>, message: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            level: Level::Error,
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
+
+    /// A warning: worth knowing, the site works. `id` is `label.W001`-style.
+    #[must_use]
+    pub fn warning(
+        id: impl Into<String>,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            level: Level::Warning,
+            message: message.into(),
+            hint: hint.into(),
+        }
+    }
 }
 
 impl fmt::Display for CheckMessage {
@@ -63,7 +93,7 @@ fn finding(number: u16, level: Level, message: &str, hint: &'static str) -> Chec
         id: format!("security.{letter}{number:03}"),
         level,
         message: message.to_owned(),
-        hint,
+        hint: hint.to_owned(),
     }
 }
 
@@ -145,6 +175,85 @@ pub fn deploy_checks(settings: &Settings) -> Vec<CheckMessage> {
     out
 }
 
+/// The model checks (Django's `models.E` / `fields.E3xx`), given the
+/// installed apps' labels and the models each names explicitly:
+///
+/// - `models.E001`: a model compiled into the project whose app is not
+///   installed — a model of the framework's own (contrib) apps is exempt,
+///   since they are compiled in whether installed or not; so is a model of
+///   a library crate none of whose apps is installed;
+/// - `models.E002`: a model an app names ([`App::model`](crate::App::model))
+///   whose `#[model(app)]` is another label;
+/// - `fields.E300`: a relation to a model whose app is not installed.
+pub(crate) fn model_checks(installed: &[(&str, Vec<&'static ModelMeta>)]) -> Vec<CheckMessage> {
+    let labels: Vec<&str> = installed.iter().map(|(l, _)| *l).collect();
+    let mut out = Vec::new();
+    for (label, models) in installed {
+        for meta in models {
+            if meta.app != *label {
+                out.push(CheckMessage::error(
+                    "models.E002",
+                    format!(
+                        "app {label:?} names the model {}.{}, whose #[model(app = {:?})] is another app",
+                        meta.app, meta.name, meta.app
+                    ),
+                    format!("set #[model(app = {label:?})] on {}, or register it on the app {:?}", meta.name, meta.app),
+                ));
+            }
+        }
+    }
+    let all: Vec<(&'static ModelMeta, &'static str)> =
+        crate::db::model::registered_models_with_modules().collect();
+    let crate_of = |module: &'static str| module.split("::").next().unwrap_or(module);
+    // The crates that define a model of an installed app: their other
+    // models must be installed too.
+    let installing: Vec<&str> = all
+        .iter()
+        .filter(|(m, _)| labels.contains(&m.app))
+        .map(|(_, module)| crate_of(module))
+        .collect();
+    let mut seen: Vec<(&str, &str)> = Vec::new();
+    for (meta, module) in &all {
+        if seen.contains(&(meta.app, meta.name)) {
+            continue;
+        }
+        seen.push((meta.app, meta.name));
+        let krate = crate_of(module);
+        if labels.contains(&meta.app) {
+            for field in meta.fields {
+                let Some(relation) = &field.relation else {
+                    continue;
+                };
+                let target = (relation.target)();
+                if !labels.contains(&target.app) {
+                    out.push(CheckMessage::error(
+                        "fields.E300",
+                        format!(
+                            "{}.{}.{} refers to the model {}.{}, whose app {:?} is not installed",
+                            meta.app, meta.name, field.name, target.app, target.name, target.app
+                        ),
+                        format!("add the app {:?} to the project (`.app(...)`)", target.app),
+                    ));
+                }
+            }
+        } else if krate != "manouche" && installing.contains(&krate) {
+            out.push(CheckMessage::error(
+                "models.E001",
+                format!(
+                    "the model {}.{} ({module}) belongs to the app {:?}, which is not installed; its table is neither created nor dropped",
+                    meta.app, meta.name, meta.app
+                ),
+                format!(
+                    "add `.app(...)` for the app {:?} to the project, or fix the model's #[model(app = ...)] (installed: {})",
+                    meta.app,
+                    labels.join(", ")
+                ),
+            ));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,11 +264,9 @@ mod tests {
 
     #[test]
     fn safe_production_settings_only_miss_hsts() {
-        let mut s = Settings {
-            secret_key: "aB3$kL9!mN2@pQ7#rS5%tU8^vW1&xY4*zA6(bC0)dE-fG_hI+jK=".into(),
-            allowed_hosts: vec!["example.com".into()],
-            ..Settings::default()
-        };
+        let mut s = Settings::default();
+        s.secret_key = "aB3$kL9!mN2@pQ7#rS5%tU8^vW1&xY4*zA6(bC0)dE-fG_hI+jK=".into();
+        s.allowed_hosts = vec!["example.com".into()];
         assert_eq!(ids(&deploy_checks(&s)), ["security.W006"]);
         s.security.hsts_seconds = 3600;
         assert!(deploy_checks(&s).is_empty());

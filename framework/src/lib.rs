@@ -27,7 +27,9 @@
 #[allow(unused_extern_crates)]
 extern crate self as manouche;
 
+pub mod app;
 pub mod checks;
+pub mod contrib;
 pub mod db;
 mod error;
 pub mod error_pages;
@@ -39,8 +41,8 @@ pub mod migrations;
 pub mod project;
 pub mod request;
 pub mod server;
+pub mod services;
 pub mod settings;
-pub mod static_files;
 pub mod templates;
 pub mod test;
 pub mod urls;
@@ -51,7 +53,8 @@ pub use error::{Error, Result};
 /// `embed_migrations!("../migrations")`: the project's migration files
 /// compiled into its binary (see [`migrations`]).
 pub use manouche_macros::embed_migrations;
-pub use project::{App, Project};
+pub use app::App;
+pub use project::{Project, Site};
 pub use settings::Settings;
 
 /// The names most handlers and projects need: `use manouche::prelude::*;`.
@@ -59,6 +62,7 @@ pub mod prelude {
     pub use crate::db::{Db, Model};
     pub use crate::request::{ConnectionInfo, RequestId};
     pub use crate::reverse;
+    pub use crate::services::Service;
     pub use crate::settings::Settings;
     pub use crate::urls::{UrlConf, Urls};
     pub use crate::{App, Error, Project, Result};

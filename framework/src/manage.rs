@@ -7,17 +7,20 @@
 //! | `runserver [ADDR]` | development server (default `127.0.0.1:8000`) |
 //! | `serve [--bind ADDR]` | production server, after the deploy checks |
 //! | `routes` | every route with its name |
-//! | `check [--deploy]` | system checks; exits 1 on errors |
-//! | `collectstatic [--clear]` | static files into `[static] root`, hashed and compressed |
+//! | `check [--deploy]` | system checks (settings, models, the apps' own); exits 1 on errors |
 //! | `makemigrations [APP...] [--check] [--dry-run] [--name N] [--empty] [--noinput]` | writes the next migrations from the models' changes; in a terminal, asks about possible renames and values for existing rows (exit 3 when the user quits) |
 //! | `migrate [APP] [TARGET\|zero] [--plan] [--fake]` | applies or unapplies migrations |
 //! | `showmigrations [APP...]` | lists migrations, `[X]` when applied |
 //! | `sqlmigrate APP NAME [--backwards]` | prints a migration's SQL |
 //!
+//! | `help [COMMAND]` | every command, grouped by the app that brings it (Django's `manage.py help`), or one command's help |
+//!
+//! Apps add their own ([`App::command`](crate::App::command)):
+//! `collectstatic` comes with [`contrib::staticfiles`](crate::contrib::staticfiles).
+//!
 //! Unknown commands and bad arguments print the usage and exit with 2.
 
 mod check;
-mod collectstatic;
 mod makemigrations;
 mod migrate;
 mod routes;
@@ -27,14 +30,20 @@ mod showmigrations;
 mod sqlmigrate;
 
 use std::ffi::OsString;
+use std::sync::Arc;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
+use crate::app::{CommandContext, Purpose};
 use crate::project::Project;
 use crate::{Error, Result};
 
 #[derive(Debug, Parser)]
-#[command(about = "Manage this Manouche project", long_about = None)]
+#[command(
+    about = "Manage this Manouche project",
+    long_about = None,
+    disable_help_subcommand = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -46,7 +55,6 @@ enum Command {
     Serve(serve::Args),
     Routes(routes::Args),
     Check(check::Args),
-    Collectstatic(collectstatic::Args),
     Makemigrations(makemigrations::Args),
     Migrate(migrate::Args),
     Showmigrations(showmigrations::Args),
@@ -56,24 +64,45 @@ enum Command {
 /// What a command asks the process to exit with.
 pub(crate) type ExitCode = i32;
 
+/// The command line: the built-in commands, the apps' ones and `help`.
+fn command_line(project: &Project) -> Result<clap::Command> {
+    let mut cli = Cli::command();
+    let builtin: Vec<String> = cli
+        .get_subcommands()
+        .map(|c| c.get_name().to_owned())
+        .collect();
+    let mut seen: Vec<(String, String)> = Vec::new();
+    for command in project.commands() {
+        let name = command.cli.get_name().to_owned();
+        if builtin.contains(&name) || name == "help" {
+            return Err(Error::improperly_configured(format!(
+                "the app {:?} adds a command {name:?}, which is a built-in command; rename it",
+                command.app
+            )));
+        }
+        if let Some((_, first)) = seen.iter().find(|(n, _)| *n == name) {
+            return Err(Error::improperly_configured(format!(
+                "the apps {first:?} and {:?} both add a command {name:?}; rename one",
+                command.app
+            )));
+        }
+        seen.push((name, command.app.clone()));
+        cli = cli.subcommand(command.cli.clone());
+    }
+    Ok(cli.subcommand(
+        clap::Command::new("help")
+            .about("List the commands by app, or show one command's help")
+            .arg(clap::Arg::new("command").help("The command to explain")),
+    ))
+}
+
 pub(crate) async fn run<I, T>(project: Project, args: I) -> Result<()>
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = Cli::try_parse_from(args).unwrap_or_else(|err| err.exit());
     let guard = crate::logging::init(&project.settings().log);
-    let outcome: Result<ExitCode> = match cli.command {
-        Command::Runserver(args) => runserver::run(project, args).await,
-        Command::Serve(args) => serve::run(project, args).await,
-        Command::Routes(args) => routes::run(project, args),
-        Command::Check(args) => check::run(project, args),
-        Command::Collectstatic(args) => collectstatic::run(&project, args),
-        Command::Makemigrations(args) => makemigrations::run(&project, args),
-        Command::Migrate(args) => migrate::run(project, args).await,
-        Command::Showmigrations(args) => showmigrations::run(project, args).await,
-        Command::Sqlmigrate(args) => sqlmigrate::run(&project, args),
-    };
+    let outcome = dispatch(project, args).await;
     let code = outcome.unwrap_or_else(|err: Error| {
         eprintln!("error: {err}");
         1
@@ -83,4 +112,94 @@ where
         std::process::exit(code);
     }
     Ok(())
+}
+
+async fn dispatch<I, T>(project: Project, args: I) -> Result<ExitCode>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let mut cli = command_line(&project)?;
+    let matches = cli
+        .try_get_matches_from_mut(args)
+        .unwrap_or_else(|err| err.exit());
+    match matches.subcommand() {
+        Some(("help", sub)) => Ok(help(&project, &mut cli, sub.get_one::<String>("command"))),
+        Some((name, sub)) if !Command::has_subcommand(name) => {
+            let command = project
+                .commands()
+                .find(|c| c.cli.get_name() == name)
+                .cloned()
+                .ok_or_else(|| Error::improperly_configured(format!("unknown command {name:?}")))?;
+            let prepared = project.prepare(Purpose::Command)?;
+            let ctx = CommandContext {
+                matches: sub.clone(),
+                settings: Arc::new(project.settings().clone()),
+                services: prepared.services,
+            };
+            (command.run)(ctx).await.map(|()| 0)
+        }
+        _ => {
+            let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
+            match cli.command {
+                Command::Runserver(args) => runserver::run(project, args).await,
+                Command::Serve(args) => serve::run(project, args).await,
+                Command::Routes(args) => routes::run(project, args),
+                Command::Check(args) => check::run(project, args),
+                Command::Makemigrations(args) => makemigrations::run(&project, args),
+                Command::Migrate(args) => migrate::run(project, args).await,
+                Command::Showmigrations(args) => showmigrations::run(project, args).await,
+                Command::Sqlmigrate(args) => sqlmigrate::run(&project, args),
+            }
+        }
+    }
+}
+
+/// `help`: the commands grouped by app, as Django's `manage.py help`; or
+/// one command's own help.
+fn help(project: &Project, cli: &mut clap::Command, command: Option<&String>) -> ExitCode {
+    if let Some(name) = command {
+        let bin = cli.get_name().to_owned();
+        return match cli.find_subcommand_mut(name) {
+            Some(sub) => {
+                let mut sub = sub.clone().bin_name(format!("{bin} {name}"));
+                let _ = sub.print_long_help();
+                0
+            }
+            None => {
+                eprintln!("error: unknown command {name:?}; `help` lists them");
+                2
+            }
+        };
+    }
+    let bin = cli
+        .get_bin_name()
+        .unwrap_or_else(|| cli.get_name())
+        .to_owned();
+    println!("Type '{bin} help <command>' for help on a specific command.\n");
+    println!("Available commands:");
+    let about = |c: &clap::Command| c.get_about().map(ToString::to_string).unwrap_or_default();
+    let mut groups: Vec<(String, Vec<(String, String)>)> = vec![(
+        "manouche".to_owned(),
+        Cli::command()
+            .get_subcommands()
+            .map(|c| (c.get_name().to_owned(), about(c)))
+            .chain([("help".to_owned(), "List the commands by app, or show one command's help".to_owned())])
+            .collect(),
+    )];
+    for command in project.commands() {
+        let entry = (command.cli.get_name().to_owned(), about(&command.cli));
+        match groups.iter_mut().find(|(app, _)| *app == command.app) {
+            Some((_, list)) => list.push(entry),
+            None => groups.push((command.app.clone(), vec![entry])),
+        }
+    }
+    for (app, mut list) in groups {
+        list.sort();
+        println!("\n[{app}]");
+        for (name, about) in list {
+            println!("    {name:<16} {about}");
+        }
+    }
+    0
 }

@@ -1,23 +1,71 @@
-//! The framework's request pipeline, around every request: `ALLOWED_HOSTS`
-//! check, request id, body-size limit, request timeout, panic → 500,
-//! error-page rendering, security headers and the access log.
+//! The middleware stack around every request (Django's `MIDDLEWARE`), in
+//! this order from the outside in:
 //!
-//! They are one service with a named (unboxed) future rather than a stack of
-//! layers, because each layer would box its future and keep its own copy of
-//! the request state; and the per-request state lives in a task-local
-//! ([`crate::request`]) rather than in request extensions, which would cost
-//! allocations. The pieces live in the submodules, one concept each.
+//! 1. **request id** (the incoming `X-Request-Id` when sane, else a new one);
+//! 2. **host check** (`allowed_hosts`) → 400;
+//! 3. the **hooks** ([`Middleware`]) of the installed apps, in the order the
+//!    apps were added, then the project's own
+//!    ([`Project::middleware`](crate::Project::middleware)); the static files
+//!    of [`contrib::staticfiles`](crate::contrib::staticfiles) are one. A
+//!    hook's `before` may answer the request itself; the `after` of every
+//!    hook that ran then sees the response, innermost first;
+//! 4. **body limit**: `Content-Length` over `server.body_limit` → 413
+//!    (bodies without a length are cut off at the limit while read, also 413);
+//! 5. **request timeout** (→ 503) and **panic guard** (→ 500; the server
+//!    keeps serving);
+//! 6. the **layers** (any tower [`Layer`](tower::Layer), from
+//!    [`App::layer`](crate::App::layer) and
+//!    [`Project::layer`](crate::Project::layer)), the first added outermost;
+//! 7. the **view**;
+//! 8. on the way out: **error pages** rendered from templates, the hooks'
+//!    `after`, **security headers**, `X-Request-Id`, **metrics** and one
+//!    **access-log** line.
 //!
-//! The order, from the outside in:
+//! Steps 1, 2, 4, 5 and 8 are one service with a named (unboxed) future,
+//! not a stack of layers, because each layer would box its future and keep
+//! its own copy of the request state; a request that no hook answers costs
+//! one virtual call per hook. Handlers extract what hooks and layers
+//! attach to the request's extensions with axum's
+//! [`Extension`](axum::Extension).
 //!
-//! 1. request id (the incoming `X-Request-Id` when sane, else a new one);
-//! 2. host check → 400;
-//! 3. `Content-Length` over the limit → 413 (bodies without a length are
-//!    cut off at the limit while read, also 413);
-//! 4. the handler, under the request timeout (→ 503) and a panic guard
-//!    (→ 500; the server keeps serving);
-//! 5. error pages rendered from templates, security headers, `X-Request-Id`,
-//!    one access-log line.
+//! ```
+//! use manouche::middleware::{Before, Middleware};
+//! use manouche::prelude::*;
+//! use manouche::test::Client;
+//! use axum::Extension;
+//!
+//! /// Attaches the visitor's preferred language for the views.
+//! struct Language;
+//!
+//! #[derive(Clone)]
+//! struct Lang(String);
+//!
+//! impl Middleware for Language {
+//!     fn name(&self) -> &'static str { "language" }
+//!
+//!     fn before(&self, request: &mut http::Request<axum::body::Body>) -> Before {
+//!         let lang = request.headers().get("accept-language")
+//!             .and_then(|v| v.to_str().ok()).unwrap_or("en").to_owned();
+//!         request.extensions_mut().insert(Lang(lang));
+//!         Before::Continue
+//!     }
+//!
+//!     fn after(&self, response: &mut Response) {
+//!         response.headers_mut().insert("content-language", http::HeaderValue::from_static("en"));
+//!     }
+//! }
+//!
+//! async fn home(Extension(Lang(lang)): Extension<Lang>) -> String { lang }
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let project = Project::new(Settings::default())
+//!     .middleware(Language)
+//!     .urls(Urls::new().path("", get(home), "home"));
+//! let response = Client::new(project).unwrap().get("/").header("accept-language", "fr").send().await;
+//! assert_eq!(response.text(), "fr");
+//! assert_eq!(response.header("content-language"), Some("en"));
+//! # });
+//! ```
 
 pub(crate) mod hosts;
 pub(crate) mod panic;
@@ -44,15 +92,77 @@ use tokio::time::Sleep;
 use tower::Service;
 
 use crate::error_pages::{ErrorPages, ErrorReport, RequestSummary};
-use crate::request::{ConnectionInfo, ProjectState, RequestContext, RequestId, Scoped};
+use crate::request::{ConnectionInfo, RequestContext, RequestId, Scoped, SiteState};
 use crate::settings::{Settings, SettingsError};
-use crate::static_files::{StaticResponse, StaticStore};
 use hosts::AllowedHosts;
 use request_id::RequestIds;
 use security::SecurityHeaders;
 
 /// A constant, so that neither lookups nor inserts parse the name again.
 pub(crate) const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A middleware hook: code around every request, between the host check
+/// and the view. See the [module docs](self) for the order and an example.
+///
+/// `before` is synchronous, so that a hook costs nothing measurable on the
+/// requests it lets through; a hook that must wait (read a body, ask a
+/// store) returns [`Before::Pending`] with its answer, or is written as a
+/// tower layer ([`App::layer`](crate::App::layer)) instead.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a middleware hook",
+    note = "implement `manouche::middleware::Middleware` (a `name`, and `before` and/or `after`), or add a tower layer with `.layer(...)`"
+)]
+pub trait Middleware: Send + Sync + 'static {
+    /// A short name: `manage check` lists the stack with it, and the
+    /// metrics label the requests the hook answers with it.
+    fn name(&self) -> &'static str;
+
+    /// Runs before the view: read or change the request (attach values to
+    /// its extensions for the view), or answer it.
+    fn before(&self, request: &mut Request<Body>) -> Before {
+        let _ = request;
+        Before::Continue
+    }
+
+    /// Runs on the response of every request whose `before` this hook ran,
+    /// error pages included.
+    fn after(&self, response: &mut Response) {
+        let _ = response;
+    }
+}
+
+/// What a hook's [`before`](Middleware::before) decided.
+#[non_exhaustive]
+pub enum Before {
+    /// Go on to the next hook and the view.
+    Continue,
+    /// Answer with this response; the view does not run.
+    Respond(Response),
+    /// Answer with the response this future gives.
+    Pending(Pin<Box<dyn Future<Output = Response> + Send>>),
+}
+
+impl std::fmt::Debug for Before {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Continue => "Continue",
+            Self::Respond(_) => "Respond",
+            Self::Pending(_) => "Pending",
+        })
+    }
+}
+
+/// The hooks, in order.
+#[derive(Clone, Default)]
+pub(crate) struct Hooks(pub(crate) Vec<Arc<dyn Middleware>>);
+
+impl std::fmt::Debug for Hooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|h| h.name()))
+            .finish()
+    }
+}
 
 /// Everything the pipeline needs, computed once at startup.
 #[derive(Debug)]
@@ -64,8 +174,8 @@ pub(crate) struct Pipeline {
     request_timeout: Duration,
     request_ids: RequestIds,
     error_pages: ErrorPages,
-    project: Arc<ProjectState>,
-    statics: Option<StaticStore>,
+    site: Arc<SiteState>,
+    hooks: Hooks,
     metrics: bool,
 }
 
@@ -73,8 +183,8 @@ impl Pipeline {
     pub(crate) fn new(
         settings: &Settings,
         error_pages: ErrorPages,
-        project: Arc<ProjectState>,
-        statics: Option<StaticStore>,
+        site: Arc<SiteState>,
+        hooks: Hooks,
     ) -> Result<Self, SettingsError> {
         panic::install_hook();
         Ok(Self {
@@ -85,8 +195,8 @@ impl Pipeline {
             request_timeout: settings.server.request_timeout,
             request_ids: RequestIds::new(),
             error_pages,
-            project,
-            statics,
+            site,
+            hooks,
             metrics: false,
         })
     }
@@ -112,15 +222,18 @@ pub(crate) struct Routes {
     pub(crate) with_body: Router,
 }
 
-/// The pipeline wrapped around the routes, for one connection.
+/// A built site as a tower (and hyper) service: the middleware stack
+/// around the routes. Made by
+/// [`Site::into_service`](crate::project::Site::into_service); cheap to
+/// clone.
 #[derive(Clone, Debug)]
-pub(crate) struct Framework {
+pub struct SiteService {
     routes: Routes,
     pipeline: Arc<Pipeline>,
     connection: ConnectionInfo,
 }
 
-impl Framework {
+impl SiteService {
     pub(crate) fn new(routes: Routes, pipeline: Arc<Pipeline>) -> Self {
         Self {
             routes,
@@ -150,39 +263,48 @@ impl Framework {
             method: req.method().clone(),
             uri: req.uri().clone(),
             request_id: pipeline.request_ids.assign(req.headers()),
+            connection: self.connection,
         };
 
         if let Err(detail) = pipeline.hosts.check(&req) {
             tracing::warn!(target: "manouche::security", request_id = %seen.request_id, "{detail}");
             let response = ErrorReport::new(StatusCode::BAD_REQUEST, detail).into_response();
-            return PipelineFuture::ready(finish(&pipeline, response, &seen));
+            return PipelineFuture::ready(finish(&pipeline, response, &seen, Ran::None));
         }
-        // Static files skip the router, the timeout and the panic guard:
-        // the code that serves them is ours and answers at once.
-        if let Some(statics) = &pipeline.statics
-            && let Some(rest) = req.uri().path().strip_prefix(statics.prefix())
-        {
-            return match statics.respond(&req, rest) {
-                StaticResponse::Ready(response) => {
-                    PipelineFuture::ready(finish(&pipeline, response, &seen))
+        // A hook that answers skips the router, the timeout and the panic
+        // guard (a panic in `before` itself is caught here).
+        for (index, hook) in pipeline.hooks.0.iter().enumerate() {
+            let before = std::panic::catch_unwind(AssertUnwindSafe(|| hook.before(&mut req)));
+            let ran = Ran::Answered(index);
+            match before {
+                Ok(Before::Continue) => {}
+                Ok(Before::Respond(response)) => {
+                    return PipelineFuture::ready(finish(&pipeline, response, &seen, ran));
                 }
-                StaticResponse::Pending(fut) => PipelineFuture::Reading {
-                    fut,
-                    seen: Some(seen),
-                    pipeline,
-                },
-            };
+                Ok(Before::Pending(fut)) => {
+                    return PipelineFuture::Reading {
+                        fut,
+                        seen: Some(seen),
+                        pipeline,
+                        ran,
+                    };
+                }
+                Err(payload) => {
+                    let response = on_panic(payload.as_ref(), &seen);
+                    return PipelineFuture::ready(finish(&pipeline, response, &seen, ran));
+                }
+            }
         }
         let mut router = if req.body().is_end_stream() {
             self.routes.without_body.clone()
         } else {
             if let Some(response) = limit_body(&mut req, pipeline.body_limit) {
-                return PipelineFuture::ready(finish(&pipeline, response, &seen));
+                return PipelineFuture::ready(finish(&pipeline, response, &seen, Ran::All));
             }
             self.routes.with_body.clone()
         };
         let context = RequestContext {
-            project: Arc::clone(&pipeline.project),
+            site: Arc::clone(&pipeline.site),
             request_id: seen.request_id.clone(),
             connection: self.connection,
         };
@@ -196,10 +318,10 @@ impl Framework {
     }
 }
 
-impl Service<Request<Body>> for Framework {
+impl Service<Request<Body>> for SiteService {
     type Response = Response;
     type Error = Infallible;
-    type Future = PipelineFuture;
+    type Future = ResponseFuture;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         // Routers are always ready.
@@ -207,17 +329,54 @@ impl Service<Request<Body>> for Framework {
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
-        self.dispatch(req)
+        ResponseFuture {
+            inner: self.dispatch(req),
+        }
     }
 }
 
-impl hyper::service::Service<Request<Incoming>> for Framework {
+impl hyper::service::Service<Request<Incoming>> for SiteService {
     type Response = Response;
     type Error = Infallible;
-    type Future = PipelineFuture;
+    type Future = ResponseFuture;
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
-        self.dispatch(req.map(Body::new))
+        ResponseFuture {
+            inner: self.dispatch(req.map(Body::new)),
+        }
+    }
+}
+
+/// Which hooks' `after` runs on a response.
+#[derive(Clone, Copy)]
+enum Ran {
+    /// None (the host check answered).
+    None,
+    /// Those before the one at this index, and that one (it answered).
+    Answered(usize),
+    /// All of them (the view answered).
+    All,
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`SiteService`]'s response.
+    pub struct ResponseFuture {
+        #[pin]
+        inner: PipelineFuture,
+    }
+}
+
+impl Future for ResponseFuture {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project().inner.poll(cx)
+    }
+}
+
+impl std::fmt::Debug for ResponseFuture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ResponseFuture")
     }
 }
 
@@ -227,6 +386,7 @@ struct Seen {
     method: http::Method,
     uri: http::Uri,
     request_id: RequestId,
+    connection: ConnectionInfo,
 }
 
 type Guarded = CatchUnwind<AssertUnwindSafe<Scoped<RouteFuture<Infallible>>>>;
@@ -243,6 +403,7 @@ pin_project_lite::pin_project! {
             fut: Pin<Box<dyn Future<Output = Response> + Send>>,
             seen: Option<Seen>,
             pipeline: Arc<Pipeline>,
+            ran: Ran,
         },
         Running {
             #[pin]
@@ -274,10 +435,11 @@ impl Future for PipelineFuture {
                 fut,
                 seen,
                 pipeline,
+                ran,
             } => {
                 let response = std::task::ready!(fut.as_mut().poll(cx));
                 let seen = seen.take().expect("PipelineFuture polled after completion");
-                Poll::Ready(Ok(finish(pipeline, response, &seen)))
+                Poll::Ready(Ok(finish(pipeline, response, &seen, *ran)))
             }
             Projected::Running {
                 fut,
@@ -304,7 +466,7 @@ impl Future for PipelineFuture {
                     Some(Err(payload)) => on_panic(payload.as_ref(), &seen),
                     None => on_timeout(pipeline.request_timeout, &seen),
                 };
-                Poll::Ready(Ok(finish(pipeline, response, &seen)))
+                Poll::Ready(Ok(finish(pipeline, response, &seen, Ran::All)))
             }
         }
     }
@@ -368,23 +530,41 @@ fn limit_body(req: &mut Request<Body>, limit: u64) -> Option<Response> {
     None
 }
 
-/// Error pages, security headers, request id header and the access log.
-fn finish(pipeline: &Pipeline, mut response: Response, seen: &Seen) -> Response {
+/// Error pages, the hooks' `after`, security headers, request id header,
+/// metrics and the access log.
+fn finish(pipeline: &Pipeline, mut response: Response, seen: &Seen, ran: Ran) -> Response {
     if let Some(report) = response.extensions_mut().remove::<ErrorReport>() {
         let summary = RequestSummary {
             method: seen.method.to_string(),
             path: seen.uri.path().to_owned(),
             request_id: seen.request_id.to_string(),
         };
-        let page =
+        // Rendered as the request's own code, so that the page's `url(...)`
+        // and `static_url(...)` answer for this site.
+        let context = RequestContext {
+            site: Arc::clone(&pipeline.site),
+            request_id: seen.request_id.clone(),
+            connection: seen.connection,
+        };
+        let page = crate::request::sync_scope(context, || {
             pipeline
                 .error_pages
-                .render(&report, &summary, pipeline.debug, &pipeline.project.urls);
+                .render(&report, &summary, pipeline.debug, &pipeline.site.urls)
+        });
         let (mut parts, _) = response.into_parts();
         let (page_parts, body) = page.into_parts();
         parts.headers.remove(header::CONTENT_LENGTH);
         parts.headers.extend(page_parts.headers);
         response = Response::from_parts(parts, body);
+    }
+    let hooks = &pipeline.hooks.0;
+    let (ran_hooks, answered) = match ran {
+        Ran::None => (&hooks[..0], None),
+        Ran::Answered(index) => (&hooks[..=index], hooks.get(index)),
+        Ran::All => (&hooks[..], None),
+    };
+    for hook in ran_hooks.iter().rev() {
+        hook.after(&mut response);
     }
     let headers = response.headers_mut();
     pipeline.security.apply(headers);
@@ -392,14 +572,12 @@ fn finish(pipeline: &Pipeline, mut response: Response, seen: &Seen) -> Response 
     if pipeline.metrics
         && let Some(start) = seen.start
     {
-        let path = seen.uri.path();
-        let static_prefix = pipeline.statics.as_ref().map(StaticStore::prefix);
-        let (route, static_bytes) = match static_prefix {
-            Some(prefix) if path.starts_with(prefix) => (
-                metrics::SharedString::const_str("static"),
+        let (route, static_bytes) = match answered {
+            Some(hook) => (
+                metrics::SharedString::const_str(hook.name()),
                 response.body().size_hint().exact(),
             ),
-            _ => (pipeline.project.urls.route_label(path), None),
+            None => (pipeline.site.urls.route_label(seen.uri.path()), None),
         };
         crate::metrics::record_request(route, response.status(), start.elapsed(), static_bytes);
     }

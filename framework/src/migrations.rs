@@ -102,7 +102,7 @@ pub mod questioner;
 mod schema_editor;
 mod state;
 
-pub use data::{DataMigrationFn, DataMigrationResult, DataMigrations};
+pub use data::{DataMigrationFn, DataMigrationFunction, DataMigrationResult, DataMigrations};
 pub use error::MigrationError;
 pub use executor::Target;
 pub use loader::{EmbeddedMigrations, Migration, MigrationSet, migrations_dir, write_migration};

@@ -16,106 +16,24 @@
 //! ```
 
 use std::ffi::OsString;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use futures_util::future::BoxFuture;
 use http::StatusCode;
 
-use crate::db::{Database, Transaction};
+use crate::app::{AppCommand, AppInfo, CheckContext, LayerFn, Purpose, Ready, valid_label};
+use crate::checks::CheckMessage;
+use crate::db::{Database, ModelMeta};
 use crate::error_pages::{ErrorContext, ErrorPages};
-use crate::middleware::{Framework, Pipeline, Routes};
-use crate::migrations::{
-    DataMigrationFn, DataMigrationResult, DataMigrations, EmbeddedMigrations, MigrationSet,
-    migrations_dir,
-};
-use crate::request::ProjectState;
+use crate::middleware::{Hooks, Middleware, Pipeline, Routes, SiteService};
+use crate::migrations::{DataMigrations, EmbeddedMigrations, MigrationError, MigrationSet, migrations_dir};
+use crate::request::SiteState;
+use crate::services::Services;
 use crate::settings::Settings;
 use crate::urls::{UrlConf, UrlErrors, Urls};
-use crate::{Error, Result};
+use crate::{App, Error, Result};
 
-/// A reusable piece of a site (Django's "app"): a label, the URLs it
-/// mounts, its static files and its data migration functions. Later:
-/// admin registrations.
-#[derive(Debug)]
-#[must_use]
-pub struct App {
-    label: String,
-    urls: Option<(String, Urls)>,
-    static_dir: Option<PathBuf>,
-    data_migrations: Vec<(String, DataMigrationFn)>,
-}
-
-impl App {
-    /// An app named `label` (`"blog"`).
-    pub fn new(label: impl Into<String>) -> Self {
-        Self {
-            label: label.into(),
-            urls: None,
-            static_dir: None,
-            data_migrations: Vec::new(),
-        }
-    }
-
-    /// The app's static folder, searched after the project's own (e.g.
-    /// `concat!(env!("CARGO_MANIFEST_DIR"), "/static")`).
-    pub fn static_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.static_dir = Some(dir.into());
-        self
-    }
-
-    /// Mounts the app's URLs under `prefix` (`"blog/"`) in the project.
-    pub fn urls(mut self, prefix: &str, urls: Urls) -> Self {
-        self.urls = Some((prefix.to_owned(), urls));
-        self
-    }
-
-    /// Registers a data migration function as `name`, for the `run_rust`
-    /// operations of this app's migrations
-    /// (`{"op": "run_rust", "function": "fill_slugs", "reverse": "clear_slugs"}`);
-    /// a reverse function is registered the same way, under its own name.
-    /// See [`migrations::data`](crate::migrations::data).
-    ///
-    /// ```
-    /// use manouche::App;
-    /// use manouche::db::{Executor, Statement, Transaction};
-    /// use manouche::migrations::DataMigrationResult;
-    ///
-    /// async fn fill_slugs(tx: &Transaction) -> DataMigrationResult {
-    ///     tx.execute(Statement::raw("UPDATE blog_article SET slug = lower(title)")).await?;
-    ///     Ok(())
-    /// }
-    ///
-    /// async fn clear_slugs(tx: &Transaction) -> DataMigrationResult {
-    ///     tx.execute(Statement::raw("UPDATE blog_article SET slug = ''")).await?;
-    ///     Ok(())
-    /// }
-    ///
-    /// let app = App::new("blog")
-    ///     .data_migration("fill_slugs", |tx| Box::pin(fill_slugs(tx)))
-    ///     .data_migration("clear_slugs", |tx| Box::pin(clear_slugs(tx)));
-    /// ```
-    pub fn data_migration<F>(mut self, name: impl Into<String>, function: F) -> Self
-    where
-        F: for<'a> Fn(&'a Transaction) -> BoxFuture<'a, DataMigrationResult>
-            + Send
-            + Sync
-            + 'static,
-    {
-        self.data_migrations
-            .push((name.into(), DataMigrationFn::new(function)));
-        self
-    }
-
-    /// The app's label.
-    pub fn label(&self) -> &str {
-        &self.label
-    }
-}
-
-/// A site: settings, apps, URLs and error pages.
-#[derive(Debug)]
+/// A site: settings, apps, URLs, middleware and error pages.
 #[must_use]
 pub struct Project {
     settings: Settings,
@@ -123,6 +41,25 @@ pub struct Project {
     apps: Vec<App>,
     error_pages: ErrorPages,
     migrations: EmbeddedMigrations,
+    middleware: Vec<Arc<dyn Middleware>>,
+    layers: Vec<LayerFn>,
+}
+
+impl std::fmt::Debug for Project {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Project")
+            .field("settings", &self.settings)
+            .field("apps", &self.apps)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What preparing a project gives: its services after every `ready` hook,
+/// and the middleware hooks in order.
+pub(crate) struct Prepared {
+    pub(crate) services: Services,
+    pub(crate) hooks: Hooks,
+    pub(crate) database: Option<Database>,
 }
 
 impl Project {
@@ -144,7 +81,37 @@ impl Project {
             apps: Vec::new(),
             error_pages: ErrorPages::default(),
             migrations: EmbeddedMigrations::default(),
+            middleware: Vec::new(),
+            layers: Vec::new(),
         }
+    }
+
+    /// Adds a middleware hook of the project's own, after the apps' ones
+    /// (see [`middleware`](crate::middleware) for the order).
+    pub fn middleware(mut self, middleware: impl Middleware) -> Self {
+        self.middleware.push(Arc::new(middleware));
+        self
+    }
+
+    /// Adds a tower layer around the routes, after (inside) the apps' ones.
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: tower::Layer<axum::routing::Route> + Clone + Send + Sync + 'static,
+        L::Service: tower::Service<axum::extract::Request> + Clone + Send + Sync + 'static,
+        <L::Service as tower::Service<axum::extract::Request>>::Response:
+            axum::response::IntoResponse + 'static,
+        <L::Service as tower::Service<axum::extract::Request>>::Error:
+            Into<std::convert::Infallible> + 'static,
+        <L::Service as tower::Service<axum::extract::Request>>::Future: Send + 'static,
+    {
+        self.layers
+            .push(Arc::new(move |router: axum::Router| router.layer(layer.clone())));
+        self
+    }
+
+    /// The installed apps, in order.
+    pub fn apps(&self) -> impl Iterator<Item = &App> {
+        self.apps.iter()
     }
 
     /// The root URL list (Django's `ROOT_URLCONF`). Apps' URLs are mounted
@@ -154,7 +121,9 @@ impl Project {
         self
     }
 
-    /// Adds an app.
+    /// Installs an app (Django's `INSTALLED_APPS`): its models,
+    /// migrations, URLs, static files, middleware, commands, checks and
+    /// settings section.
     pub fn app(mut self, app: App) -> Self {
         self.apps.push(app);
         self
@@ -170,27 +139,72 @@ impl Project {
         self
     }
 
-    /// The migration files compiled into the binary
+    /// The project's own apps' migration files compiled into the binary
     /// (`.migrations(manouche::embed_migrations!("../migrations"))`), used when
-    /// the migrations folder is not there at run time.
+    /// the migrations folder is not there at run time. Library apps bring
+    /// their own ([`App::migrations`]).
     pub fn migrations(mut self, embedded: EmbeddedMigrations) -> Self {
         self.migrations = embedded;
         self
     }
 
-    /// The project's migrations: the folder on disk when it exists,
-    /// otherwise the embedded files.
+    /// Every migration of the installed apps: each library app's own
+    /// (compiled into its crate), and the project's folder (`migrations/`,
+    /// or the files embedded with [`migrations`](Self::migrations) when the
+    /// folder is not there at run time) for the rest, ordered by their
+    /// dependencies across apps.
     ///
     /// # Errors
-    /// A malformed or misplaced file, or a broken dependency graph.
+    /// A malformed or misplaced file, migrations of a library app in the
+    /// project's folder, or a broken dependency graph.
     pub fn migration_set(&self) -> Result<MigrationSet> {
         let dir = migrations_dir();
-        let set = if dir.is_dir() || self.migrations.is_empty() {
+        let project = if dir.is_dir() || self.migrations.is_empty() {
             MigrationSet::load(&dir)?
         } else {
             MigrationSet::from_embedded(&self.migrations)?
         };
-        Ok(set)
+        let mut all: Vec<crate::migrations::Migration> = Vec::new();
+        for app in &self.apps {
+            if let Some(embedded) = &app.migrations {
+                if project.apps().contains(&app.label) {
+                    return Err(MigrationError::LibraryMigrationsInProject {
+                        app: app.label.clone(),
+                        dir: dir.join(&app.label),
+                    }
+                    .into());
+                }
+                let library = MigrationSet::from_embedded(embedded)?;
+                all.extend(
+                    library
+                        .ordered()
+                        .iter()
+                        .filter(|m| m.app == app.label)
+                        .cloned(),
+                );
+            }
+        }
+        all.extend(project.ordered().iter().cloned());
+        Ok(MigrationSet::new(all)?)
+    }
+
+    /// The labels of the installed apps whose migrations the project
+    /// writes (`manage makemigrations`): every app but the library ones.
+    pub fn project_app_labels(&self) -> Vec<&str> {
+        self.apps
+            .iter()
+            .filter(|a| !a.is_library())
+            .map(App::label)
+            .collect()
+    }
+
+    /// The labels of the installed library apps.
+    pub fn library_app_labels(&self) -> Vec<&str> {
+        self.apps
+            .iter()
+            .filter(|a| a.is_library())
+            .map(App::label)
+            .collect()
     }
 
     /// The data migration functions of every app, for
@@ -219,14 +233,18 @@ impl Project {
         self
     }
 
-    /// Checks the URL tree and settings and builds the service to serve.
-    ///
-    /// # Errors
-    /// Every URL mistake at once, or a setting that cannot be used.
-    pub fn build(self) -> Result<Site> {
+    /// Validates the settings, the apps' labels and settings sections, and
+    /// runs the apps' `ready` hooks.
+    pub(crate) fn prepare(&self, purpose: Purpose) -> Result<Prepared> {
         self.settings.validate()?;
         let mut labels: Vec<&str> = Vec::new();
         for app in &self.apps {
+            if !valid_label(app.label()) {
+                return Err(Error::improperly_configured(format!(
+                    "app label {:?} is not valid: use lowercase letters, digits and '_', starting with a letter",
+                    app.label()
+                )));
+            }
             if labels.contains(&app.label()) {
                 return Err(Error::improperly_configured(format!(
                     "app {:?} is added twice",
@@ -235,47 +253,134 @@ impl Project {
             }
             labels.push(app.label());
         }
-        let finder = self.static_finder();
-        let mut urls = self.urls;
-        for app in self.apps {
-            if let Some((prefix, app_urls)) = app.urls {
-                urls = urls.include(&prefix, app_urls);
+        self.settings.check_sections(
+            self.apps
+                .iter()
+                .filter(|a| a.settings.is_some())
+                .map(App::label),
+        )?;
+        let mut services = Services::new();
+        let database = connect_database(&self.settings)?;
+        if let Some(db) = &database {
+            services.insert(db.clone());
+        }
+        for app in &self.apps {
+            if let Some(read) = &app.settings {
+                read(&self.settings, &app.label, &mut services)?;
             }
         }
+        let infos: Vec<AppInfo> = self.apps.iter().map(App::info).collect();
+        let mut hooks: Vec<Arc<dyn Middleware>> = Vec::new();
+        for app in &self.apps {
+            hooks.extend(app.middleware.iter().cloned());
+            for hook in &app.ready {
+                let mut ready = Ready {
+                    label: &app.label,
+                    settings: &self.settings,
+                    services: &mut services,
+                    apps: &infos,
+                    middleware: &mut hooks,
+                    purpose,
+                };
+                hook(&mut ready)?;
+            }
+        }
+        hooks.extend(self.middleware.iter().cloned());
+        Ok(Prepared {
+            services,
+            hooks: Hooks(hooks),
+            database,
+        })
+    }
+
+    /// The installed apps' labels with the models each names explicitly
+    /// and those whose `#[model(app)]` is its label.
+    pub(crate) fn installed_models(&self) -> Vec<(&str, Vec<&'static ModelMeta>)> {
+        self.apps
+            .iter()
+            .map(|a| (a.label(), a.models.iter().map(|m| m()).collect()))
+            .collect()
+    }
+
+    /// Every system check: the models', the apps' own, and with `deploy`
+    /// the production settings'.
+    ///
+    /// # Errors
+    /// When the project cannot be prepared (a bad setting, a failing
+    /// `ready` hook).
+    pub fn check(&self, deploy: bool) -> Result<Vec<CheckMessage>> {
+        let prepared = self.prepare(Purpose::Command)?;
+        let mut messages = if deploy {
+            crate::checks::deploy_checks(&self.settings)
+        } else {
+            Vec::new()
+        };
+        messages.extend(crate::checks::model_checks(&self.installed_models()));
+        let ctx = CheckContext {
+            settings: &self.settings,
+            services: &prepared.services,
+            deploy,
+        };
+        for app in &self.apps {
+            for check in &app.checks {
+                messages.extend(check(&ctx));
+            }
+        }
+        Ok(messages)
+    }
+
+    /// The apps' `manage` commands.
+    pub(crate) fn commands(&self) -> impl Iterator<Item = &AppCommand> {
+        self.apps.iter().flat_map(|a| a.commands.iter())
+    }
+
+    /// Checks the URL tree, settings and apps, runs the apps' `ready`
+    /// hooks and builds the site to serve.
+    ///
+    /// # Errors
+    /// Every URL mistake at once, a setting that cannot be used, or a
+    /// failing `ready` hook.
+    pub fn build(self) -> Result<Site> {
+        let prepared = self.prepare(Purpose::Serve)?;
+        let mut urls = self.urls;
+        let mut layers: Vec<LayerFn> = Vec::new();
+        for app in self.apps {
+            if let Some((prefix, app_urls)) = app.urls {
+                urls = urls.include(&prefix, app_urls.or_namespace(&app.label));
+            }
+            layers.extend(app.layers);
+        }
+        layers.extend(self.layers);
         let compiled = urls
             .compile()
             .map_err(|errors: UrlErrors| Error::improperly_configured(errors.to_string()))?;
         let conf = compiled.conf;
-        crate::urls::set_global(&conf);
+        // The first layer added is the outermost: apply it last.
+        let mut router = compiled.router;
+        for layer in layers.iter().rev() {
+            router = layer(router);
+        }
         let routes = Routes {
-            with_body: compiled.router.clone().layer(DefaultBodyLimit::disable()),
-            without_body: compiled.router,
+            with_body: router.clone().layer(DefaultBodyLimit::disable()),
+            without_body: router,
         };
-        let statics = crate::static_files::setup(&self.settings, finder)?;
-        let database = connect_database(&self.settings)?;
-        let project = Arc::new(ProjectState {
+        let state = Arc::new(SiteState {
             urls: conf.clone(),
-            database: database.clone(),
+            database: prepared.database,
+            services: prepared.services,
         });
-        let pipeline = Pipeline::new(&self.settings, self.error_pages, project, statics)?;
+        let pipeline = Pipeline::new(
+            &self.settings,
+            self.error_pages,
+            Arc::clone(&state),
+            prepared.hooks,
+        )?;
         Ok(Site {
             settings: Arc::new(self.settings),
-            database,
+            state,
             routes,
             pipeline,
-            conf,
         })
-    }
-
-    /// Where static files are looked for: the project's folders, then the
-    /// apps'.
-    pub(crate) fn static_finder(&self) -> crate::static_files::Finder {
-        let app_dirs: Vec<PathBuf> = self
-            .apps
-            .iter()
-            .filter_map(|a| a.static_dir.clone())
-            .collect();
-        crate::static_files::finder(&self.settings, &app_dirs)
     }
 
     /// Runs the command line: `runserver`, `serve`, `routes`, `check`...
@@ -314,14 +419,40 @@ fn connect_database(settings: &Settings) -> Result<Option<Database>> {
         .map_err(|e| Error::improperly_configured(format!("database_url: {e}")))
 }
 
-/// A built project, ready to serve.
+/// A built project, ready to serve: with the built-in server
+/// (`manage serve`), as a tower [`Service`](tower::Service)
+/// ([`into_service`](Self::into_service)) or inside an axum application
+/// ([`into_router`](Self::into_router)).
+///
+/// ```
+/// use manouche::prelude::*;
+/// use tower::ServiceExt;
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let mut settings = Settings::default();
+/// settings.allowed_hosts = vec!["example.com".into()];
+/// let site = Project::new(settings)
+///     .urls(Urls::new().path("", get(|| async { "home" }), "home"))
+///     .build()
+///     .unwrap();
+/// // Embedded in an axum application, under /site/.
+/// let app = axum::Router::new()
+///     .route("/health", get(|| async { "ok" }))
+///     .nest_service("/site", site.into_service());
+/// let request = http::Request::get("/site/")
+///     .header("host", "example.com")
+///     .body(axum::body::Body::empty())
+///     .unwrap();
+/// let response = app.oneshot(request).await.unwrap();
+/// assert_eq!(response.status(), StatusCode::OK);
+/// # });
+/// ```
 #[derive(Debug)]
 pub struct Site {
     settings: Arc<Settings>,
-    database: Option<Database>,
+    state: Arc<SiteState>,
     routes: Routes,
     pipeline: Pipeline,
-    conf: UrlConf,
 }
 
 impl Site {
@@ -333,12 +464,23 @@ impl Site {
     /// The database, when the project has one and was built inside a Tokio
     /// runtime (connections open on first use).
     pub fn database(&self) -> Option<&Database> {
-        self.database.as_ref()
+        self.state.database.as_ref()
     }
 
-    /// The URL table.
+    /// The URL table (for `reverse` outside requests).
     pub fn urls(&self) -> &UrlConf {
-        &self.conf
+        &self.state.urls
+    }
+
+    /// The project's services, after every `ready` hook.
+    pub fn services(&self) -> &Services {
+        &self.state.services
+    }
+
+    /// The site as an axum [`Router`](axum::Router) whose every request goes
+    /// through the site (merge or nest it in a bigger application).
+    pub fn into_router(self) -> axum::Router {
+        axum::Router::new().fallback_service(self.into_service())
     }
 
     /// Record Prometheus metrics for every request (see [`crate::metrics`]).
@@ -351,11 +493,9 @@ impl Site {
         self.pipeline.allow_host(host);
     }
 
-    /// The router wrapped in the framework's pipeline.
-    pub(crate) fn into_service(self) -> (Framework, Arc<Settings>) {
-        (
-            Framework::new(self.routes, Arc::new(self.pipeline)),
-            self.settings,
-        )
+    /// The routes wrapped in the middleware stack, as a tower service
+    /// (test it with `tower::ServiceExt::oneshot`).
+    pub fn into_service(self) -> SiteService {
+        SiteService::new(self.routes, Arc::new(self.pipeline))
     }
 }

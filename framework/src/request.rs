@@ -28,6 +28,7 @@ use http::request::Parts;
 use std::sync::Arc;
 
 use crate::db::Database;
+use crate::services::Services;
 use crate::urls::UrlConf;
 
 /// The connection a request arrived on.
@@ -107,17 +108,19 @@ impl fmt::Display for RequestId {
     }
 }
 
-/// What every request of a project shares (one reference count per request).
+/// What every request of a built site shares (one reference count per
+/// request): its URLs, its database and its services.
 #[derive(Debug)]
-pub(crate) struct ProjectState {
+pub(crate) struct SiteState {
     pub(crate) urls: UrlConf,
     pub(crate) database: Option<Database>,
+    pub(crate) services: Services,
 }
 
 /// Everything the pipeline sets for one request.
 #[derive(Debug, Clone)]
 pub(crate) struct RequestContext {
-    pub(crate) project: Arc<ProjectState>,
+    pub(crate) site: Arc<SiteState>,
     pub(crate) request_id: RequestId,
     pub(crate) connection: ConnectionInfo,
 }
@@ -132,6 +135,12 @@ pub(crate) type Scoped<F> = tokio::task::futures::TaskLocalFuture<RequestContext
 /// Runs `fut` with `context` as the current request's.
 pub(crate) fn scope<F: Future>(context: RequestContext, fut: F) -> Scoped<F> {
     CONTEXT.scope(context, fut)
+}
+
+/// Runs `f` with `context` as the current request's (for code that runs
+/// outside the handler's future, such as error pages).
+pub(crate) fn sync_scope<R>(context: RequestContext, f: impl FnOnce() -> R) -> R {
+    CONTEXT.sync_scope(context, f)
 }
 
 /// Calls `f` with the current request's context, if there is one.
@@ -165,7 +174,7 @@ impl<S: Send + Sync> FromRequestParts<S> for UrlConf {
     type Rejection = crate::Error;
 
     async fn from_request_parts(_: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        with_context(|c| c.project.urls.clone()).ok_or_else(|| missing("URL configuration"))
+        with_context(|c| c.site.urls.clone()).ok_or_else(|| missing("URL configuration"))
     }
 }
 

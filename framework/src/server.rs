@@ -33,7 +33,7 @@ pub use listener::Bind;
 pub(crate) use listener::inherited_sockets;
 use listener::{Connection, Listener};
 
-use crate::middleware::Framework;
+use crate::middleware::SiteService;
 use crate::request::ConnectionInfo;
 use crate::settings::ServerSettings;
 
@@ -69,7 +69,7 @@ pub enum ServerError {
 
 /// Serves `app` on `bind` until `shutdown` resolves, then drains.
 pub(crate) async fn serve(
-    app: Framework,
+    app: SiteService,
     settings: &ServerSettings,
     bind: &Bind,
     stats: Arc<ServerStats>,
@@ -208,7 +208,7 @@ impl Acceptor {
     async fn serve(
         &self,
         connection: Connection,
-        app: Framework,
+        app: SiteService,
         builder: &auto::Builder<TokioExecutor>,
         watcher: Watcher,
     ) {
@@ -245,7 +245,7 @@ async fn serve_connection<I>(
     builder: &auto::Builder<TokioExecutor>,
     watcher: Watcher,
     io: I,
-    app: Framework,
+    app: SiteService,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {

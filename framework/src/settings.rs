@@ -47,6 +47,19 @@ use serde::{Deserialize, Deserializer};
 pub const DEFAULT_SECRET_KEY: &str =
     "manouche-insecure-default-key-do-not-use-in-production-0123456789";
 
+/// The framework's own top-level settings (for messages about unknown ones).
+const TOP_LEVEL_KEYS: &[&str] = &[
+    "debug",
+    "secret_key",
+    "allowed_hosts",
+    "database_url",
+    "database",
+    "log",
+    "server",
+    "security",
+    "static",
+];
+
 /// Django's `DATA_UPLOAD_MAX_MEMORY_SIZE`: 2.5 MiB.
 pub const DEFAULT_BODY_LIMIT: u64 = 2_621_440;
 
@@ -81,6 +94,17 @@ pub enum SettingsError {
         /// What it should look like.
         expected: String,
     },
+    /// An app's settings section has a wrong key or value, or no installed
+    /// app reads it.
+    #[error("invalid settings{}: [{section}] {message}", .path.as_ref().map(|p| format!(" in {}", p.display())).unwrap_or_default())]
+    Section {
+        /// The file, when there is one.
+        path: Option<PathBuf>,
+        /// The section (the app's label).
+        section: String,
+        /// What is wrong, naming the key.
+        message: String,
+    },
     /// Settings that parse but contradict each other or make no sense.
     #[error("invalid setting `{setting}`: {message}")]
     Invalid {
@@ -91,9 +115,11 @@ pub enum SettingsError {
     },
 }
 
-/// All of a project's settings.
+/// All of a project's settings: the framework's own, and the apps'
+/// sections (`[polls]`), read by the apps that declare them
+/// ([`App::settings`](crate::App::settings)).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 #[non_exhaustive]
 pub struct Settings {
     /// Development mode: detailed error pages, `localhost` allowed when
@@ -118,6 +144,16 @@ pub struct Settings {
     /// Static files (`[static]` in the file).
     #[serde(rename = "static")]
     pub static_files: StaticSettings,
+    /// The apps' sections, and (until validation rejects them) unknown keys.
+    #[serde(flatten)]
+    sections: toml::Table,
+    /// The file the settings came from.
+    #[serde(skip)]
+    source: Option<PathBuf>,
+    /// `MANOUCHE_*` variables the framework itself does not read: the apps'
+    /// section overrides (`MANOUCHE_POLLS_TITLE`).
+    #[serde(skip)]
+    env_overrides: Vec<(String, String)>,
 }
 
 impl Default for Settings {
@@ -132,6 +168,9 @@ impl Default for Settings {
             server: ServerSettings::default(),
             security: SecuritySettings::default(),
             static_files: StaticSettings::default(),
+            sections: toml::Table::new(),
+            source: None,
+            env_overrides: Vec::new(),
         }
     }
 }
@@ -325,12 +364,114 @@ impl Settings {
     }
 
     fn parse(text: &str, path: Option<&Path>) -> Result<Self, SettingsError> {
-        let settings: Self = toml::from_str(text).map_err(|e| SettingsError::Parse {
+        let mut settings: Self = toml::from_str(text).map_err(|e| SettingsError::Parse {
             path: path.map(Path::to_owned),
             message: e.to_string(),
         })?;
+        settings.source = path.map(Path::to_owned);
+        // A key the framework does not know is an app's section when it is
+        // a table (checked against the installed apps when the project is
+        // built); anything else is a mistake.
+        if let Some((key, _)) = settings.sections.iter().find(|(_, v)| !v.is_table()) {
+            return Err(SettingsError::Parse {
+                path: path.map(Path::to_owned),
+                message: format!(
+                    "unknown setting `{key}`; the framework's settings are: {}",
+                    TOP_LEVEL_KEYS.join(", ")
+                ),
+            });
+        }
         settings.validate()?;
         Ok(settings)
+    }
+
+    /// The file these settings were read from, if any.
+    #[must_use]
+    pub fn source(&self) -> Option<&Path> {
+        self.source.as_deref()
+    }
+
+    /// The names of the sections the framework does not read itself (the
+    /// apps' sections), sorted.
+    #[must_use]
+    pub fn section_names(&self) -> Vec<&str> {
+        self.sections.keys().map(String::as_str).collect()
+    }
+
+    /// An app's raw section, with its `MANOUCHE_<LABEL>_<KEY>` overrides.
+    fn section_value(&self, label: &str) -> Result<toml::Value, SettingsError> {
+        let mut table = match self.sections.get(label) {
+            Some(toml::Value::Table(t)) => t.clone(),
+            _ => toml::Table::new(),
+        };
+        let prefix = format!("MANOUCHE_{}_", label.to_ascii_uppercase());
+        for (name, value) in &self.env_overrides {
+            let Some(key) = name.strip_prefix(&prefix) else {
+                continue;
+            };
+            let key = key.to_ascii_lowercase();
+            if key.is_empty() {
+                continue;
+            }
+            // A TOML value when it is one (`42`, `true`, `["a", "b"]`),
+            // else the text itself.
+            let parsed = format!("v = {value}")
+                .parse::<toml::Table>()
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or_else(|| toml::Value::String(value.clone()));
+            table.insert(key, parsed);
+        }
+        Ok(toml::Value::Table(table))
+    }
+
+    /// Reads the app section `[label]` as `T`; a missing section gives
+    /// `T`'s defaults (through `#[serde(default)]`).
+    ///
+    /// # Errors
+    /// [`SettingsError::Section`] naming the file, the section and the key.
+    pub fn read_section<T: serde::de::DeserializeOwned>(
+        &self,
+        label: &str,
+    ) -> Result<T, SettingsError> {
+        let value = self.section_value(label)?;
+        T::deserialize(value).map_err(|e| {
+            let prefix = format!("MANOUCHE_{}_", label.to_ascii_uppercase());
+            let from_env: Vec<&str> = self
+                .env_overrides
+                .iter()
+                .filter(|(n, _)| n.starts_with(&prefix))
+                .map(|(n, _)| n.as_str())
+                .collect();
+            let mut message = e.to_string().trim().to_owned();
+            if !from_env.is_empty() {
+                message.push_str(&format!(" (environment overrides: {})", from_env.join(", ")));
+            }
+            SettingsError::Section {
+                path: self.source.clone(),
+                section: label.to_owned(),
+                message,
+            }
+        })
+    }
+
+    /// Checks that every app section belongs to an installed app.
+    pub(crate) fn check_sections<'a>(
+        &self,
+        readers: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), SettingsError> {
+        let known: Vec<&str> = readers.into_iter().collect();
+        if let Some(unknown) = self.sections.keys().find(|k| !known.contains(&k.as_str())) {
+            return Err(SettingsError::Section {
+                path: self.source.clone(),
+                section: unknown.clone(),
+                message: format!(
+                    "no installed app reads this section (apps with settings: {}); check its spelling, or install the app",
+                    if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// The file (or `MANOUCHE_SETTINGS` when set), then the process
@@ -410,6 +551,11 @@ impl Settings {
                 "MANOUCHE_TLS_CERT" => next.server.tls_cert = Some(value.into()),
                 "MANOUCHE_TLS_KEY" => next.server.tls_key = Some(value.into()),
                 "MANOUCHE_HSTS_SECONDS" => next.security.hsts_seconds = parse_number(name, value)?,
+                "MANOUCHE_SETTINGS" => {}
+                _ if name.starts_with("MANOUCHE_") => {
+                    next.env_overrides.retain(|(n, _)| n != name);
+                    next.env_overrides.push((name.to_owned(), value.to_owned()));
+                }
                 _ => {}
             }
         }

@@ -17,7 +17,7 @@
 
 use std::fmt::Display;
 
-pub use crate::static_files::static_url;
+pub use crate::contrib::staticfiles::static_url;
 use crate::urls::{NoReverseMatch, reverse};
 
 /// The URL of a route without parameters.

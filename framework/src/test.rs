@@ -27,13 +27,13 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 use crate::Result;
-use crate::middleware::Framework;
+use crate::middleware::SiteService;
 use crate::project::Project;
 
 /// Sends requests to a project in the same process.
 #[derive(Debug, Clone)]
 pub struct Client {
-    service: Framework,
+    service: SiteService,
 }
 
 impl Client {
@@ -44,7 +44,7 @@ impl Client {
     pub fn new(project: Project) -> Result<Self> {
         let mut site = project.build()?;
         site.allow_host("testserver");
-        let (service, _) = site.into_service();
+        let service = site.into_service();
         Ok(Self { service })
     }
 
@@ -76,7 +76,7 @@ impl Client {
 #[derive(Debug)]
 #[must_use]
 pub struct TestRequest {
-    service: Framework,
+    service: SiteService,
     method: Method,
     path: String,
     headers: HeaderMap,

@@ -8,7 +8,7 @@
 //! async fn index() -> &'static str { "blog" }
 //!
 //! fn blog_urls() -> Urls {
-//!     Urls::app("blog")                                   // the namespace
+//!     Urls::namespaced("blog")                            // the namespace
 //!         .path("", get(index), "index")
 //!         .path("articles/<int:id>/", get(detail), "article-detail")
 //! }
@@ -37,7 +37,7 @@ mod pattern;
 
 use std::collections::HashMap;
 use std::fmt::{self, Display};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{RawPathParams, Request};
@@ -70,6 +70,10 @@ enum Entry {
         prefix: String,
         urls: Urls,
     },
+    Mount {
+        prefix: String,
+        router: Router,
+    },
 }
 
 impl fmt::Debug for Urls {
@@ -88,8 +92,10 @@ impl Urls {
     }
 
     /// An empty list whose names live in `namespace` once included
-    /// (Django's `app_name`): `Urls::app("blog")` makes `blog:index`.
-    pub fn app(namespace: impl Into<String>) -> Self {
+    /// (Django's `app_name`): `Urls::namespaced("blog")` makes `blog:index`.
+    /// An [`App`](crate::App)'s URLs get the app's label as their namespace
+    /// without this.
+    pub fn namespaced(namespace: impl Into<String>) -> Self {
         Self {
             namespace: Some(namespace.into()),
             entries: Vec::new(),
@@ -125,6 +131,43 @@ impl Urls {
             prefix: prefix.to_owned(),
             urls,
         });
+        self
+    }
+
+    /// Serves an existing axum [`Router`] under `prefix` (`"api/"`): its
+    /// routes see the path without the prefix (axum's `nest`), go through
+    /// the project's middleware, and have no names to reverse. A route of
+    /// the list that overlaps the prefix is reported by
+    /// [`compile`](Self::compile) as a conflict.
+    ///
+    /// ```
+    /// use axum::Router;
+    /// use manouche::prelude::*;
+    ///
+    /// let api = Router::new().route("/status", get(|| async { "ok" }));
+    /// let urls = Urls::new().mount("api/", api);
+    /// assert!(urls.compile().is_ok());
+    /// ```
+    pub fn mount(mut self, prefix: &str, router: Router) -> Self {
+        self.entries.push(Entry::Mount {
+            prefix: prefix.to_owned(),
+            router,
+        });
+        self
+    }
+
+    /// The list's namespace, if it has one.
+    #[must_use]
+    pub fn namespace(&self) -> Option<&str> {
+        self.namespace.as_deref()
+    }
+
+    /// Gives the list `namespace` when it has none yet (an app's URLs get
+    /// its label).
+    pub(crate) fn or_namespace(mut self, namespace: &str) -> Self {
+        if self.namespace.is_none() {
+            self.namespace = Some(namespace.to_owned());
+        }
         self
     }
 
@@ -164,6 +207,8 @@ pub struct RouteInfo {
 #[derive(Default)]
 struct Builder {
     routes: Vec<(Pattern, Option<String>, MethodRouter)>,
+    /// Mounted axum routers: the full prefix (`api/`) and the router.
+    mounts: Vec<(String, Router)>,
     namespaces: HashMap<String, String>,
     errors: Vec<UrlError>,
 }
@@ -229,6 +274,25 @@ impl Builder {
                     }
                     self.walk(urls, &format!("{prefix}{inner}"), &namespace);
                 }
+                Entry::Mount {
+                    prefix: inner,
+                    router,
+                } => {
+                    let full = format!("{prefix}{inner}");
+                    if inner.is_empty() || !inner.ends_with('/') || inner.starts_with('/') {
+                        self.errors.push(UrlError::BadPattern {
+                            pattern: full,
+                            message: "a mount prefix must be non-empty, relative and end with '/' (\"api/\")".into(),
+                        });
+                    } else if full.contains('<') {
+                        self.errors.push(UrlError::BadPattern {
+                            pattern: full,
+                            message: "a mount prefix cannot have parameters".into(),
+                        });
+                    } else {
+                        self.mounts.push((full, router));
+                    }
+                }
             }
         }
     }
@@ -281,6 +345,30 @@ impl Builder {
             };
             router = router.route(&path, handler);
             infos.push(pattern);
+        }
+        for (prefix, mounted) in self.mounts {
+            let base = format!("/{}", prefix.trim_end_matches('/'));
+            let mut free = true;
+            for path in [base.clone(), format!("{base}/{{*manouche_rest}}")] {
+                if let Err(err) = matcher.insert(path, usize::MAX) {
+                    let other = match &err {
+                        matchit::InsertError::Conflict { with } => {
+                            sources.get(with).cloned().unwrap_or_else(|| with.clone())
+                        }
+                        other => other.to_string(),
+                    };
+                    self.errors.push(UrlError::Conflict {
+                        pattern: format!("{prefix} (mounted router)"),
+                        other,
+                    });
+                    free = false;
+                    break;
+                }
+            }
+            if free {
+                sources.insert(base.clone(), format!("{prefix} (mounted router)"));
+                router = router.nest(&base, mounted);
+            }
         }
         if !self.errors.is_empty() {
             return Err(UrlErrors(self.errors));
@@ -521,7 +609,10 @@ impl UrlConf {
     /// pattern when unnamed; `unmatched` when none matches.
     pub(crate) fn route_label(&self, path: &str) -> metrics::SharedString {
         match self.inner.matcher.at(path) {
-            Ok(m) => self.inner.labels[*m.value].clone(),
+            Ok(m) => self.inner.labels.get(*m.value).cloned().unwrap_or_else(|| {
+                // Mounted routers share one label.
+                metrics::SharedString::const_str("mounted")
+            }),
             Err(_) => metrics::SharedString::const_str("unmatched"),
         }
     }
@@ -543,24 +634,8 @@ fn describe_params(params: &[(&str, Converter)]) -> String {
         .join(", ")
 }
 
-static GLOBAL: RwLock<Option<UrlConf>> = RwLock::new(None);
-
-/// Makes `conf` the configuration that [`reverse`] uses outside requests.
-pub(crate) fn set_global(conf: &UrlConf) {
-    if let Ok(mut global) = GLOBAL.write() {
-        *global = Some(conf.clone());
-    }
-}
-
 fn with_current<T>(f: impl Fn(&UrlConf) -> Result<T, NoReverseMatch>) -> Result<T, NoReverseMatch> {
-    if let Some(result) = crate::request::with_context(|c| f(&c.project.urls)) {
-        return result;
-    }
-    let global = GLOBAL.read().map_err(|_| NoReverseMatch::NoConfiguration)?;
-    match global.as_ref() {
-        Some(conf) => f(conf),
-        None => Err(NoReverseMatch::NoConfiguration),
-    }
+    crate::request::with_context(|c| f(&c.site.urls)).unwrap_or(Err(NoReverseMatch::NoConfiguration))
 }
 
 /// [`UrlConf::reverse`] on the running project's URLs: usable in handlers
@@ -724,7 +799,10 @@ pub enum NoReverseMatch {
         /// The value given.
         value: String,
     },
-    /// `reverse` was called before any project was built.
-    #[error("reverse called with no URL configuration: build the `Project` first")]
+    /// `reverse` was called outside a request (a spawned task, a test, a
+    /// command), where there is no current project.
+    #[error(
+        "reverse called outside a request: there is no current project here; use `Site::urls().reverse(...)` or `UrlConf::reverse`"
+    )]
     NoConfiguration,
 }

@@ -20,6 +20,7 @@ async fn manage(url: &str, args: &[&str]) {
     url.clone_into(&mut settings.database_url);
     let argv = std::iter::once("manage").chain(args.iter().copied());
     Project::new(settings)
+        .app(manouche::App::new("mt_cli"))
         .manage_from(argv)
         .await
         .expect("command succeeds");

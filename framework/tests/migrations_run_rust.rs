@@ -59,13 +59,13 @@ async fn panic_halfway(tx: &Transaction) -> DataMigrationResult {
 
 fn functions() -> DataMigrations {
     let mut data = DataMigrations::new();
-    data.register(APP, "fill_slugs", |tx| Box::pin(fill_slugs(tx)))
+    data.register(APP, "fill_slugs", fill_slugs)
         .expect("register");
-    data.register(APP, "clear_slugs", |tx| Box::pin(clear_slugs(tx)))
+    data.register(APP, "clear_slugs", clear_slugs)
         .expect("register");
-    data.register(APP, "fail_halfway", |tx| Box::pin(fail_halfway(tx)))
+    data.register(APP, "fail_halfway", fail_halfway)
         .expect("register");
-    data.register(APP, "panic_halfway", |tx| Box::pin(panic_halfway(tx)))
+    data.register(APP, "panic_halfway", panic_halfway)
         .expect("register");
     data
 }
@@ -394,8 +394,8 @@ async fn without_a_reverse_unapplying_fails_before_anything_runs() {
 fn an_app_registering_a_name_twice_is_refused() {
     let project = Project::new(Settings::default()).app(
         App::new("blog")
-            .data_migration("fill", |tx| Box::pin(fill_slugs(tx)))
-            .data_migration("fill", |tx| Box::pin(clear_slugs(tx))),
+            .data_migration("fill", fill_slugs)
+            .data_migration("fill", clear_slugs),
     );
     let err = project.data_migrations().expect_err("duplicate");
     assert!(
@@ -405,8 +405,8 @@ fn an_app_registering_a_name_twice_is_refused() {
     );
 
     let project = Project::new(Settings::default())
-        .app(App::new("blog").data_migration("fill", |tx| Box::pin(fill_slugs(tx))))
-        .app(App::new("shop").data_migration("fill", |tx| Box::pin(fill_slugs(tx))));
+        .app(App::new("blog").data_migration("fill", fill_slugs))
+        .app(App::new("shop").data_migration("fill", fill_slugs));
     let data = project.data_migrations().expect("one per app is fine");
     assert!(data.get("blog", "fill").is_some());
     assert!(data.get("shop", "fill").is_some());

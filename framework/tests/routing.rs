@@ -22,13 +22,13 @@ async fn whoami(urls: UrlConf) -> Result<String> {
 }
 
 fn blog() -> Urls {
-    Urls::app("blog")
+    Urls::namespaced("blog")
         .path("", get(|| async { "blog index" }), "index")
         .path("<int:id>/", get(show), "detail")
         .path("<int:year>/<slug:slug>/", get(by_slug), "archive")
         .include(
             "admin/",
-            Urls::app("admin").path("", get(|| async { "blog admin" }), "index"),
+            Urls::namespaced("admin").path("", get(|| async { "blog admin" }), "index"),
         )
 }
 
@@ -245,11 +245,11 @@ fn namespaces_must_be_unique_and_prefixes_end_with_a_slash() {
         Urls::new()
             .include(
                 "one/",
-                Urls::app("shop").path("", get(|| async { "" }), "index"),
+                Urls::namespaced("shop").path("", get(|| async { "" }), "index"),
             )
             .include(
                 "two/",
-                Urls::app("shop").path("", get(|| async { "" }), "index"),
+                Urls::namespaced("shop").path("", get(|| async { "" }), "index"),
             ),
     );
     assert!(
@@ -257,7 +257,7 @@ fn namespaces_must_be_unique_and_prefixes_end_with_a_slash() {
         "{report}"
     );
     let report = expect_errors(
-        Urls::new().include("blog", Urls::app("b").path("x/", get(|| async { "" }), "x")),
+        Urls::new().include("blog", Urls::namespaced("b").path("x/", get(|| async { "" }), "x")),
     );
     assert!(report.contains("must end with '/'"), "{report}");
 }

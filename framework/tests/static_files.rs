@@ -8,9 +8,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use manouche::prelude::*;
 use manouche::test::{Client, TestResponse};
 
-/// `static_url` reads the last built project's names: tests that check it
-/// build and check under this lock.
-static URL_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 const CSS: &str = ".logo { background: url(img/logo.png) }\n@import 'base.css';\n";
 
@@ -51,23 +48,27 @@ fn settings(dir: &Path, debug: bool) -> Settings {
 
 async fn collect(dir: &Path) {
     Project::new(settings(dir, false))
+        .app(manouche::contrib::staticfiles::app())
         .manage_from(["site", "collectstatic", "--clear"])
         .await
         .unwrap();
 }
 
 fn build(dir: &Path, debug: bool) -> Client {
-    Client::new(Project::new(settings(dir, debug))).unwrap()
-}
-
-fn url_lock() -> std::sync::MutexGuard<'static, ()> {
-    URL_LOCK
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    Client::new(
+        Project::new(settings(dir, debug))
+            .app(manouche::contrib::staticfiles::app())
+            // `static_url` answers for the project serving the request.
+            .urls(Urls::new().path(
+                "url/",
+                get(|| async { manouche::templates::static_url("site/app.css") }),
+                "url",
+            )),
+    )
+    .unwrap()
 }
 
 fn client(dir: &Path, debug: bool) -> Client {
-    let _guard = url_lock();
     build(dir, debug)
 }
 
@@ -122,11 +123,12 @@ async fn collectstatic_hashes_names_rewrites_css_and_compresses() {
         "png is not compressed"
     );
     // The template helper gives the hashed URL once collected.
-    let _guard = url_lock();
-    let _site = build(&dir, false);
+    let site = build(&dir, false);
+    assert_eq!(site.get("/url/").send().await.text(), format!("/static/{css}"));
+    // Outside a request there is no current project: the plain name.
     assert_eq!(
         manouche::templates::static_url("site/app.css"),
-        format!("/static/{css}")
+        "/static/site/app.css"
     );
 }
 
@@ -395,15 +397,8 @@ async fn traversal_attempts_get_404_in_deploy_and_debug() {
 #[tokio::test]
 async fn debug_reads_files_fresh_with_plain_names() {
     let dir = project_dir();
-    let c = {
-        let _guard = url_lock();
-        let c = build(&dir, true);
-        assert_eq!(
-            manouche::templates::static_url("site/app.css"),
-            "/static/site/app.css"
-        );
-        c
-    };
+    let c = build(&dir, true);
+    assert_eq!(c.get("/url/").send().await.text(), "/static/site/app.css");
     let r = c.get("/static/site/base.css").send().await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.header("cache-control"), Some("no-cache"));
@@ -434,8 +429,7 @@ async fn large_files_are_streamed_from_disk() {
     let mut s = settings(&dir, false);
     s.static_files.max_memory_file_size = 10_000;
     let c = {
-        let _guard = url_lock();
-        Client::new(Project::new(s)).unwrap()
+        Client::new(Project::new(s).app(manouche::contrib::staticfiles::app())).unwrap()
     };
     let r = c.get("/static/site/big.txt").send().await;
     assert_eq!(r.status(), StatusCode::OK);

@@ -395,7 +395,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Database {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         // The project's database (see `crate::request`), or one a router
         // was given with `Extension(db)`.
-        crate::request::with_context(|c| c.project.database.clone())
+        crate::request::with_context(|c| c.site.database.clone())
             .flatten()
             .or_else(|| parts.extensions.get::<Database>().cloned())
             .ok_or(MissingDatabase)

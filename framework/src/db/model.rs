@@ -485,9 +485,18 @@ fn validate(
 #[doc(hidden)]
 pub struct Registered {
     pub meta: fn() -> &'static ModelMeta,
+    /// `module_path!()` where the model is defined.
+    pub module: &'static str,
 }
 
 inventory::collect!(Registered);
+
+/// Every model compiled into the program, with the module that defines it.
+pub fn registered_models_with_modules() -> impl Iterator<Item = (&'static ModelMeta, &'static str)> {
+    inventory::iter::<Registered>
+        .into_iter()
+        .map(|r| ((r.meta)(), r.module))
+}
 
 /// Every model compiled into the program.
 pub fn registered_models() -> impl Iterator<Item = &'static ModelMeta> {

@@ -1,9 +1,10 @@
-//! `manage check [--deploy]`: loads the project, checks the URL tree and,
-//! with `--deploy`, the production settings. Exits 1 when an error (or, with
+//! `manage check [--deploy]`: loads the project, checks the URL tree, the
+//! models (every model's app installed), the apps' own checks and, with
+//! `--deploy`, the production settings. Exits 1 when an error (or, with
 //! `--fail-level warning`, a warning) is found.
 
 use crate::Result;
-use crate::checks::{CheckMessage, Level, deploy_checks};
+use crate::checks::{CheckMessage, Level};
 use crate::project::Project;
 
 /// Look for problems in the project.
@@ -24,11 +25,7 @@ enum FailLevel {
 }
 
 pub(crate) fn run(project: Project, args: Args) -> Result<super::ExitCode> {
-    let messages = if args.deploy {
-        deploy_checks(project.settings())
-    } else {
-        Vec::new()
-    };
+    let messages = project.check(args.deploy)?;
     // Building checks settings and every URL pattern.
     project.build()?;
     Ok(report(&messages, args.fail_level))

@@ -11,8 +11,10 @@
 
 use std::io::IsTerminal as _;
 
-use crate::Result;
-use crate::db::schema::registered_schemas;
+use std::collections::BTreeSet;
+
+use crate::db::schema::{ModelSchema, registered_schemas};
+use crate::{Error, Result};
 use crate::migrations::autodetector::{self, Hints};
 use crate::migrations::questioner::Questioner;
 use crate::migrations::{MigrationError, MigrationSet, migrations_dir, write_migration};
@@ -58,7 +60,7 @@ pub(crate) struct Args {
 /// The exit status when the user quits a question: nothing was written.
 const QUIT: super::ExitCode = 3;
 
-pub(crate) fn run(_project: &Project, args: Args) -> Result<super::ExitCode> {
+pub(crate) fn run(project: &Project, args: Args) -> Result<super::ExitCode> {
     let plain = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     for app in &args.apps {
         if !plain(app) {
@@ -77,17 +79,43 @@ pub(crate) fn run(_project: &Project, args: Args) -> Result<super::ExitCode> {
         .into());
     }
     let dir = migrations_dir();
-    let set = MigrationSet::load(&dir)?;
-    let models = registered_schemas();
-    let with_models: std::collections::BTreeSet<String> =
-        models.iter().map(|m| m.app.clone()).collect();
+    let set = project.migration_set()?;
+    let own: Vec<&str> = project.project_app_labels();
+    let libraries: Vec<&str> = project.library_app_labels();
+    for app in &args.apps {
+        if libraries.contains(&app.as_str()) {
+            return Err(Error::improperly_configured(format!(
+                "the app {app:?} is a library app: its migrations ship in its crate, and makemigrations never writes into it"
+            )));
+        }
+        if !own.contains(&app.as_str()) {
+            return Err(Error::improperly_configured(format!(
+                "no installed app is labelled {app:?} (the project's apps: {}); add `.app(...)` for it",
+                if own.is_empty() { "none".to_owned() } else { own.join(", ") }
+            )));
+        }
+    }
+    // The installed apps' models only: a model whose app is not installed
+    // never gets a table created or dropped here.
+    let models: Vec<ModelSchema> = registered_schemas()
+        .into_iter()
+        .filter(|m| own.contains(&m.app.as_str()) || libraries.contains(&m.app.as_str()))
+        .collect();
+    note_library_changes(&set, &models, &libraries);
+    let with_models: BTreeSet<String> = models
+        .iter()
+        .filter(|m| own.contains(&m.app.as_str()))
+        .map(|m| m.app.clone())
+        .collect();
     let apps: Vec<String> = if args.apps.is_empty() {
         // Dropping every table of an app must be asked for by name.
         for app in set.apps().difference(&with_models) {
-            println!(
-                "Note: app '{app}' has migrations but no models in this program; \
-                 `manage makemigrations {app}` would delete its tables."
-            );
+            if own.contains(&app.as_str()) {
+                println!(
+                    "Note: app '{app}' has migrations but no models in this program; \
+                     `manage makemigrations {app}` would delete its tables."
+                );
+            }
         }
         with_models.into_iter().collect()
     } else {
@@ -149,4 +177,24 @@ pub(crate) fn run(_project: &Project, args: Args) -> Result<super::ExitCode> {
         }
     }
     Ok(0)
+}
+
+/// Says so when a library app's models differ from the migrations it
+/// ships: they are not written (the library must ship them).
+fn note_library_changes(set: &MigrationSet, models: &[ModelSchema], libraries: &[&str]) {
+    for app in libraries {
+        let hints = Hints {
+            no_rename_check: true,
+            ..Hints::default()
+        };
+        let apps = [(*app).to_owned()];
+        let differs = autodetector::detect(set, models, &apps, &hints)
+            .map_or(true, |new| !new.is_empty());
+        if differs {
+            println!(
+                "Note: the library app '{app}' has model changes that its migrations do not have; \
+                 nothing is written for it (a library ships its own migrations: update the library)."
+            );
+        }
+    }
 }

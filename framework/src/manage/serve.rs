@@ -1,10 +1,11 @@
-//! `manage serve [--bind ADDR]`: the production server. Runs the deploy
-//! checks first and refuses to start on an error (a default secret key or no
-//! allowed hosts with debug off); warnings are logged.
+//! `manage serve [--bind ADDR]`: the production server. Runs every system
+//! check with the deploy ones first and refuses to start on an error (a
+//! default secret key or no allowed hosts with debug off, a model whose app
+//! is not installed, an app's own); warnings are logged.
 
 use std::sync::Arc;
 
-use crate::checks::{Level, deploy_checks};
+use crate::checks::Level;
 use crate::project::Project;
 use crate::server::{self, Bind, ServerStats};
 use crate::{Error, Result};
@@ -22,7 +23,7 @@ pub(crate) struct Args {
 }
 
 pub(crate) async fn run(project: Project, args: Args) -> Result<super::ExitCode> {
-    let findings = deploy_checks(project.settings());
+    let findings = project.check(true)?;
     for finding in &findings {
         match finding.level {
             Level::Warning => tracing::warn!(target: "manouche::checks", "{finding}"),
@@ -72,10 +73,11 @@ pub(super) async fn serve_until_signal(
             ),
         }
     }
-    let (app, settings) = site.into_service();
+    let server_settings = site.settings().server.clone();
+    let app = site.into_service();
     server::serve(
         app,
-        &settings.server,
+        &server_settings,
         bind,
         stats,
         server::shutdown_signal(),

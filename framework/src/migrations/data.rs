@@ -66,8 +66,8 @@
 //! // What `App::new("docs_data").data_migration("add_home", ...)` registers
 //! // for `manage migrate`:
 //! let mut functions = DataMigrations::new();
-//! functions.register("docs_data", "add_home", |tx| Box::pin(add_home(tx)))?;
-//! functions.register("docs_data", "remove_home", |tx| Box::pin(remove_home(tx)))?;
+//! functions.register("docs_data", "add_home", add_home)?;
+//! functions.register("docs_data", "remove_home", remove_home)?;
 //!
 //! let set = MigrationSet::new(vec![
 //!     Migration {
@@ -103,21 +103,37 @@ pub type DataMigrationResult = Result<(), Box<dyn std::error::Error + Send + Syn
 
 type Function = dyn for<'a> Fn(&'a Transaction) -> BoxFuture<'a, DataMigrationResult> + Send + Sync;
 
+/// What [`App::data_migration`](crate::App::data_migration) accepts: an
+/// `async fn(&Transaction) -> DataMigrationResult` whose future is `Send`
+/// (implemented for every such function; the trait only names the future
+/// type, which depends on the transaction's lifetime).
+pub trait DataMigrationFunction<'a>:
+    Fn(&'a Transaction) -> <Self as DataMigrationFunction<'a>>::Future
+{
+    /// The function's future.
+    type Future: Future<Output = DataMigrationResult> + Send + 'a;
+}
+
+impl<'a, F, Fut> DataMigrationFunction<'a> for F
+where
+    F: Fn(&'a Transaction) -> Fut,
+    Fut: Future<Output = DataMigrationResult> + Send + 'a,
+{
+    type Future = Fut;
+}
+
 /// A registered data migration function.
 #[derive(Clone)]
 pub struct DataMigrationFn(Arc<Function>);
 
 impl DataMigrationFn {
-    /// Wraps `function`; an `async fn f(tx: &Transaction) ->
-    /// DataMigrationResult` is passed as `|tx| Box::pin(f(tx))`.
+    /// Wraps `function`: an `async fn f(tx: &Transaction) ->
+    /// DataMigrationResult`, passed by name.
     pub fn new<F>(function: F) -> Self
     where
-        F: for<'a> Fn(&'a Transaction) -> BoxFuture<'a, DataMigrationResult>
-            + Send
-            + Sync
-            + 'static,
+        F: for<'a> DataMigrationFunction<'a> + Send + Sync + 'static,
     {
-        Self(Arc::new(function))
+        Self(Arc::new(move |tx| Box::pin(function(tx))))
     }
 
     /// Runs the function on `tx`.
@@ -155,10 +171,7 @@ impl DataMigrations {
     /// function called `name`.
     pub fn register<F>(&mut self, app: &str, name: &str, function: F) -> Result<(), MigrationError>
     where
-        F: for<'a> Fn(&'a Transaction) -> BoxFuture<'a, DataMigrationResult>
-            + Send
-            + Sync
-            + 'static,
+        F: for<'a> DataMigrationFunction<'a> + Send + Sync + 'static,
     {
         self.insert(app, name, DataMigrationFn::new(function))
     }

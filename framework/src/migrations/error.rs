@@ -41,6 +41,17 @@ pub enum MigrationError {
         /// The name written inside the file.
         name: String,
     },
+    /// The project's migrations folder has migrations for a library app,
+    /// whose migrations ship in its crate.
+    #[error(
+        "{} holds migrations for the app {app:?}, whose migrations ship in its crate; remove that folder (makemigrations never writes into a library app)", dir.display()
+    )]
+    LibraryMigrationsInProject {
+        /// The app.
+        app: String,
+        /// The folder.
+        dir: PathBuf,
+    },
     /// A migration depends on one that does not exist.
     #[error(
         "migration {app}.{name} depends on {dep_app}.{dep_name}, which does not exist; restore the missing file or fix the dependency"

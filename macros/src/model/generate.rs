@@ -369,7 +369,10 @@ pub(crate) fn model(m: &ModelDef) -> TokenStream {
         }
 
         ::manouche::db::__private::inventory::submit! {
-            ::manouche::db::model::Registered { meta: <#ident as ::manouche::db::Model>::meta }
+            ::manouche::db::model::Registered {
+                meta: <#ident as ::manouche::db::Model>::meta,
+                module: ::core::module_path!(),
+            }
         }
     }
 }

@@ -1,0 +1,20 @@
+//! The built-in apps. Each is an [`App`](crate::App) built only on the
+//! public hooks a third-party app crate uses, and is installed the same
+//! way:
+//!
+//! ```no_run
+//! use manouche::prelude::*;
+//!
+//! # async fn run() -> manouche::Result<()> {
+//! Project::from_settings("settings.toml")?
+//!     .app(manouche::contrib::staticfiles::app())
+//!     .manage()
+//!     .await
+//! # }
+//! ```
+//!
+//! | app | what it brings |
+//! |---|---|
+//! | [`staticfiles`] | static files served from memory at nginx speed, `static_url` in templates, `manage collectstatic`, checks |
+
+pub mod staticfiles;
