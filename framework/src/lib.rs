@@ -57,6 +57,12 @@ pub use app::App;
 pub use project::{Project, Site};
 pub use settings::Settings;
 
+// The crates of the public API, so that an app crate uses the same versions.
+pub use axum;
+pub use clap;
+pub use http;
+pub use tower;
+
 /// The names most handlers and projects need: `use manouche::prelude::*;`.
 pub mod prelude {
     pub use crate::db::{Db, Model};

@@ -29,6 +29,7 @@ use crate::middleware::{Hooks, Middleware, Pipeline, Routes, SiteService};
 use crate::migrations::{DataMigrations, EmbeddedMigrations, MigrationError, MigrationSet, migrations_dir};
 use crate::request::SiteState;
 use crate::services::Services;
+use crate::templates::TemplateOverrides;
 use crate::settings::Settings;
 use crate::urls::{UrlConf, UrlErrors, Urls};
 use crate::{App, Error, Result};
@@ -43,6 +44,7 @@ pub struct Project {
     migrations: EmbeddedMigrations,
     middleware: Vec<Arc<dyn Middleware>>,
     layers: Vec<LayerFn>,
+    templates: TemplateOverrides,
 }
 
 impl std::fmt::Debug for Project {
@@ -83,7 +85,20 @@ impl Project {
             migrations: EmbeddedMigrations::default(),
             middleware: Vec::new(),
             layers: Vec::new(),
+            templates: TemplateOverrides::default(),
         }
+    }
+
+    /// Renders an app's page of type `T` with the project's own template
+    /// (the app renders it with [`templates::render`](crate::templates::render));
+    /// see [`templates`](crate::templates).
+    pub fn override_template<T, F>(mut self, render: F) -> Self
+    where
+        T: 'static,
+        F: Fn(&T) -> std::result::Result<String, askama::Error> + Send + Sync + 'static,
+    {
+        self.templates.insert(render);
+        self
     }
 
     /// Adds a middleware hook of the project's own, after the apps' ones
@@ -260,6 +275,9 @@ impl Project {
                 .map(App::label),
         )?;
         let mut services = Services::new();
+        if !self.templates.is_empty() {
+            services.insert(self.templates.clone());
+        }
         let database = connect_database(&self.settings)?;
         if let Some(db) = &database {
             services.insert(db.clone());

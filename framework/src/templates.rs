@@ -14,11 +14,110 @@
 //! They reverse against the project serving the current request (see
 //! [`crate::urls::reverse`]); the `?` turns a [`NoReverseMatch`] into a
 //! rendering error, which the handler reports as a 500 with the reason.
+//!
+//! **Replacing an app's page.** An app renders its pages with [`render`],
+//! so that a project can swap one for its own askama template without
+//! forking the app ([`Project::override_template`](crate::Project::override_template)):
+//!
+//! ```
+//! use manouche::prelude::*;
+//!
+//! // In the app: the page's data, public, and its own template.
+//! #[derive(Template)]
+//! #[template(source = "<h1>{{ title }}</h1>", ext = "html")]
+//! pub struct PollPage { pub title: String }
+//!
+//! async fn poll() -> Result<Html<String>> {
+//!     let page = PollPage { title: "Tea or coffee?".into() };
+//!     Ok(Html(manouche::templates::render(&page)?))
+//! }
+//!
+//! // In the project: its own template for the same data.
+//! #[derive(Template)]
+//! #[template(source = "<h2 class=site>{{ page.title }}</h2>", ext = "html")]
+//! struct MyPollPage<'a> { page: &'a PollPage }
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let project = Project::new(Settings::default())
+//!     .urls(Urls::new().path("", get(poll), "poll"))
+//!     .override_template(|page: &PollPage| MyPollPage { page }.render());
+//! let client = manouche::test::Client::new(project).unwrap();
+//! assert_eq!(client.get("/").send().await.text(), "<h2 class=site>Tea or coffee?</h2>");
+//! # });
+//! ```
 
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::fmt::Display;
+use std::sync::Arc;
+
+use askama::Template;
 
 pub use crate::contrib::staticfiles::static_url;
 use crate::urls::{NoReverseMatch, reverse};
+
+type Renderer = Arc<dyn Fn(&dyn Any) -> Option<Result<String, askama::Error>> + Send + Sync>;
+
+/// The project's replacements for apps' pages, by page type (a project
+/// service, filled by
+/// [`Project::override_template`](crate::Project::override_template)).
+#[derive(Clone, Default)]
+pub struct TemplateOverrides {
+    renderers: HashMap<TypeId, Renderer>,
+}
+
+impl std::fmt::Debug for TemplateOverrides {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TemplateOverrides")
+            .field("pages", &self.renderers.len())
+            .finish()
+    }
+}
+
+impl TemplateOverrides {
+    /// Renders pages of type `T` with `render` instead of their own
+    /// template.
+    pub fn insert<T, F>(&mut self, render: F)
+    where
+        T: 'static,
+        F: Fn(&T) -> Result<String, askama::Error> + Send + Sync + 'static,
+    {
+        let renderer: Renderer =
+            Arc::new(move |page: &dyn Any| page.downcast_ref::<T>().map(&render));
+        self.renderers.insert(TypeId::of::<T>(), renderer);
+    }
+
+    /// Whether there are none.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.renderers.is_empty()
+    }
+
+    fn render<T: 'static>(&self, page: &T) -> Option<Result<String, askama::Error>> {
+        self.renderers
+            .get(&TypeId::of::<T>())
+            .and_then(|render| render(page))
+    }
+}
+
+/// Renders `page` with the template the project serving the current
+/// request chose for its type (see the [module docs](self)), else its own.
+///
+/// # Errors
+/// The template's rendering error.
+pub fn render<T: Template + 'static>(page: &T) -> Result<String, askama::Error> {
+    let replaced = crate::request::with_context(|c| {
+        c.site
+            .services
+            .get_ref::<TemplateOverrides>()
+            .and_then(|o| o.render(page))
+    })
+    .flatten();
+    match replaced {
+        Some(result) => result,
+        None => page.render(),
+    }
+}
 
 /// The URL of a route without parameters.
 ///

@@ -350,7 +350,7 @@ impl Builder {
             let base = format!("/{}", prefix.trim_end_matches('/'));
             let mut free = true;
             for path in [base.clone(), format!("{base}/{{*manouche_rest}}")] {
-                if let Err(err) = matcher.insert(path, usize::MAX) {
+                if let Err(err) = matcher.insert(path, MOUNTED) {
                     let other = match &err {
                         matchit::InsertError::Conflict { with } => {
                             sources.get(with).cloned().unwrap_or_else(|| with.clone())
@@ -404,6 +404,9 @@ impl Builder {
     }
 }
 
+/// The matcher's value for the paths of a mounted router.
+const MOUNTED: usize = usize::MAX;
+
 fn join_name(namespace: &str, name: &str) -> String {
     if namespace.is_empty() {
         name.to_owned()
@@ -441,7 +444,14 @@ async fn append_slash(conf: UrlConf, req: Request) -> Response {
     let path = req.uri().path();
     if !path.ends_with('/') {
         let with_slash = format!("{path}/");
-        if conf.inner.matcher.at(&with_slash).is_ok() {
+        // Only the site's own routes: a mounted router answers its paths
+        // (and its 404s) itself.
+        if conf
+            .inner
+            .matcher
+            .at(&with_slash)
+            .is_ok_and(|m| *m.value != MOUNTED)
+        {
             let target = match req.uri().query() {
                 Some(q) => format!("{with_slash}?{q}"),
                 None => with_slash,

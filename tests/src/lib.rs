@@ -31,6 +31,22 @@ pub fn example_site() -> &'static Path {
     })
 }
 
+/// The `pollsite` test project's binary (it installs the reusable `polls`
+/// app from `tests/apps/`), built once per test process.
+pub fn pollsite() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        escargot::CargoBuild::new()
+            .manifest_path(workspace_root().join("Cargo.toml"))
+            .package("pollsite")
+            .bin("pollsite")
+            .run()
+            .expect("cargo build -p pollsite failed")
+            .path()
+            .to_owned()
+    })
+}
+
 /// A SQLite database with the example site's migrations applied (so its
 /// blog pages have their tables and the welcome article, id 1), made once
 /// per test process in the temporary folder. Servers share it; tests only
@@ -104,18 +120,30 @@ impl Server {
     /// [`site_database_url`] unless `env` names another database; does not
     /// wait.
     pub fn spawn(args: &[&str], env: &[(&str, String)], addr: SocketAddr) -> Self {
-        let mut command = Command::new(example_site());
+        let mut all = vec![("DATABASE_URL", site_database_url().to_owned())];
+        all.extend(env.iter().cloned());
+        Self::spawn_binary(example_site(), workspace_root(), args, &all, addr)
+    }
+
+    /// Starts `binary` in `dir` with `args` and `env`; does not wait.
+    pub fn spawn_binary(
+        binary: &Path,
+        dir: &Path,
+        args: &[&str],
+        env: &[(&str, String)],
+        addr: SocketAddr,
+    ) -> Self {
+        let mut command = Command::new(binary);
         command
             .args(args)
-            .current_dir(workspace_root())
-            .env("DATABASE_URL", site_database_url())
+            .current_dir(dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         for (k, v) in env {
             command.env(k, v);
         }
-        let mut child = command.spawn().expect("cannot start example-site");
+        let mut child = command.spawn().expect("cannot start the binary");
         let output = Arc::new(Mutex::new(Vec::new()));
         for stream in [
             child
@@ -144,7 +172,8 @@ impl Server {
         }
     }
 
-    fn wait_until_listening(&self) {
+    /// Waits until the port accepts connections (panics after 30 s).
+    pub fn wait_until_listening(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if TcpStream::connect(self.addr).is_ok() {
@@ -153,7 +182,7 @@ impl Server {
             std::thread::sleep(Duration::from_millis(25));
         }
         panic!(
-            "example-site did not listen on {}; output:\n{}",
+            "the server did not listen on {}; output:\n{}",
             self.addr,
             self.output()
         );

@@ -51,6 +51,11 @@ pub(crate) struct Args {
     /// of asking whether it is a rename.
     #[arg(long)]
     no_rename_check: bool,
+    /// For a library app's authors: write the migrations of the library
+    /// app(s) named into DIR, the library crate's own `migrations/` folder
+    /// (which is also read instead of the copy compiled into the binary).
+    #[arg(long, value_name = "DIR")]
+    library_dir: Option<std::path::PathBuf>,
     /// Never ask: what would be a question is an error naming the flag that
     /// answers it (also when stdin is not a terminal).
     #[arg(long = "noinput", visible_alias = "no-input")]
@@ -78,30 +83,69 @@ pub(crate) fn run(project: &Project, args: Args) -> Result<super::ExitCode> {
         }
         .into());
     }
-    let dir = migrations_dir();
-    let set = project.migration_set()?;
     let own: Vec<&str> = project.project_app_labels();
     let libraries: Vec<&str> = project.library_app_labels();
-    for app in &args.apps {
-        if libraries.contains(&app.as_str()) {
-            return Err(Error::improperly_configured(format!(
-                "the app {app:?} is a library app: its migrations ship in its crate, and makemigrations never writes into it"
-            )));
+    let (dir, set, own, libraries) = match &args.library_dir {
+        None => {
+            for app in &args.apps {
+                if libraries.contains(&app.as_str()) {
+                    return Err(Error::improperly_configured(format!(
+                        "the app {app:?} is a library app: its migrations ship in its crate, and makemigrations never writes into it \
+                         (its authors use --library-dir)"
+                    )));
+                }
+                if !own.contains(&app.as_str()) {
+                    return Err(not_installed(app, &own));
+                }
+            }
+            (migrations_dir(), project.migration_set()?, own, libraries)
         }
-        if !own.contains(&app.as_str()) {
-            return Err(Error::improperly_configured(format!(
-                "no installed app is labelled {app:?} (the project's apps: {}); add `.app(...)` for it",
-                if own.is_empty() { "none".to_owned() } else { own.join(", ") }
-            )));
+        Some(library_dir) => {
+            if args.apps.is_empty() {
+                return Err(Error::improperly_configured(
+                    "--library-dir needs the library app(s) to write, by name",
+                ));
+            }
+            for app in &args.apps {
+                if !libraries.contains(&app.as_str()) {
+                    return Err(not_installed(app, &libraries));
+                }
+            }
+            // The folder's files replace the compiled-in copies of these
+            // apps' migrations.
+            let mut all: Vec<crate::migrations::Migration> = project
+                .migration_set()?
+                .ordered()
+                .iter()
+                .filter(|m| !args.apps.contains(&m.app))
+                .cloned()
+                .collect();
+            all.extend(
+                MigrationSet::load(library_dir)?
+                    .ordered()
+                    .iter()
+                    .filter(|m| args.apps.contains(&m.app))
+                    .cloned(),
+            );
+            let writing: Vec<&str> = args.apps.iter().map(String::as_str).collect();
+            let others: Vec<&str> = own
+                .iter()
+                .chain(&libraries)
+                .copied()
+                .filter(|l| !writing.contains(l))
+                .collect();
+            (library_dir.clone(), MigrationSet::new(all)?, writing, others)
         }
-    }
+    };
     // The installed apps' models only: a model whose app is not installed
     // never gets a table created or dropped here.
     let models: Vec<ModelSchema> = registered_schemas()
         .into_iter()
         .filter(|m| own.contains(&m.app.as_str()) || libraries.contains(&m.app.as_str()))
         .collect();
-    note_library_changes(&set, &models, &libraries);
+    if args.library_dir.is_none() {
+        note_library_changes(&set, &models, &libraries);
+    }
     let with_models: BTreeSet<String> = models
         .iter()
         .filter(|m| own.contains(&m.app.as_str()))
@@ -177,6 +221,17 @@ pub(crate) fn run(project: &Project, args: Args) -> Result<super::ExitCode> {
         }
     }
     Ok(0)
+}
+
+fn not_installed(app: &str, installed: &[&str]) -> Error {
+    Error::improperly_configured(format!(
+        "no installed app is labelled {app:?} (candidates: {}); add `.app(...)` for it",
+        if installed.is_empty() {
+            "none".to_owned()
+        } else {
+            installed.join(", ")
+        }
+    ))
 }
 
 /// Says so when a library app's models differ from the migrations it
