@@ -96,7 +96,7 @@ mod sqlite;
 pub mod testing;
 mod transaction;
 
-pub use database::{Database, DatabaseOptions, Db, MissingDatabase};
+pub use database::{Database, DatabaseOptions, Db};
 pub use error::{Error, Result};
 pub use executor::{Backend, Executor, NativeDecode, Row, Statement};
 pub use fields::{

@@ -44,6 +44,7 @@ pub mod static_files;
 pub mod templates;
 pub mod test;
 pub mod urls;
+pub mod web;
 
 /// `#[derive(Model)]` and the [`db::Model`] trait.
 pub use db::Model;

@@ -182,6 +182,6 @@ mod tests {
         article("one").save(&db).await.unwrap();
         let err = article("two").save(&db).await.unwrap_err();
         assert!(err.to_string().contains("slug"), "{err}");
-        assert_eq!(err.status().as_u16(), 409);
+        assert_eq!(manouche::web::status_of(&err).as_u16(), 409);
     }
 }
