@@ -79,6 +79,7 @@
 //! # }).unwrap();
 //! ```
 
+mod backends;
 mod database;
 mod driver;
 pub mod error;
@@ -86,13 +87,11 @@ mod executor;
 pub mod fields;
 pub mod model;
 mod persist;
-mod postgres;
 pub mod query;
 pub mod raw;
 pub mod relations;
 pub mod schema;
 mod sql;
-mod sqlite;
 pub mod testing;
 mod transaction;
 

@@ -17,9 +17,10 @@ use std::time::{Duration, Instant};
 use futures_util::future::BoxFuture;
 use sea_query_binder::SqlxValues;
 
+use super::backends::{postgres, sqlite};
 use super::driver::{Execute, FetchAll, FetchOptional, Run, Unprepared};
 use super::executor::{Backend, Executor, Row, Statement};
-use super::{Error, Result, Transaction, postgres, sqlite};
+use super::{Error, Result, Transaction};
 
 /// Pool and connection settings for [`Database::connect`].
 #[derive(Debug, Clone)]
