@@ -70,7 +70,7 @@ pub(crate) fn app() -> App {
 #[cfg(test)]
 mod tests {
     use manouche::db::testing::for_each_database_with_url;
-    use manouche::db::{Auto, Database, DateTime, ForeignKey, ManyToMany, Model, Reverse, Slug};
+    use manouche::db::{Database, ForeignKey, Model, Slug};
     use manouche::prelude::*;
     use manouche::test::Client;
 
@@ -99,16 +99,12 @@ mod tests {
     async fn draft(db: &Database) -> Article {
         let author = Author::objects().get(db).await.expect("the welcome author");
         let mut article = Article {
-            id: Auto::new(),
             title: "Unfinished <draft>".into(),
             slug: Slug::new("draft").expect("slug"),
             body: "Not yet.".into(),
             published: false,
-            created: DateTime::default(),
-            updated: DateTime::default(),
             author: ForeignKey::from(&author),
-            tags: ManyToMany::new(),
-            comments: Reverse::new(),
+            ..Default::default()
         };
         article.save(db).await.expect("draft");
         article
@@ -148,11 +144,10 @@ mod tests {
             let welcome = Article::objects().get(&db).await?;
             let id = welcome.pk().expect("saved");
             let mut comment = Comment {
-                id: Auto::new(),
                 article: ForeignKey::from(&welcome),
                 name: "Reader".into(),
                 body: "<script>alert(1)</script>".into(),
-                created: DateTime::default(),
+                ..Default::default()
             };
             comment.save(&db).await?;
             let response = client.get(&format!("/blog/articles/{id}/")).send().await;

@@ -79,6 +79,7 @@
 //! # }).unwrap();
 //! ```
 
+mod backends;
 mod database;
 mod driver;
 pub mod error;
@@ -86,23 +87,53 @@ mod executor;
 pub mod fields;
 pub mod model;
 mod persist;
-mod postgres;
 pub mod query;
 pub mod raw;
 pub mod relations;
 pub mod schema;
 mod sql;
-mod sqlite;
 pub mod testing;
 mod transaction;
 
-pub use database::{Database, DatabaseOptions, Db, MissingDatabase};
+pub use database::{Database, DatabaseOptions, Db};
 pub use error::{Error, Result};
 pub use executor::{Backend, Executor, NativeDecode, Row, Statement};
 pub use fields::{
     Auto, Date, DateTime, Decimal, Email, FieldType, Json, Slug, SqlType, Time, Url, Uuid,
 };
-pub use manouche_macros::{Choices, Model};
+pub use manouche_macros::Choices;
+/// The options are listed in [`model`]. With `#[model(impl_default)]` the
+/// derive also implements `Default` from the fields' declared defaults, so a
+/// new value lists only the fields it sets, as Django's keyword arguments
+/// do; relation collections, the primary key and `auto_now` fields are
+/// filled in (see [Building a value](model#building-a-value)):
+///
+/// ```
+/// use manouche::db::{Auto, ForeignKey, Model, Reverse};
+///
+/// #[derive(Debug, Clone, Model)]
+/// #[model(app = "shop", impl_default)]
+/// pub struct Customer {
+///     pub id: Auto<i64>,
+///     pub name: String,
+///     #[model(related_field = "customer")]
+///     pub orders: Reverse<Order>,
+/// }
+///
+/// #[derive(Debug, Clone, Model)]
+/// #[model(app = "shop", impl_default)]
+/// pub struct Order {
+///     pub id: Auto<i64>,
+///     pub customer: ForeignKey<Customer>,
+///     #[model(default = 1)]
+///     pub quantity: i32,
+/// }
+///
+/// let ada = Customer { name: "Ada".into(), ..Default::default() };
+/// let order = Order { customer: ForeignKey::new(7), ..Default::default() };
+/// assert_eq!((ada.id.get(), order.quantity), (None, 1));
+/// ```
+pub use manouche_macros::Model;
 pub use model::{FieldError, Model, ModelMeta, OnDelete, ValidationErrors};
 pub use query::{Aggregate, Column, Q, QuerySet};
 pub use raw::raw;

@@ -168,7 +168,7 @@ impl From<crate::urls::NoReverseMatch> for Error {
 
 impl From<crate::db::Error> for Error {
     fn from(err: crate::db::Error) -> Self {
-        let status = err.status();
+        let status = crate::web::status_of(&err);
         Self::new(status, err.to_string()).with_source(err)
     }
 }

@@ -46,6 +46,7 @@ pub mod settings;
 pub mod templates;
 pub mod test;
 pub mod urls;
+pub mod web;
 
 /// `#[derive(Model)]` and the [`db::Model`] trait.
 pub use db::Model;

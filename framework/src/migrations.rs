@@ -59,7 +59,7 @@
 //!   [`embed_migrations!`](crate::embed_migrations) and given to
 //!   `Project::migrations`, so a deployed binary migrates without its
 //!   source tree.
-//! - Join tables cannot be renamed yet: renaming a many-to-many field (or
+//! - Join tables cannot be renamed: renaming a many-to-many field (or
 //!   its model) is refused by the autodetector unless `--no-rename-check`
 //!   says to drop the old links.
 //! - On PostgreSQL, unapplying the creation of models that refer to each

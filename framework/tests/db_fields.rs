@@ -385,6 +385,37 @@ fn full_clean_reports_every_failing_field() {
     assert_eq!(errors.get("name"), Some("This field cannot be blank."));
 }
 
+/// Built with `..Default::default()`: the validated text fields are left out.
+#[derive(Debug, Clone, Model)]
+#[model(app = "newsletter", impl_default)]
+struct Issue {
+    id: Auto<i64>,
+    title: String,
+    slug: Slug,
+    contact: Email,
+    #[model(default = 1)]
+    volume: i32,
+    tags: manouche::db::ManyToMany<Tag>,
+}
+
+#[test]
+fn validated_text_left_to_its_default_is_blank_and_full_clean_says_so() {
+    let issue = Issue {
+        title: "First".into(),
+        ..Default::default()
+    };
+    assert_eq!((issue.volume, issue.id.get()), (1, None));
+    assert!(issue.tags.prefetched().is_none());
+    let errors = issue.full_clean().expect_err("blank slug and e-mail");
+    assert_eq!(errors.get("slug"), Some("This field cannot be blank."));
+    assert_eq!(errors.get("contact"), Some("This field cannot be blank."));
+    assert_eq!(errors.errors.len(), 2, "{errors}");
+    assert!(
+        Slug::new(Slug::default().as_str()).is_err(),
+        "new() still refuses the blank value"
+    );
+}
+
 #[test]
 fn ddl_has_defaults_constraints_and_indexes() {
     for backend in [

@@ -12,7 +12,11 @@ mod model;
 /// Derives `manouche::db::Model` for a struct: typed column handles
 /// (`Article::title`), the model's metadata and schema, and row decoding.
 ///
-/// See the `manouche::db` module for the options.
+/// See the `manouche::db::model` module for the options.
+/// `#[model(impl_default)]` also implements `Default` from the fields'
+/// declared defaults, so that a new value ends with `..Default::default()`
+/// instead of listing its primary key, relation collections and `auto_now`
+/// fields.
 #[proc_macro_derive(Model, attributes(model))]
 pub fn derive_model(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);

@@ -1,7 +1,7 @@
 //! The blog's data migrations: Rust functions that `run_rust` operations in
 //! `migrations/blog/` call by name, registered in [`super::app`].
 
-use manouche::db::{Auto, DateTime, ForeignKey, ManyToMany, Model, Reverse, Slug, Transaction};
+use manouche::db::{ForeignKey, Model, Slug, Transaction};
 use manouche::migrations::DataMigrationResult;
 
 use super::models::{Article, Author, Tag};
@@ -22,9 +22,9 @@ pub(crate) async fn add_starter_tags(tx: &Transaction) -> DataMigrationResult {
             continue;
         }
         let mut tag = Tag {
-            id: Auto::new(),
             name: name.to_owned(),
             slug,
+            ..Default::default()
         };
         tag.save(tx).await?;
     }
@@ -71,23 +71,17 @@ pub(crate) async fn add_welcome_article(tx: &Transaction) -> DataMigrationResult
     let (author, _) = Author::objects()
         .filter(Author::name.eq(WELCOME_AUTHOR))
         .get_or_create(tx, || Author {
-            id: Auto::new(),
             name: WELCOME_AUTHOR.to_owned(),
-            email: None,
-            articles: Reverse::new(),
+            ..Default::default()
         })
         .await?;
     let mut article = Article {
-        id: Auto::new(),
         title: "Welcome to Manouche".to_owned(),
         slug,
         body: WELCOME_BODY.to_owned(),
         published: true,
-        created: DateTime::default(),
-        updated: DateTime::default(),
         author: ForeignKey::from(&author),
-        tags: ManyToMany::new(),
-        comments: Reverse::new(),
+        ..Default::default()
     };
     article.save(tx).await?;
     let tags = Tag::objects()

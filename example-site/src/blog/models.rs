@@ -1,12 +1,14 @@
 //! The blog's models: authors write articles, articles have tags and
 //! comments. The pages in `blog.rs` read them; the migrations in
 //! `migrations/blog/` make their tables (the tests below create them directly).
+//! Each model has `impl_default`, so a new value names only the fields it
+//! sets and ends with `..Default::default()`.
 
 use manouche::db::{Auto, DateTime, Email, ForeignKey, ManyToMany, Model, Reverse, Slug};
 
 /// Someone who writes articles (tied to an auth user once auth exists).
 #[derive(Debug, Clone, Model)]
-#[model(app = "blog", ordering = "name")]
+#[model(app = "blog", ordering = "name", impl_default)]
 pub(crate) struct Author {
     pub(crate) id: Auto<i64>,
     #[model(max_length = 100)]
@@ -18,7 +20,7 @@ pub(crate) struct Author {
 
 /// A label shared by articles.
 #[derive(Debug, Clone, Model)]
-#[model(app = "blog", ordering = "name")]
+#[model(app = "blog", ordering = "name", impl_default)]
 pub(crate) struct Tag {
     pub(crate) id: Auto<i64>,
     #[model(max_length = 50, unique)]
@@ -29,7 +31,7 @@ pub(crate) struct Tag {
 
 /// A blog post.
 #[derive(Debug, Clone, Model)]
-#[model(app = "blog", ordering = "-created", index = ["published", "created"])]
+#[model(app = "blog", ordering = "-created", index = ["published", "created"], impl_default)]
 pub(crate) struct Article {
     pub(crate) id: Auto<i64>,
     #[model(max_length = 200)]
@@ -51,7 +53,7 @@ pub(crate) struct Article {
 
 /// A reader's comment on an article.
 #[derive(Debug, Clone, Model)]
-#[model(app = "blog", ordering = "created")]
+#[model(app = "blog", ordering = "created", impl_default)]
 pub(crate) struct Comment {
     pub(crate) id: Auto<i64>,
     pub(crate) article: ForeignKey<Article>,
@@ -93,39 +95,32 @@ mod tests {
     async fn the_front_page_query_loads_authors_and_tags_in_two_queries() {
         let db = database().await;
         let mut ada = Author {
-            id: Auto::new(),
             name: "Ada".into(),
-            email: None,
-            articles: Reverse::new(),
+            ..Default::default()
         };
         ada.save(&db).await.unwrap();
         let mut rust = Tag {
-            id: Auto::new(),
             name: "Rust".into(),
             slug: slug("rust"),
+            ..Default::default()
         };
         rust.save(&db).await.unwrap();
         for (i, published) in [(1, true), (2, false), (3, true)] {
             let mut article = Article {
-                id: Auto::new(),
                 title: format!("Post {i}"),
                 slug: slug(&format!("post-{i}")),
                 body: "…".into(),
                 published,
-                created: DateTime::default(),
-                updated: DateTime::default(),
                 author: ForeignKey::from(&ada),
-                tags: ManyToMany::new(),
-                comments: Reverse::new(),
+                ..Default::default()
             };
             article.save(&db).await.unwrap();
             article.tags.add(&db, &[&rust]).await.unwrap();
             let mut comment = Comment {
-                id: Auto::new(),
                 article: ForeignKey::from(&article),
                 name: "Reader".into(),
                 body: "Nice".into(),
-                created: DateTime::default(),
+                ..Default::default()
             };
             comment.save(&db).await.unwrap();
         }
@@ -161,27 +156,21 @@ mod tests {
     async fn a_duplicate_slug_is_a_validation_error_naming_the_field() {
         let db = database().await;
         let mut ada = Author {
-            id: Auto::new(),
             name: "Ada".into(),
-            email: None,
-            articles: Reverse::new(),
+            ..Default::default()
         };
         ada.save(&db).await.unwrap();
         let article = |title: &str| Article {
-            id: Auto::new(),
             title: title.into(),
             slug: slug("same"),
             body: String::new(),
             published: true,
-            created: DateTime::default(),
-            updated: DateTime::default(),
             author: ForeignKey::from(&ada),
-            tags: ManyToMany::new(),
-            comments: Reverse::new(),
+            ..Default::default()
         };
         article("one").save(&db).await.unwrap();
         let err = article("two").save(&db).await.unwrap_err();
         assert!(err.to_string().contains("slug"), "{err}");
-        assert_eq!(err.status().as_u16(), 409);
+        assert_eq!(manouche::web::status_of(&err).as_u16(), 409);
     }
 }

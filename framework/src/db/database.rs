@@ -14,15 +14,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use axum::extract::FromRequestParts;
-use axum::response::{IntoResponse, Response};
 use futures_util::future::BoxFuture;
-use http::request::Parts;
 use sea_query_binder::SqlxValues;
 
+use super::backends::{postgres, sqlite};
 use super::driver::{Execute, FetchAll, FetchOptional, Run, Unprepared};
 use super::executor::{Backend, Executor, Row, Statement};
-use super::{Error, Result, Transaction, postgres, sqlite};
+use super::{Error, Result, Transaction};
 
 /// Pool and connection settings for [`Database::connect`].
 #[derive(Debug, Clone)]
@@ -82,9 +80,8 @@ struct Inner {
 
 /// A handle on the database: a pool of connections to SQLite or PostgreSQL.
 ///
-/// Cheap to clone (it is reference counted). It is also an axum extractor
-/// (see [`Db`](super::Db)): a project connects to `DATABASE_URL` by itself,
-/// so handlers just take `db: Db`.
+/// Cheap to clone (it is reference counted). A project connects to
+/// `DATABASE_URL` by itself, so handlers just take `db: Db` (see [`Db`]).
 #[derive(Debug, Clone)]
 pub struct Database {
     inner: Arc<Inner>,
@@ -339,65 +336,9 @@ impl Executor for Database {
     }
 }
 
-/// The database handle as an axum extractor.
+/// The database handle, under the name handlers take it by: `db: Db`.
 ///
-/// ```
-/// use axum::{Extension, Router, routing::get};
-/// use manouche::db::Db;
-///
-/// async fn health(db: Db) -> String {
-///     format!("{:?}", db.backend())
-/// }
-///
-/// # async fn make(db: manouche::db::Database) {
-/// let app: Router = Router::new().route("/health", get(health)).layer(Extension(db));
-/// # let _ = app;
-/// # }
-/// ```
-///
-/// The router must carry the [`Database`] as an extension
-/// (`Router::layer(Extension(db))`); the project does this when a database is
-/// configured.
+/// The extractor itself lives with the rest of the HTTP side, in
+/// [`crate::web`]; it answers a 500 ([`MissingDatabase`](crate::web::MissingDatabase))
+/// when the project has no database configured.
 pub type Db = Database;
-
-/// The rejection when a handler asks for a [`Db`] but the project has no
-/// database configured: a 500 that says so.
-#[derive(Debug, Clone, Copy)]
-#[non_exhaustive]
-pub struct MissingDatabase;
-
-impl std::fmt::Display for MissingDatabase {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(
-            "this handler needs a database but the project has none configured: set \
-             DATABASE_URL (or `database.url` in the settings)",
-        )
-    }
-}
-
-impl std::error::Error for MissingDatabase {}
-
-impl IntoResponse for MissingDatabase {
-    fn into_response(self) -> Response {
-        tracing::error!("{self}");
-        // The project's 500 page; the reason shows in debug.
-        crate::error_pages::ErrorReport::new(
-            http::StatusCode::INTERNAL_SERVER_ERROR,
-            self.to_string(),
-        )
-        .into_response()
-    }
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for Database {
-    type Rejection = MissingDatabase;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        // The project's database (see `crate::request`), or one a router
-        // was given with `Extension(db)`.
-        crate::request::with_context(|c| c.site.database.clone())
-            .flatten()
-            .or_else(|| parts.extensions.get::<Database>().cloned())
-            .ok_or(MissingDatabase)
-    }
-}

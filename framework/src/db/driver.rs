@@ -3,8 +3,8 @@
 //!
 //! A pooled query acquires a connection and runs on it directly rather than
 //! through sqlx's `Executor for &Pool`: that implementation wraps every
-//! `fetch_all` in a channel-backed stream, about 2,000 instructions per
-//! query that a connection's own stream does not need.
+//! `fetch_all` in a channel-backed stream, work on every query that a
+//! connection's own stream does not need.
 //!
 //! Each call is a plain function returning a boxed future: inside the
 //! `async` blocks of the executors, rustc cannot prove the higher-ranked

@@ -206,27 +206,6 @@ impl Error {
     pub fn is_unique_violation(&self) -> bool {
         matches!(self, Self::UniqueViolation { .. })
     }
-
-    /// The HTTP status a handler failing with this error should answer:
-    /// 404 for a missing object, 409 for a conflicting write (unique, foreign
-    /// key, protected), 400 for an invalid value, 503 while the database is
-    /// unreachable, 500 otherwise.
-    #[must_use]
-    pub fn status(&self) -> http::StatusCode {
-        use http::StatusCode;
-        match self {
-            Self::DoesNotExist { .. } => StatusCode::NOT_FOUND,
-            Self::UniqueViolation { .. }
-            | Self::ForeignKeyViolation { .. }
-            | Self::Protected { .. }
-            | Self::Restricted { .. } => StatusCode::CONFLICT,
-            Self::InvalidValue { .. }
-            | Self::UnknownField { .. }
-            | Self::NotNullViolation { .. } => StatusCode::BAD_REQUEST,
-            Self::Unavailable { .. } | Self::Connect { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
 }
 
 /// The result type of the database layer.
@@ -237,22 +216,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn statuses() {
-        assert_eq!(
-            Error::DoesNotExist { model: "A" }.status(),
-            http::StatusCode::NOT_FOUND
-        );
+    fn unique_violation_names_every_column() {
         let unique = Error::UniqueViolation {
             table: "t".into(),
             fields: vec!["a".into(), "b".into()],
         };
-        assert_eq!(unique.status(), http::StatusCode::CONFLICT);
         assert!(unique.to_string().contains("(a, b)"), "{unique}");
-        let down = Error::Unavailable {
-            source: sqlx::Error::PoolTimedOut,
-        };
-        assert_eq!(down.status(), http::StatusCode::SERVICE_UNAVAILABLE);
-        let missing = Error::MissingTable { table: "t".into() };
-        assert_eq!(missing.status(), http::StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

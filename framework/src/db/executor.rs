@@ -23,7 +23,7 @@ use futures_util::future::BoxFuture;
 use sea_query::Values;
 use sqlx::{Row as _, ValueRef as _};
 
-use super::{Database, Error, Result, SqlType, Transaction};
+use super::{Database, Error, Result, Transaction};
 
 /// The database backends Manouche supports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -35,36 +35,7 @@ pub enum Backend {
     Postgres,
 }
 
-/// What differs from one backend to another, implemented in `sqlite.rs` and
-/// `postgres.rs` (connecting differs in its types and stays a function of
-/// each module).
-pub(crate) trait Dialect: Sync {
-    /// The SQL builder for statements.
-    fn query_builder(&self) -> &dyn sea_query::QueryBuilder;
-    /// The SQL builder for DDL.
-    fn schema_builder(&self) -> &dyn sea_query::SchemaBuilder;
-    /// The column type for `ty` (`VARCHAR(n)` when `max_length` is given,
-    /// `NUMERIC(p, s)` when `decimal` is).
-    fn column_type(
-        &self,
-        ty: SqlType,
-        max_length: Option<u32>,
-        decimal: Option<(u32, u32)>,
-    ) -> String;
-    /// The column type of an auto-increment primary key of type `ty`.
-    fn auto_column_type(&self, ty: SqlType) -> String;
-    /// Turns a database error into a typed [`Error`].
-    fn classify(&self, err: Box<dyn sqlx::error::DatabaseError>) -> Error;
-}
-
 impl Backend {
-    pub(crate) fn dialect(self) -> &'static dyn Dialect {
-        match self {
-            Self::Sqlite => &super::sqlite::Sqlite,
-            Self::Postgres => &super::postgres::Postgres,
-        }
-    }
-
     /// Renders a sea-query statement for this backend: SQL text plus bound values.
     pub(crate) fn build<S: sea_query::QueryStatementBuilder>(self, stmt: &S) -> Statement {
         let (sql, values) = stmt.build_any(self.dialect().query_builder());

@@ -465,6 +465,17 @@ macro_rules! validated {
             }
         }
 
+        /// The empty value: a placeholder that lets a model built with
+        /// `..Default::default()` leave the field for later. It is the
+        /// field's blank value (Django's empty string), which
+        /// [`Model::full_clean`](super::Model::full_clean) rejects unless the
+        /// field is `#[model(blank)]`, and which [`new`](Self::new) refuses.
+        impl Default for $name {
+            fn default() -> Self {
+                Self(String::new())
+            }
+        }
+
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(&self.0)

@@ -26,7 +26,7 @@
 //! | `unique_together = ["author", "slug"]` | a multi-column unique constraint (repeatable) |
 //! | `index = ["published", "created"]` | a multi-column index (repeatable) |
 //! | `verbose_name = "..."`, `verbose_name_plural = "..."` | human-readable names |
-//! | `impl_default` | generate `impl Default` from the fields' defaults |
+//! | `impl_default` | generate `impl Default` from the fields' defaults, for `..Default::default()` (see [Building a value](#building-a-value)) |
 //!
 //! One of `app` or `table` is required: there is no app registry to infer
 //! the label from, and a table name that silently depends on the module path
@@ -54,6 +54,74 @@
 //! Nullability is the type: `Option<T>`. Each field also becomes a typed
 //! column handle, an associated constant named like the field
 //! (`Tag::name`), used by queries.
+//!
+//! # Building a value
+//!
+//! With `impl_default`, a new value names only the fields it sets, as
+//! keyword arguments do in Django (`Article(title="...", author=ada)`), and
+//! `..Default::default()` fills in the rest: the unsaved primary key, the
+//! relation collections ([`ManyToMany`](super::ManyToMany),
+//! [`Reverse`](super::Reverse)), `auto_now` / `auto_now_add` fields, and the
+//! declared `default = ...` values.
+//!
+//! ```
+//! use manouche::db::{Auto, Database, DateTime, ForeignKey, ManyToMany, Model, Reverse, schema};
+//!
+//! #[derive(Debug, Clone, Model)]
+//! #[model(app = "library", impl_default)]
+//! pub struct Writer {
+//!     pub id: Auto<i64>,
+//!     pub name: String,
+//!     #[model(related_field = "writer")]
+//!     pub books: Reverse<Book>,
+//! }
+//!
+//! #[derive(Debug, Clone, Model)]
+//! #[model(app = "library")]
+//! pub struct Genre {
+//!     pub id: Auto<i64>,
+//!     pub name: String,
+//! }
+//!
+//! #[derive(Debug, Clone, Model)]
+//! #[model(app = "library", impl_default)]
+//! pub struct Book {
+//!     pub id: Auto<i64>,
+//!     pub title: String,
+//!     #[model(default = true)]
+//!     pub in_print: bool,
+//!     #[model(auto_now_add)]
+//!     pub added: DateTime,
+//!     pub writer: ForeignKey<Writer>,
+//!     pub genres: ManyToMany<Genre>,
+//! }
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let db = Database::connect("sqlite::memory:", &Default::default()).await?;
+//! schema::create_tables(&db, &[Writer::schema(), Genre::schema(), Book::schema()]).await?;
+//!
+//! let mut ursula = Writer { name: "Ursula".into(), ..Default::default() };
+//! ursula.save(&db).await?;
+//! let mut book = Book {
+//!     title: "The Dispossessed".into(),
+//!     writer: ForeignKey::from(&ursula),
+//!     ..Default::default()
+//! };
+//! book.save(&db).await?;
+//!
+//! assert!(book.in_print);
+//! assert_eq!(ursula.books.query()?.count(&db).await?, 1);
+//! # Ok::<_, manouche::db::Error>(())
+//! # }).unwrap();
+//! ```
+//!
+//! A field left out gets a placeholder a save or [`Model::full_clean`]
+//! reports: an unset `ForeignKey` fails the save as a `NOT NULL` violation,
+//! and an empty `String`, [`Slug`](super::Slug) or [`Email`](super::Email) is
+//! blank, which `full_clean` rejects unless the field is `blank`.
+//! `#[derive(Default)]` also compiles when every field's type implements
+//! `Default`, but it ignores `default = ...` and `auto_now`; prefer
+//! `impl_default`.
 
 use std::fmt;
 use std::hash::Hash;

@@ -17,7 +17,7 @@
 //! column that becomes non-null. A many-to-many join table that disappears
 //! while another appears on the same model (a renamed many-to-many field or
 //! model) stops detection too ([`MigrationError::PossibleJoinTableRename`]):
-//! renaming join tables is not supported yet, and drop + create would lose
+//! renaming join tables is not supported, and drop + create would lose
 //! the links silently.
 //!
 //! ```

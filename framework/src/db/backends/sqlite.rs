@@ -5,8 +5,8 @@ use std::str::FromStr;
 use sqlx::error::DatabaseError;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 
-use super::executor::Dialect;
-use super::{DatabaseOptions, Error, Result, SqlType};
+use super::Dialect;
+use crate::db::{DatabaseOptions, Error, Result, SqlType};
 
 /// The Sqlite dialect.
 pub(crate) struct Sqlite;

@@ -5,8 +5,8 @@ use std::str::FromStr;
 use sqlx::error::DatabaseError;
 use sqlx::postgres::{PgConnectOptions, PgDatabaseError, PgPoolOptions};
 
-use super::executor::Dialect;
-use super::{DatabaseOptions, Error, Result, SqlType};
+use super::Dialect;
+use crate::db::{DatabaseOptions, Error, Result, SqlType};
 
 /// The Postgres dialect.
 pub(crate) struct Postgres;

@@ -1,0 +1,32 @@
+//! The HTTP side of the framework's services: what a handler extracts and
+//! how their errors become responses.
+//!
+//! The layers below (the ORM in [`crate::db`], migrations) know nothing of
+//! HTTP; this module is where they meet axum:
+//!
+//! - [`Db`](crate::db::Db) is an extractor: a handler that takes `db: Db` gets
+//!   the project's [`Database`](crate::db::Database), or answers a 500
+//!   ([`MissingDatabase`]) when the project has none configured.
+//! - [`status_of`] maps a database error to the status a failing handler
+//!   answers with (404 for a missing object, 409 for a unique violation,
+//!   503 while the database is down, ...); `?` on a [`db::Error`](crate::db::Error)
+//!   in a handler returning [`crate::Result`] uses it.
+//!
+//! ```
+//! use manouche::db::{Db, Error};
+//! use manouche::prelude::*;
+//!
+//! async fn health(db: Db) -> Result<&'static str> {
+//!     db.ping().await?; // 503 while the database is unreachable
+//!     Ok("ok")
+//! }
+//!
+//! let taken = Error::UniqueViolation { table: "blog_article".into(), fields: vec!["slug".into()] };
+//! assert_eq!(manouche::web::status_of(&taken), StatusCode::CONFLICT);
+//! let urls = Urls::new().path("health/", get(health), "health");
+//! # let _ = urls;
+//! ```
+
+mod database;
+
+pub use database::{MissingDatabase, status_of};
