@@ -175,31 +175,28 @@ impl Project {
     pub fn migration_set(&self) -> Result<MigrationSet> {
         let dir = migrations_dir();
         let project = if dir.is_dir() || self.migrations.is_empty() {
-            MigrationSet::load(&dir)?
+            MigrationSet::read_dir(&dir)?
         } else {
-            MigrationSet::from_embedded(&self.migrations)?
+            MigrationSet::read_embedded(&self.migrations)?
         };
         let mut all: Vec<crate::migrations::Migration> = Vec::new();
         for app in &self.apps {
             if let Some(embedded) = &app.migrations {
-                if project.apps().contains(&app.label) {
+                if project.iter().any(|m| m.app == app.label) {
                     return Err(MigrationError::LibraryMigrationsInProject {
                         app: app.label.clone(),
                         dir: dir.join(&app.label),
                     }
                     .into());
                 }
-                let library = MigrationSet::from_embedded(embedded)?;
                 all.extend(
-                    library
-                        .ordered()
-                        .iter()
-                        .filter(|m| m.app == app.label)
-                        .cloned(),
+                    MigrationSet::read_embedded(embedded)?
+                        .into_iter()
+                        .filter(|m| m.app == app.label),
                 );
             }
         }
-        all.extend(project.ordered().iter().cloned());
+        all.extend(project);
         Ok(MigrationSet::new(all)?)
     }
 

@@ -37,9 +37,6 @@ use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
 
-use axum::extract::FromRequestParts;
-use http::request::Parts;
-
 /// The typed container: at most one value per type.
 #[derive(Clone, Default)]
 pub struct Services {
@@ -118,7 +115,7 @@ impl Services {
 /// A project service as an extractor: `Service<Greeter>` derefs to the
 /// `Greeter` registered in an app's `ready` hook. A handler asking for a
 /// service nobody registered gets a 500 naming the type (and the reason in
-/// debug).
+/// debug). The extractor is in [`crate::web`].
 pub struct Service<T>(pub Arc<T>);
 
 impl<T> Service<T> {
@@ -154,25 +151,6 @@ impl<T: fmt::Debug> fmt::Debug for Service<T> {
 #[must_use]
 pub fn current<T: Send + Sync + 'static>() -> Option<Arc<T>> {
     crate::request::with_context(|c| c.site.services.get::<T>()).flatten()
-}
-
-impl<S: Send + Sync, T: Send + Sync + 'static> FromRequestParts<S> for Service<T> {
-    type Rejection = crate::Error;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        if let Some(value) = current::<T>() {
-            return Ok(Self(value));
-        }
-        // A router served outside a project can carry the container itself.
-        if let Some(value) = parts.extensions.get::<Services>().and_then(Services::get::<T>) {
-            return Ok(Self(value));
-        }
-        Err(crate::Error::improperly_configured(format!(
-            "no service of type {} is registered: register it in an app's `ready` hook \
-             (`ready.services_mut().insert(...)`)",
-            type_name::<T>()
-        )))
-    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,8 @@
 //! - [`Db`](crate::db::Db) is an extractor: a handler that takes `db: Db` gets
 //!   the project's [`Database`](crate::db::Database), or answers a 500
 //!   ([`MissingDatabase`]) when the project has none configured.
+//! - [`Service<T>`](crate::services::Service) is an extractor: a project
+//!   service registered in an app's `ready` hook, or a 500 naming the type.
 //! - [`status_of`] maps a database error to the status a failing handler
 //!   answers with (404 for a missing object, 409 for a unique violation,
 //!   503 while the database is down, ...); `?` on a [`db::Error`](crate::db::Error)
@@ -28,5 +30,6 @@
 //! ```
 
 mod database;
+mod services;
 
 pub use database::{MissingDatabase, status_of};

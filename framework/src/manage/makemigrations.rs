@@ -121,11 +121,9 @@ pub(crate) fn run(project: &Project, args: Args) -> Result<super::ExitCode> {
                 .cloned()
                 .collect();
             all.extend(
-                MigrationSet::load(library_dir)?
-                    .ordered()
-                    .iter()
-                    .filter(|m| args.apps.contains(&m.app))
-                    .cloned(),
+                MigrationSet::read_dir(library_dir)?
+                    .into_iter()
+                    .filter(|m| args.apps.contains(&m.app)),
             );
             let writing: Vec<&str> = args.apps.iter().map(String::as_str).collect();
             let others: Vec<&str> = own

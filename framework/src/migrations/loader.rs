@@ -147,9 +147,19 @@ impl MigrationSet {
     /// A file that cannot be read, is malformed, is misplaced, or a graph
     /// problem (see [`MigrationSet::new`]).
     pub fn load(dir: &Path) -> Result<Self, MigrationError> {
+        Self::new(Self::read_dir(dir)?)
+    }
+
+    /// The migrations in `<dir>/<app>/*.json`, unordered and unchecked
+    /// against each other (they may depend on other apps' migrations).
+    ///
+    /// # Errors
+    ///
+    /// A file that cannot be read, is malformed or is misplaced.
+    pub fn read_dir(dir: &Path) -> Result<Vec<Migration>, MigrationError> {
         let mut all = Vec::new();
         if !dir.exists() {
-            return Self::new(all);
+            return Ok(all);
         }
         let mut apps: Vec<PathBuf> = std::fs::read_dir(dir)
             .map_err(io(dir))?
@@ -178,7 +188,7 @@ impl MigrationSet {
                 all.push(m);
             }
         }
-        Self::new(all)
+        Ok(all)
     }
 
     /// The migrations compiled into the binary by
@@ -189,6 +199,15 @@ impl MigrationSet {
     ///
     /// As for [`load`](Self::load).
     pub fn from_embedded(embedded: &EmbeddedMigrations) -> Result<Self, MigrationError> {
+        Self::new(Self::read_embedded(embedded)?)
+    }
+
+    /// The embedded migrations, unordered and unchecked against each other.
+    ///
+    /// # Errors
+    ///
+    /// A malformed or misplaced file.
+    pub fn read_embedded(embedded: &EmbeddedMigrations) -> Result<Vec<Migration>, MigrationError> {
         let mut all = Vec::new();
         for (rel, text) in embedded.files {
             let path = PathBuf::from(rel);
@@ -196,7 +215,7 @@ impl MigrationSet {
             let stem = file.strip_suffix(".json").unwrap_or(file);
             all.push(parse_file(&path, app, stem, text)?);
         }
-        Self::new(all)
+        Ok(all)
     }
 
     /// Builds the graph from migrations in any order.
