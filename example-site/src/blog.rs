@@ -64,7 +64,10 @@ pub(crate) fn app() -> App {
         .data_migration("add_starter_tags", data_migrations::add_starter_tags)
         .data_migration("remove_starter_tags", data_migrations::remove_starter_tags)
         .data_migration("add_welcome_article", data_migrations::add_welcome_article)
-        .data_migration("remove_welcome_article", data_migrations::remove_welcome_article)
+        .data_migration(
+            "remove_welcome_article",
+            data_migrations::remove_welcome_article,
+        )
 }
 
 #[cfg(test)]

@@ -207,8 +207,9 @@ impl App {
             Into<std::convert::Infallible> + 'static,
         <L::Service as tower::Service<axum::extract::Request>>::Future: Send + 'static,
     {
-        self.layers
-            .push(Arc::new(move |router: axum::Router| router.layer(layer.clone())));
+        self.layers.push(Arc::new(move |router: axum::Router| {
+            router.layer(layer.clone())
+        }));
         self
     }
 

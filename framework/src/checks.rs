@@ -45,7 +45,11 @@ impl CheckMessage {
     /// An error: the site is insecure or cannot work. `id` is
     /// `label.E001`-style.
     #[must_use]
-    pub fn error(id: impl Into<String>, message: impl Into<String>, hint: impl Into<String>) -> Self {
+    pub fn error(
+        id: impl Into<String>,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) -> Self {
         Self {
             id: id.into(),
             level: Level::Error,

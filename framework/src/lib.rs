@@ -48,13 +48,13 @@ pub mod test;
 pub mod urls;
 pub mod web;
 
+pub use app::App;
 /// `#[derive(Model)]` and the [`db::Model`] trait.
 pub use db::Model;
 pub use error::{Error, Result};
 /// `embed_migrations!("../migrations")`: the project's migration files
 /// compiled into its binary (see [`migrations`]).
 pub use manouche_macros::embed_migrations;
-pub use app::App;
 pub use project::{Project, Site};
 pub use settings::Settings;
 

@@ -184,7 +184,10 @@ fn help(project: &Project, cli: &mut clap::Command, command: Option<&String>) ->
         Cli::command()
             .get_subcommands()
             .map(|c| (c.get_name().to_owned(), about(c)))
-            .chain([("help".to_owned(), "List the commands by app, or show one command's help".to_owned())])
+            .chain([(
+                "help".to_owned(),
+                "List the commands by app, or show one command's help".to_owned(),
+            )])
             .collect(),
     )];
     for command in project.commands() {

@@ -26,11 +26,13 @@ use crate::checks::CheckMessage;
 use crate::db::{Database, ModelMeta};
 use crate::error_pages::{ErrorContext, ErrorPages};
 use crate::middleware::{Hooks, Middleware, Pipeline, Routes, SiteService};
-use crate::migrations::{DataMigrations, EmbeddedMigrations, MigrationError, MigrationSet, migrations_dir};
+use crate::migrations::{
+    DataMigrations, EmbeddedMigrations, MigrationError, MigrationSet, migrations_dir,
+};
 use crate::request::SiteState;
 use crate::services::Services;
-use crate::templates::TemplateOverrides;
 use crate::settings::Settings;
+use crate::templates::TemplateOverrides;
 use crate::urls::{UrlConf, UrlErrors, Urls};
 use crate::{App, Error, Result};
 
@@ -119,8 +121,9 @@ impl Project {
             Into<std::convert::Infallible> + 'static,
         <L::Service as tower::Service<axum::extract::Request>>::Future: Send + 'static,
     {
-        self.layers
-            .push(Arc::new(move |router: axum::Router| router.layer(layer.clone())));
+        self.layers.push(Arc::new(move |router: axum::Router| {
+            router.layer(layer.clone())
+        }));
         self
     }
 

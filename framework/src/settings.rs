@@ -445,7 +445,10 @@ impl Settings {
                 .collect();
             let mut message = e.to_string().trim().to_owned();
             if !from_env.is_empty() {
-                message.push_str(&format!(" (environment overrides: {})", from_env.join(", ")));
+                message.push_str(&format!(
+                    " (environment overrides: {})",
+                    from_env.join(", ")
+                ));
             }
             SettingsError::Section {
                 path: self.source.clone(),
@@ -467,7 +470,11 @@ impl Settings {
                 section: unknown.clone(),
                 message: format!(
                     "no installed app reads this section (apps with settings: {}); check its spelling, or install the app",
-                    if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
                 ),
             });
         }

@@ -645,7 +645,8 @@ fn describe_params(params: &[(&str, Converter)]) -> String {
 }
 
 fn with_current<T>(f: impl Fn(&UrlConf) -> Result<T, NoReverseMatch>) -> Result<T, NoReverseMatch> {
-    crate::request::with_context(|c| f(&c.site.urls)).unwrap_or(Err(NoReverseMatch::NoConfiguration))
+    crate::request::with_context(|c| f(&c.site.urls))
+        .unwrap_or(Err(NoReverseMatch::NoConfiguration))
 }
 
 /// [`UrlConf::reverse`] on the running project's URLs: usable in handlers

@@ -67,9 +67,16 @@ async fn an_app_section_is_read_typed_and_served_as_a_service() {
     let client = Client::new(Project::new(settings).app(shop())).unwrap();
     let response = client.get("/shop/").send().await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.text(), "Boutique (20)", "the missing key takes its default");
+    assert_eq!(
+        response.text(),
+        "Boutique (20)",
+        "the missing key takes its default"
+    );
     // The app's URLs live in its label's namespace.
-    let site = Project::new(Settings::default()).app(shop()).build().unwrap();
+    let site = Project::new(Settings::default())
+        .app(shop())
+        .build()
+        .unwrap();
     assert_eq!(site.urls().reverse("shop:index", &[]).unwrap(), "/shop/");
     assert_eq!(
         site.services().get::<ShopSettings>().unwrap().title,
@@ -82,7 +89,11 @@ async fn an_app_section_is_read_typed_and_served_as_a_service() {
 fn a_misspelt_key_names_the_key_the_section_and_the_file() {
     let path = settings_file("[shop]\ntitel = \"Boutique\"\n");
     let settings = Settings::from_file(&path).unwrap();
-    let err = Project::new(settings).app(shop()).build().unwrap_err().to_string();
+    let err = Project::new(settings)
+        .app(shop())
+        .build()
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("titel"), "{err}");
     assert!(err.contains("[shop]"), "{err}");
     assert!(err.contains(&path.display().to_string()), "{err}");
@@ -92,19 +103,39 @@ fn a_misspelt_key_names_the_key_the_section_and_the_file() {
 #[test]
 fn a_section_no_app_reads_and_a_bad_value_are_errors() {
     let settings = Settings::from_toml_str("[shopp]\ntitle = \"x\"\n").unwrap();
-    let err = Project::new(settings).app(shop()).build().unwrap_err().to_string();
-    assert!(err.contains("[shopp]") && err.contains("no installed app"), "{err}");
+    let err = Project::new(settings)
+        .app(shop())
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("[shopp]") && err.contains("no installed app"),
+        "{err}"
+    );
 
     let settings = Settings::from_toml_str("[shop]\nper_page = 0\n").unwrap();
-    let err = Project::new(settings).app(shop()).build().unwrap_err().to_string();
+    let err = Project::new(settings)
+        .app(shop())
+        .build()
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("per_page must be at least 1"), "{err}");
 
     let settings = Settings::from_toml_str("[shop]\nper_page = \"many\"\n").unwrap();
-    let err = Project::new(settings).app(shop()).build().unwrap_err().to_string();
-    assert!(err.contains("[shop]") && err.contains("invalid type"), "{err}");
+    let err = Project::new(settings)
+        .app(shop())
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("[shop]") && err.contains("invalid type"),
+        "{err}"
+    );
 
     // A plain key the framework does not know is still a mistake.
-    let err = Settings::from_toml_str("debgu = true\n").unwrap_err().to_string();
+    let err = Settings::from_toml_str("debgu = true\n")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("unknown setting `debgu`"), "{err}");
 }
 
@@ -112,15 +143,27 @@ fn a_section_no_app_reads_and_a_bad_value_are_errors() {
 async fn environment_variables_override_an_app_section() {
     let mut settings = Settings::from_toml_str("[shop]\ntitle = \"Boutique\"\n").unwrap();
     settings
-        .apply_env([("MANOUCHE_SHOP_PER_PAGE", "7"), ("MANOUCHE_SHOP_TITLE", "Épicerie")])
+        .apply_env([
+            ("MANOUCHE_SHOP_PER_PAGE", "7"),
+            ("MANOUCHE_SHOP_TITLE", "Épicerie"),
+        ])
         .unwrap();
     let client = Client::new(Project::new(settings).app(shop())).unwrap();
     assert_eq!(client.get("/shop/").send().await.text(), "Épicerie (7)");
 
     let mut settings = Settings::default();
-    settings.apply_env([("MANOUCHE_SHOP_PER_PAG", "7")]).unwrap();
-    let err = Project::new(settings).app(shop()).build().unwrap_err().to_string();
-    assert!(err.contains("per_pag") && err.contains("MANOUCHE_SHOP_PER_PAG"), "{err}");
+    settings
+        .apply_env([("MANOUCHE_SHOP_PER_PAG", "7")])
+        .unwrap();
+    let err = Project::new(settings)
+        .app(shop())
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("per_pag") && err.contains("MANOUCHE_SHOP_PER_PAG"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -158,7 +201,8 @@ async fn ready_hooks_register_services_in_app_order() {
         *counter.value.lock().unwrap() += 1;
         Ok(())
     });
-    let handler = |counter: Service<Counter>| async move { counter.value.lock().unwrap().to_string() };
+    let handler =
+        |counter: Service<Counter>| async move { counter.value.lock().unwrap().to_string() };
     let client = Client::new(
         Project::new(Settings::default())
             .app(first)
@@ -185,7 +229,10 @@ async fn a_missing_service_is_a_500_naming_the_type() {
 #[test]
 fn a_failing_ready_hook_stops_the_build() {
     let app = App::new("broken").ready(|_| Err(Error::improperly_configured("no mailer host")));
-    let err = Project::new(Settings::default()).app(app).build().unwrap_err();
+    let err = Project::new(Settings::default())
+        .app(app)
+        .build()
+        .unwrap_err();
     assert!(err.to_string().contains("no mailer host"), "{err}");
 }
 
@@ -205,7 +252,10 @@ impl Middleware for Recorder {
     }
 
     fn before(&self, request: &mut http::Request<Body>) -> Before {
-        self.log.lock().unwrap().push(format!("before {}", self.name));
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("before {}", self.name));
         request.extensions_mut().insert(self.name);
         if request.uri().path() == "/blocked/"
             && let Some(body) = self.answer
@@ -219,7 +269,10 @@ impl Middleware for Recorder {
     }
 
     fn after(&self, response: &mut Response) {
-        self.log.lock().unwrap().push(format!("after {}", self.name));
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("after {}", self.name));
         let value = http::HeaderValue::from_static(self.name);
         response.headers_mut().append("x-seen-by", value);
     }
@@ -363,8 +416,14 @@ async fn two_projects_in_one_process_each_answer_as_their_own() {
     let b = Client::new(named_project("beta", "b/", "/b-static/", false)).unwrap();
     let mut tasks = Vec::new();
     for i in 0..200 {
-        let (client, path) = if i % 2 == 0 { (a.clone(), "/a/who/") } else { (b.clone(), "/b/who/") };
-        tasks.push(tokio::spawn(async move { (i, client.get(path).send().await) }));
+        let (client, path) = if i % 2 == 0 {
+            (a.clone(), "/a/who/")
+        } else {
+            (b.clone(), "/b/who/")
+        };
+        tasks.push(tokio::spawn(
+            async move { (i, client.get(path).send().await) },
+        ));
     }
     for task in tasks {
         let (i, response) = task.await.unwrap();
@@ -399,29 +458,59 @@ async fn a_site_is_a_tower_service_and_an_axum_router() {
             .body(Body::empty())
             .unwrap()
     };
-    let response = build().into_service().oneshot(request("/hello/", "example.com")).await.unwrap();
+    let response = build()
+        .into_service()
+        .oneshot(request("/hello/", "example.com"))
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["x-frame-options"], "DENY");
-    let response = build().into_service().oneshot(request("/hello/", "evil.com")).await.unwrap();
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST, "the host check still runs");
+    let response = build()
+        .into_service()
+        .oneshot(request("/hello/", "evil.com"))
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::BAD_REQUEST,
+        "the host check still runs"
+    );
 
     let app = axum::Router::new()
         .route("/health", get(|| async { "ok" }))
         .merge(build().into_router());
-    let response = app.clone().oneshot(request("/health", "any")).await.unwrap();
+    let response = app
+        .clone()
+        .oneshot(request("/health", "any"))
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let response = app.oneshot(request("/hello/", "example.com")).await.unwrap();
+    let response = app
+        .oneshot(request("/hello/", "example.com"))
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
 }
 
 #[tokio::test]
 async fn an_axum_router_mounts_in_a_site_behind_its_middleware() {
-    let api = axum::Router::new()
-        .route("/status", get(|| async { "api ok" }))
-        .route("/items/{id}", get(|axum::extract::Path(id): axum::extract::Path<u32>| async move { format!("item {id}") }));
+    let api =
+        axum::Router::new()
+            .route("/status", get(|| async { "api ok" }))
+            .route(
+                "/items/{id}",
+                get(
+                    |axum::extract::Path(id): axum::extract::Path<u32>| async move {
+                        format!("item {id}")
+                    },
+                ),
+            );
     let client = Client::new(
-        Project::new(Settings::default())
-            .urls(Urls::new().path("", get(|| async { "home" }), "home").mount("api/", api)),
+        Project::new(Settings::default()).urls(
+            Urls::new()
+                .path("", get(|| async { "home" }), "home")
+                .mount("api/", api),
+        ),
     )
     .unwrap();
     let response = client.get("/api/status").send().await;
@@ -430,7 +519,10 @@ async fn an_axum_router_mounts_in_a_site_behind_its_middleware() {
     assert_eq!(response.header("x-frame-options"), Some("DENY"));
     assert_eq!(client.get("/api/items/7").send().await.text(), "item 7");
     assert_eq!(client.get("/").send().await.text(), "home");
-    assert_eq!(client.get("/api/nope").send().await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        client.get("/api/nope").send().await.status(),
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[test]
@@ -507,31 +599,56 @@ fn a_model_whose_app_is_not_installed_fails_check_naming_the_model_and_the_app()
         "{e001}"
     );
     // The relation to it is reported too.
-    assert!(messages.iter().any(|m| m.id == "fields.E300" && m.message.contains("apps_orders.Order.product")));
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.id == "fields.E300" && m.message.contains("apps_orders.Order.product"))
+    );
 
     let both = Project::new(Settings::default())
         .app(App::new("apps_catalog"))
         .app(App::new("apps_orders"));
-    assert!(both.check(false).unwrap().iter().all(|m| !m.id.starts_with("models.") && !m.id.starts_with("fields.")));
+    assert!(
+        both.check(false)
+            .unwrap()
+            .iter()
+            .all(|m| !m.id.starts_with("models.") && !m.id.starts_with("fields."))
+    );
 
     // A model named on the wrong app.
     let wrong = Project::new(Settings::default())
         .app(App::new("apps_catalog").model::<Order>())
         .app(App::new("apps_orders"));
-    assert!(wrong.check(false).unwrap().iter().any(|m| m.id == "models.E002"));
+    assert!(
+        wrong
+            .check(false)
+            .unwrap()
+            .iter()
+            .any(|m| m.id == "models.E002")
+    );
 }
 
 #[test]
 fn app_checks_run_with_the_project_services() {
     let app = App::new("shop").settings::<ShopSettings>().check(|ctx| {
-        let settings = ctx.services.get_ref::<ShopSettings>().expect("read before checks");
+        let settings = ctx
+            .services
+            .get_ref::<ShopSettings>()
+            .expect("read before checks");
         if settings.title.is_empty() {
-            vec![manouche::checks::CheckMessage::warning("shop.W001", "the shop has no title", "set [shop] title")]
+            vec![manouche::checks::CheckMessage::warning(
+                "shop.W001",
+                "the shop has no title",
+                "set [shop] title",
+            )]
         } else {
             Vec::new()
         }
     });
     let settings = Settings::from_toml_str("[shop]\ntitle = \"\"\n").unwrap();
     let messages = Project::new(settings).app(app).check(false).unwrap();
-    assert_eq!(messages.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["shop.W001"]);
+    assert_eq!(
+        messages.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
+        ["shop.W001"]
+    );
 }

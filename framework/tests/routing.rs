@@ -256,9 +256,10 @@ fn namespaces_must_be_unique_and_prefixes_end_with_a_slash() {
         report.contains("namespace \"shop\" is included twice"),
         "{report}"
     );
-    let report = expect_errors(
-        Urls::new().include("blog", Urls::namespaced("b").path("x/", get(|| async { "" }), "x")),
-    );
+    let report = expect_errors(Urls::new().include(
+        "blog",
+        Urls::namespaced("b").path("x/", get(|| async { "" }), "x"),
+    ));
     assert!(report.contains("must end with '/'"), "{report}");
 }
 

@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use manouche::prelude::*;
 use manouche::test::{Client, TestResponse};
 
-
 const CSS: &str = ".logo { background: url(img/logo.png) }\n@import 'base.css';\n";
 
 /// A fresh project folder with `static/site/{app.css,base.css,img/logo.png}`.
@@ -124,7 +123,10 @@ async fn collectstatic_hashes_names_rewrites_css_and_compresses() {
     );
     // The template helper gives the hashed URL once collected.
     let site = build(&dir, false);
-    assert_eq!(site.get("/url/").send().await.text(), format!("/static/{css}"));
+    assert_eq!(
+        site.get("/url/").send().await.text(),
+        format!("/static/{css}")
+    );
     // Outside a request there is no current project: the plain name.
     assert_eq!(
         manouche::templates::static_url("site/app.css"),
@@ -428,9 +430,7 @@ async fn large_files_are_streamed_from_disk() {
     collect(&dir).await;
     let mut s = settings(&dir, false);
     s.static_files.max_memory_file_size = 10_000;
-    let c = {
-        Client::new(Project::new(s).app(manouche::contrib::staticfiles::app())).unwrap()
-    };
+    let c = { Client::new(Project::new(s).app(manouche::contrib::staticfiles::app())).unwrap() };
     let r = c.get("/static/site/big.txt").send().await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.text(), big);

@@ -87,7 +87,10 @@ fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 #[test]
 fn migrate_creates_the_library_tables_although_the_project_has_its_own_folder() {
     let dir = project_copy();
-    assert!(dir.join("migrations/pages").is_dir(), "the project's own folder");
+    assert!(
+        dir.join("migrations/pages").is_dir(),
+        "the project's own folder"
+    );
     let (code, out) = run(&dir, &["migrate"], &[]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("Applying polls.0001_initial... OK"), "{out}");
@@ -101,7 +104,10 @@ fn migrate_creates_the_library_tables_although_the_project_has_its_own_folder() 
     assert!(out.contains("[X] 0001_initial"), "{out}");
     let (code, out) = run(&dir, &["pollstats"], &[]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("1 question(s), 2 choice(s), 3 vote(s)"), "{out}");
+    assert!(
+        out.contains("1 question(s), 2 choice(s), 3 vote(s)"),
+        "{out}"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -113,13 +119,20 @@ fn makemigrations_on_the_project_writes_nothing_into_the_app() {
     let (code, out) = run(&dir, &["makemigrations"], &[]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("No changes detected"), "{out}");
-    assert!(!dir.join("migrations/polls").exists(), "nothing for the library in the project");
+    assert!(
+        !dir.join("migrations/polls").exists(),
+        "nothing for the library in the project"
+    );
     let (code, out) = run(&dir, &["makemigrations", "polls"], &[]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("library app"), "{out}");
     let (code, out) = run(&dir, &["makemigrations", "--check"], &[]);
     assert_eq!(code, 0, "{out}");
-    assert_eq!(before, snapshot(&library), "the library's files are untouched");
+    assert_eq!(
+        before,
+        snapshot(&library),
+        "the library's files are untouched"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -133,7 +146,10 @@ fn help_lists_the_apps_commands_by_app() {
     assert!(stats > polls, "{out}");
     assert!(out.contains("[staticfiles]"), "{out}");
     assert!(out.contains("collectstatic"), "{out}");
-    assert!(out.contains("[manouche]") && out.contains("migrate"), "{out}");
+    assert!(
+        out.contains("[manouche]") && out.contains("migrate"),
+        "{out}"
+    );
     let (code, out) = run(&dir, &["help", "pollstats"], &[]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("Count the questions"), "{out}");
@@ -187,12 +203,18 @@ fn the_apps_pages_render_with_the_projects_reskin_and_replaced_template() {
     assert!(body.contains("href=\"/static/polls/style.css\""), "{body}");
     // The app's middleware attached the visitor for the view.
     assert!(body.contains("Hello, ana."), "{body}");
-    assert!(headers.iter().any(|(k, v)| k == "x-polls" && v == "1"), "{headers:?}");
+    assert!(
+        headers.iter().any(|(k, v)| k == "x-polls" && v == "1"),
+        "{headers:?}"
+    );
     assert!(body.contains("Tea or coffee?"), "{body}");
     // The project replaced the detail page with its own template.
     let (status, _, body) = get("/polls/1/", &[]);
     assert_eq!(status, 200, "{body}");
-    assert!(body.contains("class=\"pollsite-question\">Tea or coffee?"), "{body}");
+    assert!(
+        body.contains("class=\"pollsite-question\">Tea or coffee?"),
+        "{body}"
+    );
     assert!(body.contains("Coffee (2)"), "{body}");
     // The app's static file and the project's one.
     let (status, _, body) = get("/static/polls/style.css", &[]);

@@ -190,10 +190,7 @@ fn checks(ctx: &CheckContext<'_>) -> Vec<CheckMessage> {
         }
     }
     let config = &ctx.settings.static_files;
-    if ctx.deploy
-        && !config.url.is_empty()
-        && !config.root.join("staticfiles.json").is_file()
-    {
+    if ctx.deploy && !config.url.is_empty() && !config.root.join("staticfiles.json").is_file() {
         found.push(CheckMessage::warning(
             "staticfiles.W002",
             format!(

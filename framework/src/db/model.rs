@@ -560,7 +560,8 @@ pub struct Registered {
 inventory::collect!(Registered);
 
 /// Every model compiled into the program, with the module that defines it.
-pub fn registered_models_with_modules() -> impl Iterator<Item = (&'static ModelMeta, &'static str)> {
+pub fn registered_models_with_modules() -> impl Iterator<Item = (&'static ModelMeta, &'static str)>
+{
     inventory::iter::<Registered>
         .into_iter()
         .map(|r| ((r.meta)(), r.module))

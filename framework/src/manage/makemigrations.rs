@@ -14,11 +14,11 @@ use std::io::IsTerminal as _;
 use std::collections::BTreeSet;
 
 use crate::db::schema::{ModelSchema, registered_schemas};
-use crate::{Error, Result};
 use crate::migrations::autodetector::{self, Hints};
 use crate::migrations::questioner::Questioner;
 use crate::migrations::{MigrationError, MigrationSet, migrations_dir, write_migration};
 use crate::project::Project;
+use crate::{Error, Result};
 
 /// Create new migrations from the changes to the models.
 #[derive(Debug, clap::Args)]
@@ -132,7 +132,12 @@ pub(crate) fn run(project: &Project, args: Args) -> Result<super::ExitCode> {
                 .copied()
                 .filter(|l| !writing.contains(l))
                 .collect();
-            (library_dir.clone(), MigrationSet::new(all)?, writing, others)
+            (
+                library_dir.clone(),
+                MigrationSet::new(all)?,
+                writing,
+                others,
+            )
         }
     };
     // The installed apps' models only: a model whose app is not installed
@@ -241,8 +246,8 @@ fn note_library_changes(set: &MigrationSet, models: &[ModelSchema], libraries: &
             ..Hints::default()
         };
         let apps = [(*app).to_owned()];
-        let differs = autodetector::detect(set, models, &apps, &hints)
-            .map_or(true, |new| !new.is_empty());
+        let differs =
+            autodetector::detect(set, models, &apps, &hints).map_or(true, |new| !new.is_empty());
         if differs {
             println!(
                 "Note: the library app '{app}' has model changes that its migrations do not have; \

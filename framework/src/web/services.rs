@@ -15,7 +15,11 @@ impl<S: Send + Sync, T: Send + Sync + 'static> FromRequestParts<S> for Service<T
             return Ok(Self(value));
         }
         // A router served outside a project can carry the container itself.
-        if let Some(value) = parts.extensions.get::<Services>().and_then(Services::get::<T>) {
+        if let Some(value) = parts
+            .extensions
+            .get::<Services>()
+            .and_then(Services::get::<T>)
+        {
             return Ok(Self(value));
         }
         Err(crate::Error::improperly_configured(format!(
@@ -25,4 +29,3 @@ impl<S: Send + Sync, T: Send + Sync + 'static> FromRequestParts<S> for Service<T
         )))
     }
 }
-

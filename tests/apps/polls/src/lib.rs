@@ -108,7 +108,9 @@ pub fn app() -> App {
                 .map(|path| {
                     manouche::checks::CheckMessage::warning(
                         "polls.W001",
-                        format!("[polls] extra_css has {path:?}, which is not a relative .css path"),
+                        format!(
+                            "[polls] extra_css has {path:?}, which is not a relative .css path"
+                        ),
                         "list static paths such as \"site/polls.css\"",
                     )
                 })

@@ -2,8 +2,8 @@
 //! `manouche::templates::render`, so that a project can replace one with
 //! its own template.
 
-use manouche::axum::Extension;
 use manouche::app::CommandContext;
+use manouche::axum::Extension;
 use manouche::prelude::*;
 
 use crate::models::{Choice, Question};
@@ -61,7 +61,11 @@ async fn index(
     Ok(Html(manouche::templates::render(&page)?))
 }
 
-async fn detail(db: Db, settings: Service<PollsSettings>, Path(id): Path<i64>) -> Result<Html<String>> {
+async fn detail(
+    db: Db,
+    settings: Service<PollsSettings>,
+    Path(id): Path<i64>,
+) -> Result<Html<String>> {
     let question = Question::objects()
         .filter(Question::id.eq(id))
         .prefetch_related(Question::choices)

@@ -14,7 +14,10 @@ pub(crate) struct Page {
 
 async fn home(db: Db) -> Result<String> {
     let pages = Page::objects().count(&db).await?;
-    Ok(format!("{pages} page(s); polls at {}", reverse!("polls:index")?))
+    Ok(format!(
+        "{pages} page(s); polls at {}",
+        reverse!("polls:index")?
+    ))
 }
 
 pub(crate) fn app() -> App {
