@@ -148,6 +148,14 @@ pub(crate) fn with_context<T>(f: impl FnOnce(&RequestContext) -> T) -> Option<T>
     CONTEXT.try_with(f).ok()
 }
 
+/// The project service of type `T` of the project serving the current
+/// request (see [`crate::services`]), for code running inside a request: a
+/// handler, a template helper, a middleware hook.
+#[must_use]
+pub fn current_service<T: Send + Sync + 'static>() -> Option<Arc<T>> {
+    with_context(|c| c.site.services.get::<T>()).flatten()
+}
+
 fn missing(what: &str) -> crate::Error {
     crate::Error::improperly_configured(format!(
         "no {what} here: this extractor works in handlers served through a `Project` (server or test client), not in spawned tasks"

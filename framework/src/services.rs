@@ -146,13 +146,6 @@ impl<T: fmt::Debug> fmt::Debug for Service<T> {
     }
 }
 
-/// The current project's value of type `T`, for code running inside a
-/// request (a handler, a template helper, middleware).
-#[must_use]
-pub fn current<T: Send + Sync + 'static>() -> Option<Arc<T>> {
-    crate::request::with_context(|c| c.site.services.get::<T>()).flatten()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -270,7 +270,7 @@ impl StaticUrls {
 /// `collectstatic`, `/static/site/app.css` in debug or before). Outside a
 /// request, or without the app installed, the plain name under `/static/`.
 pub fn static_url(path: &str) -> String {
-    match crate::services::current::<StaticUrls>() {
+    match crate::request::current_service::<StaticUrls>() {
         Some(urls) => urls.url(path),
         None => StaticUrls::default().url(path),
     }

@@ -5,13 +5,14 @@ use std::any::type_name;
 use axum::extract::FromRequestParts;
 use http::request::Parts;
 
-use crate::services::{Service, Services, current};
+use crate::request::current_service;
+use crate::services::{Service, Services};
 
 impl<S: Send + Sync, T: Send + Sync + 'static> FromRequestParts<S> for Service<T> {
     type Rejection = crate::Error;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        if let Some(value) = current::<T>() {
+        if let Some(value) = current_service::<T>() {
             return Ok(Self(value));
         }
         // A router served outside a project can carry the container itself.
