@@ -88,6 +88,52 @@ pub trait AppSettings: DeserializeOwned + Default + Send + Sync + 'static {
     }
 }
 
+/// A tower layer that can wrap the project's routes: what
+/// [`App::layer`] and [`Project::layer`](crate::Project::layer) accept (the
+/// bounds of axum's `Router::layer`, implemented for every such layer).
+pub trait RouteLayer:
+    tower::Layer<
+        axum::routing::Route,
+        Service: tower::Service<
+            axum::extract::Request,
+            Response: axum::response::IntoResponse + 'static,
+            Error: Into<std::convert::Infallible> + 'static,
+            Future: Send + 'static,
+        > + Clone
+                     + Send
+                     + Sync
+                     + 'static,
+    > + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<L> RouteLayer for L where
+    L: tower::Layer<
+            axum::routing::Route,
+            Service: tower::Service<
+                axum::extract::Request,
+                Response: axum::response::IntoResponse + 'static,
+                Error: Into<std::convert::Infallible> + 'static,
+                Future: Send + 'static,
+            > + Clone
+                         + Send
+                         + Sync
+                         + 'static,
+        > + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+/// Wraps a layer as the function that applies it to a router.
+pub(crate) fn layer_fn<L: RouteLayer>(layer: L) -> LayerFn {
+    Arc::new(move |router: axum::Router| router.layer(layer.clone()))
+}
+
 type SectionReader = Arc<dyn Fn(&Settings, &str, &mut Services) -> Result<()> + Send + Sync>;
 type ReadyFn = Arc<dyn Fn(&mut Ready<'_>) -> Result<()> + Send + Sync>;
 type CheckFn = Arc<dyn Fn(&CheckContext<'_>) -> Vec<CheckMessage> + Send + Sync>;
@@ -197,19 +243,8 @@ impl App {
 
     /// Adds any tower layer around the project's routes (inside the
     /// middleware hooks; see [`middleware`](crate::middleware)).
-    pub fn layer<L>(mut self, layer: L) -> Self
-    where
-        L: tower::Layer<axum::routing::Route> + Clone + Send + Sync + 'static,
-        L::Service: tower::Service<axum::extract::Request> + Clone + Send + Sync + 'static,
-        <L::Service as tower::Service<axum::extract::Request>>::Response:
-            axum::response::IntoResponse + 'static,
-        <L::Service as tower::Service<axum::extract::Request>>::Error:
-            Into<std::convert::Infallible> + 'static,
-        <L::Service as tower::Service<axum::extract::Request>>::Future: Send + 'static,
-    {
-        self.layers.push(Arc::new(move |router: axum::Router| {
-            router.layer(layer.clone())
-        }));
+    pub fn layer<L: RouteLayer>(mut self, layer: L) -> Self {
+        self.layers.push(layer_fn(layer));
         self
     }
 

@@ -50,12 +50,7 @@ impl CheckMessage {
         message: impl Into<String>,
         hint: impl Into<String>,
     ) -> Self {
-        Self {
-            id: id.into(),
-            level: Level::Error,
-            message: message.into(),
-            hint: hint.into(),
-        }
+        Self::new(Level::Error, id.into(), message.into(), hint.into())
     }
 
     /// A warning: worth knowing, the site works. `id` is `label.W001`-style.
@@ -65,11 +60,15 @@ impl CheckMessage {
         message: impl Into<String>,
         hint: impl Into<String>,
     ) -> Self {
+        Self::new(Level::Warning, id.into(), message.into(), hint.into())
+    }
+
+    fn new(level: Level, id: String, message: String, hint: String) -> Self {
         Self {
-            id: id.into(),
-            level: Level::Warning,
-            message: message.into(),
-            hint: hint.into(),
+            id,
+            level,
+            message,
+            hint,
         }
     }
 }
@@ -93,12 +92,12 @@ fn finding(number: u16, level: Level, message: &str, hint: &'static str) -> Chec
         Level::Warning => 'W',
         Level::Error => 'E',
     };
-    CheckMessage {
-        id: format!("security.{letter}{number:03}"),
+    CheckMessage::new(
         level,
-        message: message.to_owned(),
-        hint: hint.to_owned(),
-    }
+        format!("security.{letter}{number:03}"),
+        message.to_owned(),
+        hint.to_owned(),
+    )
 }
 
 /// The secret key is guessable when it is the default, short, or made of a

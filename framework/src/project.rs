@@ -21,7 +21,9 @@ use std::sync::Arc;
 use axum::extract::DefaultBodyLimit;
 use http::StatusCode;
 
-use crate::app::{AppCommand, AppInfo, CheckContext, LayerFn, Purpose, Ready, valid_label};
+use crate::app::{
+    AppCommand, AppInfo, CheckContext, LayerFn, Purpose, Ready, RouteLayer, layer_fn, valid_label,
+};
 use crate::checks::CheckMessage;
 use crate::db::{Database, ModelMeta};
 use crate::error_pages::{ErrorContext, ErrorPages};
@@ -111,19 +113,8 @@ impl Project {
     }
 
     /// Adds a tower layer around the routes, after (inside) the apps' ones.
-    pub fn layer<L>(mut self, layer: L) -> Self
-    where
-        L: tower::Layer<axum::routing::Route> + Clone + Send + Sync + 'static,
-        L::Service: tower::Service<axum::extract::Request> + Clone + Send + Sync + 'static,
-        <L::Service as tower::Service<axum::extract::Request>>::Response:
-            axum::response::IntoResponse + 'static,
-        <L::Service as tower::Service<axum::extract::Request>>::Error:
-            Into<std::convert::Infallible> + 'static,
-        <L::Service as tower::Service<axum::extract::Request>>::Future: Send + 'static,
-    {
-        self.layers.push(Arc::new(move |router: axum::Router| {
-            router.layer(layer.clone())
-        }));
+    pub fn layer<L: RouteLayer>(mut self, layer: L) -> Self {
+        self.layers.push(layer_fn(layer));
         self
     }
 
