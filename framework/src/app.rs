@@ -62,7 +62,7 @@ use crate::migrations::{DataMigrationFn, DataMigrationFunction, EmbeddedMigratio
 use crate::services::Services;
 use crate::settings::Settings;
 use crate::urls::Urls;
-use crate::{Error, Result};
+use crate::{Result, StartupError};
 
 /// A typed settings section: `[label]` in `settings.toml`, overridable per
 /// key from the environment with `MANOUCHE_<LABEL>_<KEY>` (a TOML value such
@@ -134,10 +134,12 @@ pub(crate) fn layer_fn<L: RouteLayer>(layer: L) -> LayerFn {
     Arc::new(move |router: axum::Router| router.layer(layer.clone()))
 }
 
-type SectionReader = Arc<dyn Fn(&Settings, &str, &mut Services) -> Result<()> + Send + Sync>;
-type ReadyFn = Arc<dyn Fn(&mut Ready<'_>) -> Result<()> + Send + Sync>;
+type SectionReader =
+    Arc<dyn Fn(&Settings, &str, &mut Services) -> Result<(), StartupError> + Send + Sync>;
+type ReadyFn = Arc<dyn Fn(&mut Ready<'_>) -> Result<(), StartupError> + Send + Sync>;
 type CheckFn = Arc<dyn Fn(&CheckContext<'_>) -> Vec<CheckMessage> + Send + Sync>;
-type RunFn = Arc<dyn Fn(CommandContext) -> BoxFuture<'static, Result<()>> + Send + Sync>;
+type RunFn =
+    Arc<dyn Fn(CommandContext) -> BoxFuture<'static, Result<(), StartupError>> + Send + Sync>;
 pub(crate) type LayerFn = Arc<dyn Fn(axum::Router) -> axum::Router + Send + Sync>;
 
 /// A reusable piece of a site. See the [module docs](self).
@@ -272,15 +274,20 @@ impl App {
     ///     close_polls,
     /// );
     /// ```
-    pub fn command<F, Fut>(mut self, cli: clap::Command, run: F) -> Self
+    pub fn command<F, Fut, E>(mut self, cli: clap::Command, run: F) -> Self
     where
         F: Fn(CommandContext) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<()>> + Send + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: Into<StartupError> + 'static,
     {
+        let run = Arc::new(run);
         self.commands.push(AppCommand {
             app: self.label.clone(),
             cli,
-            run: Arc::new(move |ctx| Box::pin(run(ctx))),
+            run: Arc::new(move |ctx| {
+                let fut = run(ctx);
+                Box::pin(async move { fut.await.map_err(Into::into) })
+            }),
         });
         self
     }
@@ -320,7 +327,7 @@ impl App {
     /// middleware that depends on the settings.
     pub fn ready<F>(mut self, hook: F) -> Self
     where
-        F: Fn(&mut Ready<'_>) -> Result<()> + Send + Sync + 'static,
+        F: Fn(&mut Ready<'_>) -> Result<(), StartupError> + Send + Sync + 'static,
     {
         self.ready.push(Arc::new(hook));
         self
@@ -523,9 +530,9 @@ impl CommandContext {
     ///
     /// # Errors
     /// When no app registered a `T`.
-    pub fn service<T: Send + Sync + 'static>(&self) -> Result<Arc<T>> {
+    pub fn service<T: Send + Sync + 'static>(&self) -> Result<Arc<T>, StartupError> {
         self.services.get::<T>().ok_or_else(|| {
-            Error::improperly_configured(format!(
+            StartupError::improperly_configured(format!(
                 "no service of type {} is registered",
                 std::any::type_name::<T>()
             ))
@@ -536,9 +543,9 @@ impl CommandContext {
     ///
     /// # Errors
     /// When the project has none (an empty `database_url`).
-    pub fn database(&self) -> Result<Database> {
+    pub fn database(&self) -> Result<Database, StartupError> {
         self.services.get_ref::<Database>().cloned().ok_or_else(|| {
-            Error::improperly_configured(
+            StartupError::improperly_configured(
                 "this command needs a database: set DATABASE_URL or `database_url`",
             )
         })

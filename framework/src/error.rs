@@ -1,4 +1,6 @@
-//! The one user-facing error type, [`Error`], and [`Result`].
+//! The user-facing error types: [`Error`] (with [`Result`]) for requests,
+//! and [`StartupError`] for a project that cannot start or a `manage`
+//! command that fails.
 //!
 //! Every handler can return `manouche::Result<impl IntoResponse>`. An [`Error`]
 //! carries an HTTP status; turned into a response it becomes the project's
@@ -129,6 +131,58 @@ impl IntoResponse for Error {
             tracing::error!(status = self.status.as_u16(), error = %self, "request failed");
         }
         ErrorReport::new(self.status, self.to_string()).into_response()
+    }
+}
+
+/// Why a project could not start, or a `manage` command failed: a bad
+/// setting, a URL mistake, an app's hook, migrations, static files, the
+/// database. `manage` prints it as `error: ...` and exits with 1. Unlike the
+/// request [`Error`] it has no HTTP status; it converts into one (a 500) so
+/// that `main` can return [`manouche::Result`](Result) and use `?` on both.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartupError {
+    /// A setting is missing, misspelt or unusable.
+    #[error(transparent)]
+    Settings(#[from] crate::settings::SettingsError),
+    /// Mistakes in the URL tree, all of them.
+    #[error("{}", .0.to_string().trim_end())]
+    Urls(#[from] crate::urls::UrlErrors),
+    /// Migrations that cannot be read, planned or applied.
+    #[error(transparent)]
+    Migrations(#[from] crate::migrations::MigrationError),
+    /// Static files that cannot be read or collected.
+    #[error(transparent)]
+    Static(#[from] crate::contrib::staticfiles::StaticError),
+    /// The database refused or failed.
+    #[error(transparent)]
+    Database(#[from] crate::db::Error),
+    /// A file could not be read or written.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// Anything else the project or an app's hook found wrong; the message
+    /// says what to change.
+    #[error("{0}")]
+    ImproperlyConfigured(String),
+    /// A request-side error met while starting or in a command (a template
+    /// that does not render, a missing service).
+    #[error(transparent)]
+    Request(#[from] Error),
+}
+
+impl StartupError {
+    /// A configuration problem, with a message that says what to change.
+    pub fn improperly_configured(message: impl Into<String>) -> Self {
+        Self::ImproperlyConfigured(message.into())
+    }
+}
+
+impl From<StartupError> for Error {
+    fn from(err: StartupError) -> Self {
+        match err {
+            StartupError::Request(err) => err,
+            other => Self::improperly_configured(other.to_string()).with_source(other),
+        }
     }
 }
 

@@ -51,7 +51,7 @@ pub mod web;
 pub use app::App;
 /// `#[derive(Model)]` and the [`db::Model`] trait.
 pub use db::Model;
-pub use error::{Error, Result};
+pub use error::{Error, Result, StartupError};
 /// `embed_migrations!("../migrations")`: the project's migration files
 /// compiled into its binary (see [`migrations`]).
 pub use manouche_macros::embed_migrations;

@@ -36,7 +36,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::app::{CommandContext, Purpose};
 use crate::project::Project;
-use crate::{Error, Result};
+use crate::{Result, StartupError};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -65,7 +65,7 @@ enum Command {
 pub(crate) type ExitCode = i32;
 
 /// The command line: the built-in commands, the apps' ones and `help`.
-fn command_line(project: &Project) -> Result<clap::Command> {
+fn command_line(project: &Project) -> Result<clap::Command, StartupError> {
     let mut cli = Cli::command();
     let builtin: Vec<String> = cli
         .get_subcommands()
@@ -75,13 +75,13 @@ fn command_line(project: &Project) -> Result<clap::Command> {
     for command in project.commands() {
         let name = command.cli.get_name().to_owned();
         if builtin.contains(&name) || name == "help" {
-            return Err(Error::improperly_configured(format!(
+            return Err(StartupError::improperly_configured(format!(
                 "the app {:?} adds a command {name:?}, which is a built-in command; rename it",
                 command.app
             )));
         }
         if let Some((_, first)) = seen.iter().find(|(n, _)| *n == name) {
-            return Err(Error::improperly_configured(format!(
+            return Err(StartupError::improperly_configured(format!(
                 "the apps {first:?} and {:?} both add a command {name:?}; rename one",
                 command.app
             )));
@@ -103,7 +103,7 @@ where
 {
     let guard = crate::logging::init(&project.settings().log);
     let outcome = dispatch(project, args).await;
-    let code = outcome.unwrap_or_else(|err: Error| {
+    let code = outcome.unwrap_or_else(|err: StartupError| {
         eprintln!("error: {err}");
         1
     });
@@ -114,7 +114,7 @@ where
     Ok(())
 }
 
-async fn dispatch<I, T>(project: Project, args: I) -> Result<ExitCode>
+async fn dispatch<I, T>(project: Project, args: I) -> Result<ExitCode, StartupError>
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
@@ -130,7 +130,7 @@ where
                 .commands()
                 .find(|c| c.cli.get_name() == name)
                 .cloned()
-                .ok_or_else(|| Error::improperly_configured(format!("unknown command {name:?}")))?;
+                .ok_or_else(|| StartupError::improperly_configured(format!("unknown command {name:?}")))?;
             let prepared = project.prepare(Purpose::Command)?;
             let ctx = CommandContext {
                 matches: sub.clone(),

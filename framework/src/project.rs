@@ -36,7 +36,7 @@ use crate::services::Services;
 use crate::settings::Settings;
 use crate::templates::TemplateOverrides;
 use crate::urls::{UrlConf, UrlErrors, Urls};
-use crate::{App, Error, Result};
+use crate::{App, Result, StartupError};
 
 /// A site: settings, apps, URLs, middleware and error pages.
 #[must_use]
@@ -75,7 +75,7 @@ impl Project {
     /// # Errors
     /// When the file cannot be read or a setting is invalid; the message
     /// names the file or variable.
-    pub fn from_settings(path: impl AsRef<std::path::Path>) -> Result<Self> {
+    pub fn from_settings(path: impl AsRef<std::path::Path>) -> Result<Self, StartupError> {
         Ok(Self::new(Settings::load(path)?))
     }
 
@@ -166,7 +166,7 @@ impl Project {
     /// # Errors
     /// A malformed or misplaced file, migrations of a library app in the
     /// project's folder, or a broken dependency graph.
-    pub fn migration_set(&self) -> Result<MigrationSet> {
+    pub fn migration_set(&self) -> Result<MigrationSet, StartupError> {
         let dir = migrations_dir();
         let project = if dir.is_dir() || self.migrations.is_empty() {
             MigrationSet::read_dir(&dir)?
@@ -218,7 +218,7 @@ impl Project {
     ///
     /// # Errors
     /// An app that registers two functions under one name.
-    pub fn data_migrations(&self) -> Result<DataMigrations> {
+    pub fn data_migrations(&self) -> Result<DataMigrations, StartupError> {
         let mut all = DataMigrations::new();
         for app in &self.apps {
             for (name, function) in &app.data_migrations {
@@ -241,18 +241,18 @@ impl Project {
 
     /// Validates the settings, the apps' labels and settings sections, and
     /// runs the apps' `ready` hooks.
-    pub(crate) fn prepare(&self, purpose: Purpose) -> Result<Prepared> {
+    pub(crate) fn prepare(&self, purpose: Purpose) -> Result<Prepared, StartupError> {
         self.settings.validate()?;
         let mut labels: Vec<&str> = Vec::new();
         for app in &self.apps {
             if !valid_label(app.label()) {
-                return Err(Error::improperly_configured(format!(
+                return Err(StartupError::improperly_configured(format!(
                     "app label {:?} is not valid: use lowercase letters, digits and '_', starting with a letter",
                     app.label()
                 )));
             }
             if labels.contains(&app.label()) {
-                return Err(Error::improperly_configured(format!(
+                return Err(StartupError::improperly_configured(format!(
                     "app {:?} is added twice",
                     app.label()
                 )));
@@ -317,7 +317,7 @@ impl Project {
     /// # Errors
     /// When the project cannot be prepared (a bad setting, a failing
     /// `ready` hook).
-    pub fn check(&self, deploy: bool) -> Result<Vec<CheckMessage>> {
+    pub fn check(&self, deploy: bool) -> Result<Vec<CheckMessage>, StartupError> {
         let prepared = self.prepare(Purpose::Command)?;
         let mut messages = if deploy {
             crate::checks::deploy_checks(&self.settings)
@@ -349,7 +349,7 @@ impl Project {
     /// # Errors
     /// Every URL mistake at once, a setting that cannot be used, or a
     /// failing `ready` hook.
-    pub fn build(self) -> Result<Site> {
+    pub fn build(self) -> Result<Site, StartupError> {
         let prepared = self.prepare(Purpose::Serve)?;
         let mut urls = self.urls;
         let mut layers: Vec<LayerFn> = Vec::new();
@@ -362,7 +362,7 @@ impl Project {
         layers.extend(self.layers);
         let compiled = urls
             .compile()
-            .map_err(|errors: UrlErrors| Error::improperly_configured(errors.to_string()))?;
+            .map_err(|errors: UrlErrors| StartupError::from(errors))?;
         let conf = compiled.conf;
         // The first layer added is the outermost: apply it last.
         let mut router = compiled.router;
@@ -419,13 +419,13 @@ impl Project {
 /// The project's database pool, connected lazily so that the server starts
 /// (and answers 503 where the database is needed) while the database is
 /// down. Outside a Tokio runtime (a plain `#[test]`) there is no pool.
-fn connect_database(settings: &Settings) -> Result<Option<Database>> {
+fn connect_database(settings: &Settings) -> Result<Option<Database>, StartupError> {
     if settings.database_url.is_empty() || tokio::runtime::Handle::try_current().is_err() {
         return Ok(None);
     }
     Database::connect_lazy(&settings.database_url, &settings.database.pool_options())
         .map(Some)
-        .map_err(|e| Error::improperly_configured(format!("database_url: {e}")))
+        .map_err(|e| StartupError::improperly_configured(format!("database_url: {e}")))
 }
 
 /// A built project, ready to serve: with the built-in server

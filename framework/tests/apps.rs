@@ -228,7 +228,8 @@ async fn a_missing_service_is_a_500_naming_the_type() {
 
 #[test]
 fn a_failing_ready_hook_stops_the_build() {
-    let app = App::new("broken").ready(|_| Err(Error::improperly_configured("no mailer host")));
+    let app = App::new("broken")
+        .ready(|_| Err(manouche::StartupError::improperly_configured("no mailer host")));
     let err = Project::new(Settings::default())
         .app(app)
         .build()
@@ -554,7 +555,7 @@ async fn an_app_command_gets_its_arguments_and_the_project_services() {
                 let count: u32 = *ctx.matches().get_one("count").expect("required");
                 let title = ctx.service::<ShopSettings>()?.title.clone();
                 record.lock().unwrap().push(format!("{title}: {count}"));
-                Ok(())
+                Ok::<(), manouche::StartupError>(())
             }
         },
     );

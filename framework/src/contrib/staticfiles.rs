@@ -82,7 +82,7 @@ pub fn app() -> App {
 
 /// The project's finder and the names `static_url` gives, as services; the
 /// serving middleware when the project serves.
-fn ready(ready: &mut Ready<'_>) -> crate::Result<()> {
+fn ready(ready: &mut Ready<'_>) -> Result<(), crate::StartupError> {
     let settings = ready.settings();
     let finder = finder(settings, ready.apps());
     let config = &settings.static_files;
@@ -150,7 +150,7 @@ impl Middleware for ServeStatic {
 }
 
 /// `manage collectstatic [--clear]`.
-async fn collectstatic(ctx: CommandContext) -> crate::Result<()> {
+async fn collectstatic(ctx: CommandContext) -> Result<(), crate::StartupError> {
     let finder = ctx.service::<Finder>()?;
     let clear = ctx.matches().get_flag("clear");
     let root = &ctx.settings().static_files.root;

@@ -3,7 +3,7 @@
 //! `--deploy`, the production settings. Exits 1 when an error (or, with
 //! `--fail-level warning`, a warning) is found.
 
-use crate::Result;
+use crate::{Result, StartupError};
 use crate::checks::{CheckMessage, Level};
 use crate::project::Project;
 
@@ -24,7 +24,7 @@ enum FailLevel {
     Warning,
 }
 
-pub(crate) fn run(project: Project, args: Args) -> Result<super::ExitCode> {
+pub(crate) fn run(project: Project, args: Args) -> Result<super::ExitCode, StartupError> {
     let messages = project.check(args.deploy)?;
     // Building checks settings and every URL pattern.
     project.build()?;

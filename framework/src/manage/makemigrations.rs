@@ -18,7 +18,7 @@ use crate::migrations::autodetector::{self, Hints};
 use crate::migrations::questioner::Questioner;
 use crate::migrations::{MigrationError, MigrationSet, migrations_dir, write_migration};
 use crate::project::Project;
-use crate::{Error, Result};
+use crate::{Result, StartupError};
 
 /// Create new migrations from the changes to the models.
 #[derive(Debug, clap::Args)]
@@ -65,7 +65,7 @@ pub(crate) struct Args {
 /// The exit status when the user quits a question: nothing was written.
 const QUIT: super::ExitCode = 3;
 
-pub(crate) fn run(project: &Project, args: Args) -> Result<super::ExitCode> {
+pub(crate) fn run(project: &Project, args: Args) -> Result<super::ExitCode, StartupError> {
     let plain = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     for app in &args.apps {
         if !plain(app) {
@@ -89,7 +89,7 @@ pub(crate) fn run(project: &Project, args: Args) -> Result<super::ExitCode> {
         None => {
             for app in &args.apps {
                 if libraries.contains(&app.as_str()) {
-                    return Err(Error::improperly_configured(format!(
+                    return Err(StartupError::improperly_configured(format!(
                         "the app {app:?} is a library app: its migrations ship in its crate, and makemigrations never writes into it \
                          (its authors use --library-dir)"
                     )));
@@ -102,7 +102,7 @@ pub(crate) fn run(project: &Project, args: Args) -> Result<super::ExitCode> {
         }
         Some(library_dir) => {
             if args.apps.is_empty() {
-                return Err(Error::improperly_configured(
+                return Err(StartupError::improperly_configured(
                     "--library-dir needs the library app(s) to write, by name",
                 ));
             }
@@ -226,8 +226,8 @@ pub(crate) fn run(project: &Project, args: Args) -> Result<super::ExitCode> {
     Ok(0)
 }
 
-fn not_installed(app: &str, installed: &[&str]) -> Error {
-    Error::improperly_configured(format!(
+fn not_installed(app: &str, installed: &[&str]) -> StartupError {
+    StartupError::improperly_configured(format!(
         "no installed app is labelled {app:?} (candidates: {}); add `.app(...)` for it",
         if installed.is_empty() {
             "none".to_owned()

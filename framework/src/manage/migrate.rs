@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::Result;
+use crate::{Result, StartupError};
 use crate::db::Database;
 use crate::db::schema::registered_schemas;
 use crate::migrations::autodetector::{self, Hints};
@@ -27,12 +27,12 @@ pub(crate) struct Args {
     fake: bool,
 }
 
-pub(crate) async fn connect(project: &Project) -> Result<Database> {
+pub(crate) async fn connect(project: &Project) -> Result<Database, StartupError> {
     let settings = project.settings();
     Ok(Database::connect(&settings.database_url, &settings.database.pool_options()).await?)
 }
 
-pub(crate) async fn run(project: Project, args: Args) -> Result<super::ExitCode> {
+pub(crate) async fn run(project: Project, args: Args) -> Result<super::ExitCode, StartupError> {
     let set = project.migration_set()?;
     let data = project.data_migrations()?;
     let target = match (args.app, args.target) {

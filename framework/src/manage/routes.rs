@@ -1,13 +1,13 @@
 //! `manage routes`: every route, in matching order, with its name.
 
-use crate::Result;
+use crate::{Result, StartupError};
 use crate::project::Project;
 
 /// List every URL pattern with its name.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {}
 
-pub(crate) fn run(project: Project, _args: Args) -> Result<super::ExitCode> {
+pub(crate) fn run(project: Project, _args: Args) -> Result<super::ExitCode, StartupError> {
     let site = project.build()?;
     let routes = site.urls().routes();
     let width = routes

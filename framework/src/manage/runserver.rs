@@ -3,7 +3,7 @@
 //! a warning when `debug` is off, and pending migrations applied on start in
 //! debug (otherwise counted, with a hint).
 
-use crate::Result;
+use crate::{Result, StartupError};
 use crate::project::Project;
 use crate::server::Bind;
 
@@ -15,7 +15,7 @@ pub(crate) struct Args {
     addr: String,
 }
 
-pub(crate) async fn run(project: Project, args: Args) -> Result<super::ExitCode> {
+pub(crate) async fn run(project: Project, args: Args) -> Result<super::ExitCode, StartupError> {
     let addr = if args.addr.bytes().all(|b| b.is_ascii_digit()) {
         format!("127.0.0.1:{}", args.addr)
     } else {
@@ -23,7 +23,7 @@ pub(crate) async fn run(project: Project, args: Args) -> Result<super::ExitCode>
     };
     let bind: Bind = addr
         .parse()
-        .map_err(|e: String| crate::Error::bad_request(e))?;
+        .map_err(StartupError::improperly_configured)?;
     let debug = project.settings().debug;
     println!("Manouche {}, development server", env!("CARGO_PKG_VERSION"));
     match &bind {

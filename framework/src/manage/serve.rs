@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::checks::Level;
 use crate::project::Project;
 use crate::server::{self, Bind, ServerStats};
-use crate::{Error, Result};
+use crate::{Result, StartupError};
 
 /// Serve the site in production.
 #[derive(Debug, clap::Args)]
@@ -22,7 +22,7 @@ pub(crate) struct Args {
     metrics: Option<std::net::SocketAddr>,
 }
 
-pub(crate) async fn run(project: Project, args: Args) -> Result<super::ExitCode> {
+pub(crate) async fn run(project: Project, args: Args) -> Result<super::ExitCode, StartupError> {
     let findings = project.check(true)?;
     for finding in &findings {
         match finding.level {
@@ -31,7 +31,7 @@ pub(crate) async fn run(project: Project, args: Args) -> Result<super::ExitCode>
         }
     }
     if findings.iter().any(|f| f.level == Level::Error) {
-        return Err(Error::improperly_configured(
+        return Err(StartupError::improperly_configured(
             "refusing to serve with the errors above; fix them, or run `check --deploy` to list them",
         ));
     }
@@ -43,7 +43,7 @@ pub(crate) async fn run(project: Project, args: Args) -> Result<super::ExitCode>
             .server
             .bind
             .parse()
-            .map_err(|e| Error::improperly_configured(format!("server.bind: {e}")))?,
+            .map_err(|e| StartupError::improperly_configured(format!("server.bind: {e}")))?,
     };
     serve_until_signal(project, &bind, args.metrics).await
 }
@@ -53,14 +53,14 @@ pub(super) async fn serve_until_signal(
     project: Project,
     bind: &Bind,
     metrics: Option<std::net::SocketAddr>,
-) -> Result<super::ExitCode> {
+) -> Result<super::ExitCode, StartupError> {
     let mut site = project.build()?;
     let stats = Arc::new(ServerStats::default());
     if let Some(addr) = metrics {
         site.enable_metrics();
         crate::metrics::start(addr, Arc::clone(&stats), site.database().cloned())
             .await
-            .map_err(Error::improperly_configured)?;
+            .map_err(StartupError::improperly_configured)?;
     }
     if let Some(db) = site.database() {
         match db.ping().await {
@@ -83,6 +83,6 @@ pub(super) async fn serve_until_signal(
         server::shutdown_signal(),
     )
     .await
-    .map_err(|e| Error::improperly_configured(e.to_string()))?;
+    .map_err(|e| StartupError::improperly_configured(e.to_string()))?;
     Ok(0)
 }

@@ -1,7 +1,7 @@
 //! `manage showmigrations [APP...]`: every migration, `[X]` when applied;
 //! applied migrations whose file is missing are listed too.
 
-use crate::Result;
+use crate::{Result, StartupError};
 use crate::migrations::executor;
 use crate::project::Project;
 
@@ -12,7 +12,7 @@ pub(crate) struct Args {
     apps: Vec<String>,
 }
 
-pub(crate) async fn run(project: Project, args: Args) -> Result<super::ExitCode> {
+pub(crate) async fn run(project: Project, args: Args) -> Result<super::ExitCode, StartupError> {
     let set = project.migration_set()?;
     let db = super::migrate::connect(&project).await?;
     let applied = executor::applied(&db).await;

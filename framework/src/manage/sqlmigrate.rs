@@ -1,7 +1,7 @@
 //! `manage sqlmigrate APP NAME [--backwards]`: prints the SQL a migration
 //! runs on the project's database backend, without connecting.
 
-use crate::Result;
+use crate::{Result, StartupError};
 use crate::db::Backend;
 use crate::migrations::executor;
 use crate::project::Project;
@@ -18,7 +18,7 @@ pub(crate) struct Args {
     backwards: bool,
 }
 
-pub(crate) fn run(project: &Project, args: Args) -> Result<super::ExitCode> {
+pub(crate) fn run(project: &Project, args: Args) -> Result<super::ExitCode, StartupError> {
     let set = project.migration_set()?;
     let m = set.find(&args.app, &args.name)?;
     let url = &project.settings().database_url;
