@@ -48,6 +48,10 @@ pub mod urls;
 /// `#[derive(Model)]` and the [`db::Model`] trait.
 pub use db::Model;
 pub use error::{Error, Result};
+/// `#[derive(TemplateResponse)]`: an askama template that handlers return
+/// as it is (`Result<Index>`), rendered with its `Content-Type` or turned
+/// into a 500; see [`templates::render_response`].
+pub use manouche_macros::TemplateResponse;
 /// `embed_migrations!("../migrations")`: the project's migration files
 /// compiled into its binary (see [`migrations`]).
 pub use manouche_macros::embed_migrations;
@@ -56,6 +60,7 @@ pub use settings::Settings;
 
 /// The names most handlers and projects need: `use manouche::prelude::*;`.
 pub mod prelude {
+    pub use crate::TemplateResponse;
     pub use crate::db::{Db, Model};
     pub use crate::request::{ConnectionInfo, RequestId};
     pub use crate::reverse;
