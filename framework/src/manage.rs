@@ -13,6 +13,7 @@
 //! | `migrate [APP] [TARGET\|zero] [--plan] [--fake]` | applies or unapplies migrations |
 //! | `showmigrations [APP...]` | lists migrations, `[X]` when applied |
 //! | `sqlmigrate APP NAME [--backwards]` | prints a migration's SQL |
+//! | `startapp NAME [--directory DIR]` | writes a new app's module, models, views, template and migrations folder; never overwrites |
 //!
 //! Unknown commands and bad arguments print the usage and exit with 2.
 
@@ -25,6 +26,7 @@ mod runserver;
 mod serve;
 mod showmigrations;
 mod sqlmigrate;
+mod startapp;
 
 use std::ffi::OsString;
 
@@ -51,6 +53,7 @@ enum Command {
     Migrate(migrate::Args),
     Showmigrations(showmigrations::Args),
     Sqlmigrate(sqlmigrate::Args),
+    Startapp(startapp::Args),
 }
 
 /// What a command asks the process to exit with.
@@ -73,6 +76,7 @@ where
         Command::Migrate(args) => migrate::run(project, args).await,
         Command::Showmigrations(args) => showmigrations::run(project, args).await,
         Command::Sqlmigrate(args) => sqlmigrate::run(&project, args),
+        Command::Startapp(args) => startapp::run(args),
     };
     let code = outcome.unwrap_or_else(|err: Error| {
         eprintln!("error: {err}");
