@@ -41,7 +41,7 @@ struct Fortune {
     message: String,
 }
 
-#[derive(Template)]
+#[derive(Template, TemplateResponse)]
 #[template(path = "fortunes.html")]
 struct Fortunes {
     fortunes: Vec<Fortune>,
@@ -78,14 +78,14 @@ async fn db(db: Db) -> Result<Json<World>> {
     Ok(Json(world))
 }
 
-async fn fortunes(db: Db) -> Result<Html<String>> {
+async fn fortunes(db: Db) -> Result<Fortunes> {
     let mut fortunes = Fortune::objects().all(&db).await?;
     fortunes.push(Fortune {
         id: Auto::from(0),
         message: "Additional fortune added at request time.".to_owned(),
     });
     fortunes.sort_by(|a, b| a.message.cmp(&b.message));
-    Ok(Html(Fortunes { fortunes }.render()?))
+    Ok(Fortunes { fortunes })
 }
 
 fn urls() -> Urls {

@@ -10,13 +10,13 @@ use manouche::prelude::*;
 
 use models::Article;
 
-#[derive(Template)]
+#[derive(Template, TemplateResponse)]
 #[template(path = "blog/index.html")]
 struct Index {
     articles: Vec<Article>,
 }
 
-#[derive(Template)]
+#[derive(Template, TemplateResponse)]
 #[template(path = "blog/article_detail.html")]
 struct Detail {
     article: Article,
@@ -26,18 +26,18 @@ struct Detail {
 
 /// The front page: published articles, newest first, with their authors
 /// (one JOIN) and tags (one extra query), whatever their number.
-async fn index(db: Db) -> Result<Html<String>> {
+async fn index(db: Db) -> Result<Index> {
     let articles = Article::objects()
         .filter(Article::published.eq(true))
         .select_related(Article::author)
         .prefetch_related(Article::tags)
         .all(&db)
         .await?;
-    Ok(Html(Index { articles }.render()?))
+    Ok(Index { articles })
 }
 
 /// One published article with its author, tags and comments.
-async fn detail(db: Db, Path(id): Path<i64>) -> Result<Html<String>> {
+async fn detail(db: Db, Path(id): Path<i64>) -> Result<Detail> {
     let article = Article::objects()
         .filter(Article::id.eq(id) & Article::published.eq(true))
         .select_related(Article::author)
@@ -46,7 +46,7 @@ async fn detail(db: Db, Path(id): Path<i64>) -> Result<Html<String>> {
         .get(&db)
         .await?;
     let url = reverse!("blog:article-detail", id = id)?;
-    Ok(Html(Detail { article, url }.render()?))
+    Ok(Detail { article, url })
 }
 
 /// The app: its URLs, mounted under `blog/` in the `blog` namespace, and
@@ -124,6 +124,10 @@ mod tests {
                 .await?;
             let response = client.get("/blog/").send().await;
             assert_eq!(response.status(), StatusCode::OK);
+            assert_eq!(
+                response.header("content-type"),
+                Some("text/html; charset=utf-8")
+            );
             let page = response.text();
             assert!(page.contains("Welcome to Manouche"), "{page}");
             let link = format!("href=\"/blog/articles/{}/\"", welcome.pk().expect("saved"));

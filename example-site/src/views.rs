@@ -5,7 +5,7 @@
 use manouche::error_pages::ErrorContext;
 use manouche::prelude::*;
 
-#[derive(Template)]
+#[derive(Template, TemplateResponse)]
 #[template(path = "home.html")]
 struct Home;
 
@@ -16,8 +16,8 @@ struct NotFound<'a> {
     detail: &'a Option<String>,
 }
 
-async fn home() -> Result<Html<String>> {
-    Ok(Html(Home.render()?))
+async fn home() -> Home {
+    Home
 }
 
 /// The project's 404 page (Django's `handler404`).

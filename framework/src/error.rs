@@ -194,9 +194,10 @@ impl From<std::io::Error> for Error {
 
 impl From<askama::Error> for Error {
     fn from(err: askama::Error) -> Self {
+        // The reason is the source's, shown once after the message.
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            format!("template rendering failed: {err}"),
+            "template rendering failed",
         )
         .with_source(err)
     }

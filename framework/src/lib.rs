@@ -52,6 +52,10 @@ pub use app::App;
 /// `#[derive(Model)]` and the [`db::Model`] trait.
 pub use db::Model;
 pub use error::{Error, Result, StartupError};
+/// `#[derive(TemplateResponse)]`: an askama template that handlers return
+/// as it is (`Result<Index>`), rendered with its `Content-Type` or turned
+/// into a 500; see [`templates::render_response`].
+pub use manouche_macros::TemplateResponse;
 /// `embed_migrations!("../migrations")`: the project's migration files
 /// compiled into its binary (see [`migrations`]).
 pub use manouche_macros::embed_migrations;
@@ -66,6 +70,7 @@ pub use tower;
 
 /// The names most handlers and projects need: `use manouche::prelude::*;`.
 pub mod prelude {
+    pub use crate::TemplateResponse;
     pub use crate::db::{Db, Model};
     pub use crate::request::{ConnectionInfo, RequestId};
     pub use crate::reverse;

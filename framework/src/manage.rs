@@ -12,7 +12,7 @@
 //! | `migrate [APP] [TARGET\|zero] [--plan] [--fake]` | applies or unapplies migrations |
 //! | `showmigrations [APP...]` | lists migrations, `[X]` when applied |
 //! | `sqlmigrate APP NAME [--backwards]` | prints a migration's SQL |
-//!
+//! | `startapp NAME [--directory DIR]` | writes a new app's module, models, views, template and migrations folder; never overwrites |
 //! | `help [COMMAND]` | every command, grouped by the app that brings it (Django's `manage.py help`), or one command's help |
 //!
 //! Apps add their own ([`App::command`](crate::App::command)):
@@ -28,6 +28,7 @@ mod runserver;
 mod serve;
 mod showmigrations;
 mod sqlmigrate;
+mod startapp;
 
 use std::ffi::OsString;
 use std::sync::Arc;
@@ -59,6 +60,7 @@ enum Command {
     Migrate(migrate::Args),
     Showmigrations(showmigrations::Args),
     Sqlmigrate(sqlmigrate::Args),
+    Startapp(startapp::Args),
 }
 
 /// What a command asks the process to exit with.
@@ -130,7 +132,9 @@ where
                 .commands()
                 .find(|c| c.cli.get_name() == name)
                 .cloned()
-                .ok_or_else(|| StartupError::improperly_configured(format!("unknown command {name:?}")))?;
+                .ok_or_else(|| {
+                    StartupError::improperly_configured(format!("unknown command {name:?}"))
+                })?;
             let prepared = project.prepare(Purpose::Command)?;
             let ctx = CommandContext {
                 matches: sub.clone(),
@@ -150,6 +154,7 @@ where
                 Command::Migrate(args) => migrate::run(project, args).await,
                 Command::Showmigrations(args) => showmigrations::run(project, args).await,
                 Command::Sqlmigrate(args) => sqlmigrate::run(&project, args),
+                Command::Startapp(args) => startapp::run(args),
             }
         }
     }

@@ -228,8 +228,11 @@ async fn a_missing_service_is_a_500_naming_the_type() {
 
 #[test]
 fn a_failing_ready_hook_stops_the_build() {
-    let app = App::new("broken")
-        .ready(|_| Err(manouche::StartupError::improperly_configured("no mailer host")));
+    let app = App::new("broken").ready(|_| {
+        Err(manouche::StartupError::improperly_configured(
+            "no mailer host",
+        ))
+    });
     let err = Project::new(Settings::default())
         .app(app)
         .build()

@@ -8,6 +8,7 @@ use proc_macro::TokenStream;
 mod choices;
 mod embed_migrations;
 mod model;
+mod template_response;
 
 /// Derives `manouche::db::Model` for a struct: typed column handles
 /// (`Article::title`), the model's metadata and schema, and row decoding.
@@ -30,6 +31,23 @@ pub fn derive_model(input: TokenStream) -> TokenStream {
 pub fn derive_choices(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     choices::derive(&input).into()
+}
+
+/// Derives `axum::response::IntoResponse` for an askama template, so that a
+/// handler returns the template itself: `Ok(Index { articles })`.
+///
+/// Rendering answers `200 OK` with the template's `Content-Type`, taken from
+/// the template file's extension (`text/html; charset=utf-8` for `.html`;
+/// `ext = "..."` for an inline `source`) or given by hand with
+/// `#[template_response(content_type = "...")]`; a rendering error answers
+/// the project's 500 page, with the reason in debug. Derive askama's
+/// `Template` too: `#[derive(Template, TemplateResponse)]`.
+///
+/// See `manouche::templates::render_response` for the extensions known.
+#[proc_macro_derive(TemplateResponse, attributes(template_response))]
+pub fn derive_template_response(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    template_response::derive(&input).into()
 }
 
 /// The project's migration files compiled into the binary:

@@ -3,9 +3,9 @@
 //! `--deploy`, the production settings. Exits 1 when an error (or, with
 //! `--fail-level warning`, a warning) is found.
 
-use crate::{Result, StartupError};
 use crate::checks::{CheckMessage, Level};
 use crate::project::Project;
+use crate::{Result, StartupError};
 
 /// Look for problems in the project.
 #[derive(Debug, clap::Args)]

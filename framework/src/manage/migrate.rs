@@ -3,11 +3,11 @@
 
 use std::collections::BTreeSet;
 
-use crate::{Result, StartupError};
 use crate::db::Database;
 use crate::db::schema::registered_schemas;
 use crate::migrations::autodetector::{self, Hints};
 use crate::migrations::executor::{self, Target};
+use crate::{Result, StartupError};
 
 use crate::project::Project;
 

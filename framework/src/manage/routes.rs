@@ -1,7 +1,7 @@
 //! `manage routes`: every route, in matching order, with its name.
 
-use crate::{Result, StartupError};
 use crate::project::Project;
+use crate::{Result, StartupError};
 
 /// List every URL pattern with its name.
 #[derive(Debug, clap::Args)]

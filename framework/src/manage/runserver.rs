@@ -3,9 +3,9 @@
 //! a warning when `debug` is off, and pending migrations applied on start in
 //! debug (otherwise counted, with a hint).
 
-use crate::{Result, StartupError};
 use crate::project::Project;
 use crate::server::Bind;
+use crate::{Result, StartupError};
 
 /// Start the development server.
 #[derive(Debug, clap::Args)]
@@ -21,9 +21,7 @@ pub(crate) async fn run(project: Project, args: Args) -> Result<super::ExitCode,
     } else {
         args.addr
     };
-    let bind: Bind = addr
-        .parse()
-        .map_err(StartupError::improperly_configured)?;
+    let bind: Bind = addr.parse().map_err(StartupError::improperly_configured)?;
     let debug = project.settings().debug;
     println!("Manouche {}, development server", env!("CARGO_PKG_VERSION"));
     match &bind {

@@ -1,9 +1,9 @@
 //! `manage showmigrations [APP...]`: every migration, `[X]` when applied;
 //! applied migrations whose file is missing are listed too.
 
-use crate::{Result, StartupError};
 use crate::migrations::executor;
 use crate::project::Project;
+use crate::{Result, StartupError};
 
 /// List the migrations and whether each is applied.
 #[derive(Debug, clap::Args)]

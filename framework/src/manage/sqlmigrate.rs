@@ -1,10 +1,10 @@
 //! `manage sqlmigrate APP NAME [--backwards]`: prints the SQL a migration
 //! runs on the project's database backend, without connecting.
 
-use crate::{Result, StartupError};
 use crate::db::Backend;
 use crate::migrations::executor;
 use crate::project::Project;
+use crate::{Result, StartupError};
 
 /// Print the SQL of a migration.
 #[derive(Debug, clap::Args)]

@@ -1,7 +1,8 @@
-//! The app's pages and its `pollstats` command. Pages render through
-//! `manouche::templates::render`, so that a project can replace one with
-//! its own template.
+//! The app's pages and its `pollstats` command. The pages are public
+//! types returned as templates (`TemplateResponse`), so that a project can
+//! replace one with its own template (`Project::override_template`).
 
+use manouche::StartupError;
 use manouche::app::CommandContext;
 use manouche::axum::Extension;
 use manouche::prelude::*;
@@ -10,7 +11,7 @@ use crate::models::{Choice, Question};
 use crate::{PollsSettings, Visitor};
 
 /// The list of questions (`polls:index`).
-#[derive(Template)]
+#[derive(Template, TemplateResponse)]
 #[template(path = "polls/index.html")]
 pub struct IndexPage {
     /// `[polls] title`.
@@ -24,7 +25,7 @@ pub struct IndexPage {
 }
 
 /// One question and its choices (`polls:detail`).
-#[derive(Template)]
+#[derive(Template, TemplateResponse)]
 #[template(path = "polls/detail.html")]
 pub struct DetailPage {
     /// `[polls] title`.
@@ -47,36 +48,34 @@ async fn index(
     db: Db,
     settings: Service<PollsSettings>,
     Extension(visitor): Extension<Visitor>,
-) -> Result<Html<String>> {
+) -> Result<IndexPage> {
     let questions = Question::objects()
         .limit(u64::from(settings.per_page))
         .all(&db)
         .await?;
-    let page = IndexPage {
+    Ok(IndexPage {
         title: settings.title.clone(),
         extra_css: stylesheets(&settings),
         visitor: visitor.0,
         questions,
-    };
-    Ok(Html(manouche::templates::render(&page)?))
+    })
 }
 
 async fn detail(
     db: Db,
     settings: Service<PollsSettings>,
     Path(id): Path<i64>,
-) -> Result<Html<String>> {
+) -> Result<DetailPage> {
     let question = Question::objects()
         .filter(Question::id.eq(id))
         .prefetch_related(Question::choices)
         .get(&db)
         .await?;
-    let page = DetailPage {
+    Ok(DetailPage {
         title: settings.title.clone(),
         extra_css: stylesheets(&settings),
         question,
-    };
-    Ok(Html(manouche::templates::render(&page)?))
+    })
 }
 
 pub(crate) fn urls() -> Urls {
@@ -86,7 +85,7 @@ pub(crate) fn urls() -> Urls {
 }
 
 /// `manage pollstats`: the questions, choices and votes in the database.
-pub(crate) async fn pollstats(ctx: CommandContext) -> Result<()> {
+pub(crate) async fn pollstats(ctx: CommandContext) -> Result<(), StartupError> {
     let db = ctx.database()?;
     let questions = Question::objects().count(&db).await?;
     let choices = Choice::objects().all(&db).await?;

@@ -1,0 +1,8 @@
+use manouche::prelude::*;
+
+#[derive(TemplateResponse)]
+struct Page {
+    title: String,
+}
+
+fn main() {}
