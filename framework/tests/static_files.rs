@@ -467,3 +467,35 @@ async fn without_collectstatic_the_folders_are_served_with_plain_names() {
         "compressed at startup"
     );
 }
+
+#[test]
+fn the_apps_checks_report_a_missing_folder_and_a_missing_collect() {
+    let dir = project_dir();
+    let mut s = settings(&dir, false);
+    s.static_files.dirs.push(dir.join("nope"));
+    let project = Project::new(s)
+        .app(manouche::contrib::staticfiles::app())
+        .app(App::new("themes").static_dir(dir.join("themes-static")));
+    let ids = |deploy| -> Vec<String> {
+        project
+            .check(deploy)
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.id.starts_with("staticfiles."))
+            .map(|m| format!("{} {}", m.id, m.message))
+            .collect()
+    };
+    let found = ids(false);
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(
+        found[0].contains("nope") && found[1].contains("themes-static"),
+        "{found:?}"
+    );
+    // Deploying without `collectstatic`.
+    assert!(ids(true).iter().any(|m| m.starts_with("staticfiles.W002")));
+    // The default folder may be missing without a warning.
+    let mut s = settings(&dir, false);
+    s.static_files.dirs = manouche::settings::StaticSettings::default().dirs;
+    let quiet = Project::new(s).app(manouche::contrib::staticfiles::app());
+    assert!(quiet.check(false).unwrap().is_empty());
+}

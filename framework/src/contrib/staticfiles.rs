@@ -174,13 +174,16 @@ async fn collectstatic(ctx: CommandContext) -> Result<(), crate::StartupError> {
 }
 
 /// `staticfiles.W001`: a static folder that does not exist (Django's
-/// `staticfiles.W004`); `staticfiles.W002`: in deploy, serving without a
+/// `staticfiles.W004`), other than the default `static`; `staticfiles.W002`: in deploy, serving without a
 /// collected root.
 fn checks(ctx: &CheckContext<'_>) -> Vec<CheckMessage> {
     let mut found = Vec::new();
+    // The default `static` folder may simply not exist yet; a folder the
+    // settings or an app name must.
+    let default_dirs = crate::settings::StaticSettings::default().dirs;
     if let Some(finder) = ctx.services.get_ref::<Finder>() {
         for dir in finder.dirs() {
-            if !dir.is_dir() {
+            if !dir.is_dir() && !default_dirs.contains(dir) {
                 found.push(CheckMessage::warning(
                     "staticfiles.W001",
                     format!("the static folder {} does not exist", dir.display()),
