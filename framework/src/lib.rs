@@ -1,8 +1,11 @@
 //! Manouche: a batteries-included web framework in the spirit of Django,
 //! with a built-in server that takes production traffic by itself.
 //!
-//! A project is a [`Project`]: settings, apps and a URL tree. Its binary is
-//! its own `manage` command (`runserver`, `serve`, `routes`, `check`).
+//! A project is a [`Project`]: settings, [apps](app) and a URL tree. Its
+//! binary is its own `manage` command (`runserver`, `serve`, `migrate`,
+//! `check`, `help`, and the apps' own commands). The built-in apps are in
+//! [`contrib`]; a third-party app crate uses the same hooks (see
+//! `docs/apps.md`, "Writing an app").
 //!
 //! ```no_run
 //! use manouche::prelude::*;
@@ -14,6 +17,7 @@
 //! #[tokio::main]
 //! async fn main() -> manouche::Result<()> {
 //!     Project::from_settings("settings.toml")?
+//!         .app(manouche::contrib::staticfiles::app())
 //!         .urls(Urls::new().path("hello/<slug:name>/", get(hello), "hello"))
 //!         .manage()
 //!         .await

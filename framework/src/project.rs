@@ -1,5 +1,6 @@
-//! The [`Project`] builder: settings, apps and the URL tree, and the entry
-//! point to the `manage` command line.
+//! The [`Project`] builder: settings, apps (Django's `INSTALLED_APPS`), the
+//! root URL list, the project's own middleware, and the entry point to the
+//! `manage` command line; and the built [`Site`].
 //!
 //! ```no_run
 //! use manouche::prelude::*;
@@ -9,11 +10,17 @@
 //! #[tokio::main]
 //! async fn main() -> manouche::Result<()> {
 //!     Project::from_settings("settings.toml")?
+//!         .app(manouche::contrib::staticfiles::app())
 //!         .urls(Urls::new().path("", get(home), "home"))
-//!         .manage()   // runserver | serve | routes | check
+//!         .manage()   // runserver | serve | migrate | check | help | ...
 //!         .await
 //! }
 //! ```
+//!
+//! Building a project ([`Project::build`]) validates the settings and the
+//! apps' settings sections, runs the apps' `ready` hooks in order, and
+//! compiles the URL tree with every mistake reported at once; a
+//! [`StartupError`] says what is wrong.
 
 use std::ffi::OsString;
 use std::sync::Arc;
@@ -161,7 +168,8 @@ impl Project {
     /// (compiled into its crate), and the project's folder (`migrations/`,
     /// or the files embedded with [`migrations`](Self::migrations) when the
     /// folder is not there at run time) for the rest, ordered by their
-    /// dependencies across apps.
+    /// dependencies across apps. Migrations of an app that is not installed
+    /// are left out, as Django does.
     ///
     /// # Errors
     /// A malformed or misplaced file, migrations of a library app in the
@@ -190,7 +198,13 @@ impl Project {
                 );
             }
         }
-        all.extend(project);
+        // Like Django, only the installed apps' migrations: a folder left
+        // by an app the project no longer installs is not applied.
+        all.extend(project.into_iter().filter(|m| {
+            self.apps
+                .iter()
+                .any(|a| !a.is_library() && a.label == m.app)
+        }));
         Ok(MigrationSet::new(all)?)
     }
 

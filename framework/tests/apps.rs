@@ -656,3 +656,47 @@ fn app_checks_run_with_the_project_services() {
         ["shop.W001"]
     );
 }
+
+// --- migrations of the installed apps ---------------------------------------
+
+const SHOP_0001: &str = r#"{"app": "shop", "name": "0001_initial", "dependencies": [["catalog", "0001_initial"]], "operations": []}"#;
+const GONE_0001: &str =
+    r#"{"app": "gone", "name": "0001_initial", "dependencies": [], "operations": []}"#;
+const CATALOG_0001: &str =
+    r#"{"app": "catalog", "name": "0001_initial", "dependencies": [], "operations": []}"#;
+
+#[test]
+fn the_migration_set_is_the_union_of_the_installed_apps() {
+    use manouche::migrations::EmbeddedMigrations;
+    static PROJECT: &[(&str, &str)] = &[
+        ("shop/0001_initial.json", SHOP_0001),
+        ("gone/0001_initial.json", GONE_0001),
+    ];
+    static LIBRARY: &[(&str, &str)] = &[("catalog/0001_initial.json", CATALOG_0001)];
+    let project = Project::new(Settings::default())
+        .migrations(EmbeddedMigrations::new(PROJECT))
+        .app(App::new("catalog").migrations(EmbeddedMigrations::new(LIBRARY)))
+        .app(App::new("shop"));
+    let set = project.migration_set().unwrap();
+    let keys: Vec<String> = set.ordered().iter().map(|m| m.label()).collect();
+    // The library's first (the project's app depends on it); the folder of
+    // an app that is not installed is left out.
+    assert_eq!(keys, ["catalog.0001_initial", "shop.0001_initial"]);
+    assert_eq!(project.project_app_labels(), ["shop"]);
+    assert_eq!(project.library_app_labels(), ["catalog"]);
+
+    // Without the library, the project's migration misses its dependency.
+    let without = Project::new(Settings::default())
+        .migrations(EmbeddedMigrations::new(PROJECT))
+        .app(App::new("shop"));
+    let err = without.migration_set().unwrap_err().to_string();
+    assert!(err.contains("catalog.0001_initial"), "{err}");
+
+    // A library app's migrations in the project's folder are refused.
+    static CLASH: &[(&str, &str)] = &[("catalog/0001_initial.json", CATALOG_0001)];
+    let clash = Project::new(Settings::default())
+        .migrations(EmbeddedMigrations::new(CLASH))
+        .app(App::new("catalog").migrations(EmbeddedMigrations::new(LIBRARY)));
+    let err = clash.migration_set().unwrap_err().to_string();
+    assert!(err.contains("ship in its crate"), "{err}");
+}
