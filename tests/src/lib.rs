@@ -15,36 +15,30 @@ pub fn workspace_root() -> &'static Path {
         .expect("the tests crate sits in the workspace root")
 }
 
+/// Builds a workspace binary (debug profile) with cargo.
+fn build_binary(package: &str) -> PathBuf {
+    escargot::CargoBuild::new()
+        .manifest_path(workspace_root().join("Cargo.toml"))
+        .package(package)
+        .bin(package)
+        .run()
+        .unwrap_or_else(|e| panic!("cargo build -p {package} failed: {e}"))
+        .path()
+        .to_owned()
+}
+
 /// The example site's binary, built once per test process (debug profile,
 /// so that its `debug/` routes exist).
 pub fn example_site() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        escargot::CargoBuild::new()
-            .manifest_path(workspace_root().join("Cargo.toml"))
-            .package("example-site")
-            .bin("example-site")
-            .run()
-            .expect("cargo build -p example-site failed")
-            .path()
-            .to_owned()
-    })
+    BINARY.get_or_init(|| build_binary("example-site"))
 }
 
 /// The `pollsite` test project's binary (it installs the reusable `polls`
 /// app from `tests/apps/`), built once per test process.
 pub fn pollsite() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        escargot::CargoBuild::new()
-            .manifest_path(workspace_root().join("Cargo.toml"))
-            .package("pollsite")
-            .bin("pollsite")
-            .run()
-            .expect("cargo build -p pollsite failed")
-            .path()
-            .to_owned()
-    })
+    BINARY.get_or_init(|| build_binary("pollsite"))
 }
 
 /// A SQLite database with the example site's migrations applied (so its
@@ -233,21 +227,30 @@ impl Drop for Server {
     }
 }
 
-/// Runs the binary to completion with `args` (and the deploy settings plus
-/// `env`); returns (exit code, stdout + stderr).
+/// Runs the example site's binary to completion with `args` (and the
+/// deploy settings plus `env`); returns (exit code, stdout + stderr).
 pub fn run_manage(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
-    let mut command = Command::new(example_site());
+    let mut all: Vec<(&str, &str)> = Vec::new();
+    let deploy = deploy_env();
+    all.extend(deploy.iter().map(|(k, v)| (*k, v.as_str())));
+    all.extend(env.iter().copied());
+    run_binary(example_site(), workspace_root(), args, &all)
+}
+
+/// Runs `binary` in `dir` to completion with `args` and `env` (and no
+/// `DATABASE_URL` unless `env` gives one); returns (exit code, stdout +
+/// stderr).
+pub fn run_binary(binary: &Path, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
+    let mut command = Command::new(binary);
     command
         .args(args)
-        .current_dir(workspace_root())
-        .env_remove("DATABASE_URL");
-    for (k, v) in deploy_env() {
-        command.env(k, v);
-    }
+        .current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("MANOUCHE_SETTINGS");
     for (k, v) in env {
         command.env(k, v);
     }
-    let out = command.output().expect("cannot run example-site");
+    let out = command.output().expect("cannot run the binary");
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

@@ -5,10 +5,9 @@
 //! settings section. Each test runs in a copy of the project folder.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use manouche_e2e::{Server, free_port, pollsite, workspace_root};
+use manouche_e2e::{Server, free_port, pollsite, run_binary, workspace_root};
 
 fn source() -> PathBuf {
     workspace_root().join("tests/apps/pollsite")
@@ -46,23 +45,9 @@ fn project_copy() -> PathBuf {
 
 /// Runs the binary in `dir`; (exit code, stdout + stderr).
 fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
-    let mut command = Command::new(pollsite());
-    command
-        .args(args)
-        .current_dir(dir)
-        .env_remove("DATABASE_URL")
-        .env_remove("MANOUCHE_SETTINGS")
-        .env("MANOUCHE_LOG", "warn");
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    let out = command.output().expect("cannot run pollsite");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
+    let mut all = vec![("MANOUCHE_LOG", "warn")];
+    all.extend(env.iter().copied());
+    run_binary(pollsite(), dir, args, &all)
 }
 
 /// Every file under `dir` with its contents, for before/after comparisons.
