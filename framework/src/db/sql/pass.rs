@@ -144,7 +144,7 @@ impl<'k> KeyPass<'k> {
     }
 
     /// The bound values, and whether the statement is worth keeping (no
-    /// long `IN` list).
+    /// long `IN` list); when it is not, the values may be incomplete.
     pub(crate) fn finish(self) -> (Vec<Value>, bool) {
         (self.values, self.cacheable)
     }
@@ -198,9 +198,12 @@ impl Pass for KeyPass<'_> {
 
     fn bind_all(&mut self, values: &[Value]) {
         self.key.push(tag::BIND_ALL | (values.len() as u64) << 4);
-        self.values.extend_from_slice(values);
         if values.len() > MAX_IN_VALUES {
+            // The statement will be written with its values by a `SqlPass`:
+            // these are not needed.
             self.cacheable = false;
+        } else {
+            self.values.extend_from_slice(values);
         }
     }
 
