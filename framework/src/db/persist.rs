@@ -8,7 +8,9 @@ use sea_query::Value;
 
 use super::executor::Executor;
 use super::fields::FieldType;
-use super::model::{DefaultValue, Model, ModelMeta, OnDelete, RelationKind, registered_models};
+use super::model::{
+    DefaultValue, FieldMeta, Model, ModelMeta, OnDelete, RelationKind, registered_models,
+};
 use super::query::{Q, QuerySet};
 use super::relations::join_table;
 use super::sql::write;
@@ -39,17 +41,18 @@ pub(crate) async fn insert<M: Model>(obj: &mut M, db: &dyn Executor) -> Result<(
     obj.__pre_save(true);
     let meta = M::meta();
     let has_pk = obj.pk().is_some();
-    let mut columns = Vec::new();
-    let mut values = Vec::new();
-    for (field, value) in meta.column_fields().zip(obj.__values()) {
-        if field.auto && !has_pk {
-            continue;
-        }
-        if let Some(column) = field.column {
-            columns.push(column);
-            values.push(value);
-        }
-    }
+    // An auto primary key is left to the database unless it was set.
+    let written = |field: &FieldMeta| has_pk || !field.auto;
+    let columns: Vec<&'static str> = meta
+        .column_fields()
+        .filter(|f| written(f))
+        .filter_map(|f| f.column)
+        .collect();
+    let values = meta
+        .column_fields()
+        .zip(obj.__values())
+        .filter(|(f, _)| written(f))
+        .map(|(_, value)| value);
     let stmt = write::insert(meta, &columns, values, db.backend())?;
     let rows = db.fetch_all(stmt).await.map_err(|e| explain(meta, e))?;
     if let Some(row) = rows.first() {
@@ -84,9 +87,8 @@ pub(crate) async fn bulk_insert<M: Model>(mut objs: Vec<M>, db: &dyn Executor) -
                 obj.__pre_save(true);
                 meta.column_fields()
                     .zip(obj.__values())
-                    .filter(|(f, _)| !f.auto || has_pk)
+                    .filter(move |(f, _)| !f.auto || has_pk)
                     .map(|(_, v)| v)
-                    .collect()
             });
             let stmt = write::insert_rows(meta, &columns, rows, tx.backend())?;
             let rows = tx.fetch_all(stmt).await.map_err(|e| explain(meta, e))?;
@@ -165,17 +167,18 @@ pub(crate) async fn bulk_update<M: Model>(
 async fn update<M: Model>(obj: &mut M, pk: Value, db: &dyn Executor) -> Result<u64> {
     obj.__pre_save(false);
     let meta = M::meta();
-    let sets: Vec<(&'static str, Value)> = meta
-        .column_fields()
-        .zip(obj.__values())
-        .filter(|(field, _)| !field.primary_key && !field.auto_now_add)
-        .filter_map(|(field, value)| Some((field.column?, value)))
-        .collect();
-    if sets.is_empty() {
+    // The key identifies the row; an `auto_now_add` value stays as created.
+    let written = |field: &FieldMeta| !field.primary_key && !field.auto_now_add;
+    if !meta.column_fields().any(written) {
         // Nothing to write: report whether the row exists.
         let exists = QuerySet::<M>::new().filter(Q::pk_eq(pk)).exists(db).await?;
         return Ok(u64::from(exists));
     }
+    let sets = meta
+        .column_fields()
+        .zip(obj.__values())
+        .filter(|(field, _)| written(field))
+        .filter_map(|(field, value)| Some((field.column?, value)));
     let stmt = write::update_row(meta, sets, pk, db.backend());
     db.execute(stmt).await.map_err(|e| explain(meta, e))
 }

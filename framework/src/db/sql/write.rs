@@ -27,7 +27,7 @@ use crate::db::{Error, Result};
 pub(crate) fn insert(
     meta: &'static ModelMeta,
     columns: &[&'static str],
-    values: Vec<Value>,
+    values: impl IntoIterator<Item = Value>,
     backend: Backend,
 ) -> Result<Statement> {
     insert_rows(meta, columns, std::iter::once(values), backend)
@@ -39,10 +39,10 @@ pub(crate) fn insert(
 /// # Errors
 ///
 /// [`Error::Definition`] when a row's length differs from `columns`'.
-pub(crate) fn insert_rows(
+pub(crate) fn insert_rows<R: IntoIterator<Item = Value>>(
     meta: &'static ModelMeta,
     columns: &[&'static str],
-    rows: impl IntoIterator<Item = Vec<Value>>,
+    rows: impl IntoIterator<Item = R>,
     backend: Backend,
 ) -> Result<Statement> {
     let mut stmt = Query::insert();
