@@ -1,8 +1,9 @@
-//! Every statement the ORM and `migrate` send, built in one place.
+//! The statements the ORM and `migrate` send, built in one place.
 //!
 //! Kept apart from the public query API (`db::query`), as Django keeps
 //! `models/sql/compiler.py` apart from `models/query.py`. Identifiers come
-//! only from model metadata and migration state; values are bound.
+//! only from model metadata and migration state; values are bound, except
+//! the literals of a migration's own SQL, which `sqlmigrate` prints.
 //!
 //! - [`compiler`] writes a query set's statements (rows, count, exists,
 //!   values, annotate, update, the keys a delete starts from) in one walk
@@ -16,8 +17,9 @@
 //!   of the migration recorder and the rows a table change moves, with
 //!   sea-query.
 //!
-//! The schema editor's DDL is built per backend in
-//! `migrations::schema_editor`.
+//! Elsewhere: DDL (`db::schema` for model tables, `migrations::schema_editor`
+//! per backend for changes), transaction control (`db::transaction`) and
+//! the user's own SQL (`db::raw`).
 
 pub(crate) mod cache;
 pub(crate) mod compiler;
