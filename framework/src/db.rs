@@ -91,7 +91,7 @@ pub mod query;
 pub mod raw;
 pub mod relations;
 pub mod schema;
-mod sql;
+pub(crate) mod sql;
 pub mod testing;
 mod transaction;
 

@@ -4,13 +4,16 @@
 use std::collections::HashSet;
 
 use futures_util::future::BoxFuture;
-use sea_query::{Alias, Expr, Query, Value};
+use sea_query::Value;
 
 use super::executor::Executor;
 use super::fields::FieldType;
-use super::model::{DefaultValue, Model, ModelMeta, OnDelete, RelationKind, registered_models};
+use super::model::{
+    DefaultValue, FieldMeta, Model, ModelMeta, OnDelete, RelationKind, registered_models,
+};
 use super::query::{Q, QuerySet};
 use super::relations::join_table;
+use super::sql::write;
 use super::{Error, Result};
 
 /// Fills in which table/keys a SQLite foreign key error was about (SQLite
@@ -38,31 +41,20 @@ pub(crate) async fn insert<M: Model>(obj: &mut M, db: &dyn Executor) -> Result<(
     obj.__pre_save(true);
     let meta = M::meta();
     let has_pk = obj.pk().is_some();
-    let mut columns = Vec::new();
-    let mut values = Vec::new();
-    for (field, value) in meta.column_fields().zip(obj.__values()) {
-        if field.auto && !has_pk {
-            continue;
-        }
-        if let Some(column) = field.column {
-            columns.push(Alias::new(column));
-            values.push(value.into());
-        }
-    }
-    let mut stmt = Query::insert();
-    stmt.into_table(Alias::new(meta.table));
-    if columns.is_empty() {
-        stmt.or_default_values();
-    } else {
-        stmt.columns(columns);
-        stmt.values(values)
-            .map_err(|e| Error::Definition(e.to_string()))?;
-    }
-    stmt.returning_col(Alias::new(meta.pk_column));
-    let rows = db
-        .fetch_all(db.backend().build(&stmt))
-        .await
-        .map_err(|e| explain(meta, e))?;
+    // An auto primary key is left to the database unless it was set.
+    let written = |field: &FieldMeta| has_pk || !field.auto;
+    let columns: Vec<&'static str> = meta
+        .column_fields()
+        .filter(|f| written(f))
+        .filter_map(|f| f.column)
+        .collect();
+    let values = meta
+        .column_fields()
+        .zip(obj.__values())
+        .filter(|(f, _)| written(f))
+        .map(|(_, value)| value);
+    let stmt = write::insert(meta, &columns, values, db.backend())?;
+    let rows = db.fetch_all(stmt).await.map_err(|e| explain(meta, e))?;
     if let Some(row) = rows.first() {
         obj.__set_pk(M::Pk::decode(row, 0)?);
     }
@@ -85,31 +77,21 @@ pub(crate) async fn bulk_insert<M: Model>(mut objs: Vec<M>, db: &dyn Executor) -
     let tx = db.begin().await?;
     let mut done = 0;
     let result: Result<()> = async {
+        let columns: Vec<&'static str> = meta
+            .column_fields()
+            .filter(|f| !f.auto || has_pk)
+            .filter_map(|f| f.column)
+            .collect();
         for chunk in objs.chunks_mut(500) {
-            let mut stmt = Query::insert();
-            stmt.into_table(Alias::new(meta.table));
-            let columns: Vec<_> = meta
-                .column_fields()
-                .filter(|f| !f.auto || has_pk)
-                .filter_map(|f| f.column.map(Alias::new))
-                .collect();
-            stmt.columns(columns);
-            for obj in chunk.iter_mut() {
+            let rows = chunk.iter_mut().map(|obj| {
                 obj.__pre_save(true);
-                let row: Vec<_> = meta
-                    .column_fields()
+                meta.column_fields()
                     .zip(obj.__values())
-                    .filter(|(f, _)| !f.auto || has_pk)
-                    .map(|(_, v)| v.into())
-                    .collect();
-                stmt.values(row)
-                    .map_err(|e| Error::Definition(e.to_string()))?;
-            }
-            stmt.returning_col(Alias::new(meta.pk_column));
-            let rows = tx
-                .fetch_all(tx.backend().build(&stmt))
-                .await
-                .map_err(|e| explain(meta, e))?;
+                    .filter(move |(f, _)| !f.auto || has_pk)
+                    .map(|(_, v)| v)
+            });
+            let stmt = write::insert_rows(meta, &columns, rows, tx.backend())?;
+            let rows = tx.fetch_all(stmt).await.map_err(|e| explain(meta, e))?;
             for (obj, row) in chunk.iter_mut().zip(rows.iter()) {
                 obj.__set_pk(M::Pk::decode(row, 0)?);
                 obj.__bind();
@@ -173,30 +155,8 @@ pub(crate) async fn bulk_update<M: Model>(
     let result: Result<u64> = async {
         let mut changed = 0;
         for chunk in saved.chunks(200) {
-            let mut stmt = Query::update();
-            stmt.table(Alias::new(meta.table));
-            for (column, index) in &targets {
-                let mut case = sea_query::CaseStatement::new();
-                for (pk, values) in chunk {
-                    let value = values.get(*index).cloned().unwrap_or(Value::String(None));
-                    case = case.case(
-                        Expr::col(Alias::new(meta.pk_column)).eq(pk.clone()),
-                        Expr::val(value),
-                    );
-                }
-                let case = case.finally(Expr::col(Alias::new(*column)));
-                stmt.value(
-                    Alias::new(*column),
-                    sea_query::SimpleExpr::Case(Box::new(case)),
-                );
-            }
-            stmt.and_where(
-                Expr::col(Alias::new(meta.pk_column)).is_in(chunk.iter().map(|(pk, _)| pk.clone())),
-            );
-            changed += tx
-                .execute(tx.backend().build(&stmt))
-                .await
-                .map_err(|e| explain(meta, e))?;
+            let stmt = write::update_rows(meta, &targets, chunk, tx.backend());
+            changed += tx.execute(stmt).await.map_err(|e| explain(meta, e))?;
         }
         Ok(changed)
     }
@@ -207,27 +167,20 @@ pub(crate) async fn bulk_update<M: Model>(
 async fn update<M: Model>(obj: &mut M, pk: Value, db: &dyn Executor) -> Result<u64> {
     obj.__pre_save(false);
     let meta = M::meta();
-    let mut stmt = Query::update();
-    stmt.table(Alias::new(meta.table));
-    let mut any = false;
-    for (field, value) in meta.column_fields().zip(obj.__values()) {
-        if field.primary_key || field.auto_now_add {
-            continue;
-        }
-        if let Some(column) = field.column {
-            stmt.value(Alias::new(column), value);
-            any = true;
-        }
-    }
-    if !any {
+    // The key identifies the row; an `auto_now_add` value stays as created.
+    let written = |field: &FieldMeta| !field.primary_key && !field.auto_now_add;
+    if !meta.column_fields().any(written) {
         // Nothing to write: report whether the row exists.
         let exists = QuerySet::<M>::new().filter(Q::pk_eq(pk)).exists(db).await?;
         return Ok(u64::from(exists));
     }
-    stmt.and_where(Expr::col(Alias::new(meta.pk_column)).eq(pk));
-    db.execute(db.backend().build(&stmt))
-        .await
-        .map_err(|e| explain(meta, e))
+    let sets = meta
+        .column_fields()
+        .zip(obj.__values())
+        .filter(|(field, _)| written(field))
+        .filter_map(|(field, value)| Some((field.column?, value)));
+    let stmt = write::update_row(meta, sets, pk, db.backend());
+    db.execute(stmt).await.map_err(|e| explain(meta, e))
 }
 
 pub(crate) async fn save<M: Model>(obj: &mut M, db: &dyn Executor) -> Result<()> {
@@ -267,12 +220,12 @@ pub(crate) async fn delete_instance<M: Model>(obj: &M, db: &dyn Executor) -> Res
 /// Deletes the rows whose keys `select` returns.
 pub(crate) async fn delete_where(
     meta: &'static ModelMeta,
-    select: sea_query::SelectStatement,
+    select: super::Statement,
     db: &dyn Executor,
 ) -> Result<u64> {
     let tx = db.begin().await?;
     let result = async {
-        let rows = tx.fetch_all(tx.backend().build(&select)).await?;
+        let rows = tx.fetch_all(select).await?;
         let pks = rows
             .iter()
             .map(|r| (meta.decode_pk)(r, 0))
@@ -314,13 +267,9 @@ fn default_value(d: Option<DefaultValue>) -> Value {
     }
 }
 
-async fn count_in(db: &dyn Executor, table: &str, column: &str, pks: &[Value]) -> Result<i64> {
-    let stmt = Query::select()
-        .expr(Expr::cust("COUNT(*)"))
-        .from(Alias::new(table))
-        .and_where(Expr::col(Alias::new(column)).is_in(pks.iter().cloned()))
-        .to_owned();
-    let rows = db.fetch_all(db.backend().build(&stmt)).await?;
+/// The number of rows the statement counts.
+async fn count_rows(db: &dyn Executor, stmt: super::Statement) -> Result<i64> {
+    let rows = db.fetch_all(stmt).await?;
     rows.first().map_or(Ok(0), |r| r.get::<i64>(0))
 }
 
@@ -385,20 +334,20 @@ fn collect_chunk<'a>(
                 }
                 match rel.on_delete {
                     OnDelete::Protect | OnDelete::Restrict => {
-                        let count = count_in(db, other.table, column, &pks).await?;
+                        let backend = db.backend();
+                        let count = count_rows(
+                            db,
+                            write::count_in(other.table, column, None, &pks, backend),
+                        )
+                        .await?;
                         let self_refs = if other.table == meta.table {
                             // Rows of the same table being deleted anyway.
-                            let stmt = Query::select()
-                                .expr(Expr::cust("COUNT(*)"))
-                                .from(Alias::new(other.table))
-                                .and_where(Expr::col(Alias::new(column)).is_in(pks.iter().cloned()))
-                                .and_where(
-                                    Expr::col(Alias::new(other.pk_column))
-                                        .is_in(pks.iter().cloned()),
-                                )
-                                .to_owned();
-                            let rows = db.fetch_all(db.backend().build(&stmt)).await?;
-                            rows.first().map_or(Ok(0), |r| r.get::<i64>(0))?
+                            let also = Some(other.pk_column);
+                            count_rows(
+                                db,
+                                write::count_in(other.table, column, also, &pks, backend),
+                            )
+                            .await?
                         } else {
                             0
                         };
@@ -422,12 +371,9 @@ fn collect_chunk<'a>(
                         }
                     }
                     OnDelete::Cascade => {
-                        let stmt = Query::select()
-                            .column(Alias::new(other.pk_column))
-                            .from(Alias::new(other.table))
-                            .and_where(Expr::col(Alias::new(column)).is_in(pks.iter().cloned()))
-                            .to_owned();
-                        let rows = db.fetch_all(db.backend().build(&stmt)).await?;
+                        let stmt =
+                            write::pks_in(other.table, other.pk_column, column, &pks, db.backend());
+                        let rows = db.fetch_all(stmt).await?;
                         let child = rows
                             .iter()
                             .map(|r| (other.decode_pk)(r, 0))
@@ -440,12 +386,8 @@ fn collect_chunk<'a>(
                         } else {
                             default_value(field.default)
                         };
-                        let stmt = Query::update()
-                            .table(Alias::new(other.table))
-                            .value(Alias::new(column), value)
-                            .and_where(Expr::col(Alias::new(column)).is_in(pks.iter().cloned()))
-                            .to_owned();
-                        db.execute(db.backend().build(&stmt)).await?;
+                        let stmt = write::set_in(other.table, column, value, &pks, db.backend());
+                        db.execute(stmt).await?;
                     }
                     OnDelete::DoNothing => {}
                 }
@@ -456,33 +398,25 @@ fn collect_chunk<'a>(
                     .is_some_and(|r| r.kind == RelationKind::ManyToMany)
             }) {
                 let Some(rel) = field.relation else { continue };
-                let (table, source, target) = join_table(other, field)?;
+                let join = join_table(other, field)?;
                 let mut columns = Vec::new();
                 if other.table == meta.table {
-                    columns.push(source);
+                    columns.push(join.source);
                 }
                 if (rel.target)().table == meta.table {
-                    columns.push(target);
+                    columns.push(join.target);
                 }
-                for column in columns {
-                    let stmt = Query::delete()
-                        .from_table(Alias::new(table))
-                        .and_where(Expr::col(Alias::new(column)).is_in(pks.iter().cloned()))
-                        .to_owned();
-                    if rel.through.is_none() {
-                        db.execute(db.backend().build(&stmt)).await?;
+                // A through model's rows are deleted by its own foreign keys' rules.
+                if rel.through.is_none() {
+                    for column in columns {
+                        db.execute(write::delete_in(join.table, column, &pks, db.backend()))
+                            .await?;
                     }
                 }
             }
         }
-        let stmt = Query::delete()
-            .from_table(Alias::new(meta.table))
-            .and_where(Expr::col(Alias::new(meta.pk_column)).is_in(pks))
-            .to_owned();
-        deleted += db
-            .execute(db.backend().build(&stmt))
-            .await
-            .map_err(|e| explain(meta, e))?;
+        let stmt = write::delete_in(meta.table, meta.pk_column, &pks, db.backend());
+        deleted += db.execute(stmt).await.map_err(|e| explain(meta, e))?;
         Ok(deleted)
     })
 }

@@ -33,11 +33,12 @@ pub use lookup::{Assignment, Column, Join, Lookup, LookupOp, Numeric, OrderBy, Q
 pub use values::{Aggregate, Selectable, Selection};
 
 use super::executor::Executor;
+use super::executor::Statement;
 use super::fields::FieldType;
 use super::model::Model;
 use super::relations::{Prefetch, RelationField};
-use super::sql::cache::{self, Kind};
-use super::sql::compiler;
+use super::sql::cache;
+use super::sql::compiler::{Kind, Query, Set};
 use super::{Error, Result, persist};
 
 /// Things [`QuerySet::order_by`] accepts: one [`OrderBy`], a column
@@ -251,13 +252,18 @@ impl<M: Model> QuerySet<M> {
         self
     }
 
+    /// The statement `kind` of this query set on `db`'s backend.
+    fn statement(&self, kind: Kind<'_>, db: &dyn Executor) -> Statement {
+        cache::statement(&Query::of(self), kind, db.backend())
+    }
+
     /// Runs the query and returns every row.
     ///
     /// # Errors
     ///
     /// The database's error (see [`Error`]).
     pub async fn all(self, db: &dyn Executor) -> Result<Vec<M>> {
-        let stmt = cache::statement(&self, db.backend(), Kind::Select);
+        let stmt = self.statement(Kind::Select, db);
         let rows = db.fetch_all(stmt).await?;
         self.objects(rows, db).await
     }
@@ -332,7 +338,7 @@ impl<M: Model> QuerySet<M> {
         if lookup::at_most_one_row(&self.filters, M::meta()) {
             // The filters pin a unique column: no need to ask for a second
             // row to prove there is none.
-            let stmt = cache::statement(&self, db.backend(), Kind::Select);
+            let stmt = self.statement(Kind::Select, db);
             let row = db.fetch_optional(stmt).await?.ok_or_else(not_found)?;
             return self
                 .objects(vec![row], db)
@@ -357,7 +363,7 @@ impl<M: Model> QuerySet<M> {
     ///
     /// The database's error.
     pub async fn count(self, db: &dyn Executor) -> Result<i64> {
-        let stmt = cache::statement(&self, db.backend(), Kind::Count);
+        let stmt = self.statement(Kind::Count, db);
         let rows = db.fetch_all(stmt).await?;
         match rows.first() {
             Some(row) => row.get::<i64>(0),
@@ -371,7 +377,7 @@ impl<M: Model> QuerySet<M> {
     ///
     /// The database's error.
     pub async fn exists(self, db: &dyn Executor) -> Result<bool> {
-        let stmt = cache::statement(&self, db.backend(), Kind::Exists);
+        let stmt = self.statement(Kind::Exists, db);
         Ok(!db.fetch_all(stmt).await?.is_empty())
     }
 
@@ -410,12 +416,19 @@ impl<M: Model> QuerySet<M> {
         db: &dyn Executor,
         assignments: impl IntoIterator<Item = Assignment<M>>,
     ) -> Result<u64> {
-        let assignments: Vec<_> = assignments.into_iter().collect();
-        if assignments.is_empty() {
+        let sets: Vec<Set> = assignments
+            .into_iter()
+            .map(|a| Set {
+                column: a.column,
+                value: a.value,
+                increment: a.increment,
+            })
+            .collect();
+        if sets.is_empty() {
             return Ok(0);
         }
-        let stmt = compiler::update(&self, db.backend(), &assignments);
-        db.execute(db.backend().build(&stmt)).await
+        let stmt = self.statement(Kind::Update(&sets), db);
+        db.execute(stmt).await
     }
 
     /// Deletes every matching row, applying every `on_delete` rule of the
@@ -426,7 +439,7 @@ impl<M: Model> QuerySet<M> {
     ///
     /// [`Error::Protected`] / [`Error::Restricted`] and the database's error.
     pub async fn delete(self, db: &dyn Executor) -> Result<u64> {
-        let stmt = compiler::pks(&self, db.backend());
+        let stmt = self.statement(Kind::Pks, db);
         persist::delete_where(M::meta(), stmt, db).await
     }
 
@@ -599,8 +612,8 @@ impl<M: Model, S: Selection<M>> ValuesQuery<M, S> {
     /// The database's error.
     pub async fn all(self, db: &dyn Executor) -> Result<Vec<S::Output>> {
         let items = self.selection.items();
-        let stmt = compiler::values(&self.qs, db.backend(), &items);
-        let rows = db.fetch_all(db.backend().build(&stmt)).await?;
+        let stmt = self.qs.statement(Kind::Values(&items), db);
+        let rows = db.fetch_all(stmt).await?;
         rows.iter().map(|row| S::decode(row, 0)).collect()
     }
 }
@@ -619,8 +632,8 @@ impl<M: Model, S: Selection<M>> AnnotatedQuery<M, S> {
     /// The database's error.
     pub async fn all(self, db: &dyn Executor) -> Result<Vec<(M, S::Output)>> {
         let items = self.selection.items();
-        let stmt = compiler::annotated(&self.qs, db.backend(), &items);
-        let rows = db.fetch_all(db.backend().build(&stmt)).await?;
+        let stmt = self.qs.statement(Kind::Annotated(&items), db);
+        let rows = db.fetch_all(stmt).await?;
         let loads = self.qs.related_loads();
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {

@@ -37,13 +37,14 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use futures_util::future::BoxFuture;
-use sea_query::{Alias, Expr, OnConflict, Query, Value};
+use sea_query::Value;
 
 use super::executor::{Executor, Row};
 use super::fields::FieldType;
 use super::model::{FieldMeta, Model, ModelMeta, RelationKind};
 use super::query::lookup::{Join, JoinOn};
 use super::query::{Column, Q, QuerySet};
+use super::sql::join_table::JoinTable;
 use super::{Error, Result};
 
 /// A foreign key to `T`: stores `T`'s primary key, and `T` itself when
@@ -251,16 +252,21 @@ struct Binding {
     field: &'static FieldMeta,
 }
 
-/// The join table of a many-to-many field: `(table, owner column, target column)`.
+/// The join table of a many-to-many field of `owner`: the owner's side is
+/// its `source`, the related model's its `target`.
 pub(crate) fn join_table(
     owner: &'static ModelMeta,
     field: &'static FieldMeta,
-) -> Result<(&'static str, &'static str, &'static str)> {
+) -> Result<JoinTable> {
     let rel = field.relation.ok_or_else(|| {
         Error::Definition(format!("{}.{} is not a relation", owner.name, field.name))
     })?;
     if let Some(table) = rel.join_table {
-        return Ok((table, rel.join_source, rel.join_target));
+        return Ok(JoinTable {
+            table,
+            source: rel.join_source,
+            target: rel.join_target,
+        });
     }
     let through = rel.through.map(|f| f()).ok_or_else(|| {
         Error::Definition(format!(
@@ -292,7 +298,11 @@ pub(crate) fn join_table(
             through.name, target.name
         ))
     })?;
-    Ok((through.table, source, target_col))
+    Ok(JoinTable {
+        table: through.table,
+        source,
+        target: target_col,
+    })
 }
 
 /// A many-to-many relation to `T`, through an automatic join table (or an
@@ -428,7 +438,11 @@ impl<T: Model> ManyToMany<T> {
     /// [`Error::NotSaved`] for an unsaved instance.
     pub fn query(&self) -> Result<QuerySet<T>> {
         let b = self.binding("querying a many-to-many relation")?;
-        let (table, source, target) = join_table(b.owner_meta, b.field)?;
+        let JoinTable {
+            table,
+            source,
+            target,
+        } = join_table(b.owner_meta, b.field)?;
         Ok(QuerySet::new().filter(Q::pk_in_join(table, source, target, b.owner.clone())))
     }
 
@@ -442,26 +456,17 @@ impl<T: Model> ManyToMany<T> {
         if objs.is_empty() {
             return Ok(());
         }
-        let (table, source, target) = join_table(b.owner_meta, b.field)?;
-        let mut insert = Query::insert();
-        insert
-            .into_table(Alias::new(table))
-            .columns([Alias::new(source), Alias::new(target)]);
-        for obj in objs {
-            let pk = obj.pk().ok_or(Error::NotSaved {
-                model: T::meta().name,
-                action: "adding it to a many-to-many relation",
-            })?;
-            insert
-                .values([b.owner.clone().into(), pk.to_value().into()])
-                .map_err(|e| Error::Definition(e.to_string()))?;
-        }
-        insert.on_conflict(
-            OnConflict::columns([Alias::new(source), Alias::new(target)])
-                .do_nothing()
-                .to_owned(),
-        );
-        db.execute(db.backend().build(&insert)).await.map(|_| ())
+        let targets = objs
+            .iter()
+            .map(|obj| {
+                obj.pk().map(|pk| pk.to_value()).ok_or(Error::NotSaved {
+                    model: T::meta().name,
+                    action: "adding it to a many-to-many relation",
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let stmt = join_table(b.owner_meta, b.field)?.add(&b.owner, targets, db.backend())?;
+        db.execute(stmt).await.map(|_| ())
     }
 
     /// Removes the relations to `objs`.
@@ -471,7 +476,7 @@ impl<T: Model> ManyToMany<T> {
     /// [`Error::NotSaved`] for an unsaved instance.
     pub async fn remove(&self, db: &dyn Executor, objs: &[&T]) -> Result<()> {
         let b = self.binding("removing from a many-to-many relation")?;
-        let (table, source, target) = join_table(b.owner_meta, b.field)?;
+        let join = join_table(b.owner_meta, b.field)?;
         let pks: Vec<Value> = objs
             .iter()
             .filter_map(|o| o.pk())
@@ -480,12 +485,8 @@ impl<T: Model> ManyToMany<T> {
         if pks.is_empty() {
             return Ok(());
         }
-        let delete = Query::delete()
-            .from_table(Alias::new(table))
-            .and_where(Expr::col(Alias::new(source)).eq(b.owner.clone()))
-            .and_where(Expr::col(Alias::new(target)).is_in(pks))
-            .to_owned();
-        db.execute(db.backend().build(&delete)).await.map(|_| ())
+        let stmt = join.remove(b.owner.clone(), pks, db.backend());
+        db.execute(stmt).await.map(|_| ())
     }
 
     /// Removes every relation of this instance.
@@ -495,12 +496,8 @@ impl<T: Model> ManyToMany<T> {
     /// [`Error::NotSaved`] for an unsaved instance.
     pub async fn clear(&self, db: &dyn Executor) -> Result<()> {
         let b = self.binding("clearing a many-to-many relation")?;
-        let (table, source, _) = join_table(b.owner_meta, b.field)?;
-        let delete = Query::delete()
-            .from_table(Alias::new(table))
-            .and_where(Expr::col(Alias::new(source)).eq(b.owner.clone()))
-            .to_owned();
-        db.execute(db.backend().build(&delete)).await.map(|_| ())
+        let stmt = join_table(b.owner_meta, b.field)?.clear(b.owner.clone(), db.backend());
+        db.execute(stmt).await.map(|_| ())
     }
 
     /// Makes `objs` exactly the related rows (in one transaction).
@@ -527,8 +524,8 @@ impl<T: Model> Reverse<T> {
         let b = self.binding("querying a reverse relation")?;
         let q = match reverse_via::<T>(b.owner_meta, b.field)? {
             ReverseVia::ForeignKey(column) => Q::column_eq(column, b.owner.clone()),
-            ReverseVia::JoinTable(table, owner_side, t_side) => {
-                Q::pk_in_join(table, owner_side, t_side, b.owner.clone())
+            ReverseVia::JoinTable(join) => {
+                Q::pk_in_join(join.table, join.source, join.target, b.owner.clone())
             }
         };
         Ok(QuerySet::new().filter(q))
@@ -540,9 +537,9 @@ impl<T: Model> Reverse<T> {
 enum ReverseVia {
     /// `T.column = owner.pk` (a foreign key on `T`).
     ForeignKey(&'static str),
-    /// Through the join table of a many-to-many field on `T`:
-    /// `(table, owner-side column, T-side column)`.
-    JoinTable(&'static str, &'static str, &'static str),
+    /// Through the join table of a many-to-many field on `T`, seen from
+    /// the owner: its `source` is the owner's side, its `target` `T`'s.
+    JoinTable(JoinTable),
 }
 
 fn reverse_via<T: Model>(
@@ -573,8 +570,12 @@ fn reverse_via<T: Model>(
             other.column.map(ReverseVia::ForeignKey).ok_or_else(invalid)
         }
         RelationKind::ManyToMany => {
-            let (table, t_side, owner_side) = join_table(T::meta(), other)?;
-            Ok(ReverseVia::JoinTable(table, owner_side, t_side))
+            let join = join_table(T::meta(), other)?;
+            Ok(ReverseVia::JoinTable(JoinTable {
+                table: join.table,
+                source: join.target,
+                target: join.source,
+            }))
         }
         _ => Err(invalid()),
     }
@@ -640,10 +641,10 @@ impl<M: Model, T: Model> ManyToManyField<M, T> {
                     .map_err(|e| tracing::error!("{e}"))
                     .ok()
             })
-            .map_or(JoinOn::Invalid, |(table, source, target)| JoinOn::Table {
-                table,
-                source,
-                target,
+            .map_or(JoinOn::Invalid, |join| JoinOn::Table {
+                table: join.table,
+                source: join.source,
+                target: join.target,
                 parent_pk: M::meta().pk_column,
             });
         Column::through(
@@ -676,10 +677,10 @@ impl<M: Model, T: Model> ReverseField<M, T> {
                     parent_column: M::meta().pk_column,
                     target_column: fk_column,
                 },
-                ReverseVia::JoinTable(table, owner_side, t_side) => JoinOn::Table {
-                    table,
-                    source: owner_side,
-                    target: t_side,
+                ReverseVia::JoinTable(join) => JoinOn::Table {
+                    table: join.table,
+                    source: join.source,
+                    target: join.target,
                     parent_pk: M::meta().pk_column,
                 },
             });
@@ -710,7 +711,7 @@ impl<M: Model, T: Model> Prefetch<M> for ManyToManyField<M, T> {
             let field = M::meta().field(self.name).ok_or_else(|| {
                 Error::Definition(format!("{} has no field {}", M::meta().name, self.name))
             })?;
-            let (table, source, target) = join_table(M::meta(), field)?;
+            let join = join_table(M::meta(), field)?;
             let owners: Vec<Value> = items
                 .iter()
                 .filter_map(|m| m.pk())
@@ -718,9 +719,8 @@ impl<M: Model, T: Model> Prefetch<M> for ManyToManyField<M, T> {
                 .collect();
             let mut grouped: HashMap<String, Vec<T>> = HashMap::new();
             for owners in owners.chunks(super::persist::IN_CHUNK) {
-                let stmt =
-                    super::sql::compiler::m2m_prefetch::<T>(table, source, target, owners.to_vec());
-                for row in db.fetch_all(db.backend().build(&stmt)).await? {
+                let stmt = join.prefetch(T::meta(), owners.to_vec(), db.backend());
+                for row in db.fetch_all(stmt).await? {
                     let owner = M::Pk::decode(&row, 0)?.to_value();
                     let mut offset = 1;
                     let mut obj = T::from_row(&row, &mut offset)?;
@@ -771,11 +771,9 @@ impl<M: Model, T: Model> Prefetch<M> for ReverseField<M, T> {
                             }
                         }
                     }
-                    ReverseVia::JoinTable(table, owner_side, t_side) => {
-                        let stmt = super::sql::compiler::m2m_prefetch::<T>(
-                            table, owner_side, t_side, owners,
-                        );
-                        for row in db.fetch_all(db.backend().build(&stmt)).await? {
+                    ReverseVia::JoinTable(join) => {
+                        let stmt = join.prefetch(T::meta(), owners, db.backend());
+                        for row in db.fetch_all(stmt).await? {
                             let owner = M::Pk::decode(&row, 0)?.to_value();
                             let mut offset = 1;
                             let mut obj = T::from_row(&row, &mut offset)?;

@@ -35,6 +35,7 @@ use super::executor::Backend;
 use super::fields::SqlType;
 use super::model::{DefaultValue, ModelMeta, OnDelete, RelationKind};
 use super::relations::join_table;
+use super::sql::join_table::JoinTable;
 use super::{Database, Result};
 
 /// A column's database default (owned, so that migration files can be read
@@ -226,7 +227,11 @@ impl ModelSchema {
             } else if let Some(rel) = field.relation
                 && rel.kind == RelationKind::ManyToMany
                 && rel.through.is_none()
-                && let Ok((table, source, target_col)) = join_table(meta, field)
+                && let Ok(JoinTable {
+                    table,
+                    source,
+                    target: target_col,
+                }) = join_table(meta, field)
             {
                 let target = (rel.target)();
                 let pk_type = |m: &ModelMeta| m.pk_field().map_or(SqlType::BigInt, |f| f.sql_type);

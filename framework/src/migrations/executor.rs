@@ -46,21 +46,17 @@ use std::time::Instant;
 
 use futures_util::FutureExt as _;
 
-use sea_query::{Alias, Expr, Query};
-
 use super::data::DataMigrations;
 use super::error::MigrationError;
 use super::loader::{Migration, MigrationSet};
 use super::operation::Operation;
 use super::schema_editor;
 use super::state::ProjectState;
+use crate::db::sql::migrate as sql;
 use crate::db::{Backend, Database, Executor, Statement, Transaction};
 
 /// The table that records applied migrations.
-pub const RECORDER_TABLE: &str = "manouche_migrations";
-
-/// The advisory lock key `migrate` takes on PostgreSQL ("manouche" in hex).
-const LOCK_KEY: i64 = 0x6d61_6e6f_7563_6865;
+pub const RECORDER_TABLE: &str = sql::RECORDER_TABLE;
 
 /// What `migrate` should reach.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,40 +90,21 @@ type Key = (String, String);
 ///
 /// The database's error.
 pub async fn ensure_recorder(db: &Database) -> Result<(), MigrationError> {
-    let id = match db.backend() {
-        Backend::Postgres => "BIGSERIAL PRIMARY KEY",
-        _ => "INTEGER PRIMARY KEY AUTOINCREMENT",
-    };
-    let applied = match db.backend() {
-        Backend::Postgres => "TIMESTAMPTZ",
-        _ => "DATETIME",
-    };
-    let sql = format!(
-        "CREATE TABLE IF NOT EXISTS {RECORDER_TABLE} (id {id}, app VARCHAR(255) NOT NULL, \
-         name VARCHAR(255) NOT NULL, applied {applied} NOT NULL DEFAULT CURRENT_TIMESTAMP)"
-    );
+    let backend = db.backend();
     // Under the lock: two concurrent `CREATE TABLE IF NOT EXISTS` can both
     // try to create it on PostgreSQL.
     let tx = db.begin().await?;
-    if db.backend() == Backend::Postgres {
-        tx.execute(Statement::raw(format!(
-            "SELECT pg_advisory_xact_lock({LOCK_KEY})"
-        )))
-        .await?;
+    if backend == Backend::Postgres {
+        tx.execute(sql::lock(backend)).await?;
     }
     // Looked up first: PostgreSQL logs a notice for `IF NOT EXISTS` on an
     // existing table, which would clutter every `migrate`.
-    let exists = match db.backend() {
-        Backend::Postgres => format!(
-            "SELECT 1 FROM information_schema.tables WHERE table_name = '{RECORDER_TABLE}' \
-             AND table_schema = current_schema()"
-        ),
-        _ => format!(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '{RECORDER_TABLE}'"
-        ),
-    };
-    if tx.fetch_all(Statement::raw(exists)).await?.is_empty() {
-        tx.execute(Statement::raw(sql)).await?;
+    if tx
+        .fetch_all(sql::recorder_exists(backend))
+        .await?
+        .is_empty()
+    {
+        tx.execute(sql::create_recorder(backend)).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -140,12 +117,7 @@ pub async fn ensure_recorder(db: &Database) -> Result<(), MigrationError> {
 ///
 /// The database's error.
 pub async fn applied(db: &dyn Executor) -> Result<BTreeSet<Key>, MigrationError> {
-    let rows = match db
-        .fetch_all(Statement::raw(format!(
-            "SELECT app, name FROM {RECORDER_TABLE}"
-        )))
-        .await
-    {
+    let rows = match db.fetch_all(sql::applied(db.backend())).await {
         Ok(rows) => rows,
         Err(crate::db::Error::MissingTable { .. }) => return Ok(BTreeSet::new()),
         Err(e) => return Err(e.into()),
@@ -579,27 +551,24 @@ pub async fn migrate_with(
 async fn begin(db: &Database) -> Result<Transaction, MigrationError> {
     let tx = db.begin().await?;
     if db.backend() == Backend::Sqlite {
-        for sql in ["COMMIT", "PRAGMA foreign_keys = OFF", "BEGIN IMMEDIATE"] {
+        for sql in sql::SQLITE_FOREIGN_KEYS_OFF {
             if let Err(e) = tx.execute(Statement::raw(sql)).await {
                 let _ = restore_sqlite(&tx).await;
                 return Err(e.into());
             }
         }
     } else {
-        tx.execute(Statement::raw(format!(
-            "SELECT pg_advisory_xact_lock({LOCK_KEY})"
-        )))
-        .await?;
+        tx.execute(sql::lock(db.backend())).await?;
     }
     Ok(tx)
 }
 
 async fn restore_sqlite(tx: &Transaction) -> Result<(), crate::db::Error> {
+    let [rollback, on, begin] = sql::sqlite_foreign_keys_on(sql::SqliteEnd::Rollback);
     // Leaves an empty transaction open for the pool's own COMMIT/ROLLBACK.
-    let _ = tx.execute(Statement::raw("ROLLBACK")).await;
-    tx.execute(Statement::raw("PRAGMA foreign_keys = ON"))
-        .await?;
-    tx.execute(Statement::raw("BEGIN")).await?;
+    let _ = tx.execute(Statement::raw(rollback)).await;
+    tx.execute(Statement::raw(on)).await?;
+    tx.execute(Statement::raw(begin)).await?;
     Ok(())
 }
 
@@ -609,10 +578,9 @@ async fn finish(tx: &Transaction, backend: Backend, commit: bool) -> Result<(), 
         return Ok(());
     }
     if commit {
-        tx.execute(Statement::raw("COMMIT")).await?;
-        tx.execute(Statement::raw("PRAGMA foreign_keys = ON"))
-            .await?;
-        tx.execute(Statement::raw("BEGIN")).await?;
+        for sql in sql::sqlite_foreign_keys_on(sql::SqliteEnd::Commit) {
+            tx.execute(Statement::raw(sql)).await?;
+        }
         Ok(())
     } else {
         restore_sqlite(tx).await.map_err(Into::into)
@@ -696,7 +664,7 @@ async fn run_step(
             }
         }
         if backend == Backend::Sqlite {
-            let sql = "PRAGMA foreign_key_check";
+            let sql = sql::SQLITE_FOREIGN_KEY_CHECK;
             let rows = tx.fetch_all(Statement::raw(sql)).await?;
             if let Some(row) = rows.first() {
                 return Err(MigrationError::Statement {
@@ -710,25 +678,10 @@ async fn run_step(
             }
         }
     }
-    let table = Alias::new(RECORDER_TABLE);
     let stmt = if step.backwards {
-        let q = Query::delete()
-            .from_table(table)
-            .and_where(Expr::col(Alias::new("app")).eq(m.app.as_str()))
-            .and_where(Expr::col(Alias::new("name")).eq(m.name.as_str()))
-            .to_owned();
-        backend.build(&q)
+        sql::unrecord(&m.app, &m.name, backend)
     } else {
-        let q = Query::insert()
-            .into_table(table)
-            .columns([Alias::new("app"), Alias::new("name")])
-            .values([m.app.as_str().into(), m.name.as_str().into()])
-            .map_err(|e| MigrationError::InvalidOperation {
-                migration: m.label(),
-                problem: e.to_string(),
-            })?
-            .to_owned();
-        backend.build(&q)
+        sql::record(&m.app, &m.name, backend)?
     };
     tx.execute(stmt).await?;
     Ok(true)

@@ -1,183 +1,677 @@
-//! Query set → sea-query statement.
+//! Query sets → SQL: one walk per statement, written against a [`Pass`].
+//!
+//! The walk visits the query set in the order of the SQL text and tells the
+//! pass what to write: [`KeyPass`](super::pass::KeyPass) turns it into the
+//! statement's key and bound values, [`SqlPass`](super::pass::SqlPass) into
+//! its text and the same values. [`super::cache`] runs the first for every
+//! query and the second only for a statement it has not seen.
+//!
+//! ```text
+//! Note::objects().filter(Note::title.icontains("rust")).limit(5)
+//!   SELECT "t0"."id", "t0"."title" FROM "blog_note" AS "t0"
+//!   WHERE LOWER("t0"."title") LIKE LOWER(?) ESCAPE '!' LIMIT ?     ["%rust%", 5]
+//! ```
+//!
+//! Tables are aliased `t0` (the model's), `t1`, `t2`, ... (joined, in the
+//! order the query first needs them); identifiers come only from model
+//! metadata and every value is bound.
 
-use sea_query::{
-    Alias, BinOper, Expr, ExprTrait, Func, JoinType, Order, Query, SelectStatement, SimpleExpr,
-    UpdateStatement, Value,
-};
+use sea_query::Value;
 
-use super::cache::Kind;
+use super::pass::{Alias, Pass};
 use crate::db::executor::Backend;
-use crate::db::fields::SqlType;
 use crate::db::model::{Model, ModelMeta};
 use crate::db::query::QuerySet;
-use crate::db::query::lookup::{Assignment, Join, JoinOn, Lookup, LookupOp, Node};
+use crate::db::query::lookup::{Join, JoinOn, LookupOp, Node, OrderBy};
 use crate::db::query::values::{AggFunc, SelectItem};
 
-const BASE: &str = "t0";
-
-/// Tracks the table aliases of one SELECT and adds the joins it needs.
-struct Ctx<'s> {
-    stmt: &'s mut SelectStatement,
-    base: &'static ModelMeta,
-    joins: Vec<(Vec<Join>, String)>,
+/// A query set without its model type: what the compiler reads.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Query<'q> {
+    meta: &'static ModelMeta,
+    filters: &'q [Node],
+    ordering: Option<&'q [OrderBy]>,
+    limit: Option<u64>,
+    offset: Option<u64>,
+    distinct: bool,
+    for_update: bool,
+    related: &'q [Vec<Join>],
 }
 
-impl<'s> Ctx<'s> {
-    fn new(stmt: &'s mut SelectStatement, base: &'static ModelMeta) -> Self {
-        stmt.from_as(Alias::new(base.table), Alias::new(BASE));
+impl<'q> Query<'q> {
+    pub(crate) fn of<M: Model>(qs: &'q QuerySet<M>) -> Self {
         Self {
-            stmt,
-            base,
+            meta: M::meta(),
+            filters: &qs.filters,
+            ordering: qs.ordering.as_deref(),
+            limit: qs.limit,
+            offset: qs.offset,
+            distinct: qs.distinct,
+            for_update: qs.for_update,
+            related: &qs.related,
+        }
+    }
+
+    /// Whether the rows are cut by a limit or an offset.
+    fn limited(&self) -> bool {
+        self.limit.is_some() || self.offset.is_some()
+    }
+
+    /// The LIMIT and OFFSET to write: SQLite needs a LIMIT before an
+    /// OFFSET (`u64::MAX >> 1` standing for none).
+    fn limits(&self, backend: Backend) -> (Option<u64>, Option<u64>) {
+        match (self.limit, self.offset) {
+            (None, Some(offset)) if backend == Backend::Sqlite => {
+                (Some(u64::MAX >> 1), Some(offset))
+            }
+            limits => limits,
+        }
+    }
+}
+
+/// `SET column = value` (or `column = column + value`) of an `UPDATE`.
+#[derive(Debug, Clone)]
+pub(crate) struct Set {
+    pub(crate) column: &'static str,
+    pub(crate) value: Value,
+    pub(crate) increment: bool,
+}
+
+/// Which statement of a query set.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Kind<'q> {
+    /// Its rows, with their `select_related` rows (`all`, `get`, `first`).
+    Select,
+    /// `count()`.
+    Count,
+    /// `exists()`.
+    Exists,
+    /// The primary keys of its rows (`delete()`).
+    Pks,
+    /// Selected columns and aggregates (`values()`).
+    Values(&'q [SelectItem]),
+    /// Its rows with extra columns and aggregates (`annotate()`).
+    Annotated(&'q [SelectItem]),
+    /// `update()`.
+    Update(&'q [Set]),
+}
+
+/// Describes `kind` of `q` to `pass`.
+pub(crate) fn compile<P: Pass>(q: &Query<'_>, kind: Kind<'_>, pass: &mut P) {
+    match kind {
+        Kind::Select => {
+            Select::new(q, pass).rows(&[]);
+            if q.for_update && pass.backend() == Backend::Postgres {
+                // Only the queried table: rows of LEFT JOINed tables may be
+                // NULL, which PostgreSQL refuses to lock.
+                pass.sql(" FOR UPDATE OF ");
+                pass.alias(Alias::BASE);
+            }
+        }
+        Kind::Annotated(items) => Select::new(q, pass).rows(items),
+        Kind::Values(items) => Select::new(q, pass).values(items),
+        Kind::Count => Select::new(q, pass).count(),
+        Kind::Exists => Select::new(q, pass).pks(true),
+        Kind::Pks => Select::new(q, pass).pks(false),
+        Kind::Update(sets) => update(q, sets, pass),
+    }
+}
+
+/// `UPDATE table SET ... WHERE pk IN (SELECT pk ...)`.
+fn update<P: Pass>(q: &Query<'_>, sets: &[Set], pass: &mut P) {
+    pass.sql("UPDATE ");
+    pass.ident(q.meta.table);
+    pass.sql(" SET ");
+    for (i, set) in sets.iter().enumerate() {
+        if i > 0 {
+            pass.sql(", ");
+        }
+        pass.ident(set.column);
+        pass.sql(" = ");
+        if set.increment {
+            pass.ident(set.column);
+            pass.sql(" + ");
+        }
+        pass.bind(set.value.clone());
+    }
+    if !q.filters.is_empty() || q.limited() {
+        pass.sql(" WHERE ");
+        pass.ident(q.meta.pk_column);
+        pass.sql(" IN (");
+        Select::new(q, pass).pks(false);
+        pass.sql(")");
+    }
+}
+
+/// Where a condition is written: at the top of a `WHERE`, or as an operand
+/// of `AND` / `OR` (which decides the parentheses it needs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Within {
+    Top,
+    And,
+    Or,
+}
+
+/// One joined table: the relation path to it, and its alias and its
+/// parent's.
+struct Joined<'q> {
+    path: &'q [Join],
+    parent: Alias,
+    alias: Alias,
+}
+
+/// One `SELECT` being written, with its joins.
+struct Select<'a, 'q, P> {
+    q: &'a Query<'q>,
+    pass: &'a mut P,
+    joins: Vec<Joined<'q>>,
+}
+
+impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
+    fn new(q: &'a Query<'q>, pass: &'a mut P) -> Self {
+        Self {
+            q,
+            pass,
             joins: Vec::new(),
         }
     }
 
-    /// The alias of the table at the end of `path`, joining as needed.
-    fn alias(&mut self, path: &[Join]) -> String {
-        let mut parent = BASE.to_owned();
+    /// The model's columns, the `select_related` ones, then `extra` (grouped
+    /// by every selected model column when `extra` aggregates).
+    fn rows(mut self, extra: &'q [SelectItem]) {
+        let q = self.q;
+        for path in q.related {
+            self.join(path);
+        }
+        for item in extra {
+            self.join(&item.path);
+        }
+        self.join_filters();
+        self.join_ordering();
+
+        self.pass.sql("SELECT ");
+        if q.distinct {
+            self.pass.sql("DISTINCT ");
+        }
+        self.row_columns();
+        for item in extra {
+            self.pass.sql(", ");
+            self.item(item);
+        }
+        self.from();
+        self.filters();
+        if extra.iter().any(|i| i.agg.is_some()) {
+            // Grouping by every selected column of the rows works on both
+            // backends (PostgreSQL would accept the keys alone, SQLite too,
+            // but not in every case with joins).
+            self.pass.sql(" GROUP BY ");
+            for item in extra.iter().filter(|i| i.agg.is_none()) {
+                self.item(item);
+                self.pass.sql(", ");
+            }
+            self.row_columns();
+        }
+        self.order_by();
+        self.limits(false);
+    }
+
+    /// The columns of the model and of its `select_related` models.
+    fn row_columns(&mut self) {
+        self.pass.columns(self.q.meta, Alias::BASE);
+        for path in self.q.related {
+            if let Some(join) = path.last() {
+                self.pass.sql(", ");
+                let alias = self.alias(path);
+                self.pass.columns((join.target)(), alias);
+            }
+        }
+    }
+
+    /// `SELECT items ...`, grouped by the plain columns when some items
+    /// aggregate.
+    fn values(mut self, items: &'q [SelectItem]) {
+        let q = self.q;
+        let grouped = items.iter().any(|i| i.agg.is_some());
+        // The default ordering would add GROUP BY / DISTINCT keys the
+        // caller did not select; only an explicit order_by applies here.
+        let ordered = !((grouped || q.distinct) && q.ordering.is_none());
+        for item in items {
+            self.join(&item.path);
+        }
+        self.join_filters();
+        if ordered {
+            self.join_ordering();
+        }
+
+        self.pass.sql("SELECT ");
+        if q.distinct {
+            self.pass.sql("DISTINCT ");
+        }
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                self.pass.sql(", ");
+            }
+            self.item(item);
+        }
+        self.from();
+        self.filters();
+        if grouped {
+            let mut keys = items.iter().filter(|i| i.agg.is_none()).peekable();
+            if keys.peek().is_some() {
+                self.pass.sql(" GROUP BY ");
+            }
+            for (i, item) in keys.enumerate() {
+                if i > 0 {
+                    self.pass.sql(", ");
+                }
+                self.item(item);
+            }
+        }
+        if ordered {
+            self.order_by();
+        }
+        self.limits(false);
+    }
+
+    /// `COUNT(*)` of the rows; over the cut rows when there is a limit, an
+    /// offset or `distinct`.
+    fn count(mut self) {
+        let q = self.q;
+        if q.limited() || q.distinct {
+            self.pass.sql("SELECT COUNT(*) FROM (");
+            Select::new(q, &mut *self.pass).pks(false);
+            self.pass.sql(") AS ");
+            self.pass.ident("sub");
+            return;
+        }
+        self.join_filters();
+        self.pass.sql("SELECT COUNT(*)");
+        self.from();
+        self.filters();
+    }
+
+    /// `SELECT t0.pk ...`, honouring limit and offset; one row at most and
+    /// unordered when `exists`.
+    fn pks(mut self, exists: bool) {
+        let q = self.q;
+        self.join_filters();
+        if q.limited() {
+            self.join_ordering();
+        }
+        self.pass.sql("SELECT ");
+        if q.distinct {
+            self.pass.sql("DISTINCT ");
+        }
+        self.pass.column(Alias::BASE, q.meta.pk_column);
+        self.from();
+        self.filters();
+        if q.limited() && !exists {
+            self.order_by();
+        }
+        self.limits(exists);
+    }
+
+    /// Joins the tables on `path` (and its prefixes) not joined yet.
+    #[inline]
+    fn join(&mut self, path: &'q [Join]) {
+        if path.is_empty() {
+            return;
+        }
+        let mut parent = Alias::BASE;
         for depth in 1..=path.len() {
             let prefix = &path[..depth];
-            if let Some((_, alias)) = self.joins.iter().find(|(p, _)| p.as_slice() == prefix) {
-                parent = alias.clone();
+            if let Some(joined) = self.joins.iter().find(|j| j.path == prefix) {
+                parent = joined.alias;
                 continue;
             }
-            let join = prefix[depth - 1];
+            let n = u32::try_from(self.joins.len() + 1).unwrap_or(u32::MAX);
+            let alias = Alias::table(n);
+            self.joins.push(Joined {
+                path: prefix,
+                parent,
+                alias,
+            });
+            parent = alias;
+        }
+    }
+
+    fn join_filters(&mut self) {
+        fn walk<'a, 'q, P: Pass>(select: &mut Select<'a, 'q, P>, node: &'q Node) {
+            match node {
+                Node::Lookup(lookup) => select.join(&lookup.path),
+                Node::And(nodes) | Node::Or(nodes) => {
+                    for node in nodes {
+                        walk(select, node);
+                    }
+                }
+                Node::Not(inner) => walk(select, inner),
+                Node::PkInJoin { .. } | Node::Pk(..) => {}
+            }
+        }
+        for node in self.q.filters {
+            walk(self, node);
+        }
+    }
+
+    fn join_ordering(&mut self) {
+        // The model's default ordering has no relation paths.
+        for key in self.q.ordering.unwrap_or_default() {
+            self.join(&key.path);
+        }
+    }
+
+    /// The alias of the table at the end of `path` (joined beforehand).
+    fn alias(&self, path: &[Join]) -> Alias {
+        if path.is_empty() {
+            return Alias::BASE;
+        }
+        self.joins
+            .iter()
+            .find(|j| j.path == path)
+            .map_or(Alias::BASE, |j| j.alias)
+    }
+
+    /// `FROM table AS t0 LEFT JOIN ...`.
+    fn from(&mut self) {
+        self.pass.sql(" FROM ");
+        self.pass.table(self.q.meta.table, Alias::BASE);
+        for joined in &self.joins {
+            let Some(join) = joined.path.last() else {
+                continue;
+            };
             let target = (join.target)();
-            let alias = format!("t{}", self.joins.len() + 1);
-            let on: SimpleExpr = match join.on {
+            let (alias, parent) = (joined.alias, joined.parent);
+            match join.on {
                 JoinOn::Columns {
                     parent_column,
                     target_column,
-                } => Expr::col((Alias::new(alias.as_str()), Alias::new(target_column)))
-                    .equals((Alias::new(parent.as_str()), Alias::new(parent_column))),
+                } => {
+                    self.pass.sql(" LEFT JOIN ");
+                    self.pass.table(target.table, alias);
+                    self.pass.sql(" ON ");
+                    self.pass.column(alias, target_column);
+                    self.pass.sql(" = ");
+                    self.pass.column(parent, parent_column);
+                }
                 JoinOn::Table {
                     table,
                     source,
-                    target: target_col,
+                    target: target_column,
                     parent_pk,
                 } => {
-                    let via = format!("{alias}_j");
-                    self.stmt.join_as(
-                        JoinType::LeftJoin,
-                        Alias::new(table),
-                        Alias::new(via.as_str()),
-                        Expr::col((Alias::new(via.as_str()), Alias::new(source)))
-                            .equals((Alias::new(parent.as_str()), Alias::new(parent_pk))),
-                    );
-                    Expr::col((Alias::new(alias.as_str()), Alias::new(target.pk_column)))
-                        .equals((Alias::new(via), Alias::new(target_col)))
+                    let via = alias.via();
+                    self.pass.sql(" LEFT JOIN ");
+                    self.pass.table(table, via);
+                    self.pass.sql(" ON ");
+                    self.pass.column(via, source);
+                    self.pass.sql(" = ");
+                    self.pass.column(parent, parent_pk);
+                    self.pass.sql(" LEFT JOIN ");
+                    self.pass.table(target.table, alias);
+                    self.pass.sql(" ON ");
+                    self.pass.column(alias, target.pk_column);
+                    self.pass.sql(" = ");
+                    self.pass.column(via, target_column);
                 }
-                JoinOn::Invalid => Expr::cust("1 = 0"),
-            };
-            self.stmt.join_as(
-                JoinType::LeftJoin,
-                Alias::new(target.table),
-                Alias::new(alias.as_str()),
-                on,
-            );
-            self.joins.push((prefix.to_vec(), alias.clone()));
-            parent = alias;
+                JoinOn::Invalid => {
+                    self.pass.sql(" LEFT JOIN ");
+                    self.pass.table(target.table, alias);
+                    self.pass.sql(" ON 1 = 0");
+                }
+            }
         }
-        parent
     }
 
-    fn col(&mut self, path: &[Join], column: &'static str) -> SimpleExpr {
-        let alias = self.alias(path);
-        Expr::col((Alias::new(alias), Alias::new(column))).into()
+    /// `WHERE` and the filters, ANDed.
+    fn filters(&mut self) {
+        let filters = self.q.filters;
+        if filters.is_empty() {
+            return;
+        }
+        self.pass.sql(" WHERE ");
+        self.all(filters, Within::Top);
     }
 
-    fn condition(&mut self, node: &Node) -> SimpleExpr {
+    /// `nodes` joined by `AND` (`1 = 1` when there are none).
+    fn all(&mut self, nodes: &'q [Node], within: Within) {
+        self.connect(nodes, within, Within::And);
+    }
+
+    /// `nodes` joined by `AND` or `OR` (`op`), in parentheses when written
+    /// as an operand of the other one.
+    fn connect(&mut self, nodes: &'q [Node], within: Within, op: Within) {
+        match nodes {
+            [] if op == Within::And => self.pass.sql("1 = 1"),
+            [] => self.pass.sql("1 = 0"),
+            [node] => self.condition(node, within),
+            _ => {
+                let nested = within != Within::Top && within != op;
+                if nested {
+                    self.pass.sql("(");
+                }
+                for (i, node) in nodes.iter().enumerate() {
+                    if i > 0 {
+                        self.pass
+                            .sql(if op == Within::And { " AND " } else { " OR " });
+                    }
+                    self.condition(node, op);
+                }
+                if nested {
+                    self.pass.sql(")");
+                }
+            }
+        }
+    }
+
+    fn condition(&mut self, node: &'q Node, within: Within) {
         match node {
-            Node::Lookup(lookup) => self.lookup(lookup),
-            Node::And(nodes) => {
-                let mut exprs = nodes.iter().map(|n| self.condition(n));
-                match exprs.next() {
-                    None => Expr::cust("1 = 1"),
-                    Some(first) => exprs.fold(first, SimpleExpr::and),
-                }
-            }
-            Node::Or(nodes) => {
-                let mut exprs = nodes.iter().map(|n| self.condition(n));
-                match exprs.next() {
-                    None => Expr::cust("1 = 0"),
-                    Some(first) => exprs.fold(first, SimpleExpr::or),
-                }
-            }
+            Node::Lookup(l) => self.lookup(&l.path, l.column, l.op, &l.values),
+            Node::And(nodes) => self.all(nodes, within),
+            Node::Or(nodes) => self.connect(nodes, within, Within::Or),
             // `IS NOT TRUE` rather than `NOT`: a row whose column is NULL
             // does not match the inner condition, so it must match its
             // negation (as Django's `exclude` does).
-            Node::Not(inner) => SimpleExpr::Binary(
-                Box::new(SimpleExpr::Tuple(vec![self.condition(inner)])),
-                BinOper::IsNot,
-                Box::new(SimpleExpr::Constant(true.into())),
-            ),
-            Node::Pk(op, values) => {
-                let lookup = Lookup {
-                    path: Vec::new(),
-                    column: self.base.pk_column,
-                    op: *op,
-                    values: values.clone(),
-                };
-                self.lookup(&lookup)
+            Node::Not(inner) => {
+                self.pass.sql("(");
+                self.condition(inner, Within::Top);
+                self.pass.sql(") IS NOT TRUE");
             }
+            Node::Pk(op, values) => self.lookup(&[], self.q.meta.pk_column, *op, values),
             Node::PkInJoin {
                 table,
                 source,
                 target,
                 owner,
             } => {
-                let sub = Query::select()
-                    .column(Alias::new(*target))
-                    .from(Alias::new(*table))
-                    .and_where(Expr::col(Alias::new(*source)).eq(owner.clone()))
-                    .to_owned();
-                let pk = self.base.pk_column;
-                Expr::col((Alias::new(BASE), Alias::new(pk))).in_subquery(sub)
+                self.pass.column(Alias::BASE, self.q.meta.pk_column);
+                self.pass.sql(" IN (SELECT ");
+                self.pass.ident(target);
+                self.pass.sql(" FROM ");
+                self.pass.ident(table);
+                self.pass.sql(" WHERE ");
+                self.pass.ident(source);
+                self.pass.sql(" = ");
+                self.pass.bind(owner.clone());
+                self.pass.sql(")");
             }
         }
     }
 
-    fn lookup(&mut self, l: &Lookup) -> SimpleExpr {
-        let col = self.col(&l.path, l.column);
-        let first = l.values.first().cloned();
-        let value = || first.clone().unwrap_or(Value::String(None));
-        match l.op {
-            LookupOp::Exact if is_null(&value()) => col.is_null(),
-            LookupOp::Exact => col.eq(value()),
-            LookupOp::Ne if is_null(&value()) => col.is_not_null(),
-            LookupOp::Ne => col.ne(value()),
-            LookupOp::IExact => SimpleExpr::from(Func::lower(col))
-                .eq(SimpleExpr::from(Func::lower(Expr::val(value())))),
-            LookupOp::Gt => col.gt(value()),
-            LookupOp::Gte => col.gte(value()),
-            LookupOp::Lt => col.lt(value()),
-            LookupOp::Lte => col.lte(value()),
-            LookupOp::In if l.values.is_empty() => Expr::cust("1 = 0"),
-            LookupOp::In => col.is_in(l.values.clone()),
+    fn lookup(&mut self, path: &[Join], column: &'static str, op: LookupOp, values: &[Value]) {
+        let alias = self.alias(path);
+        // A missing value counts as NULL.
+        let value = |i: usize| values.get(i).cloned().unwrap_or(Value::String(None));
+        let operator = match op {
+            LookupOp::Exact | LookupOp::Ne if values.first().is_none_or(is_null) => {
+                self.pass.column(alias, column);
+                self.pass.sql(if op == LookupOp::Exact {
+                    " IS NULL"
+                } else {
+                    " IS NOT NULL"
+                });
+                return;
+            }
+            LookupOp::Exact => " = ",
+            LookupOp::Ne => " <> ",
+            LookupOp::Gt => " > ",
+            LookupOp::Gte => " >= ",
+            LookupOp::Lt => " < ",
+            LookupOp::Lte => " <= ",
+            LookupOp::IsNull(null) => {
+                self.pass.column(alias, column);
+                self.pass
+                    .sql(if null { " IS NULL" } else { " IS NOT NULL" });
+                return;
+            }
+            LookupOp::IExact => {
+                self.pass.sql("LOWER(");
+                self.pass.column(alias, column);
+                self.pass.sql(") = LOWER(");
+                self.pass.bind(value(0));
+                self.pass.sql(")");
+                return;
+            }
+            LookupOp::In if values.is_empty() => {
+                self.pass.sql("1 = 0");
+                return;
+            }
+            LookupOp::In => {
+                self.pass.column(alias, column);
+                self.pass.sql(" IN (");
+                self.pass.bind_all(values);
+                self.pass.sql(")");
+                return;
+            }
             LookupOp::Range => {
-                let high = l.values.get(1).cloned().unwrap_or(Value::String(None));
-                col.between(value(), high)
+                self.pass.column(alias, column);
+                self.pass.sql(" BETWEEN ");
+                self.pass.bind(value(0));
+                self.pass.sql(" AND ");
+                self.pass.bind(value(1));
+                return;
             }
-            LookupOp::IsNull(true) => col.is_null(),
-            LookupOp::IsNull(false) => col.is_not_null(),
-            LookupOp::Contains => like(col, &value(), true, true, false),
-            LookupOp::IContains => like(col, &value(), true, true, true),
-            LookupOp::StartsWith => like(col, &value(), false, true, false),
-            LookupOp::IStartsWith => like(col, &value(), false, true, true),
-            LookupOp::EndsWith => like(col, &value(), true, false, false),
-            LookupOp::IEndsWith => like(col, &value(), true, false, true),
+            LookupOp::Contains
+            | LookupOp::IContains
+            | LookupOp::StartsWith
+            | LookupOp::IStartsWith
+            | LookupOp::EndsWith
+            | LookupOp::IEndsWith => {
+                self.like(alias, column, op, &value(0));
+                return;
+            }
+        };
+        self.pass.column(alias, column);
+        self.pass.sql(operator);
+        self.pass.bind(value(0));
+    }
+
+    /// `column LIKE pattern ESCAPE '!'` (both lowered for the
+    /// case-insensitive lookups), the pattern built from the value with its
+    /// wildcards escaped, so `%` and `_` in user input match literally.
+    fn like(&mut self, alias: Alias, column: &'static str, op: LookupOp, value: &Value) {
+        let (any_prefix, any_suffix) = match op {
+            LookupOp::StartsWith | LookupOp::IStartsWith => (false, true),
+            LookupOp::EndsWith | LookupOp::IEndsWith => (true, false),
+            _ => (true, true),
+        };
+        let pattern = like_pattern(value, any_prefix, any_suffix);
+        if matches!(
+            op,
+            LookupOp::IContains | LookupOp::IStartsWith | LookupOp::IEndsWith
+        ) {
+            self.pass.sql("LOWER(");
+            self.pass.column(alias, column);
+            self.pass.sql(") LIKE LOWER(");
+            self.pass.bind(pattern.into());
+            self.pass.sql(") ESCAPE '!'");
+        } else {
+            self.pass.column(alias, column);
+            self.pass.sql(" LIKE ");
+            self.pass.bind(pattern.into());
+            self.pass.sql(" ESCAPE '!'");
         }
     }
 
-    fn order(&mut self, keys: &[(Vec<Join>, &'static str, bool)]) {
-        for (path, column, desc) in keys {
-            let col = self.col(path, column);
-            self.stmt
-                .order_by_expr(col, if *desc { Order::Desc } else { Order::Asc });
+    /// `ORDER BY` the query set's sort keys, or the model's default
+    /// ordering; nothing when there are none.
+    fn order_by(&mut self) {
+        match self.q.ordering {
+            Some(keys) => {
+                for (i, key) in keys.iter().enumerate() {
+                    self.order_key(i, &key.path, key.column, key.desc);
+                }
+            }
+            None => {
+                for (i, &(column, desc)) in self.q.meta.ordering.iter().enumerate() {
+                    self.order_key(i, &[], column, desc);
+                }
+            }
+        }
+    }
+
+    fn order_key(&mut self, i: usize, path: &[Join], column: &'static str, desc: bool) {
+        self.pass.sql(if i == 0 { " ORDER BY " } else { ", " });
+        let alias = self.alias(path);
+        self.pass.column(alias, column);
+        self.pass.sql(if desc { " DESC" } else { " ASC" });
+    }
+
+    /// `LIMIT ? OFFSET ?`; `LIMIT 1` when `exists`.
+    fn limits(&mut self, exists: bool) {
+        if !exists && !self.q.limited() {
+            return;
+        }
+        let (limit, offset) = self.q.limits(self.pass.backend());
+        let limit = if exists { Some(1) } else { limit };
+        if let Some(limit) = limit {
+            self.pass.sql(" LIMIT ");
+            self.pass.bind(limit.into());
+        }
+        if let Some(offset) = offset {
+            self.pass.sql(" OFFSET ");
+            self.pass.bind(offset.into());
+        }
+    }
+
+    /// One selected column or aggregate.
+    fn item(&mut self, item: &SelectItem) {
+        let Some(column) = item.column else {
+            self.pass.sql(match item.agg {
+                Some(AggFunc::Count) => "COUNT(*)",
+                _ => "NULL",
+            });
+            return;
+        };
+        let alias = self.alias(&item.path);
+        let Some(agg) = item.agg else {
+            self.pass.column(alias, column);
+            return;
+        };
+        // Keep the column's type: PostgreSQL widens SUM(int) to
+        // bigint/numeric and AVG to numeric.
+        let cast = matches!(agg, AggFunc::Sum | AggFunc::Avg);
+        if cast {
+            self.pass.sql("CAST(");
+        }
+        self.pass.sql(match agg {
+            AggFunc::Count => "COUNT(",
+            AggFunc::CountDistinct => "COUNT(DISTINCT ",
+            AggFunc::Sum => "SUM(",
+            AggFunc::Avg => "AVG(",
+            AggFunc::Min => "MIN(",
+            AggFunc::Max => "MAX(",
+        });
+        self.pass.column(alias, column);
+        self.pass.sql(")");
+        if cast {
+            self.pass.sql(" AS ");
+            self.pass.type_name(item.sql_type);
+            self.pass.sql(")");
         }
     }
 }
 
+/// Whether `v` is SQL `NULL`.
 pub(crate) fn is_null(v: &Value) -> bool {
     matches!(
         v,
@@ -194,35 +688,6 @@ pub(crate) fn is_null(v: &Value) -> bool {
             | Value::Uuid(None)
             | Value::Json(None)
             | Value::Bytes(None)
-    )
-}
-
-/// `col LIKE pattern ESCAPE '!'`, the pattern built from the bound value with
-/// its wildcards escaped, so `%` and `_` in user input match literally.
-fn like(
-    col: SimpleExpr,
-    value: &Value,
-    any_prefix: bool,
-    any_suffix: bool,
-    ci: bool,
-) -> SimpleExpr {
-    let pattern = like_pattern(value, any_prefix, any_suffix);
-    let (lhs, rhs): (SimpleExpr, SimpleExpr) = if ci {
-        (
-            Func::lower(col).into(),
-            Func::lower(Expr::val(pattern)).into(),
-        )
-    } else {
-        (col, Expr::val(pattern).into())
-    };
-    SimpleExpr::Binary(
-        Box::new(lhs),
-        BinOper::Like,
-        Box::new(SimpleExpr::Binary(
-            Box::new(rhs),
-            BinOper::Escape,
-            Box::new(SimpleExpr::Constant('!'.into())),
-        )),
     )
 }
 
@@ -248,343 +713,5 @@ fn like_pattern(value: &Value, any_prefix: bool, any_suffix: bool) -> String {
     pattern
 }
 
-fn ordering<M: Model>(qs: &QuerySet<M>) -> Vec<(Vec<Join>, &'static str, bool)> {
-    match &qs.ordering {
-        Some(keys) => keys
-            .iter()
-            .map(|k| (k.path.clone(), k.column, k.desc))
-            .collect(),
-        None => M::meta()
-            .ordering
-            .iter()
-            .map(|(c, d)| (Vec::new(), *c, *d))
-            .collect(),
-    }
-}
-
-fn apply_filters<M: Model>(ctx: &mut Ctx<'_>, qs: &QuerySet<M>) {
-    for node in &qs.filters {
-        let cond = ctx.condition(node);
-        ctx.stmt.and_where(cond);
-    }
-}
-
-/// The LIMIT and OFFSET a query set renders with: SQLite needs a LIMIT
-/// before an OFFSET (`u64::MAX >> 1` standing for none).
-fn effective_limits<M: Model>(qs: &QuerySet<M>, backend: Backend) -> (Option<u64>, Option<u64>) {
-    match (qs.limit, qs.offset) {
-        (None, Some(offset)) if backend == Backend::Sqlite => (Some(u64::MAX >> 1), Some(offset)),
-        limits => limits,
-    }
-}
-
-fn limits<M: Model>(stmt: &mut SelectStatement, qs: &QuerySet<M>, backend: Backend) {
-    let (limit, offset) = effective_limits(qs, backend);
-    if let Some(limit) = limit {
-        stmt.limit(limit);
-    }
-    if let Some(offset) = offset {
-        stmt.offset(offset);
-    }
-}
-
-/// The values `kind` of `qs` binds, in the order of their placeholders, as
-/// [`select`], [`count`] and [`exists`] bind them (see `sql::cache`, which
-/// checks the two agree before relying on this walk).
-pub(crate) fn bound_values<M: Model>(
-    qs: &QuerySet<M>,
-    backend: Backend,
-    kind: Kind,
-    out: &mut Vec<Value>,
-) {
-    for node in &qs.filters {
-        node_values(node, out);
-    }
-    let (limit, offset) = effective_limits(qs, backend);
-    let limit = match kind {
-        Kind::Select => limit,
-        Kind::Count if limit.is_some() || offset.is_some() || qs.distinct => limit,
-        Kind::Count => return,
-        Kind::Exists => Some(1),
-    };
-    out.extend(limit.map(Value::from));
-    out.extend(offset.map(Value::from));
-}
-
-fn node_values(node: &Node, out: &mut Vec<Value>) {
-    match node {
-        Node::Lookup(l) => lookup_values(l.op, &l.values, out),
-        Node::And(nodes) | Node::Or(nodes) => {
-            for n in nodes {
-                node_values(n, out);
-            }
-        }
-        Node::Not(inner) => node_values(inner, out),
-        Node::PkInJoin { owner, .. } => out.push(owner.clone()),
-        Node::Pk(op, values) => lookup_values(*op, values, out),
-    }
-}
-
-/// The values [`Ctx::lookup`] binds for one lookup.
-fn lookup_values(op: LookupOp, values: &[Value], out: &mut Vec<Value>) {
-    let value = || values.first().cloned().unwrap_or(Value::String(None));
-    match op {
-        LookupOp::Exact | LookupOp::Ne if is_null(&value()) => {}
-        LookupOp::In => out.extend(values.iter().cloned()),
-        LookupOp::Range => {
-            out.push(value());
-            out.push(values.get(1).cloned().unwrap_or(Value::String(None)));
-        }
-        LookupOp::IsNull(_) => {}
-        LookupOp::Contains | LookupOp::IContains => {
-            out.push(like_pattern(&value(), true, true).into());
-        }
-        LookupOp::StartsWith | LookupOp::IStartsWith => {
-            out.push(like_pattern(&value(), false, true).into());
-        }
-        LookupOp::EndsWith | LookupOp::IEndsWith => {
-            out.push(like_pattern(&value(), true, false).into());
-        }
-        LookupOp::Exact
-        | LookupOp::Ne
-        | LookupOp::IExact
-        | LookupOp::Gt
-        | LookupOp::Gte
-        | LookupOp::Lt
-        | LookupOp::Lte => out.push(value()),
-    }
-}
-
-pub(crate) fn select<M: Model>(qs: &QuerySet<M>, backend: Backend) -> SelectStatement {
-    let mut stmt = select_with(qs, backend, &[]);
-    if qs.for_update && backend == Backend::Postgres {
-        // Only the queried table: rows of LEFT JOINed tables may be NULL,
-        // which PostgreSQL refuses to lock.
-        stmt.lock_with_tables(sea_query::LockType::Update, [Alias::new(BASE)]);
-    }
-    stmt
-}
-
-/// The model's columns, the select_related ones, then `extra` (grouped by
-/// every selected model column when `extra` aggregates).
-fn select_with<M: Model>(
-    qs: &QuerySet<M>,
-    backend: Backend,
-    extra: &[SelectItem],
-) -> SelectStatement {
-    let mut stmt = Query::select();
-    let mut ctx = Ctx::new(&mut stmt, M::meta());
-    let mut row_columns: Vec<SimpleExpr> = Vec::new();
-    let mut add_columns = |ctx: &mut Ctx<'_>, meta: &'static ModelMeta, alias: &str| {
-        for field in meta.column_fields() {
-            if let Some(column) = field.column {
-                let col: SimpleExpr = Expr::col((Alias::new(alias), Alias::new(column))).into();
-                ctx.stmt.expr(col.clone());
-                row_columns.push(col);
-            }
-        }
-    };
-    add_columns(&mut ctx, M::meta(), BASE);
-    for path in &qs.related {
-        let alias = ctx.alias(path);
-        if let Some(join) = path.last() {
-            add_columns(&mut ctx, (join.target)(), &alias);
-        }
-    }
-    let grouped = extra.iter().any(|i| i.agg.is_some());
-    let mut group_by = Vec::new();
-    for item in extra {
-        let expr = item_expr(&mut ctx, backend, item);
-        if grouped && item.agg.is_none() {
-            group_by.push(expr.clone());
-        }
-        ctx.stmt.expr(expr);
-    }
-    if grouped {
-        // Grouping by every selected column of the rows works on both
-        // backends (PostgreSQL would accept the keys alone, SQLite too, but
-        // not in every case with joins).
-        group_by.extend(row_columns);
-        ctx.stmt.add_group_by(group_by);
-    }
-    apply_filters(&mut ctx, qs);
-    let keys = ordering(qs);
-    ctx.order(&keys);
-    if qs.distinct {
-        stmt.distinct();
-    }
-    limits(&mut stmt, qs, backend);
-    stmt
-}
-
-/// `SELECT t0.pk FROM ... WHERE ...` (honouring limit/offset).
-pub(crate) fn pks<M: Model>(qs: &QuerySet<M>, backend: Backend) -> SelectStatement {
-    let mut stmt = Query::select();
-    let mut ctx = Ctx::new(&mut stmt, M::meta());
-    ctx.stmt
-        .column((Alias::new(BASE), Alias::new(M::meta().pk_column)));
-    apply_filters(&mut ctx, qs);
-    if qs.limit.is_some() || qs.offset.is_some() {
-        let keys = ordering(qs);
-        ctx.order(&keys);
-    }
-    if qs.distinct {
-        stmt.distinct();
-    }
-    limits(&mut stmt, qs, backend);
-    stmt
-}
-
-pub(crate) fn count<M: Model>(qs: &QuerySet<M>, backend: Backend) -> SelectStatement {
-    if qs.limit.is_some() || qs.offset.is_some() || qs.distinct {
-        let inner = pks(qs, backend);
-        return Query::select()
-            .expr(Expr::cust("COUNT(*)"))
-            .from_subquery(inner, Alias::new("sub"))
-            .to_owned();
-    }
-    let mut stmt = Query::select();
-    let mut ctx = Ctx::new(&mut stmt, M::meta());
-    ctx.stmt.expr(Expr::cust("COUNT(*)"));
-    apply_filters(&mut ctx, qs);
-    stmt
-}
-
-pub(crate) fn exists<M: Model>(qs: &QuerySet<M>, backend: Backend) -> SelectStatement {
-    let mut stmt = pks(qs, backend);
-    stmt.clear_order_by();
-    stmt.limit(1);
-    stmt
-}
-
-fn type_name(backend: Backend, ty: SqlType) -> String {
-    backend.dialect().column_type(ty, None, None)
-}
-
-fn item_expr(ctx: &mut Ctx<'_>, backend: Backend, item: &SelectItem) -> SimpleExpr {
-    match (item.agg, item.column) {
-        (Some(AggFunc::Count), None) => Expr::cust("COUNT(*)"),
-        (Some(agg), Some(column)) => {
-            let col = ctx.col(&item.path, column);
-            let call: SimpleExpr = match agg {
-                AggFunc::Count => Func::count(col).into(),
-                AggFunc::CountDistinct => Func::count_distinct(col).into(),
-                AggFunc::Sum => Func::sum(col).into(),
-                AggFunc::Avg => Func::avg(col).into(),
-                AggFunc::Min => Func::min(col).into(),
-                AggFunc::Max => Func::max(col).into(),
-            };
-            match agg {
-                // Keep the column's type: PostgreSQL widens SUM(int) to
-                // bigint/numeric and AVG to numeric.
-                AggFunc::Sum | AggFunc::Avg => {
-                    Func::cast_as(call, Alias::new(type_name(backend, item.sql_type))).into()
-                }
-                _ => call,
-            }
-        }
-        (None, Some(column)) => ctx.col(&item.path, column),
-        (_, None) => Expr::cust("NULL"),
-    }
-}
-
-pub(crate) fn values<M: Model>(
-    qs: &QuerySet<M>,
-    backend: Backend,
-    items: &[SelectItem],
-) -> SelectStatement {
-    let mut stmt = Query::select();
-    let mut ctx = Ctx::new(&mut stmt, M::meta());
-    let grouped = items.iter().any(|i| i.agg.is_some());
-    let mut group_by = Vec::new();
-    for item in items {
-        let expr = item_expr(&mut ctx, backend, item);
-        if grouped && item.agg.is_none() {
-            group_by.push(expr.clone());
-        }
-        ctx.stmt.expr(expr);
-    }
-    apply_filters(&mut ctx, qs);
-    if !group_by.is_empty() {
-        ctx.stmt.add_group_by(group_by);
-    }
-    // The default ordering would add GROUP BY / DISTINCT keys the caller did
-    // not select; only an explicit order_by applies here.
-    let keys = if (grouped || qs.distinct) && qs.ordering.is_none() {
-        Vec::new()
-    } else {
-        ordering(qs)
-    };
-    ctx.order(&keys);
-    if qs.distinct {
-        stmt.distinct();
-    }
-    limits(&mut stmt, qs, backend);
-    stmt
-}
-
-/// The model's columns (and select_related ones) plus `items`.
-pub(crate) fn annotated<M: Model>(
-    qs: &QuerySet<M>,
-    backend: Backend,
-    items: &[SelectItem],
-) -> SelectStatement {
-    select_with(qs, backend, items)
-}
-
-pub(crate) fn update<M: Model>(
-    qs: &QuerySet<M>,
-    backend: Backend,
-    assignments: &[Assignment<M>],
-) -> UpdateStatement {
-    let meta = M::meta();
-    let mut stmt = Query::update();
-    stmt.table(Alias::new(meta.table));
-    for a in assignments {
-        if a.increment {
-            stmt.value(
-                Alias::new(a.column),
-                Expr::col(Alias::new(a.column)).add(a.value.clone()),
-            );
-        } else {
-            stmt.value(Alias::new(a.column), a.value.clone());
-        }
-    }
-    if !qs.filters.is_empty() || qs.limit.is_some() || qs.offset.is_some() {
-        stmt.and_where(Expr::col(Alias::new(meta.pk_column)).in_subquery(pks(qs, backend)));
-    }
-    stmt
-}
-
-/// `SELECT j.source, t0.* FROM target t0 JOIN join j ON j.target = t0.pk WHERE j.source IN (...)`.
-pub(crate) fn m2m_prefetch<T: Model>(
-    table: &'static str,
-    source: &'static str,
-    target: &'static str,
-    owners: Vec<Value>,
-) -> SelectStatement {
-    let meta = T::meta();
-    let mut stmt = Query::select();
-    stmt.column((Alias::new("j"), Alias::new(source)));
-    stmt.from_as(Alias::new(meta.table), Alias::new(BASE));
-    for field in meta.column_fields() {
-        if let Some(column) = field.column {
-            stmt.column((Alias::new(BASE), Alias::new(column)));
-        }
-    }
-    stmt.join_as(
-        JoinType::InnerJoin,
-        Alias::new(table),
-        Alias::new("j"),
-        Expr::col((Alias::new("j"), Alias::new(target)))
-            .equals((Alias::new(BASE), Alias::new(meta.pk_column))),
-    );
-    stmt.and_where(Expr::col((Alias::new("j"), Alias::new(source))).is_in(owners));
-    for (column, desc) in meta.ordering {
-        stmt.order_by(
-            (Alias::new(BASE), Alias::new(*column)),
-            if *desc { Order::Desc } else { Order::Asc },
-        );
-    }
-    stmt
-}
+#[cfg(test)]
+mod tests;

@@ -7,6 +7,7 @@ use super::{TableChange, column_type, literal, quote};
 use crate::db::Backend;
 use crate::db::model::OnDelete;
 use crate::db::schema::{ColumnSchema, ForeignKeySchema, IndexSchema};
+use crate::db::sql::migrate::fill_nulls;
 
 const PG: Backend = Backend::Postgres;
 
@@ -216,10 +217,7 @@ fn alter_column(
     }
     if before.nullable && !c.nullable {
         if let Some(v) = change.fill_for(c) {
-            out.push(format!(
-                "UPDATE {t} SET {col} = {} WHERE {col} IS NULL",
-                literal(PG, &v)
-            ));
+            out.push(fill_nulls(PG, table, &c.name, &literal(PG, &v)));
         }
         out.push(format!("ALTER TABLE {t} ALTER COLUMN {col} SET NOT NULL"));
     } else if !before.nullable && c.nullable {

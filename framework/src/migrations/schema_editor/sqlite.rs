@@ -9,6 +9,7 @@
 use super::{TableChange, column_type, literal, quote};
 use crate::db::Backend;
 use crate::db::schema::{IndexSchema, ModelSchema, TableSchema, create_table_sql};
+use crate::db::sql::migrate::{Source, copy_rows};
 
 /// Indexes identified by what they do, not by name.
 fn same_index(a: &IndexSchema, b: &IndexSchema) -> bool {
@@ -155,32 +156,24 @@ fn rebuild(change: &TableChange<'_>) -> Vec<String> {
         verbose_name_plural: String::new(),
     };
     let mut out = create_table_sql(Backend::Sqlite, &[schema]);
-    let mut targets = Vec::new();
-    let mut sources = Vec::new();
+    let mut columns = Vec::new();
     for c in &new.columns {
         let fill = change.fill_for(c);
-        let expr = match (change.old_name(&c.name), fill) {
+        let source = match (change.old_name(&c.name), fill) {
             // Only a column that could hold NULLs needs them replaced.
             (Some(old), Some(v))
                 if !c.nullable && change.old.column(old).is_some_and(|o| o.nullable) =>
             {
-                format!("COALESCE({}, {})", quote(old), literal(Backend::Sqlite, &v))
+                Source::ColumnOr(old, literal(Backend::Sqlite, &v))
             }
-            (Some(old), _) => quote(old),
-            (None, Some(v)) => literal(Backend::Sqlite, &v),
+            (Some(old), _) => Source::Column(old),
+            (None, Some(v)) => Source::Literal(literal(Backend::Sqlite, &v)),
             (None, None) => continue,
         };
-        targets.push(quote(&c.name));
-        sources.push(expr);
+        columns.push((c.name.as_str(), source));
     }
-    if !targets.is_empty() {
-        out.push(format!(
-            "INSERT INTO {} ({}) SELECT {} FROM {}",
-            quote(&temp),
-            targets.join(", "),
-            sources.join(", "),
-            quote(&change.old.name)
-        ));
+    if !columns.is_empty() {
+        out.push(copy_rows(Backend::Sqlite, &temp, &change.old.name, columns));
     }
     out.push(format!("DROP TABLE {}", quote(&change.old.name)));
     out.push(format!(

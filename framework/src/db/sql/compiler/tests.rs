@@ -1,0 +1,239 @@
+//! The SQL the compiler writes for representative query sets, on both
+//! backends.
+
+use sea_query::Value;
+
+use super::{Kind, Query, Set};
+use crate::db::executor::Backend;
+use crate::db::query::values::Selection as _;
+use crate::db::query::{Aggregate, QuerySet};
+use crate::db::sql::cache::render;
+use crate::db::{Auto, ForeignKey, ManyToMany, Model, Reverse};
+
+#[derive(Debug, Clone, Model)]
+#[model(app = "compilertest")]
+pub(crate) struct Writer {
+    pub(crate) id: Auto<i64>,
+    pub(crate) name: String,
+}
+
+#[derive(Debug, Clone, Model)]
+#[model(app = "compilertest")]
+pub(crate) struct Note {
+    pub(crate) id: Auto<i64>,
+    pub(crate) title: String,
+    pub(crate) stars: i32,
+    pub(crate) rating: Option<f64>,
+    pub(crate) writer: ForeignKey<Writer>,
+}
+
+#[derive(Debug, Clone, Model)]
+#[model(app = "compilertest")]
+pub(crate) struct Tag {
+    pub(crate) id: Auto<i64>,
+    pub(crate) name: String,
+    #[model(related_field = "tags")]
+    pub(crate) posts: Reverse<Post>,
+}
+
+#[derive(Debug, Clone, Model)]
+#[model(app = "compilertest", ordering = "-id")]
+pub(crate) struct Post {
+    pub(crate) id: Auto<i64>,
+    pub(crate) title: String,
+    pub(crate) tags: ManyToMany<Tag>,
+}
+
+const NOTE: &str = r#"SELECT "t0"."id", "t0"."title", "t0"."stars", "t0"."rating", "t0"."writer_id" FROM "compilertest_note" AS "t0""#;
+const WRITER_JOIN: &str =
+    r#"LEFT JOIN "compilertest_writer" AS "t1" ON "t1"."id" = "t0"."writer_id""#;
+
+fn check<M: Model>(
+    qs: &QuerySet<M>,
+    kind: Kind<'_>,
+    backend: Backend,
+    sql: &str,
+    values: &[Value],
+) {
+    let stmt = render(&Query::of(qs), kind, backend);
+    assert_eq!(&*stmt.sql, sql);
+    assert_eq!(stmt.values.0, values, "{sql}");
+}
+
+#[test]
+fn a_primary_key_lookup() {
+    let qs = Note::objects().filter(Note::id.eq(7));
+    let seven = [Value::BigInt(Some(7))];
+    let sqlite = format!(r#"{NOTE} WHERE "t0"."id" = ?"#);
+    check(&qs, Kind::Select, Backend::Sqlite, &sqlite, &seven);
+    let postgres = format!(r#"{NOTE} WHERE "t0"."id" = $1"#);
+    check(&qs, Kind::Select, Backend::Postgres, &postgres, &seven);
+}
+
+#[test]
+fn conditions_joins_ordering_and_limits() {
+    let qs = Note::objects()
+        .filter((Note::stars.eq(1) | Note::title.icontains("a_b")) & !Note::rating.isnull(true))
+        .exclude(Note::stars.in_([4, 5]))
+        .order_by([Note::stars.desc(), Note::writer.then(Writer::name).asc()])
+        .limit(5)
+        .offset(10);
+    let filters = r#"WHERE ("t0"."stars" = ? OR LOWER("t0"."title") LIKE LOWER(?) ESCAPE '!') AND ("t0"."rating" IS NULL) IS NOT TRUE AND ("t0"."stars" IN (?, ?)) IS NOT TRUE"#;
+    let order = r#"ORDER BY "t0"."stars" DESC, "t1"."name" ASC"#;
+    let values = |limit: u64| {
+        vec![
+            Value::Int(Some(1)),
+            Value::from("%a!_b%"),
+            Value::Int(Some(4)),
+            Value::Int(Some(5)),
+            Value::from(limit),
+            Value::from(10_u64),
+        ]
+    };
+    let numbered = filters
+        .replacen('?', "$1", 1)
+        .replacen('?', "$2", 1)
+        .replacen('?', "$3", 1)
+        .replacen('?', "$4", 1);
+    check(
+        &qs,
+        Kind::Select,
+        Backend::Postgres,
+        &format!("{NOTE} {WRITER_JOIN} {numbered} {order} LIMIT $5 OFFSET $6"),
+        &values(5),
+    );
+    check(
+        &qs,
+        Kind::Count,
+        Backend::Sqlite,
+        &format!(
+            r#"SELECT COUNT(*) FROM (SELECT "t0"."id" FROM "compilertest_note" AS "t0" {WRITER_JOIN} {filters} {order} LIMIT ? OFFSET ?) AS "sub""#
+        ),
+        &values(5),
+    );
+    // The join of the ordering stays: it can repeat rows, which the
+    // offset counts.
+    check(
+        &qs,
+        Kind::Exists,
+        Backend::Sqlite,
+        &format!(
+            r#"SELECT "t0"."id" FROM "compilertest_note" AS "t0" {WRITER_JOIN} {filters} LIMIT ? OFFSET ?"#
+        ),
+        &values(1),
+    );
+}
+
+#[test]
+fn an_offset_without_a_limit() {
+    let qs = Note::objects().offset(3);
+    check(
+        &qs,
+        Kind::Select,
+        Backend::Sqlite,
+        &format!("{NOTE} LIMIT ? OFFSET ?"),
+        &[Value::from(u64::MAX >> 1), Value::from(3_u64)],
+    );
+    check(
+        &qs,
+        Kind::Select,
+        Backend::Postgres,
+        &format!("{NOTE} OFFSET $1"),
+        &[Value::from(3_u64)],
+    );
+}
+
+#[test]
+fn select_related_and_for_update() {
+    let qs = Note::objects()
+        .select_related(Note::writer)
+        .filter(Note::title.startswith("x"))
+        .select_for_update();
+    let head = r#"SELECT "t0"."id", "t0"."title", "t0"."stars", "t0"."rating", "t0"."writer_id", "t1"."id", "t1"."name" FROM "compilertest_note" AS "t0""#;
+    check(
+        &qs,
+        Kind::Select,
+        Backend::Postgres,
+        &format!(
+            r#"{head} {WRITER_JOIN} WHERE "t0"."title" LIKE $1 ESCAPE '!' FOR UPDATE OF "t0""#
+        ),
+        &[Value::from("x%")],
+    );
+    check(
+        &qs,
+        Kind::Select,
+        Backend::Sqlite,
+        &format!(r#"{head} {WRITER_JOIN} WHERE "t0"."title" LIKE ? ESCAPE '!'"#),
+        &[Value::from("x%")],
+    );
+}
+
+#[test]
+fn many_to_many_both_ways() {
+    let qs = Post::objects()
+        .filter(Post::tags.then(Tag::name).eq("x"))
+        .distinct();
+    check(
+        &qs,
+        Kind::Select,
+        Backend::Sqlite,
+        r#"SELECT DISTINCT "t0"."id", "t0"."title" FROM "compilertest_post" AS "t0" LEFT JOIN "compilertest_post_tags" AS "t1_j" ON "t1_j"."post_id" = "t0"."id" LEFT JOIN "compilertest_tag" AS "t1" ON "t1"."id" = "t1_j"."tag_id" WHERE "t1"."name" = ? ORDER BY "t0"."id" DESC"#,
+        &[Value::from("x")],
+    );
+    let qs = Tag::objects().filter(Tag::posts.then(Post::title).iexact("y"));
+    check(
+        &qs,
+        Kind::Select,
+        Backend::Postgres,
+        r#"SELECT "t0"."id", "t0"."name" FROM "compilertest_tag" AS "t0" LEFT JOIN "compilertest_post_tags" AS "t1_j" ON "t1_j"."tag_id" = "t0"."id" LEFT JOIN "compilertest_post" AS "t1" ON "t1"."id" = "t1_j"."post_id" WHERE LOWER("t1"."title") = LOWER($1)"#,
+        &[Value::from("y")],
+    );
+}
+
+#[test]
+fn update_values_and_annotate() {
+    let qs = Note::objects().filter(Note::stars.gt(2));
+    let sets = [
+        Set {
+            column: "stars",
+            value: 1.into(),
+            increment: true,
+        },
+        Set {
+            column: "title",
+            value: "t".into(),
+            increment: false,
+        },
+    ];
+    check(
+        &qs,
+        Kind::Update(&sets),
+        Backend::Postgres,
+        r#"UPDATE "compilertest_note" SET "stars" = "stars" + $1, "title" = $2 WHERE "id" IN (SELECT "t0"."id" FROM "compilertest_note" AS "t0" WHERE "t0"."stars" > $3)"#,
+        &[Value::Int(Some(1)), Value::from("t"), Value::Int(Some(2))],
+    );
+    let items = (
+        Note::writer.then(Writer::name),
+        Aggregate::<Note, i64>::count(),
+        Note::stars.sum(),
+        Note::rating.avg(),
+    )
+        .items();
+    check(
+        &qs,
+        Kind::Values(&items),
+        Backend::Postgres,
+        &format!(
+            r#"SELECT "t1"."name", COUNT(*), CAST(SUM("t0"."stars") AS INTEGER), CAST(AVG("t0"."rating") AS DOUBLE PRECISION) FROM "compilertest_note" AS "t0" {WRITER_JOIN} WHERE "t0"."stars" > $1 GROUP BY "t1"."name""#
+        ),
+        &[Value::Int(Some(2))],
+    );
+    let items = Note::id.count().items();
+    check(
+        &Note::objects().filter(Note::stars.range(1, 3)),
+        Kind::Annotated(&items),
+        Backend::Sqlite,
+        r#"SELECT "t0"."id", "t0"."title", "t0"."stars", "t0"."rating", "t0"."writer_id", COUNT("t0"."id") FROM "compilertest_note" AS "t0" WHERE "t0"."stars" BETWEEN ? AND ? GROUP BY "t0"."id", "t0"."title", "t0"."stars", "t0"."rating", "t0"."writer_id""#,
+        &[Value::Int(Some(1)), Value::Int(Some(3))],
+    );
+}
