@@ -169,6 +169,69 @@ async fn a_bad_host_gets_400() {
 }
 
 #[tokio::test]
+async fn a_second_host_odd_targets_and_bad_ports_get_400() {
+    let server = Server::serve(&[]);
+    let long_port = format!("127.0.0.1:{}", "9".repeat(1000));
+    let cases: Vec<(&str, String)> = vec![
+        (
+            "a second Host",
+            "GET / HTTP/1.1\r\nHost: localhost\r\nHost: evil.example\r\nConnection: close\r\n\r\n"
+                .into(),
+        ),
+        (
+            "authority form",
+            "GET 127.0.0.1:8070 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".into(),
+        ),
+        (
+            "CONNECT",
+            "CONNECT localhost:443 HTTP/1.1\r\nHost: localhost:443\r\nConnection: close\r\n\r\n"
+                .into(),
+        ),
+        (
+            "an ftp target",
+            "GET ftp://localhost/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".into(),
+        ),
+        (
+            "port 99999",
+            "GET / HTTP/1.1\r\nHost: localhost:99999\r\nConnection: close\r\n\r\n".into(),
+        ),
+        (
+            "a 1,000-digit port",
+            format!("GET / HTTP/1.1\r\nHost: {long_port}\r\nConnection: close\r\n\r\n"),
+        ),
+    ];
+    for (what, request) in cases {
+        let response = raw_exchange(&server, request.as_bytes(), Duration::from_secs(5)).await;
+        assert!(response.starts_with("HTTP/1.1 400"), "{what}: {response}");
+    }
+    // An absolute-form target whose Host agrees is served.
+    let response = raw_exchange(
+        &server,
+        b"GET http://localhost/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(5),
+    )
+    .await;
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    // A 300 KB bad Host: the warning names it in under 1 KB.
+    let huge = "h".repeat(300_000);
+    let request = format!("GET / HTTP/1.1\r\nHost: {huge}\r\nConnection: close\r\n\r\n");
+    let response = raw_exchange(&server, request.as_bytes(), Duration::from_secs(5)).await;
+    assert!(response.starts_with("HTTP/1.1 400"), "{response}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let output = server.output();
+    let line = output
+        .lines()
+        .find(|l| l.contains("300000 bytes"))
+        .unwrap_or_else(|| {
+            panic!(
+                "no warning for the huge Host:\n{}",
+                &output[..output.len().min(2000)]
+            )
+        });
+    assert!(line.len() < 1024, "{} bytes", line.len());
+}
+
+#[tokio::test]
 async fn a_panicking_route_gets_500_and_the_server_keeps_serving() {
     let server = Server::serve(&[]);
     let c = client();

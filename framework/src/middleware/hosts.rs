@@ -96,25 +96,75 @@ impl AllowedHosts {
         }
     }
 
-    /// `Ok` when the request's host is allowed, else why not.
+    /// `Ok` when the request's host is allowed, else why not. Also refused
+    /// (RFC 9112 and 9113): more than one `Host` header, an HTTP/2
+    /// `:authority` that a `host` header contradicts, a request target in
+    /// authority form (`GET example.com:80`) or with a scheme other than
+    /// `http`/`https`, and a port outside 1–65535.
     pub(crate) fn check<B>(&self, req: &Request<B>) -> Result<(), String> {
-        let raw = match req.uri().authority() {
-            Some(authority) => authority.as_str(),
-            None => match req.headers().get(http::header::HOST) {
+        let mut hosts = req.headers().get_all(http::header::HOST).iter();
+        let header = hosts.next();
+        if hosts.next().is_some() {
+            return Err("the request has more than one Host header".into());
+        }
+        let uri = req.uri();
+        let raw = match uri.authority() {
+            Some(authority) => {
+                match uri.scheme_str() {
+                    None => {
+                        return Err("a request target in authority form is not served".into());
+                    }
+                    Some(scheme)
+                        if !scheme.eq_ignore_ascii_case("http")
+                            && !scheme.eq_ignore_ascii_case("https") =>
+                    {
+                        return Err(format!(
+                            "a request target with the scheme {:?} is not served",
+                            shorten(scheme)
+                        ));
+                    }
+                    Some(_) => {}
+                }
+                let authority = authority.as_str();
+                if let Some(value) = header
+                    && !value.as_bytes().eq_ignore_ascii_case(authority.as_bytes())
+                {
+                    return Err(format!(
+                        "the Host header {:?} contradicts the request's authority {:?}",
+                        shorten(&String::from_utf8_lossy(value.as_bytes())),
+                        shorten(authority)
+                    ));
+                }
+                authority
+            }
+            None => match header {
                 Some(value) => value
                     .to_str()
                     .map_err(|_| "the Host header is not valid text".to_owned())?,
                 None => return Err("the request has no Host header".into()),
             },
         };
-        let host = split_host(raw).ok_or_else(|| format!("invalid Host header {raw:?}"))?;
+        let host =
+            split_host(raw).ok_or_else(|| format!("invalid Host header {:?}", shorten(raw)))?;
         if self.patterns.iter().any(|p| p.matches(host)) {
             Ok(())
         } else {
             Err(format!(
-                "invalid Host header {raw:?}: add {host:?} to allowed_hosts (or MANOUCHE_ALLOWED_HOSTS)"
+                "invalid Host header {:?}: add {:?} to allowed_hosts (or MANOUCHE_ALLOWED_HOSTS)",
+                shorten(raw),
+                shorten(host)
             ))
         }
+    }
+}
+
+/// At most 100 characters of a client's value, for messages and logs (a
+/// hostile client must not fill the log).
+fn shorten(value: &str) -> std::borrow::Cow<'_, str> {
+    const MAX: usize = 100;
+    match value.char_indices().nth(MAX) {
+        Some((end, _)) => format!("{}… ({} bytes)", &value[..end], value.len()).into(),
+        None => value.into(),
     }
 }
 
@@ -136,7 +186,10 @@ fn split_host(raw: &str) -> Option<&str> {
             None => (raw, None),
         }
     };
-    if port.is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+    // A port is a number from 1 to 65535.
+    if port.is_some_and(|p| {
+        !p.bytes().all(|b| b.is_ascii_digit()) || !matches!(p.parse::<u16>(), Ok(1..))
+    }) {
         return None;
     }
     let host = host.strip_suffix('.').unwrap_or(host);
@@ -186,6 +239,59 @@ mod tests {
         }
         let no_host = Request::builder().uri("/").body(()).unwrap();
         assert!(any.check(&no_host).is_err());
+        for port in ["0", "65536", "99999", &"9".repeat(1000)] {
+            let bad = format!("example.com:{port}");
+            assert!(any.check(&req(&bad)).is_err(), "{bad:?}");
+        }
+        assert!(any.check(&req("example.com:65535")).is_ok());
+    }
+
+    #[test]
+    fn a_second_host_and_odd_request_targets_are_refused() {
+        let hosts = AllowedHosts::new(&["example.com".into()], false);
+        let two = Request::builder()
+            .uri("/")
+            .header("host", "example.com")
+            .header("host", "evil.example")
+            .body(())
+            .unwrap();
+        let err = hosts.check(&two).unwrap_err();
+        assert!(err.contains("more than one Host"), "{err}");
+        // Absolute form: the authority is checked, and a host header must agree.
+        let absolute = |uri: &str, host: Option<&str>| {
+            let mut b = Request::builder().uri(uri);
+            if let Some(h) = host {
+                b = b.header("host", h);
+            }
+            hosts.check(&b.body(()).unwrap())
+        };
+        assert!(absolute("http://example.com/", None).is_ok());
+        assert!(absolute("https://example.com/x", Some("EXAMPLE.com")).is_ok());
+        assert!(
+            absolute("http://example.com/", Some("evil.example"))
+                .unwrap_err()
+                .contains("contradicts")
+        );
+        assert!(
+            absolute("ftp://example.com/", None)
+                .unwrap_err()
+                .contains("scheme")
+        );
+        // Authority form (CONNECT-style).
+        assert!(
+            absolute("example.com:443", Some("example.com"))
+                .unwrap_err()
+                .contains("authority form")
+        );
+    }
+
+    #[test]
+    fn a_huge_bad_host_makes_a_short_message() {
+        let hosts = AllowedHosts::new(&["example.com".into()], false);
+        let long = "a".repeat(300_000);
+        let err = hosts.check(&req(&long)).unwrap_err();
+        assert!(err.len() < 400, "{} bytes", err.len());
+        assert!(err.contains("300000 bytes"), "{err}");
     }
 
     #[test]
