@@ -183,23 +183,21 @@ fn help(project: &Project, cli: &mut clap::Command, command: Option<&String>) ->
         .to_owned();
     println!("Type '{bin} help <command>' for help on a specific command.\n");
     println!("Available commands:");
-    let about = |c: &clap::Command| c.get_about().map(ToString::to_string).unwrap_or_default();
-    let mut groups: Vec<(String, Vec<(String, String)>)> = vec![(
-        "manouche".to_owned(),
-        Cli::command()
-            .get_subcommands()
-            .map(|c| (c.get_name().to_owned(), about(c)))
-            .chain([(
-                "help".to_owned(),
-                "List the commands by app, or show one command's help".to_owned(),
-            )])
-            .collect(),
-    )];
-    for command in project.commands() {
-        let entry = (command.cli.get_name().to_owned(), about(&command.cli));
-        match groups.iter_mut().find(|(app, _)| *app == command.app) {
+    // Every subcommand of the command line, under the app that brings it
+    // (the built-in ones under `manouche`, listed first).
+    let mut groups: Vec<(String, Vec<(String, String)>)> =
+        vec![("manouche".to_owned(), Vec::new())];
+    for sub in cli.get_subcommands() {
+        let name = sub.get_name();
+        let app = project
+            .commands()
+            .find(|c| c.cli.get_name() == name)
+            .map_or("manouche", |c| c.app.as_str());
+        let about = sub.get_about().map(ToString::to_string).unwrap_or_default();
+        let entry = (name.to_owned(), about);
+        match groups.iter_mut().find(|(label, _)| label == app) {
             Some((_, list)) => list.push(entry),
-            None => groups.push((command.app.clone(), vec![entry])),
+            None => groups.push((app.to_owned(), vec![entry])),
         }
     }
     for (app, mut list) in groups {

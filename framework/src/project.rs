@@ -333,6 +333,11 @@ impl Project {
     /// `ready` hook).
     pub fn check(&self, deploy: bool) -> Result<Vec<CheckMessage>, StartupError> {
         let prepared = self.prepare(Purpose::Command)?;
+        Ok(self.run_checks(&prepared, deploy))
+    }
+
+    /// The checks against an already prepared project.
+    fn run_checks(&self, prepared: &Prepared, deploy: bool) -> Vec<CheckMessage> {
         let mut messages = if deploy {
             crate::checks::deploy_checks(&self.settings)
         } else {
@@ -349,7 +354,19 @@ impl Project {
                 messages.extend(check(&ctx));
             }
         }
-        Ok(messages)
+        messages
+    }
+
+    /// Builds the site and runs every check on it, preparing the project
+    /// (its `ready` hooks, its database pool) once for both: what
+    /// `manage check` and `manage serve` do.
+    pub(crate) fn build_checked(
+        self,
+        deploy: bool,
+    ) -> Result<(Site, Vec<CheckMessage>), StartupError> {
+        let prepared = self.prepare(Purpose::Serve)?;
+        let messages = self.run_checks(&prepared, deploy);
+        Ok((self.assemble(prepared)?, messages))
     }
 
     /// The apps' `manage` commands.
@@ -365,6 +382,11 @@ impl Project {
     /// failing `ready` hook.
     pub fn build(self) -> Result<Site, StartupError> {
         let prepared = self.prepare(Purpose::Serve)?;
+        self.assemble(prepared)
+    }
+
+    /// The site from a project prepared to serve.
+    fn assemble(self, prepared: Prepared) -> Result<Site, StartupError> {
         let mut urls = self.urls;
         let mut layers: Vec<LayerFn> = Vec::new();
         for app in self.apps {

@@ -399,7 +399,7 @@ impl Settings {
     }
 
     /// An app's raw section, with its `MANOUCHE_<LABEL>_<KEY>` overrides.
-    fn section_value(&self, label: &str) -> Result<toml::Value, SettingsError> {
+    fn section_value(&self, label: &str) -> toml::Value {
         let mut table = match self.sections.get(label) {
             Some(toml::Value::Table(t)) => t.clone(),
             _ => toml::Table::new(),
@@ -422,7 +422,7 @@ impl Settings {
                 .unwrap_or_else(|| toml::Value::String(value.clone()));
             table.insert(key, parsed);
         }
-        Ok(toml::Value::Table(table))
+        toml::Value::Table(table)
     }
 
     /// Reads the app section `[label]` as `T`; a missing section gives
@@ -434,8 +434,7 @@ impl Settings {
         &self,
         label: &str,
     ) -> Result<T, SettingsError> {
-        let value = self.section_value(label)?;
-        T::deserialize(value).map_err(|e| {
+        T::deserialize(self.section_value(label)).map_err(|e| {
             let prefix = format!("MANOUCHE_{}_", label.to_ascii_uppercase());
             let from_env: Vec<&str> = self
                 .env_overrides

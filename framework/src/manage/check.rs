@@ -25,9 +25,8 @@ enum FailLevel {
 }
 
 pub(crate) fn run(project: Project, args: Args) -> Result<super::ExitCode, StartupError> {
-    let messages = project.check(args.deploy)?;
-    // Building checks settings and every URL pattern.
-    project.build()?;
+    // Building checks settings and every URL pattern too.
+    let (_site, messages) = project.build_checked(args.deploy)?;
     Ok(report(&messages, args.fail_level))
 }
 

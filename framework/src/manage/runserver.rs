@@ -33,5 +33,5 @@ pub(crate) async fn run(project: Project, args: Args) -> Result<super::ExitCode,
     }
     println!("Quit with CONTROL-C.");
     super::migrate::on_runserver(&project).await;
-    super::serve::serve_until_signal(project, &bind, None).await
+    super::serve::serve_until_signal(project.build()?, &bind, None).await
 }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use crate::checks::Level;
-use crate::project::Project;
+use crate::project::{Project, Site};
 use crate::server::{self, Bind, ServerStats};
 use crate::{Result, StartupError};
 
@@ -23,7 +23,17 @@ pub(crate) struct Args {
 }
 
 pub(crate) async fn run(project: Project, args: Args) -> Result<super::ExitCode, StartupError> {
-    let findings = project.check(true)?;
+    let bind = match args.bind {
+        Some(bind) => bind,
+        None if server::inherited_sockets() > 0 => Bind::Inherited(0),
+        None => project
+            .settings()
+            .server
+            .bind
+            .parse()
+            .map_err(|e| StartupError::improperly_configured(format!("server.bind: {e}")))?,
+    };
+    let (site, findings) = project.build_checked(true)?;
     for finding in &findings {
         match finding.level {
             Level::Warning => tracing::warn!(target: "manouche::checks", "{finding}"),
@@ -35,26 +45,15 @@ pub(crate) async fn run(project: Project, args: Args) -> Result<super::ExitCode,
             "refusing to serve with the errors above; fix them, or run `check --deploy` to list them",
         ));
     }
-    let bind = match args.bind {
-        Some(bind) => bind,
-        None if server::inherited_sockets() > 0 => Bind::Inherited(0),
-        None => project
-            .settings()
-            .server
-            .bind
-            .parse()
-            .map_err(|e| StartupError::improperly_configured(format!("server.bind: {e}")))?,
-    };
-    serve_until_signal(project, &bind, args.metrics).await
+    serve_until_signal(site, &bind, args.metrics).await
 }
 
-/// Builds the project and serves it until SIGTERM/SIGINT.
+/// Serves the built site until SIGTERM/SIGINT.
 pub(super) async fn serve_until_signal(
-    project: Project,
+    mut site: Site,
     bind: &Bind,
     metrics: Option<std::net::SocketAddr>,
 ) -> Result<super::ExitCode, StartupError> {
-    let mut site = project.build()?;
     let stats = Arc::new(ServerStats::default());
     if let Some(addr) = metrics {
         site.enable_metrics();
