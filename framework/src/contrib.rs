@@ -17,4 +17,5 @@
 //! |---|---|
 //! | [`staticfiles`] | static files served from memory at nginx speed, `static_url` in templates, `manage collectstatic`, checks |
 
+pub mod auth;
 pub mod staticfiles;

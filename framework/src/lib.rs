@@ -34,6 +34,7 @@ extern crate self as manouche;
 pub mod app;
 pub mod checks;
 pub mod contrib;
+pub mod crypto;
 pub mod db;
 mod error;
 pub mod error_pages;
