@@ -21,6 +21,7 @@ fn site(project: Project) -> Project {
         .migrations(manouche::embed_migrations!("../migrations"))
         .urls(views::urls())
         .app(manouche::contrib::staticfiles::app())
+        .app(manouche::contrib::sessions::app())
         .app(blog::app())
         .error_page(StatusCode::NOT_FOUND, views::not_found)
 }

@@ -140,6 +140,8 @@ type ReadyFn = Arc<dyn Fn(&mut Ready<'_>) -> Result<(), StartupError> + Send + S
 type CheckFn = Arc<dyn Fn(&CheckContext<'_>) -> Vec<CheckMessage> + Send + Sync>;
 type RunFn =
     Arc<dyn Fn(CommandContext) -> BoxFuture<'static, Result<(), StartupError>> + Send + Sync>;
+pub(crate) type PostMigrateFn =
+    Arc<dyn Fn(MigrateContext) -> BoxFuture<'static, Result<(), StartupError>> + Send + Sync>;
 pub(crate) type LayerFn = Arc<dyn Fn(axum::Router) -> axum::Router + Send + Sync>;
 
 /// A reusable piece of a site. See the [module docs](self).
@@ -157,6 +159,7 @@ pub struct App {
     pub(crate) checks: Vec<CheckFn>,
     pub(crate) settings: Option<SectionReader>,
     pub(crate) ready: Vec<ReadyFn>,
+    pub(crate) post_migrate: Vec<PostMigrateFn>,
 }
 
 impl fmt::Debug for App {
@@ -187,6 +190,7 @@ impl App {
             checks: Vec::new(),
             settings: None,
             ready: Vec::new(),
+            post_migrate: Vec::new(),
         }
     }
 
@@ -289,6 +293,25 @@ impl App {
                 Box::pin(async move { fut.await.map_err(Into::into) })
             }),
         });
+        self
+    }
+
+    /// Adds a hook that runs after migrations were applied (Django's
+    /// `post_migrate` signal): by `manage migrate`, by `runserver`'s
+    /// migrations in debug, and by [`Project::migrate`](crate::Project::migrate).
+    /// It runs every time, also when nothing was pending, so it must be
+    /// idempotent (the auth app creates missing permissions here).
+    pub fn post_migrate<F, Fut, E>(mut self, hook: F) -> Self
+    where
+        F: Fn(MigrateContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: Into<StartupError> + 'static,
+    {
+        let hook = Arc::new(hook);
+        self.post_migrate.push(Arc::new(move |ctx| {
+            let fut = hook(ctx);
+            Box::pin(async move { fut.await.map_err(Into::into) })
+        }));
         self
     }
 
@@ -407,6 +430,7 @@ pub struct Ready<'a> {
     pub(crate) services: &'a mut Services,
     pub(crate) apps: &'a [AppInfo],
     pub(crate) middleware: &'a mut Vec<Arc<dyn Middleware>>,
+    pub(crate) layers: &'a mut Vec<LayerFn>,
     pub(crate) purpose: Purpose,
 }
 
@@ -461,6 +485,12 @@ impl Ready<'_> {
         self.middleware.push(Arc::new(middleware));
     }
 
+    /// Adds a tower layer around the routes, after the app's own (for a
+    /// layer built from the settings or services, such as a session store).
+    pub fn add_layer<L: RouteLayer>(&mut self, layer: L) {
+        self.layers.push(layer_fn(layer));
+    }
+
     /// Why the project is prepared: serving, or running a command (when
     /// nothing needs to be ready to answer requests).
     #[must_use]
@@ -495,6 +525,35 @@ impl fmt::Debug for AppCommand {
             .field("app", &self.app)
             .field("name", &self.cli.get_name())
             .finish_non_exhaustive()
+    }
+}
+
+/// What a [`post_migrate`](App::post_migrate) hook works with.
+#[derive(Debug, Clone)]
+pub struct MigrateContext {
+    pub(crate) database: Database,
+    pub(crate) models: Arc<Vec<(String, Vec<&'static ModelMeta>)>>,
+    pub(crate) settings: Arc<Settings>,
+}
+
+impl MigrateContext {
+    /// The migrated database.
+    #[must_use]
+    pub fn database(&self) -> &Database {
+        &self.database
+    }
+
+    /// Every installed app's label with its models, in the order the apps
+    /// were added.
+    #[must_use]
+    pub fn installed_models(&self) -> &[(String, Vec<&'static ModelMeta>)] {
+        &self.models
+    }
+
+    /// The project's settings.
+    #[must_use]
+    pub fn settings(&self) -> &Settings {
+        &self.settings
     }
 }
 

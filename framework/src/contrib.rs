@@ -18,4 +18,5 @@
 //! | [`staticfiles`] | static files served from memory at nginx speed, `static_url` in templates, `manage collectstatic`, checks |
 
 pub mod auth;
+pub mod sessions;
 pub mod staticfiles;

@@ -221,6 +221,12 @@ impl From<crate::urls::NoReverseMatch> for Error {
     }
 }
 
+impl From<crate::contrib::sessions::SessionError> for Error {
+    fn from(e: crate::contrib::sessions::SessionError) -> Self {
+        Self::internal(e)
+    }
+}
+
 impl From<crate::db::Error> for Error {
     fn from(err: crate::db::Error) -> Self {
         let status = crate::web::status_of(&err);

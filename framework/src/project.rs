@@ -72,6 +72,9 @@ impl std::fmt::Debug for Project {
 pub(crate) struct Prepared {
     pub(crate) services: Services,
     pub(crate) hooks: Hooks,
+    /// The layers around the routes, outermost first: each app's own, then
+    /// those its `ready` hook added, then the project's.
+    pub(crate) layers: Vec<LayerFn>,
     pub(crate) database: Option<Database>,
 }
 
@@ -294,8 +297,10 @@ impl Project {
         }
         let infos: Vec<AppInfo> = self.apps.iter().map(App::info).collect();
         let mut hooks: Vec<Arc<dyn Middleware>> = Vec::new();
+        let mut layers: Vec<LayerFn> = Vec::new();
         for app in &self.apps {
             hooks.extend(app.middleware.iter().cloned());
+            layers.extend(app.layers.iter().cloned());
             for hook in &app.ready {
                 let mut ready = Ready {
                     label: &app.label,
@@ -303,17 +308,58 @@ impl Project {
                     services: &mut services,
                     apps: &infos,
                     middleware: &mut hooks,
+                    layers: &mut layers,
                     purpose,
                 };
                 hook(&mut ready)?;
             }
         }
         hooks.extend(self.middleware.iter().cloned());
+        layers.extend(self.layers.iter().cloned());
         Ok(Prepared {
             services,
             hooks: Hooks(hooks),
+            layers,
             database,
         })
+    }
+
+    /// Applies every migration not applied yet to `db` (what `manage
+    /// migrate` does, quietly), then runs the apps'
+    /// [`post_migrate`](App::post_migrate) hooks. For tests and for
+    /// projects that migrate on start.
+    ///
+    /// # Errors
+    /// A migration that cannot be read, planned or applied, or a failing
+    /// hook.
+    pub async fn migrate(&self, db: &Database) -> Result<(), StartupError> {
+        use crate::migrations::executor::{self, Target};
+        let set = self.migration_set()?;
+        let data = self.data_migrations()?;
+        let applied = executor::applied(db).await?;
+        let plan = executor::plan(&set, &applied, &Target::All)?;
+        executor::migrate_with(db, &set, &plan, &data, false, |_| {}).await?;
+        self.post_migrate(db).await
+    }
+
+    /// Runs every app's [`post_migrate`](App::post_migrate) hook on `db`.
+    pub(crate) async fn post_migrate(&self, db: &Database) -> Result<(), StartupError> {
+        let models: Vec<(String, Vec<&'static ModelMeta>)> = self
+            .installed_models()
+            .into_iter()
+            .map(|(label, models)| (label.to_owned(), models))
+            .collect();
+        let context = crate::app::MigrateContext {
+            database: db.clone(),
+            models: Arc::new(models),
+            settings: Arc::new(self.settings.clone()),
+        };
+        for app in &self.apps {
+            for hook in &app.post_migrate {
+                hook(context.clone()).await?;
+            }
+        }
+        Ok(())
     }
 
     /// The installed apps' labels with the models each names explicitly
@@ -388,14 +434,12 @@ impl Project {
     /// The site from a project prepared to serve.
     fn assemble(self, prepared: Prepared) -> Result<Site, StartupError> {
         let mut urls = self.urls;
-        let mut layers: Vec<LayerFn> = Vec::new();
         for app in self.apps {
             if let Some((prefix, app_urls)) = app.urls {
                 urls = urls.include(&prefix, app_urls.or_namespace(&app.label));
             }
-            layers.extend(app.layers);
         }
-        layers.extend(self.layers);
+        let layers = prepared.layers;
         let compiled = urls
             .compile()
             .map_err(|errors: UrlErrors| StartupError::from(errors))?;

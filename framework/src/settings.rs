@@ -457,6 +457,24 @@ impl Settings {
         })
     }
 
+    /// Sets the app section `[label]` from TOML text (as if the settings
+    /// file held it): for tests and for projects configured in code.
+    ///
+    /// # Errors
+    /// [`SettingsError::Section`] when the text is not a TOML table.
+    pub fn set_section(&mut self, label: &str, toml_text: &str) -> Result<(), SettingsError> {
+        let table = toml_text
+            .parse::<toml::Table>()
+            .map_err(|e| SettingsError::Section {
+                path: self.source.clone(),
+                section: label.to_owned(),
+                message: e.to_string().trim().to_owned(),
+            })?;
+        self.sections
+            .insert(label.to_owned(), toml::Value::Table(table));
+        Ok(())
+    }
+
     /// Checks that every app section belongs to an installed app.
     pub(crate) fn check_sections<'a>(
         &self,

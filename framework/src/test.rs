@@ -19,7 +19,12 @@
 //! ```
 //!
 //! Requests carry `Host: testserver`, which the client adds to the allowed
-//! hosts, as Django's test client does.
+//! hosts, as Django's test client does. Like Django's, the client keeps the
+//! cookies responses set (a session stays logged in across requests);
+//! [`Client::new_browser`] is a second visitor on the same site.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use axum::body::{Body, Bytes};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
@@ -34,7 +39,12 @@ use crate::project::Project;
 #[derive(Debug, Clone)]
 pub struct Client {
     service: SiteService,
+    cookies: Jar,
+    database: Option<crate::db::Database>,
 }
+
+/// The cookies a client holds, by name (clones of a client share them).
+type Jar = Arc<Mutex<BTreeMap<String, String>>>;
 
 impl Client {
     /// Builds the project.
@@ -44,8 +54,52 @@ impl Client {
     pub fn new(project: Project) -> Result<Self> {
         let mut site = project.build()?;
         site.allow_host("testserver");
+        let database = site.database().cloned();
         let service = site.into_service();
-        Ok(Self { service })
+        Ok(Self {
+            service,
+            cookies: Jar::default(),
+            database,
+        })
+    }
+
+    /// The site's database (its own pool: count its queries with
+    /// [`Database::query_count`](crate::db::Database::query_count)).
+    #[must_use]
+    pub fn database(&self) -> Option<&crate::db::Database> {
+        self.database.as_ref()
+    }
+
+    /// Another visitor of the same site: no cookies yet.
+    #[must_use]
+    pub fn new_browser(&self) -> Self {
+        Self {
+            service: self.service.clone(),
+            cookies: Jar::default(),
+            database: self.database.clone(),
+        }
+    }
+
+    /// The value of the cookie `name` the client holds.
+    #[must_use]
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.jar().get(name).cloned()
+    }
+
+    /// Sets a cookie for the next requests.
+    pub fn set_cookie(&self, name: &str, value: &str) {
+        self.jar().insert(name.to_owned(), value.to_owned());
+    }
+
+    /// Forgets every cookie.
+    pub fn clear_cookies(&self) {
+        self.jar().clear();
+    }
+
+    fn jar(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, String>> {
+        self.cookies
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// A GET request.
@@ -68,6 +122,7 @@ impl Client {
             path: path.to_owned(),
             headers,
             body: Bytes::new(),
+            cookies: Arc::clone(&self.cookies),
         }
     }
 }
@@ -81,6 +136,7 @@ pub struct TestRequest {
     path: String,
     headers: HeaderMap,
     body: Bytes,
+    cookies: Jar,
 }
 
 impl TestRequest {
@@ -101,6 +157,18 @@ impl TestRequest {
         self
     }
 
+    /// A form body (`application/x-www-form-urlencoded`) of these fields,
+    /// as a browser posts it.
+    pub fn form(self, fields: &[(&str, &str)]) -> Self {
+        let body = fields
+            .iter()
+            .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        self.header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+    }
+
     /// Sends the request and reads the whole response.
     ///
     /// # Panics
@@ -111,12 +179,31 @@ impl TestRequest {
             .uri(&self.path)
             .body(Body::from(self.body))
             .expect("test request paths must be valid URIs");
-        *request.headers_mut() = self.headers;
+        let mut headers = self.headers;
+        if !headers.contains_key(http::header::COOKIE) {
+            let jar = self
+                .cookies
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if !jar.is_empty() {
+                let line = jar
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                headers.insert(
+                    http::header::COOKIE,
+                    HeaderValue::try_from(line).expect("cookies set by the site are header-safe"),
+                );
+            }
+        }
+        *request.headers_mut() = headers;
         let response = match self.service.oneshot(request).await {
             Ok(response) => response,
             Err(never) => match never {},
         };
         let (parts, body) = response.into_parts();
+        keep_cookies(&self.cookies, &parts.headers);
         let body = body
             .collect()
             .await
@@ -126,6 +213,45 @@ impl TestRequest {
             status: parts.status,
             headers: parts.headers,
             body,
+        }
+    }
+}
+
+/// `application/x-www-form-urlencoded` escaping of one name or value.
+fn form_encode(text: &str) -> String {
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    const FORM: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'*')
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b' ');
+    utf8_percent_encode(text, FORM)
+        .to_string()
+        .replace(' ', "+")
+}
+
+/// Applies a response's `Set-Cookie` headers to the jar: a cookie with
+/// `Max-Age=0` (or a negative one) is deleted.
+fn keep_cookies(jar: &Jar, headers: &HeaderMap) {
+    let mut jar = jar
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for value in headers.get_all(http::header::SET_COOKIE) {
+        let Ok(text) = value.to_str() else { continue };
+        let mut parts = text.split(';');
+        let Some((name, value)) = parts.next().and_then(|p| p.split_once('=')) else {
+            continue;
+        };
+        let expired = parts.any(|attr| {
+            attr.trim().split_once('=').is_some_and(|(k, v)| {
+                k.eq_ignore_ascii_case("max-age") && v.trim().parse::<i64>().is_ok_and(|n| n <= 0)
+            })
+        });
+        if expired {
+            jar.remove(name.trim());
+        } else {
+            jar.insert(name.trim().to_owned(), value.trim().to_owned());
         }
     }
 }

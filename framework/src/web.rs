@@ -29,6 +29,7 @@
 //! # let _ = urls;
 //! ```
 
+pub mod cookies;
 mod database;
 mod services;
 

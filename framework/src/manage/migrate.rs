@@ -81,6 +81,10 @@ pub(crate) async fn run(project: Project, args: Args) -> Result<super::ExitCode,
         println!("{line}")
     })
     .await;
+    let outcome = match outcome {
+        Ok(()) => project.post_migrate(&db).await,
+        Err(e) => Err(e.into()),
+    };
     db.close().await;
     outcome?;
     // As Django does: say when the models are ahead of the migrations.
@@ -130,6 +134,10 @@ pub(crate) async fn on_runserver(project: &Project) {
             let outcome =
                 executor::migrate_with(&db, &set, &plan, &data, false, |line| println!("{line}"))
                     .await;
+            let outcome = match outcome {
+                Ok(()) => project.post_migrate(&db).await.map_err(crate::Error::from),
+                Err(e) => Err(e.into()),
+            };
             db.close().await;
             outcome?;
         } else {
