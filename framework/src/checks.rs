@@ -14,7 +14,7 @@
 use std::fmt;
 
 use crate::db::ModelMeta;
-use crate::settings::{DEFAULT_SECRET_KEY, Settings};
+use crate::settings::{DEFAULT_SECRET_KEY, EmailBackendKind, Settings};
 
 /// How serious a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -175,6 +175,24 @@ pub fn deploy_checks(settings: &Settings) -> Vec<CheckMessage> {
             "set security.x_frame_options = \"DENY\" (the default)",
         ));
     }
+    let backend = settings.email_backend();
+    if !settings.debug
+        && matches!(
+            backend,
+            EmailBackendKind::Console | EmailBackendKind::Memory
+        )
+    {
+        let name = if backend == EmailBackendKind::Console {
+            "console"
+        } else {
+            "memory"
+        };
+        out.push(CheckMessage::warning(
+            "email.W001",
+            format!("the {name} e-mail backend is in use with debug off: no e-mail leaves the site"),
+            "set [email] backend = \"smtp\" (with manouche's `smtp` feature) and its host, or MANOUCHE_EMAIL_BACKEND",
+        ));
+    }
     out
 }
 
@@ -268,6 +286,8 @@ mod tests {
     #[test]
     fn safe_production_settings_only_miss_hsts() {
         let mut s = Settings::default();
+        s.email.backend = Some(EmailBackendKind::File);
+        s.email.file_path = Some("sent-mail".into());
         s.secret_key = "aB3$kL9!mN2@pQ7#rS5%tU8^vW1&xY4*zA6(bC0)dE-fG_hI+jK=".into();
         s.allowed_hosts = vec!["example.com".into()];
         assert_eq!(ids(&deploy_checks(&s)), ["security.W006"]);
@@ -279,6 +299,7 @@ mod tests {
     fn insecure_settings_are_reported() {
         let mut s = Settings::default();
         s.security.session_cookie_secure = Some(false);
+        s.email.backend = Some(EmailBackendKind::Console);
         let found = deploy_checks(&s);
         assert_eq!(
             ids(&found),
@@ -286,7 +307,8 @@ mod tests {
                 "security.E001",
                 "security.E003",
                 "security.W004",
-                "security.W006"
+                "security.W006",
+                "email.W001"
             ]
         );
         assert_eq!(found[0].level, Level::Error);
@@ -304,7 +326,13 @@ mod tests {
                 "security.W006"
             ]
         );
+        s.email.backend = Some(EmailBackendKind::Memory);
+        assert!(
+            !ids(&deploy_checks(&s)).contains(&"email.W001"),
+            "not with debug on"
+        );
         s.debug = false;
+        assert!(ids(&deploy_checks(&s)).contains(&"email.W001"));
         s.secret_key = "abababababababababababababababababababababababababab".into();
         assert!(ids(&deploy_checks(&s)).contains(&"security.E001"));
     }

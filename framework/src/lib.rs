@@ -39,6 +39,7 @@ pub mod db;
 mod error;
 pub mod error_pages;
 pub mod logging;
+pub mod mail;
 mod manage;
 pub mod metrics;
 pub mod middleware;

@@ -290,6 +290,8 @@ impl Project {
         if let Some(db) = &database {
             services.insert(db.clone());
         }
+        // Before the apps' hooks, so that an app can replace it.
+        services.insert(crate::mail::Mailer::from_settings(&self.settings)?);
         for app in &self.apps {
             if let Some(read) = &app.settings {
                 read(&self.settings, &app.label, &mut services)?;

@@ -58,6 +58,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "server",
     "security",
     "static",
+    "email",
 ];
 
 /// Django's `DATA_UPLOAD_MAX_MEMORY_SIZE`: 2.5 MiB.
@@ -144,6 +145,8 @@ pub struct Settings {
     /// Static files (`[static]` in the file).
     #[serde(rename = "static")]
     pub static_files: StaticSettings,
+    /// Sending e-mail (`[email]`; see [`crate::mail`]).
+    pub email: EmailSettings,
     /// The apps' sections, and (until validation rejects them) unknown keys.
     #[serde(flatten)]
     sections: toml::Table,
@@ -168,6 +171,7 @@ impl Default for Settings {
             server: ServerSettings::default(),
             security: SecuritySettings::default(),
             static_files: StaticSettings::default(),
+            email: EmailSettings::default(),
             sections: toml::Table::new(),
             source: None,
             env_overrides: Vec::new(),
@@ -201,6 +205,123 @@ impl Default for StaticSettings {
             dirs: vec![PathBuf::from("static")],
             max_memory_file_size: 1024 * 1024,
         }
+    }
+}
+
+/// Which backend sends the project's e-mail (see [`crate::mail`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum EmailBackendKind {
+    /// Standard output.
+    Console,
+    /// One file per message in `email.file_path`.
+    File,
+    /// Kept in memory, for tests.
+    Memory,
+    /// An SMTP server (cargo feature `smtp`).
+    Smtp,
+}
+
+impl std::str::FromStr for EmailBackendKind {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "console" => Ok(Self::Console),
+            "file" => Ok(Self::File),
+            "memory" => Ok(Self::Memory),
+            "smtp" => Ok(Self::Smtp),
+            _ => Err(()),
+        }
+    }
+}
+
+/// Why `backend = "smtp"` cannot work in this build.
+pub(crate) const SMTP_FEATURE_MISSING: &str = "the smtp backend needs manouche's `smtp` cargo feature: `manouche = { version = \"...\", features = [\"smtp\"] }`";
+
+/// Sending e-mail (Django's `EMAIL_*` settings and `DEFAULT_FROM_EMAIL`).
+///
+/// ```toml
+/// [email]
+/// backend = "smtp"          # "console" | "file" | "memory" | "smtp"
+/// host = "smtp.example.com"
+/// port = 587
+/// username = "site@example.com"
+/// use_tls = true            # STARTTLS; use_ssl = true for implicit TLS (port 465)
+/// timeout = "10s"
+/// default_from = "Example <noreply@example.com>"
+/// ```
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct EmailSettings {
+    /// Where messages go. Unset: `console` while `debug` is on; with
+    /// `debug` off, `smtp` when the framework is built with its `smtp`
+    /// feature, else `console` (which `check --deploy` warns about).
+    pub backend: Option<EmailBackendKind>,
+    /// The file backend's directory (Django's `EMAIL_FILE_PATH`).
+    pub file_path: Option<PathBuf>,
+    /// The SMTP server (Django's `EMAIL_HOST`).
+    pub host: String,
+    /// Its port (25; 587 for STARTTLS, 465 for implicit TLS).
+    pub port: u16,
+    /// Log in as this user (with `password`; Django's `EMAIL_HOST_USER`).
+    pub username: String,
+    /// The password (better in `MANOUCHE_EMAIL_PASSWORD` than in the file).
+    pub password: String,
+    /// Upgrade the connection with STARTTLS (Django's `EMAIL_USE_TLS`).
+    pub use_tls: bool,
+    /// TLS from the first byte (Django's `EMAIL_USE_SSL`); not with
+    /// `use_tls`.
+    pub use_ssl: bool,
+    /// How long each step with the server may take.
+    #[serde(deserialize_with = "duration")]
+    pub timeout: Duration,
+    /// The sender of messages that name none (Django's
+    /// `DEFAULT_FROM_EMAIL`).
+    pub default_from: String,
+}
+
+impl Default for EmailSettings {
+    fn default() -> Self {
+        Self {
+            backend: None,
+            file_path: None,
+            host: "localhost".to_owned(),
+            port: 25,
+            username: String::new(),
+            password: String::new(),
+            use_tls: false,
+            use_ssl: false,
+            timeout: Duration::from_secs(30),
+            default_from: "webmaster@localhost".to_owned(),
+        }
+    }
+}
+
+/// The password is not shown.
+impl std::fmt::Debug for EmailSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmailSettings")
+            .field("backend", &self.backend)
+            .field("file_path", &self.file_path)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("username", &self.username)
+            .field(
+                "password",
+                &if self.password.is_empty() {
+                    ""
+                } else {
+                    "********"
+                },
+            )
+            .field("use_tls", &self.use_tls)
+            .field("use_ssl", &self.use_ssl)
+            .field("timeout", &self.timeout)
+            .field("default_from", &self.default_from)
+            .finish()
     }
 }
 
@@ -530,6 +651,13 @@ impl Settings {
     /// | `MANOUCHE_MAX_CONNECTIONS` | `server.max_connections` |
     /// | `MANOUCHE_TLS_CERT`, `MANOUCHE_TLS_KEY` | `server.tls_cert`, `server.tls_key` |
     /// | `MANOUCHE_HSTS_SECONDS` | `security.hsts_seconds` |
+    /// | `MANOUCHE_EMAIL_BACKEND` | `email.backend` (`console`, `file`, `memory`, `smtp`) |
+    /// | `MANOUCHE_EMAIL_FILE_PATH` | `email.file_path` |
+    /// | `MANOUCHE_EMAIL_HOST`, `MANOUCHE_EMAIL_PORT` | `email.host`, `email.port` |
+    /// | `MANOUCHE_EMAIL_USERNAME`, `MANOUCHE_EMAIL_PASSWORD` | `email.username`, `email.password` |
+    /// | `MANOUCHE_EMAIL_USE_TLS`, `MANOUCHE_EMAIL_USE_SSL` | `email.use_tls`, `email.use_ssl` |
+    /// | `MANOUCHE_EMAIL_TIMEOUT` | `email.timeout` |
+    /// | `MANOUCHE_EMAIL_DEFAULT_FROM` | `email.default_from` |
     ///
     /// # Errors
     /// [`SettingsError::Env`] naming the variable when a value has the wrong
@@ -575,6 +703,22 @@ impl Settings {
                 "MANOUCHE_TLS_CERT" => next.server.tls_cert = Some(value.into()),
                 "MANOUCHE_TLS_KEY" => next.server.tls_key = Some(value.into()),
                 "MANOUCHE_HSTS_SECONDS" => next.security.hsts_seconds = parse_number(name, value)?,
+                "MANOUCHE_EMAIL_BACKEND" => {
+                    next.email.backend = Some(value.parse().map_err(|()| {
+                        env_error(name, value, "one of console, file, memory, smtp")
+                    })?);
+                }
+                "MANOUCHE_EMAIL_FILE_PATH" => {
+                    next.email.file_path = (!value.is_empty()).then(|| value.into());
+                }
+                "MANOUCHE_EMAIL_HOST" => next.email.host = value.to_owned(),
+                "MANOUCHE_EMAIL_PORT" => next.email.port = parse_number(name, value)?,
+                "MANOUCHE_EMAIL_USERNAME" => next.email.username = value.to_owned(),
+                "MANOUCHE_EMAIL_PASSWORD" => next.email.password = value.to_owned(),
+                "MANOUCHE_EMAIL_USE_TLS" => next.email.use_tls = parse_bool(name, value)?,
+                "MANOUCHE_EMAIL_USE_SSL" => next.email.use_ssl = parse_bool(name, value)?,
+                "MANOUCHE_EMAIL_TIMEOUT" => next.email.timeout = parse_duration(name, value)?,
+                "MANOUCHE_EMAIL_DEFAULT_FROM" => next.email.default_from = value.to_owned(),
                 "MANOUCHE_SETTINGS" => {}
                 _ if name.starts_with("MANOUCHE_") => {
                     next.env_overrides.retain(|(n, _)| n != name);
@@ -653,7 +797,73 @@ impl Settings {
         if self.log.is_empty() {
             return invalid("log", "must not be empty (use \"off\" to silence logging)");
         }
-        Ok(())
+        self.validate_email()
+    }
+
+    /// The `[email]` combinations that cannot work.
+    fn validate_email(&self) -> Result<(), SettingsError> {
+        let invalid = |setting, message: &str| {
+            Err(SettingsError::Invalid {
+                setting,
+                message: message.to_owned(),
+            })
+        };
+        let email = &self.email;
+        if email.use_tls && email.use_ssl {
+            return invalid(
+                "email.use_tls",
+                "use_tls (STARTTLS) and use_ssl (implicit TLS) are mutually exclusive; set only one",
+            );
+        }
+        if email.port == 0 {
+            return invalid("email.port", "must be a port number, 1 to 65535");
+        }
+        if email.timeout.is_zero() {
+            return invalid("email.timeout", "must be longer than zero (e.g. \"10s\")");
+        }
+        if email.default_from.trim().is_empty() {
+            return invalid(
+                "email.default_from",
+                "must be an address, e.g. \"webmaster@example.com\"",
+            );
+        }
+        match self.email_backend() {
+            EmailBackendKind::File
+                if email
+                    .file_path
+                    .as_ref()
+                    .is_none_or(|p| p.as_os_str().is_empty()) =>
+            {
+                invalid(
+                    "email.file_path",
+                    "the file backend needs a directory: set email.file_path (MANOUCHE_EMAIL_FILE_PATH)",
+                )
+            }
+            EmailBackendKind::Smtp if !cfg!(feature = "smtp") => {
+                invalid("email.backend", SMTP_FEATURE_MISSING)
+            }
+            EmailBackendKind::Smtp if email.host.trim().is_empty() => invalid(
+                "email.host",
+                "the smtp backend needs the server's host name (MANOUCHE_EMAIL_HOST)",
+            ),
+            EmailBackendKind::Smtp if email.username.is_empty() != email.password.is_empty() => {
+                invalid(
+                    "email.username",
+                    "username and password go together: set both to log in, or neither",
+                )
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The e-mail backend in use: `email.backend`, or the default for
+    /// `debug` (see [`EmailSettings::backend`]).
+    pub fn email_backend(&self) -> EmailBackendKind {
+        match self.email.backend {
+            Some(kind) => kind,
+            None if !self.debug && cfg!(feature = "smtp") => EmailBackendKind::Smtp,
+            None => EmailBackendKind::Console,
+        }
     }
 
     /// Whether the session cookie is marked `Secure`.
@@ -827,6 +1037,92 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("allowed_hosts"), "{err}");
+    }
+
+    #[test]
+    fn email_settings_from_the_file_and_the_environment() {
+        let s = Settings::from_toml_str("").unwrap();
+        assert_eq!(s.email.port, 25);
+        assert_eq!(s.email.default_from, "webmaster@localhost");
+        assert_eq!(s.email.timeout, Duration::from_secs(30));
+        let s = Settings::from_toml_str("debug = true").unwrap();
+        assert_eq!(s.email_backend(), EmailBackendKind::Console);
+        let mut s = Settings::from_toml_str(
+            "[email]\nbackend = \"file\"\nfile_path = \"sent\"\ndefault_from = \"Site <site@example.com>\"\n",
+        )
+        .unwrap();
+        assert_eq!(s.email_backend(), EmailBackendKind::File);
+        assert_eq!(s.email.file_path.as_deref(), Some(Path::new("sent")));
+        s.apply_env([
+            ("MANOUCHE_EMAIL_BACKEND", "Memory"),
+            ("MANOUCHE_EMAIL_HOST", "smtp.example.com"),
+            ("MANOUCHE_EMAIL_PORT", "587"),
+            ("MANOUCHE_EMAIL_USERNAME", "site"),
+            ("MANOUCHE_EMAIL_PASSWORD", "hunter2"),
+            ("MANOUCHE_EMAIL_USE_TLS", "yes"),
+            ("MANOUCHE_EMAIL_TIMEOUT", "5s"),
+            ("MANOUCHE_EMAIL_DEFAULT_FROM", "noreply@example.com"),
+        ])
+        .unwrap();
+        assert_eq!(s.email_backend(), EmailBackendKind::Memory);
+        assert_eq!(s.email.host, "smtp.example.com");
+        assert_eq!(s.email.port, 587);
+        assert!(s.email.use_tls && !s.email.use_ssl);
+        assert_eq!(s.email.timeout, Duration::from_secs(5));
+        assert_eq!(s.email.default_from, "noreply@example.com");
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        let err = s
+            .apply_env([("MANOUCHE_EMAIL_BACKEND", "pigeon")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("MANOUCHE_EMAIL_BACKEND") && err.contains("smtp"),
+            "{err}"
+        );
+        let err = s
+            .apply_env([("MANOUCHE_EMAIL_PORT", "70000")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("MANOUCHE_EMAIL_PORT"), "{err}");
+    }
+
+    #[test]
+    fn email_settings_that_cannot_work_name_the_key() {
+        for (toml, key) in [
+            ("[email]\nbackend = \"file\"", "email.file_path"),
+            ("[email]\nuse_tls = true\nuse_ssl = true", "email.use_tls"),
+            ("[email]\nport = 0", "email.port"),
+            ("[email]\ntimeout = \"0s\"", "email.timeout"),
+            ("[email]\ndefault_from = \"\"", "email.default_from"),
+            ("[email]\nbackend = \"pigeon\"", "backend"),
+            ("[email]\nhots = \"x\"", "hots"),
+        ] {
+            let err = Settings::from_toml_str(toml).unwrap_err().to_string();
+            assert!(err.contains(key), "{toml}: {err}");
+        }
+        let smtp = Settings::from_toml_str("[email]\nbackend = \"smtp\"");
+        if cfg!(feature = "smtp") {
+            assert!(smtp.is_ok());
+            let err = Settings::from_toml_str("[email]\nbackend = \"smtp\"\nusername = \"u\"")
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("email.username"), "{err}");
+        } else {
+            let err = smtp.unwrap_err().to_string();
+            assert!(
+                err.contains("email.backend") && err.contains("`smtp` cargo feature"),
+                "{err}"
+            );
+        }
+        // The default with debug off follows the feature.
+        let s = Settings::from_toml_str("").unwrap();
+        let expected = if cfg!(feature = "smtp") {
+            EmailBackendKind::Smtp
+        } else {
+            EmailBackendKind::Console
+        };
+        assert_eq!(s.email_backend(), expected);
     }
 
     #[test]

@@ -1,0 +1,5 @@
+use manouche::mail::EmailMessage;
+
+fn main() {
+    let _ = EmailMessage::builder().to(42).build();
+}
