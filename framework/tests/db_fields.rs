@@ -539,3 +539,88 @@ async fn field_names_that_clash_with_generated_code() {
     })
     .await;
 }
+
+#[test]
+fn permissions_declared_on_the_model_follow_django() {
+    // Django's `Meta.permissions` with the default actions.
+    #[derive(Model)]
+    #[model(
+        app = "perms",
+        permissions = [
+            ("publish_article", "Can publish articles"),
+            ("feature_article", "Can feature articles"),
+        ]
+    )]
+    struct Article {
+        id: Auto<i64>,
+    }
+
+    // No default permissions: a codename like a default one is free.
+    #[derive(Model)]
+    #[model(
+        app = "perms",
+        verbose_name = "ledger entry",
+        default_permissions = [],
+        permissions = [("add_ledgerentry", "Can append to the ledger")]
+    )]
+    struct LedgerEntry {
+        id: Auto<i64>,
+    }
+
+    // Some default actions, in the declared order.
+    #[derive(Model)]
+    #[model(app = "perms", default_permissions = ["view", "change"])]
+    struct ArticleTag {
+        id: Auto<i64>,
+    }
+
+    let article = Article::meta();
+    assert_eq!(
+        article.default_permissions,
+        ["add", "change", "delete", "view"]
+    );
+    assert_eq!(
+        article.permissions,
+        [
+            ("publish_article", "Can publish articles"),
+            ("feature_article", "Can feature articles")
+        ]
+    );
+    let owned = |perms: &[(&str, &str)]| -> Vec<(String, String)> {
+        perms
+            .iter()
+            .map(|(c, n)| ((*c).to_owned(), (*n).to_owned()))
+            .collect()
+    };
+    // Django 5.2's `_get_all_permissions` for the same `Meta`s.
+    assert_eq!(
+        article.all_permissions(),
+        owned(&[
+            ("add_article", "Can add article"),
+            ("change_article", "Can change article"),
+            ("delete_article", "Can delete article"),
+            ("view_article", "Can view article"),
+            ("publish_article", "Can publish articles"),
+            ("feature_article", "Can feature articles"),
+        ])
+    );
+    assert!(LedgerEntry::meta().default_permissions.is_empty());
+    assert_eq!(
+        LedgerEntry::meta().all_permissions(),
+        owned(&[("add_ledgerentry", "Can append to the ledger")])
+    );
+    assert_eq!(
+        ArticleTag::meta().all_permissions(),
+        owned(&[
+            ("view_articletag", "Can view article tag"),
+            ("change_articletag", "Can change article tag"),
+        ])
+    );
+    // Models without permission options keep Django's defaults.
+    assert_eq!(
+        Tag::meta().all_permissions().len(),
+        4,
+        "{:?}",
+        Tag::meta().all_permissions()
+    );
+}

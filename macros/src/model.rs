@@ -12,7 +12,7 @@ use proc_macro2::{Span, TokenStream};
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Fields, GenericArgument, Ident, LitStr, PathArguments, Type};
 
-use parse::{DefaultOpt, Errors, FieldOptions};
+use parse::{DefaultOpt, Errors, FieldOptions, ModelOptions};
 
 pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
     match expand(input) {
@@ -60,6 +60,10 @@ pub(crate) struct ModelDef {
     pub(crate) indexes: Vec<Vec<String>>,
     pub(crate) verbose_name: String,
     pub(crate) verbose_name_plural: String,
+    /// Custom `(codename, name)` permissions.
+    pub(crate) permissions: Vec<(String, String)>,
+    /// The actions that get a default permission.
+    pub(crate) default_permissions: Vec<String>,
     pub(crate) impl_default: bool,
 }
 
@@ -365,12 +369,15 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         .map(|set| set.iter().map(|n| column_of(n, &mut errors)).collect())
         .collect();
 
-    errors.finish()?;
-
     let verbose_name = opts
         .verbose_name
         .as_ref()
         .map_or_else(|| snake(&model_name).replace('_', " "), LitStr::value);
+    let (permissions, default_permissions) =
+        check_permissions(&input.ident, &verbose_name, &opts, &mut errors);
+
+    errors.finish()?;
+
     let verbose_name_plural = opts
         .verbose_name_plural
         .as_ref()
@@ -386,9 +393,175 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         indexes,
         verbose_name,
         verbose_name_plural,
+        permissions,
+        default_permissions,
         impl_default: opts.impl_default,
     };
     Ok(generate::model(&def))
+}
+
+/// The actions Django gives a default permission (`Meta.default_permissions`).
+const DEFAULT_ACTIONS: [&str; 4] = ["add", "change", "delete", "view"];
+/// Lengths of the auth app's `Permission` columns, as in Django: `codename`
+/// is `VARCHAR(100)` and `name` `VARCHAR(255)`. A permission that does not
+/// fit is an error here, as Django's `auth.E005`-`E012` checks make it.
+const CODENAME_MAX: usize = 100;
+const PERMISSION_NAME_MAX: usize = 255;
+
+/// `publish_article`: ASCII lowercase letters, digits and `_`, not starting
+/// with a digit.
+fn is_lowercase_identifier(s: &str) -> bool {
+    is_identifier(s) && !s.bytes().any(|b| b.is_ascii_uppercase())
+}
+
+/// Validates `permissions` and `default_permissions` as Django's auth checks
+/// do, at compile time; returns the custom `(codename, name)` pairs and the
+/// default actions.
+fn check_permissions(
+    ident: &Ident,
+    verbose_name: &str,
+    opts: &ModelOptions,
+    errors: &mut Errors,
+) -> (Vec<(String, String)>, Vec<String>) {
+    let model_name = ident.to_string();
+    // Django's `Options.model_name`: `ArticleTag` → `articletag`.
+    let model_lower = model_name.to_lowercase();
+
+    let defaults: Vec<String> = match &opts.default_permissions {
+        None => DEFAULT_ACTIONS.map(str::to_owned).to_vec(),
+        Some(actions) => {
+            let mut defaults = Vec::new();
+            for lit in actions {
+                let action = lit.value();
+                if !DEFAULT_ACTIONS.contains(&action.as_str()) {
+                    let mut msg = format!(
+                        "unknown default permission `{action}`; expected one of: {}",
+                        DEFAULT_ACTIONS.join(", ")
+                    );
+                    if is_lowercase_identifier(&action) {
+                        msg.push_str(&format!(
+                            "; declare other permissions with \
+                             `permissions = [(\"{action}_{model_lower}\", \"Can {action} {verbose_name}\")]`"
+                        ));
+                    }
+                    errors.error(lit.span(), msg);
+                } else if defaults.contains(&action) {
+                    errors.error(
+                        lit.span(),
+                        format!("default permission `{action}` is listed twice"),
+                    );
+                } else {
+                    defaults.push(action);
+                }
+            }
+            defaults
+        }
+    };
+
+    // Django's auth.E011 and auth.E007: the generated permissions must fit
+    // the `Permission` table.
+    let model_len = model_lower.chars().count();
+    let verbose_len = verbose_name.chars().count();
+    let too_long = |fits: &dyn Fn(usize) -> bool| -> Option<(usize, String)> {
+        let longest = defaults.iter().map(String::len).max()?;
+        let over: Vec<String> = defaults
+            .iter()
+            .filter(|a| !fits(a.len()))
+            .map(|a| format!("`{a}`"))
+            .collect();
+        (!over.is_empty()).then(|| (longest, over.join(", ")))
+    };
+    // `{action}_{model_name}`
+    if let Some((longest, over)) = too_long(&|action| action + 1 + model_len <= CODENAME_MAX) {
+        errors.error(
+            ident.span(),
+            format!(
+                "the name of model `{model_name}` must be at most {} characters for its default \
+                 permission codenames to be at most {CODENAME_MAX} characters (it has {model_len}); \
+                 shorten it, or leave {over} out of `default_permissions`",
+                CODENAME_MAX - longest - 1,
+            ),
+        );
+    }
+    // `Can {action} {verbose_name}`
+    if let Some((longest, over)) =
+        too_long(&|action| 5 + action + verbose_len <= PERMISSION_NAME_MAX)
+    {
+        let span = opts
+            .verbose_name
+            .as_ref()
+            .map_or(ident.span(), LitStr::span);
+        errors.error(
+            span,
+            format!(
+                "the verbose_name of model `{model_name}` must be at most {} characters for its \
+                 default permission names to be at most {PERMISSION_NAME_MAX} characters (it has \
+                 {verbose_len}); give a shorter `verbose_name = \"...\"`, or leave {over} out of \
+                 `default_permissions`",
+                PERMISSION_NAME_MAX - 5 - longest,
+            ),
+        );
+    }
+
+    let builtin: Vec<(String, &str)> = defaults
+        .iter()
+        .map(|action| (format!("{action}_{model_lower}"), action.as_str()))
+        .collect();
+    let mut custom: Vec<(String, String)> = Vec::new();
+    for (code_lit, name_lit) in opts.permissions.iter().flatten() {
+        let codename = code_lit.value();
+        let name = name_lit.value();
+        if !is_lowercase_identifier(&codename) {
+            errors.error(
+                code_lit.span(),
+                format!(
+                    "permission codename `{codename}` must be a lowercase identifier: ASCII \
+                     lowercase letters, digits and `_`, not starting with a digit, e.g. `publish_{model_lower}`"
+                ),
+            );
+        } else if codename.len() > CODENAME_MAX {
+            errors.error(
+                code_lit.span(),
+                format!(
+                    "permission codename `{codename}` has {} characters; at most {CODENAME_MAX} fit",
+                    codename.len()
+                ),
+            );
+        }
+        if let Some((_, action)) = builtin.iter().find(|(b, _)| *b == codename) {
+            errors.error(
+                code_lit.span(),
+                format!(
+                    "permission `{codename}` clashes with the default permission `{action}` of \
+                     `{model_name}`; rename it, or leave `{action}` out of `default_permissions`"
+                ),
+            );
+        } else if custom.iter().any(|(c, _)| *c == codename) {
+            errors.error(
+                code_lit.span(),
+                format!("permission `{codename}` is declared twice on `{model_name}`"),
+            );
+        }
+        let name_len = name.chars().count();
+        if name.trim().is_empty() {
+            errors.error(
+                name_lit.span(),
+                format!(
+                    "permission `{codename}` needs a human-readable name, e.g. `(\"{codename}\", \"Can ...\")`"
+                ),
+            );
+        } else if name_len > PERMISSION_NAME_MAX {
+            errors.error(
+                name_lit.span(),
+                format!(
+                    "the name of permission `{codename}` has {name_len} characters; at most \
+                     {PERMISSION_NAME_MAX} fit"
+                ),
+            );
+        }
+        custom.push((codename, name));
+    }
+    (custom, defaults)
 }
 
 /// Checks options against the field's kind; returns the `OnDelete` variant.

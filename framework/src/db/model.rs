@@ -26,11 +26,21 @@
 //! | `unique_together = ["author", "slug"]` | a multi-column unique constraint (repeatable) |
 //! | `index = ["published", "created"]` | a multi-column index (repeatable) |
 //! | `verbose_name = "..."`, `verbose_name_plural = "..."` | human-readable names |
+//! | `permissions = [("publish_article", "Can publish articles")]` | custom `(codename, name)` permissions, besides the default ones (Django's `Meta.permissions`) |
+//! | `default_permissions = ["add", "change", "delete", "view"]` | the actions that get a permission `"{action}_{model}"` (the default: all four; `[]` for none) |
 //! | `impl_default` | generate `impl Default` from the fields' defaults, for `..Default::default()` (see [Building a value](#building-a-value)) |
 //!
 //! One of `app` or `table` is required: there is no app registry to infer
 //! the label from, and a table name that silently depends on the module path
 //! would change when code moves.
+//!
+//! Permissions are checked when the model compiles, as Django's auth checks
+//! check them: a codename is a lowercase identifier (`publish_article`),
+//! declared once, not one of the default codenames (`add_article` while
+//! `add` is a default action), and fits the permission table (100
+//! characters; 255 for a name); the default actions are among `add`,
+//! `change`, `delete` and `view`. [`ModelMeta::all_permissions`] gives the
+//! full list.
 //!
 //! # Field options: `#[model(...)]` on a field
 //!
@@ -271,6 +281,14 @@ pub struct ModelMeta {
     pub verbose_name: &'static str,
     /// Human-readable plural name.
     pub verbose_name_plural: &'static str,
+    /// Custom permissions as `(codename, human-readable name)` pairs, from
+    /// `#[model(permissions = [...])]` (Django's `Meta.permissions`).
+    pub permissions: &'static [(&'static str, &'static str)],
+    /// The actions that get a default permission, from
+    /// `#[model(default_permissions = [...])]` (Django's
+    /// `Meta.default_permissions`): `["add", "change", "delete", "view"]`
+    /// unless the model says otherwise.
+    pub default_permissions: &'static [&'static str],
     /// Decodes a primary key value of this model from a row.
     pub decode_pk: fn(&Row, usize) -> Result<Value>,
 }
@@ -327,6 +345,79 @@ impl ModelMeta {
     #[must_use]
     pub fn pk_field(&self) -> Option<&'static FieldMeta> {
         self.fields.iter().find(|f| f.primary_key)
+    }
+
+    /// The model's name in lowercase, as in permission codenames (Django's
+    /// `Options.model_name`): `ArticleTag` → `articletag`.
+    #[must_use]
+    pub fn model_name(&self) -> String {
+        self.name.to_lowercase()
+    }
+
+    /// The codename of the permission for `action` on this model, as
+    /// Django's `get_permission_codename`: `"{action}_{model_name}"`.
+    ///
+    /// ```
+    /// use manouche::db::{Auto, Model};
+    ///
+    /// #[derive(Model)]
+    /// #[model(app = "blog")]
+    /// pub struct ArticleTag {
+    ///     pub id: Auto<i64>,
+    /// }
+    ///
+    /// assert_eq!(ArticleTag::meta().permission_codename("change"), "change_articletag");
+    /// ```
+    #[must_use]
+    pub fn permission_codename(&self, action: &str) -> String {
+        format!("{action}_{}", self.model_name())
+    }
+
+    /// Every permission of the model as `(codename, human-readable name)`
+    /// pairs, in Django's order: one per [default
+    /// action](Self::default_permissions), `"{action}_{model_name}"` named
+    /// `"Can {action} {verbose_name}"`, then the custom
+    /// [`permissions`](Self::permissions) as declared. This is the list the
+    /// auth app keeps in its permission table.
+    ///
+    /// ```
+    /// use manouche::db::{Auto, Model};
+    ///
+    /// #[derive(Model)]
+    /// #[model(
+    ///     app = "blog",
+    ///     default_permissions = ["change", "view"],
+    ///     permissions = [("publish_article", "Can publish articles")],
+    /// )]
+    /// pub struct Article {
+    ///     pub id: Auto<i64>,
+    /// }
+    ///
+    /// let perms = Article::meta().all_permissions();
+    /// let perms: Vec<(&str, &str)> = perms.iter().map(|(c, n)| (c.as_str(), n.as_str())).collect();
+    /// assert_eq!(
+    ///     perms,
+    ///     [
+    ///         ("change_article", "Can change article"),
+    ///         ("view_article", "Can view article"),
+    ///         ("publish_article", "Can publish articles"),
+    ///     ]
+    /// );
+    /// ```
+    #[must_use]
+    pub fn all_permissions(&self) -> Vec<(String, String)> {
+        let model_name = self.model_name();
+        let defaults = self.default_permissions.iter().map(|action| {
+            (
+                format!("{action}_{model_name}"),
+                format!("Can {action} {}", self.verbose_name),
+            )
+        });
+        let custom = self
+            .permissions
+            .iter()
+            .map(|(codename, name)| ((*codename).to_owned(), (*name).to_owned()));
+        defaults.chain(custom).collect()
     }
 }
 
@@ -572,4 +663,113 @@ pub fn registered_models() -> impl Iterator<Item = &'static ModelMeta> {
     inventory::iter::<Registered>
         .into_iter()
         .map(|r| (r.meta)())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A model's description with the given names and permissions, as the
+    /// derive would write it.
+    fn meta(
+        name: &'static str,
+        verbose_name: &'static str,
+        default_permissions: &'static [&'static str],
+        permissions: &'static [(&'static str, &'static str)],
+    ) -> ModelMeta {
+        ModelMeta {
+            name,
+            app: "blog",
+            table: "blog_table",
+            pk_column: "id",
+            fields: &[],
+            ordering: &[],
+            unique_together: &[],
+            indexes: &[],
+            verbose_name,
+            verbose_name_plural: "",
+            permissions,
+            default_permissions,
+            decode_pk: __decode_value::<i64>,
+        }
+    }
+
+    const DEFAULTS: &[&str] = &["add", "change", "delete", "view"];
+
+    fn pairs(perms: &[(String, String)]) -> Vec<(&str, &str)> {
+        perms
+            .iter()
+            .map(|(c, n)| (c.as_str(), n.as_str()))
+            .collect()
+    }
+
+    // The expected lists are what Django 5.2's
+    // `django.contrib.auth.management._get_all_permissions` gives for the
+    // same `Meta`.
+
+    #[test]
+    fn default_permissions_come_first_then_the_custom_ones() {
+        let article = meta(
+            "Article",
+            "article",
+            DEFAULTS,
+            &[
+                ("publish_article", "Can publish articles"),
+                ("feature_article", "Can feature articles"),
+            ],
+        );
+        assert_eq!(
+            pairs(&article.all_permissions()),
+            [
+                ("add_article", "Can add article"),
+                ("change_article", "Can change article"),
+                ("delete_article", "Can delete article"),
+                ("view_article", "Can view article"),
+                ("publish_article", "Can publish articles"),
+                ("feature_article", "Can feature articles"),
+            ]
+        );
+    }
+
+    #[test]
+    fn codenames_use_the_lowercased_model_name_and_names_the_verbose_name() {
+        let tag = meta("ArticleTag", "article tag", DEFAULTS, &[]);
+        assert_eq!(tag.model_name(), "articletag");
+        assert_eq!(tag.permission_codename("delete"), "delete_articletag");
+        assert_eq!(
+            pairs(&tag.all_permissions()),
+            [
+                ("add_articletag", "Can add article tag"),
+                ("change_articletag", "Can change article tag"),
+                ("delete_articletag", "Can delete article tag"),
+                ("view_articletag", "Can view article tag"),
+            ]
+        );
+    }
+
+    #[test]
+    fn default_actions_keep_their_declared_order() {
+        let entry = meta(
+            "Entry",
+            "blog entry",
+            &["view", "add"],
+            &[("archive_entry", "Can archive entries")],
+        );
+        assert_eq!(
+            pairs(&entry.all_permissions()),
+            [
+                ("view_entry", "Can view blog entry"),
+                ("add_entry", "Can add blog entry"),
+                ("archive_entry", "Can archive entries"),
+            ]
+        );
+    }
+
+    #[test]
+    fn no_default_actions_leaves_only_the_custom_permissions() {
+        let ledger = meta("Ledger", "ledger", &[], &[("audit", "Can audit")]);
+        assert_eq!(pairs(&ledger.all_permissions()), [("audit", "Can audit")]);
+        let hidden = meta("Hidden", "hidden", &[], &[]);
+        assert!(hidden.all_permissions().is_empty());
+    }
 }

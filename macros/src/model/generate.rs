@@ -187,6 +187,11 @@ pub(crate) fn model(m: &ModelDef) -> TokenStream {
     let ordering = m.ordering.iter().map(|(c, d)| quote!((#c, #d)));
     let unique_together = m.unique_together.iter().map(|set| quote!(&[#(#set),*]));
     let indexes = m.indexes.iter().map(|set| quote!(&[#(#set),*]));
+    let permissions = m
+        .permissions
+        .iter()
+        .map(|(codename, name)| quote!((#codename, #name)));
+    let default_permissions = &m.default_permissions;
 
     let mut consts = Vec::new();
     let mut decode = Vec::new();
@@ -306,6 +311,8 @@ pub(crate) fn model(m: &ModelDef) -> TokenStream {
                     indexes: &[#(#indexes),*],
                     verbose_name: #verbose_name,
                     verbose_name_plural: #verbose_name_plural,
+                    permissions: &[#(#permissions),*],
+                    default_permissions: &[#(#default_permissions),*],
                     decode_pk: ::manouche::db::model::__decode_value::<<#pk_ty as ::manouche::db::fields::PrimaryKey>::Key>,
                 };
                 &META

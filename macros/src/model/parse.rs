@@ -30,8 +30,8 @@ impl Errors {
     }
 }
 
-pub(crate) const MODEL_OPTIONS: &str =
-    "table, app, ordering, unique_together, index, verbose_name, verbose_name_plural, impl_default";
+pub(crate) const MODEL_OPTIONS: &str = "table, app, ordering, unique_together, index, verbose_name, verbose_name_plural, \
+     permissions, default_permissions, impl_default";
 pub(crate) const FIELD_OPTIONS: &str = "primary_key, max_length, max_digits, decimal_places, unique, db_index, default, \
      default_fn, auto_now, auto_now_add, choices, db_column, blank, help_text, verbose_name, \
      on_delete, through, related_field";
@@ -45,6 +45,10 @@ pub(crate) struct ModelOptions {
     pub(crate) indexes: Vec<Vec<LitStr>>,
     pub(crate) verbose_name: Option<LitStr>,
     pub(crate) verbose_name_plural: Option<LitStr>,
+    /// `permissions = [("codename", "name"), ...]`.
+    pub(crate) permissions: Option<Vec<(LitStr, LitStr)>>,
+    /// `default_permissions = ["add", ...]`.
+    pub(crate) default_permissions: Option<Vec<LitStr>>,
     pub(crate) impl_default: bool,
 }
 
@@ -98,6 +102,68 @@ fn str_list(expr: &Expr, option: &str) -> syn::Result<Vec<LitStr>> {
     }
 }
 
+/// `[("codename", "name"), ...]`; every malformed entry is reported.
+fn permission_list(expr: &Expr) -> syn::Result<Vec<(LitStr, LitStr)>> {
+    const EXAMPLE: &str = "e.g. `permissions = [(\"publish_article\", \"Can publish articles\")]`";
+    let Expr::Array(ExprArray { elems, .. }) = expr else {
+        return Err(syn::Error::new(
+            expr.span(),
+            format!("`permissions` expects a list of (codename, name) pairs, {EXAMPLE}"),
+        ));
+    };
+    let mut errors = Errors::default();
+    let mut pairs = Vec::new();
+    for elem in elems {
+        let pair = match elem {
+            Expr::Tuple(t) if t.elems.len() == 2 => {
+                let mut items = t.elems.iter().map(|e| match e {
+                    Expr::Lit(ExprLit {
+                        lit: Lit::Str(s), ..
+                    }) => Some(s.clone()),
+                    _ => None,
+                });
+                items.next().flatten().zip(items.next().flatten())
+            }
+            _ => None,
+        };
+        match pair {
+            Some(pair) => pairs.push(pair),
+            None => errors.error(
+                elem.span(),
+                format!(
+                    "a permission is a pair of string literals, (codename, human-readable name), {EXAMPLE}"
+                ),
+            ),
+        }
+    }
+    errors.finish().map(|()| pairs)
+}
+
+/// `["add", "view"]`, possibly empty; every malformed entry is reported.
+fn action_list(expr: &Expr) -> syn::Result<Vec<LitStr>> {
+    const EXAMPLE: &str = "e.g. `default_permissions = [\"add\", \"change\", \"delete\", \"view\"]`, or `[]` for none";
+    let Expr::Array(ExprArray { elems, .. }) = expr else {
+        return Err(syn::Error::new(
+            expr.span(),
+            format!("`default_permissions` expects a list of actions, {EXAMPLE}"),
+        ));
+    };
+    let mut errors = Errors::default();
+    let mut actions = Vec::new();
+    for elem in elems {
+        match elem {
+            Expr::Lit(ExprLit {
+                lit: Lit::Str(s), ..
+            }) => actions.push(s.clone()),
+            other => errors.error(
+                other.span(),
+                format!("a default permission is an action as a string literal, {EXAMPLE}"),
+            ),
+        }
+    }
+    errors.finish().map(|()| actions)
+}
+
 fn set_once<T>(slot: &mut Option<T>, value: T, span: Span, name: &str) -> syn::Result<()> {
     if slot.is_some() {
         return Err(syn::Error::new(span, format!("duplicate option `{name}`")));
@@ -127,6 +193,14 @@ pub(crate) fn model_options(attrs: &[syn::Attribute], errors: &mut Errors) -> Mo
                         _ => &mut opts.verbose_name_plural,
                     };
                     set_once(slot, value, span, &name)
+                }
+                "permissions" => {
+                    let list = permission_list(&meta.value()?.parse()?)?;
+                    set_once(&mut opts.permissions, list, span, &name)
+                }
+                "default_permissions" => {
+                    let list = action_list(&meta.value()?.parse()?)?;
+                    set_once(&mut opts.default_permissions, list, span, &name)
                 }
                 "impl_default" => {
                     opts.impl_default = true;
