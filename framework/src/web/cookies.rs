@@ -59,22 +59,35 @@ impl SameSite {
 /// removed.
 #[must_use]
 pub fn find<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    find_in(headers.get_all(header::COOKIE), name)
+}
+
+/// [`find`] over `Cookie` header values kept apart from their request
+/// (HTTP/2 sends each cookie in its own field). A value that is not text
+/// elsewhere in a header does not hide the cookie asked for.
+#[must_use]
+pub fn find_in<'a>(
+    values: impl IntoIterator<Item = &'a HeaderValue>,
+    name: &str,
+) -> Option<&'a str> {
     let mut found = None;
-    for value in headers.get_all(header::COOKIE) {
-        let Ok(text) = value.to_str() else { continue };
-        for pair in text.split(';') {
-            let Some((key, value)) = pair.split_once('=') else {
+    for value in values {
+        for pair in value.as_bytes().split(|&b| b == b';') {
+            let Some(eq) = pair.iter().position(|&b| b == b'=') else {
                 continue;
             };
-            if key.trim() == name {
-                let value = value.trim();
-                found = Some(
-                    value
-                        .strip_prefix('"')
-                        .and_then(|v| v.strip_suffix('"'))
-                        .unwrap_or(value),
-                );
+            if pair[..eq].trim_ascii() != name.as_bytes() {
+                continue;
             }
+            let Ok(value) = std::str::from_utf8(pair[eq + 1..].trim_ascii()) else {
+                continue;
+            };
+            found = Some(
+                value
+                    .strip_prefix('"')
+                    .and_then(|v| v.strip_suffix('"'))
+                    .unwrap_or(value),
+            );
         }
     }
     found
@@ -170,6 +183,22 @@ mod tests {
         assert_eq!(find(&h, "a"), Some("1"));
         assert_eq!(find(&h, "session"), None);
         assert_eq!(find(&headers(&["junk; ;=; x"]), "x"), None);
+    }
+
+    #[test]
+    fn a_binary_cookie_does_not_hide_the_others() {
+        let mut h = HeaderMap::new();
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_bytes(b"prefs=caf\xe9; csrftoken=abc").unwrap(),
+        );
+        assert_eq!(find(&h, "csrftoken"), Some("abc"));
+        assert_eq!(find(&h, "prefs"), None);
+        let values = [
+            HeaderValue::from_static("a=1"),
+            HeaderValue::from_static("b=2"),
+        ];
+        assert_eq!(find_in(&values, "b"), Some("2"));
     }
 
     #[test]
