@@ -156,7 +156,7 @@ pub fn deploy_checks(settings: &Settings) -> Vec<CheckMessage> {
             5,
             Level::Warning,
             "the CSRF cookie is not marked Secure: it can leak over plain HTTP",
-            "set security.csrf_cookie_secure = true (the default when debug is off)",
+            "set cookie_secure = true in [csrf] (the default when debug is off)",
         ));
     }
     if settings.security.hsts_seconds == 0 {
@@ -173,6 +173,14 @@ pub fn deploy_checks(settings: &Settings) -> Vec<CheckMessage> {
             Level::Warning,
             "X-Frame-Options is off: pages can be framed (clickjacking)",
             "set security.x_frame_options = \"DENY\" (the default)",
+        ));
+    }
+    if !settings.csrf.enabled {
+        out.push(finding(
+            8,
+            Level::Warning,
+            "CSRF protection is off: other sites can make visitors' browsers post forms here",
+            "remove csrf.enabled = false (MANOUCHE_CSRF_ENABLED); exempt only the views that need it with manouche::csrf::exempt",
         ));
     }
     let backend = settings.email_backend();
@@ -335,5 +343,21 @@ mod tests {
         assert!(ids(&deploy_checks(&s)).contains(&"email.W001"));
         s.secret_key = "abababababababababababababababababababababababababab".into();
         assert!(ids(&deploy_checks(&s)).contains(&"security.E001"));
+    }
+
+    #[test]
+    fn csrf_protection_turned_off_is_reported() {
+        let mut s = Settings::default();
+        s.email.backend = Some(EmailBackendKind::File);
+        s.email.file_path = Some("sent-mail".into());
+        s.secret_key = "aB3$kL9!mN2@pQ7#rS5%tU8^vW1&xY4*zA6(bC0)dE-fG_hI+jK=".into();
+        s.allowed_hosts = vec!["example.com".into()];
+        s.security.hsts_seconds = 3600;
+        s.csrf.enabled = false;
+        s.csrf.cookie_secure = Some(false);
+        assert_eq!(
+            ids(&deploy_checks(&s)),
+            ["security.W005", "security.W008"]
+        );
     }
 }

@@ -35,6 +35,7 @@ pub mod app;
 pub mod checks;
 pub mod contrib;
 pub mod crypto;
+pub mod csrf;
 pub mod db;
 mod error;
 pub mod error_pages;

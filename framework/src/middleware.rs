@@ -16,12 +16,14 @@
 //! 6. the **layers** (any tower [`Layer`](tower::Layer), from
 //!    [`App::layer`](crate::App::layer) and
 //!    [`Project::layer`](crate::Project::layer)), the first added outermost;
-//! 7. the **view**;
-//! 8. on the way out: **error pages** rendered from templates, the hooks'
+//! 7. **CSRF protection** ([`csrf`](crate::csrf)) around each view: unsafe
+//!    requests without a valid token → 403;
+//! 8. the **view**;
+//! 9. on the way out: **error pages** rendered from templates, the hooks'
 //!    `after`, **security headers**, `X-Request-Id`, **metrics** and one
 //!    **access-log** line.
 //!
-//! Steps 1, 2, 4, 5 and 8 are one service with a named (unboxed) future,
+//! Steps 1, 2, 4, 5 and 9 are one service with a named (unboxed) future,
 //! not a stack of layers, because each layer would box its future and keep
 //! its own copy of the request state; a request that no hook answers costs
 //! one virtual call per hook. Handlers extract what hooks and layers

@@ -446,8 +446,11 @@ impl Project {
             .compile()
             .map_err(|errors: UrlErrors| StartupError::from(errors))?;
         let conf = compiled.conf;
+        // CSRF protection is the innermost layer, so that an app's layer
+        // can vouch for a request first (`csrf::ChecksOff`).
+        let csrf = crate::csrf::CsrfLayer::new(&self.settings, conf.clone())?;
+        let mut router = compiled.router.layer(csrf);
         // The first layer added is the outermost: apply it last.
-        let mut router = compiled.router;
         for layer in layers.iter().rev() {
             router = layer(router);
         }

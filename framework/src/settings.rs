@@ -21,6 +21,9 @@
 //!
 //! [security]
 //! hsts_seconds = 31536000
+//!
+//! [csrf]
+//! trusted_origins = ["https://*.example.com"]
 //! ```
 //!
 //! Environment variables override the file (12-factor style); see
@@ -57,6 +60,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "log",
     "server",
     "security",
+    "csrf",
     "static",
     "email",
 ];
@@ -142,6 +146,8 @@ pub struct Settings {
     pub server: ServerSettings,
     /// Security headers and cookies.
     pub security: SecuritySettings,
+    /// CSRF protection (see [`crate::csrf`]).
+    pub csrf: CsrfSettings,
     /// Static files (`[static]` in the file).
     #[serde(rename = "static")]
     pub static_files: StaticSettings,
@@ -170,6 +176,7 @@ impl Default for Settings {
             database: DatabaseSettings::default(),
             server: ServerSettings::default(),
             security: SecuritySettings::default(),
+            csrf: CsrfSettings::default(),
             static_files: StaticSettings::default(),
             email: EmailSettings::default(),
             sections: toml::Table::new(),
@@ -441,8 +448,10 @@ pub struct SecuritySettings {
     pub content_type_nosniff: bool,
     /// Mark the session cookie `Secure`. Unset: secure unless `debug`.
     pub session_cookie_secure: Option<bool>,
-    /// Mark the CSRF cookie `Secure`. Unset: secure unless `debug`.
-    pub csrf_cookie_secure: Option<bool>,
+    /// The former place of `csrf.cookie_secure`: kept only to say where it
+    /// went.
+    #[serde(rename = "csrf_cookie_secure")]
+    moved_csrf_cookie_secure: Option<toml::Value>,
 }
 
 impl Default for SecuritySettings {
@@ -456,7 +465,67 @@ impl Default for SecuritySettings {
             cross_origin_opener_policy: "same-origin".to_owned(),
             content_type_nosniff: true,
             session_cookie_secure: None,
-            csrf_cookie_secure: None,
+            moved_csrf_cookie_secure: None,
+        }
+    }
+}
+
+/// CSRF protection (`[csrf]`; Django's `CSRF_*` settings). See
+/// [`crate::csrf`] for how it works.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct CsrfSettings {
+    /// Check unsafe requests (on by default). Off, pages still get tokens
+    /// and the cookie, but nothing is checked.
+    pub enabled: bool,
+    /// The cookie that keeps the secret.
+    pub cookie_name: String,
+    /// The cookie's lifetime in seconds (Django's 31449600, a year); 0 makes
+    /// it a browser-session cookie (Django's `CSRF_COOKIE_AGE = None`).
+    pub cookie_age: u64,
+    /// The cookie's `Domain` (`.example.com` to share it with subdomains);
+    /// unset: this host only. Also the domain whose subdomains pass the
+    /// `Referer` check.
+    pub cookie_domain: Option<String>,
+    /// The cookie's `Path`.
+    pub cookie_path: String,
+    /// Mark the cookie `Secure`. Unset: secure unless `debug`.
+    pub cookie_secure: Option<bool>,
+    /// Mark the cookie `HttpOnly` (off, as in Django: JavaScript may read
+    /// the token from it).
+    pub cookie_httponly: bool,
+    /// The cookie's `SameSite`: `"Lax"`, `"Strict"` or `"None"` (which
+    /// needs a secure cookie).
+    pub cookie_samesite: String,
+    /// The request header that carries the token for JavaScript clients.
+    pub header_name: String,
+    /// Other origins allowed to send unsafe requests (Django's
+    /// `CSRF_TRUSTED_ORIGINS`): `"https://example.com"`, or
+    /// `"https://*.example.com"` for every subdomain.
+    pub trusted_origins: Vec<String>,
+}
+
+/// Django's `CSRF_COOKIE_AGE`: 52 weeks.
+pub const DEFAULT_CSRF_COOKIE_AGE: u64 = 60 * 60 * 24 * 7 * 52;
+
+/// A century: longer cookie lifetimes are surely a mistake (and past what
+/// a cookie's `expires` date can say).
+const MAX_COOKIE_AGE: u64 = 100 * 365 * 24 * 60 * 60;
+
+impl Default for CsrfSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            cookie_name: "csrftoken".to_owned(),
+            cookie_age: DEFAULT_CSRF_COOKIE_AGE,
+            cookie_domain: None,
+            cookie_path: "/".to_owned(),
+            cookie_secure: None,
+            cookie_httponly: false,
+            cookie_samesite: "Lax".to_owned(),
+            header_name: "X-CSRFToken".to_owned(),
+            trusted_origins: Vec::new(),
         }
     }
 }
@@ -658,6 +727,10 @@ impl Settings {
     /// | `MANOUCHE_EMAIL_USE_TLS`, `MANOUCHE_EMAIL_USE_SSL` | `email.use_tls`, `email.use_ssl` |
     /// | `MANOUCHE_EMAIL_TIMEOUT` | `email.timeout` |
     /// | `MANOUCHE_EMAIL_DEFAULT_FROM` | `email.default_from` |
+    /// | `MANOUCHE_CSRF_ENABLED` | `csrf.enabled` |
+    /// | `MANOUCHE_CSRF_TRUSTED_ORIGINS` | `csrf.trusted_origins`, comma-separated |
+    /// | `MANOUCHE_CSRF_COOKIE_NAME`, `_AGE`, `_DOMAIN` (empty: none), `_PATH`, `_SECURE`, `_HTTPONLY`, `_SAMESITE` | `csrf.cookie_*` |
+    /// | `MANOUCHE_CSRF_HEADER_NAME` | `csrf.header_name` |
     ///
     /// # Errors
     /// [`SettingsError::Env`] naming the variable when a value has the wrong
@@ -677,14 +750,7 @@ impl Settings {
                 "DATABASE_URL" => next.database_url = value.to_owned(),
                 "MANOUCHE_DEBUG" => next.debug = parse_bool(name, value)?,
                 "MANOUCHE_SECRET_KEY" => next.secret_key = value.to_owned(),
-                "MANOUCHE_ALLOWED_HOSTS" => {
-                    next.allowed_hosts = value
-                        .split(',')
-                        .map(str::trim)
-                        .filter(|h| !h.is_empty())
-                        .map(str::to_owned)
-                        .collect();
-                }
+                "MANOUCHE_ALLOWED_HOSTS" => next.allowed_hosts = split_list(value),
                 "MANOUCHE_LOG" => next.log = value.to_owned(),
                 "MANOUCHE_BIND" => next.server.bind = value.to_owned(),
                 "MANOUCHE_HEADER_READ_TIMEOUT" => {
@@ -719,6 +785,26 @@ impl Settings {
                 "MANOUCHE_EMAIL_USE_SSL" => next.email.use_ssl = parse_bool(name, value)?,
                 "MANOUCHE_EMAIL_TIMEOUT" => next.email.timeout = parse_duration(name, value)?,
                 "MANOUCHE_EMAIL_DEFAULT_FROM" => next.email.default_from = value.to_owned(),
+                "MANOUCHE_CSRF_ENABLED" => next.csrf.enabled = parse_bool(name, value)?,
+                "MANOUCHE_CSRF_TRUSTED_ORIGINS" => {
+                    next.csrf.trusted_origins = split_list(value);
+                }
+                "MANOUCHE_CSRF_COOKIE_NAME" => next.csrf.cookie_name = value.to_owned(),
+                "MANOUCHE_CSRF_COOKIE_AGE" => next.csrf.cookie_age = parse_number(name, value)?,
+                "MANOUCHE_CSRF_COOKIE_DOMAIN" => {
+                    next.csrf.cookie_domain = Some(value.trim())
+                        .filter(|d| !d.is_empty())
+                        .map(str::to_owned);
+                }
+                "MANOUCHE_CSRF_COOKIE_PATH" => next.csrf.cookie_path = value.to_owned(),
+                "MANOUCHE_CSRF_COOKIE_SECURE" => {
+                    next.csrf.cookie_secure = Some(parse_bool(name, value)?);
+                }
+                "MANOUCHE_CSRF_COOKIE_HTTPONLY" => {
+                    next.csrf.cookie_httponly = parse_bool(name, value)?;
+                }
+                "MANOUCHE_CSRF_COOKIE_SAMESITE" => next.csrf.cookie_samesite = value.to_owned(),
+                "MANOUCHE_CSRF_HEADER_NAME" => next.csrf.header_name = value.to_owned(),
                 "MANOUCHE_SETTINGS" => {}
                 _ if name.starts_with("MANOUCHE_") => {
                     next.env_overrides.retain(|(n, _)| n != name);
@@ -797,6 +883,13 @@ impl Settings {
         if self.log.is_empty() {
             return invalid("log", "must not be empty (use \"off\" to silence logging)");
         }
+        if self.security.moved_csrf_cookie_secure.is_some() {
+            return invalid(
+                "security.csrf_cookie_secure",
+                "has moved: write `cookie_secure = true` (or false) in the [csrf] section, or set MANOUCHE_CSRF_COOKIE_SECURE",
+            );
+        }
+        self.csrf.validate()?;
         self.validate_email()
     }
 
@@ -873,8 +966,98 @@ impl Settings {
 
     /// Whether the CSRF cookie is marked `Secure`.
     pub fn csrf_cookie_secure(&self) -> bool {
-        self.security.csrf_cookie_secure.unwrap_or(!self.debug)
+        self.csrf.cookie_secure.unwrap_or(!self.debug)
     }
+}
+
+impl CsrfSettings {
+    /// Checks the values a browser or the check could not use.
+    fn validate(&self) -> Result<(), SettingsError> {
+        let invalid = |setting, message: String| Err(SettingsError::Invalid { setting, message });
+        if !crate::web::cookies::is_cookie_name(&self.cookie_name) {
+            return invalid(
+                "csrf.cookie_name",
+                format!(
+                    "{:?} is not a cookie name: use letters, digits and !#$%&'*+-.^_`|~ (e.g. \"csrftoken\")",
+                    self.cookie_name
+                ),
+            );
+        }
+        if self.cookie_age > MAX_COOKIE_AGE {
+            return invalid(
+                "csrf.cookie_age",
+                format!(
+                    "{} seconds is more than a century; Django's default is 31449600 (a year), 0 makes a browser-session cookie",
+                    self.cookie_age
+                ),
+            );
+        }
+        if !self.cookie_path.starts_with('/') || !self.cookie_path.bytes().all(is_attribute_byte) {
+            return invalid(
+                "csrf.cookie_path",
+                format!(
+                    "{:?} must be a URL path starting with '/' (e.g. \"/\"), without ';' or spaces",
+                    self.cookie_path
+                ),
+            );
+        }
+        if let Some(domain) = &self.cookie_domain {
+            let name = domain.strip_prefix('.').unwrap_or(domain);
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+            {
+                return invalid(
+                    "csrf.cookie_domain",
+                    format!(
+                        "{domain:?} is not a domain: write \"example.com\" or \".example.com\", or leave it out for this host only"
+                    ),
+                );
+            }
+        }
+        match crate::web::cookies::SameSite::parse(&self.cookie_samesite) {
+            Err(message) => return invalid("csrf.cookie_samesite", message),
+            Ok(crate::web::cookies::SameSite::None) if self.cookie_secure == Some(false) => {
+                return invalid(
+                    "csrf.cookie_samesite",
+                    "\"None\" needs a Secure cookie: browsers drop it otherwise (remove cookie_secure = false)".to_owned(),
+                );
+            }
+            Ok(_) => {}
+        }
+        if http::HeaderName::from_bytes(self.header_name.as_bytes()).is_err() {
+            return invalid(
+                "csrf.header_name",
+                format!(
+                    "{:?} is not an HTTP header name (e.g. \"X-CSRFToken\")",
+                    self.header_name
+                ),
+            );
+        }
+        for origin in &self.trusted_origins {
+            if let Err(why) = crate::csrf::TrustedOrigins::check_entry(origin) {
+                return invalid("csrf.trusted_origins", format!("{origin:?} {why}"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a cookie attribute's value may hold (no ';', no controls, no
+/// spaces).
+fn is_attribute_byte(b: u8) -> bool {
+    b.is_ascii_graphic() && b != b';'
+}
+
+/// `"a, b,,c "` → `["a", "b", "c"]`.
+fn split_list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn parse_bool(name: &str, value: &str) -> Result<bool, SettingsError> {
@@ -1123,6 +1306,125 @@ mod tests {
             EmailBackendKind::Console
         };
         assert_eq!(s.email_backend(), expected);
+    fn csrf_defaults_file_and_environment() {
+        let s = Settings::from_toml_str("").unwrap();
+        assert!(s.csrf.enabled);
+        assert_eq!(s.csrf.cookie_name, "csrftoken");
+        assert_eq!(s.csrf.cookie_age, 31_449_600);
+        assert_eq!(s.csrf.cookie_path, "/");
+        assert_eq!(s.csrf.cookie_domain, None);
+        assert!(!s.csrf.cookie_httponly);
+        assert_eq!(s.csrf.cookie_samesite, "Lax");
+        assert_eq!(s.csrf.header_name, "X-CSRFToken");
+        assert!(s.csrf.trusted_origins.is_empty());
+        assert!(s.csrf_cookie_secure(), "secure unless debug");
+        assert!(
+            !Settings::from_toml_str("debug = true")
+                .unwrap()
+                .csrf_cookie_secure()
+        );
+
+        let mut s = Settings::from_toml_str(
+            "debug = true\n[csrf]\ncookie_secure = true\ntrusted_origins = [\"https://a.example\"]\ncookie_samesite = \"Strict\"\n",
+        )
+        .unwrap();
+        assert!(s.csrf_cookie_secure());
+        assert_eq!(s.csrf.trusted_origins, ["https://a.example"]);
+        s.apply_env([
+            (
+                "MANOUCHE_CSRF_TRUSTED_ORIGINS",
+                "https://*.example.com, http://localhost:3000,",
+            ),
+            ("MANOUCHE_CSRF_ENABLED", "off"),
+            ("MANOUCHE_CSRF_COOKIE_SECURE", "false"),
+            ("MANOUCHE_CSRF_COOKIE_DOMAIN", ".example.com"),
+            ("MANOUCHE_CSRF_COOKIE_NAME", "xsrf"),
+            ("MANOUCHE_CSRF_COOKIE_AGE", "3600"),
+            ("MANOUCHE_CSRF_COOKIE_PATH", "/app/"),
+            ("MANOUCHE_CSRF_COOKIE_HTTPONLY", "yes"),
+            ("MANOUCHE_CSRF_COOKIE_SAMESITE", "lax"),
+            ("MANOUCHE_CSRF_HEADER_NAME", "X-XSRF-Token"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.csrf.trusted_origins,
+            ["https://*.example.com", "http://localhost:3000"]
+        );
+        assert!(!s.csrf.enabled);
+        assert!(!s.csrf_cookie_secure());
+        assert_eq!(s.csrf.cookie_domain.as_deref(), Some(".example.com"));
+        assert_eq!(s.csrf.cookie_name, "xsrf");
+        assert_eq!(s.csrf.cookie_age, 3600);
+        assert_eq!(s.csrf.cookie_path, "/app/");
+        assert!(s.csrf.cookie_httponly);
+        assert_eq!(s.csrf.header_name, "X-XSRF-Token");
+        s.apply_env([("MANOUCHE_CSRF_COOKIE_DOMAIN", "")]).unwrap();
+        assert_eq!(s.csrf.cookie_domain, None);
+    }
+
+    #[test]
+    fn bad_csrf_settings_stop_startup_naming_the_key() {
+        for (toml, expected) in [
+            (
+                "[csrf]\ntrusted_origins = [\"example.com\"]",
+                "invalid setting `csrf.trusted_origins`: \"example.com\" has no scheme",
+            ),
+            (
+                "[csrf]\ntrusted_origins = [\"https://example.com/\"]",
+                "`csrf.trusted_origins`: \"https://example.com/\" has a path",
+            ),
+            (
+                "[csrf]\ncookie_samesite = \"sometimes\"",
+                "`csrf.cookie_samesite`: \"sometimes\" is not a SameSite value",
+            ),
+            (
+                "[csrf]\ncookie_samesite = \"None\"\ncookie_secure = false",
+                "`csrf.cookie_samesite`: \"None\" needs a Secure cookie",
+            ),
+            (
+                "[csrf]\nheader_name = \"X CSRF\"",
+                "`csrf.header_name`: \"X CSRF\" is not an HTTP header name",
+            ),
+            (
+                "[csrf]\ncookie_name = \"csrf token\"",
+                "`csrf.cookie_name`: \"csrf token\" is not a cookie name",
+            ),
+            (
+                "[csrf]\ncookie_path = \"app\"",
+                "`csrf.cookie_path`: \"app\" must be a URL path",
+            ),
+            (
+                "[csrf]\ncookie_domain = \"exa mple.com\"",
+                "`csrf.cookie_domain`: \"exa mple.com\" is not a domain",
+            ),
+            (
+                "[csrf]\ncookie_age = 99999999999",
+                "`csrf.cookie_age`: 99999999999 seconds is more than a century",
+            ),
+            (
+                "[csrf]\ntrusted_origin = []",
+                "unknown field `trusted_origin`",
+            ),
+            (
+                "[security]\ncsrf_cookie_secure = true",
+                "`security.csrf_cookie_secure`: has moved: write `cookie_secure = true` (or false) in the [csrf] section",
+            ),
+        ] {
+            let err = Settings::from_toml_str(toml).unwrap_err().to_string();
+            assert!(err.contains(expected), "{toml}: {err}");
+        }
+        let mut s = Settings::default();
+        let err = s
+            .apply_env([("MANOUCHE_CSRF_TRUSTED_ORIGINS", "partner.example")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("csrf.trusted_origins"), "{err}");
+        assert!(s.csrf.trusted_origins.is_empty(), "unchanged on error");
+        let err = s
+            .apply_env([("MANOUCHE_CSRF_COOKIE_AGE", "a year")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("MANOUCHE_CSRF_COOKIE_AGE"), "{err}");
     }
 
     #[test]

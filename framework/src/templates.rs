@@ -9,11 +9,14 @@
 //! <a href="{{ manouche::templates::url_for("blog:article-detail", article.id)? }}">…</a>
 //! <a href="{{ manouche::templates::url_for2("blog:archive", year, month)? }}">…</a>
 //! <link rel="stylesheet" href="{{ manouche::templates::static_url("site/app.css") }}">
+//! <form method="post">{{ manouche::csrf::input() }}…</form>
 //! ```
 //!
 //! They reverse against the project serving the current request (see
 //! [`crate::urls::reverse`]); the `?` turns a [`NoReverseMatch`] into a
 //! rendering error, which the handler reports as a 500 with the reason.
+//! The form field carries the current request's CSRF token (see
+//! [`crate::csrf`]).
 //!
 //! **Replacing an app's page.** An app renders its pages with [`render`],
 //! so that a project can swap one for its own askama template without

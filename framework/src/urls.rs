@@ -63,7 +63,7 @@ pub struct Urls {
 enum Entry {
     Route {
         pattern: String,
-        handler: Box<MethodRouter>,
+        view: Box<View>,
         name: Option<String>,
     },
     Include {
@@ -72,8 +72,78 @@ enum Entry {
     },
     Mount {
         prefix: String,
-        router: Router,
+        mount: Mount,
     },
+}
+
+/// What a route serves: an axum method router (`get(view)`,
+/// `get(show).post(update)`), and whether the CSRF check skips it.
+/// [`Urls::path`] and [`Urls::route`] take a `MethodRouter` as it is, or
+/// one wrapped by [`csrf::exempt`](crate::csrf::exempt).
+#[must_use]
+pub struct View {
+    handler: MethodRouter,
+    csrf_exempt: bool,
+}
+
+impl View {
+    /// The same view, exempt from the CSRF check (see
+    /// [`csrf::exempt`](crate::csrf::exempt)).
+    pub(crate) fn csrf_exempt(mut self) -> Self {
+        self.csrf_exempt = true;
+        self
+    }
+}
+
+impl From<MethodRouter> for View {
+    fn from(handler: MethodRouter) -> Self {
+        Self {
+            handler,
+            csrf_exempt: false,
+        }
+    }
+}
+
+impl fmt::Debug for View {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("View")
+            .field("csrf_exempt", &self.csrf_exempt)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An axum [`Router`] for [`Urls::mount`], and whether the CSRF check skips
+/// its routes: a `Router` as it is, or one wrapped by
+/// [`csrf::exempt`](crate::csrf::exempt).
+#[must_use]
+pub struct Mount {
+    router: Router,
+    csrf_exempt: bool,
+}
+
+impl Mount {
+    /// The same router, exempt from the CSRF check.
+    pub(crate) fn csrf_exempt(mut self) -> Self {
+        self.csrf_exempt = true;
+        self
+    }
+}
+
+impl From<Router> for Mount {
+    fn from(router: Router) -> Self {
+        Self {
+            router,
+            csrf_exempt: false,
+        }
+    }
+}
+
+impl fmt::Debug for Mount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mount")
+            .field("csrf_exempt", &self.csrf_exempt)
+            .finish_non_exhaustive()
+    }
 }
 
 impl fmt::Debug for Urls {
@@ -103,22 +173,23 @@ impl Urls {
     }
 
     /// A named route. `pattern` is relative (`"articles/<int:id>/"`, `""` for
-    /// the root); `handler` is an axum method router (`get(view)`,
-    /// `get(show).post(update)`).
-    pub fn path(mut self, pattern: &str, handler: MethodRouter, name: &str) -> Self {
+    /// the root); `view` is an axum method router (`get(view)`,
+    /// `get(show).post(update)`), or one exempt from the CSRF check
+    /// (`csrf::exempt(post(webhook))`, see [`crate::csrf`]).
+    pub fn path(mut self, pattern: &str, view: impl Into<View>, name: &str) -> Self {
         self.entries.push(Entry::Route {
             pattern: pattern.to_owned(),
-            handler: Box::new(handler),
+            view: Box::new(view.into()),
             name: Some(name.to_owned()),
         });
         self
     }
 
     /// A route without a name (it cannot be reversed).
-    pub fn route(mut self, pattern: &str, handler: MethodRouter) -> Self {
+    pub fn route(mut self, pattern: &str, view: impl Into<View>) -> Self {
         self.entries.push(Entry::Route {
             pattern: pattern.to_owned(),
-            handler: Box::new(handler),
+            view: Box::new(view.into()),
             name: None,
         });
         self
@@ -148,10 +219,10 @@ impl Urls {
     /// let urls = Urls::new().mount("api/", api);
     /// assert!(urls.compile().is_ok());
     /// ```
-    pub fn mount(mut self, prefix: &str, router: Router) -> Self {
+    pub fn mount(mut self, prefix: &str, router: impl Into<Mount>) -> Self {
         self.entries.push(Entry::Mount {
             prefix: prefix.to_owned(),
-            router,
+            mount: router.into(),
         });
         self
     }
@@ -206,9 +277,9 @@ pub struct RouteInfo {
 
 #[derive(Default)]
 struct Builder {
-    routes: Vec<(Pattern, Option<String>, MethodRouter)>,
+    routes: Vec<(Pattern, Option<String>, View)>,
     /// Mounted axum routers: the full prefix (`api/`) and the router.
-    mounts: Vec<(String, Router)>,
+    mounts: Vec<(String, Mount)>,
     namespaces: HashMap<String, String>,
     errors: Vec<UrlError>,
 }
@@ -241,7 +312,7 @@ impl Builder {
             match entry {
                 Entry::Route {
                     pattern,
-                    handler,
+                    view,
                     name,
                 } => {
                     let source = format!("{prefix}{pattern}");
@@ -255,7 +326,7 @@ impl Builder {
                         });
                     }
                     match Pattern::parse(&source) {
-                        Ok(p) => self.routes.push((p, name, *handler)),
+                        Ok(p) => self.routes.push((p, name, *view)),
                         Err(message) => self.errors.push(UrlError::BadPattern {
                             pattern: source,
                             message,
@@ -276,7 +347,7 @@ impl Builder {
                 }
                 Entry::Mount {
                     prefix: inner,
-                    router,
+                    mount,
                 } => {
                     let full = format!("{prefix}{inner}");
                     if inner.is_empty() || !inner.ends_with('/') || inner.starts_with('/') {
@@ -290,7 +361,7 @@ impl Builder {
                             message: "a mount prefix cannot have parameters".into(),
                         });
                     } else {
-                        self.mounts.push((full, router));
+                        self.mounts.push((full, mount));
                     }
                 }
             }
@@ -302,10 +373,13 @@ impl Builder {
         let mut by_name: HashMap<String, usize> = HashMap::new();
         let mut router = Router::new();
         let mut infos = Vec::with_capacity(self.routes.len());
+        let mut csrf_exempt = Vec::with_capacity(self.routes.len());
         let mut sources: HashMap<String, String> = HashMap::new();
-        for (index, (pattern, name, handler)) in self.routes.into_iter().enumerate() {
+        for (index, (pattern, name, view)) in self.routes.into_iter().enumerate() {
             let path = pattern.router_path();
-            if let Err(err) = matcher.insert(path.clone(), index) {
+            csrf_exempt.push(view.csrf_exempt);
+            let handler = view.handler;
+            if let Err(err) = matcher.insert(path.clone(), Target::Route(index)) {
                 let other = match &err {
                     matchit::InsertError::Conflict { with } => {
                         sources.get(with).cloned().unwrap_or_else(|| with.clone())
@@ -349,8 +423,11 @@ impl Builder {
         for (prefix, mounted) in self.mounts {
             let base = format!("/{}", prefix.trim_end_matches('/'));
             let mut free = true;
+            let target = Target::Mount {
+                csrf_exempt: mounted.csrf_exempt,
+            };
             for path in [base.clone(), format!("{base}/{{*manouche_rest}}")] {
-                if let Err(err) = matcher.insert(path, MOUNTED) {
+                if let Err(err) = matcher.insert(path, target) {
                     let other = match &err {
                         matchit::InsertError::Conflict { with } => {
                             sources.get(with).cloned().unwrap_or_else(|| with.clone())
@@ -367,7 +444,7 @@ impl Builder {
             }
             if free {
                 sources.insert(base.clone(), format!("{prefix} (mounted router)"));
-                router = router.nest(&base, mounted);
+                router = router.nest(&base, mounted.router);
             }
         }
         if !self.errors.is_empty() {
@@ -393,6 +470,7 @@ impl Builder {
                 patterns: infos,
                 names,
                 labels,
+                csrf_exempt,
                 by_name,
                 namespaces: self.namespaces.into_keys().collect(),
                 matcher,
@@ -404,8 +482,14 @@ impl Builder {
     }
 }
 
-/// The matcher's value for the paths of a mounted router.
-const MOUNTED: usize = usize::MAX;
+/// What a path of the matcher leads to.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    /// The route at this index.
+    Route(usize),
+    /// A mounted router.
+    Mount { csrf_exempt: bool },
+}
 
 fn join_name(namespace: &str, name: &str) -> String {
     if namespace.is_empty() {
@@ -450,7 +534,7 @@ async fn append_slash(conf: UrlConf, req: Request) -> Response {
             .inner
             .matcher
             .at(&with_slash)
-            .is_ok_and(|m| *m.value != MOUNTED)
+            .is_ok_and(|m| matches!(m.value, Target::Route(_)))
         {
             let target = match req.uri().query() {
                 Some(q) => format!("{with_slash}?{q}"),
@@ -487,9 +571,11 @@ struct Inner {
     names: Vec<Option<String>>,
     /// Per route, its name (or pattern) as a metrics label.
     labels: Vec<metrics::SharedString>,
+    /// Per route, whether the CSRF check skips it.
+    csrf_exempt: Vec<bool>,
     by_name: HashMap<String, usize>,
     namespaces: Vec<String>,
-    matcher: matchit::Router<usize>,
+    matcher: matchit::Router<Target>,
 }
 
 impl fmt::Debug for UrlConf {
@@ -619,11 +705,36 @@ impl UrlConf {
     /// pattern when unnamed; `unmatched` when none matches.
     pub(crate) fn route_label(&self, path: &str) -> metrics::SharedString {
         match self.inner.matcher.at(path) {
-            Ok(m) => self.inner.labels.get(*m.value).cloned().unwrap_or_else(|| {
+            Ok(m) => match *m.value {
+                Target::Route(index) => self.inner.labels[index].clone(),
                 // Mounted routers share one label.
-                metrics::SharedString::const_str("mounted")
-            }),
+                Target::Mount { .. } => metrics::SharedString::const_str("mounted"),
+            },
             Err(_) => metrics::SharedString::const_str("unmatched"),
+        }
+    }
+
+    /// For the CSRF check: whether the view serving `path` is exempt;
+    /// `None` when no view serves it (no route matches, or a parameter
+    /// does not fit its converter), so that the request gets its 404 (or
+    /// its trailing-slash redirect) as in Django, where URL resolution
+    /// comes before the check.
+    pub(crate) fn csrf_exempt(&self, path: &str) -> Option<bool> {
+        let found = self.inner.matcher.at(path).ok()?;
+        match *found.value {
+            Target::Mount { csrf_exempt } => Some(csrf_exempt),
+            Target::Route(index) => {
+                let pattern = &self.inner.patterns[index];
+                // The router hands views the decoded values; so does this.
+                let fits = pattern.params().all(|(name, converter)| {
+                    found.params.get(name).is_none_or(|raw| {
+                        percent_encoding::percent_decode_str(raw)
+                            .decode_utf8()
+                            .is_ok_and(|value| converter.accepts(&value))
+                    })
+                });
+                fits.then(|| self.inner.csrf_exempt[index])
+            }
         }
     }
 

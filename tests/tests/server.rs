@@ -16,6 +16,10 @@ async fn raw_exchange(server: &Server, request: &[u8], limit: Duration) -> Strin
     String::from_utf8_lossy(&buf).into_owned()
 }
 
+/// A CSRF secret, sent as the cookie and in the header: unsafe requests
+/// that carry both pass the site's CSRF check without a page first.
+const CSRF_SECRET: &str = "lcccccccX2kcccccccY2jcccccccssIC";
+
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(20))
@@ -104,6 +108,8 @@ async fn a_3_mb_body_gets_413() {
     // The same body through a client library, streamed in full.
     let r = client()
         .post(server.url("/debug/echo/"))
+        .header("cookie", format!("csrftoken={CSRF_SECRET}"))
+        .header("x-csrftoken", CSRF_SECRET)
         .body(vec![b'x'; 3 * 1024 * 1024])
         .send()
         .await;
@@ -115,12 +121,10 @@ async fn a_3_mb_body_gets_413() {
 
     // Chunked, no length: cut off at the limit while reading.
     let mut stream = TcpStream::connect(server.addr).await.unwrap();
-    stream
-        .write_all(
-            b"POST /debug/echo/ HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n",
-        )
-        .await
-        .unwrap();
+    let head = format!(
+        "POST /debug/echo/ HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: csrftoken={CSRF_SECRET}\r\nX-CSRFToken: {CSRF_SECRET}\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
     let (mut reader, mut writer) = stream.into_split();
     let sender = tokio::spawn(async move {
         let chunk = vec![b'y'; 64 * 1024];
@@ -148,6 +152,45 @@ async fn a_3_mb_body_gets_413() {
         client().get(server.url("/")).send().await.unwrap().status(),
         200
     );
+}
+
+#[tokio::test]
+async fn unsafe_requests_need_the_csrf_token() {
+    let server = Server::serve(&[]);
+    let echo = server.url("/debug/echo/");
+    let r = client().post(&echo).body("hello").send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    let r = client()
+        .post(&echo)
+        .header("cookie", format!("csrftoken={CSRF_SECRET}"))
+        .header("x-csrftoken", CSRF_SECRET)
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "5 bytes");
+    // The token from a form field, the body still whole for the view.
+    let r = client()
+        .post(&echo)
+        .header("cookie", format!("csrftoken={CSRF_SECRET}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrfmiddlewaretoken={CSRF_SECRET}&a=1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "56 bytes");
+    // Another site's page may not post here, token or not.
+    let r = client()
+        .post(&echo)
+        .header("origin", "https://evil.example")
+        .header("cookie", format!("csrftoken={CSRF_SECRET}"))
+        .header("x-csrftoken", CSRF_SECRET)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
 }
 
 #[tokio::test]

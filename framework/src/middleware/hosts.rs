@@ -160,7 +160,7 @@ impl AllowedHosts {
 
 /// At most 100 characters of a client's value, for messages and logs (a
 /// hostile client must not fill the log).
-fn shorten(value: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn shorten(value: &str) -> std::borrow::Cow<'_, str> {
     const MAX: usize = 100;
     match value.char_indices().nth(MAX) {
         Some((end, _)) => format!("{}… ({} bytes)", &value[..end], value.len()).into(),
