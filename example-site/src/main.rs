@@ -22,6 +22,7 @@ fn site(project: Project) -> Project {
         .urls(views::urls())
         .app(manouche::contrib::staticfiles::app())
         .app(manouche::contrib::sessions::app())
+        .app(manouche::contrib::auth::app())
         .app(blog::app())
         .error_page(StatusCode::NOT_FOUND, views::not_found)
 }

@@ -507,6 +507,8 @@ pub struct CheckContext<'a> {
     pub settings: &'a Settings,
     /// The project's services, after every `ready` hook.
     pub services: &'a Services,
+    /// Every installed app, in order.
+    pub apps: &'a [AppInfo],
     /// Whether `check --deploy` (or `serve`) asked for the production checks.
     pub deploy: bool,
 }

@@ -355,9 +355,6 @@ mod tests {
         s.security.hsts_seconds = 3600;
         s.csrf.enabled = false;
         s.csrf.cookie_secure = Some(false);
-        assert_eq!(
-            ids(&deploy_checks(&s)),
-            ["security.W005", "security.W008"]
-        );
+        assert_eq!(ids(&deploy_checks(&s)), ["security.W005", "security.W008"]);
     }
 }

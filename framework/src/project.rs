@@ -392,9 +392,11 @@ impl Project {
             Vec::new()
         };
         messages.extend(crate::checks::model_checks(&self.installed_models()));
+        let infos: Vec<AppInfo> = self.apps.iter().map(App::info).collect();
         let ctx = CheckContext {
             settings: &self.settings,
             services: &prepared.services,
+            apps: &infos,
             deploy,
         };
         for app in &self.apps {

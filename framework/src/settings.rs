@@ -1306,6 +1306,9 @@ mod tests {
             EmailBackendKind::Console
         };
         assert_eq!(s.email_backend(), expected);
+    }
+
+    #[test]
     fn csrf_defaults_file_and_environment() {
         let s = Settings::from_toml_str("").unwrap();
         assert!(s.csrf.enabled);

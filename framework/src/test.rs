@@ -21,7 +21,9 @@
 //! Requests carry `Host: testserver`, which the client adds to the allowed
 //! hosts, as Django's test client does. Like Django's, the client keeps the
 //! cookies responses set (a session stays logged in across requests);
-//! [`Client::new_browser`] is a second visitor on the same site.
+//! [`Client::new_browser`] is a second visitor on the same site. Also like
+//! Django's, it does not enforce CSRF checks unless asked
+//! ([`Client::enforce_csrf_checks`]).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -41,6 +43,8 @@ pub struct Client {
     service: SiteService,
     cookies: Jar,
     database: Option<crate::db::Database>,
+    services: Arc<crate::services::Services>,
+    enforce_csrf: bool,
 }
 
 /// The cookies a client holds, by name (clones of a client share them).
@@ -55,12 +59,30 @@ impl Client {
         let mut site = project.build()?;
         site.allow_host("testserver");
         let database = site.database().cloned();
+        let services = Arc::new(site.services().clone());
         let service = site.into_service();
         Ok(Self {
             service,
             cookies: Jar::default(),
             database,
+            services,
+            enforce_csrf: false,
         })
+    }
+
+    /// The site's services (the mailer's outbox in a test, say).
+    #[must_use]
+    pub fn services(&self) -> &crate::services::Services {
+        &self.services
+    }
+
+    /// Makes this client's unsafe requests pass the CSRF check like a
+    /// browser's (token and origin), instead of skipping it (Django's
+    /// `Client(enforce_csrf_checks=True)`).
+    #[must_use]
+    pub fn enforce_csrf_checks(mut self) -> Self {
+        self.enforce_csrf = true;
+        self
     }
 
     /// The site's database (its own pool: count its queries with
@@ -77,6 +99,8 @@ impl Client {
             service: self.service.clone(),
             cookies: Jar::default(),
             database: self.database.clone(),
+            services: Arc::clone(&self.services),
+            enforce_csrf: self.enforce_csrf,
         }
     }
 
@@ -123,6 +147,7 @@ impl Client {
             headers,
             body: Bytes::new(),
             cookies: Arc::clone(&self.cookies),
+            enforce_csrf: self.enforce_csrf,
         }
     }
 }
@@ -137,6 +162,7 @@ pub struct TestRequest {
     headers: HeaderMap,
     body: Bytes,
     cookies: Jar,
+    enforce_csrf: bool,
 }
 
 impl TestRequest {
@@ -198,6 +224,9 @@ impl TestRequest {
             }
         }
         *request.headers_mut() = headers;
+        if !self.enforce_csrf {
+            request.extensions_mut().insert(crate::csrf::ChecksOff);
+        }
         let response = match self.service.oneshot(request).await {
             Ok(response) => response,
             Err(never) => match never {},

@@ -31,6 +31,27 @@
 
 pub mod cookies;
 mod database;
+mod redirects;
 mod services;
 
 pub use database::{MissingDatabase, status_of};
+pub use redirects::url_has_allowed_host_and_scheme;
+
+/// A `302 Found` redirect to `url` (Django's `HttpResponseRedirect`; axum's
+/// `Redirect::to` answers 303). A `url` that is not a valid header value
+/// gives 500 naming it.
+#[must_use]
+pub fn found(url: &str) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match http::HeaderValue::try_from(url) {
+        Ok(location) => (
+            http::StatusCode::FOUND,
+            [(http::header::LOCATION, location)],
+        )
+            .into_response(),
+        Err(_) => {
+            crate::Error::internal(format!("cannot redirect to {url:?}: not a valid Location"))
+                .into_response()
+        }
+    }
+}

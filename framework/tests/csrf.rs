@@ -86,7 +86,7 @@ fn project(debug: bool) -> Project {
 }
 
 fn client() -> Client {
-    Client::new(project(true)).unwrap()
+    Client::new(project(true)).unwrap().enforce_csrf_checks()
 }
 
 /// The token in a page's hidden input.
@@ -354,7 +354,7 @@ async fn pages_that_use_no_token_set_no_cookie() {
         assert_eq!(r.header("set-cookie"), None, "the view asked for no token");
     }
     // A deployed site marks the cookie Secure.
-    let deployed = Client::new(project(false)).unwrap();
+    let deployed = Client::new(project(false)).unwrap().enforce_csrf_checks();
     let r = deployed.get("/form/").send().await;
     assert!(r.header("set-cookie").unwrap().contains("; Secure"));
 }
@@ -453,7 +453,7 @@ async fn the_debug_page_shows_the_reason_and_a_deployed_site_does_not() {
         "a hint for the developer"
     );
 
-    let deployed = Client::new(project(false)).unwrap();
+    let deployed = Client::new(project(false)).unwrap().enforce_csrf_checks();
     let r = deployed.post("/form/").send().await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
@@ -498,7 +498,7 @@ async fn the_extractor_gives_javascript_a_working_token() {
 #[tokio::test]
 async fn a_custom_header_name_is_used() {
     let project = project(true).configure(|s| s.csrf.header_name = "X-XSRF-TOKEN".into());
-    let c = Client::new(project).unwrap();
+    let c = Client::new(project).unwrap().enforce_csrf_checks();
     c.set_cookie("csrftoken", SECRET);
     let r = c.post("/form/").header("x-csrftoken", MASKED).send().await;
     assert_forbidden(&r, "CSRF token missing.");
@@ -509,7 +509,7 @@ async fn a_custom_header_name_is_used() {
 #[tokio::test]
 async fn turned_off_nothing_is_checked_and_tokens_still_work() {
     let project = project(true).configure(|s| s.csrf.enabled = false);
-    let c = Client::new(project).unwrap();
+    let c = Client::new(project).unwrap().enforce_csrf_checks();
     let r = c.post("/form/").body("x").send().await;
     assert_eq!(r.status(), StatusCode::OK);
     let page = c.get("/form/").send().await;
@@ -551,7 +551,9 @@ async fn an_app_layer_can_vouch_for_a_request() {
         }
         next.run(request).await
     }
-    let c = Client::new(project(true).layer(axum::middleware::from_fn(api_key))).unwrap();
+    let c = Client::new(project(true).layer(axum::middleware::from_fn(api_key)))
+        .unwrap()
+        .enforce_csrf_checks();
     assert_eq!(
         c.post("/form/").send().await.status(),
         StatusCode::FORBIDDEN

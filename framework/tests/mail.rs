@@ -61,7 +61,10 @@ async fn a_view_sends_through_the_project_mailer_and_a_test_reads_the_outbox() {
     let sent = outbox.messages();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].subject(), "Message from Ana");
-    assert_eq!(sent[0].from().unwrap().to_string(), "Site <site@example.com>");
+    assert_eq!(
+        sent[0].from().unwrap().to_string(),
+        "Site <site@example.com>"
+    );
     assert_eq!(sent[0].to()[0].email(), "staff@example.com");
 }
 
@@ -92,7 +95,10 @@ async fn an_app_can_replace_the_mailer_in_its_ready_hook() {
         .unwrap();
     assert_eq!(get_status(site, "/contact/?name=Bo").await, StatusCode::OK);
     assert_eq!(outbox.len(), 1);
-    assert_eq!(outbox.messages()[0].from().unwrap().email(), "app@example.com");
+    assert_eq!(
+        outbox.messages()[0].from().unwrap().email(),
+        "app@example.com"
+    );
 }
 
 #[tokio::test]

@@ -165,6 +165,9 @@ fn redis(_settings: &SessionSettings) -> Result<Kind, StartupError> {
 #[async_trait]
 impl SessionStore for Store {
     async fn create(&self, record: &mut Record) -> StoreResult<()> {
+        // Always a fresh key: tower-sessions keeps a flushed session's old
+        // key in its record, and a store would write it back (a fixation).
+        record.id = Id::default();
         self.inner().create(record).await
     }
 
