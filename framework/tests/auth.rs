@@ -778,3 +778,51 @@ async fn a_password_reset_link_works_once_and_expires() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn apps_hear_of_logins_logouts_and_failures() {
+    use std::sync::{Arc, Mutex};
+    let heard: Arc<Mutex<Vec<String>>> = Arc::default();
+    for_each_database_with_url(|db, url| {
+        let heard = Arc::clone(&heard);
+        async move {
+            heard.lock().unwrap().clear();
+            let listener = Arc::clone(&heard);
+            let project = project(&url, "").app(App::new("audit").ready(move |ready| {
+                let listener = Arc::clone(&listener);
+                auth::on_event(ready, move |event| {
+                    let line = match event {
+                        auth::AuthEvent::LoggedIn { user } => format!("in {}", user.username),
+                        auth::AuthEvent::LoggedOut { user } => {
+                            format!("out {}", user.map_or("-", |u| u.username.as_str()))
+                        }
+                        auth::AuthEvent::LoginFailed { username, .. } => {
+                            format!("failed {username}")
+                        }
+                        _ => "other".to_owned(),
+                    };
+                    listener.lock().unwrap().push(line);
+                });
+                Ok(())
+            }));
+            project.migrate(&db).await.unwrap();
+            User::objects()
+                .create(
+                    &db,
+                    User::new("ana", "correct horse 42", &HasherSettings::default()),
+                )
+                .await?;
+            let client = Client::new(project).unwrap();
+            log_in(&client, "ana", "wrong").await;
+            log_in(&client, "ghost", "whatever").await;
+            log_in(&client, "ana", "correct horse 42").await;
+            client.post("/accounts/logout/").send().await;
+            assert_eq!(
+                *heard.lock().unwrap(),
+                ["failed ana", "failed ghost", "in ana", "out ana"]
+            );
+            Ok(())
+        }
+    })
+    .await;
+}
