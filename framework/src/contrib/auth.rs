@@ -49,6 +49,7 @@
 //! throttling is built in (Django leaves it to django-axes) and counts per
 //! process.
 
+mod commands;
 mod extract;
 pub mod hashers;
 mod models;
@@ -105,6 +106,8 @@ pub fn app() -> App {
         .ready(ready)
         .post_migrate(create_permissions)
         .check(checks)
+        .command(commands::createsuperuser_cli(), commands::createsuperuser)
+        .command(commands::changepassword_cli(), commands::changepassword)
 }
 
 /// `[auth]` in `settings.toml`.
