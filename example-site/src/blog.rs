@@ -1,43 +1,75 @@
 //! The blog app: its models, URLs and pages.
 //!
 //! The pages read published articles only; an unknown or unpublished
-//! article is a 404, like Django's `get_object_or_404`.
+//! article is a 404, like Django's `get_object_or_404`. Users with the
+//! `blog.add_article` permission write new articles on `blog/new/`
+//! (visitors are sent to the login page, other users get 403).
 
 mod data_migrations;
+mod forms;
 pub(crate) mod models;
 
+use manouche::contrib::auth::{PermissionRequired, RequiredPermission, User};
+use manouche::db::{Database, Error as DbError, ForeignKey, Slug};
 use manouche::prelude::*;
 
-use models::Article;
+use crate::nav::Nav;
+use forms::{ArticleErrors, ArticleForm, CleanArticle};
+use models::{Article, Author, Tag};
+
+manouche::permission!(pub(crate) AddArticle = "blog.add_article");
 
 #[derive(Template, TemplateResponse)]
 #[template(path = "blog/index.html")]
 struct Index {
+    nav: Nav,
     articles: Vec<Article>,
+    /// Whether the user may write articles (the page links to the form).
+    may_add: bool,
 }
 
 #[derive(Template, TemplateResponse)]
 #[template(path = "blog/article_detail.html")]
 struct Detail {
+    nav: Nav,
     article: Article,
     /// This page's own address, from `reverse!`.
     url: String,
 }
 
+#[derive(Template, TemplateResponse)]
+#[template(path = "blog/article_form.html")]
+struct NewArticle {
+    nav: Nav,
+    /// What was typed (empty at first).
+    form: ArticleForm,
+    errors: ArticleErrors,
+    /// The tags to choose from.
+    tags: Vec<Tag>,
+}
+
 /// The front page: published articles, newest first, with their authors
 /// (one JOIN) and tags (one extra query), whatever their number.
-async fn index(db: Db) -> Result<Index> {
+async fn index(db: Db, nav: Nav) -> Result<Index> {
     let articles = Article::objects()
         .filter(Article::published.eq(true))
         .select_related(Article::author)
         .prefetch_related(Article::tags)
         .all(&db)
         .await?;
-    Ok(Index { articles })
+    let may_add = match nav.user() {
+        Some(user) => user.has_perm(&db, AddArticle::PERMISSION).await?,
+        None => false,
+    };
+    Ok(Index {
+        nav,
+        articles,
+        may_add,
+    })
 }
 
 /// One published article with its author, tags and comments.
-async fn detail(db: Db, Path(id): Path<i64>) -> Result<Detail> {
+async fn detail(db: Db, nav: Nav, Path(id): Path<i64>) -> Result<Detail> {
     let article = Article::objects()
         .filter(Article::id.eq(id) & Article::published.eq(true))
         .select_related(Article::author)
@@ -46,20 +78,154 @@ async fn detail(db: Db, Path(id): Path<i64>) -> Result<Detail> {
         .get(&db)
         .await?;
     let url = reverse!("blog:article-detail", id = id)?;
-    Ok(Detail { article, url })
+    Ok(Detail { nav, article, url })
 }
 
-/// The app: its URLs, mounted under `blog/` in the `blog` namespace, and
-/// the functions its data migrations run.
+/// The empty new-article form.
+async fn new_article_form(
+    _: PermissionRequired<AddArticle>,
+    db: Db,
+    nav: Nav,
+) -> Result<NewArticle> {
+    Ok(NewArticle {
+        nav,
+        form: ArticleForm::default(),
+        errors: ArticleErrors::default(),
+        tags: Tag::objects().all(&db).await?,
+    })
+}
+
+/// Checks the form; saves the article (published, by the user's author)
+/// and redirects to it, or shows the form again with what was typed and
+/// what is wrong.
+async fn new_article_submit(
+    PermissionRequired(user, ..): PermissionRequired<AddArticle>,
+    db: Db,
+    nav: Nav,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Result<Response> {
+    let form = ArticleForm::from_fields(fields);
+    let tags = Tag::objects().all(&db).await?;
+    let clean = match form.clean(&tags) {
+        Ok(clean) => clean,
+        Err(errors) => {
+            let page = NewArticle {
+                nav,
+                form,
+                errors,
+                tags,
+            };
+            return Ok(page.into_response());
+        }
+    };
+    let id = create_article(&db, &user, &clean).await?;
+    // 302, as Django's redirect() (axum's Redirect::to is 303).
+    Ok(manouche::web::found(&reverse!(
+        "blog:article-detail",
+        id = id
+    )?))
+}
+
+/// How many times a new article looks for a free slug when other
+/// requests keep taking the one it found.
+const SLUG_ATTEMPTS: u32 = 5;
+
+/// Saves `clean` as a published article by `user`'s author (made for the
+/// user if they have none), under the first free slug made from its
+/// title; returns its id.
+async fn create_article(db: &Database, user: &User, clean: &CleanArticle) -> Result<i64> {
+    let mut n = 1;
+    for _ in 0..SLUG_ATTEMPTS {
+        let tx = db.begin().await?;
+        let (author, _) = Author::objects()
+            .filter(Author::user.eq(user))
+            .get_or_create(&tx, || Author {
+                name: author_name(user),
+                email: manouche::db::Email::new(user.email.clone()).ok(),
+                user: Some(ForeignKey::from(user)),
+                ..Default::default()
+            })
+            .await?;
+        let slug = loop {
+            let candidate = Slug::new(forms::candidate_slug(&clean.title, n))
+                .expect("slugify makes letters, digits and '-' only, never nothing");
+            if !Article::objects()
+                .filter(Article::slug.eq(candidate.clone()))
+                .exists(&tx)
+                .await?
+            {
+                break candidate;
+            }
+            n += 1;
+        };
+        let mut article = Article {
+            title: clean.title.clone(),
+            slug,
+            body: clean.body.clone(),
+            published: true,
+            author: ForeignKey::from(&author),
+            ..Default::default()
+        };
+        match article.save(&tx).await {
+            Ok(()) => {}
+            // Another request took the slug since: try the next one.
+            Err(DbError::UniqueViolation { fields, .. }) if fields.iter().any(|f| f == "slug") => {
+                tx.rollback().await?;
+                n += 1;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        }
+        if !clean.tags.is_empty() {
+            article
+                .tags
+                .add(&tx, &clean.tags.iter().collect::<Vec<_>>())
+                .await?;
+        }
+        tx.commit().await?;
+        return article
+            .pk()
+            .ok_or_else(|| Error::internal("a saved article has an id"));
+    }
+    Err(Error::new(
+        StatusCode::CONFLICT,
+        "other articles kept taking this title's address; try again",
+    ))
+}
+
+/// The name a user's author signs with: their full name, else their
+/// username.
+fn author_name(user: &User) -> String {
+    let full = user.full_name();
+    let name = if full.is_empty() {
+        user.username.clone()
+    } else {
+        full
+    };
+    // The author's name holds 100 characters; a user's names hold more.
+    name.chars().take(100).collect()
+}
+
+/// The app: its models (named, so that `migrate` makes their
+/// permissions, `blog.add_article` among them), its URLs, mounted under
+/// `blog/` in the `blog` namespace, and the functions its data migrations
+/// run.
 pub(crate) fn app() -> App {
     App::new("blog")
+        .model::<Author>()
+        .model::<Tag>()
+        .model::<Article>()
+        .model::<models::Comment>()
         .urls(
             "blog/",
-            Urls::new().path("", get(index), "index").path(
-                "articles/<int:id>/",
-                get(detail),
-                "article-detail",
-            ),
+            Urls::new()
+                .path("", get(index), "index")
+                .path("articles/<int:id>/", get(detail), "article-detail")
+                .path(
+                    "new/",
+                    get(new_article_form).post(new_article_submit),
+                    "new_article",
+                ),
         )
         .data_migration("add_starter_tags", data_migrations::add_starter_tags)
         .data_migration("remove_starter_tags", data_migrations::remove_starter_tags)
@@ -72,6 +238,8 @@ pub(crate) fn app() -> App {
 
 #[cfg(test)]
 mod tests {
+    use manouche::contrib::auth::hashers::HasherSettings;
+    use manouche::contrib::auth::{Permission, User};
     use manouche::db::testing::for_each_database_with_url;
     use manouche::db::{Database, ForeignKey, Model, Slug};
     use manouche::prelude::*;
@@ -224,6 +392,285 @@ mod tests {
                 // The site's own 404 page, which names the path.
                 assert!(response.text().contains("Nothing here"), "{path}");
             }
+            Ok(())
+        })
+        .await;
+    }
+
+    const PASSWORD: &str = "correct horse 42";
+
+    /// Saves a user with [`PASSWORD`]; with `may_add`, holding
+    /// `blog.add_article` (made by `migrate`).
+    async fn user(db: &Database, username: &str, may_add: bool) -> User {
+        let mut user = User::new(username, PASSWORD, &HasherSettings::default());
+        user.first_name = "Ana".into();
+        user.last_name = "Lima".into();
+        user.email = format!("{username}@example.com");
+        let user = User::objects().create(db, user).await.expect("user");
+        if may_add {
+            let add = Permission::objects()
+                .filter(Permission::app_label.eq("blog") & Permission::codename.eq("add_article"))
+                .get(db)
+                .await
+                .expect("migrate made the blog's permissions");
+            user.user_permissions.add(db, &[&add]).await.expect("grant");
+        }
+        user
+    }
+
+    async fn log_in(client: &Client, username: &str) {
+        let r = client
+            .post("/accounts/login/")
+            .form(&[("username", username), ("password", PASSWORD)])
+            .send()
+            .await;
+        assert_eq!(r.status(), StatusCode::FOUND, "{}", r.text());
+    }
+
+    #[tokio::test]
+    async fn the_nav_offers_sign_in_to_visitors_and_sign_out_to_users() {
+        for_each_database_with_url(|db, url| async move {
+            let client = migrated_site(&url).await;
+            user(&db, "ana", false).await;
+            let page = client.get("/blog/?page=2").send().await.text();
+            assert!(
+                page.contains("<a href=\"/accounts/login/?next=/blog/%3Fpage%3D2\">Sign in</a>"),
+                "{page}"
+            );
+            assert!(!page.contains("Sign out"), "{page}");
+            log_in(&client, "ana").await;
+            for path in ["/", "/blog/", "/blog/articles/1/"] {
+                let page = client.get(path).send().await.text();
+                assert!(
+                    page.contains("<span class=\"username\">ana</span>"),
+                    "{path}: {page}"
+                );
+                assert!(
+                    page.contains("<form method=\"post\" action=\"/accounts/logout/\">"),
+                    "{page}"
+                );
+                assert!(page.contains("name=\"csrfmiddlewaretoken\""), "{page}");
+                assert!(
+                    page.contains(&format!("name=\"next\" value=\"{path}\"")),
+                    "{page}"
+                );
+                assert!(!page.contains("Sign in"), "{page}");
+            }
+            // Signing out comes back to the page, as a visitor.
+            let r = client
+                .post("/accounts/logout/")
+                .form(&[("next", "/blog/")])
+                .send()
+                .await;
+            assert_eq!(r.header("location"), Some("/blog/"));
+            assert!(client.get("/blog/").send().await.text().contains("Sign in"));
+            // The 404 page cannot tell who asks: neither link.
+            let page = client.get("/nowhere/").send().await.text();
+            assert!(page.contains("Nothing here"), "{page}");
+            assert!(
+                !page.contains("Sign in") && !page.contains("Sign out"),
+                "{page}"
+            );
+            Ok(())
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn the_new_article_page_needs_the_add_permission() {
+        for_each_database_with_url(|db, url| async move {
+            let client = migrated_site(&url).await;
+            user(&db, "bob", false).await;
+            let r = client.get("/blog/new/").send().await;
+            assert_eq!(r.status(), StatusCode::FOUND);
+            assert_eq!(
+                r.header("location"),
+                Some("/accounts/login/?next=/blog/new/")
+            );
+            log_in(&client, "bob").await;
+            assert_eq!(
+                client.get("/blog/new/").send().await.status(),
+                StatusCode::FORBIDDEN
+            );
+            let r = client
+                .post("/blog/new/")
+                .form(&[("title", "Sneaky"), ("body", "Text")])
+                .send()
+                .await;
+            assert_eq!(r.status(), StatusCode::FORBIDDEN);
+            assert!(
+                !client
+                    .get("/blog/")
+                    .send()
+                    .await
+                    .text()
+                    .contains("/blog/new/")
+            );
+            assert_eq!(
+                Article::objects().count(&db).await?,
+                1,
+                "the welcome article only"
+            );
+            Ok(())
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_writer_publishes_an_article_as_their_author() {
+        for_each_database_with_url(|db, url| async move {
+            let client = migrated_site(&url).await;
+            let ana = user(&db, "ana", true).await;
+            log_in(&client, "ana").await;
+            let index = client.get("/blog/").send().await.text();
+            assert!(
+                index.contains("href=\"/blog/new/\">New article</a>"),
+                "{index}"
+            );
+            let form = client.get("/blog/new/").send().await;
+            assert_eq!(form.status(), StatusCode::OK);
+            let news = Tag::objects()
+                .filter(Tag::slug.eq(Slug::new("news").expect("slug")))
+                .get(&db)
+                .await?;
+            let news_id = news.pk().expect("saved").to_string();
+            assert!(
+                form.text()
+                    .contains(&format!("name=\"tags\" value=\"{news_id}\"")),
+                "{}",
+                form.text()
+            );
+
+            // Mistakes: the page comes back with the messages and what was typed.
+            let r = client
+                .post("/blog/new/")
+                .form(&[
+                    ("title", "  "),
+                    ("body", "Kept <text>"),
+                    ("tags", &news_id),
+                    ("tags", "999"),
+                ])
+                .send()
+                .await;
+            assert_eq!(r.status(), StatusCode::OK);
+            let page = r.text();
+            assert!(page.contains("This field is required."), "{page}");
+            assert!(
+                page.contains("Select a valid choice. 999 is not one of the available choices."),
+                "{page}"
+            );
+            assert!(page.contains(">Kept &#60;text&#62;</textarea>"), "{page}");
+            assert!(
+                page.contains(&format!("value=\"{news_id}\" checked")),
+                "{page}"
+            );
+            assert_eq!(Article::objects().count(&db).await?, 1);
+
+            let r = client
+                .post("/blog/new/")
+                .form(&[
+                    ("title", "Hello, World!"),
+                    ("body", "One.\r\n\r\nTwo."),
+                    ("tags", &news_id),
+                ])
+                .send()
+                .await;
+            assert_eq!(r.status(), StatusCode::FOUND, "{}", r.text());
+            let article = Article::objects()
+                .filter(Article::slug.eq(Slug::new("hello-world").expect("slug")))
+                .select_related(Article::author)
+                .prefetch_related(Article::tags)
+                .get(&db)
+                .await?;
+            let id = article.pk().expect("saved");
+            assert_eq!(
+                r.header("location"),
+                Some(format!("/blog/articles/{id}/").as_str())
+            );
+            assert!(article.published);
+            assert_eq!(article.body, "One.\n\nTwo.");
+            let author = article.author.get().expect("selected");
+            assert_eq!(author.name, "Ana Lima");
+            assert_eq!(author.user.as_ref().and_then(|u| u.id().copied()), ana.pk());
+            let tags: Vec<&str> = article
+                .tags
+                .prefetched()
+                .expect("prefetched")
+                .iter()
+                .map(|t| t.name.as_str())
+                .collect();
+            assert_eq!(tags, ["News"]);
+            let page = client
+                .get(&format!("/blog/articles/{id}/"))
+                .send()
+                .await
+                .text();
+            assert!(page.contains("<h1>Hello, World!</h1>"), "{page}");
+            assert!(page.contains("<p>Two.</p>"), "{page}");
+
+            // The same title again: the next free slug, the same author.
+            let r = client
+                .post("/blog/new/")
+                .form(&[("title", "Hello, World!"), ("body", "Again.")])
+                .send()
+                .await;
+            assert_eq!(r.status(), StatusCode::FOUND);
+            assert!(
+                Article::objects()
+                    .filter(Article::slug.eq(Slug::new("hello-world-2").expect("slug")))
+                    .exists(&db)
+                    .await?
+            );
+            assert_eq!(
+                Author::objects()
+                    .filter(Author::user.eq(&ana))
+                    .count(&db)
+                    .await?,
+                1
+            );
+            Ok(())
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn deleting_a_user_keeps_their_author_and_articles() {
+        for_each_database_with_url(|db, url| async move {
+            let client = migrated_site(&url).await;
+            let ana = user(&db, "ana", true).await;
+            log_in(&client, "ana").await;
+            let r = client
+                .post("/blog/new/")
+                .form(&[("title", "Mine"), ("body", "Text")])
+                .send()
+                .await;
+            assert_eq!(r.status(), StatusCode::FOUND);
+            ana.delete(&db).await?;
+            let author = Author::objects()
+                .filter(Author::name.eq("Ana Lima"))
+                .get(&db)
+                .await?;
+            assert!(author.user.is_none(), "the link is cleared");
+            assert_eq!(
+                Article::objects()
+                    .filter(Article::author.eq(&author))
+                    .count(&db)
+                    .await?,
+                1
+            );
+            // One author per user: a second author for a user is refused.
+            let bob = user(&db, "bob", false).await;
+            let tied = |name: &str| Author {
+                name: name.into(),
+                user: Some(ForeignKey::from(&bob)),
+                ..Default::default()
+            };
+            Author::objects().create(&db, tied("Bob")).await?;
+            let err = Author::objects()
+                .create(&db, tied("Bob again"))
+                .await
+                .unwrap_err();
+            assert!(err.to_string().contains("user_id"), "{err}");
             Ok(())
         })
         .await;

@@ -2,6 +2,7 @@
 //! a user's project would be. Run it with `cargo manage runserver`.
 
 mod blog;
+mod nav;
 mod views;
 
 use manouche::prelude::*;

@@ -5,24 +5,30 @@
 use manouche::error_pages::ErrorContext;
 use manouche::prelude::*;
 
+use crate::nav::Nav;
+
 #[derive(Template, TemplateResponse)]
 #[template(path = "home.html")]
-struct Home;
+struct Home {
+    nav: Nav,
+}
 
 #[derive(Template)]
 #[template(path = "404.html")]
 struct NotFound<'a> {
+    nav: Nav,
     path: &'a str,
     detail: &'a Option<String>,
 }
 
-async fn home() -> Home {
-    Home
+async fn home(nav: Nav) -> Home {
+    Home { nav }
 }
 
 /// The project's 404 page (Django's `handler404`).
 pub(crate) fn not_found(ctx: &ErrorContext) -> Result<String, askama::Error> {
     NotFound {
+        nav: Nav::without_user(&ctx.path),
         path: &ctx.path,
         detail: &ctx.detail,
     }

@@ -1,7 +1,13 @@
 //! The blog's data migrations: Rust functions that `run_rust` operations in
 //! `migrations/blog/` call by name, registered in [`super::app`].
+//!
+//! The model types are today's, not the models as they were when the
+//! migration was written: a function reads and writes only the columns
+//! that exist at its point in the history (`values(...)` and raw SQL for a
+//! model that gained columns since, as `Author` gained `user_id` in
+//! `0004`), so that a new database still migrates from the start.
 
-use manouche::db::{ForeignKey, Model, Slug, Transaction};
+use manouche::db::{ForeignKey, Model, Slug, Transaction, raw};
 use manouche::migrations::DataMigrationResult;
 
 use super::models::{Article, Author, Tag};
@@ -68,19 +74,28 @@ pub(crate) async fn add_welcome_article(tx: &Transaction) -> DataMigrationResult
     {
         return Ok(());
     }
-    let (author, _) = Author::objects()
+    // Author's columns as of 0003 (id, name, email): not whole rows.
+    let found = Author::objects()
         .filter(Author::name.eq(WELCOME_AUTHOR))
-        .get_or_create(tx, || Author {
-            name: WELCOME_AUTHOR.to_owned(),
-            ..Default::default()
-        })
+        .values((Author::id,))
+        .all(tx)
         .await?;
+    let author = match found.first() {
+        Some((id,)) => id.get().ok_or("a stored author without an id")?,
+        None => {
+            let made: Vec<(i64,)> = raw("INSERT INTO blog_author (name) VALUES ($1) RETURNING id")
+                .bind(WELCOME_AUTHOR.to_owned())
+                .fetch_all(tx)
+                .await?;
+            made.first().map(|(id,)| *id).ok_or("the new author's id")?
+        }
+    };
     let mut article = Article {
         title: "Welcome to Manouche".to_owned(),
         slug,
         body: WELCOME_BODY.to_owned(),
         published: true,
-        author: ForeignKey::from(&author),
+        author: ForeignKey::new(author),
         ..Default::default()
     };
     article.save(tx).await?;

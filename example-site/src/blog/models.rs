@@ -4,9 +4,18 @@
 //! Each model has `impl_default`, so a new value names only the fields it
 //! sets and ends with `..Default::default()`.
 
-use manouche::db::{Auto, DateTime, Email, ForeignKey, ManyToMany, Model, Reverse, Slug};
+use manouche::contrib::auth::User;
+use manouche::db::{Auto, DateTime, Email, ForeignKey, ManyToMany, Model, OneToOne, Reverse, Slug};
 
-/// Someone who writes articles (tied to an auth user once auth exists).
+/// Someone who writes articles, under the name readers see.
+///
+/// An author is tied to at most one user account, and an account writes
+/// as at most one author: a one-to-one link (a unique column), which lets
+/// the new-article page find "the author of the logged-in user" with no
+/// ambiguity. It is nullable because authors exist without an account
+/// (the welcome article's "The Manouche team", and any author made before
+/// accounts existed), and deleting an account keeps its articles: the
+/// link is cleared (`set_null`), the author stays.
 #[derive(Debug, Clone, Model)]
 #[model(app = "blog", ordering = "name", impl_default)]
 pub(crate) struct Author {
@@ -14,6 +23,9 @@ pub(crate) struct Author {
     #[model(max_length = 100)]
     pub(crate) name: String,
     pub(crate) email: Option<Email>,
+    /// The account this author writes from, if any.
+    #[model(on_delete = set_null)]
+    pub(crate) user: Option<OneToOne<User>>,
     #[model(related_field = "author")]
     pub(crate) articles: Reverse<Article>,
 }
@@ -67,6 +79,7 @@ pub(crate) struct Comment {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use manouche::contrib::auth::{Group, Permission};
     use manouche::db::{Database, schema};
 
     async fn database() -> Database {
@@ -76,6 +89,9 @@ mod tests {
         schema::create_tables(
             &db,
             &[
+                Permission::schema(),
+                Group::schema(),
+                User::schema(),
                 Author::schema(),
                 Tag::schema(),
                 Article::schema(),
