@@ -488,9 +488,14 @@ mod tests {
                 Some("/accounts/login/?next=/blog/new/")
             );
             log_in(&client, "bob").await;
-            assert_eq!(
-                client.get("/blog/new/").send().await.status(),
-                StatusCode::FORBIDDEN
+            let r = client.get("/blog/new/").send().await;
+            assert_eq!(r.status(), StatusCode::FORBIDDEN);
+            // The site's own 403 page, with its navigation.
+            assert!(r.text().contains("<h1>Not allowed</h1>"), "{}", r.text());
+            assert!(
+                r.text().contains("href=\"/blog/\">Blog</a>"),
+                "{}",
+                r.text()
             );
             let r = client
                 .post("/blog/new/")

@@ -26,4 +26,5 @@ fn site(project: Project) -> Project {
         .app(manouche::contrib::auth::app())
         .app(blog::app())
         .error_page(StatusCode::NOT_FOUND, views::not_found)
+        .error_page(StatusCode::FORBIDDEN, views::forbidden)
 }

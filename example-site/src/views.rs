@@ -1,6 +1,6 @@
-//! The site's own pages: the home page and the custom 404 page, plus (in
-//! debug builds only) routes that misbehave on purpose for the end-to-end
-//! tests.
+//! The site's own pages: the home page and the custom 404 and 403 pages,
+//! plus (in debug builds only) routes that misbehave on purpose for the
+//! end-to-end tests.
 
 use manouche::error_pages::ErrorContext;
 use manouche::prelude::*;
@@ -21,6 +21,14 @@ struct NotFound<'a> {
     detail: &'a Option<String>,
 }
 
+#[derive(Template)]
+#[template(path = "403.html")]
+struct Forbidden<'a> {
+    nav: Nav,
+    path: &'a str,
+    detail: &'a Option<String>,
+}
+
 async fn home(nav: Nav) -> Home {
     Home { nav }
 }
@@ -28,6 +36,17 @@ async fn home(nav: Nav) -> Home {
 /// The project's 404 page (Django's `handler404`).
 pub(crate) fn not_found(ctx: &ErrorContext) -> Result<String, askama::Error> {
     NotFound {
+        nav: Nav::without_user(&ctx.path),
+        path: &ctx.path,
+        detail: &ctx.detail,
+    }
+    .render()
+}
+
+/// The project's 403 page (Django's `handler403`): a permission the user
+/// lacks, or a form that failed its CSRF check.
+pub(crate) fn forbidden(ctx: &ErrorContext) -> Result<String, askama::Error> {
+    Forbidden {
         nav: Nav::without_user(&ctx.path),
         path: &ctx.path,
         detail: &ctx.detail,
