@@ -17,7 +17,27 @@ pub fn workspace_root() -> &'static Path {
 
 /// Builds a workspace binary (debug profile) with cargo.
 fn build_binary(package: &str) -> PathBuf {
-    escargot::CargoBuild::new()
+    // Without the variables cargo sets for this test process: ring's build
+    // script reruns when CARGO_MANIFEST_DIR changes, so building with them
+    // rebuilt ring and all that depends on it (the framework), here and
+    // again in the next `cargo test`.
+    let mut build = escargot::CargoBuild::new();
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("CARGO_PKG_")
+            || [
+                "CARGO_MANIFEST_DIR",
+                "CARGO_MANIFEST_PATH",
+                "CARGO_CRATE_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+                "CARGO_TARGET_TMPDIR",
+            ]
+            .contains(&name.as_ref())
+        {
+            build = build.env_remove(name.as_ref());
+        }
+    }
+    build
         .manifest_path(workspace_root().join("Cargo.toml"))
         .package(package)
         .bin(package)

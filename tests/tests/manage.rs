@@ -216,19 +216,34 @@ fn makemigrations_without_a_terminal_names_the_flags_and_writes_nothing() {
     let _ = std::fs::remove_dir_all(&dir);
     let blog = dir.join("migrations/blog");
     std::fs::create_dir_all(&blog).unwrap();
-    let shipped = manouche_e2e::workspace_root().join("migrations/blog/0001_initial.json");
-    std::fs::copy(shipped, blog.join("0001_initial.json")).unwrap();
+    // The shipped migrations (they match the models), then one of ours.
+    let shipped = manouche_e2e::workspace_root().join("migrations/blog");
+    let mut leaf = String::new();
+    for entry in std::fs::read_dir(&shipped).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, blog.join(path.file_name().unwrap())).unwrap();
+        leaf = leaf.max(path.file_stem().unwrap().to_str().unwrap().to_owned());
+    }
+    let number: u32 = leaf[..4].parse().unwrap();
+    let ours = format!("{:04}_tag_label", number + 1);
+    let written = |name: &str| format!("{:04}_{name}.json", number + 2);
     let migrations = dir.join("migrations");
     let env = [("MANOUCHE_MIGRATIONS_DIR", migrations.to_str().unwrap())];
     let files = || std::fs::read_dir(&blog).unwrap().count();
 
     // The migrations say Tag.name was renamed to label; the model says name.
+    let migration = |operation: &str| {
+        format!(
+            r#"{{"app": "blog", "name": "{ours}", "dependencies": [["blog", "{leaf}"]],
+                "operations": [{operation}]}}"#
+        )
+    };
     std::fs::write(
-        blog.join("0002_tag_label.json"),
-        r#"{"app": "blog", "name": "0002_tag_label", "dependencies": [["blog", "0001_initial"]],
-            "operations": [{"op": "rename_field", "model": "Tag", "old": "name", "new": "label"}]}"#,
+        blog.join(format!("{ours}.json")),
+        migration(r#"{"op": "rename_field", "model": "Tag", "old": "name", "new": "label"}"#),
     )
     .unwrap();
+    let before = files();
     for args in [
         &["makemigrations"][..],
         &["makemigrations", "--noinput"],
@@ -239,29 +254,29 @@ fn makemigrations_without_a_terminal_names_the_flags_and_writes_nothing() {
         assert!(out.contains("--rename blog.Tag.label=name"), "{out}");
         assert!(out.contains("--no-rename-check"), "{out}");
         assert!(!out.contains("[y/N]"), "no question: {out}");
-        assert_eq!(files(), 2, "nothing written: {out}");
+        assert_eq!(files(), before, "nothing written: {out}");
     }
     let (code, out) = run_manage(&["makemigrations", "--rename", "blog.Tag.label=name"], &env);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("Rename field label on Tag to name"), "{out}");
-    assert_eq!(files(), 3);
-    std::fs::remove_file(blog.join("0003_rename_tag_name.json")).unwrap();
+    assert_eq!(files(), before + 1);
+    std::fs::remove_file(blog.join(written("rename_tag_name"))).unwrap();
 
     // The migrations have no Article.body; the model has it, non-null.
     std::fs::write(
-        blog.join("0002_tag_label.json"),
-        r#"{"app": "blog", "name": "0002_tag_label", "dependencies": [["blog", "0001_initial"]],
-            "operations": [{"op": "remove_field", "model": "Article", "column": "body"}]}"#,
+        blog.join(format!("{ours}.json")),
+        migration(r#"{"op": "remove_field", "model": "Article", "column": "body"}"#),
     )
     .unwrap();
     let (code, out) = run_manage(&["makemigrations"], &env);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("--default blog.Article.body=VALUE"), "{out}");
     assert!(!out.contains("Select an option"), "no question: {out}");
-    assert_eq!(files(), 2, "nothing written: {out}");
+    assert_eq!(files(), before, "nothing written: {out}");
     let (code, out) = run_manage(&["makemigrations", "--default", "blog.Article.body="], &env);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("Add field body to Article"), "{out}");
-    assert_eq!(files(), 3);
+    assert_eq!(files(), before + 1);
+    assert!(blog.join(written("article_body")).exists(), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
