@@ -8,9 +8,10 @@
 //! settings (debug off, so the cookies are `Secure`; this client sends
 //! them over plain HTTP to 127.0.0.1 as browsers do for localhost).
 //!
-//! Users are saved by the test through the ORM, their passwords hashed
-//! with `make_password` (`User::new`): the site has no `createsuperuser
-//! --noinput` yet to make them with.
+//! Superusers are made by the binary's `createsuperuser --noinput` (the
+//! `MANOUCHE_SUPERUSER_*` variables); other users, which that command
+//! does not make, are saved by the test through the ORM, their passwords
+//! hashed with `make_password` (`User::new`).
 //!
 //! **Cheap hashing.** The servers get `MANOUCHE_AUTH_HASHER` (the
 //! `[auth.hasher]` section through the environment) with small argon2id
@@ -101,6 +102,26 @@ impl Site {
         );
         server.wait_until_listening();
         server
+    }
+
+    /// `createsuperuser --noinput` with the `MANOUCHE_SUPERUSER_*`
+    /// variables: an active staff superuser with `password`.
+    fn superuser(&self, username: &str, password: &str) {
+        let email = format!("{username}@example.com");
+        let mut env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        env.extend([
+            ("MANOUCHE_SUPERUSER_USERNAME", username),
+            ("MANOUCHE_SUPERUSER_EMAIL", email.as_str()),
+            ("MANOUCHE_SUPERUSER_PASSWORD", password),
+        ]);
+        let (code, out) = manouche_e2e::run_binary(
+            example_site(),
+            workspace_root(),
+            &["createsuperuser", "--noinput"],
+            &env,
+        );
+        assert_eq!(code, 0, "createsuperuser failed:\n{out}");
+        assert!(out.contains("Superuser created successfully."), "{out}");
     }
 
     /// Saves an active user with `password` (hashed as the servers hash).
@@ -351,7 +372,7 @@ impl Browser {
 async fn login_gives_a_new_session_id_and_logout_is_post_only() {
     for_each_database_with_url(|db, url| async move {
         let site = Site::migrated(&db, &url);
-        site.user("ana", PASSWORD).await;
+        site.superuser("ana", PASSWORD);
         site.user("bob", PASSWORD).await;
         let server = site.serve(&[]);
         let browser = Browser::new(&server);
@@ -817,6 +838,11 @@ async fn the_new_article_page_needs_blog_add_article() {
             "the user's author: {}",
             article.body
         );
+        // A superuser holds every permission.
+        site.superuser("root", PASSWORD);
+        let root = Browser::new(&server);
+        assert_eq!(root.log_in("root", PASSWORD).await.status, 302);
+        assert_eq!(root.get("/blog/new/").await.status, 200);
         // Written by the author tied to ana's account.
         let rows: Vec<(Option<i64>,)> = raw("SELECT blog_author.user_id FROM blog_article \
              JOIN blog_author ON blog_author.id = blog_article.author_id \
@@ -938,7 +964,7 @@ async fn share_a_session(first: &Server, second: &Server, db: &Database, kept_in
 async fn a_session_made_by_one_process_is_read_by_another() {
     for_each_database_with_url(|db, url| async move {
         let site = Site::migrated(&db, &url);
-        site.user("ana", PASSWORD).await;
+        site.superuser("ana", PASSWORD);
         let first = site.serve(&[]);
         let second = site.serve(&[]);
         assert_ne!(first.pid(), second.pid());
