@@ -93,7 +93,6 @@
 //! trusted_origins = ["https://*.example.com"]
 //! ```
 
-mod form;
 mod layer;
 mod origin;
 mod token;

@@ -39,6 +39,7 @@ pub mod csrf;
 pub mod db;
 mod error;
 pub mod error_pages;
+pub mod forms;
 pub mod logging;
 pub mod mail;
 mod manage;

@@ -31,6 +31,7 @@
 
 pub mod cookies;
 mod database;
+pub(crate) mod form_body;
 mod redirects;
 mod services;
 

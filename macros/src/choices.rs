@@ -155,5 +155,24 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                 })
             }
         }
+
+        impl ::manouche::forms::FieldValue for #ident {
+            type Inner = Self;
+            fn describe(field: &mut ::manouche::forms::Field) {
+                ::manouche::forms::__choices_describe::<Self>(field);
+            }
+            fn parse(
+                values: &[&str],
+                field: &::manouche::forms::Field,
+            ) -> ::core::result::Result<::core::option::Option<Self>, ::manouche::forms::ValidationError> {
+                ::manouche::forms::__choices_parse::<Self>(values, field)
+            }
+            fn to_form(&self) -> ::std::vec::Vec<::std::string::String> {
+                ::std::vec![::std::string::ToString::to_string(self.as_str())]
+            }
+            fn inner(&self) -> ::core::option::Option<&Self> {
+                ::core::option::Option::Some(self)
+            }
+        }
     })
 }

@@ -7,6 +7,7 @@ use proc_macro::TokenStream;
 
 mod choices;
 mod embed_migrations;
+mod form;
 mod model;
 mod template_response;
 
@@ -31,6 +32,17 @@ pub fn derive_model(input: TokenStream) -> TokenStream {
 pub fn derive_choices(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     choices::derive(&input).into()
+}
+
+/// Derives `manouche::forms::Form` for a struct with named fields: each
+/// field is a form field, its type saying what it accepts and how it is
+/// drawn, `#[form(...)]` adding checks and presentation.
+///
+/// See the `manouche::forms` module for the options.
+#[proc_macro_derive(Form, attributes(form))]
+pub fn derive_form(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    form::derive(&input).into()
 }
 
 /// Derives `axum::response::IntoResponse` for an askama template, so that a

@@ -26,7 +26,6 @@ use tokio::task::futures::TaskLocalFuture;
 use tower::{Layer, Service};
 
 use super::ChecksOff;
-use super::form::FormKind;
 use super::origin::{self, TrustedOrigins};
 use super::token::{self, BadFormat, Secret};
 use crate::error_pages::ErrorReport;
@@ -34,6 +33,7 @@ use crate::middleware::hosts::shorten;
 use crate::settings::{Settings, SettingsError};
 use crate::urls::UrlConf;
 use crate::web::cookies::{self, CookieAttributes, SameSite};
+use crate::web::form_body::FormKind;
 
 /// Everything the check needs from the settings, computed once.
 #[derive(Debug)]
@@ -406,7 +406,7 @@ impl From<Result<(), String>> for Step {
 impl Pending {
     /// The rest of the check, with the body read: `Err` with the reason.
     fn finish(&self, body: &[u8], header_label: &str) -> Result<(), String> {
-        match self.kind.field(body) {
+        match self.kind.field(body, super::FIELD_NAME) {
             Some(field) if !field.is_empty() => compare(
                 field.as_bytes(),
                 field.chars().count(),

@@ -1,13 +1,11 @@
-//! The `csrfmiddlewaretoken` field of a form body, as Django's
-//! `request.POST` would hold it: from `application/x-www-form-urlencoded`
-//! and `multipart/form-data` bodies only, the last value when the field is
-//! repeated, files never.
+//! Form bodies as Django's `request.POST` reads them: the fields of an
+//! `application/x-www-form-urlencoded` or `multipart/form-data` body, in
+//! order, files apart. The CSRF check reads its token field through this,
+//! and [`FormData`](crate::forms::FormData) every field.
 
 use std::borrow::Cow;
 
 use http::HeaderMap;
-
-use super::FIELD_NAME;
 
 /// How a body is encoded, when it is a form.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,32 +36,36 @@ impl FormKind {
         Some(Self::Multipart { boundary })
     }
 
-    /// The field's last value in `body`, if the field is there.
-    pub(crate) fn field(&self, body: &[u8]) -> Option<String> {
+    /// The field `name`'s last value in `body`, if the field is there (a
+    /// file part never counts). `None` too for a malformed multipart body.
+    pub(crate) fn field(&self, body: &[u8], name: &str) -> Option<String> {
         match self {
-            Self::UrlEncoded => urlencoded_field(body, FIELD_NAME),
-            Self::Multipart { boundary } => multipart_field(body, boundary, FIELD_NAME),
+            Self::UrlEncoded => urlencoded_pairs(body)
+                .filter(|(key, _)| key == name)
+                .last()
+                .map(|(_, value)| value.into_owned()),
+            Self::Multipart { boundary } => multipart_parts(body, boundary)?
+                .into_iter()
+                .rev()
+                .find(|part| part.filename.is_none() && part.name == name)
+                .map(|part| String::from_utf8_lossy(part.content).into_owned()),
         }
     }
 }
 
-/// The last value of `name` in an `application/x-www-form-urlencoded`
-/// body (`+` is a space, `%XX` a byte, bad UTF-8 replaced).
-fn urlencoded_field(body: &[u8], name: &str) -> Option<String> {
-    let mut found = None;
-    for pair in body.split(|&b| b == b'&') {
-        if pair.is_empty() {
-            continue;
-        }
-        let (key, value) = match pair.iter().position(|&b| b == b'=') {
-            Some(eq) => (&pair[..eq], &pair[eq + 1..]),
-            None => (pair, &[][..]),
-        };
-        if form_decode(key) == name {
-            found = Some(form_decode(value).into_owned());
-        }
-    }
-    found
+/// The `(name, value)` pairs of an `application/x-www-form-urlencoded`
+/// body, in order (`+` is a space, `%XX` a byte, bad UTF-8 replaced as
+/// Django does; `;` is no separator, as in Python 3.10 and later).
+pub(crate) fn urlencoded_pairs(body: &[u8]) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
+    body.split(|&b| b == b'&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = match pair.iter().position(|&b| b == b'=') {
+                Some(eq) => (&pair[..eq], &pair[eq + 1..]),
+                None => (pair, &[][..]),
+            };
+            (form_decode(key), form_decode(value))
+        })
 }
 
 fn form_decode(bytes: &[u8]) -> Cow<'_, str> {
@@ -78,22 +80,38 @@ fn form_decode(bytes: &[u8]) -> Cow<'_, str> {
     Cow::Owned(String::from_utf8_lossy(&decoded).into_owned())
 }
 
-/// The last value of the field `name` (not a file) in a
-/// `multipart/form-data` body.
-fn multipart_field(body: &[u8], boundary: &str, name: &str) -> Option<String> {
+/// One part of a `multipart/form-data` body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Part<'a> {
+    /// The form field's name.
+    pub(crate) name: Cow<'a, str>,
+    /// The file name, for a file.
+    pub(crate) filename: Option<Cow<'a, str>>,
+    /// The part's `Content-Type`, if given.
+    pub(crate) content_type: Option<&'a str>,
+    /// The bytes.
+    pub(crate) content: &'a [u8],
+}
+
+/// The parts of a `multipart/form-data` body that are form data (a
+/// `Content-Disposition: form-data` with a name), in order; `None` when
+/// the body is not well formed (no closing delimiter, a part without a
+/// blank line after its headers, ...).
+pub(crate) fn multipart_parts<'a>(body: &'a [u8], boundary: &str) -> Option<Vec<Part<'a>>> {
     let delimiter = format!("--{boundary}");
     let delimiter = delimiter.as_bytes();
+    let next_delimiter = [b"\r\n", delimiter].concat();
     // The first delimiter starts the body or a line.
     let mut at = if body.starts_with(delimiter) {
         0
     } else {
-        find(body, &[b"\r\n", delimiter].concat())? + 2
+        find(body, &next_delimiter)? + 2
     };
-    let mut found = None;
+    let mut parts = Vec::new();
     loop {
         let after = &body[at + delimiter.len()..];
         if after.starts_with(b"--") {
-            return found;
+            return Some(parts);
         }
         // The rest of the delimiter line (transport padding), then the
         // part's headers up to a blank line.
@@ -105,26 +123,33 @@ fn multipart_field(body: &[u8], boundary: &str, name: &str) -> Option<String> {
             find(part, b"\r\n\r\n")? + 2
         };
         let content_start = headers_end + 2;
-        let next = find(&part[content_start..], &[b"\r\n", delimiter].concat())?;
+        let next = find(&part[content_start..], &next_delimiter)?;
         let content = &part[content_start..content_start + next];
-        if is_field_named(&part[..headers_end], name) {
-            found = Some(String::from_utf8_lossy(content).into_owned());
+        if let Some(mut found) = part_headers(&part[..headers_end]) {
+            found.content = content;
+            parts.push(found);
         }
         // Past "\r\n" to the next delimiter.
         at = (body.len() - part.len()) + content_start + next + 2;
     }
 }
 
-/// Whether a part's headers declare the form field `name` (and not a file).
-fn is_field_named(headers: &[u8], name: &str) -> bool {
-    let Ok(headers) = std::str::from_utf8(headers) else {
-        return false;
-    };
+/// A part's name, file name and type from its headers; `None` when it is
+/// not `form-data` with a name.
+fn part_headers(headers: &[u8]) -> Option<Part<'_>> {
+    let headers = std::str::from_utf8(headers).ok()?;
+    let mut named = None;
+    let mut content_type = None;
     for line in headers.split("\r\n") {
         let Some((header, value)) = line.split_once(':') else {
             continue;
         };
-        if !header.trim().eq_ignore_ascii_case("content-disposition") {
+        let header = header.trim();
+        if header.eq_ignore_ascii_case("content-type") {
+            content_type = Some(value.trim());
+            continue;
+        }
+        if !header.eq_ignore_ascii_case("content-disposition") {
             continue;
         }
         let mut parts = split_params(value);
@@ -132,18 +157,26 @@ fn is_field_named(headers: &[u8], name: &str) -> bool {
             .next()
             .is_some_and(|kind| kind.trim().eq_ignore_ascii_case("form-data"))
         {
-            return false;
+            return None;
         }
-        let params: Vec<(Cow<'_, str>, Cow<'_, str>)> = parts.filter_map(param).collect();
-        let named = params
-            .iter()
-            .any(|(key, value)| key.eq_ignore_ascii_case("name") && value == name);
-        let file = params
-            .iter()
-            .any(|(key, _)| key.eq_ignore_ascii_case("filename"));
-        return named && !file;
+        let mut name = None;
+        let mut filename = None;
+        for (key, value) in parts.filter_map(param) {
+            if key.eq_ignore_ascii_case("name") {
+                name = Some(value);
+            } else if key.eq_ignore_ascii_case("filename") {
+                filename = Some(value);
+            }
+        }
+        named = Some((name?, filename));
     }
-    false
+    let (name, filename) = named?;
+    Some(Part {
+        name,
+        filename,
+        content_type,
+        content: &[],
+    })
 }
 
 /// `a; b="c;d"; e` → `a`, ` b="c;d"`, ` e`: split on `;` outside quotes.
@@ -248,7 +281,7 @@ mod tests {
 
     #[test]
     fn urlencoded_fields_decode_and_the_last_wins() {
-        let field = |body: &str| FormKind::UrlEncoded.field(body.as_bytes());
+        let field = |body: &str| FormKind::UrlEncoded.field(body.as_bytes(), "csrfmiddlewaretoken");
         assert_eq!(
             field("a=1&csrfmiddlewaretoken=abc&b=2").as_deref(),
             Some("abc")
@@ -299,7 +332,10 @@ mod tests {
             ],
             "XyZ",
         );
-        assert_eq!(form.field(&body).as_deref(), Some("tok1"));
+        assert_eq!(
+            form.field(&body, "csrfmiddlewaretoken").as_deref(),
+            Some("tok1")
+        );
         let body = multipart(
             &[
                 ("form-data; name=csrfmiddlewaretoken", "first"),
@@ -307,16 +343,22 @@ mod tests {
             ],
             "XyZ",
         );
-        assert_eq!(form.field(&body).as_deref(), Some("last"));
+        assert_eq!(
+            form.field(&body, "csrfmiddlewaretoken").as_deref(),
+            Some("last")
+        );
         let body = multipart(&[("form-data; name=\"other\"", "x")], "XyZ");
-        assert_eq!(form.field(&body), None);
+        assert_eq!(form.field(&body, "csrfmiddlewaretoken"), None);
         // A preamble before the first boundary, and an empty value.
         let mut body = b"preamble\r\n".to_vec();
         body.extend(multipart(
             &[("form-data; name=\"csrfmiddlewaretoken\"", "")],
             "XyZ",
         ));
-        assert_eq!(form.field(&body).as_deref(), Some(""));
+        assert_eq!(
+            form.field(&body, "csrfmiddlewaretoken").as_deref(),
+            Some("")
+        );
     }
 
     #[test]
@@ -333,7 +375,7 @@ mod tests {
             b"--XyZ--\r\n",
         ] {
             assert_eq!(
-                form.field(body),
+                form.field(body, "csrfmiddlewaretoken"),
                 None,
                 "{:?}",
                 String::from_utf8_lossy(body)
@@ -341,6 +383,6 @@ mod tests {
         }
         // Another boundary: nothing found.
         let body = multipart(&[("form-data; name=\"csrfmiddlewaretoken\"", "t")], "Other");
-        assert_eq!(form.field(&body), None);
+        assert_eq!(form.field(&body, "csrfmiddlewaretoken"), None);
     }
 }

@@ -1,0 +1,253 @@
+//! Submitted form data: Django's `request.POST` (or `request.GET` for a
+//! form sent with `method="get"`).
+
+use std::borrow::Cow;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use http::{Method, StatusCode};
+
+use crate::web::form_body::{FormKind, multipart_parts, urlencoded_pairs};
+
+/// The most fields one request may send (Django's
+/// `DATA_UPLOAD_MAX_NUMBER_FIELDS`): past it the request gets 400, so that
+/// a body of a million empty fields cannot make a view build a million
+/// strings.
+pub const MAX_FIELDS: usize = 1000;
+
+/// The submitted fields, in order, each name possibly repeated (a multiple
+/// select sends one pair per chosen option).
+///
+/// As an extractor it reads the query string of a `GET` or `HEAD` request
+/// and the body of any other: `application/x-www-form-urlencoded` or
+/// `multipart/form-data`, the same way (file parts are not fields; they
+/// are skipped, as Django keeps them out of `request.POST`). Bad UTF-8 is
+/// replaced, as Django does. A body of another type gets 415, more than
+/// [`MAX_FIELDS`] fields 400, a malformed multipart body 400, and a body
+/// over `server.body_limit` 413.
+///
+/// ```
+/// use manouche::forms::FormData;
+///
+/// let data = FormData::from_urlencoded(b"tag=a&tag=b&title=Hi+there").unwrap();
+/// assert_eq!(data.get("title"), Some("Hi there"));
+/// assert_eq!(data.get_all("tag"), ["a", "b"]);
+/// assert_eq!(data.get("missing"), None);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FormData {
+    pairs: Vec<(String, String)>,
+}
+
+/// Why a request's form data could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FormDataError {
+    /// More than [`MAX_FIELDS`] fields.
+    #[error("the form sent more than {MAX_FIELDS} fields")]
+    TooManyFields,
+    /// A multipart body that does not parse.
+    #[error("the multipart/form-data body is malformed")]
+    MalformedMultipart,
+    /// A body that is not a form.
+    #[error(
+        "expected a form body (application/x-www-form-urlencoded or multipart/form-data), got {0}"
+    )]
+    NotAForm(String),
+}
+
+impl From<FormDataError> for crate::Error {
+    fn from(e: FormDataError) -> Self {
+        let status = match e {
+            FormDataError::NotAForm(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        crate::Error::new(status, e.to_string())
+    }
+}
+
+impl FormData {
+    /// No fields.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Parses an `application/x-www-form-urlencoded` body or query string.
+    ///
+    /// # Errors
+    ///
+    /// [`FormDataError::TooManyFields`].
+    pub fn from_urlencoded(body: &[u8]) -> Result<Self, FormDataError> {
+        Self::collect(urlencoded_pairs(body))
+    }
+
+    /// Parses a `multipart/form-data` body with `boundary`, skipping files.
+    ///
+    /// # Errors
+    ///
+    /// [`FormDataError::MalformedMultipart`] or
+    /// [`FormDataError::TooManyFields`].
+    pub fn from_multipart(body: &[u8], boundary: &str) -> Result<Self, FormDataError> {
+        let parts = multipart_parts(body, boundary).ok_or(FormDataError::MalformedMultipart)?;
+        Self::collect(
+            parts
+                .into_iter()
+                .filter(|part| part.filename.is_none())
+                .map(|part| (part.name, String::from_utf8_lossy(part.content))),
+        )
+    }
+
+    fn collect<'a>(
+        pairs: impl Iterator<Item = (Cow<'a, str>, Cow<'a, str>)>,
+    ) -> Result<Self, FormDataError> {
+        let mut out = Vec::new();
+        for (key, value) in pairs {
+            if out.len() == MAX_FIELDS {
+                return Err(FormDataError::TooManyFields);
+            }
+            out.push((key.into_owned(), value.into_owned()));
+        }
+        Ok(Self { pairs: out })
+    }
+
+    /// Fields from `(name, value)` pairs, as a test or a view builds them.
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        Self {
+            pairs: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
+    }
+
+    /// The last value sent for `name` (Django's `QueryDict.get`).
+    #[must_use]
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value sent for `name`, in order (Django's `getlist`).
+    #[must_use]
+    pub fn get_all(&self, name: &str) -> Vec<&str> {
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// Whether `name` was sent at all (with any value, empty included).
+    #[must_use]
+    pub fn contains(&self, name: &str) -> bool {
+        self.pairs.iter().any(|(k, _)| k == name)
+    }
+
+    /// Adds a value for `name`.
+    pub fn append(&mut self, name: impl Into<String>, value: impl Into<String>) {
+        self.pairs.push((name.into(), value.into()));
+    }
+
+    /// Replaces every value of `name` with `values`.
+    pub fn set(&mut self, name: &str, values: impl IntoIterator<Item = String>) {
+        self.pairs.retain(|(k, _)| k != name);
+        self.pairs
+            .extend(values.into_iter().map(|v| (name.to_owned(), v)));
+    }
+
+    /// Every `(name, value)` pair, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// Whether nothing was sent.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
+
+    /// How many pairs were sent.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.pairs.len()
+    }
+}
+
+impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for FormData {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        Self::from_pairs(iter)
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for FormData {
+    type Rejection = crate::Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if matches!(*req.method(), Method::GET | Method::HEAD) {
+            let query = req.uri().query().unwrap_or_default();
+            return Ok(Self::from_urlencoded(query.as_bytes())?);
+        }
+        let kind = FormKind::of(req.headers()).ok_or_else(|| {
+            let got = req
+                .headers()
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map_or_else(|| "no Content-Type".to_owned(), ToOwned::to_owned);
+            FormDataError::NotAForm(got)
+        })?;
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| crate::Error::new(rejection.status(), rejection.body_text()))?;
+        Ok(match kind {
+            FormKind::UrlEncoded => Self::from_urlencoded(&body)?,
+            FormKind::Multipart { boundary } => Self::from_multipart(&body, &boundary)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn too_many_fields_are_refused() {
+        let body = "a=1&".repeat(MAX_FIELDS);
+        assert_eq!(
+            FormData::from_urlencoded(body.as_bytes()).unwrap().len(),
+            MAX_FIELDS
+        );
+        let body = "a=1&".repeat(MAX_FIELDS + 1);
+        assert_eq!(
+            FormData::from_urlencoded(body.as_bytes()),
+            Err(FormDataError::TooManyFields)
+        );
+    }
+
+    #[test]
+    fn multipart_fields_keep_their_order_and_files_are_skipped() {
+        let body = "--B\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n\
+                    --B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x.txt\"\r\n\
+                    Content-Type: text/plain\r\n\r\nfile\r\n\
+                    --B\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n2\r\n--B--\r\n";
+        let data = FormData::from_multipart(body.as_bytes(), "B").unwrap();
+        assert_eq!(data.get_all("a"), ["1", "2"]);
+        assert!(!data.contains("f"));
+        assert_eq!(
+            FormData::from_multipart(b"--B\r\nnope", "B"),
+            Err(FormDataError::MalformedMultipart)
+        );
+    }
+
+    #[test]
+    fn set_replaces_every_value() {
+        let mut data = FormData::from_pairs([("a", "1"), ("b", "2"), ("a", "3")]);
+        data.set("a", ["x".to_owned()]);
+        assert_eq!(data.iter().collect::<Vec<_>>(), [("b", "2"), ("a", "x")]);
+    }
+}
