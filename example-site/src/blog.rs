@@ -11,11 +11,12 @@ pub(crate) mod models;
 
 use manouche::contrib::auth::{PermissionRequired, RequiredPermission, User};
 use manouche::db::{Database, Error as DbError, ForeignKey, Slug};
+use manouche::forms::BoundForm;
 use manouche::prelude::*;
 
 use crate::nav::Nav;
-use forms::{ArticleErrors, ArticleForm, CleanArticle};
-use models::{Article, Author, Tag};
+use forms::{ArticleErrors, ArticleForm, CleanArticle, CommentForm};
+use models::{Article, Author, Comment, Tag};
 
 manouche::permission!(pub(crate) AddArticle = "blog.add_article");
 
@@ -35,6 +36,8 @@ struct Detail {
     article: Article,
     /// This page's own address, from `reverse!`.
     url: String,
+    /// The comment form: empty, or as posted with its errors.
+    form: BoundForm<CommentForm>,
 }
 
 #[derive(Template, TemplateResponse)]
@@ -69,16 +72,60 @@ async fn index(db: Db, nav: Nav) -> Result<Index> {
 }
 
 /// One published article with its author, tags and comments.
-async fn detail(db: Db, nav: Nav, Path(id): Path<i64>) -> Result<Detail> {
-    let article = Article::objects()
+async fn published(db: &Database, id: i64) -> Result<Article> {
+    Ok(Article::objects()
         .filter(Article::id.eq(id) & Article::published.eq(true))
         .select_related(Article::author)
         .prefetch_related(Article::tags)
         .prefetch_related(Article::comments)
-        .get(&db)
-        .await?;
+        .get(db)
+        .await?)
+}
+
+/// An article's page, with an empty comment form.
+async fn detail(db: Db, nav: Nav, Path(id): Path<i64>) -> Result<Detail> {
+    let article = published(&db, id).await?;
     let url = reverse!("blog:article-detail", id = id)?;
-    Ok(Detail { nav, article, url })
+    Ok(Detail {
+        nav,
+        article,
+        url,
+        form: BoundForm::new(),
+    })
+}
+
+/// A comment posted from the article's page: saved, then back to the
+/// comments (302, so that reloading does not post it twice); or the page
+/// again with what was typed and what is wrong.
+async fn comment(
+    db: Db,
+    nav: Nav,
+    Path(id): Path<i64>,
+    form: BoundForm<CommentForm>,
+) -> Result<Response> {
+    let article = published(&db, id).await?;
+    let url = reverse!("blog:article-detail", id = id)?;
+    let posted = match form.into_cleaned() {
+        Ok(posted) => posted,
+        Err(form) => {
+            let page = Detail {
+                nav,
+                article,
+                url,
+                form,
+            };
+            return Ok(page.into_response());
+        }
+    };
+    let mut comment = Comment {
+        article: ForeignKey::from(&article),
+        name: posted.name,
+        // Paragraphs are split on "\n\n"; browsers send CRLF.
+        body: posted.body.replace("\r\n", "\n"),
+        ..Default::default()
+    };
+    comment.save(&db).await?;
+    Ok(manouche::web::found(&format!("{url}#comments")))
 }
 
 /// The empty new-article form.
@@ -220,7 +267,11 @@ pub(crate) fn app() -> App {
             "blog/",
             Urls::new()
                 .path("", get(index), "index")
-                .path("articles/<int:id>/", get(detail), "article-detail")
+                .path(
+                    "articles/<int:id>/",
+                    get(detail).post(comment),
+                    "article-detail",
+                )
                 .path(
                     "new/",
                     get(new_article_form).post(new_article_submit),
@@ -344,6 +395,96 @@ mod tests {
             Ok(())
         })
         .await;
+    }
+
+    #[tokio::test]
+    async fn a_comment_is_checked_then_saved_and_shown() {
+        for_each_database_with_url(|db, url| async move {
+            let client = migrated_site(&url).await.enforce_csrf_checks();
+            let welcome = Article::objects().get(&db).await?;
+            let id = welcome.pk().expect("saved");
+            let page_url = format!("/blog/articles/{id}/");
+            let page = client.get(&page_url).send().await.text();
+            assert!(
+                page.contains(r#"<label for="id_name">Your name:</label>"#),
+                "{page}"
+            );
+            let token = csrf_token(&page);
+
+            // Without the token: refused, nothing saved.
+            let r = client
+                .post(&page_url)
+                .form(&[("name", "Ada"), ("body", "Hi")])
+                .send()
+                .await;
+            assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+            // Errors are shown with what was typed, escaped.
+            let long = "x".repeat(101);
+            let r = client
+                .post(&page_url)
+                .form(&[
+                    ("csrfmiddlewaretoken", &token),
+                    ("name", &long),
+                    ("body", "  "),
+                ])
+                .send()
+                .await;
+            assert_eq!(r.status(), StatusCode::OK);
+            let page = r.text();
+            assert!(
+                page.contains("Ensure this value has at most 100 characters (it has 101)."),
+                "{page}"
+            );
+            assert!(page.contains("<li>This field is required.</li>"), "{page}");
+            assert!(page.contains(&format!(r#"value="{long}""#)), "{page}");
+            assert_eq!(Comment::objects().count(&db).await?, 0);
+
+            // A good one is saved and shown; the form's page redirects.
+            let r = client
+                .post(&page_url)
+                .form(&[
+                    ("csrfmiddlewaretoken", &token),
+                    ("name", " Grace <admiral> "),
+                    ("body", "First.\r\n\r\nSecond."),
+                ])
+                .send()
+                .await;
+            assert_eq!(r.status(), StatusCode::FOUND);
+            assert_eq!(
+                r.header("location"),
+                Some(format!("{page_url}#comments").as_str())
+            );
+            let saved = Comment::objects().get(&db).await?;
+            assert_eq!(saved.name, "Grace <admiral>");
+            assert_eq!(saved.body, "First.\n\nSecond.");
+            let page = client.get(&page_url).send().await.text();
+            assert!(
+                page.contains("Grace &#60;admiral&#62;") || page.contains("Grace &lt;admiral&gt;"),
+                "{page}"
+            );
+            // An unpublished article takes no comment.
+            let hidden = draft(&db).await;
+            let r = client
+                .post(&format!("/blog/articles/{}/", hidden.pk().expect("saved")))
+                .form(&[
+                    ("csrfmiddlewaretoken", &token),
+                    ("name", "A"),
+                    ("body", "B"),
+                ])
+                .send()
+                .await;
+            assert_eq!(r.status(), StatusCode::NOT_FOUND);
+            Ok(())
+        })
+        .await;
+    }
+
+    /// The CSRF token of a page's form.
+    fn csrf_token(page: &str) -> String {
+        let marker = r#"name="csrfmiddlewaretoken" value=""#;
+        let start = page.find(marker).expect("a CSRF field") + marker.len();
+        page[start..start + 64].to_owned()
     }
 
     #[tokio::test]

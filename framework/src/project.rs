@@ -456,6 +456,10 @@ impl Project {
         for layer in layers.iter().rev() {
             router = layer(router);
         }
+        // Turns every handler (and the layers around it) into its final
+        // service now, once: axum otherwise does it again on every request
+        // (boxing the handler and building each route layer anew).
+        let router = router.with_state(());
         let routes = Routes {
             with_body: router.clone().layer(DefaultBodyLimit::disable()),
             without_body: router,

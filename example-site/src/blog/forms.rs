@@ -5,8 +5,19 @@
 //! ticked is one of the site's tags.
 
 use manouche::db::Model;
+use manouche::forms::Form;
 
 use super::models::{Article, Tag};
+
+/// A reader's comment, as the article page asks for it (the model's 100
+/// characters for the name; a body of a few paragraphs at most).
+#[derive(Debug, Clone, Form)]
+pub(crate) struct CommentForm {
+    #[form(max_length = 100, label = "Your name")]
+    pub(crate) name: String,
+    #[form(widget = textarea, max_length = 3000, label = "Comment")]
+    pub(crate) body: String,
+}
 
 /// The form as posted: repeated fields (`tags`) keep every value, other
 /// fields their last one; unknown fields (the CSRF token) are ignored.
