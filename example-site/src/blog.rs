@@ -12,6 +12,7 @@ pub(crate) mod models;
 use manouche::contrib::auth::{PermissionRequired, RequiredPermission, User};
 use manouche::db::{Database, Error as DbError, ForeignKey, Slug};
 use manouche::forms::BoundForm;
+use manouche::paginator::Page;
 use manouche::prelude::*;
 
 use crate::nav::Nav;
@@ -24,7 +25,8 @@ manouche::permission!(pub(crate) AddArticle = "blog.add_article");
 #[template(path = "blog/index.html")]
 struct Index {
     nav: Nav,
-    articles: Vec<Article>,
+    /// This page of articles, with what the page links need.
+    page: Page<Article>,
     /// Whether the user may write articles (the page links to the form).
     may_add: bool,
 }
@@ -51,24 +53,35 @@ struct NewArticle {
     tags: Vec<Tag>,
 }
 
-/// The front page: published articles, newest first, with their authors
-/// (one JOIN) and tags (one extra query), whatever their number.
-async fn index(db: Db, nav: Nav) -> Result<Index> {
-    let articles = Article::objects()
+/// How many articles the front page shows at a time.
+const ARTICLES_PER_PAGE: u64 = 10;
+
+/// The front page: published articles, newest first, ten at a time
+/// (`?page=2`), with their authors (one JOIN) and tags (one extra query).
+///
+/// The page number is read as text and given to `get_page`, as Django's
+/// `ListView` would: what is not a number (`abc`, `1.0`, nothing) shows
+/// the first page, a number out of range (`-1`, `99`, `10**30`) the last.
+/// The query string is read as pairs so that nothing in it (a repeated
+/// `page`, the last one counts) makes the page fail.
+async fn index(db: Db, nav: Nav, Query(params): Query<Vec<(String, String)>>) -> Result<Index> {
+    let published = Article::objects()
         .filter(Article::published.eq(true))
         .select_related(Article::author)
-        .prefetch_related(Article::tags)
-        .all(&db)
+        .prefetch_related(Article::tags);
+    let number = params
+        .iter()
+        .rev()
+        .find(|(name, _)| name == "page")
+        .map(|(_, value)| value.as_str());
+    let page = Paginator::new(published, ARTICLES_PER_PAGE)
+        .get_page(&db, number)
         .await?;
     let may_add = match nav.user() {
         Some(user) => user.has_perm(&db, AddArticle::PERMISSION).await?,
         None => false,
     };
-    Ok(Index {
-        nav,
-        articles,
-        may_add,
-    })
+    Ok(Index { nav, page, may_add })
 }
 
 /// One published article with its author, tags and comments.
@@ -532,6 +545,115 @@ mod tests {
                 assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
                 // The site's own 404 page, which names the path.
                 assert!(response.text().contains("Nothing here"), "{path}");
+            }
+            Ok(())
+        })
+        .await;
+    }
+
+    /// Publishes "Post 1" to "Post {count}" (newest last) by the welcome
+    /// article's author.
+    async fn publish_posts(db: &Database, count: u32) {
+        let author = Author::objects().get(db).await.expect("the welcome author");
+        for i in 1..=count {
+            let mut article = Article {
+                title: format!("Post {i}"),
+                slug: Slug::new(format!("post-{i}")).expect("slug"),
+                body: "Text".into(),
+                published: true,
+                author: ForeignKey::from(&author),
+                ..Default::default()
+            };
+            article.save(db).await.expect("post");
+        }
+    }
+
+    /// The titles of the articles a blog page lists.
+    fn titles(page: &str) -> Vec<&str> {
+        page.split("\">")
+            .filter_map(|part| part.split_once("</a></h2>").map(|(title, _)| title))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn the_front_page_is_paginated_ten_articles_at_a_time() {
+        for_each_database_with_url(|db, url| async move {
+            let client = migrated_site(&url).await;
+            // With the welcome article: 26, three pages, newest first.
+            publish_posts(&db, 25).await;
+            let first = client.get("/blog/").send().await.text();
+            let newest: Vec<String> = (16..=25).rev().map(|i| format!("Post {i}")).collect();
+            assert_eq!(titles(&first), newest, "{first}");
+            assert!(
+                first.contains("<nav class=\"pagination\" aria-label=\"Pagination\">"),
+                "{first}"
+            );
+            assert!(first.contains("Articles 1–10 of 26"), "{first}");
+            assert!(
+                first.contains(
+                    "<a href=\"?page=1\" aria-current=\"page\" aria-label=\"Page 1\">1</a>"
+                ),
+                "{first}"
+            );
+            assert!(
+                first.contains("<a href=\"?page=2\" rel=\"next\">"),
+                "{first}"
+            );
+            assert!(!first.contains("rel=\"prev\""), "{first}");
+
+            let second = client.get("/blog/?page=2").send().await;
+            assert_eq!(second.status(), StatusCode::OK);
+            let second = second.text();
+            let middle: Vec<String> = (6..=15).rev().map(|i| format!("Post {i}")).collect();
+            assert_eq!(titles(&second), middle, "{second}");
+            assert!(
+                second.contains("aria-current=\"page\" aria-label=\"Page 2\""),
+                "{second}"
+            );
+            assert!(
+                second.contains("<a href=\"?page=1\" rel=\"prev\">"),
+                "{second}"
+            );
+            assert!(
+                second.contains("<a href=\"?page=3\" rel=\"next\">"),
+                "{second}"
+            );
+            assert!(second.contains("<title>Blog – page 2</title>"), "{second}");
+
+            let last = client.get("/blog/?page=3").send().await.text();
+            let mut oldest: Vec<String> = (1..=5).rev().map(|i| format!("Post {i}")).collect();
+            oldest.push("Welcome to Manouche".to_owned());
+            assert_eq!(titles(&last), oldest, "{last}");
+            assert!(last.contains("Articles 21–26 of 26"), "{last}");
+            assert!(!last.contains("rel=\"next\""), "{last}");
+            Ok(())
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_bad_page_number_shows_the_first_or_last_page_never_an_error() {
+        for_each_database_with_url(|db, url| async move {
+            let client = migrated_site(&url).await;
+            publish_posts(&db, 25).await;
+            for (query, current) in [
+                ("page=-1", 3),
+                ("page=0", 3),
+                ("page=abc", 1),
+                ("page=1000000000000000000000000000000", 3),
+                ("page=-1000000000000000000000000000000", 3),
+                ("page=", 1),
+                ("page=1.0", 1),
+                ("page=%FF%FE", 1),
+                ("page=2&page=3", 3),
+                ("page", 1),
+                ("other=2", 1),
+            ] {
+                let response = client.get(&format!("/blog/?{query}")).send().await;
+                assert_eq!(response.status(), StatusCode::OK, "{query}");
+                let page = response.text();
+                let marker = format!("aria-current=\"page\" aria-label=\"Page {current}\"");
+                assert!(page.contains(&marker), "{query}: {page}");
             }
             Ok(())
         })

@@ -46,6 +46,7 @@ mod manage;
 pub mod metrics;
 pub mod middleware;
 pub mod migrations;
+pub mod paginator;
 pub mod project;
 pub mod request;
 pub mod server;
@@ -80,6 +81,7 @@ pub use tower;
 pub mod prelude {
     pub use crate::TemplateResponse;
     pub use crate::db::{Db, Model};
+    pub use crate::paginator::Paginator;
     pub use crate::request::{ConnectionInfo, RequestId};
     pub use crate::reverse;
     pub use crate::services::Service;
