@@ -394,6 +394,39 @@ impl<F: Form> BoundForm<F> {
         &mut self.fields
     }
 
+    /// The description of the field called `name`, to change it before
+    /// binding data: choices that come from the database, a label that
+    /// depends on the user.
+    ///
+    /// ```
+    /// use manouche::forms::{BoundForm, Form, FormData};
+    ///
+    /// #[derive(Form)]
+    /// struct Pick {
+    ///     tags: Vec<i64>,
+    /// }
+    ///
+    /// let mut form = BoundForm::<Pick>::new();
+    /// form.field_mut("tags")?
+    ///     .set_choices(vec![("1".into(), "News".into()), ("2".into(), "Rust".into())]);
+    /// let form = form.with_data(FormData::from_pairs([("tags", "2"), ("tags", "3")]));
+    /// assert_eq!(
+    ///     form.errors().field("tags")[0].message(),
+    ///     "Select a valid choice. 3 is not one of the available choices."
+    /// );
+    /// # Ok::<(), manouche::forms::UnknownField>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`UnknownField`] when the form has no such field.
+    pub fn field_mut(&mut self, name: &str) -> Result<&mut Field, UnknownField> {
+        self.fields
+            .iter_mut()
+            .find(|f| f.name() == name)
+            .ok_or_else(|| UnknownField(name.to_owned()))
+    }
+
     /// Every field, in order.
     pub fn fields(&self) -> impl Iterator<Item = BoundField<'_, F>> {
         self.fields
@@ -503,6 +536,14 @@ impl<F: Form + Send, S: Send + Sync> FromRequest<S> for BoundForm<F> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the form has no field `{0}`")]
 pub struct UnknownField(pub String);
+
+/// A mistake in the view's code (a field name misspelt): a 500 that names
+/// the field.
+impl From<UnknownField> for crate::Error {
+    fn from(e: UnknownField) -> Self {
+        crate::Error::improperly_configured(e.to_string())
+    }
+}
 
 /// One field of a [`BoundForm`], for templates that lay a form out by hand
 /// (Django's `BoundField`). `{{ field }}` draws the widget.
