@@ -10,6 +10,7 @@ mod forms;
 pub(crate) mod models;
 
 use manouche::contrib::auth::{PermissionRequired, RequiredPermission, User};
+use manouche::contrib::messages::Messages;
 use manouche::db::{Database, Error as DbError, ForeignKey, Slug};
 use manouche::forms::BoundForm;
 use manouche::paginator::Page;
@@ -156,12 +157,13 @@ async fn new_article_form(
 }
 
 /// Checks the form; saves the article (published, by the user's author)
-/// and redirects to it, or shows the form again with what was typed and
-/// what is wrong.
+/// and redirects to it with a message saying so, or shows the form again
+/// with what was typed and what is wrong.
 async fn new_article_submit(
     PermissionRequired(user, ..): PermissionRequired<AddArticle>,
     db: Db,
     nav: Nav,
+    messages: Messages,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Result<Response> {
     let form = ArticleForm::from_fields(fields);
@@ -179,6 +181,7 @@ async fn new_article_submit(
         }
     };
     let id = create_article(&db, &user, &clean).await?;
+    messages.success(format!("“{}” is published.", clean.title));
     // 302, as Django's redirect() (axum's Redirect::to is 303).
     Ok(manouche::web::found(&reverse!(
         "blog:article-detail",
@@ -875,6 +878,19 @@ mod tests {
                 .text();
             assert!(page.contains("<h1>Hello, World!</h1>"), "{page}");
             assert!(page.contains("<p>Two.</p>"), "{page}");
+            // The article page says it was published, once.
+            assert!(
+                page.contains(
+                    "<ul class=\"messages\" role=\"status\">\n<li class=\"success\">“Hello, World!” is published.</li>"
+                ),
+                "{page}"
+            );
+            let again = client
+                .get(&format!("/blog/articles/{id}/"))
+                .send()
+                .await
+                .text();
+            assert!(!again.contains("class=\"messages\""), "{again}");
 
             // The same title again: the next free slug, the same author.
             let r = client

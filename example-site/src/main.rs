@@ -24,6 +24,7 @@ fn site(project: Project) -> Project {
         .app(manouche::contrib::staticfiles::app())
         .app(manouche::contrib::sessions::app())
         .app(manouche::contrib::auth::app())
+        .app(manouche::contrib::messages::app())
         .app(blog::app())
         .error_page(StatusCode::NOT_FOUND, views::not_found)
         .error_page(StatusCode::FORBIDDEN, views::forbidden)

@@ -18,5 +18,6 @@
 //! | [`staticfiles`] | static files served from memory at nginx speed, `static_url` in templates, `manage collectstatic`, checks |
 
 pub mod auth;
+pub mod messages;
 pub mod sessions;
 pub mod staticfiles;
