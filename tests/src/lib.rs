@@ -1,5 +1,11 @@
 //! Helpers for the end-to-end tests: build the real `example-site` binary
-//! once, start it on a free port, talk to it over real sockets, stop it.
+//! once, start it on a free port, talk to it over real sockets, stop it;
+//! and [`Site`], the example site on a test database of its own, with its
+//! users and the mail it sends.
+
+mod site;
+
+pub use site::{Site, cheap_hasher};
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};

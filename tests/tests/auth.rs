@@ -11,172 +11,25 @@
 //! Superusers are made by the binary's `createsuperuser --noinput` (the
 //! `MANOUCHE_SUPERUSER_*` variables); other users, which that command
 //! does not make, are saved by the test through the ORM, their passwords
-//! hashed with `make_password` (`User::new`).
-//!
-//! **Cheap hashing.** The servers get `MANOUCHE_AUTH_HASHER` (the
-//! `[auth.hasher]` section through the environment) with small argon2id
-//! parameters (1 MiB, one pass), and the test's users are hashed with the
-//! same, so that a login costs milliseconds and no login rehashes; the
-//! hashes are still argon2id in Django's format.
+//! hashed with `make_password` (`User::new`). The servers and the users
+//! share cheap argon2id parameters, so that a login costs milliseconds
+//! ([`manouche_e2e::Site`] has the site's set-up).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use manouche::contrib::auth::hashers::HasherSettings;
-use manouche::contrib::auth::{Permission, User};
+use manouche::contrib::auth::User;
 use manouche::contrib::sessions::SessionRow;
 use manouche::db::testing::for_each_database_with_url;
 use manouche::db::{Database, Model, raw};
-use manouche_e2e::{Server, deploy_env, example_site, free_port, workspace_root};
+use manouche_e2e::{Server, Site, workspace_root};
 use reqwest::Method;
 use reqwest::header::{HeaderMap, SET_COOKIE};
 
-/// `[auth.hasher]` for the servers (see the module docs).
-const CHEAP_HASHER: &str =
-    "{ argon2_memory_cost = 1024, argon2_time_cost = 1, argon2_parallelism = 1 }";
-
-fn cheap_hasher() -> HasherSettings {
-    HasherSettings::new(1024, 1, 1).expect("valid argon2 parameters")
-}
-
 const PASSWORD: &str = "correct horse 42";
 
-// ---- The site: a migrated database and servers on it ----
-
-/// The example site on one test database: migrated by the binary, with
-/// the environment its servers share and a folder for the mail they send.
-struct Site {
-    db: Database,
-    env: Vec<(&'static str, String)>,
-    mail_dir: PathBuf,
-}
-
-impl Site {
-    /// Runs `example-site migrate` on the database at `url`.
-    fn migrated(db: &Database, url: &str) -> Self {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let mail_dir = std::env::temp_dir().join(format!(
-            "manouche-e2e-auth-mail-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&mail_dir);
-        let mut env = deploy_env();
-        env.extend([
-            ("DATABASE_URL", url.to_owned()),
-            ("MANOUCHE_AUTH_HASHER", CHEAP_HASHER.to_owned()),
-            ("MANOUCHE_EMAIL_BACKEND", "file".to_owned()),
-            ("MANOUCHE_EMAIL_FILE_PATH", mail_dir.display().to_string()),
-        ]);
-        let site = Self {
-            db: db.clone(),
-            env,
-            mail_dir,
-        };
-        let (code, out) = site.run(&["migrate"]);
-        assert_eq!(code, 0, "migrate failed:\n{out}");
-        site
-    }
-
-    /// Runs the binary to completion with the site's environment.
-    fn run(&self, args: &[&str]) -> (i32, String) {
-        let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        manouche_e2e::run_binary(example_site(), workspace_root(), args, &env)
-    }
-
-    /// A server process on the site's database, with `extra` settings on
-    /// top of the site's; returns once it listens.
-    fn serve(&self, extra: &[(&'static str, &str)]) -> Server {
-        let bind = format!("127.0.0.1:{}", free_port());
-        let mut env = self.env.clone();
-        env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
-        let server = Server::spawn_binary(
-            example_site(),
-            workspace_root(),
-            &["serve", "--bind", &bind],
-            &env,
-            bind.parse().expect("a socket address"),
-        );
-        server.wait_until_listening();
-        server
-    }
-
-    /// `createsuperuser --noinput` with the `MANOUCHE_SUPERUSER_*`
-    /// variables: an active staff superuser with `password`.
-    fn superuser(&self, username: &str, password: &str) {
-        let email = format!("{username}@example.com");
-        let mut env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        env.extend([
-            ("MANOUCHE_SUPERUSER_USERNAME", username),
-            ("MANOUCHE_SUPERUSER_EMAIL", email.as_str()),
-            ("MANOUCHE_SUPERUSER_PASSWORD", password),
-        ]);
-        let (code, out) = manouche_e2e::run_binary(
-            example_site(),
-            workspace_root(),
-            &["createsuperuser", "--noinput"],
-            &env,
-        );
-        assert_eq!(code, 0, "createsuperuser failed:\n{out}");
-        assert!(out.contains("Superuser created successfully."), "{out}");
-    }
-
-    /// Saves an active user with `password` (hashed as the servers hash).
-    async fn user(&self, username: &str, password: &str) -> User {
-        let mut user = User::new(username, password, &cheap_hasher());
-        user.first_name = capitalized(username);
-        user.last_name = "Example".to_owned();
-        user.email = format!("{username}@example.com");
-        User::objects()
-            .create(&self.db, user)
-            .await
-            .expect("save the user")
-    }
-
-    /// Gives `user` the permission `app_label.codename` (made by migrate).
-    async fn grant(&self, user: &User, permission: &str) {
-        let (app_label, codename) = permission.split_once('.').expect("app.codename");
-        let permission = Permission::objects()
-            .filter(Permission::app_label.eq(app_label) & Permission::codename.eq(codename))
-            .get(&self.db)
-            .await
-            .unwrap_or_else(|e| panic!("migrate made {permission}: {e}"));
-        user.user_permissions
-            .add(&self.db, &[&permission])
-            .await
-            .expect("grant");
-    }
-
-    /// The messages the file backend wrote so far, oldest first.
-    fn mails(&self) -> Vec<String> {
-        let Ok(entries) = std::fs::read_dir(&self.mail_dir) else {
-            return Vec::new();
-        };
-        let mut files: Vec<PathBuf> = entries.map(|e| e.expect("entry").path()).collect();
-        files.sort();
-        files
-            .iter()
-            .map(|f| std::fs::read_to_string(f).expect("a mail file"))
-            .collect()
-    }
-}
-
-impl Drop for Site {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.mail_dir);
-    }
-}
-
-fn capitalized(word: &str) -> String {
-    let mut chars = word.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
-}
+// ---- The site's log ----
 
 /// Waits until the server has logged a line containing `needle` (its
 /// output is read by another thread) and returns that line.
@@ -856,20 +709,11 @@ async fn the_new_article_page_needs_blog_add_article() {
     .await;
 }
 
-/// The reset link in the newest mail to `to`.
+/// The path of the reset link in the newest mail to `to`.
 fn reset_link(site: &Site, to: &str) -> String {
-    let mail = site
-        .mails()
-        .into_iter()
-        .rev()
-        .find(|m| m.contains(&format!("To: {to}")))
-        .unwrap_or_else(|| panic!("no mail to {to} in {:?}", site.mails()));
-    let line = mail
-        .lines()
-        .find(|l| l.contains("/accounts/reset/"))
-        .unwrap_or_else(|| panic!("no reset link in:\n{mail}"));
-    let path = &line[line.find("/accounts/reset/").expect("the path")..];
-    path.trim().to_owned()
+    let link = site.reset_link(to);
+    let at = link.find("/accounts/reset/").expect("the path");
+    link[at..].to_owned()
 }
 
 #[tokio::test]

@@ -1,0 +1,973 @@
+//! The example site driven through a real browser: headless Chromium,
+//! steered over WebDriver (chromedriver) with fantoccini, typing into the
+//! forms and clicking their buttons as a user does. What `tests/auth.rs`
+//! checks request by request, this checks as a browser sees it: that the
+//! pages' forms carry what the server needs (the CSRF field, the `next`
+//! field, the username kept after a mistake), that the browser keeps the
+//! cookies the server sets (`Secure` ones on a plain-HTTP localhost
+//! included), that the mailed reset link opens, and that the pages fit a
+//! desktop and a phone screen.
+//!
+//! **Off unless asked for.** The tests need `chromedriver` and Chromium
+//! (Debian: `apt-get install chromium chromium-driver`), so each returns
+//! at once, with a note, unless `MANOUCHE_BROWSER_TESTS=1` is set:
+//!
+//! ```text
+//! MANOUCHE_BROWSER_TESTS=1 cargo test -p manouche-e2e --test browser
+//! ```
+//!
+//! `CHROMEDRIVER` and `CHROME` name the two programs when they are not on
+//! the `PATH` as `chromedriver` and `chromium`.
+//!
+//! **One browser per test.** Each [`Browser`] starts its own chromedriver
+//! on a free port, in a process group of its own, and one headless
+//! Chromium session in it; the session is closed at the end of the test,
+//! and dropping the browser (a failed assertion included) kills the whole
+//! group, so no Chromium outlives its test. Tests run in parallel, each on
+//! its own servers and browsers.
+//!
+//! **Screens.** The viewport is set exactly with Chromium's device
+//! emulation (a window of 1280x800 leaves less than 800 pixels to the page
+//! once Chromium's window frame is counted): 1280x800 for a desktop, and
+//! 390x844 at three device pixels per CSS pixel, with touch, for a phone.
+//! Emulating a phone matters: a phone honours the page's viewport meta tag
+//! and, when the content is wider than the screen, widens the layout
+//! viewport to fit it (`window.innerWidth` then grows with the content).
+//! So the layout checks compare the document with the *screen's* width,
+//! not only with `innerWidth`.
+//!
+//! Every test runs on a fresh SQLite database, and again on a fresh
+//! PostgreSQL database when `DATABASE_URL` points at one; the site comes
+//! from [`manouche_e2e::Site`] (deploy settings: debug off, `Secure`
+//! cookies, mail written to files). Screenshots are kept under the tests'
+//! temporary folder (`target/tmp/browser-screenshots/`).
+
+#![cfg(unix)]
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use manouche::db::testing::for_each_database_with_url;
+use manouche_e2e::{Server, Site, free_port};
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "correct horse 42";
+
+/// How long a page, an element or a process may take before the test
+/// gives up.
+const PATIENCE: Duration = Duration::from_secs(15);
+
+/// Whether the suite is asked for (see the module docs); prints why not.
+fn enabled(test: &str) -> bool {
+    if std::env::var("MANOUCHE_BROWSER_TESTS").as_deref() == Ok("1") {
+        return true;
+    }
+    println!(
+        "{test}: skipped (set MANOUCHE_BROWSER_TESTS=1 to drive the site through headless \
+         Chromium; it needs chromedriver and chromium)"
+    );
+    false
+}
+
+// ---- chromedriver and Chromium ----
+
+/// The first of `names` found in a folder of the `PATH`.
+fn on_path(names: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .flat_map(|dir| names.iter().map(move |name| dir.join(name)))
+        .find(|candidate| candidate.is_file())
+}
+
+/// `CHROMEDRIVER`, or `chromedriver` on the `PATH`.
+fn chromedriver_program() -> PathBuf {
+    std::env::var_os("CHROMEDRIVER")
+        .map(PathBuf::from)
+        .or_else(|| on_path(&["chromedriver"]))
+        .unwrap_or_else(|| {
+            panic!(
+                "MANOUCHE_BROWSER_TESTS=1 but no chromedriver: install it \
+                 (`apt-get install chromium chromium-driver`), put it on the PATH \
+                 or set CHROMEDRIVER to its path"
+            )
+        })
+}
+
+/// `CHROME`, or Chromium (or Chrome) on the `PATH`; `None` leaves the
+/// choice to chromedriver.
+fn chromium_program() -> Option<PathBuf> {
+    std::env::var_os("CHROME")
+        .map(PathBuf::from)
+        .or_else(|| on_path(&["chromium", "chromium-browser", "google-chrome"]))
+}
+
+/// A chromedriver process in a process group of its own: killing the
+/// group on drop takes the Chromium processes it started along.
+struct ChromeDriver {
+    child: Child,
+    url: String,
+}
+
+impl ChromeDriver {
+    fn start() -> Self {
+        let program = chromedriver_program();
+        let port = free_port();
+        let child = Command::new(&program)
+            .arg(format!("--port={port}"))
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+        let driver = Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + PATIENCE;
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "{} did not listen on port {port}",
+                program.display()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        driver
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        // The group's id is chromedriver's pid (`process_group(0)`).
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The screen a browser emulates.
+#[derive(Debug, Clone, Copy)]
+struct Screen {
+    name: &'static str,
+    width: u32,
+    height: u32,
+    /// Device pixels per CSS pixel.
+    pixel_ratio: u32,
+    /// A phone: touch, and the viewport meta tag honoured.
+    mobile: bool,
+}
+
+const DESKTOP: Screen = Screen {
+    name: "desktop",
+    width: 1280,
+    height: 800,
+    pixel_ratio: 1,
+    mobile: false,
+};
+
+/// An iPhone 12 to 15's screen.
+const PHONE: Screen = Screen {
+    name: "phone",
+    width: 390,
+    height: 844,
+    pixel_ratio: 3,
+    mobile: true,
+};
+
+/// Checks, run in the page, for what a broken layout shows: the document
+/// wider than the screen, the page laid out for another width (no
+/// viewport meta tag), a stylesheet that did not load, something cut off
+/// at the sides, the heading below the first screen, text too small to
+/// read, or (on a touch screen) a control too small to tap, its labels
+/// included (WCAG 2.2's 24 by 24 px). Returns one line per problem.
+const LAYOUT_CHECKS: &str = r#"
+const screenWidth = arguments[0];
+const problems = [];
+const root = document.documentElement;
+if (window.innerWidth !== screenWidth) {
+  problems.push(`the page is laid out ${window.innerWidth}px wide on a ${screenWidth}px screen`);
+}
+if (root.scrollWidth > window.innerWidth || root.scrollWidth > screenWidth) {
+  problems.push(`the document is ${root.scrollWidth}px wide on a ${screenWidth}px screen`);
+}
+if (document.styleSheets.length === 0) {
+  problems.push("no stylesheet");
+}
+for (const sheet of document.styleSheets) {
+  let rules = 0;
+  try { rules = sheet.cssRules.length; } catch (e) { rules = 0; }
+  if (rules === 0) problems.push(`the stylesheet ${sheet.href || "in the page"} has no rules`);
+}
+const label = (el) => `<${el.tagName.toLowerCase()}> ${JSON.stringify((el.textContent || el.name || "").trim().slice(0, 40))}`;
+const shown = (el) => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== "hidden";
+const touch = matchMedia("(pointer: coarse)").matches;
+for (const el of document.querySelectorAll("h1, h2, p, li, label, a, input:not([type=hidden]), button, textarea, pre, code, nav, main")) {
+  if (!shown(el)) continue;
+  const box = el.getBoundingClientRect();
+  if (box.left < -0.5 || box.right > screenWidth + 0.5) {
+    problems.push(`${label(el)} runs off the screen (${Math.round(box.left)} to ${Math.round(box.right)}px)`);
+  }
+  if (parseFloat(getComputedStyle(el).fontSize) < 12) {
+    problems.push(`${label(el)} has ${getComputedStyle(el).fontSize} text`);
+  }
+  if (touch && el.matches("input, button, textarea")) {
+    // A label is part of its control's target: tapping it ticks the box.
+    let [top, right, bottom, left] = [box.top, box.right, box.bottom, box.left];
+    for (const other of el.labels || []) {
+      const more = other.getBoundingClientRect();
+      [top, right, bottom, left] = [Math.min(top, more.top), Math.max(right, more.right), Math.max(bottom, more.bottom), Math.min(left, more.left)];
+    }
+    if (bottom - top < 24 || right - left < 24) {
+      problems.push(`${label(el)} is ${Math.round(right - left)}x${Math.round(bottom - top)}px with its label, too small to tap`);
+    }
+  }
+}
+const heading = document.querySelector("h1");
+if (!heading || !shown(heading)) {
+  problems.push("no heading");
+} else if (heading.getBoundingClientRect().bottom > window.innerHeight) {
+  problems.push("the heading is below the first screen");
+}
+return problems;
+"#;
+
+/// One headless Chromium session, on its own chromedriver, pointed at one
+/// server.
+struct Browser {
+    client: Client,
+    base: String,
+    screen: Screen,
+    // Dropped after the client: killing it ends the browser.
+    _driver: ChromeDriver,
+}
+
+impl Browser {
+    /// A browser with a 1280x800 viewport, on `server`.
+    async fn desktop(server: &Server) -> Self {
+        Self::start(&server.url(""), DESKTOP).await
+    }
+
+    /// A browser on `screen`; paths are opened on `base` (`http://HOST`).
+    async fn start(base: &str, screen: Screen) -> Self {
+        let driver = ChromeDriver::start();
+        let mut options = json!({
+            "args": [
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                format!("--window-size={},{}", screen.width, screen.height),
+            ],
+            "mobileEmulation": {
+                "deviceMetrics": {
+                    "width": screen.width,
+                    "height": screen.height,
+                    "pixelRatio": screen.pixel_ratio,
+                    "mobile": screen.mobile,
+                    "touch": screen.mobile,
+                },
+            },
+        });
+        if let Some(chromium) = chromium_program() {
+            options["binary"] = json!(chromium.display().to_string());
+        }
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert("goog:chromeOptions".to_owned(), options);
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&driver.url)
+            .await
+            .unwrap_or_else(|e| panic!("chromedriver could not start Chromium: {e}"));
+        Self {
+            client,
+            base: base.to_owned(),
+            screen,
+            _driver: driver,
+        }
+    }
+
+    /// Ends the session (Chromium quits); the driver goes on drop.
+    async fn close(self) {
+        let Self {
+            client, _driver, ..
+        } = self;
+        client.close().await.expect("closing the session");
+    }
+
+    /// Opens a page of the site (a path) or any URL.
+    async fn open(&self, path_or_url: &str) {
+        let url = if path_or_url.starts_with('/') {
+            format!("{}{path_or_url}", self.base)
+        } else {
+            path_or_url.to_owned()
+        };
+        self.client
+            .goto(&url)
+            .await
+            .unwrap_or_else(|e| panic!("opening {url}: {e}"));
+    }
+
+    /// The current page's path and query.
+    async fn path(&self) -> String {
+        let url = self.client.current_url().await.expect("the current URL");
+        match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_owned(),
+        }
+    }
+
+    /// Runs `script` (a function body; `arguments` are `args`) in the page.
+    async fn run(&self, script: &str, args: Vec<Value>) -> Value {
+        self.client
+            .execute(script, args)
+            .await
+            .unwrap_or_else(|e| panic!("running {script:?}: {e}"))
+    }
+
+    /// The HTTP status of the response the current page came from.
+    async fn status(&self) -> u64 {
+        let status = self
+            .run(
+                "return performance.getEntriesByType('navigation')[0].responseStatus;",
+                vec![],
+            )
+            .await;
+        status
+            .as_u64()
+            .unwrap_or_else(|| panic!("no status for the page: {status}"))
+    }
+
+    /// The first element that matches `css`.
+    async fn find(&self, css: &str) -> Element {
+        match self.client.find(Locator::Css(css)).await {
+            Ok(element) => element,
+            Err(e) => panic!(
+                "no {css} on {} ({e}); the page:\n{}",
+                self.path().await,
+                self.source().await
+            ),
+        }
+    }
+
+    /// Whether an element matches `css`.
+    async fn has(&self, css: &str) -> bool {
+        !self
+            .client
+            .find_all(Locator::Css(css))
+            .await
+            .expect("searching the page")
+            .is_empty()
+    }
+
+    async fn source(&self) -> String {
+        self.client.source().await.unwrap_or_default()
+    }
+
+    /// The text of the first element that matches `css`.
+    async fn text(&self, css: &str) -> String {
+        self.find(css)
+            .await
+            .text()
+            .await
+            .expect("an element's text")
+    }
+
+    /// The current value of the form field that matches `css`.
+    async fn value(&self, css: &str) -> String {
+        self.find(css)
+            .await
+            .prop("value")
+            .await
+            .expect("a field's value")
+            .unwrap_or_default()
+    }
+
+    /// The page's `<h1>`.
+    async fn heading(&self) -> String {
+        self.text("h1").await
+    }
+
+    /// Types `text` into the (emptied) field that matches `css`.
+    async fn type_into(&self, css: &str, text: &str) {
+        let field = self.find(css).await;
+        field.clear().await.expect("emptying a field");
+        field
+            .send_keys(text)
+            .await
+            .unwrap_or_else(|e| panic!("typing into {css}: {e}"));
+    }
+
+    /// Clicks what matches `css` (a submit button, a link) and waits for
+    /// the page it leads to.
+    async fn click(&self, css: &str) {
+        let target = self.find(css).await;
+        self.run("window.stalePage = true;", vec![]).await;
+        target
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("clicking {css}: {e}"));
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            // Fails while the old page unloads: not there yet.
+            let fresh = self
+                .client
+                .execute(
+                    "return window.stalePage === undefined && document.readyState === 'complete';",
+                    vec![],
+                )
+                .await;
+            if matches!(fresh, Ok(Value::Bool(true))) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "clicking {css} led to no new page"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The username the navigation bar shows, or `None` when it offers
+    /// "Sign in" (panics when it shows neither: not a page with the bar).
+    async fn signed_in_as(&self) -> Option<String> {
+        if self.has("nav .username").await {
+            assert_eq!(self.text("nav form button").await, "Sign out");
+            return Some(self.text("nav .username").await);
+        }
+        assert_eq!(
+            self.text("nav .account a").await,
+            "Sign in",
+            "a page without the navigation bar: {}",
+            self.path().await
+        );
+        None
+    }
+
+    /// Who the home page says is signed in.
+    async fn whoami(&self) -> Option<String> {
+        self.open("/").await;
+        self.signed_in_as().await
+    }
+
+    /// Fills in the login form (already open) and sends it.
+    async fn submit_login(&self, username: &str, password: &str) {
+        self.type_into("#id_username", username).await;
+        self.type_into("#id_password", password).await;
+        self.click("form button[type=submit]").await;
+    }
+
+    /// Logs in through the login page.
+    async fn log_in(&self, username: &str, password: &str) {
+        self.open("/accounts/login/").await;
+        self.submit_login(username, password).await;
+    }
+
+    /// Saves a screenshot of the page as `dir/NAME-WxH.png` and checks it
+    /// and the page's layout (see [`LAYOUT_CHECKS`]).
+    async fn check_screen(&self, dir: &Path, name: &str) -> PathBuf {
+        let png = self.client.screenshot().await.expect("a screenshot");
+        let screen = self.screen;
+        let file = dir.join(format!("{name}-{}x{}.png", screen.width, screen.height));
+        std::fs::write(&file, &png).expect("saving the screenshot");
+        assert_eq!(
+            png_size(&png),
+            (
+                screen.width * screen.pixel_ratio,
+                screen.height * screen.pixel_ratio
+            ),
+            "{}: the screenshot is not the screen",
+            file.display()
+        );
+        let problems = self.layout_problems().await;
+        assert!(
+            problems.is_empty(),
+            "{name} on a {} ({}x{}) is broken, see {}:\n- {}",
+            screen.name,
+            screen.width,
+            screen.height,
+            file.display(),
+            problems.join("\n- ")
+        );
+        file
+    }
+
+    /// What [`LAYOUT_CHECKS`] finds wrong with the page.
+    async fn layout_problems(&self) -> Vec<String> {
+        let problems = self
+            .run(LAYOUT_CHECKS, vec![json!(self.screen.width)])
+            .await;
+        problems
+            .as_array()
+            .expect("a list of problems")
+            .iter()
+            .map(|p| p.as_str().expect("a problem").to_owned())
+            .collect()
+    }
+}
+
+/// A PNG's width and height (its IHDR chunk).
+fn png_size(png: &[u8]) -> (u32, u32) {
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+    let word = |at: usize| {
+        u32::from_be_bytes(
+            png.get(at..at + 4)
+                .and_then(|b| b.try_into().ok())
+                .expect("a PNG header"),
+        )
+    };
+    (word(16), word(20))
+}
+
+/// A fresh folder for `test`'s screenshots on `backend`.
+fn screenshot_dir(test: &str, backend: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("browser-screenshots")
+        .join(test)
+        .join(backend);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a folder for screenshots");
+    dir
+}
+
+// ---- The tests ----
+
+#[tokio::test]
+async fn logging_in_through_the_form() {
+    if !enabled("logging_in_through_the_form") {
+        return;
+    }
+    for_each_database_with_url(|db, url| async move {
+        let site = Site::migrated(&db, &url);
+        site.user("ana", PASSWORD).await;
+        let server = site.serve(&[]);
+        let browser = Browser::desktop(&server).await;
+
+        // A visitor follows "Sign in" from the blog.
+        browser.open("/blog/").await;
+        assert_eq!(browser.signed_in_as().await, None);
+        browser.click("nav .account a").await;
+        assert_eq!(browser.path().await, "/accounts/login/?next=/blog/");
+        assert_eq!(browser.heading().await, "Log in");
+        // The form carries a masked CSRF token and where to go next.
+        let token = browser
+            .value("form input[type=hidden][name=csrfmiddlewaretoken]")
+            .await;
+        assert_eq!(token.len(), 64, "a masked token: {token:?}");
+        assert_eq!(browser.value("form input[name=next]").await, "/blog/");
+
+        // A wrong password: the form again, with its error, the username
+        // kept and the password not.
+        browser.submit_login("ana", "not the password").await;
+        assert_eq!(browser.status().await, 200);
+        assert_eq!(browser.heading().await, "Log in");
+        assert!(
+            browser
+                .text(".errors[role=alert]")
+                .await
+                .contains("Please enter a correct username and password"),
+            "{}",
+            browser.source().await
+        );
+        assert_eq!(browser.value("#id_username").await, "ana");
+        assert_eq!(browser.value("#id_password").await, "");
+        assert_eq!(browser.whoami().await, None);
+
+        // The form without its token (removed by a script, as a page of
+        // another site would send it): refused.
+        browser.open("/accounts/login/").await;
+        browser
+            .run(
+                "document.querySelector('input[name=csrfmiddlewaretoken]').remove();",
+                vec![],
+            )
+            .await;
+        browser.submit_login("ana", PASSWORD).await;
+        assert_eq!(browser.status().await, 403);
+        assert_eq!(browser.heading().await, "Not allowed");
+        assert!(
+            browser
+                .text("main p")
+                .await
+                .contains("reload the page and try again")
+        );
+        assert_eq!(browser.whoami().await, None, "refused, not logged in");
+
+        // The right password: back to the blog, signed in.
+        browser.open("/accounts/login/?next=/blog/").await;
+        browser.submit_login("ana", PASSWORD).await;
+        assert_eq!(browser.path().await, "/blog/");
+        assert_eq!(browser.signed_in_as().await.as_deref(), Some("ana"));
+        // The browser kept the session cookie (Secure, HttpOnly) on a
+        // plain-HTTP localhost, and scripts cannot read it.
+        let cookie = browser
+            .client
+            .get_named_cookie("sessionid")
+            .await
+            .expect("the session cookie");
+        assert_eq!(cookie.secure(), Some(true));
+        assert_eq!(cookie.http_only(), Some(true));
+        let visible = browser.run("return document.cookie;", vec![]).await;
+        assert!(
+            !visible.as_str().unwrap_or_default().contains("sessionid"),
+            "{visible}"
+        );
+        assert_eq!(browser.whoami().await.as_deref(), Some("ana"));
+        browser.close().await;
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn writing_an_article_needs_the_permission() {
+    if !enabled("writing_an_article_needs_the_permission") {
+        return;
+    }
+    for_each_database_with_url(|db, url| async move {
+        let site = Site::migrated(&db, &url);
+        let ana = site.user("ana", PASSWORD).await;
+        site.user("bob", PASSWORD).await;
+        site.grant(&ana, "blog.add_article").await;
+        let server = site.serve(&[]);
+
+        // Without the permission: no link to the page, and its 403 page.
+        let browser = Browser::desktop(&server).await;
+        browser.log_in("bob", PASSWORD).await;
+        browser.open("/blog/").await;
+        assert_eq!(browser.signed_in_as().await.as_deref(), Some("bob"));
+        assert!(!browser.has("a[href='/blog/new/']").await);
+        browser.open("/blog/new/").await;
+        assert_eq!(browser.status().await, 403);
+        assert_eq!(browser.heading().await, "Not allowed");
+        assert_eq!(browser.client.title().await.expect("a title"), "Forbidden");
+        assert!(!browser.has("form.article-form").await);
+        browser.close().await;
+
+        // With it: sent to log in from the page, and back to it.
+        let browser = Browser::desktop(&server).await;
+        browser.open("/blog/new/").await;
+        assert_eq!(browser.path().await, "/accounts/login/?next=/blog/new/");
+        browser.submit_login("ana", PASSWORD).await;
+        assert_eq!(browser.path().await, "/blog/new/");
+        assert_eq!(browser.status().await, 200);
+        assert_eq!(browser.heading().await, "New article");
+
+        // A missing title: the form again, the text kept.
+        browser.type_into("#id_body", "Typed, not lost.").await;
+        browser.click("form.article-form button[type=submit]").await;
+        assert_eq!(browser.heading().await, "New article");
+        assert!(
+            browser
+                .text("#title-errors")
+                .await
+                .contains("This field is required.")
+        );
+        assert_eq!(browser.value("#id_body").await, "Typed, not lost.");
+
+        // Published, with a tag ticked.
+        browser.type_into("#id_title", "Seen in a browser").await;
+        browser
+            .type_into("#id_body", "First paragraph.\n\nSecond paragraph.")
+            .await;
+        let rust = browser
+            .client
+            .find(Locator::XPath("//label[contains(., 'Rust')]/input"))
+            .await
+            .expect("the Rust tag's box");
+        rust.click().await.expect("ticking a box");
+        browser.click("form.article-form button[type=submit]").await;
+        assert!(
+            browser.path().await.starts_with("/blog/articles/"),
+            "{}",
+            browser.path().await
+        );
+        assert_eq!(browser.heading().await, "Seen in a browser");
+        assert!(
+            browser
+                .text("article .byline")
+                .await
+                .starts_with("Ana Example, ")
+        );
+        assert_eq!(browser.text("article .tags").await, "Rust");
+        assert_eq!(
+            browser.text("article p:nth-of-type(4)").await,
+            "Second paragraph."
+        );
+        // Listed on the blog, linked to its page.
+        browser.open("/blog/").await;
+        browser.click("a[href='/blog/new/']").await;
+        assert_eq!(browser.heading().await, "New article");
+        browser.open("/blog/").await;
+        browser.click("article h2 a[href^='/blog/articles/']").await;
+        assert_eq!(browser.heading().await, "Seen in a browser");
+        browser.close().await;
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn changing_the_password_and_signing_out() {
+    if !enabled("changing_the_password_and_signing_out") {
+        return;
+    }
+    for_each_database_with_url(|db, url| async move {
+        let site = Site::migrated(&db, &url);
+        site.user("ana", PASSWORD).await;
+        let server = site.serve(&[]);
+        let browser = Browser::desktop(&server).await;
+        let new_password = "a brand new horse 7";
+
+        // The page needs a login, and comes back to it.
+        browser.open("/accounts/password_change/").await;
+        assert_eq!(
+            browser.path().await,
+            "/accounts/login/?next=/accounts/password_change/"
+        );
+        browser.submit_login("ana", PASSWORD).await;
+        assert_eq!(browser.path().await, "/accounts/password_change/");
+        assert_eq!(browser.heading().await, "Password change");
+
+        // A wrong old password: the error under its field.
+        browser.type_into("#id_old_password", "not it").await;
+        browser.type_into("#id_new_password1", new_password).await;
+        browser.type_into("#id_new_password2", new_password).await;
+        browser.click("form button[type=submit]").await;
+        assert_eq!(browser.heading().await, "Password change");
+        assert!(
+            browser
+                .text(".field-errors")
+                .await
+                .contains("Your old password was entered incorrectly"),
+            "{}",
+            browser.source().await
+        );
+
+        // The right one.
+        browser.type_into("#id_old_password", PASSWORD).await;
+        browser.type_into("#id_new_password1", new_password).await;
+        browser.type_into("#id_new_password2", new_password).await;
+        browser.click("form button[type=submit]").await;
+        assert_eq!(browser.path().await, "/accounts/password_change/done/");
+        assert_eq!(browser.heading().await, "Password change successful");
+        // Still signed in, on the session the change renewed.
+        assert_eq!(browser.whoami().await.as_deref(), Some("ana"));
+
+        // Signing out with the navigation bar's button (a POST form)
+        // comes back to the page, signed out.
+        browser.open("/blog/").await;
+        browser.click("nav form button[type=submit]").await;
+        assert_eq!(browser.path().await, "/blog/");
+        assert_eq!(browser.signed_in_as().await, None);
+        assert!(
+            browser.client.get_named_cookie("sessionid").await.is_err(),
+            "the session cookie is gone"
+        );
+        browser.open("/accounts/password_change/").await;
+        assert!(
+            browser.path().await.starts_with("/accounts/login/"),
+            "the session ended: {}",
+            browser.path().await
+        );
+
+        // The old password no longer logs in; the new one does.
+        browser.log_in("ana", PASSWORD).await;
+        assert_eq!(browser.heading().await, "Log in");
+        assert!(
+            browser
+                .text(".errors")
+                .await
+                .contains("Please enter a correct username and password")
+        );
+        browser.log_in("ana", new_password).await;
+        assert_eq!(browser.path().await, "/");
+        assert_eq!(browser.signed_in_as().await.as_deref(), Some("ana"));
+        browser.close().await;
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn resetting_a_forgotten_password_by_mail() {
+    if !enabled("resetting_a_forgotten_password_by_mail") {
+        return;
+    }
+    for_each_database_with_url(|db, url| async move {
+        let site = Site::migrated(&db, &url);
+        site.user("ana", PASSWORD).await;
+        let server = site.serve(&[]);
+        let browser = Browser::desktop(&server).await;
+        let new_password = "a reset horse 99";
+
+        // From the login page's link, ask for the mail.
+        browser.open("/accounts/login/").await;
+        browser.click("p.links a").await;
+        assert_eq!(browser.path().await, "/accounts/password_reset/");
+        assert_eq!(browser.heading().await, "Password reset");
+        browser.type_into("#id_email", "ana@example.com").await;
+        browser.click("form button[type=submit]").await;
+        assert_eq!(browser.path().await, "/accounts/password_reset/done/");
+        assert_eq!(browser.heading().await, "Password reset sent");
+
+        // The link in the mail, opened as it is written.
+        let link = site.reset_link("ana@example.com");
+        assert!(link.starts_with(&server.url("/accounts/reset/")), "{link}");
+        browser.open(&link).await;
+        assert!(
+            browser.path().await.ends_with("/set-password/"),
+            "the token leaves the address: {}",
+            browser.path().await
+        );
+        assert_eq!(browser.heading().await, "Enter new password");
+        // Two passwords that differ: the error, and nothing changed.
+        browser.type_into("#id_new_password1", new_password).await;
+        browser
+            .type_into("#id_new_password2", "something else 1")
+            .await;
+        browser.click("form button[type=submit]").await;
+        assert!(
+            browser
+                .text(".field-errors")
+                .await
+                .contains("The two password fields didn’t match."),
+            "{}",
+            browser.source().await
+        );
+        browser.type_into("#id_new_password1", new_password).await;
+        browser.type_into("#id_new_password2", new_password).await;
+        browser.click("form button[type=submit]").await;
+        assert_eq!(browser.path().await, "/accounts/reset/done/");
+        assert_eq!(browser.heading().await, "Password reset complete");
+
+        // The page's link to log in, with the new password.
+        browser.click("p.links a").await;
+        assert_eq!(browser.path().await, "/accounts/login/");
+        browser.submit_login("ana", new_password).await;
+        assert_eq!(browser.path().await, "/");
+        assert_eq!(browser.signed_in_as().await.as_deref(), Some("ana"));
+
+        // The link worked once.
+        browser.open(&link).await;
+        assert_eq!(browser.heading().await, "Password reset unsuccessful");
+        browser.close().await;
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_pages_fit_a_desktop_and_a_phone() {
+    if !enabled("the_pages_fit_a_desktop_and_a_phone") {
+        return;
+    }
+    for_each_database_with_url(|db, url| async move {
+        let site = Site::migrated(&db, &url);
+        site.user("bob", PASSWORD).await;
+        let ana = site.user("ana", PASSWORD).await;
+        site.grant(&ana, "blog.add_article").await;
+        let server = site.serve(&[]);
+        let backend = format!("{:?}", db.backend()).to_lowercase();
+        let dir = screenshot_dir("pages", &backend);
+        for screen in [DESKTOP, PHONE] {
+            let browser = Browser::start(&server.url(""), screen).await;
+            browser.open("/accounts/login/").await;
+            browser.check_screen(&dir, "login").await;
+            // With the error, which takes room above the form.
+            browser.submit_login("bob", "not the password").await;
+            assert!(browser.has(".errors").await);
+            browser.check_screen(&dir, "login-error").await;
+
+            // bob, who may not write articles.
+            browser.submit_login("bob", PASSWORD).await;
+            assert_eq!(browser.signed_in_as().await.as_deref(), Some("bob"));
+            browser.check_screen(&dir, "home").await;
+            browser.open("/accounts/password_change/").await;
+            assert_eq!(browser.heading().await, "Password change");
+            browser.check_screen(&dir, "password-change").await;
+            browser.open("/blog/new/").await;
+            assert_eq!(browser.status().await, 403);
+            browser.check_screen(&dir, "403").await;
+
+            // ana, who may.
+            browser.open("/blog/").await;
+            browser.click("nav form button[type=submit]").await;
+            browser.log_in("ana", PASSWORD).await;
+            browser.open("/blog/").await;
+            assert!(browser.has("a.button[href='/blog/new/']").await);
+            browser.check_screen(&dir, "blog").await;
+            browser.click("a.button[href='/blog/new/']").await;
+            browser.click("form.article-form button[type=submit]").await;
+            assert!(browser.has("#title-errors").await);
+            browser.check_screen(&dir, "new-article-errors").await;
+            browser.close().await;
+        }
+        println!("screenshots: {}", dir.display());
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_layout_checks_catch_broken_pages() {
+    if !enabled("the_layout_checks_catch_broken_pages") {
+        return;
+    }
+    const VIEWPORT: &str = "<meta name=viewport content='width=device-width, initial-scale=1'>";
+    const STYLE: &str = "<style>body { margin: 1em }</style>";
+    let phone = Browser::start("", PHONE).await;
+    let page = |html: String| format!("data:text/html;charset=utf-8,<!DOCTYPE html>{html}");
+    // A page that fits, so that the ones below fail for their fault.
+    phone
+        .open(&page(format!(
+            "{VIEWPORT}{STYLE}<h1>Fine</h1><p>Some text.</p>"
+        )))
+        .await;
+    assert_eq!(phone.layout_problems().await, Vec::<String>::new());
+    for (html, expected) in [
+        (
+            format!("{VIEWPORT}{STYLE}<h1>Wide</h1><div style='width: 600px'>a table</div>"),
+            "the document is 616px wide on a 390px screen",
+        ),
+        (
+            format!("{STYLE}<h1>No viewport tag</h1>"),
+            "the page is laid out 980px wide on a 390px screen",
+        ),
+        (format!("{VIEWPORT}<h1>No style</h1>"), "no stylesheet"),
+        (
+            format!(
+                "{VIEWPORT}{STYLE}<h1>Small</h1><button style='font-size: 10px; padding: 0'>ok</button>"
+            ),
+            "<button> \"ok\" has 10px text",
+        ),
+        (
+            format!("{VIEWPORT}{STYLE}<h1>Small</h1><button style='padding: 0'>ok</button>"),
+            "too small to tap",
+        ),
+        (
+            format!("{VIEWPORT}{STYLE}<h1>Cut</h1><p style='margin-left: -50px'>cut off</p>"),
+            "<p> \"cut off\" runs off the screen",
+        ),
+        (
+            format!("{VIEWPORT}{STYLE}<div style='height: 2000px'></div><h1>Low</h1>"),
+            "the heading is below the first screen",
+        ),
+    ] {
+        phone.open(&page(html.clone())).await;
+        let problems = phone.layout_problems().await;
+        assert!(
+            problems.iter().any(|p| p.contains(expected)),
+            "{html}: {expected:?} not in {problems:?}"
+        );
+    }
+    phone.close().await;
+}
