@@ -109,11 +109,12 @@ async fn detail(db: Db, nav: Nav, Path(id): Path<i64>) -> Result<Detail> {
 }
 
 /// A comment posted from the article's page: saved, then back to the
-/// comments (302, so that reloading does not post it twice); or the page
-/// again with what was typed and what is wrong.
+/// comments with a thank-you message (302, so that reloading does not post
+/// it twice); or the page again with what was typed and what is wrong.
 async fn comment(
     db: Db,
     nav: Nav,
+    messages: Messages,
     Path(id): Path<i64>,
     form: BoundForm<CommentForm>,
 ) -> Result<Response> {
@@ -139,6 +140,7 @@ async fn comment(
         ..Default::default()
     };
     comment.save(&db).await?;
+    messages.success("Thank you: your comment is published.");
     Ok(manouche::web::found(&format!("{url}#comments")))
 }
 
@@ -475,6 +477,15 @@ mod tests {
             assert_eq!(saved.name, "Grace <admiral>");
             assert_eq!(saved.body, "First.\n\nSecond.");
             let page = client.get(&page_url).send().await.text();
+            assert!(
+                page.contains("Thank you: your comment is published."),
+                "{page}"
+            );
+            let again = client.get(&page_url).send().await.text();
+            assert!(
+                !again.contains("Thank you"),
+                "the message is shown once: {again}"
+            );
             assert!(
                 page.contains("Grace &#60;admiral&#62;") || page.contains("Grace &lt;admiral&gt;"),
                 "{page}"

@@ -716,6 +716,84 @@ async fn writing_an_article_needs_the_permission() {
 }
 
 #[tokio::test]
+async fn commenting_on_an_article() {
+    if !enabled("commenting_on_an_article") {
+        return;
+    }
+    for_each_database_with_url(|db, url| async move {
+        let site = Site::migrated(&db, &url);
+        let server = site.serve(&[]);
+        let browser = Browser::desktop(&server).await;
+        // A visitor opens the first article from the blog.
+        browser.open("/blog/").await;
+        browser.click("article h2 a[href^='/blog/articles/']").await;
+        let article = browser.path().await;
+        assert_eq!(browser.heading().await, "Welcome to Manouche");
+        let token = browser
+            .value("#comment-form input[type=hidden][name=csrfmiddlewaretoken]")
+            .await;
+        assert_eq!(token.len(), 64, "a masked token: {token:?}");
+
+        // Only a name: the page again, the error on the comment field
+        // (linked to it for screen readers), the name kept.
+        browser.type_into("#id_name", "Grace").await;
+        browser.click("#comment-form button[type=submit]").await;
+        assert_eq!(browser.status().await, 200);
+        assert!(
+            browser
+                .text("#id_body_error")
+                .await
+                .contains("This field is required."),
+            "{}",
+            browser.source().await
+        );
+        let described = browser
+            .run(
+                "return document.querySelector('#id_body').getAttribute('aria-describedby');",
+                vec![],
+            )
+            .await;
+        assert_eq!(described.as_str(), Some("id_body_error"));
+        assert_eq!(browser.value("#id_name").await, "Grace");
+        assert!(
+            !browser.has("ul.messages").await,
+            "no message before a success"
+        );
+
+        // The comment: published, thanked once, shown under the article.
+        browser
+            .type_into("#id_body", "Typed in a real browser <b>bold?</b>")
+            .await;
+        browser.click("#comment-form button[type=submit]").await;
+        assert_eq!(browser.path().await, article);
+        assert!(
+            browser
+                .text("ul.messages li.success")
+                .await
+                .contains("your comment is published"),
+            "{}",
+            browser.source().await
+        );
+        assert!(
+            browser
+                .text(".comments .comment")
+                .await
+                .contains("Typed in a real browser <b>bold?</b>"),
+            "shown as text, not markup: {}",
+            browser.source().await
+        );
+        browser.open(&article).await;
+        assert!(
+            !browser.has("ul.messages").await,
+            "the message is shown once"
+        );
+        browser.close().await;
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn changing_the_password_and_signing_out() {
     if !enabled("changing_the_password_and_signing_out") {
         return;
