@@ -120,6 +120,7 @@
 mod bound;
 mod data;
 mod field;
+pub(crate) mod files;
 pub mod validators;
 mod widgets;
 
@@ -130,6 +131,7 @@ pub use data::{FormData, FormDataError, MAX_FIELDS};
 #[doc(hidden)]
 pub use field::{__choices_describe, __choices_parse};
 pub use field::{Choice, Field, FieldValue};
+pub use files::{MAX_FILENAME_LENGTH, MAX_FILES, UploadedFile, get_valid_filename};
 pub use manouche_macros::Form;
 pub use validators::{Bounded, Limit, Text, ValidationError};
 pub use widgets::{Widget, WidgetKind};

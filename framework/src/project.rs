@@ -292,6 +292,10 @@ impl Project {
         }
         // Before the apps' hooks, so that an app can replace it.
         services.insert(crate::mail::Mailer::from_settings(&self.settings)?);
+        services.insert(self.settings.media.clone());
+        services.insert(crate::storage::FileSystemStorage::from_settings(
+            &self.settings.media,
+        ));
         for app in &self.apps {
             if let Some(read) = &app.settings {
                 read(&self.settings, &app.label, &mut services)?;

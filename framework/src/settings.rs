@@ -62,6 +62,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "security",
     "csrf",
     "static",
+    "media",
     "email",
 ];
 
@@ -153,6 +154,8 @@ pub struct Settings {
     pub static_files: StaticSettings,
     /// Sending e-mail (`[email]`; see [`crate::mail`]).
     pub email: EmailSettings,
+    /// Uploaded files (`[media]`; see [`crate::storage`]).
+    pub media: MediaSettings,
     /// The apps' sections, and (until validation rejects them) unknown keys.
     #[serde(flatten)]
     sections: toml::Table,
@@ -179,6 +182,7 @@ impl Default for Settings {
             csrf: CsrfSettings::default(),
             static_files: StaticSettings::default(),
             email: EmailSettings::default(),
+            media: MediaSettings::default(),
             sections: toml::Table::new(),
             source: None,
             env_overrides: Vec::new(),
@@ -211,6 +215,42 @@ impl Default for StaticSettings {
             root: PathBuf::from("staticfiles"),
             dirs: vec![PathBuf::from("static")],
             max_memory_file_size: 1024 * 1024,
+        }
+    }
+}
+
+/// Uploaded files: where they are stored, under which URL they are
+/// served, and how large they may be (Django's `MEDIA_ROOT`, `MEDIA_URL`,
+/// `FILE_UPLOAD_MAX_MEMORY_SIZE`, `FILE_UPLOAD_TEMP_DIR`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct MediaSettings {
+    /// Where [`FileSystemStorage`](crate::storage::FileSystemStorage)
+    /// keeps the files.
+    pub root: PathBuf,
+    /// URL prefix of the stored files, ending with `/` (`/media/`, or an
+    /// absolute URL when another server serves them).
+    pub url: String,
+    /// An uploaded file larger than this (bytes) is written to a
+    /// temporary file as it arrives instead of being held in memory.
+    pub file_upload_max_memory_size: u64,
+    /// The largest file one upload may hold (bytes); a larger one gets 413.
+    /// `server.body_limit` caps the whole request as well.
+    pub max_file_size: u64,
+    /// Where large uploads are written while the request is read; the
+    /// system's temporary directory when unset.
+    pub temp_dir: Option<PathBuf>,
+}
+
+impl Default for MediaSettings {
+    fn default() -> Self {
+        Self {
+            root: PathBuf::from("media"),
+            url: "/media/".to_owned(),
+            file_upload_max_memory_size: 2_621_440,
+            max_file_size: u64::MAX,
+            temp_dir: None,
         }
     }
 }
@@ -837,6 +877,15 @@ impl Settings {
         }
         if self.server.body_limit == 0 {
             return invalid("server.body_limit", "must be at least 1 byte");
+        }
+        if !self.media.url.ends_with('/') {
+            return invalid(
+                "media.url",
+                "must end with `/` (e.g. \"/media/\" or \"https://cdn.example.com/media/\")",
+            );
+        }
+        if self.media.max_file_size == 0 {
+            return invalid("media.max_file_size", "must be at least 1 byte");
         }
         if self.database.max_connections == 0 {
             return invalid("database.max_connections", "must be at least 1");
