@@ -127,6 +127,7 @@ mod widgets;
 pub use bound::{
     BoundField, BoundForm, Cleaner, FormErrors, NON_FIELD_ERRORS, SafeHtml, UnknownField,
 };
+pub(crate) use data::ParsedForm;
 pub use data::{FormData, FormDataError, MAX_FIELDS};
 #[doc(hidden)]
 pub use field::{__choices_describe, __choices_parse};

@@ -1,17 +1,22 @@
 //! Submitted form data: Django's `request.POST` (or `request.GET` for a
 //! form sent with `method="get"`) and `request.FILES`.
 //!
-//! A `multipart/form-data` request is read as it streams in (through
-//! axum's `multipart` feature, that is the `multer` parser: maintained with
-//! axum and hyper, it yields each part chunk by chunk and reports the body
-//! limit as such), so a file goes to a temporary file once it passes
-//! `media.file_upload_max_memory_size` instead of the whole body being
-//! buffered (see [`UploadedFile`]). URL-encoded bodies are small (the body
-//! limit caps them) and are read whole.
+//! A `multipart/form-data` request is read as it streams in, with the
+//! `multer` parser (the one behind axum's own `Multipart`, maintained with
+//! axum and hyper; it yields each part chunk by chunk), so a file goes to a
+//! temporary file once it passes `media.file_upload_max_memory_size`
+//! instead of the whole body being buffered (see [`UploadedFile`]).
+//! URL-encoded bodies are small (the body limit caps them) and are read
+//! whole.
+//!
+//! When the CSRF check needs the token from a multipart body, it parses the
+//! body this same way and hands the result to the view in the request's
+//! extensions (`ParsedForm`), as Django caches `request.POST`: the body is
+//! read once, and a large file is still never held in memory.
 
 use std::borrow::Cow;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Request};
 use http::{Method, StatusCode};
 
@@ -237,10 +242,18 @@ impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for FormData {
     }
 }
 
+/// A request body already parsed as a form (by the CSRF check): the
+/// [`FormData`] extractor takes it instead of the body, which is empty.
+#[derive(Debug, Clone)]
+pub(crate) struct ParsedForm(pub(crate) FormData);
+
 impl<S: Send + Sync> FromRequest<S> for FormData {
     type Rejection = crate::Error;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(mut req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(ParsedForm(data)) = req.extensions_mut().remove::<ParsedForm>() {
+            return Ok(data);
+        }
         if matches!(*req.method(), Method::GET | Method::HEAD) {
             let query = req.uri().query().unwrap_or_default();
             return Ok(Self::from_urlencoded(query.as_bytes())?);
@@ -253,12 +266,8 @@ impl<S: Send + Sync> FromRequest<S> for FormData {
                 .map_or_else(|| "no Content-Type".to_owned(), ToOwned::to_owned);
             FormDataError::NotAForm(got)
         })?;
-        if let FormKind::Multipart { .. } = kind {
-            let limits = crate::request::current_service::<MediaSettings>().map_or_else(
-                || UploadLimits::of(&MediaSettings::default()),
-                |m| UploadLimits::of(&m),
-            );
-            return Self::read_multipart(req, state, &limits).await;
+        if let FormKind::Multipart { boundary } = kind {
+            return Self::read_multipart(req.into_body(), &boundary).await;
         }
         let body = Bytes::from_request(req, state)
             .await
@@ -268,18 +277,16 @@ impl<S: Send + Sync> FromRequest<S> for FormData {
 }
 
 impl FormData {
-    /// Reads a `multipart/form-data` request as it streams in: fields
-    /// whole, files chunk by chunk into [`FileReceiver`]s. On any error the
-    /// files received so far are dropped, which removes their temporary
-    /// files.
-    async fn read_multipart<S: Send + Sync>(
-        req: Request,
-        state: &S,
-        limits: &UploadLimits,
-    ) -> Result<Self, crate::Error> {
-        let mut multipart = axum::extract::Multipart::from_request(req, state)
-            .await
-            .map_err(|rejection| crate::Error::new(rejection.status(), rejection.body_text()))?;
+    /// Reads a `multipart/form-data` body with `boundary` as it streams in:
+    /// fields whole, files chunk by chunk into [`FileReceiver`]s, with the
+    /// current project's `[media]` limits. On any error the files received
+    /// so far are dropped, which removes their temporary files.
+    pub(crate) async fn read_multipart(body: Body, boundary: &str) -> Result<Self, crate::Error> {
+        let limits = crate::request::current_service::<MediaSettings>().map_or_else(
+            || UploadLimits::of(&MediaSettings::default()),
+            |m| UploadLimits::of(&m),
+        );
+        let mut multipart = multer::Multipart::new(body.into_data_stream(), boundary);
         let mut data = Self::new();
         while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
             let Some(name) = field.name().map(str::to_owned) else {
@@ -302,18 +309,18 @@ impl FormData {
             if data.files.len() == MAX_FILES {
                 return Err(FormDataError::TooManyFiles.into());
             }
-            let content_type = field.content_type().map(str::to_owned);
-            let mut receiver = FileReceiver::new(limits);
+            let content_type = field.content_type().map(ToString::to_string);
+            let mut receiver = FileReceiver::new(&limits);
             while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
                 receiver
                     .push(&chunk)
                     .await
-                    .map_err(|e| receive_error(e, &file_name, limits))?;
+                    .map_err(|e| receive_error(e, &file_name, &limits))?;
             }
             let file = receiver
                 .finish(&file_name, content_type.as_deref())
                 .await
-                .map_err(|e| receive_error(e, &file_name, limits))?;
+                .map_err(|e| receive_error(e, &file_name, &limits))?;
             data.files.push((name, file));
         }
         Ok(data)
@@ -323,23 +330,22 @@ impl FormData {
 /// The parser's error as a status: 413 for the body limit, 400 for
 /// anything else the client did (a malformed body, or one cut short by a
 /// client that went away), never a 500.
-fn multipart_error(error: axum::extract::multipart::MultipartError) -> crate::Error {
-    let status = error.status();
-    if status == StatusCode::PAYLOAD_TOO_LARGE {
-        return crate::Error::new(
-            status,
-            format!(
-                "{}; server.body_limit caps a request's body",
-                error.body_text()
-            ),
-        );
+fn multipart_error(error: multer::Error) -> crate::Error {
+    if let multer::Error::StreamReadFailed(source) = &error {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(source.as_ref());
+        while let Some(e) = cause {
+            if e.is::<http_body_util::LengthLimitError>() {
+                return crate::Error::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "the request body is larger than server.body_limit",
+                );
+            }
+            cause = e.source();
+        }
     }
     crate::Error::new(
         StatusCode::BAD_REQUEST,
-        format!(
-            "the multipart/form-data body is malformed or ended early: {}",
-            error.body_text()
-        ),
+        format!("the multipart/form-data body is malformed or ended early: {error}"),
     )
 }
 
