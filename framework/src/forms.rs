@@ -4,7 +4,8 @@
 //! A form is a struct with `#[derive(Form)]`. Each field's Rust type says
 //! what it accepts and how it is drawn (`String` a text input, `i32` a
 //! number, `bool` a checkbox, `Option<T>` an optional `T`, `Vec<T>` a
-//! multiple select, a `#[derive(Choices)]` enum a `<select>`), and
+//! multiple select, a `#[derive(Choices)]` enum a `<select>`,
+//! [`UploadedFile`] a file input: see its docs and [`crate::storage`]), and
 //! `#[form(...)]` attributes add checks and presentation:
 //!
 //! ```

@@ -456,6 +456,19 @@ impl Project {
         // can vouch for a request first (`csrf::ChecksOff`).
         let csrf = crate::csrf::CsrfLayer::new(&self.settings, conf.clone())?;
         let mut router = compiled.router.layer(csrf);
+        if self.settings.debug
+            && self.settings.media.url.starts_with('/')
+            && self.settings.media.url != "/"
+        {
+            let media = crate::web::media::MediaServing {
+                storage: crate::storage::FileSystemStorage::from_settings(&self.settings.media),
+                prefix: self.settings.media.url.clone(),
+            };
+            router = router.layer(axum::middleware::from_fn_with_state(
+                media,
+                crate::web::media::serve,
+            ));
+        }
         // The first layer added is the outermost: apply it last.
         for layer in layers.iter().rev() {
             router = layer(router);

@@ -95,22 +95,27 @@ struct Site {
 
 impl Site {
     fn new() -> Self {
-        Self::build(false)
+        Self::build(false, false)
     }
 
     /// With the CSRF check on, as a deployed site has it.
     fn checked() -> Self {
-        Self::build(true)
+        Self::build(true, false)
     }
 
-    fn build(enforce_csrf: bool) -> Self {
+    /// In debug: media files are served.
+    fn debug() -> Self {
+        Self::build(false, true)
+    }
+
+    fn build(enforce_csrf: bool, debug: bool) -> Self {
         let temp = tempfile::tempdir().unwrap();
         let media = tempfile::tempdir().unwrap();
         let settings = Settings::from_toml_str(&format!(
-            "[server]\nbody_limit = {BODY_LIMIT}\n\
+            "debug = {debug}\n[server]\nbody_limit = {BODY_LIMIT}\n\
              [media]\nroot = {:?}\nurl = \"/media/\"\ntemp_dir = {:?}\n\
              file_upload_max_memory_size = {IN_MEMORY}\nmax_file_size = {MAX_FILE}\n",
-            media.path(),
+            media.path().join("root"),
             temp.path()
         ))
         .unwrap();
@@ -139,7 +144,7 @@ impl Site {
     }
 
     fn stored(&self, name: &str) -> Vec<u8> {
-        std::fs::read(self.media.path().join(name)).unwrap()
+        std::fs::read(self.media.path().join("root").join(name)).unwrap()
     }
 }
 
@@ -465,7 +470,7 @@ async fn urlencoded_forms_still_bind_as_before() {
 #[tokio::test]
 async fn storage_never_writes_outside_its_root() {
     let site = Site::new();
-    let storage = FileSystemStorage::new(site.media.path(), "/media/");
+    let storage = FileSystemStorage::new(site.media.path().join("root"), "/media/");
     let file = UploadedFile::from_bytes("x.txt", "text/plain", "x");
     for bad in ["../x.txt", "a/../../x.txt", "/tmp/x.txt", "", "a//b.txt"] {
         assert!(storage.save(bad, &file).await.is_err(), "{bad:?}");
@@ -544,4 +549,42 @@ async fn the_csrf_check_streams_uploads_too() {
         .await;
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE, "{}", r.text());
     assert!(site.leftovers().is_empty(), "{:?}", site.leftovers());
+}
+
+#[tokio::test]
+async fn media_is_served_in_debug_only() {
+    for debug in [true, false] {
+        let site = if debug { Site::debug() } else { Site::new() };
+        let r = site
+            .client
+            .post("/upload/")
+            .multipart(
+                &[("title", "T")],
+                &[("attachment", "photo of me.png", b"\x89PNG")],
+            )
+            .send()
+            .await;
+        assert_eq!(r.text(), "T|photo_of_me.png|4|docs/photo_of_me.png|None|");
+        // Next to the media root, not in it.
+        std::fs::write(site.media.path().join("secret.txt"), "secret").unwrap();
+        let r = site.client.get("/media/docs/photo_of_me.png").send().await;
+        if !debug {
+            assert_eq!(r.status(), StatusCode::NOT_FOUND);
+            continue;
+        }
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.header("content-type"), Some("image/png"));
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(r.bytes().as_ref(), b"\x89PNG");
+        for bad in [
+            "/media/docs/missing.png",
+            "/media/%2e%2e/secret.txt",
+            "/media/docs/%2e%2e/%2e%2e/secret.txt",
+            "/media/.hidden",
+            "/media/",
+        ] {
+            let r = site.client.get(bad).send().await;
+            assert_eq!(r.status(), StatusCode::NOT_FOUND, "{bad}");
+        }
+    }
 }

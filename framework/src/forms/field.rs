@@ -696,9 +696,6 @@ impl FieldValue for UploadedFile {
         let Some(file) = files.last() else {
             return Self::parse(values, field);
         };
-        if file.name().is_empty() {
-            return Err(ValidationError::new("No file was submitted.").with_code("missing"));
-        }
         if file.size() == 0 {
             return Err(ValidationError::new("The submitted file is empty.").with_code("empty"));
         }
