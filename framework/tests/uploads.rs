@@ -588,3 +588,67 @@ async fn media_is_served_in_debug_only() {
         }
     }
 }
+
+/// Django's `FileFieldTest.test_filefield_1`, through a bound form.
+#[test]
+fn file_fields_clean_as_djangos_file_field() {
+    #[derive(Debug, Form)]
+    struct Upload {
+        file: UploadedFile,
+        maybe: Option<UploadedFile>,
+    }
+    let errors = |data: FormData| {
+        let form = BoundForm::<Upload>::bind(data);
+        form.errors()
+            .field("file")
+            .iter()
+            .map(|e| format!("{}:{}", e.code(), e.message()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        errors(FormData::new()),
+        ["required:This field is required."]
+    );
+    assert_eq!(
+        errors(FormData::from_pairs([("file", "")])),
+        ["required:This field is required."]
+    );
+    assert_eq!(
+        errors(FormData::from_pairs([(
+            "file",
+            "some content that is not a file"
+        )])),
+        ["invalid:No file was submitted. Check the encoding type on the form."]
+    );
+    let mut data = FormData::new();
+    data.append_file("file", UploadedFile::from_bytes("name", "text/plain", ""));
+    assert_eq!(errors(data), ["empty:The submitted file is empty."]);
+
+    let mut data = FormData::new();
+    let content = "मेरी मँडराने वाली नाव सर्पमीनों से भरी ह".as_bytes();
+    let file = UploadedFile::from_bytes("我隻氣墊船裝滿晒鱔.txt", "text/plain", content);
+    data.append_file("file", file.clone());
+    let form = BoundForm::<Upload>::bind(data);
+    let cleaned = form.cleaned().expect("valid");
+    assert_eq!(cleaned.file, file);
+    assert_eq!(cleaned.file.name(), "我隻氣墊船裝滿晒鱔.txt");
+    assert_eq!(cleaned.file.size(), content.len() as u64);
+    assert_eq!(cleaned.maybe, None);
+    // The last file sent under a name wins, as the last value does.
+    let mut data = FormData::new();
+    data.append_file("file", UploadedFile::from_bytes("a", "", "1"));
+    data.append_file("file", UploadedFile::from_bytes("b", "", "2"));
+    let form = BoundForm::<Upload>::bind(data);
+    assert_eq!(form.cleaned().unwrap().file.name(), "b");
+    assert_eq!(form.cleaned().unwrap().file.content_type(), "");
+    // Never drawn with a value.
+    let html = BoundForm::<Upload>::new().as_div().to_string();
+    assert!(
+        html.contains(r#"<input type="file" name="file" required id="id_file">"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<input type="file" name="maybe" id="id_maybe">"#),
+        "{html}"
+    );
+}

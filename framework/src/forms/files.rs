@@ -338,6 +338,8 @@ mod tests {
             ("\0", "file"),
             (".bashrc", "bashrc"),
             ("...", "file"),
+            ("$.$.$", "file"),
+            ("john's portrait in 2004.jpg", "johns_portrait_in_2004.jpg"),
             ("", "file"),
             ("   ", "file"),
             ("/", "file"),
