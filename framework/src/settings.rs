@@ -771,6 +771,9 @@ impl Settings {
     /// | `MANOUCHE_CSRF_TRUSTED_ORIGINS` | `csrf.trusted_origins`, comma-separated |
     /// | `MANOUCHE_CSRF_COOKIE_NAME`, `_AGE`, `_DOMAIN` (empty: none), `_PATH`, `_SECURE`, `_HTTPONLY`, `_SAMESITE` | `csrf.cookie_*` |
     /// | `MANOUCHE_CSRF_HEADER_NAME` | `csrf.header_name` |
+    /// | `MANOUCHE_MEDIA_ROOT`, `MANOUCHE_MEDIA_URL` | `media.root`, `media.url` |
+    /// | `MANOUCHE_MEDIA_TEMP_DIR` | `media.temp_dir` (empty: the system's) |
+    /// | `MANOUCHE_MEDIA_MAX_FILE_SIZE` | `media.max_file_size` (bytes) |
     ///
     /// # Errors
     /// [`SettingsError::Env`] naming the variable when a value has the wrong
@@ -826,6 +829,14 @@ impl Settings {
                 "MANOUCHE_EMAIL_TIMEOUT" => next.email.timeout = parse_duration(name, value)?,
                 "MANOUCHE_EMAIL_DEFAULT_FROM" => next.email.default_from = value.to_owned(),
                 "MANOUCHE_CSRF_ENABLED" => next.csrf.enabled = parse_bool(name, value)?,
+                "MANOUCHE_MEDIA_ROOT" => next.media.root = value.into(),
+                "MANOUCHE_MEDIA_URL" => next.media.url = value.to_owned(),
+                "MANOUCHE_MEDIA_TEMP_DIR" => {
+                    next.media.temp_dir = (!value.is_empty()).then(|| value.into());
+                }
+                "MANOUCHE_MEDIA_MAX_FILE_SIZE" => {
+                    next.media.max_file_size = parse_number(name, value)?;
+                }
                 "MANOUCHE_CSRF_TRUSTED_ORIGINS" => {
                     next.csrf.trusted_origins = split_list(value);
                 }

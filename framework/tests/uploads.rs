@@ -652,3 +652,44 @@ fn file_fields_clean_as_djangos_file_field() {
         "{html}"
     );
 }
+
+#[test]
+fn media_settings_are_read_and_checked() {
+    let s = Settings::from_toml_str(
+        "[media]\nroot = \"/srv/media\"\nurl = \"https://cdn.example/m/\"\n",
+    )
+    .unwrap();
+    assert_eq!(s.media.root, Path::new("/srv/media"));
+    assert_eq!(s.media.url, "https://cdn.example/m/");
+    assert_eq!(s.media.file_upload_max_memory_size, 2_621_440);
+    assert_eq!(s.media.temp_dir, None);
+    let err = Settings::from_toml_str("[media]\nurl = \"/media\"")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("media.url") && err.contains("end with `/`"),
+        "{err}"
+    );
+    let err = Settings::from_toml_str("[media]\nmax_file_size = 0")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("media.max_file_size"), "{err}");
+    let err = Settings::from_toml_str("[media]\nroot_dir = \"x\"")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("root_dir"), "{err}");
+    let mut s = Settings::default();
+    s.apply_env([
+        ("MANOUCHE_MEDIA_ROOT", "/data/media"),
+        ("MANOUCHE_MEDIA_URL", "/files/"),
+        ("MANOUCHE_MEDIA_TEMP_DIR", "/data/tmp"),
+        ("MANOUCHE_MEDIA_MAX_FILE_SIZE", "1000"),
+    ])
+    .unwrap();
+    assert_eq!(s.media.root, Path::new("/data/media"));
+    assert_eq!(s.media.url, "/files/");
+    assert_eq!(s.media.temp_dir.as_deref(), Some(Path::new("/data/tmp")));
+    assert_eq!(s.media.max_file_size, 1000);
+    assert!(s.apply_env([("MANOUCHE_MEDIA_URL", "/files")]).is_err());
+    assert_eq!(s.media.url, "/files/", "a bad variable changes nothing");
+}
