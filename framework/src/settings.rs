@@ -24,6 +24,11 @@
 //!
 //! [csrf]
 //! trusted_origins = ["https://*.example.com"]
+//!
+//! [media]
+//! root = "media"
+//! url = "/media/"
+//! max_file_size = 10485760
 //! ```
 //!
 //! Environment variables override the file (12-factor style); see
