@@ -42,8 +42,13 @@
 //! (`csrf.header_name`), else, for a POST whose body is
 //! `application/x-www-form-urlencoded` or `multipart/form-data`, the form
 //! field `csrfmiddlewaretoken`; the body is then read (it is capped by
-//! `server.body_limit`) and handed to the view unchanged. The masked
-//! 64-character token and the bare 32-character secret are both accepted.
+//! `server.body_limit`). A URL-encoded body is handed to the view
+//! unchanged. A multipart body is parsed as it streams, files going to
+//! temporary files past `media.file_upload_max_memory_size`, and the view
+//! reads the parsed form through [`FormData`](crate::forms::FormData) or
+//! [`BoundForm`](crate::forms::BoundForm); its raw bytes are spent then, as
+//! Django's `request.body` after `request.POST`. The masked 64-character
+//! token and the bare 32-character secret are both accepted.
 //!
 //! **Where the request comes from.** A request with an `Origin` header must
 //! come from the site's own origin (scheme, host and port) or from one of

@@ -4,7 +4,8 @@
 //! A form is a struct with `#[derive(Form)]`. Each field's Rust type says
 //! what it accepts and how it is drawn (`String` a text input, `i32` a
 //! number, `bool` a checkbox, `Option<T>` an optional `T`, `Vec<T>` a
-//! multiple select, a `#[derive(Choices)]` enum a `<select>`), and
+//! multiple select, a `#[derive(Choices)]` enum a `<select>`,
+//! [`UploadedFile`] a file input: see its docs and [`crate::storage`]), and
 //! `#[form(...)]` attributes add checks and presentation:
 //!
 //! ```
@@ -120,16 +121,19 @@
 mod bound;
 mod data;
 mod field;
+pub(crate) mod files;
 pub mod validators;
 mod widgets;
 
 pub use bound::{
     BoundField, BoundForm, Cleaner, FormErrors, NON_FIELD_ERRORS, SafeHtml, UnknownField,
 };
+pub(crate) use data::ParsedForm;
 pub use data::{FormData, FormDataError, MAX_FIELDS};
 #[doc(hidden)]
 pub use field::{__choices_describe, __choices_parse};
 pub use field::{Choice, Field, FieldValue};
+pub use files::{MAX_FILENAME_LENGTH, MAX_FILES, UploadedFile, get_valid_filename};
 pub use manouche_macros::Form;
 pub use validators::{Bounded, Limit, Text, ValidationError};
 pub use widgets::{Widget, WidgetKind};

@@ -52,6 +52,7 @@ pub mod request;
 pub mod server;
 pub mod services;
 pub mod settings;
+pub mod storage;
 pub mod templates;
 pub mod test;
 pub mod urls;

@@ -292,6 +292,10 @@ impl Project {
         }
         // Before the apps' hooks, so that an app can replace it.
         services.insert(crate::mail::Mailer::from_settings(&self.settings)?);
+        services.insert(self.settings.media.clone());
+        services.insert(crate::storage::FileSystemStorage::from_settings(
+            &self.settings.media,
+        ));
         for app in &self.apps {
             if let Some(read) = &app.settings {
                 read(&self.settings, &app.label, &mut services)?;
@@ -452,6 +456,19 @@ impl Project {
         // can vouch for a request first (`csrf::ChecksOff`).
         let csrf = crate::csrf::CsrfLayer::new(&self.settings, conf.clone())?;
         let mut router = compiled.router.layer(csrf);
+        if self.settings.debug
+            && self.settings.media.url.starts_with('/')
+            && self.settings.media.url != "/"
+        {
+            let media = crate::web::media::MediaServing {
+                storage: crate::storage::FileSystemStorage::from_settings(&self.settings.media),
+                prefix: self.settings.media.url.clone(),
+            };
+            router = router.layer(axum::middleware::from_fn_with_state(
+                media,
+                crate::web::media::serve,
+            ));
+        }
         // The first layer added is the outermost: apply it last.
         for layer in layers.iter().rev() {
             router = layer(router);

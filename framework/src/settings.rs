@@ -24,6 +24,11 @@
 //!
 //! [csrf]
 //! trusted_origins = ["https://*.example.com"]
+//!
+//! [media]
+//! root = "media"
+//! url = "/media/"
+//! max_file_size = 10485760
 //! ```
 //!
 //! Environment variables override the file (12-factor style); see
@@ -62,6 +67,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "security",
     "csrf",
     "static",
+    "media",
     "email",
 ];
 
@@ -153,6 +159,8 @@ pub struct Settings {
     pub static_files: StaticSettings,
     /// Sending e-mail (`[email]`; see [`crate::mail`]).
     pub email: EmailSettings,
+    /// Uploaded files (`[media]`; see [`crate::storage`]).
+    pub media: MediaSettings,
     /// The apps' sections, and (until validation rejects them) unknown keys.
     #[serde(flatten)]
     sections: toml::Table,
@@ -179,6 +187,7 @@ impl Default for Settings {
             csrf: CsrfSettings::default(),
             static_files: StaticSettings::default(),
             email: EmailSettings::default(),
+            media: MediaSettings::default(),
             sections: toml::Table::new(),
             source: None,
             env_overrides: Vec::new(),
@@ -211,6 +220,42 @@ impl Default for StaticSettings {
             root: PathBuf::from("staticfiles"),
             dirs: vec![PathBuf::from("static")],
             max_memory_file_size: 1024 * 1024,
+        }
+    }
+}
+
+/// Uploaded files: where they are stored, under which URL they are
+/// served, and how large they may be (Django's `MEDIA_ROOT`, `MEDIA_URL`,
+/// `FILE_UPLOAD_MAX_MEMORY_SIZE`, `FILE_UPLOAD_TEMP_DIR`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct MediaSettings {
+    /// Where [`FileSystemStorage`](crate::storage::FileSystemStorage)
+    /// keeps the files.
+    pub root: PathBuf,
+    /// URL prefix of the stored files, ending with `/` (`/media/`, or an
+    /// absolute URL when another server serves them).
+    pub url: String,
+    /// An uploaded file larger than this (bytes) is written to a
+    /// temporary file as it arrives instead of being held in memory.
+    pub file_upload_max_memory_size: u64,
+    /// The largest file one upload may hold (bytes); a larger one gets 413.
+    /// `server.body_limit` caps the whole request as well.
+    pub max_file_size: u64,
+    /// Where large uploads are written while the request is read; the
+    /// system's temporary directory when unset.
+    pub temp_dir: Option<PathBuf>,
+}
+
+impl Default for MediaSettings {
+    fn default() -> Self {
+        Self {
+            root: PathBuf::from("media"),
+            url: "/media/".to_owned(),
+            file_upload_max_memory_size: 2_621_440,
+            max_file_size: u64::MAX,
+            temp_dir: None,
         }
     }
 }
@@ -731,6 +776,9 @@ impl Settings {
     /// | `MANOUCHE_CSRF_TRUSTED_ORIGINS` | `csrf.trusted_origins`, comma-separated |
     /// | `MANOUCHE_CSRF_COOKIE_NAME`, `_AGE`, `_DOMAIN` (empty: none), `_PATH`, `_SECURE`, `_HTTPONLY`, `_SAMESITE` | `csrf.cookie_*` |
     /// | `MANOUCHE_CSRF_HEADER_NAME` | `csrf.header_name` |
+    /// | `MANOUCHE_MEDIA_ROOT`, `MANOUCHE_MEDIA_URL` | `media.root`, `media.url` |
+    /// | `MANOUCHE_MEDIA_TEMP_DIR` | `media.temp_dir` (empty: the system's) |
+    /// | `MANOUCHE_MEDIA_MAX_FILE_SIZE` | `media.max_file_size` (bytes) |
     ///
     /// # Errors
     /// [`SettingsError::Env`] naming the variable when a value has the wrong
@@ -786,6 +834,14 @@ impl Settings {
                 "MANOUCHE_EMAIL_TIMEOUT" => next.email.timeout = parse_duration(name, value)?,
                 "MANOUCHE_EMAIL_DEFAULT_FROM" => next.email.default_from = value.to_owned(),
                 "MANOUCHE_CSRF_ENABLED" => next.csrf.enabled = parse_bool(name, value)?,
+                "MANOUCHE_MEDIA_ROOT" => next.media.root = value.into(),
+                "MANOUCHE_MEDIA_URL" => next.media.url = value.to_owned(),
+                "MANOUCHE_MEDIA_TEMP_DIR" => {
+                    next.media.temp_dir = (!value.is_empty()).then(|| value.into());
+                }
+                "MANOUCHE_MEDIA_MAX_FILE_SIZE" => {
+                    next.media.max_file_size = parse_number(name, value)?;
+                }
                 "MANOUCHE_CSRF_TRUSTED_ORIGINS" => {
                     next.csrf.trusted_origins = split_list(value);
                 }
@@ -837,6 +893,15 @@ impl Settings {
         }
         if self.server.body_limit == 0 {
             return invalid("server.body_limit", "must be at least 1 byte");
+        }
+        if !self.media.url.ends_with('/') {
+            return invalid(
+                "media.url",
+                "must end with `/` (e.g. \"/media/\" or \"https://cdn.example.com/media/\")",
+            );
+        }
+        if self.media.max_file_size == 0 {
+            return invalid("media.max_file_size", "must be at least 1 byte");
         }
         if self.database.max_connections == 0 {
             return invalid("database.max_connections", "must be at least 1");

@@ -145,7 +145,7 @@ impl Client {
             method,
             path: path.to_owned(),
             headers,
-            body: Bytes::new(),
+            body: Body::empty(),
             cookies: Arc::clone(&self.cookies),
             enforce_csrf: self.enforce_csrf,
         }
@@ -160,7 +160,7 @@ pub struct TestRequest {
     method: Method,
     path: String,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
     cookies: Jar,
     enforce_csrf: bool,
 }
@@ -179,8 +179,54 @@ impl TestRequest {
 
     /// Sets the body.
     pub fn body(mut self, body: impl Into<Bytes>) -> Self {
-        self.body = body.into();
+        self.body = Body::from(body.into());
         self
+    }
+
+    /// A body that arrives in chunks, with no `Content-Length`; an `Err`
+    /// item ends it as a client that disconnects half way would.
+    pub fn body_stream<S>(mut self, chunks: S) -> Self
+    where
+        S: futures_util::Stream<Item = std::result::Result<Bytes, std::io::Error>> + Send + 'static,
+    {
+        self.body = Body::from_stream(chunks);
+        self
+    }
+
+    /// A `multipart/form-data` body of these fields and files (`(field,
+    /// file name, content)`, sent as `application/octet-stream`), as a
+    /// browser posts a form with `enctype="multipart/form-data"`.
+    pub fn multipart(self, fields: &[(&str, &str)], files: &[(&str, &str, &[u8])]) -> Self {
+        const BOUNDARY: &str = "manouche-test-boundary-7d3f9a";
+        let quote = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+        let mut body = Vec::new();
+        for (name, value) in fields {
+            body.extend_from_slice(
+                format!(
+                    "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{}\"\r\n\r\n{value}\r\n",
+                    quote(name)
+                )
+                .as_bytes(),
+            );
+        }
+        for (name, file_name, content) in files {
+            body.extend_from_slice(
+                format!(
+                    "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{}\"; filename=\"{}\"\r\nContent-Type: application/octet-stream\r\n\r\n",
+                    quote(name),
+                    quote(file_name)
+                )
+                .as_bytes(),
+            );
+            body.extend_from_slice(content);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+        self.header(
+            "content-type",
+            &format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(body)
     }
 
     /// A form body (`application/x-www-form-urlencoded`) of these fields,
@@ -203,7 +249,7 @@ impl TestRequest {
         let mut request = Request::builder()
             .method(self.method)
             .uri(&self.path)
-            .body(Body::from(self.body))
+            .body(self.body)
             .expect("test request paths must be valid URIs");
         let mut headers = self.headers;
         if !headers.contains_key(http::header::COOKIE) {

@@ -32,6 +32,7 @@
 pub mod cookies;
 mod database;
 pub(crate) mod form_body;
+pub(crate) mod media;
 mod redirects;
 mod services;
 

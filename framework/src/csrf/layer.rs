@@ -29,6 +29,7 @@ use super::ChecksOff;
 use super::origin::{self, TrustedOrigins};
 use super::token::{self, BadFormat, Secret};
 use crate::error_pages::ErrorReport;
+use crate::forms::{FormData, ParsedForm};
 use crate::middleware::hosts::shorten;
 use crate::settings::{Settings, SettingsError};
 use crate::urls::UrlConf;
@@ -406,7 +407,12 @@ impl From<Result<(), String>> for Step {
 impl Pending {
     /// The rest of the check, with the body read: `Err` with the reason.
     fn finish(&self, body: &[u8], header_label: &str) -> Result<(), String> {
-        match self.kind.field(body, super::FIELD_NAME) {
+        self.finish_with(self.kind.field(body, super::FIELD_NAME), header_label)
+    }
+
+    /// The rest of the check, with the token field's value if any.
+    fn finish_with(&self, field: Option<String>, header_label: &str) -> Result<(), String> {
+        match field {
             Some(field) if !field.is_empty() => compare(
                 field.as_bytes(),
                 field.chars().count(),
@@ -484,6 +490,15 @@ pin_project_lite::pin_project! {
             state: Option<State>,
             pending: Option<Pending>,
         },
+        // A multipart body is parsed as it streams (files to temporary
+        // files) and the parsed form handed to the view.
+        ReadMultipart {
+            form: Pin<Box<dyn Future<Output = Result<FormData, crate::Error>> + Send>>,
+            parts: Option<Parts>,
+            inner: Option<S>,
+            state: Option<State>,
+            pending: Option<Pending>,
+        },
         Run {
             #[pin]
             fut: TaskLocalFuture<RefCell<State>, F>,
@@ -543,12 +558,62 @@ where
                         }
                         Step::ReadForm(pending) => {
                             let (parts, body) = request.into_parts();
-                            Self::Read {
-                                body: body.collect(),
-                                parts: Some(parts),
-                                inner: Some(inner),
-                                state: Some(state),
-                                pending: Some(pending),
+                            if let FormKind::Multipart { boundary } = &pending.kind {
+                                let boundary = boundary.clone();
+                                Self::ReadMultipart {
+                                    form: Box::pin(async move {
+                                        FormData::read_multipart(body, &boundary).await
+                                    }),
+                                    parts: Some(parts),
+                                    inner: Some(inner),
+                                    state: Some(state),
+                                    pending: Some(pending),
+                                }
+                            } else {
+                                Self::Read {
+                                    body: body.collect(),
+                                    parts: Some(parts),
+                                    inner: Some(inner),
+                                    state: Some(state),
+                                    pending: Some(pending),
+                                }
+                            }
+                        }
+                    }
+                }
+                Projected::ReadMultipart {
+                    form,
+                    parts,
+                    inner,
+                    state,
+                    pending,
+                } => {
+                    let parsed = std::task::ready!(form.as_mut().poll(cx));
+                    let mut parts = parts.take().expect(POLLED_AFTER_COMPLETION);
+                    let inner = inner.take().expect(POLLED_AFTER_COMPLETION);
+                    let state = state.take().expect(POLLED_AFTER_COMPLETION);
+                    let pending = pending.take().expect(POLLED_AFTER_COMPLETION);
+                    match parsed {
+                        Ok(data) => {
+                            let token = data.get(super::FIELD_NAME).map(str::to_owned);
+                            let outcome = pending.finish_with(token, &state.config.header_label);
+                            // The view reads the parsed form; the body is
+                            // spent (as Django's request.body after
+                            // request.POST on a multipart request).
+                            parts.extensions.insert(ParsedForm(data));
+                            let request = Request::from_parts(parts, Body::empty());
+                            match outcome {
+                                Ok(()) => Self::run(inner, request, state),
+                                Err(reason) => {
+                                    Self::rejected(&reason, request.uri().path(), &state)
+                                }
+                            }
+                        }
+                        Err(error) => {
+                            let mut response = error.into_response();
+                            state.finish(&mut response);
+                            Self::Done {
+                                response: Some(response),
                             }
                         }
                     }

@@ -171,15 +171,18 @@ impl Cleaner<'_> {
         field: &Field,
         validate: impl FnOnce(&T::Inner) -> Vec<ValidationError>,
     ) -> Result<T, Vec<ValidationError>> {
-        let values: Vec<&str> = if field.is_disabled() {
-            self.initial
+        let (values, files): (Vec<&str>, Vec<_>) = if field.is_disabled() {
+            let initial = self
+                .initial
                 .get(field.name())
                 .unwrap_or(&field.initial)
                 .iter()
                 .map(String::as_str)
-                .collect()
+                .collect();
+            (initial, Vec::new())
         } else {
-            self.data.get_all(&html_name(self.prefix, field.name()))
+            let name = html_name(self.prefix, field.name());
+            (self.data.get_all(&name), self.data.files(&name))
         };
         if !field.choices().is_empty() {
             for value in &values {
@@ -189,7 +192,7 @@ impl Cleaner<'_> {
                 }
             }
         }
-        let value = match T::parse(&values, field).map_err(|e| vec![e])? {
+        let value = match T::parse_submission(&values, &files, field).map_err(|e| vec![e])? {
             Some(value) => value,
             None if field.is_required() => return Err(vec![ValidationError::required()]),
             None => T::empty().ok_or_else(|| vec![ValidationError::required()])?,
@@ -331,6 +334,15 @@ impl<F: Form> BoundForm<F> {
         self.cleaned = cleaned.filter(|_| self.errors.is_empty());
         self.data = Some(data);
         self
+    }
+
+    /// Whether the form has a file field, so that its `<form>` needs
+    /// `enctype="multipart/form-data"` (Django's `is_multipart`).
+    #[must_use]
+    pub fn is_multipart(&self) -> bool {
+        self.fields
+            .iter()
+            .any(|f| f.widget().kind() == WidgetKind::File)
     }
 
     /// Whether the form has data (a submission) rather than being shown

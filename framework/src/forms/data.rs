@@ -1,12 +1,27 @@
 //! Submitted form data: Django's `request.POST` (or `request.GET` for a
-//! form sent with `method="get"`).
+//! form sent with `method="get"`) and `request.FILES`.
+//!
+//! A `multipart/form-data` request is read as it streams in, with the
+//! `multer` parser (the one behind axum's own `Multipart`, maintained with
+//! axum and hyper; it yields each part chunk by chunk), so a file goes to a
+//! temporary file once it passes `media.file_upload_max_memory_size`
+//! instead of the whole body being buffered (see [`UploadedFile`]).
+//! URL-encoded bodies are small (the body limit caps them) and are read
+//! whole.
+//!
+//! When the CSRF check needs the token from a multipart body, it parses the
+//! body this same way and hands the result to the view in the request's
+//! extensions (`ParsedForm`), as Django caches `request.POST`: the body is
+//! read once, and a large file is still never held in memory.
 
 use std::borrow::Cow;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Request};
 use http::{Method, StatusCode};
 
+use super::files::{FileReceiver, MAX_FILES, ReceiveError, UploadLimits, UploadedFile};
+use crate::settings::MediaSettings;
 use crate::web::form_body::{FormKind, multipart_parts, urlencoded_pairs};
 
 /// The most fields one request may send (Django's
@@ -16,15 +31,18 @@ use crate::web::form_body::{FormKind, multipart_parts, urlencoded_pairs};
 pub const MAX_FIELDS: usize = 1000;
 
 /// The submitted fields, in order, each name possibly repeated (a multiple
-/// select sends one pair per chosen option).
+/// select sends one pair per chosen option), and the files.
 ///
 /// As an extractor it reads the query string of a `GET` or `HEAD` request
 /// and the body of any other: `application/x-www-form-urlencoded` or
-/// `multipart/form-data`, the same way (file parts are not fields; they
-/// are skipped, as Django keeps them out of `request.POST`). Bad UTF-8 is
-/// replaced, as Django does. A body of another type gets 415, more than
-/// [`MAX_FIELDS`] fields 400, a malformed multipart body 400, and a body
-/// over `server.body_limit` 413.
+/// `multipart/form-data`, the same way. File parts are not fields (Django
+/// keeps them out of `request.POST`): they are [`UploadedFile`]s, read with
+/// [`file`](Self::file); a file part with an empty file name (a file input
+/// left empty) is no file, as in Django. Bad UTF-8 is replaced, as Django
+/// does. A body of another type gets 415, more than [`MAX_FIELDS`] fields
+/// or [`MAX_FILES`] files 400, a malformed or cut-short multipart body 400,
+/// and a body over `server.body_limit` or a file over `media.max_file_size`
+/// 413.
 ///
 /// ```
 /// use manouche::forms::FormData;
@@ -37,6 +55,7 @@ pub const MAX_FIELDS: usize = 1000;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FormData {
     pairs: Vec<(String, String)>,
+    files: Vec<(String, UploadedFile)>,
 }
 
 /// Why a request's form data could not be read.
@@ -46,6 +65,9 @@ pub enum FormDataError {
     /// More than [`MAX_FIELDS`] fields.
     #[error("the form sent more than {MAX_FIELDS} fields")]
     TooManyFields,
+    /// More than [`MAX_FILES`] files.
+    #[error("the form sent more than {MAX_FILES} files")]
+    TooManyFiles,
     /// A multipart body that does not parse.
     #[error("the multipart/form-data body is malformed")]
     MalformedMultipart,
@@ -108,7 +130,10 @@ impl FormData {
             }
             out.push((key.into_owned(), value.into_owned()));
         }
-        Ok(Self { pairs: out })
+        Ok(Self {
+            pairs: out,
+            files: Vec::new(),
+        })
     }
 
     /// Fields from `(name, value)` pairs, as a test or a view builds them.
@@ -120,6 +145,7 @@ impl FormData {
                 .into_iter()
                 .map(|(k, v)| (k.into(), v.into()))
                 .collect(),
+            files: Vec::new(),
         }
     }
 
@@ -166,13 +192,44 @@ impl FormData {
         self.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
-    /// Whether nothing was sent.
+    /// The last file sent as `name` (Django's `request.FILES.get`).
     #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.pairs.is_empty()
+    pub fn file(&self, name: &str) -> Option<&UploadedFile> {
+        self.files
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, f)| f)
     }
 
-    /// How many pairs were sent.
+    /// Every file sent as `name`, in order (Django's
+    /// `request.FILES.getlist`).
+    #[must_use]
+    pub fn files(&self, name: &str) -> Vec<&UploadedFile> {
+        self.files
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, f)| f)
+            .collect()
+    }
+
+    /// Adds a file sent as `name`, as a test builds a submission.
+    pub fn append_file(&mut self, name: impl Into<String>, file: UploadedFile) {
+        self.files.push((name.into(), file));
+    }
+
+    /// Every `(name, file)`, in order.
+    pub fn iter_files(&self) -> impl Iterator<Item = (&str, &UploadedFile)> {
+        self.files.iter().map(|(k, f)| (k.as_str(), f))
+    }
+
+    /// Whether nothing was sent: no field and no file.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty() && self.files.is_empty()
+    }
+
+    /// How many pairs were sent (files not counted).
     #[must_use]
     pub fn len(&self) -> usize {
         self.pairs.len()
@@ -185,10 +242,18 @@ impl<K: Into<String>, V: Into<String>> FromIterator<(K, V)> for FormData {
     }
 }
 
+/// A request body already parsed as a form (by the CSRF check): the
+/// [`FormData`] extractor takes it instead of the body, which is empty.
+#[derive(Debug, Clone)]
+pub(crate) struct ParsedForm(pub(crate) FormData);
+
 impl<S: Send + Sync> FromRequest<S> for FormData {
     type Rejection = crate::Error;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request(mut req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(ParsedForm(data)) = req.extensions_mut().remove::<ParsedForm>() {
+            return Ok(data);
+        }
         if matches!(*req.method(), Method::GET | Method::HEAD) {
             let query = req.uri().query().unwrap_or_default();
             return Ok(Self::from_urlencoded(query.as_bytes())?);
@@ -201,13 +266,104 @@ impl<S: Send + Sync> FromRequest<S> for FormData {
                 .map_or_else(|| "no Content-Type".to_owned(), ToOwned::to_owned);
             FormDataError::NotAForm(got)
         })?;
+        if let FormKind::Multipart { boundary } = kind {
+            return Self::read_multipart(req.into_body(), &boundary).await;
+        }
         let body = Bytes::from_request(req, state)
             .await
             .map_err(|rejection| crate::Error::new(rejection.status(), rejection.body_text()))?;
-        Ok(match kind {
-            FormKind::UrlEncoded => Self::from_urlencoded(&body)?,
-            FormKind::Multipart { boundary } => Self::from_multipart(&body, &boundary)?,
-        })
+        Ok(Self::from_urlencoded(&body)?)
+    }
+}
+
+impl FormData {
+    /// Reads a `multipart/form-data` body with `boundary` as it streams in:
+    /// fields whole, files chunk by chunk into [`FileReceiver`]s, with the
+    /// current project's `[media]` limits. On any error the files received
+    /// so far are dropped, which removes their temporary files.
+    pub(crate) async fn read_multipart(body: Body, boundary: &str) -> Result<Self, crate::Error> {
+        let limits = crate::request::current_service::<MediaSettings>().map_or_else(
+            || UploadLimits::of(&MediaSettings::default()),
+            |m| UploadLimits::of(&m),
+        );
+        let mut multipart = multer::Multipart::new(body.into_data_stream(), boundary);
+        let mut data = Self::new();
+        while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
+            let Some(name) = field.name().map(str::to_owned) else {
+                continue;
+            };
+            let Some(file_name) = field.file_name().map(str::to_owned) else {
+                if data.pairs.len() == MAX_FIELDS {
+                    return Err(FormDataError::TooManyFields.into());
+                }
+                let value = field.bytes().await.map_err(multipart_error)?;
+                data.pairs
+                    .push((name, String::from_utf8_lossy(&value).into_owned()));
+                continue;
+            };
+            // An empty file input: the browser sends the part, with no
+            // name and no content.
+            if file_name.is_empty() {
+                continue;
+            }
+            if data.files.len() == MAX_FILES {
+                return Err(FormDataError::TooManyFiles.into());
+            }
+            let content_type = field.content_type().map(ToString::to_string);
+            let mut receiver = FileReceiver::new(&limits);
+            while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+                receiver
+                    .push(&chunk)
+                    .await
+                    .map_err(|e| receive_error(e, &file_name, &limits))?;
+            }
+            let file = receiver
+                .finish(&file_name, content_type.as_deref())
+                .await
+                .map_err(|e| receive_error(e, &file_name, &limits))?;
+            data.files.push((name, file));
+        }
+        Ok(data)
+    }
+}
+
+/// The parser's error as a status: 413 for the body limit, 400 for
+/// anything else the client did (a malformed body, or one cut short by a
+/// client that went away), never a 500.
+fn multipart_error(error: multer::Error) -> crate::Error {
+    if let multer::Error::StreamReadFailed(source) = &error {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(source.as_ref());
+        while let Some(e) = cause {
+            if e.is::<http_body_util::LengthLimitError>() {
+                return crate::Error::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "the request body is larger than server.body_limit",
+                );
+            }
+            cause = e.source();
+        }
+    }
+    crate::Error::new(
+        StatusCode::BAD_REQUEST,
+        format!("the multipart/form-data body is malformed or ended early: {error}"),
+    )
+}
+
+fn receive_error(error: ReceiveError, file_name: &str, limits: &UploadLimits) -> crate::Error {
+    match error {
+        ReceiveError::TooLarge => crate::Error::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the file {file_name:?} is larger than media.max_file_size ({} bytes)",
+                limits.max_file_size
+            ),
+        ),
+        ReceiveError::Io(e) => crate::Error::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!(
+                "could not write an upload to a temporary file: {e} (check that media.temp_dir exists and is writable)"
+            ),
+        ),
     }
 }
 

@@ -10,6 +10,7 @@ use std::borrow::Cow;
 
 use chrono::{NaiveDateTime, TimeZone};
 
+use super::files::UploadedFile;
 use super::validators::ValidationError;
 use super::widgets::Widget;
 use crate::db::fields::{Choices, Date, DateTime, Decimal, Email, Slug, Time, Url, Uuid};
@@ -237,13 +238,14 @@ pub(crate) fn label_of(name: &str) -> String {
 ///
 /// Implemented for text (`String`, [`Email`], [`Url`], [`Slug`]), numbers,
 /// `bool`, [`Decimal`], [`Date`], [`Time`], [`DateTime`], [`Uuid`],
-/// `#[derive(Choices)]` enums, `Option<T>` (an optional field) and `Vec<T>`
-/// (several values: a multiple select).
+/// `#[derive(Choices)]` enums, [`UploadedFile`] (a file input),
+/// `Option<T>` (an optional field) and `Vec<T>` (several values: a multiple
+/// select).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a form field",
     label = "no form field for this type",
     note = "use String, Email, Url, Slug, bool, an integer, f64, Decimal, Date, Time, DateTime, \
-            Uuid, a #[derive(Choices)] enum, or an Option or Vec of one"
+            Uuid, UploadedFile, a #[derive(Choices)] enum, or an Option or Vec of one"
 )]
 pub trait FieldValue: Sized {
     /// The value validators see: `T` for `Option<T>`, else `Self`.
@@ -260,6 +262,22 @@ pub trait FieldValue: Sized {
     ///
     /// The message for a value of the wrong kind ("Enter a whole number.").
     fn parse(values: &[&str], field: &Field) -> Result<Option<Self>, ValidationError>;
+
+    /// Parses the field from the whole submission: its text values and the
+    /// files sent under its name. Types read from text keep the default,
+    /// which is [`parse`](Self::parse); a file field reads `files`.
+    ///
+    /// # Errors
+    ///
+    /// As [`parse`](Self::parse).
+    fn parse_submission(
+        values: &[&str],
+        files: &[&UploadedFile],
+        field: &Field,
+    ) -> Result<Option<Self>, ValidationError> {
+        let _ = files;
+        Self::parse(values, field)
+    }
 
     /// The value of a field left empty that is not required, when the type
     /// has one (`""`, `None`, `false`, an empty list).
@@ -632,6 +650,13 @@ impl<T: FieldValue> FieldValue for Option<T> {
     fn parse(values: &[&str], field: &Field) -> Result<Option<Self>, ValidationError> {
         Ok(T::parse(values, field)?.map(Some))
     }
+    fn parse_submission(
+        values: &[&str],
+        files: &[&UploadedFile],
+        field: &Field,
+    ) -> Result<Option<Self>, ValidationError> {
+        Ok(T::parse_submission(values, files, field)?.map(Some))
+    }
     fn empty() -> Option<Self> {
         Some(None)
     }
@@ -640,6 +665,48 @@ impl<T: FieldValue> FieldValue for Option<T> {
     }
     fn inner(&self) -> Option<&T::Inner> {
         self.as_ref().and_then(T::inner)
+    }
+}
+
+/// A file (Django's `FileField`), drawn as `<input type="file">` and never
+/// filled in again. The last file sent under the field's name is taken; an
+/// empty file is refused ("The submitted file is empty."), and text sent
+/// where a file was expected means the form lacks
+/// `enctype="multipart/form-data"` ("No file was submitted. Check the
+/// encoding type on the form.").
+impl FieldValue for UploadedFile {
+    type Inner = UploadedFile;
+    fn describe(field: &mut Field) {
+        field.set_widget(Widget::file());
+    }
+    fn parse(values: &[&str], _: &Field) -> Result<Option<Self>, ValidationError> {
+        if values.iter().any(|v| !v.is_empty()) {
+            return Err(ValidationError::new(
+                "No file was submitted. Check the encoding type on the form.",
+            )
+            .with_code("invalid"));
+        }
+        Ok(None)
+    }
+    fn parse_submission(
+        values: &[&str],
+        files: &[&UploadedFile],
+        field: &Field,
+    ) -> Result<Option<Self>, ValidationError> {
+        let Some(file) = files.last() else {
+            return Self::parse(values, field);
+        };
+        if file.size() == 0 {
+            return Err(ValidationError::new("The submitted file is empty.").with_code("empty"));
+        }
+        Ok(Some((*file).clone()))
+    }
+    fn to_form(&self) -> Vec<String> {
+        // A file input cannot be given a value.
+        Vec::new()
+    }
+    fn inner(&self) -> Option<&Self> {
+        Some(self)
     }
 }
 
