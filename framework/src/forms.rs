@@ -122,6 +122,7 @@ mod bound;
 mod data;
 mod field;
 pub(crate) mod files;
+mod formats;
 pub mod validators;
 mod widgets;
 

@@ -241,9 +241,9 @@ macro_rules! bounded_text {
     )*};
 }
 bounded_text!(
-    Date => |s| super::field::parse_date(s, &[]),
-    Time => |s| super::field::parse_time(s, &[]),
-    DateTime => |s| super::field::parse_datetime(s, &[])
+    Date => |s| super::formats::parse_date(s, &[]),
+    Time => |s| super::formats::parse_time(s, &[]),
+    DateTime => |s| super::formats::parse_datetime(s, &[])
 );
 
 fn bound(value: &impl Bounded, limit: Limit, which: &str) -> Ordering {

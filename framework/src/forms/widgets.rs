@@ -10,7 +10,8 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use super::field::Choice;
+/// A `(stored value, label)` pair of a choice field.
+pub type Choice = (Cow<'static, str>, Cow<'static, str>);
 
 /// The kind of HTML control.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
