@@ -29,7 +29,7 @@
 //! Choices, and why:
 //!
 //! - Names are relative paths whose every segment goes through
-//!   [`get_valid_filename`]; a name with an empty, `.` or `..` segment, or
+//!   [`get_valid_filename`](crate::forms::get_valid_filename); a name with an empty, `.` or `..` segment, or
 //!   an absolute one, is refused. No name can reach outside the root.
 //! - Saving never overwrites: the file is created with `create_new`, and
 //!   when the name is taken a random 7-character suffix goes before the
