@@ -407,7 +407,10 @@ impl From<Result<(), String>> for Step {
 impl Pending {
     /// The rest of the check, with the body read: `Err` with the reason.
     fn finish(&self, body: &[u8], header_label: &str) -> Result<(), String> {
-        self.finish_with(self.kind.field(body, super::FIELD_NAME), header_label)
+        self.finish_with(
+            FormKind::urlencoded_field(body, super::FIELD_NAME),
+            header_label,
+        )
     }
 
     /// The rest of the check, with the token field's value if any.

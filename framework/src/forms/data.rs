@@ -22,7 +22,7 @@ use http::{Method, StatusCode};
 
 use super::files::{FileReceiver, MAX_FILES, ReceiveError, UploadLimits, UploadedFile};
 use crate::settings::MediaSettings;
-use crate::web::form_body::{FormKind, multipart_parts, urlencoded_pairs};
+use crate::web::form_body::{FormKind, urlencoded_pairs};
 
 /// The most fields one request may send (Django's
 /// `DATA_UPLOAD_MAX_NUMBER_FIELDS`): past it the request gets 400, so that
@@ -68,9 +68,6 @@ pub enum FormDataError {
     /// More than [`MAX_FILES`] files.
     #[error("the form sent more than {MAX_FILES} files")]
     TooManyFiles,
-    /// A multipart body that does not parse.
-    #[error("the multipart/form-data body is malformed")]
-    MalformedMultipart,
     /// A body that is not a form.
     #[error(
         "expected a form body (application/x-www-form-urlencoded or multipart/form-data), got {0}"
@@ -102,22 +99,6 @@ impl FormData {
     /// [`FormDataError::TooManyFields`].
     pub fn from_urlencoded(body: &[u8]) -> Result<Self, FormDataError> {
         Self::collect(urlencoded_pairs(body))
-    }
-
-    /// Parses a `multipart/form-data` body with `boundary`, skipping files.
-    ///
-    /// # Errors
-    ///
-    /// [`FormDataError::MalformedMultipart`] or
-    /// [`FormDataError::TooManyFields`].
-    pub fn from_multipart(body: &[u8], boundary: &str) -> Result<Self, FormDataError> {
-        let parts = multipart_parts(body, boundary).ok_or(FormDataError::MalformedMultipart)?;
-        Self::collect(
-            parts
-                .into_iter()
-                .filter(|part| part.filename.is_none())
-                .map(|part| (part.name, String::from_utf8_lossy(part.content))),
-        )
     }
 
     fn collect<'a>(
@@ -385,19 +366,20 @@ mod tests {
         );
     }
 
-    #[test]
-    fn multipart_fields_keep_their_order_and_files_are_skipped() {
+    #[tokio::test]
+    async fn multipart_fields_keep_their_order_and_files_stay_apart() {
         let body = "--B\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n\
                     --B\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x.txt\"\r\n\
                     Content-Type: text/plain\r\n\r\nfile\r\n\
                     --B\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n2\r\n--B--\r\n";
-        let data = FormData::from_multipart(body.as_bytes(), "B").unwrap();
+        let data = FormData::read_multipart(Body::from(body), "B")
+            .await
+            .unwrap();
         assert_eq!(data.get_all("a"), ["1", "2"]);
-        assert!(!data.contains("f"));
-        assert_eq!(
-            FormData::from_multipart(b"--B\r\nnope", "B"),
-            Err(FormDataError::MalformedMultipart)
-        );
+        assert!(!data.contains("f"), "a file is not a field");
+        assert!(data.file("f").is_some());
+        let broken = FormData::read_multipart(Body::from("--B\r\nnope"), "B").await;
+        assert_eq!(broken.unwrap_err().status(), StatusCode::BAD_REQUEST);
     }
 
     #[test]
