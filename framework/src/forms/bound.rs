@@ -758,13 +758,7 @@ impl<'a, F> BoundField<'a, F> {
         let mut values = self.value();
         if widget.kind() == WidgetKind::Checkbox {
             // Checked when the value is true, as Django's CheckboxInput.
-            let checked = values.last().is_some_and(|v| {
-                !matches!(
-                    v.trim().to_ascii_lowercase().as_str(),
-                    "" | "false" | "0" | "off" | "no"
-                )
-            });
-            values = if checked {
+            values = if super::field::is_checked(&values) {
                 vec!["on".to_owned()]
             } else {
                 Vec::new()

@@ -474,6 +474,18 @@ impl FieldValue for Decimal {
     }
 }
 
+/// Whether a checkbox's submitted values tick it: the last value is there
+/// and is not a false one (Django's `CheckboxInput.value_from_datadict`
+/// and `BooleanField`). Parsing and drawing a box use this one rule.
+pub(crate) fn is_checked(values: &[impl AsRef<str>]) -> bool {
+    values.last().is_some_and(|v| {
+        !matches!(
+            v.as_ref().trim().to_ascii_lowercase().as_str(),
+            "" | "false" | "0" | "off" | "no"
+        )
+    })
+}
+
 /// A checkbox. Unlike Django's `BooleanField`, a `bool` field is not
 /// required by default: unchecked means `false`. `#[form(required)]` makes
 /// it a box that must be ticked ("I accept the terms").
@@ -484,12 +496,7 @@ impl FieldValue for bool {
         field.required = false;
     }
     fn parse(values: &[&str], _: &Field) -> Result<Option<Self>, ValidationError> {
-        // Django's CheckboxInput.value_from_datadict and BooleanField.
-        Ok(match values.last().map(|v| v.trim().to_ascii_lowercase()) {
-            None => None,
-            Some(v) if matches!(v.as_str(), "" | "false" | "0" | "off" | "no") => None,
-            Some(_) => Some(true),
-        })
+        Ok(is_checked(values).then_some(true))
     }
     fn empty() -> Option<Self> {
         Some(false)
