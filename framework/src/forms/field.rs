@@ -123,10 +123,13 @@ impl Field {
     /// Replaces the widget, keeping the attributes the field's checks
     /// added (`maxlength`, `min`, `max`, `step`).
     pub fn set_widget(&mut self, widget: Widget) -> &mut Self {
+        /// What `set_max_length` and friends put on a widget; anything
+        /// else (a textarea's `cols`) belongs to the widget replaced.
+        const FROM_CHECKS: &[&str] = &["maxlength", "minlength", "min", "max", "step"];
         let attrs = std::mem::take(&mut self.widget.attrs);
         self.widget = widget;
         for (k, v) in attrs {
-            if self.widget.attr(&k).is_none() {
+            if FROM_CHECKS.contains(&k.as_ref()) && self.widget.attr(&k).is_none() {
                 self.widget.attrs.push((k, v));
             }
         }
@@ -702,6 +705,15 @@ mod tests {
         let mut f = Field::new("x");
         T::describe(&mut f);
         T::parse(&[v], &f)
+    }
+
+    #[test]
+    fn a_new_widget_keeps_what_the_checks_added_and_nothing_else() {
+        let mut f = Field::new("x");
+        f.set_widget(Widget::textarea()).set_max_length(10);
+        f.set_widget(Widget::text());
+        assert_eq!(f.widget().attr("maxlength"), Some("10"));
+        assert_eq!(f.widget().attr("cols"), None, "the textarea's own");
     }
 
     #[test]
