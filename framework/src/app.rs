@@ -57,7 +57,7 @@ use serde::de::DeserializeOwned;
 
 use crate::checks::CheckMessage;
 use crate::db::{Database, ModelMeta};
-use crate::middleware::Middleware;
+use crate::middleware::{Middleware, Views};
 use crate::migrations::{DataMigrationFn, DataMigrationFunction, EmbeddedMigrations};
 use crate::services::Services;
 use crate::settings::Settings;
@@ -88,12 +88,17 @@ pub trait AppSettings: DeserializeOwned + Default + Send + Sync + 'static {
     }
 }
 
-/// A tower layer that can wrap the project's routes: what
-/// [`App::layer`] and [`Project::layer`](crate::Project::layer) accept (the
-/// bounds of axum's `Router::layer`, implemented for every such layer).
+/// A tower layer that can wrap the project's views: what [`App::layer`]
+/// and [`Project::layer`](crate::Project::layer) accept (the bounds of
+/// axum's `Router::layer`, over [`Views`]; implemented for every such
+/// layer).
+///
+/// A layer wraps the routed site once, not each route: it sees every
+/// request that the middleware hooks let through, before the URL is
+/// matched (so axum's `MatchedPath` is not there yet), 404s included.
 pub trait RouteLayer:
     tower::Layer<
-        axum::routing::Route,
+        crate::middleware::Views,
         Service: tower::Service<
             axum::extract::Request,
             Response: axum::response::IntoResponse + 'static,
@@ -112,7 +117,7 @@ pub trait RouteLayer:
 
 impl<L> RouteLayer for L where
     L: tower::Layer<
-            axum::routing::Route,
+            crate::middleware::Views,
             Service: tower::Service<
                 axum::extract::Request,
                 Response: axum::response::IntoResponse + 'static,
@@ -131,7 +136,7 @@ impl<L> RouteLayer for L where
 
 /// Wraps a layer as the function that applies it to a router.
 pub(crate) fn layer_fn<L: RouteLayer>(layer: L) -> LayerFn {
-    Arc::new(move |router: axum::Router| router.layer(layer.clone()))
+    Arc::new(move |views: Views| views.wrap(&layer))
 }
 
 type SectionReader =
@@ -142,7 +147,7 @@ type RunFn =
     Arc<dyn Fn(CommandContext) -> BoxFuture<'static, Result<(), StartupError>> + Send + Sync>;
 pub(crate) type PostMigrateFn =
     Arc<dyn Fn(MigrateContext) -> BoxFuture<'static, Result<(), StartupError>> + Send + Sync>;
-pub(crate) type LayerFn = Arc<dyn Fn(axum::Router) -> axum::Router + Send + Sync>;
+pub(crate) type LayerFn = Arc<dyn Fn(Views) -> Views + Send + Sync>;
 
 /// A reusable piece of a site. See the [module docs](self).
 #[must_use]

@@ -98,7 +98,7 @@
 //! trusted_origins = ["https://*.example.com"]
 //! ```
 
-mod layer;
+pub(crate) mod layer;
 mod origin;
 mod token;
 

@@ -6,27 +6,33 @@
 //! 3. the **hooks** ([`Middleware`]) of the installed apps, in the order the
 //!    apps were added, then the project's own
 //!    ([`Project::middleware`](crate::Project::middleware)); the static files
-//!    of [`contrib::staticfiles`](crate::contrib::staticfiles) are one. A
-//!    hook's `before` may answer the request itself; the `after` of every
-//!    hook that ran then sees the response, innermost first;
+//!    of [`contrib::staticfiles`](crate::contrib::staticfiles) and the
+//!    sessions of [`contrib::sessions`](crate::contrib::sessions) are two.
+//!    A hook's `before` may answer the request itself, or hand the
+//!    pipeline a [`Finish`] step for this request ([`Before::Then`]); on
+//!    the way out every hook that ran sees the response, innermost first:
+//!    its step (which may wait, e.g. to save a session), then its `after`;
 //! 4. **body limit**: `Content-Length` over `server.body_limit` → 413
 //!    (bodies without a length are cut off at the limit while read, also 413);
 //! 5. **request timeout** (→ 503) and **panic guard** (→ 500; the server
 //!    keeps serving);
 //! 6. the **layers** (any tower [`Layer`](tower::Layer), from
 //!    [`App::layer`](crate::App::layer) and
-//!    [`Project::layer`](crate::Project::layer)), the first added outermost;
-//! 7. **CSRF protection** ([`csrf`](crate::csrf)) around each view: unsafe
-//!    requests without a valid token → 403;
+//!    [`Project::layer`](crate::Project::layer)), the first added
+//!    outermost; each wraps the routed site once ([`Views`]), not each
+//!    route;
+//! 7. **CSRF protection** ([`csrf`](crate::csrf)) for the view the URL
+//!    resolves to: unsafe requests without a valid token → 403;
 //! 8. the **view**;
 //! 9. on the way out: **error pages** rendered from templates, the hooks'
-//!    `after`, **security headers**, `X-Request-Id`, **metrics** and one
-//!    **access-log** line.
+//!    steps and `after`, **security headers**, `X-Request-Id`, **metrics**
+//!    and one **access-log** line.
 //!
-//! Steps 1, 2, 4, 5 and 9 are one service with a named (unboxed) future,
+//! Steps 1 to 5, 7 and 9 are one service with a named (unboxed) future,
 //! not a stack of layers, because each layer would box its future and keep
 //! its own copy of the request state; a request that no hook answers costs
-//! one virtual call per hook. Handlers extract what hooks and layers
+//! one virtual call per hook, and a site without layers calls the CSRF
+//! check and the router directly. Handlers extract what hooks and layers
 //! attach to the request's extensions with axum's
 //! [`Extension`](axum::Extension).
 //!
@@ -91,8 +97,11 @@ use http::{HeaderName, Request, StatusCode, header};
 use http_body::Body as _;
 use hyper::body::Incoming;
 use tokio::time::Sleep;
-use tower::Service;
+use tower::util::BoxCloneSyncService;
+use tower::{Service, ServiceExt};
 
+use crate::app::RouteLayer;
+use crate::csrf::layer::{CsrfFuture, CsrfService};
 use crate::error_pages::{ErrorPages, ErrorReport, RequestSummary};
 use crate::request::{ConnectionInfo, RequestContext, RequestId, Scoped, SiteState};
 use crate::settings::{Settings, SettingsError};
@@ -138,6 +147,11 @@ pub trait Middleware: Send + Sync + 'static {
 pub enum Before {
     /// Go on to the next hook and the view.
     Continue,
+    /// Go on to the next hook and the view; then hand the response to this
+    /// request's [`Finish`] (before the hook's own `after`). This is how a
+    /// hook keeps state for one request, and how it waits on the way out
+    /// (saving a session) without wrapping the views in a layer.
+    Then(Arc<dyn Finish>),
     /// Answer with this response; the view does not run.
     Respond(Response),
     /// Answer with the response this future gives.
@@ -148,7 +162,38 @@ impl std::fmt::Debug for Before {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Self::Continue => "Continue",
+            Self::Then(_) => "Then",
             Self::Respond(_) => "Respond",
+            Self::Pending(_) => "Pending",
+        })
+    }
+}
+
+/// One request's finishing step, handed to the pipeline by a hook's
+/// [`before`](Middleware::before) with [`Before::Then`].
+///
+/// It runs on the response of that request only, whoever answered it (the
+/// view, an error page, a later hook), innermost hook first, and may wait.
+/// A panic in it is answered with a 500 page, as a panic in a view.
+pub trait Finish: Send + Sync + 'static {
+    /// Changes the response, or returns the future that gives the final
+    /// one.
+    fn finish(self: Arc<Self>, response: Response) -> Finished;
+}
+
+/// What a [`Finish`] decided.
+#[non_exhaustive]
+pub enum Finished {
+    /// The response, finished.
+    Done(Response),
+    /// The response this future gives.
+    Pending(Pin<Box<dyn Future<Output = Response> + Send>>),
+}
+
+impl std::fmt::Debug for Finished {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Done(_) => "Done",
             Self::Pending(_) => "Pending",
         })
     }
@@ -214,14 +259,117 @@ impl Pipeline {
     }
 }
 
-/// The project's routes, twice: axum's extractors cap bodies at 2 MB unless
+/// The project's views, twice: axum's extractors cap bodies at 2 MB unless
 /// a `DefaultBodyLimit` layer says otherwise, and that layer costs an
 /// allocation per request; only requests that have a body go through the
 /// copy with the layer (the pipeline enforces `server.body_limit` itself).
 #[derive(Clone, Debug)]
 pub(crate) struct Routes {
-    pub(crate) without_body: Router,
-    pub(crate) with_body: Router,
+    pub(crate) without_body: Views,
+    pub(crate) with_body: Views,
+}
+
+/// The views behind the CSRF check and the layers added after the one
+/// being applied: the service an [`App::layer`](crate::App::layer) or
+/// [`Project::layer`](crate::Project::layer) wraps.
+///
+/// Layers wrap the routed site as a whole, once (not each route): a layer
+/// sees every request the hooks let through, 404s included, before the
+/// URL is matched. Without layers the pipeline calls the CSRF check and
+/// the router directly, with no boxing; each layer adds one boxed level.
+#[derive(Clone)]
+pub struct Views(ViewsInner);
+
+#[derive(Clone)]
+enum ViewsInner {
+    Routes(CsrfService<Router>),
+    Layered(BoxCloneSyncService<Request<Body>, Response, Infallible>),
+}
+
+impl std::fmt::Debug for Views {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self.0 {
+            ViewsInner::Routes(_) => "Views(routes)",
+            ViewsInner::Layered(_) => "Views(layered)",
+        })
+    }
+}
+
+impl Views {
+    /// The router behind the CSRF check.
+    pub(crate) fn new(routes: CsrfService<Router>) -> Self {
+        Self(ViewsInner::Routes(routes))
+    }
+
+    /// `layer` around these views.
+    pub(crate) fn wrap<L: RouteLayer>(self, layer: &L) -> Self {
+        let service = layer
+            .layer(self)
+            .map_response(IntoResponse::into_response)
+            .map_err(Into::into);
+        Self(ViewsInner::Layered(BoxCloneSyncService::new(service)))
+    }
+}
+
+impl Service<Request<Body>> for Views {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = ViewsFuture;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        match &mut self.0 {
+            ViewsInner::Routes(routes) => routes.poll_ready(cx),
+            ViewsInner::Layered(layered) => layered.poll_ready(cx),
+        }
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        let inner = match &mut self.0 {
+            ViewsInner::Routes(routes) => ViewsState::Routes {
+                fut: routes.call(request),
+            },
+            ViewsInner::Layered(layered) => ViewsState::Layered {
+                fut: layered.call(request),
+            },
+        };
+        ViewsFuture { inner }
+    }
+}
+
+type LayeredFuture =
+    <BoxCloneSyncService<Request<Body>, Response, Infallible> as Service<Request<Body>>>::Future;
+
+pin_project_lite::pin_project! {
+    /// The future of [`Views`].
+    pub struct ViewsFuture {
+        #[pin]
+        inner: ViewsState,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = ViewsProjected]
+    enum ViewsState {
+        Routes { #[pin] fut: CsrfFuture<Router, RouteFuture<Infallible>> },
+        Layered { fut: LayeredFuture },
+    }
+}
+
+impl Future for ViewsFuture {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().inner.project() {
+            ViewsProjected::Routes { fut } => fut.poll(cx),
+            ViewsProjected::Layered { fut } => fut.as_mut().poll(cx),
+        }
+    }
+}
+
+impl std::fmt::Debug for ViewsFuture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ViewsFuture")
+    }
 }
 
 /// A built site as a tower (and hyper) service: the middleware stack
@@ -257,7 +405,7 @@ impl SiteService {
         if pipeline.metrics {
             crate::metrics::request_started();
         }
-        let seen = Seen {
+        let mut seen = Seen {
             // Only the access log and the metrics need the time.
             start: (pipeline.metrics
                 || tracing::enabled!(target: "manouche::access", tracing::Level::INFO))
@@ -266,12 +414,13 @@ impl SiteService {
             uri: req.uri().clone(),
             request_id: pipeline.request_ids.assign(req.headers()),
             connection: self.connection,
+            finishers: Finishers::default(),
         };
 
         if let Err(detail) = pipeline.hosts.check(&req) {
             tracing::warn!(target: "manouche::security", request_id = %seen.request_id, "{detail}");
             let response = ErrorReport::new(StatusCode::BAD_REQUEST, detail).into_response();
-            return PipelineFuture::ready(finish(&pipeline, response, &seen, Ran::None));
+            return PipelineFuture::out(leave(&pipeline, seen, response, Ran::None), pipeline);
         }
         // A hook that answers skips the router, the timeout and the panic
         // guard (a panic in `before` itself is caught here).
@@ -280,8 +429,9 @@ impl SiteService {
             let ran = Ran::Answered(index);
             match before {
                 Ok(Before::Continue) => {}
+                Ok(Before::Then(step)) => seen.finishers.push(index, step),
                 Ok(Before::Respond(response)) => {
-                    return PipelineFuture::ready(finish(&pipeline, response, &seen, ran));
+                    return PipelineFuture::out(leave(&pipeline, seen, response, ran), pipeline);
                 }
                 Ok(Before::Pending(fut)) => {
                     return PipelineFuture::Reading {
@@ -293,15 +443,15 @@ impl SiteService {
                 }
                 Err(payload) => {
                     let response = on_panic(payload.as_ref(), &seen);
-                    return PipelineFuture::ready(finish(&pipeline, response, &seen, ran));
+                    return PipelineFuture::out(leave(&pipeline, seen, response, ran), pipeline);
                 }
             }
         }
-        let mut router = if req.body().is_end_stream() {
+        let mut views = if req.body().is_end_stream() {
             self.routes.without_body.clone()
         } else {
             if let Some(response) = limit_body(&mut req, pipeline.body_limit) {
-                return PipelineFuture::ready(finish(&pipeline, response, &seen, Ran::All));
+                return PipelineFuture::out(leave(&pipeline, seen, response, Ran::All), pipeline);
             }
             self.routes.with_body.clone()
         };
@@ -310,7 +460,7 @@ impl SiteService {
             request_id: seen.request_id.clone(),
             connection: self.connection,
         };
-        let handler = crate::request::scope(context, router.call(req));
+        let handler = crate::request::scope(context, views.call(req));
         PipelineFuture::Running {
             fut: AssertUnwindSafe(handler).catch_unwind(),
             timer: None,
@@ -389,14 +539,53 @@ struct Seen {
     uri: http::Uri,
     request_id: RequestId,
     connection: ConnectionInfo,
+    /// The finishing steps the hooks gave ([`Before::Then`]).
+    finishers: Finishers,
 }
 
-type Guarded = CatchUnwind<AssertUnwindSafe<Scoped<RouteFuture<Infallible>>>>;
+/// The finishing steps of one request's hooks, by hook index, in the order
+/// the hooks ran. The first two are kept inline: a site with sessions and
+/// messages allocates nothing here.
+#[derive(Default)]
+struct Finishers {
+    inline: [Option<(usize, Arc<dyn Finish>)>; 2],
+    more: Vec<(usize, Arc<dyn Finish>)>,
+}
+
+impl Finishers {
+    fn push(&mut self, index: usize, step: Arc<dyn Finish>) {
+        match self.inline.iter_mut().find(|slot| slot.is_none()) {
+            Some(slot) => *slot = Some((index, step)),
+            None => self.more.push((index, step)),
+        }
+    }
+
+    /// The step of the hook at `index`, if it gave one (asked for in
+    /// decreasing order of index).
+    fn take(&mut self, index: usize) -> Option<Arc<dyn Finish>> {
+        if let Some(&(at, _)) = self.more.last() {
+            return (at == index).then(|| self.more.pop().map(|(_, step)| step))?;
+        }
+        self.inline
+            .iter_mut()
+            .rev()
+            .find(|slot| slot.is_some())
+            .and_then(|slot| match slot {
+                Some((at, _)) if *at == index => slot.take().map(|(_, step)| step),
+                _ => None,
+            })
+    }
+}
+
+type Guarded = CatchUnwind<AssertUnwindSafe<Scoped<ViewsFuture>>>;
+
+/// A hook's finishing step that waits, under the panic guard.
+type Waiting = CatchUnwind<AssertUnwindSafe<Pin<Box<dyn Future<Output = Response> + Send>>>>;
 
 pin_project_lite::pin_project! {
     /// The pipeline's future: the handler under the panic guard and the
-    /// timeout, then the finishing touches. The timer is only created when
-    /// the handler does not finish on its first poll, so the many requests
+    /// timeout, then the way out. The timer is only created when the
+    /// handler does not finish on its first poll, so the many requests
     /// that answer at once never touch the timer wheel.
     #[project = Projected]
     pub(crate) enum PipelineFuture {
@@ -414,13 +603,39 @@ pin_project_lite::pin_project! {
             seen: Option<Seen>,
             pipeline: Arc<Pipeline>,
         },
+        // A hook's finishing step is waiting (a session being saved); the
+        // way out goes on from that hook.
+        Finishing {
+            fut: Waiting,
+            index: usize,
+            seen: Option<Seen>,
+            pipeline: Arc<Pipeline>,
+            ran: Ran,
+        },
     }
 }
 
+const POLLED_AFTER_COMPLETION: &str = "PipelineFuture polled after completion";
+
 impl PipelineFuture {
-    fn ready(response: Response) -> Self {
-        Self::Ready {
-            response: Some(response),
+    /// The future for a way out that started at dispatch.
+    fn out(outward: Outward, pipeline: Arc<Pipeline>) -> Self {
+        match outward {
+            Outward::Done(response) => Self::Ready {
+                response: Some(response),
+            },
+            Outward::Waiting {
+                fut,
+                index,
+                seen,
+                ran,
+            } => Self::Finishing {
+                fut,
+                index,
+                seen: Some(seen),
+                pipeline,
+                ran,
+            },
         }
     }
 }
@@ -428,11 +643,11 @@ impl PipelineFuture {
 impl Future for PipelineFuture {
     type Output = Result<Response, Infallible>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project() {
-            Projected::Ready { response } => Poll::Ready(Ok(response
-                .take()
-                .expect("PipelineFuture polled after completion"))),
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let next = match self.as_mut().project() {
+            Projected::Ready { response } => {
+                return Poll::Ready(Ok(response.take().expect(POLLED_AFTER_COMPLETION)));
+            }
             Projected::Reading {
                 fut,
                 seen,
@@ -440,8 +655,8 @@ impl Future for PipelineFuture {
                 ran,
             } => {
                 let response = std::task::ready!(fut.as_mut().poll(cx));
-                let seen = seen.take().expect("PipelineFuture polled after completion");
-                Poll::Ready(Ok(finish(pipeline, response, &seen, *ran)))
+                let seen = seen.take().expect(POLLED_AFTER_COMPLETION);
+                leave(pipeline, seen, response, *ran)
             }
             Projected::Running {
                 fut,
@@ -461,17 +676,123 @@ impl Future for PipelineFuture {
                         None
                     }
                 };
-                let seen = seen.take().expect("PipelineFuture polled after completion");
+                let seen = seen.take().expect(POLLED_AFTER_COMPLETION);
                 let response = match outcome {
                     Some(Ok(Ok(response))) => response,
                     Some(Ok(Err(never))) => match never {},
                     Some(Err(payload)) => on_panic(payload.as_ref(), &seen),
                     None => on_timeout(pipeline.request_timeout, &seen),
                 };
-                Poll::Ready(Ok(finish(pipeline, response, &seen, Ran::All)))
+                leave(pipeline, seen, response, Ran::All)
+            }
+            Projected::Finishing {
+                fut,
+                index,
+                seen,
+                pipeline,
+                ran,
+            } => {
+                let outcome = std::task::ready!(Pin::new(fut).poll(cx));
+                let seen = seen.take().expect(POLLED_AFTER_COMPLETION);
+                let response = match outcome {
+                    Ok(response) => response,
+                    Err(payload) => on_panic(payload.as_ref(), &seen),
+                };
+                let mut response = error_page(pipeline, response, &seen);
+                pipeline.hooks.0[*index].after(&mut response);
+                resume(pipeline, seen, response, *ran, *index)
+            }
+        };
+        match next {
+            Outward::Done(response) => {
+                self.set(Self::Ready { response: None });
+                Poll::Ready(Ok(response))
+            }
+            Outward::Waiting {
+                fut,
+                index,
+                seen,
+                ran,
+            } => {
+                let pipeline = match self.as_mut().project() {
+                    Projected::Reading { pipeline, .. }
+                    | Projected::Running { pipeline, .. }
+                    | Projected::Finishing { pipeline, .. } => Arc::clone(pipeline),
+                    Projected::Ready { .. } => unreachable!("a finished request has no way out"),
+                };
+                self.set(Self::Finishing {
+                    fut,
+                    index,
+                    seen: Some(seen),
+                    pipeline,
+                    ran,
+                });
+                self.poll(cx)
             }
         }
     }
+}
+
+/// Where the way out stands.
+enum Outward {
+    /// Finished and sealed.
+    Done(Response),
+    /// The finishing step of the hook at `index` is waiting.
+    Waiting {
+        fut: Waiting,
+        index: usize,
+        seen: Seen,
+        ran: Ran,
+    },
+}
+
+/// The way out of a request that `ran` through the hooks: error pages,
+/// the hooks' finishing steps and `after`s, innermost first, then
+/// [`seal`].
+fn leave(pipeline: &Pipeline, seen: Seen, response: Response, ran: Ran) -> Outward {
+    let end = match ran {
+        Ran::None => 0,
+        Ran::Answered(index) => index + 1,
+        Ran::All => pipeline.hooks.0.len(),
+    };
+    let response = error_page(pipeline, response, &seen);
+    resume(pipeline, seen, response, ran, end)
+}
+
+/// The way out through the hooks before `end`.
+fn resume(
+    pipeline: &Pipeline,
+    mut seen: Seen,
+    mut response: Response,
+    ran: Ran,
+    mut end: usize,
+) -> Outward {
+    while let Some(index) = end.checked_sub(1) {
+        if let Some(step) = seen.finishers.take(index) {
+            match std::panic::catch_unwind(AssertUnwindSafe(|| step.finish(response))) {
+                Ok(Finished::Done(done)) => response = error_page(pipeline, done, &seen),
+                Ok(Finished::Pending(fut)) => {
+                    return Outward::Waiting {
+                        fut: AssertUnwindSafe(fut).catch_unwind(),
+                        index,
+                        seen,
+                        ran,
+                    };
+                }
+                Err(payload) => {
+                    let page = on_panic(payload.as_ref(), &seen);
+                    response = error_page(pipeline, page, &seen);
+                }
+            }
+        }
+        pipeline.hooks.0[index].after(&mut response);
+        end = index;
+    }
+    let answered = match ran {
+        Ran::Answered(index) => pipeline.hooks.0.get(index),
+        Ran::None | Ran::All => None,
+    };
+    Outward::Done(seal(pipeline, response, &seen, answered))
 }
 
 fn on_panic(payload: &(dyn std::any::Any + Send), seen: &Seen) -> Response {
@@ -532,42 +853,45 @@ fn limit_body(req: &mut Request<Body>, limit: u64) -> Option<Response> {
     None
 }
 
-/// Error pages, the hooks' `after`, security headers, request id header,
-/// metrics and the access log.
-fn finish(pipeline: &Pipeline, mut response: Response, seen: &Seen, ran: Ran) -> Response {
-    if let Some(report) = response.extensions_mut().remove::<ErrorReport>() {
-        let summary = RequestSummary {
-            method: seen.method.to_string(),
-            path: seen.uri.path().to_owned(),
-            request_id: seen.request_id.to_string(),
-        };
-        // Rendered as the request's own code, so that the page's `url(...)`
-        // and `static_url(...)` answer for this site.
-        let context = RequestContext {
-            site: Arc::clone(&pipeline.site),
-            request_id: seen.request_id.clone(),
-            connection: seen.connection,
-        };
-        let page = crate::request::sync_scope(context, || {
-            pipeline
-                .error_pages
-                .render(&report, &summary, pipeline.debug, &pipeline.site.urls)
-        });
-        let (mut parts, _) = response.into_parts();
-        let (page_parts, body) = page.into_parts();
-        parts.headers.remove(header::CONTENT_LENGTH);
-        parts.headers.extend(page_parts.headers);
-        response = Response::from_parts(parts, body);
-    }
-    let hooks = &pipeline.hooks.0;
-    let (ran_hooks, answered) = match ran {
-        Ran::None => (&hooks[..0], None),
-        Ran::Answered(index) => (&hooks[..=index], hooks.get(index)),
-        Ran::All => (&hooks[..], None),
+/// The error page for a response that carries an [`ErrorReport`],
+/// rendered from the templates.
+fn error_page(pipeline: &Pipeline, mut response: Response, seen: &Seen) -> Response {
+    let Some(report) = response.extensions_mut().remove::<ErrorReport>() else {
+        return response;
     };
-    for hook in ran_hooks.iter().rev() {
-        hook.after(&mut response);
-    }
+    let summary = RequestSummary {
+        method: seen.method.to_string(),
+        path: seen.uri.path().to_owned(),
+        request_id: seen.request_id.to_string(),
+    };
+    // Rendered as the request's own code, so that the page's `url(...)`
+    // and `static_url(...)` answer for this site.
+    let context = RequestContext {
+        site: Arc::clone(&pipeline.site),
+        request_id: seen.request_id.clone(),
+        connection: seen.connection,
+    };
+    let page = crate::request::sync_scope(context, || {
+        pipeline
+            .error_pages
+            .render(&report, &summary, pipeline.debug, &pipeline.site.urls)
+    });
+    let (mut parts, _) = response.into_parts();
+    let (page_parts, body) = page.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.extend(page_parts.headers);
+    Response::from_parts(parts, body)
+}
+
+/// The last touches: security headers, the request id header, metrics
+/// and the access log. `answered`: the hook that answered, if one did.
+fn seal(
+    pipeline: &Pipeline,
+    mut response: Response,
+    seen: &Seen,
+    answered: Option<&Arc<dyn Middleware>>,
+) -> Response {
+    leave_length_to_hyper(&mut response, &seen.method);
     let headers = response.headers_mut();
     pipeline.security.apply(headers);
     headers.insert(X_REQUEST_ID, seen.request_id.to_header_value());
@@ -601,6 +925,35 @@ fn finish(pipeline: &Pipeline, mut response: Response, seen: &Seen, ran: Ran) ->
     response
 }
 
+/// Removes a `Content-Length` that only repeats the body's exact size:
+/// hyper writes that header itself (HTTP/1 and HTTP/2) for a body of known
+/// size, without parsing it back. A small response (a content type, the
+/// four security headers and the request id) then stays within its header
+/// map's first allocation (six entries) instead of growing and rehashing
+/// it on every request. Kept where hyper would not write it back: `HEAD`,
+/// and statuses without a body (1xx, 204, 304).
+fn leave_length_to_hyper(response: &mut Response, method: &http::Method) {
+    let status = response.status();
+    if *method == http::Method::HEAD
+        || status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+    {
+        return;
+    }
+    let Some(exact) = response.body().size_hint().exact() else {
+        return;
+    };
+    let headers = response.headers_mut();
+    let repeats = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok())
+        == Some(exact);
+    if repeats {
+        headers.remove(header::CONTENT_LENGTH);
+    }
+}
+
 /// A body size for the log: the byte count, or `-` for a stream.
 struct BodySize(Option<u64>);
 
@@ -610,5 +963,32 @@ impl std::fmt::Display for BodySize {
             Some(n) => write!(f, "{n}"),
             None => f.write_str("-"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Step;
+
+    impl Finish for Step {
+        fn finish(self: Arc<Self>, response: Response) -> Finished {
+            Finished::Done(response)
+        }
+    }
+
+    #[test]
+    fn finishing_steps_come_back_innermost_first_past_the_inline_slots() {
+        let mut finishers = Finishers::default();
+        for index in [0, 2, 3, 5] {
+            finishers.push(index, Arc::new(Step));
+        }
+        let taken: Vec<usize> = (0..7)
+            .rev()
+            .filter(|&index| finishers.take(index).is_some())
+            .collect();
+        assert_eq!(taken, [5, 3, 2, 0]);
+        assert!(finishers.take(0).is_none(), "each step is taken once");
     }
 }

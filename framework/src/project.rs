@@ -34,7 +34,7 @@ use crate::app::{
 use crate::checks::CheckMessage;
 use crate::db::{Database, ModelMeta};
 use crate::error_pages::{ErrorContext, ErrorPages};
-use crate::middleware::{Hooks, Middleware, Pipeline, Routes, SiteService};
+use crate::middleware::{Hooks, Middleware, Pipeline, Routes, SiteService, Views};
 use crate::migrations::{
     DataMigrations, EmbeddedMigrations, MigrationError, MigrationSet, migrations_dir,
 };
@@ -447,15 +447,22 @@ impl Project {
                 urls = urls.include(&prefix, app_urls.or_namespace(&app.label));
             }
         }
-        let layers = prepared.layers;
         let compiled = urls
             .compile()
             .map_err(|errors: UrlErrors| StartupError::from(errors))?;
         let conf = compiled.conf;
-        // CSRF protection is the innermost layer, so that an app's layer
+        // Turns every handler into its final service now, once: axum
+        // otherwise does it again on every request.
+        let router = compiled.router.with_state(());
+        // CSRF protection is inside every layer, so that an app's layer
         // can vouch for a request first (`csrf::ChecksOff`).
         let csrf = crate::csrf::CsrfLayer::new(&self.settings, conf.clone())?;
-        let mut router = compiled.router.layer(csrf);
+        let mut without_body = Views::new(tower::Layer::layer(&csrf, router.clone()));
+        let mut with_body = Views::new(tower::Layer::layer(
+            &csrf,
+            router.layer(DefaultBodyLimit::disable()),
+        ));
+        let mut layers = prepared.layers;
         if self.settings.debug
             && self.settings.media.url.starts_with('/')
             && self.settings.media.url != "/"
@@ -464,22 +471,20 @@ impl Project {
                 storage: crate::storage::FileSystemStorage::from_settings(&self.settings.media),
                 prefix: self.settings.media.url.clone(),
             };
-            router = router.layer(axum::middleware::from_fn_with_state(
+            // Inside the apps' layers, outside the CSRF check.
+            layers.push(layer_fn(axum::middleware::from_fn_with_state(
                 media,
                 crate::web::media::serve,
-            ));
+            )));
         }
         // The first layer added is the outermost: apply it last.
         for layer in layers.iter().rev() {
-            router = layer(router);
+            without_body = layer(without_body);
+            with_body = layer(with_body);
         }
-        // Turns every handler (and the layers around it) into its final
-        // service now, once: axum otherwise does it again on every request
-        // (boxing the handler and building each route layer anew).
-        let router = router.with_state(());
         let routes = Routes {
-            with_body: router.clone().layer(DefaultBodyLimit::disable()),
-            without_body: router,
+            with_body,
+            without_body,
         };
         let state = Arc::new(SiteState {
             urls: conf.clone(),

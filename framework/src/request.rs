@@ -76,8 +76,8 @@ impl RequestId {
         match &self.0 {
             Id::Incoming(value) => value.clone(),
             Id::Generated { prefix, counter } => {
-                HeaderValue::from_bytes(&hex_id(*prefix, *counter))
-                    .expect("hex digits are a valid header value")
+                let bytes = carve(&hex_id(*prefix, *counter));
+                HeaderValue::from_maybe_shared(bytes).expect("hex digits are a valid header value")
             }
         }
     }
@@ -85,6 +85,23 @@ impl RequestId {
 
 /// `prefix` and the low 32 bits of `counter` as 16 lowercase hex digits,
 /// without going through `fmt` (this runs on every response).
+/// `id` copied into a per-thread buffer that many ids share: one
+/// allocation per 256 ids instead of one per response (the buffer is
+/// freed when the last header value cut from it is dropped).
+fn carve(id: &[u8; 16]) -> bytes::Bytes {
+    thread_local! {
+        static ARENA: std::cell::RefCell<bytes::BytesMut> = std::cell::RefCell::new(bytes::BytesMut::new());
+    }
+    ARENA.with(|arena| {
+        let mut arena = arena.borrow_mut();
+        if arena.capacity() < id.len() {
+            *arena = bytes::BytesMut::with_capacity(id.len() * 256);
+        }
+        arena.extend_from_slice(id);
+        arena.split().freeze()
+    })
+}
+
 fn hex_id(prefix: u32, counter: u64) -> [u8; 16] {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let value = (u64::from(prefix) << 32) | (counter & 0xffff_ffff);

@@ -246,6 +246,7 @@ impl TestRequest {
     /// # Panics
     /// When the path is not a valid URI: a mistake in the test itself.
     pub async fn send(self) -> TestResponse {
+        let head = self.method == http::Method::HEAD;
         let mut request = Request::builder()
             .method(self.method)
             .uri(&self.path)
@@ -277,8 +278,22 @@ impl TestRequest {
             Ok(response) => response,
             Err(never) => match never {},
         };
-        let (parts, body) = response.into_parts();
+        let (mut parts, body) = response.into_parts();
         keep_cookies(&self.cookies, &parts.headers);
+        // What the server writes on the wire: the pipeline leaves a body's
+        // exact length to hyper, which sends it as `Content-Length`.
+        let status = parts.status;
+        if let Some(length) = http_body::Body::size_hint(&body).exact()
+            && !head
+            && !(status.is_informational()
+                || status == http::StatusCode::NO_CONTENT
+                || status == http::StatusCode::NOT_MODIFIED)
+        {
+            parts
+                .headers
+                .entry(http::header::CONTENT_LENGTH)
+                .or_insert_with(|| HeaderValue::from(length));
+        }
         let body = body
             .collect()
             .await

@@ -9,7 +9,7 @@ use axum::body::Body;
 use manouche::app::{AppSettings, CommandContext};
 use manouche::checks::Level;
 use manouche::db::{Auto, ForeignKey, Model};
-use manouche::middleware::{Before, Middleware};
+use manouche::middleware::{Before, Finish, Finished, Middleware};
 use manouche::prelude::*;
 use manouche::test::Client;
 use tower::ServiceExt;
@@ -382,6 +382,99 @@ async fn a_panicking_hook_is_a_500_and_the_site_keeps_serving() {
     let response = client.get("/hook-panics/").send().await;
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(client.get("/").send().await.text(), "fine");
+}
+
+/// A hook that keeps per-request state in its finishing step: the path it
+/// saw, stamped on the response after a wait, as a session store would.
+struct Stamper {
+    log: Log,
+}
+
+struct Stamp {
+    path: String,
+    log: Log,
+}
+
+impl Middleware for Stamper {
+    fn name(&self) -> &'static str {
+        "stamper"
+    }
+
+    fn before(&self, request: &mut http::Request<Body>) -> Before {
+        Before::Then(Arc::new(Stamp {
+            path: request.uri().path().to_owned(),
+            log: Arc::clone(&self.log),
+        }))
+    }
+
+    fn after(&self, _response: &mut Response) {
+        self.log.lock().unwrap().push("after stamper".into());
+    }
+}
+
+impl Finish for Stamp {
+    fn finish(self: Arc<Self>, mut response: Response) -> Finished {
+        self.log.lock().unwrap().push(format!("step {}", self.path));
+        match self.path.as_str() {
+            "/step-panics/" => panic!("a finishing step panicked"),
+            "/step-fails/" => Finished::Done(Error::internal("the store is down").into_response()),
+            _ => Finished::Pending(Box::pin(async move {
+                tokio::task::yield_now().await;
+                let value = http::HeaderValue::from_str(&self.path).unwrap();
+                response.headers_mut().insert("x-stamped", value);
+                response
+            })),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_hooks_finishing_step_runs_once_per_request_before_its_after_and_may_wait() {
+    let log: Log = Arc::default();
+    let client = Client::new(
+        Project::new(Settings::default())
+            .middleware(recorder("outer", &log, None))
+            .middleware(Stamper {
+                log: Arc::clone(&log),
+            })
+            .middleware(recorder("inner", &log, Some("blocked by the inner hook")))
+            .urls(Urls::new().path("", get(|| async { "home" }), "home")),
+    )
+    .unwrap();
+
+    let response = client.get("/").send().await;
+    assert_eq!(response.text(), "home");
+    assert_eq!(response.header("x-stamped"), Some("/"));
+    assert_eq!(response.header("x-frame-options"), Some("DENY"));
+    assert_eq!(
+        *log.lock().unwrap(),
+        [
+            "before outer",
+            "before inner",
+            "after inner",
+            "step /",
+            "after stamper",
+            "after outer"
+        ]
+    );
+
+    // A later hook answers: the step of the hook that ran still runs.
+    log.lock().unwrap().clear();
+    let response = client.get("/blocked/").send().await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(response.header("x-stamped"), Some("/blocked/"));
+
+    // An error response from a step is rendered as an error page, and
+    // the outer hooks still see it.
+    let response = client.get("/step-fails/").send().await;
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(response.text().contains("<html"), "{}", response.text());
+    assert!(response.header("x-seen-by").is_some());
+
+    // A panicking step is a 500, and the site keeps serving.
+    let response = client.get("/step-panics/").send().await;
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(client.get("/").send().await.text(), "home");
 }
 
 // --- two projects in one process --------------------------------------------

@@ -365,7 +365,7 @@ fn checks(context: &CheckContext<'_>) -> Vec<CheckMessage> {
         Some(sessions) if auth.is_some_and(|a| a < sessions) => vec![CheckMessage::error(
             "auth.E002",
             "the auth app is installed before the sessions app",
-            "add the sessions app first: its layer must be outside the views that read the user",
+            "add the sessions app first: its middleware must run before the views that read the user",
         )],
         Some(_) => Vec::new(),
     }

@@ -576,7 +576,7 @@ fn ready(ready: &mut Ready<'_>) -> Result<(), StartupError> {
             }
             (Some(sessions), Some(messages)) if sessions > messages => {
                 return Err(StartupError::improperly_configured(format!(
-                    "[messages] storage = \"{storage}\" keeps messages in the session, but the messages app is installed before the sessions app: add the sessions app first (its layer must be outside the messages')"
+                    "[messages] storage = \"{storage}\" keeps messages in the session, but the messages app is installed before the sessions app: add the sessions app first (its middleware must run before the messages' layer)"
                 )));
             }
             _ => {}

@@ -53,14 +53,14 @@
 //! read). An expired session is never accepted, whether or not it was
 //! cleared.
 
-mod layer;
+mod middleware;
 mod store;
 
 use std::sync::Arc;
 
 use serde::Deserialize;
 
-pub use layer::SessionLayer;
+pub use middleware::SessionMiddleware;
 pub use store::{SessionRow, Store};
 pub use tower_sessions::Expiry;
 /// The tower-sessions interface a store implements (to plug in another
@@ -72,7 +72,7 @@ use crate::app::{AppSettings, CommandContext, Ready};
 use crate::settings::Settings;
 use crate::{StartupError, embed_migrations};
 
-/// The app: the session layer around the routes, the database store's
+/// The app: the session middleware, the database store's
 /// table, `manage clearsessions`.
 pub fn app() -> App {
     App::new("sessions")
@@ -222,8 +222,8 @@ fn ready(ready: &mut Ready<'_>) -> Result<(), StartupError> {
             store
         }
     };
-    let layer = SessionLayer::new(store, &settings, ready.settings())?;
-    ready.add_layer(layer);
+    let middleware = SessionMiddleware::new(store, &settings, ready.settings())?;
+    ready.add_middleware(middleware);
     Ok(())
 }
 
@@ -247,7 +247,7 @@ async fn clearsessions(context: CommandContext) -> Result<(), StartupError> {
 pub struct Session {
     /// The request's handle: the session is made on the first call, so a
     /// view that takes a `Session` and never uses it costs nothing.
-    handle: Arc<layer::Handle>,
+    handle: Arc<middleware::Handle>,
 }
 
 impl std::fmt::Debug for Session {
@@ -389,8 +389,10 @@ impl Session {
     /// extractors of other apps).
     #[must_use]
     pub fn from_extensions(extensions: &http::Extensions) -> Option<Self> {
-        extensions.get::<Arc<layer::Handle>>().map(|handle| Self {
-            handle: Arc::clone(handle),
-        })
+        extensions
+            .get::<Arc<middleware::Handle>>()
+            .map(|handle| Self {
+                handle: Arc::clone(handle),
+            })
     }
 }

@@ -1,29 +1,26 @@
-//! The layer that gives each request its session handle and saves what the
-//! view changed.
+//! The middleware hook that gives each request its session handle and
+//! saves what the view changed.
 //!
 //! Not tower-sessions' own layer: that one parses every cookie into a jar
 //! and boxes every request's future. Here a request costs one small
-//! allocation (the handle) and a look for one cookie; the session itself
-//! is made when a view first asks for it, and only a request whose view
-//! touched the session takes the slower, boxed way out.
+//! allocation (the handle, which is also its finishing step) and a look
+//! for one cookie; the session itself is made when a view first asks for
+//! it, and only a request whose view touched the session takes the
+//! slower, boxed way out.
 
-use std::convert::Infallible;
-use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
-use futures_util::future::BoxFuture;
 use http::{Request, StatusCode, header};
-use tower::{Layer, Service};
 use tower_sessions::Expiry;
 use tower_sessions::session::Id;
 
 use super::{SessionSettings, Store};
 use crate::StartupError;
 use crate::error_pages::ErrorReport;
+use crate::middleware::{Before, Finish, Finished, Middleware};
 use crate::settings::Settings;
 use crate::web::cookies::{self, CookieAttributes, SameSite};
 
@@ -37,14 +34,16 @@ struct Config {
     save_every_request: bool,
 }
 
-/// The sessions app's layer (added by its `ready` hook).
+/// The sessions app's middleware hook (added by its `ready` hook; Django's
+/// `SessionMiddleware`): each request gets its session handle, and a
+/// response whose view touched the session has it saved, with the cookie.
 #[derive(Debug, Clone)]
-pub struct SessionLayer {
+pub struct SessionMiddleware {
     config: Arc<Config>,
 }
 
-impl SessionLayer {
-    /// The layer for `store` under `[sessions]`.
+impl SessionMiddleware {
+    /// The middleware for `store` under `[sessions]`.
     ///
     /// # Errors
     /// A `cookie_samesite` that does not parse (already refused when the
@@ -75,14 +74,21 @@ impl SessionLayer {
     }
 }
 
-impl<S> Layer<S> for SessionLayer {
-    type Service = SessionService<S>;
+impl Middleware for SessionMiddleware {
+    fn name(&self) -> &'static str {
+        "sessions"
+    }
 
-    fn layer(&self, inner: S) -> Self::Service {
-        SessionService {
-            inner,
+    fn before(&self, request: &mut Request<Body>) -> Before {
+        let cookie = cookies::find(request.headers(), &self.config.cookie_name)
+            .and_then(|value| value.parse::<Id>().ok());
+        let handle = Arc::new(Handle {
+            cookie,
             config: Arc::clone(&self.config),
-        }
+            session: OnceLock::new(),
+        });
+        request.extensions_mut().insert(Arc::clone(&handle));
+        Before::Then(handle)
     }
 }
 
@@ -112,77 +118,14 @@ impl Handle {
     }
 }
 
-/// [`SessionLayer`]'s service.
-#[derive(Debug, Clone)]
-pub struct SessionService<S> {
-    inner: S,
-    config: Arc<Config>,
-}
-
-impl<S> Service<Request<Body>> for SessionService<S>
-where
-    S: Service<Request<Body>, Response = Response, Error = Infallible>,
-    S::Future: Send + 'static,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future = SessionFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut request: Request<Body>) -> Self::Future {
-        let cookie = cookies::find(request.headers(), &self.config.cookie_name)
-            .and_then(|value| value.parse::<Id>().ok());
-        let handle = Arc::new(Handle {
-            cookie,
-            config: Arc::clone(&self.config),
-            session: OnceLock::new(),
-        });
-        request.extensions_mut().insert(Arc::clone(&handle));
-        SessionFuture::View {
-            fut: self.inner.call(request),
-            handle: Some(handle),
+impl Finish for Handle {
+    fn finish(self: Arc<Self>, response: Response) -> Finished {
+        let touched = self.used().is_some();
+        let refresh = self.config.save_every_request && self.cookie.is_some();
+        if !touched && !refresh {
+            return Finished::Done(response);
         }
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// [`SessionService`]'s future: the view, then (only when the view
-    /// touched the session) the save.
-    #[project = Projected]
-    pub enum SessionFuture<F> {
-        View { #[pin] fut: F, handle: Option<Arc<Handle>> },
-        Saving { fut: BoxFuture<'static, Response> },
-    }
-}
-
-impl<F> Future for SessionFuture<F>
-where
-    F: Future<Output = Result<Response, Infallible>>,
-{
-    type Output = Result<Response, Infallible>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        loop {
-            match self.as_mut().project() {
-                Projected::View { fut, handle } => {
-                    let Ok(response) = std::task::ready!(fut.poll(cx));
-                    let handle = handle
-                        .take()
-                        .expect("SessionFuture polled after completion");
-                    let touched = handle.used().is_some();
-                    let refresh = handle.config.save_every_request && handle.cookie.is_some();
-                    if !touched && !refresh {
-                        return Poll::Ready(Ok(response));
-                    }
-                    let fut = Box::pin(finish(handle, touched, response));
-                    self.set(Self::Saving { fut });
-                }
-                Projected::Saving { fut } => return fut.as_mut().poll(cx).map(Ok),
-            }
-        }
+        Finished::Pending(Box::pin(finish(self, touched, response)))
     }
 }
 
