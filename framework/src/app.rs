@@ -136,7 +136,15 @@ impl<L> RouteLayer for L where
 
 /// Wraps a layer as the function that applies it to a router.
 pub(crate) fn layer_fn<L: RouteLayer>(layer: L) -> LayerFn {
-    Arc::new(move |views: Views| views.wrap(&layer))
+    Arc::new(move |views: Views| {
+        use axum::response::IntoResponse;
+        use tower::ServiceExt;
+        let service = layer
+            .layer(views)
+            .map_response(IntoResponse::into_response)
+            .map_err(Into::into);
+        Views::boxed(tower::util::BoxCloneSyncService::new(service))
+    })
 }
 
 type SectionReader =

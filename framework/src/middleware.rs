@@ -97,10 +97,9 @@ use http::{HeaderName, Request, StatusCode, header};
 use http_body::Body as _;
 use hyper::body::Incoming;
 use tokio::time::Sleep;
+use tower::Service;
 use tower::util::BoxCloneSyncService;
-use tower::{Service, ServiceExt};
 
-use crate::app::RouteLayer;
 use crate::csrf::layer::{CsrfFuture, CsrfService};
 use crate::error_pages::{ErrorPages, ErrorReport, RequestSummary};
 use crate::request::{ConnectionInfo, RequestContext, RequestId, Scoped, SiteState};
@@ -301,13 +300,9 @@ impl Views {
         Self(ViewsInner::Routes(routes))
     }
 
-    /// `layer` around these views.
-    pub(crate) fn wrap<L: RouteLayer>(self, layer: &L) -> Self {
-        let service = layer
-            .layer(self)
-            .map_response(IntoResponse::into_response)
-            .map_err(Into::into);
-        Self(ViewsInner::Layered(BoxCloneSyncService::new(service)))
+    /// Views behind a layer, boxed (see `app::layer_fn`).
+    pub(crate) fn boxed(service: BoxCloneSyncService<Request<Body>, Response, Infallible>) -> Self {
+        Self(ViewsInner::Layered(service))
     }
 }
 
