@@ -250,7 +250,7 @@ fn apply(plan: Plan, response: &mut Response, debug: bool) -> Option<SessionWrit
     (plan.session != SessionWrite::Nothing).then_some(plan.session)
 }
 
-/// Writes the session's `_messages` before the session layer saves it.
+/// Writes the session's `_messages` before the sessions middleware saves it.
 async fn write_session(
     session: Option<Session>,
     write: SessionWrite,
