@@ -558,17 +558,18 @@ impl Finishers {
     /// The step of the hook at `index`, if it gave one (asked for in
     /// decreasing order of index).
     fn take(&mut self, index: usize) -> Option<Arc<dyn Finish>> {
-        if let Some(&(at, _)) = self.more.last() {
-            return (at == index).then(|| self.more.pop().map(|(_, step)| step))?;
+        let last = match self.more.last() {
+            Some(&(at, _)) => at,
+            None => self.inline.iter().rev().flatten().next()?.0,
+        };
+        if last != index {
+            return None;
         }
-        self.inline
-            .iter_mut()
-            .rev()
-            .find(|slot| slot.is_some())
-            .and_then(|slot| match slot {
-                Some((at, _)) if *at == index => slot.take().map(|(_, step)| step),
-                _ => None,
-            })
+        let taken = match self.more.pop() {
+            Some(entry) => Some(entry),
+            None => self.inline.iter_mut().rev().find_map(Option::take),
+        };
+        taken.map(|(_, step)| step)
     }
 }
 
@@ -925,28 +926,36 @@ fn seal(
 /// size, without parsing it back. A small response (a content type, the
 /// four security headers and the request id) then stays within its header
 /// map's first allocation (six entries) instead of growing and rehashing
-/// it on every request. Kept where hyper would not write it back: `HEAD`,
-/// and statuses without a body (1xx, 204, 304).
+/// it on every request.
 fn leave_length_to_hyper(response: &mut Response, method: &http::Method) {
-    let status = response.status();
-    if *method == http::Method::HEAD
-        || status.is_informational()
-        || status == StatusCode::NO_CONTENT
-        || status == StatusCode::NOT_MODIFIED
-    {
+    if !server_writes_length(method, response.status()) {
         return;
     }
     let Some(exact) = response.body().size_hint().exact() else {
         return;
     };
-    let headers = response.headers_mut();
-    let repeats = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok())
-        == Some(exact);
-    if repeats {
-        headers.remove(header::CONTENT_LENGTH);
+    if let http::header::Entry::Occupied(declared) =
+        response.headers_mut().entry(header::CONTENT_LENGTH)
+        && declared
+            .get()
+            .to_str()
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            == Some(exact)
+    {
+        declared.remove();
     }
+}
+
+/// Whether the server writes `Content-Length` from the body's exact size
+/// when the response has none: not for `HEAD`, and not for the statuses
+/// without a body (1xx, 204, 304). The test client adds it back by this
+/// same rule, so that it shows what the wire carries.
+pub(crate) fn server_writes_length(method: &http::Method, status: StatusCode) -> bool {
+    *method != http::Method::HEAD
+        && !status.is_informational()
+        && status != StatusCode::NO_CONTENT
+        && status != StatusCode::NOT_MODIFIED
 }
 
 /// A body size for the log: the byte count, or `-` for a stream.

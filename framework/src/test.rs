@@ -246,7 +246,7 @@ impl TestRequest {
     /// # Panics
     /// When the path is not a valid URI: a mistake in the test itself.
     pub async fn send(self) -> TestResponse {
-        let head = self.method == http::Method::HEAD;
+        let method = self.method.clone();
         let mut request = Request::builder()
             .method(self.method)
             .uri(&self.path)
@@ -284,10 +284,7 @@ impl TestRequest {
         // exact length to hyper, which sends it as `Content-Length`.
         let status = parts.status;
         if let Some(length) = http_body::Body::size_hint(&body).exact()
-            && !head
-            && !(status.is_informational()
-                || status == http::StatusCode::NO_CONTENT
-                || status == http::StatusCode::NOT_MODIFIED)
+            && crate::middleware::server_writes_length(&method, status)
         {
             parts
                 .headers
