@@ -4,8 +4,9 @@
 //!
 //! A request without the messages cookie (or, with the session storage,
 //! without a session cookie) costs a cookie lookup, one small allocation
-//! and a task-local; a view that neither reads nor adds messages leaves the
-//! response as it is. The cookie, when there is one, is checked and read
+//! and a task-local, besides the boxed level every layer adds (a layer
+//! wraps the whole site); a view that neither reads nor adds messages
+//! leaves the response as it is. The cookie, when there is one, is checked and read
 //! before the view, since it exists only while messages wait to be shown.
 //! Only a request whose messages are in the session, or that must write
 //! there, takes the slower, boxed way.
