@@ -92,6 +92,7 @@ pub mod raw;
 pub mod relations;
 pub mod schema;
 pub(crate) mod sql;
+mod sqlite_pool;
 pub mod testing;
 mod transaction;
 

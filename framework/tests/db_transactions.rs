@@ -286,3 +286,217 @@ async fn select_for_update_and_ping() {
     })
     .await;
 }
+
+/// Autocommit writes that arrive together are committed together on SQLite
+/// (one transaction, one disk sync); each still gets the answer it would
+/// have had alone. On PostgreSQL they run side by side as before.
+#[tokio::test]
+async fn writes_arriving_together_each_get_their_own_answer() {
+    for_each_database(|db| async move {
+        setup(&db).await?;
+        Tag::new("taken").save(&db).await?;
+        // Polled together on one thread: the first write starts, the others
+        // queue behind it and go as one batch, one of which breaks a unique
+        // constraint in the middle.
+        let names: Vec<String> = (0..40)
+            .map(|i| {
+                if i == 17 {
+                    "taken".to_owned()
+                } else {
+                    format!("t{i}")
+                }
+            })
+            .collect();
+        let results = futures_util::future::join_all(names.iter().map(|name| {
+            let db = &db;
+            async move {
+                let mut tag = Tag::new(name);
+                tag.save(db).await.map(|()| tag)
+            }
+        }))
+        .await;
+        let mut ids = std::collections::BTreeSet::new();
+        for (i, result) in results.into_iter().enumerate() {
+            if i == 17 {
+                assert!(
+                    matches!(result, Err(Error::UniqueViolation { .. })),
+                    "{result:?}"
+                );
+                continue;
+            }
+            let tag = result?;
+            let id = tag.id.get().expect("saved");
+            assert!(ids.insert(id), "id {id} given twice");
+            let stored = Tag::objects().filter(Tag::id.eq(id)).get(&db).await?;
+            assert_eq!(stored.name, format!("t{i}"));
+        }
+        // Every write took effect exactly once, the failed one not at all.
+        assert_eq!(Tag::objects().count(&db).await?, 40);
+        assert_eq!(
+            Tag::objects()
+                .filter(Tag::name.eq("taken"))
+                .count(&db)
+                .await?,
+            1
+        );
+
+        // Updates and deletes in one batch: each counts its own rows.
+        let counts = futures_util::future::join_all((0..10).map(|i| {
+            let db = &db;
+            async move {
+                if i % 2 == 0 {
+                    Tag::objects()
+                        .filter(Tag::name.eq(format!("t{i}")))
+                        .update(db, [Tag::name.set(format!("renamed{i}"))])
+                        .await
+                } else {
+                    Tag::objects()
+                        .filter(Tag::name.eq(format!("t{i}")) | Tag::name.eq("nobody"))
+                        .delete(db)
+                        .await
+                }
+            }
+        }))
+        .await;
+        for count in counts {
+            assert_eq!(count?, 1);
+        }
+        assert_eq!(
+            Tag::objects()
+                .filter(Tag::name.startswith("renamed"))
+                .count(&db)
+                .await?,
+            5
+        );
+        assert_eq!(Tag::objects().count(&db).await?, 35);
+        Ok(())
+    })
+    .await;
+}
+
+/// More queries than connections, a transaction holding one of them, and
+/// a query cancelled halfway: every later query still gets a connection
+/// promptly, and a working one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_come_back_to_queries_and_transactions() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let url = format!("sqlite://{}", dir.path().join("pool.sqlite3").display());
+    let mut options = manouche::db::DatabaseOptions::default();
+    options.max_connections = 2;
+    options.acquire_timeout = std::time::Duration::from_secs(5);
+    let db = manouche::db::Database::connect(&url, &options)
+        .await
+        .expect("connect");
+    setup(&db).await.expect("tables");
+    let held = db.begin().await.expect("a transaction");
+    let reads = futures_util::future::join_all((0..20).map(|_| {
+        let db = db.clone();
+        tokio::spawn(async move { Tag::objects().count(&db).await })
+    }))
+    .await;
+    for read in reads {
+        assert_eq!(read.expect("no panic").expect("a connection"), 0);
+    }
+    held.rollback().await.expect("rolled back");
+    // Both connections now idle, the readers' one ready for the next
+    // query: transactions take them instead of waiting out the pool's
+    // timeout, and a query still finds one while a transaction holds the
+    // other.
+    let quick = std::time::Duration::from_secs(3);
+    for _ in 0..3 {
+        let tx = tokio::time::timeout(quick, db.begin())
+            .await
+            .expect("not left waiting")
+            .expect("a transaction");
+        Tag::new("inside").save(&tx).await.expect("saved");
+        let outside = tokio::time::timeout(quick, Tag::objects().count(&db))
+            .await
+            .expect("not left waiting")
+            .expect("counted");
+        assert_eq!(outside, 0, "not committed yet");
+        tx.rollback().await.expect("rolled back");
+    }
+
+    // A query cancelled mid-statement: its connection is checked before it
+    // serves again, and the next query answers correctly.
+    let slow = manouche::db::Statement::raw(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000000) SELECT count(*) FROM n",
+    );
+    let cancelled =
+        tokio::time::timeout(std::time::Duration::from_millis(20), db.fetch_all(slow)).await;
+    assert!(cancelled.is_err(), "the slow query was cut short");
+    for _ in 0..4 {
+        assert_eq!(Tag::objects().count(&db).await.expect("a connection"), 0);
+    }
+    let (open, idle) = db.pool_status();
+    assert!(
+        open <= 2 && idle <= open as usize,
+        "{open} open, {idle} idle"
+    );
+    db.close().await;
+}
+
+/// Reads of the same text arriving together on SQLite share one command;
+/// each still gets its own rows, and one that fails does not take the
+/// others down with it.
+#[tokio::test]
+async fn reads_arriving_together_each_get_their_own_rows() {
+    for_each_database(|db| async move {
+        setup(&db).await?;
+        for i in 0..20 {
+            Tag::new(&format!("r{i}")).save(&db).await?;
+        }
+        let sqlite = db.backend() == manouche::db::Backend::Sqlite;
+        // The same text with different values, polled together: queued
+        // behind the first, combined by sixteen, then by fours.
+        let found = futures_util::future::join_all((0..20).map(|i| {
+            let db = &db;
+            async move {
+                Tag::objects()
+                    .filter(Tag::name.eq(format!("r{i}")))
+                    .all(db)
+                    .await
+            }
+        }))
+        .await;
+        for (i, tags) in found.into_iter().enumerate() {
+            let tags = tags?;
+            assert_eq!(tags.len(), 1, "r{i}");
+            assert_eq!(tags[0].name, format!("r{i}"));
+        }
+
+        // SQLite refuses abs() of the smallest integer: the eighth read of
+        // the command fails, those before it answered, those after it run
+        // again.
+        let text = if sqlite {
+            "SELECT abs(?)"
+        } else {
+            "SELECT abs($1::bigint)"
+        };
+        let answers = futures_util::future::join_all((0..16_i64).map(|i| {
+            let db = &db;
+            async move {
+                let value = if i == 7 { i64::MIN } else { -i };
+                manouche::db::raw(text)
+                    .bind(value)
+                    .fetch_all::<(i64,)>(db)
+                    .await
+            }
+        }))
+        .await;
+        for (i, answer) in (0_i64..).zip(answers) {
+            if i == 7 {
+                let err = answer.expect_err("abs of the smallest integer");
+                let message = err.to_string();
+                assert!(
+                    message.contains("overflow") || message.contains("out of range"),
+                    "{message}"
+                );
+            } else {
+                assert_eq!(answer?, [(i,)]);
+            }
+        }
+        Ok(())
+    })
+    .await;
+}

@@ -23,6 +23,19 @@ pub(crate) trait Run: Copy + Send + 'static {
     /// What the statement returns.
     type Output: Send;
 
+    /// Whether a data change run this way may join SQLite's group commit
+    /// (not text that may hold several statements of its own).
+    const MAY_GROUP: bool = true;
+
+    /// The output from every row of the statement, for the kinds that read
+    /// rows (SQLite runs such reads several to one command).
+    fn from_rows(_rows: Vec<Row>) -> Option<Self::Output> {
+        None
+    }
+
+    /// Whether [`from_rows`](Run::from_rows) gives the output.
+    const READS_ROWS: bool = false;
+
     /// Runs on a SQLite connection.
     fn sqlite<'c>(
         self,
@@ -60,9 +73,10 @@ pub(crate) struct Unprepared;
 /// One implementation per backend from one body, which sees the SQL text,
 /// the values, the connection and the backend's [`Row`] variant.
 macro_rules! run_impl {
-    ($ty:ty, $output:ty, |$sql:ident, $values:ident, $conn:ident, $wrap:ident| $body:block) => {
+    ($ty:ty, $output:ty, { $($extra:item)* } |$sql:ident, $values:ident, $conn:ident, $wrap:ident| $body:block) => {
         impl Run for $ty {
             type Output = $output;
+            $($extra)*
 
             fn sqlite<'c>(
                 self,
@@ -91,23 +105,63 @@ macro_rules! run_impl {
     };
 }
 
-run_impl!(FetchAll, Vec<Row>, |sql, values, conn, wrap| {
-    let rows = sqlx::query_with(sql, values).fetch_all(conn).await?;
-    Ok(rows.into_iter().map(wrap).collect())
-});
+run_impl!(
+    FetchAll,
+    Vec<Row>,
+    {
+        const READS_ROWS: bool = true;
+        fn from_rows(rows: Vec<Row>) -> Option<Vec<Row>> {
+            Some(rows)
+        }
+    } | sql,
+    values,
+    conn,
+    wrap | {
+        let rows = sqlx::query_with(sql, values).fetch_all(conn).await?;
+        Ok(rows.into_iter().map(wrap).collect())
+    }
+);
 
-run_impl!(FetchOptional, Option<Row>, |sql, values, conn, wrap| {
-    let row = sqlx::query_with(sql, values).fetch_optional(conn).await?;
-    Ok(row.map(wrap))
-});
+run_impl!(
+    FetchOptional,
+    Option<Row>,
+    {
+        const READS_ROWS: bool = true;
+        fn from_rows(rows: Vec<Row>) -> Option<Option<Row>> {
+            Some(rows.into_iter().next())
+        }
+    } | sql,
+    values,
+    conn,
+    wrap | {
+        let row = sqlx::query_with(sql, values).fetch_optional(conn).await?;
+        Ok(row.map(wrap))
+    }
+);
 
-run_impl!(Execute, u64, |sql, values, conn, _wrap| {
-    let done = sqlx::query_with(sql, values).execute(conn).await?;
-    Ok(done.rows_affected())
-});
+run_impl!(
+    Execute,
+    u64,
+    {} | sql,
+    values,
+    conn,
+    _wrap | {
+        let done = sqlx::query_with(sql, values).execute(conn).await?;
+        Ok(done.rows_affected())
+    }
+);
 
-run_impl!(Unprepared, (), |sql, _values, conn, _wrap| {
-    // Text without arguments goes through the simple query protocol, which
-    // accepts several statements.
-    sqlx::Executor::execute(conn, sql).await.map(|_| ())
-});
+run_impl!(
+    Unprepared,
+    (),
+    {
+        const MAY_GROUP: bool = false;
+    } | sql,
+    _values,
+    conn,
+    _wrap | {
+        // Text without arguments goes through the simple query protocol, which
+        // accepts several statements.
+        sqlx::Executor::execute(conn, sql).await.map(|_| ())
+    }
+);

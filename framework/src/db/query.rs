@@ -322,7 +322,13 @@ impl<M: Model> QuerySet<M> {
                 desc: false,
             }]);
         }
-        Ok(qs.all(db).await?.into_iter().next())
+        // The first row ends the query: no wait for the driver to report
+        // that no second one follows.
+        let stmt = qs.statement(Kind::Select, db);
+        let Some(row) = db.fetch_optional(stmt).await? else {
+            return Ok(None);
+        };
+        Ok(qs.objects(vec![row], db).await?.pop())
     }
 
     /// The one row matching the query.

@@ -79,11 +79,14 @@ impl Transaction {
             // IMMEDIATE takes the write lock up front: a deferred transaction
             // that reads then writes can fail with SQLITE_BUSY regardless of
             // the busy timeout when another writer got in between.
-            Pool::Sqlite(p) => Conn::Sqlite(
-                p.begin_with("BEGIN IMMEDIATE")
-                    .await
-                    .map_err(|e| classify(backend, e))?,
-            ),
+            Pool::Sqlite(p) => {
+                let conn = p.acquire().await.map_err(|e| classify(backend, e))?;
+                Conn::Sqlite(
+                    sqlx::Transaction::begin(conn, Some("BEGIN IMMEDIATE".into()))
+                        .await
+                        .map_err(|e| classify(backend, e))?,
+                )
+            }
             Pool::Postgres(p) => Conn::Postgres(p.begin().await.map_err(|e| classify(backend, e))?),
         };
         Ok(Self {

@@ -1,0 +1,737 @@
+//! SQLite connections: sqlx's pool, with two things on top that an
+//! embedded database wants and sqlx's generic pool does not do.
+//!
+//! **Connections come back without a round trip.** sqlx hands a connection
+//! back to its pool through a spawned task that pings it first (a round
+//! trip to the connection's worker thread), in case a cancelled query left
+//! it mid-statement. An SQLite connection is a handle in this process with
+//! no server to hang up, so a connection whose statement *finished* is put
+//! straight onto a stack of ready connections, and the next query takes it
+//! from there (the most recently used first: its worker thread is warm).
+//! Only a connection whose query was cancelled (its future dropped), or
+//! that failed below SQL (I/O, a crashed worker), goes back through sqlx's
+//! checked path. Connections on the stack are not closed when idle; there
+//! are at most `max_connections` of them.
+//!
+//! **Reads of the same text share a command.** Each statement sent to an
+//! SQLite connection is a hand-off to its worker thread and back, and under
+//! load those thread switches, not SQLite, are most of what a simple query
+//! costs. A `SELECT` run outside a transaction joins a queue; a few tasks
+//! (one fewer than the pool's connections, so that writes and
+//! transactions keep one) each take the oldest queued read together with
+//! the others of the same text (up to 16, a power of two, so that each
+//! combined text is prepared once and then found in the connection's
+//! statement cache), and run them as one command, the statements one after
+//! the other with their values in order: one hand-off for all of them. Each
+//! read gets its own rows, read in autocommit as if alone. A read that fails
+//! gets its error; the reads after it in that command, which had not run,
+//! run again one by one. Only statements whose every `?` is a placeholder
+//! (no quoted text, no numbered parameter, no `;`) and that bring exactly
+//! as many values are combined, so that no read's values can reach another's
+//! statement. Alone, a read runs alone.
+//!
+//! **Writes are committed in groups.** SQLite lets one connection write at a
+//! time, and with `synchronous = FULL` every commit waits for the disk
+//! (one `fsync` in WAL mode), so concurrent autocommit writes queue for the
+//! lock and then for the disk one by one. Here a data-changing statement
+//! (`INSERT`, `UPDATE`, `DELETE`, `REPLACE`) run outside a transaction joins
+//! a queue. The first writer to find no batch running starts one (a
+//! spawned task, so that a cancelled request cannot strand the others): it
+//! takes everything queued, runs it in one `BEGIN IMMEDIATE` ... `COMMIT`,
+//! answers every writer once the commit is durable, and repeats until the
+//! queue is empty. A lone writer runs alone, in autocommit, as before; under
+//! load, one `fsync` covers every write that arrived meanwhile. This is the
+//! group commit databases with a write-ahead log do themselves (PostgreSQL,
+//! whose connections write concurrently, needs nothing here).
+//!
+//! Each statement still gets its own answer, as if it had run alone: its
+//! rows, its count, or its error. When any statement of a batch fails, or
+//! the commit does, the batch is rolled back and each of its statements is
+//! run again on its own, in order, in autocommit; nothing was answered yet,
+//! so every statement takes effect exactly once. No answer is given before
+//! the commit that made the write durable.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use futures_util::future::BoxFuture;
+use futures_util::stream::BoxStream;
+use sea_query::Values;
+use sea_query_binder::SqlxValues;
+use sqlx::Sqlite;
+use sqlx::pool::PoolConnection;
+use tokio::sync::{Notify, oneshot};
+
+use super::driver::{FetchAll, Run, SqlxResult, Unprepared};
+use super::executor::Row;
+
+/// The SQLite pool: see the module doc.
+#[derive(Debug, Clone)]
+pub(crate) struct SqlitePool {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    pool: sqlx::SqlitePool,
+    /// Connections whose last statement finished, ready for the next.
+    ready: Mutex<Vec<PoolConnection<Sqlite>>>,
+    /// Wakes a query waiting for a connection when one is put on `ready`.
+    returned: Notify,
+    acquire_timeout: Duration,
+    writes: Mutex<Writes>,
+    reads: Mutex<Reads>,
+    /// How many tasks may run queued reads at once.
+    most_readers: usize,
+}
+
+/// The most reads combined into one command.
+const MOST_READS: usize = 16;
+
+#[derive(Default)]
+struct Reads {
+    queue: VecDeque<Read>,
+    /// Tasks running queued reads.
+    readers: usize,
+}
+
+impl std::fmt::Debug for Reads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reads")
+            .field("queued", &self.queue.len())
+            .field("readers", &self.readers)
+            .finish()
+    }
+}
+
+/// A queued read: its statement, and where its rows go.
+struct Read {
+    sql: Arc<str>,
+    values: Values,
+    tx: oneshot::Sender<SqlxResult<Vec<Row>>>,
+}
+
+#[derive(Default)]
+struct Writes {
+    queue: Vec<Box<dyn Job>>,
+    /// A batch task is running; it takes what is queued before it stops.
+    leading: bool,
+}
+
+impl std::fmt::Debug for Writes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writes")
+            .field("queued", &self.queue.len())
+            .field("leading", &self.leading)
+            .finish()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // The critical sections only push and pop; a panic cannot leave them
+    // half done.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Whether `sql` changes data (and so may join a group commit): the
+/// statements that take SQLite's write lock by themselves.
+fn writes_data(sql: &str) -> bool {
+    let head = sql.trim_start().as_bytes();
+    ["INSERT", "UPDATE", "DELETE", "REPLACE"].iter().any(|kw| {
+        head.len() > kw.len()
+            && head[..kw.len()].eq_ignore_ascii_case(kw.as_bytes())
+            && head[kw.len()].is_ascii_whitespace()
+    })
+}
+
+/// Whether `sql`, run with `values` values, may share a command with
+/// other reads of the same text: one `SELECT` whose every `?` is an
+/// unnumbered placeholder (no quoted text that could hold a `?`, no `;`,
+/// no `?NNN` or `$NNN`), with exactly one value per placeholder, so that
+/// the combined values line up statement by statement.
+fn combinable_read(sql: &str, values: usize) -> bool {
+    let head = sql.trim_start().as_bytes();
+    if !(head.len() > 6
+        && head[..6].eq_ignore_ascii_case(b"SELECT")
+        && head[6].is_ascii_whitespace())
+    {
+        return false;
+    }
+    // One pass: this runs on every read.
+    let bytes = sql.as_bytes();
+    let mut placeholders = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b';' | b'\'' | b'$' => return false,
+            b'?' if bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => return false,
+            b'?' => placeholders += 1,
+            _ => {}
+        }
+    }
+    placeholders == values
+}
+
+impl SqlitePool {
+    pub(crate) fn new(pool: sqlx::SqlitePool) -> Self {
+        let acquire_timeout = pool.options().get_acquire_timeout();
+        let most_readers = usize::try_from(pool.options().get_max_connections())
+            .unwrap_or(1)
+            .saturating_sub(1)
+            .max(1);
+        Self {
+            shared: Arc::new(Shared {
+                pool,
+                ready: Mutex::new(Vec::new()),
+                returned: Notify::new(),
+                acquire_timeout,
+                writes: Mutex::new(Writes::default()),
+                reads: Mutex::new(Reads::default()),
+                most_readers,
+            }),
+        }
+    }
+
+    /// sqlx's pool underneath (options, size).
+    pub(crate) fn sqlx(&self) -> &sqlx::SqlitePool {
+        &self.shared.pool
+    }
+
+    /// Connections open, and how many of them are idle (on the ready stack
+    /// or in sqlx's pool).
+    pub(crate) fn status(&self) -> (u32, usize) {
+        let ready = lock(&self.shared.ready).len();
+        (self.shared.pool.size(), self.shared.pool.num_idle() + ready)
+    }
+
+    /// A connection: a ready one, else one from sqlx's pool, waiting (up to
+    /// the acquire timeout) for whichever comes first.
+    pub(crate) async fn acquire(&self) -> SqlxResult<PoolConnection<Sqlite>> {
+        if let Some(conn) = self.take() {
+            return Ok(conn);
+        }
+        let shared = &*self.shared;
+        let wait = async {
+            loop {
+                let returned = shared.returned.notified();
+                tokio::pin!(returned);
+                returned.as_mut().enable();
+                // Put back before `enable`: not notified, but there.
+                if let Some(conn) = self.take() {
+                    return Ok(conn);
+                }
+                tokio::select! {
+                    conn = shared.pool.acquire() => return conn,
+                    () = &mut returned => {}
+                }
+            }
+        };
+        match tokio::time::timeout(shared.acquire_timeout, wait).await {
+            Ok(conn) => conn,
+            Err(_) => Err(sqlx::Error::PoolTimedOut),
+        }
+    }
+
+    /// A ready connection, or an idle one from sqlx's pool, without waiting.
+    fn take(&self) -> Option<PoolConnection<Sqlite>> {
+        lock(&self.shared.ready)
+            .pop()
+            .or_else(|| self.shared.pool.try_acquire())
+    }
+
+    /// Puts a connection whose statement finished back on the ready stack,
+    /// or through sqlx's checked path when it failed below SQL.
+    fn release<T>(&self, conn: PoolConnection<Sqlite>, result: &SqlxResult<T>) {
+        if reusable(result) {
+            lock(&self.shared.ready).push(conn);
+            self.shared.returned.notify_one();
+        }
+    }
+
+    /// Runs one statement outside a transaction: a data change through the
+    /// group commit, anything else on a connection of its own.
+    pub(crate) async fn run<R: Run>(
+        &self,
+        sql: Arc<str>,
+        values: Values,
+        run: R,
+    ) -> SqlxResult<R::Output> {
+        if R::MAY_GROUP && writes_data(&sql) {
+            return self.write(sql, values, run).await;
+        }
+        if R::READS_ROWS && combinable_read(&sql, values.0.len()) {
+            let rows = self.read(sql, values).await?;
+            return R::from_rows(rows).ok_or(sqlx::Error::WorkerCrashed);
+        }
+        let mut conn = self.acquire().await?;
+        // Cancelled here, `conn` is dropped with this future and goes back
+        // through sqlx's checked path.
+        let result = run.sqlite(&mut conn, &sql, SqlxValues(values)).await;
+        self.release(conn, &result);
+        result
+    }
+
+    /// Closes every connection (the ready ones first).
+    pub(crate) async fn close(&self) {
+        let ready = std::mem::take(&mut *lock(&self.shared.ready));
+        drop(ready);
+        self.shared.pool.close().await;
+    }
+
+    async fn read(&self, sql: Arc<str>, values: Values) -> SqlxResult<Vec<Row>> {
+        let (tx, rx) = oneshot::channel();
+        let start = {
+            let mut reads = lock(&self.shared.reads);
+            reads.queue.push_back(Read { sql, values, tx });
+            let start = reads.readers < self.shared.most_readers;
+            reads.readers += usize::from(start);
+            start
+        };
+        if start {
+            tokio::spawn(self.clone().run_reads());
+        }
+        rx.await.unwrap_or(Err(sqlx::Error::WorkerCrashed))
+    }
+
+    /// A reading task: runs queued reads, those of one text at a time,
+    /// until none is left.
+    async fn run_reads(self) {
+        let mut conn = None;
+        loop {
+            let batch = {
+                let mut reads = lock(&self.shared.reads);
+                let batch = take_reads(&mut reads.queue);
+                if batch.is_empty() {
+                    reads.readers -= 1;
+                    break;
+                }
+                batch
+            };
+            let c = match conn.take() {
+                Some(c) => c,
+                None => match self.acquire().await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        for read in batch {
+                            let _ = read.tx.send(Err(copy(&e)));
+                        }
+                        continue;
+                    }
+                },
+            };
+            conn = read_together(c, batch).await;
+        }
+        if let Some(c) = conn {
+            self.release(c, &Ok(()));
+        }
+    }
+
+    async fn write<R: Run>(&self, sql: Arc<str>, values: Values, run: R) -> SqlxResult<R::Output> {
+        let (tx, rx) = oneshot::channel();
+        let job = Box::new(Pending {
+            sql,
+            values,
+            run,
+            result: None,
+            tx,
+        });
+        let lead = {
+            let mut writes = lock(&self.shared.writes);
+            writes.queue.push(job);
+            !std::mem::replace(&mut writes.leading, true)
+        };
+        if lead {
+            tokio::spawn(self.clone().lead());
+        }
+        rx.await.unwrap_or(Err(sqlx::Error::WorkerCrashed))
+    }
+
+    /// The batch task: commits what is queued, batch after batch, until
+    /// the queue is empty.
+    async fn lead(self) {
+        let mut conn = None;
+        loop {
+            let batch = {
+                let mut writes = lock(&self.shared.writes);
+                if writes.queue.is_empty() {
+                    writes.leading = false;
+                    break;
+                }
+                std::mem::take(&mut writes.queue)
+            };
+            let c = match conn.take() {
+                Some(c) => c,
+                None => match self.acquire().await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        fail(batch, &e);
+                        continue;
+                    }
+                },
+            };
+            conn = commit(c, batch).await;
+        }
+        if let Some(c) = conn {
+            self.release(c, &Ok(()));
+        }
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // sqlx hands a dropped connection back through a spawned task, which
+        // needs a runtime; without one, close the ready connections here.
+        if tokio::runtime::Handle::try_current().is_err() {
+            for conn in lock(&self.ready).drain(..) {
+                drop(conn.detach());
+            }
+        }
+    }
+}
+
+/// A queued write: its statement, and where its answer goes.
+trait Job: Send {
+    /// Runs the statement; `again`: keep its values, it may have to run once
+    /// more. Whether it succeeded.
+    fn run<'c>(
+        &'c mut self,
+        conn: &'c mut sqlx::SqliteConnection,
+        again: bool,
+    ) -> BoxFuture<'c, bool>;
+
+    /// Fails it without running it (no connection could be had).
+    fn fail(&mut self, err: sqlx::Error);
+
+    /// Sends the answer to the writer.
+    fn answer(self: Box<Self>);
+}
+
+struct Pending<R: Run> {
+    sql: Arc<str>,
+    values: Values,
+    run: R,
+    result: Option<SqlxResult<R::Output>>,
+    tx: oneshot::Sender<SqlxResult<R::Output>>,
+}
+
+impl<R: Run> Job for Pending<R> {
+    fn run<'c>(
+        &'c mut self,
+        conn: &'c mut sqlx::SqliteConnection,
+        again: bool,
+    ) -> BoxFuture<'c, bool> {
+        Box::pin(async move {
+            let values = if again {
+                self.values.clone()
+            } else {
+                std::mem::replace(&mut self.values, Values(Vec::new()))
+            };
+            let sql = Arc::clone(&self.sql);
+            let result = self.run.sqlite(conn, &sql, SqlxValues(values)).await;
+            let ok = result.is_ok();
+            self.result = Some(result);
+            ok
+        })
+    }
+
+    fn fail(&mut self, err: sqlx::Error) {
+        self.result = Some(Err(err));
+    }
+
+    fn answer(self: Box<Self>) {
+        let result = self.result.unwrap_or(Err(sqlx::Error::WorkerCrashed));
+        // The writer may have gone (a cancelled request): its write stands.
+        let _ = self.tx.send(result);
+    }
+}
+
+/// The same failure for every job of a batch.
+fn fail(batch: Vec<Box<dyn Job>>, err: &sqlx::Error) {
+    for mut job in batch {
+        job.fail(copy(err));
+        job.answer();
+    }
+}
+
+/// A failure to give to each of several statements (sqlx's errors do not
+/// clone): the same kind where it is one of the pool's, else its message.
+fn copy(err: &sqlx::Error) -> sqlx::Error {
+    match err {
+        sqlx::Error::PoolTimedOut => sqlx::Error::PoolTimedOut,
+        sqlx::Error::PoolClosed => sqlx::Error::PoolClosed,
+        sqlx::Error::WorkerCrashed => sqlx::Error::WorkerCrashed,
+        other => sqlx::Error::Io(std::io::Error::other(other.to_string())),
+    }
+}
+
+/// The oldest queued read and the others of the same text, as many as
+/// the largest power of two up to [`MOST_READS`] allows; the rest stay
+/// queued in order.
+fn take_reads(queue: &mut VecDeque<Read>) -> Vec<Read> {
+    let Some(first) = queue.front() else {
+        return Vec::new();
+    };
+    let sql = Arc::clone(&first.sql);
+    let mut found: Vec<usize> = queue
+        .iter()
+        .enumerate()
+        .filter(|(_, read)| Arc::ptr_eq(&read.sql, &sql) || read.sql == sql)
+        .map(|(i, _)| i)
+        .take(MOST_READS)
+        .collect();
+    found.truncate(1 << found.len().ilog2());
+    let mut batch: Vec<Read> = found
+        .iter()
+        .rev()
+        .filter_map(|&i| queue.remove(i))
+        .collect();
+    batch.reverse();
+    batch
+}
+
+/// Whether a connection that gave `result` can serve again.
+fn reusable<T>(result: &SqlxResult<T>) -> bool {
+    matches!(
+        result,
+        Ok(_) | Err(sqlx::Error::Database(_) | sqlx::Error::RowNotFound)
+    )
+}
+
+type Many<'c> = BoxStream<
+    'c,
+    SqlxResult<sqlx::Either<sqlx::sqlite::SqliteQueryResult, sqlx::sqlite::SqliteRow>>,
+>;
+
+/// Every statement of `sql`: each one's rows, then its end.
+fn many<'c>(conn: &'c mut sqlx::SqliteConnection, sql: &'c str, values: Values) -> Many<'c> {
+    sqlx::Executor::fetch_many(conn, sqlx::query_with(sql, SqlxValues(values)))
+}
+
+/// Runs reads of one text as one command and answers each; gives the
+/// connection back unless it broke.
+async fn read_together(
+    mut conn: PoolConnection<Sqlite>,
+    batch: Vec<Read>,
+) -> Option<PoolConnection<Sqlite>> {
+    let mut left: VecDeque<Read> = batch.into();
+    if left.len() > 1 {
+        let one = Arc::clone(&left[0].sql);
+        let mut sql = String::with_capacity((one.len() + 2) * left.len());
+        let mut values = Vec::new();
+        for (i, read) in left.iter().enumerate() {
+            if i > 0 {
+                sql.push_str("; ");
+            }
+            sql.push_str(&one);
+            // Kept: a read after a failed one runs again with them.
+            values.extend(read.values.0.iter().cloned());
+        }
+        let mut rows = Vec::new();
+        let mut stream = many(&mut conn, &sql, Values(values));
+        while let Some(item) = stream.next().await {
+            match item {
+                Ok(sqlx::Either::Right(row)) => rows.push(Row::Sqlite(row)),
+                Ok(sqlx::Either::Left(_)) => {
+                    if let Some(read) = left.pop_front() {
+                        let _ = read.tx.send(Ok(std::mem::take(&mut rows)));
+                    }
+                }
+                Err(e) => {
+                    let keep = matches!(e, sqlx::Error::Database(_) | sqlx::Error::RowNotFound);
+                    if let Some(read) = left.pop_front() {
+                        let _ = read.tx.send(Err(e));
+                    }
+                    if !keep {
+                        drop(stream);
+                        for read in left {
+                            let _ = read.tx.send(Err(sqlx::Error::WorkerCrashed));
+                        }
+                        return None;
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    // Alone, or not reached by a command that stopped early: one by one.
+    while let Some(read) = left.pop_front() {
+        let result = FetchAll
+            .sqlite(&mut conn, &read.sql, SqlxValues(read.values))
+            .await;
+        let keep = reusable(&result);
+        let _ = read.tx.send(result);
+        if !keep {
+            for read in left {
+                let _ = read.tx.send(Err(sqlx::Error::WorkerCrashed));
+            }
+            return None;
+        }
+    }
+    Some(conn)
+}
+
+/// Runs SQL text without values on the batch's connection.
+fn raw<'c>(conn: &'c mut sqlx::SqliteConnection, sql: &'c str) -> BoxFuture<'c, SqlxResult<()>> {
+    Unprepared.sqlite(conn, sql, SqlxValues(Values(Vec::new())))
+}
+
+/// How a batch went in one transaction.
+enum Together {
+    Committed,
+    /// A statement or the commit failed: nothing of it was committed.
+    Failed,
+    /// The transaction could not start (the write lock stayed taken for the
+    /// whole busy timeout): running the statements one by one would wait as
+    /// long again for each.
+    NotBegun(sqlx::Error),
+}
+
+/// Runs a batch and answers its jobs; gives the connection back unless it
+/// broke.
+async fn commit(
+    mut conn: PoolConnection<Sqlite>,
+    mut batch: Vec<Box<dyn Job>>,
+) -> Option<PoolConnection<Sqlite>> {
+    if let [job] = batch.as_mut_slice() {
+        job.run(&mut conn, false).await;
+    } else {
+        tracing::debug!(target: "manouche::db", statements = batch.len(), "group commit");
+        match together(&mut conn, &mut batch).await {
+            Together::Committed => {}
+            Together::NotBegun(e) => {
+                fail(batch, &e);
+                return Some(conn);
+            }
+            Together::Failed => {
+                match raw(&mut conn, "ROLLBACK").await {
+                    Ok(()) => {}
+                    // A failed statement or commit may have ended it.
+                    Err(sqlx::Error::Database(e))
+                        if e.message().contains("no transaction is active") => {}
+                    Err(e) => {
+                        // Still inside a transaction that cannot be ended:
+                        // nothing of the batch was committed; fail it and
+                        // close the connection.
+                        tracing::error!(target: "manouche::db", "a group commit could not be rolled back: {e}");
+                        fail(batch, &e);
+                        conn.close_on_drop();
+                        return None;
+                    }
+                }
+                for job in &mut batch {
+                    job.run(&mut conn, false).await;
+                }
+            }
+        }
+    }
+    for job in batch {
+        job.answer();
+    }
+    Some(conn)
+}
+
+/// The batch in one transaction.
+async fn together(conn: &mut sqlx::SqliteConnection, batch: &mut [Box<dyn Job>]) -> Together {
+    if let Err(e) = raw(conn, "BEGIN IMMEDIATE").await {
+        return Together::NotBegun(e);
+    }
+    for job in batch.iter_mut() {
+        if !job.run(conn, true).await {
+            return Together::Failed;
+        }
+    }
+    match raw(conn, "COMMIT").await {
+        Ok(()) => Together::Committed,
+        Err(_) => Together::Failed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_reads_whose_values_line_up_are_combined() {
+        let sql = r#"SELECT "a" FROM "t" WHERE "b" = ? AND "c" > ? LIMIT ?"#;
+        assert!(combinable_read(sql, 3));
+        // Too few or too many values would shift into the next statement.
+        assert!(!combinable_read(sql, 2));
+        assert!(!combinable_read(sql, 4));
+        for (sql, values) in [
+            ("SELECT 'a?' FROM t WHERE b = ?", 1),
+            ("SELECT a FROM t WHERE b = ?1", 1),
+            ("SELECT a FROM t WHERE b = $1", 1),
+            ("SELECT a FROM t; SELECT b FROM t", 0),
+            ("UPDATE t SET a = ?", 1),
+            ("WITH x AS (SELECT ?) SELECT * FROM x", 1),
+            ("SELECTED", 0),
+        ] {
+            assert!(!combinable_read(sql, values), "{sql}");
+        }
+    }
+
+    #[test]
+    fn reads_are_taken_oldest_first_by_text_in_powers_of_two() {
+        let a: Arc<str> = Arc::from("SELECT a");
+        let b: Arc<str> = Arc::from("SELECT b");
+        let mut queue = VecDeque::new();
+        let mut receivers = Vec::new();
+        for (i, sql) in [&a, &b, &a, &a, &b, &a, &a].into_iter().enumerate() {
+            let (tx, rx) = oneshot::channel();
+            receivers.push(rx);
+            let values = Values(vec![sea_query::Value::from(i64::try_from(i).unwrap())]);
+            queue.push_back(Read {
+                sql: Arc::clone(sql),
+                values,
+                tx,
+            });
+        }
+        let order = |batch: &[Read]| -> Vec<String> {
+            batch
+                .iter()
+                .map(|r| format!("{:?}", r.values.0[0]))
+                .collect()
+        };
+        // Five of `a`: the first four go together; the fifth waits.
+        let first = take_reads(&mut queue);
+        assert_eq!(first.len(), 4);
+        assert!(first.iter().all(|r| Arc::ptr_eq(&r.sql, &a)));
+        assert_eq!(
+            order(&first),
+            [
+                "BigInt(Some(0))",
+                "BigInt(Some(2))",
+                "BigInt(Some(3))",
+                "BigInt(Some(5))"
+            ]
+        );
+        let second = take_reads(&mut queue);
+        assert_eq!(order(&second), ["BigInt(Some(1))", "BigInt(Some(4))"]);
+        let third = take_reads(&mut queue);
+        assert_eq!(order(&third), ["BigInt(Some(6))"]);
+        assert!(take_reads(&mut queue).is_empty());
+    }
+
+    #[test]
+    fn data_changes_are_told_from_other_statements() {
+        for sql in [
+            "INSERT INTO t VALUES (1)",
+            "  update t SET a = 1",
+            "DELETE\nFROM t",
+            "REPLACE INTO t VALUES (1)",
+        ] {
+            assert!(writes_data(sql), "{sql}");
+        }
+        for sql in [
+            "SELECT 1",
+            "INSERTX",
+            "UPDATE",
+            "BEGIN; UPDATE t SET a = 1; COMMIT",
+            "CREATE TABLE insert_log (a)",
+            "WITH x AS (SELECT 1) SELECT * FROM x",
+        ] {
+            assert!(!writes_data(sql), "{sql}");
+        }
+    }
+}
