@@ -119,6 +119,7 @@
 //!   formats accept too. Date-times without an offset are read as UTC.
 
 mod bound;
+mod bound_field;
 mod data;
 mod field;
 pub(crate) mod files;
@@ -126,9 +127,8 @@ mod formats;
 pub mod validators;
 mod widgets;
 
-pub use bound::{
-    BoundField, BoundForm, Cleaner, FormErrors, NON_FIELD_ERRORS, SafeHtml, UnknownField,
-};
+pub use bound::{BoundForm, Cleaner, FormErrors, NON_FIELD_ERRORS, SafeHtml, UnknownField};
+pub use bound_field::BoundField;
 pub(crate) use data::ParsedForm;
 pub use data::{FormData, FormDataError, MAX_FIELDS};
 #[doc(hidden)]
