@@ -124,6 +124,8 @@ mod data;
 mod field;
 pub(crate) mod files;
 mod formats;
+mod formset;
+mod model_form;
 pub mod validators;
 mod widgets;
 
@@ -135,7 +137,9 @@ pub use data::{FormData, FormDataError, MAX_FIELDS};
 pub use field::{__choices_describe, __choices_parse};
 pub use field::{Choice, Field, FieldValue};
 pub use files::{MAX_FILENAME_LENGTH, MAX_FILES, UploadedFile, get_valid_filename};
+pub use formset::{DEFAULT_MAX_NUM, InlineFormSet, Saved};
 pub use manouche_macros::Form;
+pub use model_form::ModelForm;
 pub use validators::{Bounded, Limit, Text, ValidationError};
 pub use widgets::{Widget, WidgetKind};
 
