@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use axum::extract::{FromRequest, Request};
 use serde::Serialize;
@@ -258,7 +259,8 @@ pub struct BoundForm<F> {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct FormState {
     pub(crate) fields: Vec<Field>,
-    pub(crate) data: Option<FormData>,
+    /// Shared, so that the forms of a formset hold one submission.
+    pub(crate) data: Option<Arc<FormData>>,
     pub(crate) prefix: Option<String>,
     pub(crate) initial: HashMap<String, Vec<String>>,
     pub(crate) errors: FormErrors,
@@ -327,7 +329,7 @@ impl<F: Form> BoundForm<F> {
     pub fn prefixed(mut self, prefix: impl Into<String>) -> Self {
         self.state.prefix = Some(prefix.into());
         match self.state.data.take() {
-            Some(data) => self.with_data(data),
+            Some(data) => self.with_data(Arc::unwrap_or_clone(data)),
             None => self,
         }
     }
@@ -345,7 +347,7 @@ impl<F: Form> BoundForm<F> {
         };
         let cleaned = F::clean(&mut cleaner);
         self.cleaned = cleaned.filter(|_| self.state.errors.is_empty());
-        self.state.data = Some(data);
+        self.state.data = Some(Arc::new(data));
         self
     }
 
@@ -408,7 +410,7 @@ impl<F: Form> BoundForm<F> {
     /// The submitted data, when bound.
     #[must_use]
     pub fn data(&self) -> Option<&FormData> {
-        self.state.data.as_ref()
+        self.state.data.as_deref()
     }
 
     /// The field descriptions, to change a label, a widget or the choices

@@ -72,6 +72,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use sea_query::Value;
 
@@ -504,6 +505,8 @@ impl<P: Model, C: Model + Default> InlineFormSet<P, C> {
             })
             .collect();
         let key_name = C::meta().pk_field().map_or("id", |f| f.name);
+        let shared = Arc::new(data);
+        let data = &*shared;
         let mut template = self.form(Self::new_child(fk, parent_pk.as_ref())?, 0, fk)?;
         template.load_choices(db).await?;
         let mut forms = Vec::with_capacity(total);
@@ -530,7 +533,7 @@ impl<P: Model, C: Model + Default> InlineFormSet<P, C> {
             let mut form = self.form(instance, i, fk)?;
             form.copy_choices(&template);
             form.load_many_initial(db).await?;
-            form.set_data(data.clone());
+            form.set_data(Arc::clone(&shared));
             let delete = self.can_delete
                 && is_checked(&data.get_all(&html_name(Some(&form_prefix), DELETE)));
             let empty = i >= initial && i >= self.min_num && !form.has_changed();

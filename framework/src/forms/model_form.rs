@@ -89,6 +89,7 @@ mod fields;
 
 use std::collections::HashSet;
 use std::fmt;
+use std::sync::Arc;
 
 use sea_query::Value;
 
@@ -363,12 +364,12 @@ impl<M: Model> ModelForm<M> {
             self.load_choices(db).await?;
             self.load_many_initial(db).await?;
         }
-        self.state.data = Some(data);
+        self.state.data = Some(Arc::new(data));
         self.full_clean(db).await?;
         Ok(self)
     }
 
-    pub(crate) fn set_data(&mut self, data: FormData) {
+    pub(crate) fn set_data(&mut self, data: Arc<FormData>) {
         self.state.data = Some(data);
     }
 
@@ -581,7 +582,7 @@ impl<M: Model> ModelForm<M> {
     /// The submitted data, when bound.
     #[must_use]
     pub fn data(&self) -> Option<&FormData> {
-        self.state.data.as_ref()
+        self.state.data.as_deref()
     }
 
     /// The instance, with the submitted values once bound.

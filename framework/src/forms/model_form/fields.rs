@@ -248,7 +248,7 @@ pub(crate) fn validate(f: &FieldMeta, value: &Value) -> Result<(), ValidationErr
         }
         Value::Decimal(Some(d)) => {
             if let Some((digits, places)) = f.decimal {
-                validators::decimal(&**d, Some(digits), Some(places))?;
+                validators::decimal(d, Some(digits), Some(places))?;
             }
         }
         _ => {}
