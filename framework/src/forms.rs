@@ -84,6 +84,11 @@
 //! }
 //! ```
 //!
+//! A form for a model's fields needs no struct: [`ModelForm`] builds it
+//! from the model's metadata (with `<select>`s for its relations, the
+//! unique checks and `save()`), and [`InlineFormSet`] edits a parent's
+//! child rows in one submit; see their docs and `docs/forms.md`.
+//!
 //! # Attributes
 //!
 //! | attribute | effect |
