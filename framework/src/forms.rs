@@ -129,8 +129,8 @@ mod data;
 mod field;
 pub(crate) mod files;
 mod formats;
-mod formset;
-mod model_form;
+pub mod formset;
+pub mod model_form;
 pub mod validators;
 mod widgets;
 

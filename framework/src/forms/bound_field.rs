@@ -10,7 +10,7 @@ use super::field::Field;
 use super::validators::ValidationError;
 use super::widgets::{WidgetKind, escape_into};
 
-/// One field of a [`BoundForm`], for templates that lay a form out by hand
+/// One field of a [`BoundForm`](super::BoundForm), for templates that lay a form out by hand
 /// (Django's `BoundField`). `{{ field }}` draws the widget.
 pub struct BoundField<'a, F> {
     form: &'a FormState,
