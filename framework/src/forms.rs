@@ -84,6 +84,11 @@
 //! }
 //! ```
 //!
+//! A form for a model's fields needs no struct: [`ModelForm`] builds it
+//! from the model's metadata (with `<select>`s for its relations, the
+//! unique checks and `save()`), and [`InlineFormSet`] edits a parent's
+//! child rows in one submit; see their docs and `docs/forms.md`.
+//!
 //! # Attributes
 //!
 //! | attribute | effect |
@@ -119,23 +124,27 @@
 //!   formats accept too. Date-times without an offset are read as UTC.
 
 mod bound;
+mod bound_field;
 mod data;
 mod field;
 pub(crate) mod files;
 mod formats;
+pub mod formset;
+pub mod model_form;
 pub mod validators;
 mod widgets;
 
-pub use bound::{
-    BoundField, BoundForm, Cleaner, FormErrors, NON_FIELD_ERRORS, SafeHtml, UnknownField,
-};
+pub use bound::{BoundForm, Cleaner, FormErrors, NON_FIELD_ERRORS, SafeHtml, UnknownField};
+pub use bound_field::BoundField;
 pub(crate) use data::ParsedForm;
 pub use data::{FormData, FormDataError, MAX_FIELDS};
 #[doc(hidden)]
 pub use field::{__choices_describe, __choices_parse};
 pub use field::{Choice, Field, FieldValue};
 pub use files::{MAX_FILENAME_LENGTH, MAX_FILES, UploadedFile, get_valid_filename};
+pub use formset::{DEFAULT_MAX_NUM, InlineFormSet, Saved};
 pub use manouche_macros::Form;
+pub use model_form::ModelForm;
 pub use validators::{Bounded, Limit, Text, ValidationError};
 pub use widgets::{Widget, WidgetKind};
 

@@ -154,6 +154,21 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                     message: ::std::format!("`{text}` is not a {}; expected one of: {}", #name, #known),
                 })
             }
+            fn from_value(value: ::manouche::db::__private::Value) -> ::manouche::db::Result<Self> {
+                let text = match value {
+                    ::manouche::db::__private::Value::String(::core::option::Option::Some(text)) => *text,
+                    other => {
+                        return ::core::result::Result::Err(::manouche::db::Error::InvalidValue {
+                            field: ::std::string::ToString::to_string(#name),
+                            message: ::std::format!("expected text, got {other:?}"),
+                        });
+                    }
+                };
+                <Self as ::manouche::db::fields::Choices>::from_value(&text).ok_or_else(|| ::manouche::db::Error::InvalidValue {
+                    field: ::std::string::ToString::to_string(#name),
+                    message: ::std::format!("`{text}` is not a {}; expected one of: {}", #name, #known),
+                })
+            }
         }
 
         impl ::manouche::forms::FieldValue for #ident {

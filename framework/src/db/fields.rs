@@ -171,8 +171,29 @@ pub trait FieldType: Sized + Send + Sync + 'static {
     const DEFAULT_MAX_LENGTH: Option<u32> = None;
     /// Whether `contains`/`startswith`/... lookups apply.
     const TEXTUAL: bool = false;
+    /// What kind of text a text column holds (an e-mail address, a URL, a
+    /// slug), so that a form built from the model draws and checks it.
+    const TEXT_KIND: TextKind = TextKind::Plain;
     /// The value to bind.
     fn to_value(&self) -> Value;
+    /// The Rust value of a bound value of this column's type: the inverse
+    /// of [`to_value`](Self::to_value), used to fill a model in from a
+    /// form ([`Model::set_field_value`](super::Model::set_field_value)).
+    /// The default refuses every value: implement it for a type that model
+    /// forms should set.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidValue`] when `value` is not of this type (or, for
+    /// [`Email`], [`Url`] and [`Slug`], not a valid one).
+    fn from_value(value: Value) -> Result<Self> {
+        Err(Error::InvalidValue {
+            field: std::any::type_name::<Self>().to_owned(),
+            message: format!(
+                "cannot be set from {value:?}: implement `FieldType::from_value` for this type"
+            ),
+        })
+    }
     /// Decodes column `idx` of `row`.
     ///
     /// # Errors
@@ -192,8 +213,36 @@ macro_rules! native {
             fn decode(row: &Row, idx: usize) -> Result<Self> {
                 row.get::<$ty>(idx)
             }
+            fn from_value(value: Value) -> Result<Self> {
+                typed(value)
+            }
         }
     )*};
+}
+
+/// `value` as a `T` when it holds one (and is not NULL).
+fn typed<T: sea_query::ValueType>(value: Value) -> Result<T> {
+    let shown = format!("{value:?}");
+    T::try_from(value).map_err(|_| Error::InvalidValue {
+        field: std::any::type_name::<T>().to_owned(),
+        message: format!("expected a {}, got {shown}", std::any::type_name::<T>()),
+    })
+}
+
+/// The kind of text a text column holds: what a form built from the
+/// model checks (Django's `EmailField`, `URLField`, `SlugField`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[non_exhaustive]
+pub enum TextKind {
+    /// Any text.
+    #[default]
+    Plain,
+    /// An e-mail address ([`Email`]).
+    Email,
+    /// An `http(s)` URL ([`Url`]).
+    Url,
+    /// A slug ([`Slug`]).
+    Slug,
 }
 
 native! {
@@ -218,6 +267,9 @@ impl FieldType for String {
     }
     fn decode(row: &Row, idx: usize) -> Result<Self> {
         row.get::<String>(idx)
+    }
+    fn from_value(value: Value) -> Result<Self> {
+        typed(value)
     }
 }
 
@@ -255,6 +307,9 @@ impl FieldType for Decimal {
             }
         }
     }
+    fn from_value(value: Value) -> Result<Self> {
+        typed(value)
+    }
 }
 
 impl<T: FieldType> FieldType for Option<T> {
@@ -263,6 +318,7 @@ impl<T: FieldType> FieldType for Option<T> {
     const NULLABLE: bool = true;
     const DEFAULT_MAX_LENGTH: Option<u32> = T::DEFAULT_MAX_LENGTH;
     const TEXTUAL: bool = T::TEXTUAL;
+    const TEXT_KIND: TextKind = T::TEXT_KIND;
     fn to_value(&self) -> Value {
         match self {
             Some(v) => v.to_value(),
@@ -274,6 +330,13 @@ impl<T: FieldType> FieldType for Option<T> {
             Ok(None)
         } else {
             T::decode(row, idx).map(Some)
+        }
+    }
+    fn from_value(value: Value) -> Result<Self> {
+        if super::model::is_null_value(&value) {
+            Ok(None)
+        } else {
+            T::from_value(value).map(Some)
         }
     }
 }
@@ -360,6 +423,13 @@ impl<T: AutoInteger> FieldType for Auto<T> {
     fn decode(row: &Row, idx: usize) -> Result<Self> {
         T::decode(row, idx).map(|v| Self(Some(v)))
     }
+    fn from_value(value: Value) -> Result<Self> {
+        if super::model::is_null_value(&value) {
+            Ok(Self(None))
+        } else {
+            T::from_value(value).map(|v| Self(Some(v)))
+        }
+    }
 }
 
 /// A field type that can be a primary key.
@@ -432,6 +502,15 @@ where
                 message: format!("stored JSON does not match the field's type: {e}"),
             })
     }
+    fn from_value(value: Value) -> Result<Self> {
+        let json: serde_json::Value = typed(value)?;
+        serde_json::from_value(json)
+            .map(Json)
+            .map_err(|e| Error::InvalidValue {
+                field: std::any::type_name::<T>().to_owned(),
+                message: format!("the JSON does not match the field's type: {e}"),
+            })
+    }
 }
 
 /// A validation failure for [`Email`], [`Url`] or [`Slug`].
@@ -440,7 +519,7 @@ where
 pub struct ValidationError(pub String);
 
 macro_rules! validated {
-    ($(#[$doc:meta])* $name:ident, $max:expr, $check:expr, $msg:expr) => {
+    ($(#[$doc:meta])* $name:ident, $max:expr, $check:expr, $msg:expr, $kind:ident) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
         #[serde(transparent)]
@@ -501,6 +580,7 @@ macro_rules! validated {
             const SQL_TYPE: SqlType = SqlType::String;
             const DEFAULT_MAX_LENGTH: Option<u32> = Some($max);
             const TEXTUAL: bool = true;
+            const TEXT_KIND: TextKind = TextKind::$kind;
             fn to_value(&self) -> Value {
                 Value::String(Some(Box::new(self.0.clone())))
             }
@@ -508,21 +588,28 @@ macro_rules! validated {
                 // Trust what was validated on the way in.
                 row.get::<String>(idx).map(Self)
             }
+            fn from_value(value: Value) -> Result<Self> {
+                let text: String = typed(value)?;
+                Self::new(text).map_err(|e| Error::InvalidValue {
+                    field: stringify!($name).to_owned(),
+                    message: e.0,
+                })
+            }
         }
     };
 }
 
 validated!(
     /// A validated e-mail address (`VARCHAR(254)`).
-    Email, 254, is_email, "`{}` is not a valid e-mail address"
+    Email, 254, is_email, "`{}` is not a valid e-mail address", Email
 );
 validated!(
     /// A validated `http`/`https` URL (`VARCHAR(200)`).
-    Url, 200, is_url, "`{}` is not a valid http(s) URL"
+    Url, 200, is_url, "`{}` is not a valid http(s) URL", Url
 );
 validated!(
     /// A validated slug: letters, digits, `-` and `_` (`VARCHAR(50)`).
-    Slug, 50, is_slug, "`{}` is not a valid slug: use only letters, digits, `-` and `_`"
+    Slug, 50, is_slug, "`{}` is not a valid slug: use only letters, digits, `-` and `_`", Slug
 );
 
 pub(crate) fn is_email(s: &str) -> bool {

@@ -141,7 +141,7 @@ use sea_query::Value;
 use serde::{Deserialize, Serialize};
 
 use super::executor::{Executor, Row};
-use super::fields::{FieldType, SqlType};
+use super::fields::{FieldType, SqlType, TextKind};
 use super::query::QuerySet;
 use super::schema::ModelSchema;
 use super::{Error, Result, persist};
@@ -238,6 +238,8 @@ pub struct FieldMeta {
     pub decimal: Option<(u32, u32)>,
     /// Whether values must be unique.
     pub unique: bool,
+    /// The kind of text a text column holds (an e-mail address, a URL...).
+    pub text_kind: TextKind,
     /// Whether the column is indexed.
     pub db_index: bool,
     /// The declared default.
@@ -451,6 +453,41 @@ pub trait Model: Sized + Send + Sync + 'static {
     /// The value of the column field called `name` (used by prefetching).
     fn field_value(&self, name: &str) -> Option<Value>;
 
+    /// Sets the column field called `name` from a bound value of its type
+    /// (the inverse of [`field_value`](Self::field_value)): how a model
+    /// form fills an instance in from what was submitted, knowing the
+    /// model only by its [`ModelMeta`]. `#[derive(Model)]` implements it.
+    ///
+    /// ```
+    /// use manouche::db::{Auto, Model};
+    ///
+    /// #[derive(Model)]
+    /// #[model(app = "blog")]
+    /// pub struct Tag {
+    ///     pub id: Auto<i64>,
+    ///     pub name: String,
+    /// }
+    ///
+    /// let mut tag = Tag { id: Auto::new(), name: String::new() };
+    /// tag.set_field_value("name", "rust".into())?;
+    /// assert_eq!(tag.name, "rust");
+    /// assert!(tag.set_field_value("name", 7_i64.into()).is_err());
+    /// # Ok::<(), manouche::db::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownField`] when the model has no column field `name`,
+    /// [`Error::InvalidValue`] when `value` does not fit the field.
+    fn set_field_value(&mut self, name: &str, value: Value) -> Result<()> {
+        let _ = value;
+        Err(Error::UnknownField {
+            model: Self::meta().name,
+            field: name.to_owned(),
+            known: String::new(),
+        })
+    }
+
     #[doc(hidden)]
     fn __set_pk(&mut self, pk: Self::Pk);
     #[doc(hidden)]
@@ -556,7 +593,8 @@ impl ValidationErrors {
     }
 }
 
-fn is_null_value(v: &Value) -> bool {
+/// Whether `v` is a SQL `NULL` (of any type).
+pub(crate) fn is_null_value(v: &Value) -> bool {
     matches!(
         v,
         Value::Bool(None)

@@ -195,6 +195,9 @@ impl<T: Model> FieldType for ForeignKey<T> {
     fn decode(row: &Row, idx: usize) -> Result<Self> {
         T::Pk::decode(row, idx).map(Self::new)
     }
+    fn from_value(value: Value) -> Result<Self> {
+        T::Pk::from_value(value).map(Self::new)
+    }
 }
 
 /// A field type that refers to another model (`ForeignKey<T>`,

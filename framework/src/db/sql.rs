@@ -13,7 +13,8 @@
 //!   seen before costs one walk and no SQL writing;
 //! - [`write`] builds the statements that write a model's rows (insert,
 //!   save, bulk update, the deletes and updates of `on_delete` rules),
-//!   [`join_table`] those of many-to-many relations, and [`migrate`] those
+//!   [`join_table`] those of many-to-many relations, [`choices`] the rows a
+//!   model form offers, and [`migrate`] those
 //!   of the migration recorder and the rows a table change moves, with
 //!   sea-query.
 //!
@@ -22,6 +23,7 @@
 //! the user's own SQL (`db::raw`).
 
 pub(crate) mod cache;
+pub(crate) mod choices;
 pub(crate) mod compiler;
 pub(crate) mod join_table;
 pub(crate) mod migrate;

@@ -3,21 +3,23 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use axum::extract::{FromRequest, Request};
 use serde::Serialize;
 
 use super::Form;
+use super::bound_field::{BoundField, error_list};
 use super::data::FormData;
 use super::field::{Field, FieldValue};
 use super::validators::{self, ValidationError};
-use super::widgets::{WidgetKind, escape_into};
+use super::widgets::WidgetKind;
 
 /// HTML that templates show as it is (askama does not escape it): a form,
 /// a field or an error list. Everything in it that came from a user is
 /// escaped already.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SafeHtml(String);
+pub struct SafeHtml(pub(crate) String);
 
 impl SafeHtml {
     /// The markup.
@@ -212,7 +214,7 @@ impl Cleaner<'_> {
     }
 }
 
-fn html_name(prefix: Option<&str>, name: &str) -> String {
+pub(crate) fn html_name(prefix: Option<&str>, name: &str) -> String {
     match prefix {
         Some(prefix) => format!("{prefix}-{name}"),
         None => name.to_owned(),
@@ -247,12 +249,21 @@ fn html_name(prefix: Option<&str>, name: &str) -> String {
 /// assert!(form.as_div().as_str().contains(r#"value="Ada""#));
 /// ```
 pub struct BoundForm<F> {
-    fields: Vec<Field>,
-    data: Option<FormData>,
-    prefix: Option<String>,
-    initial: HashMap<String, Vec<String>>,
-    errors: FormErrors,
+    state: FormState,
     cleaned: Option<F>,
+}
+
+/// What every kind of form has, whatever builds its value (a
+/// `#[derive(Form)]` struct, a model): the fields, the submission, the
+/// initial values and the errors; and how it is drawn.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FormState {
+    pub(crate) fields: Vec<Field>,
+    /// Shared, so that the forms of a formset hold one submission.
+    pub(crate) data: Option<Arc<FormData>>,
+    pub(crate) prefix: Option<String>,
+    pub(crate) initial: HashMap<String, Vec<String>>,
+    pub(crate) errors: FormErrors,
 }
 
 impl<F> fmt::Debug for BoundForm<F> {
@@ -260,11 +271,16 @@ impl<F> fmt::Debug for BoundForm<F> {
         f.debug_struct("BoundForm")
             .field(
                 "fields",
-                &self.fields.iter().map(Field::name).collect::<Vec<_>>(),
+                &self
+                    .state
+                    .fields
+                    .iter()
+                    .map(Field::name)
+                    .collect::<Vec<_>>(),
             )
-            .field("bound", &self.data.is_some())
-            .field("prefix", &self.prefix)
-            .field("errors", &self.errors)
+            .field("bound", &self.state.data.is_some())
+            .field("prefix", &self.state.prefix)
+            .field("errors", &self.state.errors)
             .finish_non_exhaustive()
     }
 }
@@ -280,11 +296,10 @@ impl<F: Form> BoundForm<F> {
     #[must_use]
     pub fn new() -> Self {
         Self {
-            fields: F::fields(),
-            data: None,
-            prefix: None,
-            initial: HashMap::new(),
-            errors: FormErrors::default(),
+            state: FormState {
+                fields: F::fields(),
+                ..FormState::default()
+            },
             cleaned: None,
         }
     }
@@ -293,7 +308,7 @@ impl<F: Form> BoundForm<F> {
     #[must_use]
     pub fn with_initial(value: &F) -> Self {
         let mut form = Self::new();
-        form.initial = value
+        form.state.initial = value
             .to_form()
             .into_iter()
             .map(|(name, values)| (name.to_owned(), values))
@@ -312,9 +327,9 @@ impl<F: Form> BoundForm<F> {
     /// bound form with the new names.
     #[must_use]
     pub fn prefixed(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = Some(prefix.into());
-        match self.data.take() {
-            Some(data) => self.with_data(data),
+        self.state.prefix = Some(prefix.into());
+        match self.state.data.take() {
+            Some(data) => self.with_data(Arc::unwrap_or_clone(data)),
             None => self,
         }
     }
@@ -322,17 +337,17 @@ impl<F: Form> BoundForm<F> {
     /// Binds `data` (replacing any) and validates it.
     #[must_use]
     pub fn with_data(mut self, data: FormData) -> Self {
-        self.errors = FormErrors::default();
+        self.state.errors = FormErrors::default();
         let mut cleaner = Cleaner {
             data: &data,
-            fields: &self.fields,
-            prefix: self.prefix.as_deref(),
-            initial: &self.initial,
-            errors: &mut self.errors,
+            fields: &self.state.fields,
+            prefix: self.state.prefix.as_deref(),
+            initial: &self.state.initial,
+            errors: &mut self.state.errors,
         };
         let cleaned = F::clean(&mut cleaner);
-        self.cleaned = cleaned.filter(|_| self.errors.is_empty());
-        self.data = Some(data);
+        self.cleaned = cleaned.filter(|_| self.state.errors.is_empty());
+        self.state.data = Some(Arc::new(data));
         self
     }
 
@@ -340,16 +355,14 @@ impl<F: Form> BoundForm<F> {
     /// `enctype="multipart/form-data"` (Django's `is_multipart`).
     #[must_use]
     pub fn is_multipart(&self) -> bool {
-        self.fields
-            .iter()
-            .any(|f| f.widget().kind() == WidgetKind::File)
+        self.state.is_multipart()
     }
 
     /// Whether the form has data (a submission) rather than being shown
     /// empty.
     #[must_use]
     pub fn is_bound(&self) -> bool {
-        self.data.is_some()
+        self.state.data.is_some()
     }
 
     /// Whether the form has data and no error.
@@ -383,27 +396,27 @@ impl<F: Form> BoundForm<F> {
     /// The errors.
     #[must_use]
     pub fn errors(&self) -> &FormErrors {
-        &self.errors
+        &self.state.errors
     }
 
     /// Adds an error found after validation (a wrong password, a value the
     /// database refused), to `field` or to the whole form; the form is no
     /// longer valid (Django's `add_error`).
     pub fn add_error(&mut self, field: Option<&str>, error: impl Into<ValidationError>) {
-        self.errors.add(field, error);
+        self.state.errors.add(field, error);
         self.cleaned = None;
     }
 
     /// The submitted data, when bound.
     #[must_use]
     pub fn data(&self) -> Option<&FormData> {
-        self.data.as_ref()
+        self.state.data.as_deref()
     }
 
     /// The field descriptions, to change a label, a widget or the choices
     /// before showing the form.
     pub fn fields_mut(&mut self) -> &mut [Field] {
-        &mut self.fields
+        &mut self.state.fields
     }
 
     /// The description of the field called `name`, to change it before
@@ -433,17 +446,12 @@ impl<F: Form> BoundForm<F> {
     ///
     /// [`UnknownField`] when the form has no such field.
     pub fn field_mut(&mut self, name: &str) -> Result<&mut Field, UnknownField> {
-        self.fields
-            .iter_mut()
-            .find(|f| f.name() == name)
-            .ok_or_else(|| UnknownField(name.to_owned()))
+        self.state.field_mut(name)
     }
 
     /// Every field, in order.
     pub fn fields(&self) -> impl Iterator<Item = BoundField<'_, F>> {
-        self.fields
-            .iter()
-            .map(move |field| BoundField { form: self, field })
+        self.state.bound_fields()
     }
 
     /// The field called `name`.
@@ -452,21 +460,17 @@ impl<F: Form> BoundForm<F> {
     ///
     /// [`UnknownField`] when the form has no such field.
     pub fn field(&self, name: &str) -> Result<BoundField<'_, F>, UnknownField> {
-        self.fields
-            .iter()
-            .find(|f| f.name() == name)
-            .map(|field| BoundField { form: self, field })
-            .ok_or_else(|| UnknownField(name.to_owned()))
+        self.state.bound_field(name)
     }
 
     /// The fields that are shown (not hidden inputs).
     pub fn visible_fields(&self) -> impl Iterator<Item = BoundField<'_, F>> {
-        self.fields().filter(|f| !f.is_hidden())
+        self.state.visible_fields()
     }
 
     /// The hidden inputs.
     pub fn hidden_fields(&self) -> impl Iterator<Item = BoundField<'_, F>> {
-        self.fields().filter(BoundField::is_hidden)
+        self.state.hidden_fields()
     }
 
     /// The errors of the whole form, plus those of hidden fields (which
@@ -474,17 +478,75 @@ impl<F: Form> BoundForm<F> {
     /// `<ul class="errorlist nonfield">`.
     #[must_use]
     pub fn non_field_errors(&self) -> SafeHtml {
+        self.state.non_field_errors()
+    }
+
+    /// The whole form as Django's `as_div()`: the form's errors, then one
+    /// `<div>` per visible field with its label, help text, errors and
+    /// widget, hidden inputs in the last one. No `<form>` tag, no button,
+    /// no CSRF field: the template adds those.
+    #[must_use]
+    pub fn as_div(&self) -> SafeHtml {
+        self.state.as_div()
+    }
+}
+
+impl FormState {
+    /// Every field, bound to this state.
+    pub(crate) fn bound_fields<F>(&self) -> impl Iterator<Item = BoundField<'_, F>> {
+        self.fields
+            .iter()
+            .map(move |field| BoundField::new(self, field))
+    }
+
+    /// The field called `name`.
+    pub(crate) fn bound_field<F>(&self, name: &str) -> Result<BoundField<'_, F>, UnknownField> {
+        self.fields
+            .iter()
+            .find(|f| f.name() == name)
+            .map(|field| BoundField::new(self, field))
+            .ok_or_else(|| UnknownField(name.to_owned()))
+    }
+
+    pub(crate) fn visible_fields<F>(&self) -> impl Iterator<Item = BoundField<'_, F>> {
+        self.bound_fields().filter(|f| !f.is_hidden())
+    }
+
+    pub(crate) fn hidden_fields<F>(&self) -> impl Iterator<Item = BoundField<'_, F>> {
+        self.bound_fields().filter(BoundField::is_hidden)
+    }
+
+    /// The description of the field called `name`.
+    pub(crate) fn field_mut(&mut self, name: &str) -> Result<&mut Field, UnknownField> {
+        self.fields
+            .iter_mut()
+            .find(|f| f.name() == name)
+            .ok_or_else(|| UnknownField(name.to_owned()))
+    }
+
+    /// Whether a field draws a file input.
+    pub(crate) fn is_multipart(&self) -> bool {
+        self.fields
+            .iter()
+            .any(|f| f.widget().kind() == WidgetKind::File)
+    }
+
+    /// The errors of the whole form, plus those of hidden fields (which
+    /// have nowhere else to be shown), as Django's top error list:
+    /// `<ul class="errorlist nonfield">`.
+    #[must_use]
+    pub(crate) fn non_field_errors(&self) -> SafeHtml {
         let mut messages: Vec<Cow<'_, str>> = self
             .errors
             .non_field()
             .iter()
             .map(|e| Cow::Borrowed(e.message()))
             .collect();
-        for field in self.hidden_fields() {
+        for field in self.hidden_fields::<()>() {
             for e in field.error_list() {
                 messages.push(Cow::Owned(format!(
                     "(Hidden field {}) {}",
-                    field.field.name(),
+                    field.field().name(),
                     e.message()
                 )));
             }
@@ -504,10 +566,10 @@ impl<F: Form> BoundForm<F> {
     /// widget, hidden inputs in the last one. No `<form>` tag, no button,
     /// no CSRF field: the template adds those.
     #[must_use]
-    pub fn as_div(&self) -> SafeHtml {
+    pub(crate) fn as_div(&self) -> SafeHtml {
         let mut out = self.non_field_errors().0;
-        let hidden: Vec<_> = self.hidden_fields().collect();
-        let visible: Vec<_> = self.visible_fields().collect();
+        let hidden: Vec<_> = self.hidden_fields::<()>().collect();
+        let visible: Vec<_> = self.visible_fields::<()>().collect();
         for (i, field) in visible.iter().enumerate() {
             out.push_str("\n<div>\n");
             field.write_group(&mut out);
@@ -555,292 +617,4 @@ impl From<UnknownField> for crate::Error {
     fn from(e: UnknownField) -> Self {
         crate::Error::improperly_configured(e.to_string())
     }
-}
-
-/// One field of a [`BoundForm`], for templates that lay a form out by hand
-/// (Django's `BoundField`). `{{ field }}` draws the widget.
-pub struct BoundField<'a, F> {
-    form: &'a BoundForm<F>,
-    field: &'a Field,
-}
-
-impl<F> Clone for BoundField<'_, F> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<F> Copy for BoundField<'_, F> {}
-
-impl<'a, F> BoundField<'a, F> {
-    /// The field's name.
-    #[must_use]
-    pub fn name(&self) -> &'a str {
-        self.field.name()
-    }
-
-    /// The name in the HTML (`prefix-name` with a prefix).
-    #[must_use]
-    pub fn html_name(&self) -> String {
-        html_name(self.form.prefix.as_deref(), self.field.name())
-    }
-
-    /// The widget's id: `id_` and the HTML name.
-    #[must_use]
-    pub fn auto_id(&self) -> String {
-        format!("id_{}", self.html_name())
-    }
-
-    /// The id a `<label for>` points at: the widget's own, or for a list of
-    /// radio buttons or checkboxes, none (the label is a `<legend>`).
-    #[must_use]
-    pub fn id_for_label(&self) -> String {
-        if self.field.widget().use_fieldset() {
-            String::new()
-        } else {
-            self.auto_id()
-        }
-    }
-
-    /// The label text.
-    #[must_use]
-    pub fn label(&self) -> &'a str {
-        self.field.label()
-    }
-
-    /// The help text.
-    #[must_use]
-    pub fn help_text(&self) -> &'a str {
-        &self.field.help_text
-    }
-
-    /// The field description.
-    #[must_use]
-    pub fn field(&self) -> &'a Field {
-        self.field
-    }
-
-    /// Whether the widget is a hidden input.
-    #[must_use]
-    pub fn is_hidden(&self) -> bool {
-        self.field.widget().is_hidden()
-    }
-
-    /// The field's errors.
-    #[must_use]
-    pub fn error_list(&self) -> &'a [ValidationError] {
-        self.form.errors.field(self.field.name())
-    }
-
-    /// The values the widget shows: what was submitted (for a bound form),
-    /// else the initial value. A disabled field always shows its initial
-    /// value.
-    #[must_use]
-    pub fn value(&self) -> Vec<String> {
-        match &self.form.data {
-            Some(data) if !self.field.is_disabled() => data
-                .get_all(&self.html_name())
-                .into_iter()
-                .map(str::to_owned)
-                .collect(),
-            _ => self
-                .form
-                .initial
-                .get(self.field.name())
-                .unwrap_or(&self.field.initial)
-                .clone(),
-        }
-    }
-
-    /// `<label for="id_title">Title:</label>` (a `<legend>` for a list of
-    /// radio buttons or checkboxes), text escaped.
-    #[must_use]
-    pub fn label_tag(&self) -> SafeHtml {
-        let mut out = String::new();
-        self.write_label(&mut out);
-        SafeHtml(out)
-    }
-
-    /// The errors as `<ul class="errorlist" id="id_title_error">`, empty
-    /// when there are none.
-    #[must_use]
-    pub fn errors(&self) -> SafeHtml {
-        let mut out = String::new();
-        self.write_errors(&mut out);
-        SafeHtml(out)
-    }
-
-    /// The widget alone.
-    #[must_use]
-    pub fn widget(&self) -> SafeHtml {
-        let mut out = String::new();
-        self.write_widget(&mut out);
-        SafeHtml(out)
-    }
-
-    /// Label, help text, errors and widget, as Django's `as_field_group`.
-    #[must_use]
-    pub fn as_field_group(&self) -> SafeHtml {
-        let mut out = String::new();
-        self.write_group(&mut out);
-        SafeHtml(out)
-    }
-
-    fn write_label(&self, out: &mut String) {
-        if self.field.label().is_empty() {
-            return;
-        }
-        let legend = self.field.widget().use_fieldset();
-        out.push_str(if legend { "<legend" } else { "<label" });
-        let id = self.id_for_label();
-        if !id.is_empty() {
-            out.push_str(" for=\"");
-            escape_into(out, &id);
-            out.push('"');
-        }
-        out.push('>');
-        escape_into(out, self.field.label());
-        // Django's label_suffix, unless the label ends in punctuation.
-        if !self.field.label().ends_with(['?', ':', '!', '.']) {
-            out.push(':');
-        }
-        out.push_str(if legend { "</legend>" } else { "</label>" });
-    }
-
-    fn write_errors(&self, out: &mut String) {
-        let id = format!("{}_error", self.auto_id());
-        error_list(
-            out,
-            "errorlist",
-            Some(&id),
-            self.error_list().iter().map(ValidationError::message),
-        );
-    }
-
-    fn aria_describedby(&self) -> String {
-        let mut ids = Vec::new();
-        if !self.is_hidden() {
-            if !self.field.help_text.is_empty() {
-                ids.push(format!("{}_helptext", self.auto_id()));
-            }
-            if !self.error_list().is_empty() {
-                ids.push(format!("{}_error", self.auto_id()));
-            }
-        }
-        ids.join(" ")
-    }
-
-    fn write_widget(&self, out: &mut String) {
-        let widget = self.field.widget();
-        let mut extra: Vec<(&str, Cow<'_, str>)> = Vec::new();
-        // Not on a disabled field, which is never submitted (browsers skip
-        // `required` there anyway).
-        if self.field.is_required() && !self.field.is_disabled() && widget.use_required_attribute()
-        {
-            extra.push(("required", Cow::Borrowed("")));
-        }
-        if self.field.is_disabled() {
-            extra.push(("disabled", Cow::Borrowed("")));
-        }
-        if !widget.is_hidden() && !self.error_list().is_empty() {
-            extra.push(("aria-invalid", Cow::Borrowed("true")));
-        }
-        let described = self.aria_describedby();
-        if !described.is_empty()
-            && !widget.use_fieldset()
-            && widget.attr("aria-describedby").is_none()
-        {
-            extra.push(("aria-describedby", Cow::Owned(described)));
-        }
-        if widget.attr("id").is_none() {
-            extra.push(("id", Cow::Owned(self.auto_id())));
-        }
-        let mut values = self.value();
-        if widget.kind() == WidgetKind::Checkbox {
-            // Checked when the value is true, as Django's CheckboxInput.
-            values = if super::field::is_checked(&values) {
-                vec!["on".to_owned()]
-            } else {
-                Vec::new()
-            };
-        }
-        widget.render(
-            out,
-            &self.html_name(),
-            &values,
-            &extra,
-            self.field.choices(),
-        );
-    }
-
-    fn write_group(&self, out: &mut String) {
-        let fieldset = self.field.widget().use_fieldset();
-        if fieldset {
-            out.push_str("<fieldset");
-            let described = self.aria_describedby();
-            if !described.is_empty() {
-                out.push_str(" aria-describedby=\"");
-                escape_into(out, &described);
-                out.push('"');
-            }
-            out.push_str(">\n");
-        }
-        self.write_label(out);
-        if !self.field.help_text.is_empty() {
-            out.push_str("\n<div class=\"helptext\" id=\"");
-            escape_into(out, &self.auto_id());
-            out.push_str("_helptext\">");
-            escape_into(out, &self.field.help_text);
-            out.push_str("</div>");
-        }
-        out.push('\n');
-        self.write_errors(out);
-        if !self.error_list().is_empty() {
-            out.push('\n');
-        }
-        self.write_widget(out);
-        if fieldset {
-            out.push_str("</fieldset>");
-        }
-    }
-}
-
-impl<F> fmt::Display for BoundField<'_, F> {
-    /// `{{ field }}` draws the widget, as in Django.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut out = String::new();
-        self.write_widget(&mut out);
-        f.write_str(&out)
-    }
-}
-
-impl<F> askama::filters::HtmlSafe for BoundField<'_, F> {}
-
-/// `<ul class="CLASS" id="ID"><li>message</li>...</ul>`, nothing when
-/// there is no message.
-fn error_list<'a>(
-    out: &mut String,
-    class: &str,
-    id: Option<&str>,
-    messages: impl Iterator<Item = &'a str>,
-) {
-    let mut messages = messages.peekable();
-    if messages.peek().is_none() {
-        return;
-    }
-    out.push_str("<ul class=\"");
-    out.push_str(class);
-    out.push('"');
-    if let Some(id) = id {
-        out.push_str(" id=\"");
-        escape_into(out, id);
-        out.push('"');
-    }
-    out.push('>');
-    for m in messages {
-        out.push_str("<li>");
-        escape_into(out, m);
-        out.push_str("</li>");
-    }
-    out.push_str("</ul>");
 }

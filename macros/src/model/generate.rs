@@ -20,17 +20,19 @@ fn field_meta(model: &ModelDef, f: &FieldDef) -> TokenStream {
     let ty = &f.ty;
     let column = opt_str(f.column.as_deref());
     let is_column = f.column.is_some();
-    let (sql_type, nullable, auto) = if is_column {
+    let (sql_type, nullable, auto, text_kind) = if is_column {
         (
             quote!(<#ty as ::manouche::db::FieldType>::SQL_TYPE),
             quote!(<#ty as ::manouche::db::FieldType>::NULLABLE),
             quote!(<#ty as ::manouche::db::FieldType>::AUTO),
+            quote!(<#ty as ::manouche::db::FieldType>::TEXT_KIND),
         )
     } else {
         (
             quote!(::manouche::db::SqlType::BigInt),
             quote!(false),
             quote!(false),
+            quote!(::manouche::db::fields::TextKind::Plain),
         )
     };
     let max_length = match (f.opts.max_length, is_column) {
@@ -101,6 +103,7 @@ fn field_meta(model: &ModelDef, f: &FieldDef) -> TokenStream {
             max_length: #max_length,
             decimal: #decimal,
             unique: #unique,
+            text_kind: #text_kind,
             db_index: #db_index,
             default: #default,
             auto_now: #auto_now,
@@ -184,6 +187,13 @@ pub(crate) fn model(m: &ModelDef) -> TokenStream {
     let verbose_name_plural = &m.verbose_name_plural;
 
     let field_metas = m.fields.iter().map(|f| field_meta(m, f));
+    let column_names = m
+        .fields
+        .iter()
+        .filter(|f| f.column.is_some())
+        .map(FieldDef::name)
+        .collect::<Vec<_>>()
+        .join(", ");
     let ordering = m.ordering.iter().map(|(c, d)| quote!((#c, #d)));
     let unique_together = m.unique_together.iter().map(|set| quote!(&[#(#set),*]));
     let indexes = m.indexes.iter().map(|set| quote!(&[#(#set),*]));
@@ -201,6 +211,7 @@ pub(crate) fn model(m: &ModelDef) -> TokenStream {
     let mut bind = Vec::new();
     let mut load = Vec::new();
     let mut field_values = Vec::new();
+    let mut set_values = Vec::new();
     let mut checks = Vec::new();
 
     for f in &m.fields {
@@ -225,6 +236,15 @@ pub(crate) fn model(m: &ModelDef) -> TokenStream {
                 });
                 values.push(quote!(::manouche::db::FieldType::to_value(&self.#fi)));
                 field_values.push(quote!(#name => ::core::option::Option::Some(::manouche::db::FieldType::to_value(&self.#fi)),));
+                set_values.push(quote!(#name => {
+                    self.#fi = <#ty as ::manouche::db::FieldType>::from_value(value).map_err(|e| match e {
+                        ::manouche::db::Error::InvalidValue { message, .. } => ::manouche::db::Error::InvalidValue {
+                            field: ::std::string::ToString::to_string(#name),
+                            message,
+                        },
+                        other => other,
+                    })?;
+                }));
                 if let Kind::ForeignKey { .. } = f.kind {
                     load.push(quote!(::core::option::Option::Some(&#name) => ::manouche::db::relations::LoadRelated::__load(&mut self.#fi, &path[1..], skip, row, offset),));
                 }
@@ -334,6 +354,24 @@ pub(crate) fn model(m: &ModelDef) -> TokenStream {
                     #(#field_values)*
                     _ => ::core::option::Option::None,
                 }
+            }
+
+            fn set_field_value(
+                &mut self,
+                name: &str,
+                value: ::manouche::db::__private::Value,
+            ) -> ::manouche::db::Result<()> {
+                match name {
+                    #(#set_values)*
+                    _ => {
+                        return ::core::result::Result::Err(::manouche::db::Error::UnknownField {
+                            model: #model_name,
+                            field: ::std::string::ToString::to_string(name),
+                            known: ::std::string::ToString::to_string(#column_names),
+                        });
+                    }
+                }
+                ::core::result::Result::Ok(())
             }
 
             fn __set_pk(&mut self, pk: Self::Pk) {
