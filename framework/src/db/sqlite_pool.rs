@@ -159,16 +159,17 @@ fn combinable_read(sql: &str, values: usize) -> bool {
     {
         return false;
     }
-    // One pass: this runs on every read.
+    // Every read passes here: byte searches, not a loop over the text.
     let bytes = sql.as_bytes();
+    if memchr::memchr3(b';', b'\'', b'$', bytes).is_some() {
+        return false;
+    }
     let mut placeholders = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        match b {
-            b';' | b'\'' | b'$' => return false,
-            b'?' if bytes.get(i + 1).is_some_and(u8::is_ascii_digit) => return false,
-            b'?' => placeholders += 1,
-            _ => {}
+    for i in memchr::memchr_iter(b'?', bytes) {
+        if bytes.get(i + 1).is_some_and(u8::is_ascii_digit) {
+            return false;
         }
+        placeholders += 1;
     }
     placeholders == values
 }
