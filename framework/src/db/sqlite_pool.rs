@@ -28,7 +28,9 @@
 //! run again one by one. Only statements whose every `?` is a placeholder
 //! (no quoted text, no numbered parameter, no `;`) and that bring exactly
 //! as many values are combined, so that no read's values can reach another's
-//! statement. Alone, a read runs alone.
+//! statement. A read that finds nothing queued and a reading slot free runs
+//! in its own task, as before; reads that arrive meanwhile queue, and the
+//! slot goes to a reading task for them when it is done (or cancelled).
 //!
 //! **Writes are committed in groups.** SQLite lets one connection write at a
 //! time, and with `synchronous = FULL` every commit waits for the disk
@@ -103,6 +105,26 @@ impl std::fmt::Debug for Reads {
             .field("queued", &self.queue.len())
             .field("readers", &self.readers)
             .finish()
+    }
+}
+
+/// A reading slot held by a read running in its own task: handed on to a
+/// reading task when reads queued meanwhile, else given back.
+struct Slot<'a>(&'a SqlitePool);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        let mut reads = lock(&self.0.shared.reads);
+        if reads.queue.is_empty() {
+            reads.readers -= 1;
+            return;
+        }
+        drop(reads);
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn(self.0.clone().run_reads())),
+            // The runtime is going: nothing will wait for the answers.
+            Err(_) => lock(&self.0.shared.reads).readers -= 1,
+        }
     }
 }
 
@@ -281,18 +303,41 @@ impl SqlitePool {
     }
 
     async fn read(&self, sql: Arc<str>, values: Values) -> SqlxResult<Vec<Row>> {
-        let (tx, rx) = oneshot::channel();
-        let start = {
-            let mut reads = lock(&self.shared.reads);
-            reads.queue.push_back(Read { sql, values, tx });
-            let start = reads.readers < self.shared.most_readers;
-            reads.readers += usize::from(start);
-            start
-        };
-        if start {
-            tokio::spawn(self.clone().run_reads());
+        enum Way {
+            /// Nothing queued, a reading slot free: run it here.
+            Here(Arc<str>, Values),
+            /// Queued; whether to start a reading task.
+            Queued(oneshot::Receiver<SqlxResult<Vec<Row>>>, bool),
         }
-        rx.await.unwrap_or(Err(sqlx::Error::WorkerCrashed))
+        let way = {
+            let mut reads = lock(&self.shared.reads);
+            let free = reads.readers < self.shared.most_readers;
+            reads.readers += usize::from(free);
+            if free && reads.queue.is_empty() {
+                Way::Here(sql, values)
+            } else {
+                let (tx, rx) = oneshot::channel();
+                reads.queue.push_back(Read { sql, values, tx });
+                Way::Queued(rx, free)
+            }
+        };
+        match way {
+            Way::Here(sql, values) => {
+                // Holds the slot; reads queued meanwhile get it when this
+                // one is done or cancelled.
+                let _slot = Slot(self);
+                let mut conn = self.acquire().await?;
+                let result = FetchAll.sqlite(&mut conn, &sql, SqlxValues(values)).await;
+                self.release(conn, &result);
+                result
+            }
+            Way::Queued(rx, start) => {
+                if start {
+                    tokio::spawn(self.clone().run_reads());
+                }
+                rx.await.unwrap_or(Err(sqlx::Error::WorkerCrashed))
+            }
+        }
     }
 
     /// A reading task: runs queued reads, those of one text at a time,
