@@ -495,3 +495,25 @@ async fn reads_arriving_together_each_get_their_own_rows() {
     }
     db.close().await;
 }
+
+/// Closing the database right after a write returns: the task that
+/// committed it may still be putting its connection back, and the close
+/// must not wait for a connection that went back to a shut pool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_right_after_a_write_does_not_wait_forever() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    for i in 0..60 {
+        let url = format!(
+            "sqlite://{}",
+            dir.path().join(format!("close-{i}.sqlite3")).display()
+        );
+        let db = manouche::db::Database::connect(&url, &manouche::db::DatabaseOptions::default())
+            .await
+            .expect("connect");
+        setup(&db).await.expect("tables");
+        Tag::new("last").save(&db).await.expect("saved");
+        tokio::time::timeout(std::time::Duration::from_secs(5), db.close())
+            .await
+            .expect("closed without waiting forever");
+    }
+}

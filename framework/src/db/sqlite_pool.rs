@@ -78,8 +78,9 @@ pub(crate) struct SqlitePool {
 #[derive(Debug)]
 struct Shared {
     pool: sqlx::SqlitePool,
-    /// Connections whose last statement finished, ready for the next.
-    ready: Mutex<Vec<PoolConnection<Sqlite>>>,
+    /// Connections whose last statement finished, ready for the next;
+    /// `None` once the pool is closed.
+    ready: Mutex<Option<Vec<PoolConnection<Sqlite>>>>,
     /// Wakes a query waiting for a connection when one is put on `ready`.
     returned: Notify,
     acquire_timeout: Duration,
@@ -206,7 +207,7 @@ impl SqlitePool {
         Self {
             shared: Arc::new(Shared {
                 pool,
-                ready: Mutex::new(Vec::new()),
+                ready: Mutex::new(Some(Vec::new())),
                 returned: Notify::new(),
                 acquire_timeout,
                 writes: Mutex::new(Writes::default()),
@@ -224,7 +225,7 @@ impl SqlitePool {
     /// Connections open, and how many of them are idle (on the ready stack
     /// or in sqlx's pool).
     pub(crate) fn status(&self) -> (u32, usize) {
-        let ready = lock(&self.shared.ready).len();
+        let ready = lock(&self.shared.ready).as_ref().map_or(0, Vec::len);
         (self.shared.pool.size(), self.shared.pool.num_idle() + ready)
     }
 
@@ -259,17 +260,25 @@ impl SqlitePool {
     /// A ready connection, or an idle one from sqlx's pool, without waiting.
     fn take(&self) -> Option<PoolConnection<Sqlite>> {
         lock(&self.shared.ready)
-            .pop()
+            .as_mut()
+            .and_then(Vec::pop)
             .or_else(|| self.shared.pool.try_acquire())
     }
 
     /// Puts a connection whose statement finished back on the ready stack,
     /// or through sqlx's checked path when it failed below SQL.
     fn release<T>(&self, conn: PoolConnection<Sqlite>, result: &SqlxResult<T>) {
-        if reusable(result) {
-            lock(&self.shared.ready).push(conn);
-            self.shared.returned.notify_one();
+        if !reusable(result) {
+            return;
         }
+        let mut ready = lock(&self.shared.ready);
+        match ready.as_mut() {
+            Some(ready) => ready.push(conn),
+            // Closed: back to sqlx's pool, which waits for it to close it.
+            None => return,
+        }
+        drop(ready);
+        self.shared.returned.notify_one();
     }
 
     /// Runs one statement outside a transaction: a data change through the
@@ -296,8 +305,14 @@ impl SqlitePool {
     }
 
     /// Closes every connection (the ready ones first).
+    ///
+    /// A task still holding a connection (a batch that answered its
+    /// statements and has yet to put its connection back) gives it to
+    /// sqlx's pool instead of the ready stack from then on: the stack is
+    /// emptied and shut under the same lock that `release` takes, so no
+    /// connection is left on it for `close` to wait on forever.
     pub(crate) async fn close(&self) {
-        let ready = std::mem::take(&mut *lock(&self.shared.ready));
+        let ready = lock(&self.shared.ready).take();
         drop(ready);
         self.shared.pool.close().await;
     }
@@ -428,8 +443,10 @@ impl Drop for Shared {
     fn drop(&mut self) {
         // sqlx hands a dropped connection back through a spawned task, which
         // needs a runtime; without one, close the ready connections here.
-        if tokio::runtime::Handle::try_current().is_err() {
-            for conn in lock(&self.ready).drain(..) {
+        if tokio::runtime::Handle::try_current().is_err()
+            && let Some(ready) = lock(&self.ready).take()
+        {
+            for conn in ready {
                 drop(conn.detach());
             }
         }
