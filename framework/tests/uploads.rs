@@ -654,6 +654,72 @@ fn file_fields_clean_as_djangos_file_field() {
 }
 
 #[test]
+fn several_files_in_one_field() {
+    // `<input type="file" multiple>`: a Vec of uploads.
+    #[derive(Debug, Form)]
+    struct Gallery {
+        photos: Vec<UploadedFile>,
+        #[form(required = false)]
+        extras: Vec<UploadedFile>,
+    }
+    let html = BoundForm::<Gallery>::new().as_div().to_string();
+    assert!(
+        html.contains(r#"<input type="file" name="photos" multiple required id="id_photos">"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<input type="file" name="extras" multiple id="id_extras">"#),
+        "{html}"
+    );
+    assert!(BoundForm::<Gallery>::new().is_multipart());
+
+    let mut data = FormData::new();
+    for (name, content) in [("a.jpg", "1"), ("../b.jpg", "22"), ("c.jpg", "333")] {
+        data.append_file(
+            "photos",
+            UploadedFile::from_bytes(name, "image/jpeg", content),
+        );
+    }
+    let form = BoundForm::<Gallery>::bind(data);
+    let gallery = form.cleaned().expect("valid");
+    let names: Vec<(&str, u64)> = gallery
+        .photos
+        .iter()
+        .map(|f| (f.name(), f.size()))
+        .collect();
+    assert_eq!(names, [("a.jpg", 1), ("b.jpg", 2), ("c.jpg", 3)]);
+    assert!(gallery.extras.is_empty());
+
+    let errors = |data: FormData| {
+        BoundForm::<Gallery>::bind(data)
+            .errors()
+            .field("photos")
+            .iter()
+            .map(|e| e.message().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(errors(FormData::new()), ["This field is required."]);
+    // One empty file among several fails the field, as one alone does.
+    let mut data = FormData::new();
+    data.append_file(
+        "photos",
+        UploadedFile::from_bytes("a.jpg", "image/jpeg", "1"),
+    );
+    data.append_file(
+        "photos",
+        UploadedFile::from_bytes("b.jpg", "image/jpeg", ""),
+    );
+    assert_eq!(errors(data), ["The submitted file is empty."]);
+    assert_eq!(
+        errors(FormData::from_pairs([
+            ("photos", "a.jpg"),
+            ("photos", "b.jpg")
+        ])),
+        ["No file was submitted. Check the encoding type on the form."]
+    );
+}
+
+#[test]
 fn media_settings_are_read_and_checked() {
     let s = Settings::from_toml_str(
         "[media]\nroot = \"/srv/media\"\nurl = \"https://cdn.example/m/\"\n",

@@ -138,6 +138,40 @@ impl UploadedFile {
         }
     }
 
+    /// The `(width, height)` of the image this file holds, read from its
+    /// header alone (see [`image_dimensions`](crate::db::fields::image_dimensions)),
+    /// or `None` when it is not an image in a format an
+    /// [`ImageField`](crate::db::fields::ImageField) accepts. The declared
+    /// type and the name play no part: the client chooses both.
+    ///
+    /// ```
+    /// use manouche::forms::UploadedFile;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let gif = UploadedFile::from_bytes("dot.gif", "image/gif", &b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"[..]);
+    /// assert_eq!(gif.image_dimensions().await, Some((1, 1)));
+    /// let fake = UploadedFile::from_bytes("fake.png", "image/png", "<script>alert(1)</script>");
+    /// assert_eq!(fake.image_dimensions().await, None);
+    /// # });
+    /// ```
+    pub async fn image_dimensions(&self) -> Option<(u32, u32)> {
+        match &*self.content {
+            Content::Memory(bytes) => crate::db::fields::image_dimensions(bytes),
+            Content::Temporary(path) => {
+                let path = path.to_path_buf();
+                // Reading the header seeks through the file: off the async
+                // threads. `self` (and so the temporary file) outlives it.
+                tokio::task::spawn_blocking(move || {
+                    let file = std::fs::File::open(path).ok()?;
+                    crate::db::fields::reader_dimensions(io::BufReader::new(file))
+                })
+                .await
+                .ok()
+                .flatten()
+            }
+        }
+    }
+
     /// Copies the content into `out` (blocking: run it off the async
     /// threads).
     pub(crate) fn copy_into(&self, out: &mut std::fs::File) -> io::Result<()> {
