@@ -36,8 +36,10 @@
 //!   extension (Django's `get_available_name`), so two uploads racing for
 //!   one name both keep their content.
 //! - The trait's futures are boxed, so that `Arc<dyn Storage>` works and a
-//!   project can swap the backend. Remote backends (S3 and the like) are
-//!   not part of the framework yet.
+//!   project can swap the backend: the project's [`DefaultStorage`] is a
+//!   [`FileSystemStorage`], or with the cargo feature `s3` and
+//!   `[media] storage = "s3"` an `S3Storage` (any S3-compatible object
+//!   store).
 
 use std::fmt;
 use std::io;
@@ -49,7 +51,12 @@ use futures_util::future::BoxFuture;
 
 use crate::forms::UploadedFile;
 use crate::forms::files::{MAX_FILENAME_LENGTH, split_extension, truncate_keeping_extension};
-use crate::settings::MediaSettings;
+use crate::settings::{MediaSettings, StorageKind};
+
+#[cfg(feature = "s3")]
+mod s3;
+#[cfg(feature = "s3")]
+pub use s3::S3Storage;
 
 /// Why a storage operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -183,13 +190,24 @@ impl DefaultStorage {
     }
 
     /// The storage the `[media]` settings choose: a [`FileSystemStorage`]
-    /// over `media.root`.
+    /// over `media.root`, or with `storage = "s3"` an `S3Storage` over
+    /// `[media.s3]`.
     ///
     /// # Errors
     ///
-    /// The settings name a backend this build lacks.
+    /// The settings name a backend this build lacks (`s3` without the
+    /// cargo feature), or describe an unusable object store.
     pub fn from_settings(media: &MediaSettings) -> Result<Self, crate::StartupError> {
-        Ok(Self::new(FileSystemStorage::from_settings(media)))
+        match media.storage {
+            StorageKind::FileSystem => Ok(Self::new(FileSystemStorage::from_settings(media))),
+            #[cfg(feature = "s3")]
+            StorageKind::S3 => Ok(Self::new(S3Storage::from_settings(&media.s3)?)),
+            #[cfg(not(feature = "s3"))]
+            StorageKind::S3 => Err(crate::StartupError::improperly_configured(
+                "media.storage = \"s3\" needs manouche built with its `s3` cargo feature \
+                 (features = [\"s3\"] in Cargo.toml)",
+            )),
+        }
     }
 
     /// The storage, shared.
@@ -271,6 +289,23 @@ fn checked_name(name: &str) -> Result<&str, StorageError> {
         return Err(invalid());
     }
     Ok(name)
+}
+
+/// `name` as it goes in a URL: each segment percent-encoded but for
+/// letters, digits, `.`, `-` and `_`.
+fn encoded_name(name: &str) -> Result<String, StorageError> {
+    let name = checked_name(name)?;
+    let encoded: Vec<String> = name
+        .split('/')
+        .map(|s| {
+            percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC)
+                .to_string()
+                .replace("%2E", ".")
+                .replace("%2D", "-")
+                .replace("%5F", "_")
+        })
+        .collect();
+    Ok(encoded.join("/"))
 }
 
 /// Every segment of `name` made safe: what [`Storage::save`] stores under.
@@ -369,18 +404,7 @@ impl Storage for FileSystemStorage {
     }
 
     fn url(&self, name: &str) -> Result<String, StorageError> {
-        let name = checked_name(name)?;
-        let encoded: Vec<String> = name
-            .split('/')
-            .map(|s| {
-                percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC)
-                    .to_string()
-                    .replace("%2E", ".")
-                    .replace("%2D", "-")
-                    .replace("%5F", "_")
-            })
-            .collect();
-        Ok(format!("{}{}", self.base_url, encoded.join("/")))
+        Ok(format!("{}{}", self.base_url, encoded_name(name)?))
     }
 }
 

@@ -759,3 +759,77 @@ fn media_settings_are_read_and_checked() {
     assert!(s.apply_env([("MANOUCHE_MEDIA_URL", "/files")]).is_err());
     assert_eq!(s.media.url, "/files/", "a bad variable changes nothing");
 }
+
+#[test]
+fn the_storage_backend_is_chosen_by_the_settings() {
+    use manouche::settings::StorageKind;
+    use manouche::storage::DefaultStorage;
+
+    let s = Settings::from_toml_str(
+        "[media]\nstorage = \"s3\"\n[media.s3]\nbucket = \"site\"\nregion = \"eu-west-3\"\n\
+         endpoint = \"http://127.0.0.1:9000\"\npath_style = true\n\
+         public_url = \"https://cdn.example/m/\"\n",
+    )
+    .unwrap();
+    assert_eq!(s.media.storage, StorageKind::S3);
+    assert_eq!(s.media.s3.bucket, "site");
+    assert_eq!(
+        s.media.s3.endpoint.as_deref(),
+        Some("http://127.0.0.1:9000")
+    );
+    assert!(s.media.s3.path_style);
+    for (toml, key) in [
+        ("[media]\nstorage = \"s3\"\n", "media.s3.bucket"),
+        (
+            "[media]\nstorage = \"s3\"\n[media.s3]\nbucket = \"b\"\npublic_url = \"https://x\"\n",
+            "media.s3.public_url",
+        ),
+        ("[media]\nstorage = \"ftp\"\n", "ftp"),
+        ("[media.s3]\nbukcet = \"b\"\n", "bukcet"),
+    ] {
+        let err = Settings::from_toml_str(toml).unwrap_err().to_string();
+        assert!(err.contains(key), "{toml}: {err}");
+    }
+
+    // The key from the environment: the specific names win over AWS's,
+    // in whichever order they come; the secret is never shown.
+    for order in [false, true] {
+        let mut vars = vec![
+            ("MANOUCHE_MEDIA_STORAGE", "s3"),
+            ("MANOUCHE_MEDIA_S3_BUCKET", "site"),
+            ("MANOUCHE_MEDIA_S3_ACCESS_KEY_ID", "AKIAMANOUCHE"),
+            ("AWS_ACCESS_KEY_ID", "AKIAAWS"),
+            ("AWS_SECRET_ACCESS_KEY", "the secret"),
+        ];
+        if order {
+            vars.reverse();
+        }
+        let mut s = Settings::default();
+        s.apply_env(vars).unwrap();
+        assert_eq!(s.media.storage, StorageKind::S3);
+        assert_eq!(s.media.s3.access_key_id, "AKIAMANOUCHE");
+        assert_eq!(s.media.s3.secret_access_key, "the secret");
+        assert!(!format!("{s:?}").contains("the secret"));
+    }
+    let mut s = Settings::default();
+    assert!(s.apply_env([("MANOUCHE_MEDIA_STORAGE", "cloud")]).is_err());
+    assert_eq!(s.media.storage, StorageKind::FileSystem);
+
+    // Without the cargo feature, s3 is refused at startup with the fix.
+    let mut media = Settings::default().media;
+    media.storage = StorageKind::S3;
+    media.s3.bucket = "site".into();
+    let built = DefaultStorage::from_settings(&media);
+    if cfg!(feature = "s3") {
+        let storage = built.unwrap();
+        assert_eq!(
+            storage.url("a.png").unwrap(),
+            "https://site.s3.us-east-1.amazonaws.com/a.png"
+        );
+    } else {
+        let err = built.unwrap_err().to_string();
+        assert!(err.contains("`s3` cargo feature"), "{err}");
+    }
+    let storage = DefaultStorage::from_settings(&Settings::default().media).unwrap();
+    assert_eq!(storage.url("a b.png").unwrap(), "/media/a%20b.png");
+}

@@ -47,6 +47,13 @@ pub struct UploadedFile {
     content: Arc<Content>,
 }
 
+/// Where an upload's content is ([`UploadedFile::source`]).
+#[cfg_attr(not(feature = "s3"), allow(dead_code))]
+pub(crate) enum Source<'a> {
+    Memory(&'a Bytes),
+    File(&'a Path),
+}
+
 enum Content {
     Memory(Bytes),
     /// Removed from disk when dropped.
@@ -169,6 +176,15 @@ impl UploadedFile {
                 .ok()
                 .flatten()
             }
+        }
+    }
+
+    /// Where the content is, for a storage that sends it elsewhere.
+    #[cfg_attr(not(feature = "s3"), allow(dead_code))]
+    pub(crate) fn source(&self) -> Source<'_> {
+        match &*self.content {
+            Content::Memory(bytes) => Source::Memory(bytes),
+            Content::Temporary(path) => Source::File(path),
         }
     }
 
