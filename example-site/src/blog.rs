@@ -168,8 +168,10 @@ async fn comment(
 fn article_form() -> Result<ModelForm<Article>> {
     let mut form =
         ModelForm::new(Article::default()).fields(&["title", "body", "tags", "cover"])?;
+    // Eight rows: at laptop height the whole form, cover and button
+    // included, fits the first screen (the box grows as one types).
     let mut textarea = Widget::textarea();
-    textarea.set_attr("rows", "14");
+    textarea.set_attr("rows", "8");
     form.field_mut("body")?
         .set_label("Text")
         .set_help_text("Leave an empty line between paragraphs.")
@@ -879,6 +881,10 @@ mod tests {
                 "{page}"
             );
             assert!(page.contains(">\nKept &lt;text&gt;</textarea>"), "{page}");
+            assert!(
+                page.contains("<p class=\"errornote\" role=\"alert\">Please correct the errors below.</p>"),
+                "{page}"
+            );
             assert!(
                 page.contains(&format!(
                     "name=\"tags\" value=\"{news_id}\" aria-invalid=\"true\" id=\"id_tags_0\" checked>"
