@@ -1014,6 +1014,21 @@ mod tests {
             assert_eq!(Article::objects().count(&db).await?, 1);
             assert_eq!(std::fs::read_dir(media.path()).map(Iterator::count).unwrap_or(0), 0);
 
+            // Larger than the request body may be (2.5 MB): 413, nothing
+            // saved or stored.
+            let huge = vec![0_u8; 3 * 1024 * 1024];
+            let r = client
+                .post("/blog/new/")
+                .multipart(
+                    &[("title", "Huge"), ("body", "Text.")],
+                    &[("cover", "huge.png", &huge)],
+                )
+                .send()
+                .await;
+            assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+            assert_eq!(Article::objects().count(&db).await?, 1);
+            assert_eq!(std::fs::read_dir(media.path()).map(Iterator::count).unwrap_or(0), 0);
+
             // An image, its name unsafe: stored under covers/, safely named.
             let r = client
                 .post("/blog/new/")

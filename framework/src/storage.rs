@@ -54,7 +54,7 @@ use crate::forms::files::{MAX_FILENAME_LENGTH, split_extension, truncate_keeping
 use crate::settings::{MediaSettings, StorageKind};
 
 #[cfg(feature = "s3")]
-mod s3;
+pub mod s3;
 #[cfg(feature = "s3")]
 pub use s3::S3Storage;
 

@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use super::executor::Row;
 use super::{Error, Result};
 
-mod files;
+pub mod files;
 
 pub(crate) use files::reader_dimensions;
 pub use files::{FileField, IMAGE_EXTENSIONS, ImageField, image_dimensions};

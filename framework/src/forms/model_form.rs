@@ -293,7 +293,7 @@ impl<M: Model> ModelForm<M> {
     }
 
     /// Stores the uploads of the form's file fields in `storage` rather
-    /// than in the project's [`DefaultStorage`](crate::storage::DefaultStorage).
+    /// than in the project's [`DefaultStorage`].
     #[must_use]
     pub fn storage(mut self, storage: Arc<dyn Storage>) -> Self {
         self.storage = Some(storage);
