@@ -21,7 +21,7 @@ pub struct Release {
     pub title: String,
     #[model(upload_to = "covers/")]
     pub cover: ImageField,
-    #[model(upload_to = "files/", blank, max_length = 255)]
+    #[model(upload_to = "files", blank, max_length = 255)]
     pub attachment: FileField,
     pub thumbnail: Option<ImageField>,
 }
@@ -188,6 +188,24 @@ async fn uploads_are_stored_under_free_names_and_the_name_saved() {
         assert_eq!(read.cover.name(), name);
         assert_eq!(read.cover.url(&*storage).unwrap(), format!("/media/{name}"));
         assert_eq!(read.cover.dimensions(&*storage).await.unwrap(), (1, 1));
+        // A name as long as the column allows: cut so that the directory
+        // and a collision suffix still fit the column, twice over.
+        let long = format!("{}.gif", "b".repeat(96));
+        for title in ["Long 1", "Long 2"] {
+            let upload = UploadedFile::from_bytes(&long, "image/gif", GIF);
+            let saved = ModelForm::new(Release::default())
+                .storage(storage.clone())
+                .bind(&db, submission(title, &[("cover", upload)]))
+                .await?
+                .save(&db)
+                .await?
+                .map_err(|f| fail(format!("{:?}", f.errors())))?;
+            let name = saved.cover.name();
+            assert!(
+                name.len() <= 100 && name.starts_with("covers/bbb") && name.ends_with(".gif"),
+                "{name}"
+            );
+        }
         let found = Release::objects()
             .filter(Release::cover.eq(ImageField::new("covers/cover.gif")))
             .count(&db)

@@ -1031,11 +1031,16 @@ async fn check_image(file: &UploadedFile) -> Result<(), ValidationError> {
 fn upload_name(f: &FieldMeta, file: &UploadedFile) -> String {
     let max = f.max_length.map_or(usize::MAX, |n| n as usize);
     let room = max
-        .saturating_sub(f.upload_to.chars().count())
+        .saturating_sub(f.upload_to.chars().count() + 1)
         .saturating_sub(8)
         .max(1);
     let name = crate::forms::files::truncate_keeping_extension(file.name(), room);
-    format!("{}{name}", f.upload_to)
+    // `upload_to = "covers"` is a directory too, as Django joins it.
+    match f.upload_to {
+        "" => name,
+        dir if dir.ends_with('/') => format!("{dir}{name}"),
+        dir => format!("{dir}/{name}"),
+    }
 }
 
 /// Cleans one model field's submitted `values` (Django's
