@@ -368,6 +368,65 @@ async fn required_optional_and_kept_files() {
                 .unwrap(),
             (3, 2)
         );
+        // Django's ClearableFileInput: the stored file is shown and
+        // linked; an optional one can be cleared, a required one cannot.
+        let form = ModelForm::new(changed.clone()).storage(storage(media.path()));
+        let html = form.as_div().to_string();
+        assert!(
+            html.contains(
+                "Currently: <a href=\"/media/covers/shot.png\">covers/shot.png</a><br>\nChange:\n\
+                 <input type=\"file\" name=\"cover\" accept=\"image/*\" id=\"id_cover\">"
+            ),
+            "{html}"
+        );
+        assert!(
+            html.contains(
+                "Currently: <a href=\"/media/shot.png\">shot.png</a>\n\
+                 <input type=\"checkbox\" name=\"thumbnail-clear\" id=\"thumbnail-clear_id\">\n\
+                 <label for=\"thumbnail-clear_id\">Clear</label><br>\nChange:\n\
+                 <input type=\"file\" name=\"thumbnail\" accept=\"image/*\" id=\"id_thumbnail\">"
+            ),
+            "{html}"
+        );
+        // Clear and a new file at once: Django's contradiction.
+        let mut both = submission(
+            "Both",
+            &[(
+                "thumbnail",
+                UploadedFile::from_bytes("new.gif", "image/gif", GIF),
+            )],
+        );
+        both.append("thumbnail-clear", "on");
+        let form = ModelForm::new(changed.clone())
+            .storage(storage(media.path()))
+            .bind(&db, both)
+            .await?;
+        assert_eq!(
+            form.errors().field("thumbnail")[0].message(),
+            "Please either submit a file or check the clear checkbox, not both."
+        );
+        // Cleared: NULL in the row. A "Clear" sent for the required cover
+        // changes nothing.
+        let mut clear = submission("Cleared", &[]);
+        clear.append("thumbnail-clear", "on");
+        clear.append("cover-clear", "on");
+        let form = ModelForm::new(changed.clone())
+            .storage(storage(media.path()))
+            .bind(&db, clear)
+            .await?;
+        assert!(form.has_changed());
+        let cleared = form
+            .save(&db)
+            .await?
+            .map_err(|f| fail(format!("{:?}", f.errors())))?;
+        assert_eq!(cleared.thumbnail, None);
+        assert_eq!(cleared.cover.name(), "covers/shot.png");
+        let read = Release::objects()
+            .filter(Release::id.eq(cleared.id.get().unwrap()))
+            .get(&db)
+            .await?;
+        assert_eq!(read.thumbnail, None);
+
         // An optional image left empty on a new row is NULL.
         let none = ModelForm::new(Release::default())
             .storage(storage(media.path()))

@@ -99,6 +99,7 @@ use super::data::FormData;
 use super::field::Field;
 use super::files::UploadedFile;
 use super::validators::ValidationError;
+use super::widgets::{CurrentFile, clear_checkbox_name};
 use super::{FieldValue, FormErrors, UnknownField};
 use crate::db::Executor;
 use crate::db::fields::{FieldType, IMAGE_EXTENSIONS};
@@ -233,11 +234,20 @@ impl<M: Model> ModelForm<M> {
             if fields::is_file(f) {
                 // A file input shows no value. With a file stored already,
                 // leaving it empty keeps that file (Django's FileField), so
-                // the browser must not ask for a new one.
-                if value_to_text(&value).is_some_and(|name| !name.is_empty())
+                // the browser must not ask for a new one; the file is shown
+                // above the input, with a "Clear" box unless the model
+                // requires a file (Django's ClearableFileInput).
+                if let Some(name) = value_to_text(&value).filter(|name| !name.is_empty())
                     && let Ok(field) = self.state.field_mut(f.name)
                 {
                     field.set_required(false);
+                    let url = crate::request::current_service::<DefaultStorage>()
+                        .and_then(|storage| storage.url(&name).ok());
+                    field.widget.current_file = Some(CurrentFile {
+                        name,
+                        url,
+                        clearable: !fields::is_required(f),
+                    });
                 }
                 continue;
             }
@@ -296,6 +306,11 @@ impl<M: Model> ModelForm<M> {
     /// than in the project's [`DefaultStorage`].
     #[must_use]
     pub fn storage(mut self, storage: Arc<dyn Storage>) -> Self {
+        for field in &mut self.state.fields {
+            if let Some(current) = &mut field.widget.current_file {
+                current.url = storage.url(&current.name).ok();
+            }
+        }
         self.storage = Some(storage);
         self
     }
@@ -458,7 +473,11 @@ impl<M: Model> ModelForm<M> {
                     .field_value(f.name)
                     .and_then(|v| value_to_text(&v))
                     .is_some_and(|name| !name.is_empty());
-                match clean_file(f, field, &values, &files, has_file) {
+                let clear = !field.is_disabled()
+                    && crate::forms::field::is_checked(
+                        &data.get_all(&clear_checkbox_name(&html_name(prefix, field.name()))),
+                    );
+                match clean_file(f, field, &values, &files, has_file, clear) {
                     Ok(value) => cleaned.push((*f, value)),
                     Err(e) => errors.push((f.name, e)),
                 }
@@ -701,8 +720,13 @@ impl<M: Model> ModelForm<M> {
         };
         let prefix = self.state.prefix.as_deref();
         self.state.fields.iter().any(|field| {
-            // A file sent is a change (Django's FileField.has_changed).
-            if !data.files(&html_name(prefix, field.name())).is_empty() {
+            // A file sent, or a file cleared, is a change (Django's
+            // FileField.has_changed).
+            let name = html_name(prefix, field.name());
+            if !data.files(&name).is_empty()
+                || (field.widget().kind() == crate::forms::WidgetKind::File
+                    && crate::forms::field::is_checked(&data.get_all(&clear_checkbox_name(&name))))
+            {
                 return true;
             }
             let initial = self
@@ -979,7 +1003,8 @@ fn target_key_type(f: &FieldMeta) -> SqlType {
 /// Cleans a file field (Django's `FileField.clean`): the last file sent,
 /// Django's messages for an empty file, a form without
 /// `enctype="multipart/form-data"` and a name over the column's length;
-/// with no file sent, the instance's file is kept, or the field is
+/// with no file sent, the instance's file is kept unless its "Clear" box
+/// is ticked (on a field the model lets be empty), or the field is
 /// required, or it becomes empty.
 fn clean_file(
     f: &'static FieldMeta,
@@ -987,8 +1012,15 @@ fn clean_file(
     values: &[&str],
     files: &[&UploadedFile],
     has_file: bool,
+    clear: bool,
 ) -> Result<Cleaned, ValidationError> {
+    let clearable = clear && !fields::is_required(f);
     match <UploadedFile as FieldValue>::parse_submission(values, files, field)? {
+        Some(_) if clearable => Err(ValidationError::new(
+            "Please either submit a file or check the clear checkbox, not both.",
+        )
+        .with_code("contradiction")),
+        None if clearable => Ok(Cleaned::Column(fields::empty_value(f))),
         Some(file) => {
             let length = file.name().chars().count();
             if let Some(max) = f.max_length
