@@ -11,13 +11,14 @@ pub(crate) mod models;
 
 use manouche::contrib::auth::{PermissionRequired, RequiredPermission, User};
 use manouche::contrib::messages::Messages;
-use manouche::db::{Database, Error as DbError, ForeignKey, Slug};
-use manouche::forms::BoundForm;
+use manouche::db::{Database, ForeignKey, Slug};
+use manouche::forms::{BoundForm, FormData, ModelForm, Widget};
 use manouche::paginator::Page;
 use manouche::prelude::*;
+use manouche::storage::DefaultStorage;
 
 use crate::nav::Nav;
-use forms::{ArticleErrors, ArticleForm, CleanArticle, CommentForm};
+use forms::CommentForm;
 use models::{Article, Author, Comment, Tag};
 
 manouche::permission!(pub(crate) AddArticle = "blog.add_article");
@@ -41,17 +42,16 @@ struct Detail {
     url: String,
     /// The comment form: empty, or as posted with its errors.
     form: BoundForm<CommentForm>,
+    /// The URL of the article's cover, if it has one.
+    cover: Option<String>,
 }
 
 #[derive(Template, TemplateResponse)]
 #[template(path = "blog/article_form.html")]
 struct NewArticle {
     nav: Nav,
-    /// What was typed (empty at first).
-    form: ArticleForm,
-    errors: ArticleErrors,
-    /// The tags to choose from.
-    tags: Vec<Tag>,
+    /// The form: empty, or as posted with its errors.
+    form: ModelForm<Article>,
 }
 
 /// How many articles the front page shows at a time.
@@ -96,15 +96,30 @@ async fn published(db: &Database, id: i64) -> Result<Article> {
         .await?)
 }
 
+/// The URL of `article`'s cover in `storage`, if it has one.
+fn cover_url(storage: &DefaultStorage, article: &Article) -> Result<Option<String>> {
+    match &article.cover {
+        Some(cover) if !cover.is_empty() => Ok(Some(cover.url(&**storage)?)),
+        _ => Ok(None),
+    }
+}
+
 /// An article's page, with an empty comment form.
-async fn detail(db: Db, nav: Nav, Path(id): Path<i64>) -> Result<Detail> {
+async fn detail(
+    db: Db,
+    storage: Service<DefaultStorage>,
+    nav: Nav,
+    Path(id): Path<i64>,
+) -> Result<Detail> {
     let article = published(&db, id).await?;
     let url = reverse!("blog:article-detail", id = id)?;
+    let cover = cover_url(&storage, &article)?;
     Ok(Detail {
         nav,
         article,
         url,
         form: BoundForm::new(),
+        cover,
     })
 }
 
@@ -113,6 +128,7 @@ async fn detail(db: Db, nav: Nav, Path(id): Path<i64>) -> Result<Detail> {
 /// it twice); or the page again with what was typed and what is wrong.
 async fn comment(
     db: Db,
+    storage: Service<DefaultStorage>,
     nav: Nav,
     messages: Messages,
     Path(id): Path<i64>,
@@ -123,11 +139,13 @@ async fn comment(
     let posted = match form.into_cleaned() {
         Ok(posted) => posted,
         Err(form) => {
+            let cover = cover_url(&storage, &article)?;
             let page = Detail {
                 nav,
                 article,
                 url,
                 form,
+                cover,
             };
             return Ok(page.into_response());
         }
@@ -144,6 +162,28 @@ async fn comment(
     Ok(manouche::web::found(&format!("{url}#comments")))
 }
 
+/// The new-article form: the article's title, text, tags and cover, as
+/// the model describes them (a model form). The view fills in the rest:
+/// the slug, the author and `published`.
+fn article_form() -> Result<ModelForm<Article>> {
+    let mut form =
+        ModelForm::new(Article::default()).fields(&["title", "body", "tags", "cover"])?;
+    // Eight rows: at laptop height the whole form, cover and button
+    // included, fits the first screen (the box grows as one types).
+    let mut textarea = Widget::textarea();
+    textarea.set_attr("rows", "8");
+    form.field_mut("body")?
+        .set_label("Text")
+        .set_help_text("Leave an empty line between paragraphs.")
+        .set_widget(textarea);
+    form.field_mut("tags")?
+        .set_widget(Widget::checkbox_select_multiple());
+    form.field_mut("cover")?
+        .set_label("Cover image")
+        .set_help_text("Optional: a PNG, JPEG, GIF or WebP picture shown above the text.");
+    Ok(form)
+}
+
 /// The empty new-article form.
 async fn new_article_form(
     _: PermissionRequired<AddArticle>,
@@ -152,110 +192,100 @@ async fn new_article_form(
 ) -> Result<NewArticle> {
     Ok(NewArticle {
         nav,
-        form: ArticleForm::default(),
-        errors: ArticleErrors::default(),
-        tags: Tag::objects().all(&db).await?,
+        form: article_form()?.load(&db).await?,
     })
-}
-
-/// Checks the form; saves the article (published, by the user's author)
-/// and redirects to it with a message saying so, or shows the form again
-/// with what was typed and what is wrong.
-async fn new_article_submit(
-    PermissionRequired(user, ..): PermissionRequired<AddArticle>,
-    db: Db,
-    nav: Nav,
-    messages: Messages,
-    Form(fields): Form<Vec<(String, String)>>,
-) -> Result<Response> {
-    let form = ArticleForm::from_fields(fields);
-    let tags = Tag::objects().all(&db).await?;
-    let clean = match form.clean(&tags) {
-        Ok(clean) => clean,
-        Err(errors) => {
-            let page = NewArticle {
-                nav,
-                form,
-                errors,
-                tags,
-            };
-            return Ok(page.into_response());
-        }
-    };
-    let id = create_article(&db, &user, &clean).await?;
-    messages.success(format!("“{}” is published.", clean.title));
-    // 302, as Django's redirect() (axum's Redirect::to is 303).
-    Ok(manouche::web::found(&reverse!(
-        "blog:article-detail",
-        id = id
-    )?))
 }
 
 /// How many times a new article looks for a free slug when other
 /// requests keep taking the one it found.
 const SLUG_ATTEMPTS: u32 = 5;
 
-/// Saves `clean` as a published article by `user`'s author (made for the
-/// user if they have none), under the first free slug made from its
-/// title; returns its id.
-async fn create_article(db: &Database, user: &User, clean: &CleanArticle) -> Result<i64> {
+/// Checks the form; saves the article (published, by the user's author,
+/// its cover stored in the project's storage) and redirects to it with a
+/// message saying so, or shows the form again with what was typed and
+/// what is wrong.
+async fn new_article_submit(
+    PermissionRequired(user, ..): PermissionRequired<AddArticle>,
+    db: Db,
+    nav: Nav,
+    messages: Messages,
+    data: FormData,
+) -> Result<Response> {
     let mut n = 1;
     for _ in 0..SLUG_ATTEMPTS {
-        let tx = db.begin().await?;
-        let (author, _) = Author::objects()
-            .filter(Author::user.eq(user))
-            .get_or_create(&tx, || Author {
-                name: author_name(user),
-                email: manouche::db::Email::new(user.email.clone()).ok(),
-                user: Some(ForeignKey::from(user)),
-                ..Default::default()
-            })
-            .await?;
-        let slug = loop {
-            let candidate = Slug::new(forms::candidate_slug(&clean.title, n))
-                .expect("slugify makes letters, digits and '-' only, never nothing");
-            if !Article::objects()
-                .filter(Article::slug.eq(candidate.clone()))
-                .exists(&tx)
-                .await?
-            {
-                break candidate;
+        let mut form = article_form()?.bind(&db, data.clone()).await?;
+        if !form.is_valid() {
+            return Ok(NewArticle { nav, form }.into_response());
+        }
+        let author = author_of(&db, &user).await?;
+        let title = form.instance().title.clone();
+        let slug = free_slug(&db, &title, &mut n).await?;
+        let article = form.instance_mut();
+        article.slug = slug;
+        article.author = ForeignKey::from(&author);
+        article.published = true;
+        // Paragraphs are split on "\n\n"; browsers send CRLF.
+        article.body = article.body.replace("\r\n", "\n");
+        match form.save(&db).await? {
+            Ok(article) => {
+                messages.success(format!("“{}” is published.", article.title));
+                let id = article
+                    .pk()
+                    .ok_or_else(|| Error::internal("a saved article has an id"))?;
+                // 302, as Django's redirect() (axum's Redirect::to is 303).
+                return Ok(manouche::web::found(&reverse!(
+                    "blog:article-detail",
+                    id = id
+                )?));
             }
-            n += 1;
-        };
-        let mut article = Article {
-            title: clean.title.clone(),
-            slug,
-            body: clean.body.clone(),
-            published: true,
-            author: ForeignKey::from(&author),
-            ..Default::default()
-        };
-        match article.save(&tx).await {
-            Ok(()) => {}
             // Another request took the slug since: try the next one.
-            Err(DbError::UniqueViolation { fields, .. }) if fields.iter().any(|f| f == "slug") => {
-                tx.rollback().await?;
-                n += 1;
-                continue;
-            }
-            Err(e) => return Err(e.into()),
+            Err(form) if slug_taken(&form) => n += 1,
+            Err(form) => return Ok(NewArticle { nav, form }.into_response()),
         }
-        if !clean.tags.is_empty() {
-            article
-                .tags
-                .add(&tx, &clean.tags.iter().collect::<Vec<_>>())
-                .await?;
-        }
-        tx.commit().await?;
-        return article
-            .pk()
-            .ok_or_else(|| Error::internal("a saved article has an id"));
     }
     Err(Error::new(
         StatusCode::CONFLICT,
         "other articles kept taking this title's address; try again",
     ))
+}
+
+/// Whether a save was refused because the slug is taken (the form does
+/// not show the slug, so the error is the whole form's).
+fn slug_taken(form: &ModelForm<Article>) -> bool {
+    form.errors()
+        .non_field()
+        .iter()
+        .any(|e| e.code() == "unique" && e.message().contains("Slug"))
+}
+
+/// The first free slug made from `title`, from the `n`-th candidate on.
+async fn free_slug(db: &Database, title: &str, n: &mut u32) -> Result<Slug> {
+    loop {
+        let candidate = Slug::new(forms::candidate_slug(title, *n))
+            .expect("slugify makes letters, digits and '-' only, never nothing");
+        if !Article::objects()
+            .filter(Article::slug.eq(candidate.clone()))
+            .exists(db)
+            .await?
+        {
+            return Ok(candidate);
+        }
+        *n += 1;
+    }
+}
+
+/// `user`'s author, made for them if they have none.
+async fn author_of(db: &Database, user: &User) -> Result<Author> {
+    let (author, _) = Author::objects()
+        .filter(Author::user.eq(user))
+        .get_or_create(db, || Author {
+            name: author_name(user),
+            email: manouche::db::Email::new(user.email.clone()).ok(),
+            user: Some(ForeignKey::from(user)),
+            ..Default::default()
+        })
+        .await?;
+    Ok(author)
 }
 
 /// The name a user's author signs with: their full name, else their
@@ -816,11 +846,20 @@ mod tests {
                 .get(&db)
                 .await?;
             let news_id = news.pk().expect("saved").to_string();
+            let html = form.text();
             assert!(
-                form.text()
-                    .contains(&format!("name=\"tags\" value=\"{news_id}\"")),
-                "{}",
-                form.text()
+                html.contains(&format!("name=\"tags\" value=\"{news_id}\"")),
+                "{html}"
+            );
+            // A model form: the cover is a file input, so the form is
+            // multipart.
+            assert!(
+                html.contains("<form method=\"post\" enctype=\"multipart/form-data\" class=\"article-form\""),
+                "{html}"
+            );
+            assert!(
+                html.contains("<input type=\"file\" name=\"cover\" accept=\"image/*\""),
+                "{html}"
             );
 
             // Mistakes: the page comes back with the messages and what was typed.
@@ -841,9 +880,19 @@ mod tests {
                 page.contains("Select a valid choice. 999 is not one of the available choices."),
                 "{page}"
             );
-            assert!(page.contains(">Kept &#60;text&#62;</textarea>"), "{page}");
+            assert!(page.contains(">\nKept &lt;text&gt;</textarea>"), "{page}");
             assert!(
-                page.contains(&format!("value=\"{news_id}\" checked")),
+                page.contains("<p class=\"errornote\" role=\"alert\">Please correct the errors below.</p>"),
+                "{page}"
+            );
+            assert!(
+                page.contains(&format!(
+                    "name=\"tags\" value=\"{news_id}\" aria-invalid=\"true\" id=\"id_tags_0\" checked>"
+                )),
+                "{page}"
+            );
+            assert!(
+                page.contains("aria-describedby=\"id_title_error\""),
                 "{page}"
             );
             assert_eq!(Article::objects().count(&db).await?, 1);
@@ -923,6 +972,116 @@ mod tests {
                     .await?,
                 1
             );
+            Ok(())
+        })
+        .await;
+    }
+
+    /// A 2×1 PNG (signature, header, one compressed row each, end).
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x02\x00\x00\x00\x01\x08\x02\x00\x00\x00{@\xe8\xdd\x00\x00\x00\x0fIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\x00\x05\x00\x01\xff\x89\x99=\x1d\x00\x00\x00\x00IEND\xaeB`\x82";
+
+    #[tokio::test]
+    async fn an_article_gets_a_cover_image() {
+        for_each_database_with_url(|db, url| async move {
+            migrate(&url, &[]).await;
+            let media = tempfile::tempdir().expect("a media directory");
+            let mut settings = Settings::default();
+            settings.database_url = url.clone();
+            // Debug: the site serves its media files.
+            settings.debug = true;
+            settings.media.root = media.path().to_owned();
+            let client = Client::new(crate::site(Project::new(settings))).expect("site");
+            user(&db, "ana", true).await;
+            log_in(&client, "ana").await;
+
+            // Not an image: the form again, its message on the field,
+            // what was typed kept, nothing stored.
+            let r = client
+                .post("/blog/new/")
+                .multipart(
+                    &[("title", "With a cover"), ("body", "Text.")],
+                    &[("cover", "cover.png", b"<script>alert(1)</script>")],
+                )
+                .send()
+                .await;
+            assert_eq!(r.status(), StatusCode::OK);
+            let page = r.text();
+            assert!(
+                page.contains("<ul class=\"errorlist\" id=\"id_cover_error\"><li>Upload a valid image. The file you uploaded was either not an image or a corrupted image.</li></ul>"),
+                "{page}"
+            );
+            assert!(page.contains("value=\"With a cover\""), "{page}");
+            assert_eq!(Article::objects().count(&db).await?, 1);
+            assert_eq!(std::fs::read_dir(media.path()).map(Iterator::count).unwrap_or(0), 0);
+
+            // Larger than the request body may be (2.5 MB): 413, nothing
+            // saved or stored.
+            let huge = vec![0_u8; 3 * 1024 * 1024];
+            let r = client
+                .post("/blog/new/")
+                .multipart(
+                    &[("title", "Huge"), ("body", "Text.")],
+                    &[("cover", "huge.png", &huge)],
+                )
+                .send()
+                .await;
+            assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+            assert_eq!(Article::objects().count(&db).await?, 1);
+            assert_eq!(std::fs::read_dir(media.path()).map(Iterator::count).unwrap_or(0), 0);
+
+            // An image, its name unsafe: stored under covers/, safely named.
+            let r = client
+                .post("/blog/new/")
+                .multipart(
+                    &[("title", "With a cover"), ("body", "Text.")],
+                    &[("cover", "../../my cover.png", PNG)],
+                )
+                .send()
+                .await;
+            assert_eq!(r.status(), StatusCode::FOUND, "{}", r.text());
+            let article = Article::objects()
+                .filter(Article::slug.eq(Slug::new("with-a-cover").expect("slug")))
+                .get(&db)
+                .await?;
+            let cover = article.cover.clone().expect("a cover");
+            assert_eq!(cover.name(), "covers/my_cover.png");
+            assert_eq!(
+                std::fs::read(media.path().join("covers/my_cover.png")).expect("stored"),
+                PNG
+            );
+            let page = client
+                .get(r.header("location").expect("to the article"))
+                .send()
+                .await
+                .text();
+            assert!(
+                page.contains("<figure class=\"cover\"><img src=\"/media/covers/my_cover.png\" alt=\"\"></figure>"),
+                "{page}"
+            );
+            let image = client.get("/media/covers/my_cover.png").send().await;
+            assert_eq!(image.status(), StatusCode::OK);
+            assert_eq!(image.header("content-type"), Some("image/png"));
+
+            // The same file again: a second name, the first file kept.
+            let r = client
+                .post("/blog/new/")
+                .multipart(
+                    &[("title", "Another cover"), ("body", "Text.")],
+                    &[("cover", "my cover.png", PNG)],
+                )
+                .send()
+                .await;
+            assert_eq!(r.status(), StatusCode::FOUND, "{}", r.text());
+            let other = Article::objects()
+                .filter(Article::slug.eq(Slug::new("another-cover").expect("slug")))
+                .get(&db)
+                .await?;
+            let name = other.cover.expect("a cover").name().to_owned();
+            assert!(
+                name.starts_with("covers/my_cover_") && name.ends_with(".png"),
+                "{name}"
+            );
+            assert_eq!(std::fs::read_dir(media.path().join("covers")).expect("covers").count(), 2);
             Ok(())
         })
         .await;

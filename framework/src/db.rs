@@ -100,7 +100,8 @@ pub use database::{Database, DatabaseOptions, Db};
 pub use error::{Error, Result};
 pub use executor::{Backend, Executor, NativeDecode, Row, Statement};
 pub use fields::{
-    Auto, Date, DateTime, Decimal, Email, FieldType, Json, Slug, SqlType, TextKind, Time, Url, Uuid,
+    Auto, Date, DateTime, Decimal, Email, FieldType, FileField, ImageField, Json, Slug, SqlType,
+    TextKind, Time, Url, Uuid,
 };
 pub use manouche_macros::Choices;
 /// The options are listed in [`model`]. With `#[model(impl_default)]` the

@@ -296,6 +296,9 @@ impl Project {
         services.insert(crate::storage::FileSystemStorage::from_settings(
             &self.settings.media,
         ));
+        services.insert(crate::storage::DefaultStorage::from_settings(
+            &self.settings.media,
+        )?);
         for app in &self.apps {
             if let Some(read) = &app.settings {
                 read(&self.settings, &app.label, &mut services)?;

@@ -45,6 +45,7 @@
 //! assert_eq!(settings.allowed_hosts, ["example.com", ".example.org"]);
 //! ```
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -246,6 +247,12 @@ pub struct MediaSettings {
     /// Where large uploads are written while the request is read; the
     /// system's temporary directory when unset.
     pub temp_dir: Option<PathBuf>,
+    /// Where the project's [`DefaultStorage`](crate::storage::DefaultStorage)
+    /// keeps files: `"filesystem"` (`root`, served under `url`) or `"s3"`
+    /// (the `[media.s3]` object store; cargo feature `s3`).
+    pub storage: StorageKind,
+    /// The object store when `storage = "s3"`.
+    pub s3: S3Settings,
 }
 
 impl Default for MediaSettings {
@@ -256,7 +263,94 @@ impl Default for MediaSettings {
             file_upload_max_memory_size: 2_621_440,
             max_file_size: u64::MAX,
             temp_dir: None,
+            storage: StorageKind::FileSystem,
+            s3: S3Settings::default(),
         }
+    }
+}
+
+/// Which backend keeps the uploaded files (`media.storage`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[non_exhaustive]
+pub enum StorageKind {
+    /// A directory, `media.root`
+    /// ([`FileSystemStorage`](crate::storage::FileSystemStorage)).
+    #[default]
+    #[serde(rename = "filesystem")]
+    FileSystem,
+    /// An S3-compatible object store, `[media.s3]` (cargo feature `s3`).
+    #[serde(rename = "s3")]
+    S3,
+}
+
+/// An S3-compatible object store (`[media.s3]`): Amazon S3, MinIO,
+/// Cloudflare R2, Backblaze B2, Garage... The credentials are best given
+/// by the environment (`MANOUCHE_MEDIA_S3_ACCESS_KEY_ID` and
+/// `MANOUCHE_MEDIA_S3_SECRET_ACCESS_KEY`, or the usual `AWS_ACCESS_KEY_ID`
+/// and `AWS_SECRET_ACCESS_KEY`).
+///
+/// ```toml
+/// [media]
+/// storage = "s3"
+///
+/// [media.s3]
+/// bucket = "my-site-media"
+/// region = "eu-west-3"
+/// # endpoint = "http://127.0.0.1:9000"   # another store than AWS
+/// # path_style = true                    # bucket in the path (MinIO)
+/// public_url = "https://my-site-media.s3.eu-west-3.amazonaws.com/"
+/// ```
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct S3Settings {
+    /// The bucket.
+    pub bucket: String,
+    /// The region requests are signed for (`us-east-1` by default; any
+    /// name the store accepts for another store).
+    pub region: String,
+    /// The store's address; `https://s3.<region>.amazonaws.com` when unset.
+    pub endpoint: Option<String>,
+    /// Whether the bucket goes in the path (`endpoint/bucket/key`, as
+    /// MinIO and most S3-compatible stores want) rather than in the host
+    /// (`bucket.endpoint/key`, Amazon's way).
+    pub path_style: bool,
+    /// The access key's id; empty for a store open to anonymous requests.
+    pub access_key_id: String,
+    /// The access key's secret.
+    pub secret_access_key: String,
+    /// The URL prefix a browser reads the files under (a public bucket's
+    /// address or a CDN in front of it), ending with `/`; the object's own
+    /// address when unset.
+    pub public_url: Option<String>,
+}
+
+impl Default for S3Settings {
+    fn default() -> Self {
+        Self {
+            bucket: String::new(),
+            region: "us-east-1".to_owned(),
+            endpoint: None,
+            path_style: false,
+            access_key_id: String::new(),
+            secret_access_key: String::new(),
+            public_url: None,
+        }
+    }
+}
+
+/// The secret is not shown.
+impl fmt::Debug for S3Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("S3Settings")
+            .field("bucket", &self.bucket)
+            .field("region", &self.region)
+            .field("endpoint", &self.endpoint)
+            .field("path_style", &self.path_style)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"********")
+            .field("public_url", &self.public_url)
+            .finish()
     }
 }
 
@@ -779,6 +873,10 @@ impl Settings {
     /// | `MANOUCHE_MEDIA_ROOT`, `MANOUCHE_MEDIA_URL` | `media.root`, `media.url` |
     /// | `MANOUCHE_MEDIA_TEMP_DIR` | `media.temp_dir` (empty: the system's) |
     /// | `MANOUCHE_MEDIA_MAX_FILE_SIZE` | `media.max_file_size` (bytes) |
+    /// | `MANOUCHE_MEDIA_STORAGE` | `media.storage` (`filesystem`, `s3`) |
+    /// | `MANOUCHE_MEDIA_S3_BUCKET`, `_REGION`, `_ENDPOINT`, `_PATH_STYLE`, `_PUBLIC_URL` | `media.s3.*` |
+    /// | `MANOUCHE_MEDIA_S3_ACCESS_KEY_ID`, `_SECRET_ACCESS_KEY` | `media.s3.access_key_id`, `media.s3.secret_access_key` |
+    /// | `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` | the same, when nothing else gives them |
     ///
     /// # Errors
     /// [`SettingsError::Env`] naming the variable when a value has the wrong
@@ -842,6 +940,42 @@ impl Settings {
                 "MANOUCHE_MEDIA_MAX_FILE_SIZE" => {
                     next.media.max_file_size = parse_number(name, value)?;
                 }
+                "MANOUCHE_MEDIA_STORAGE" => {
+                    next.media.storage = match value {
+                        "filesystem" => StorageKind::FileSystem,
+                        "s3" => StorageKind::S3,
+                        _ => {
+                            return Err(SettingsError::Env {
+                                name: name.to_owned(),
+                                value: value.to_owned(),
+                                expected: "`filesystem` or `s3`".to_owned(),
+                            });
+                        }
+                    };
+                }
+                "MANOUCHE_MEDIA_S3_BUCKET" => next.media.s3.bucket = value.to_owned(),
+                "MANOUCHE_MEDIA_S3_REGION" => next.media.s3.region = value.to_owned(),
+                "MANOUCHE_MEDIA_S3_ENDPOINT" => {
+                    next.media.s3.endpoint = (!value.is_empty()).then(|| value.to_owned());
+                }
+                "MANOUCHE_MEDIA_S3_PATH_STYLE" => {
+                    next.media.s3.path_style = parse_bool(name, value)?;
+                }
+                "MANOUCHE_MEDIA_S3_PUBLIC_URL" => {
+                    next.media.s3.public_url = (!value.is_empty()).then(|| value.to_owned());
+                }
+                "MANOUCHE_MEDIA_S3_ACCESS_KEY_ID" => next.media.s3.access_key_id = value.to_owned(),
+                "MANOUCHE_MEDIA_S3_SECRET_ACCESS_KEY" => {
+                    next.media.s3.secret_access_key = value.to_owned();
+                }
+                // The usual names, used when nothing more specific gives
+                // the key (in whichever order the variables come).
+                "AWS_ACCESS_KEY_ID" if next.media.s3.access_key_id.is_empty() => {
+                    next.media.s3.access_key_id = value.to_owned();
+                }
+                "AWS_SECRET_ACCESS_KEY" if next.media.s3.secret_access_key.is_empty() => {
+                    next.media.s3.secret_access_key = value.to_owned();
+                }
                 "MANOUCHE_CSRF_TRUSTED_ORIGINS" => {
                     next.csrf.trusted_origins = split_list(value);
                 }
@@ -902,6 +1036,26 @@ impl Settings {
         }
         if self.media.max_file_size == 0 {
             return invalid("media.max_file_size", "must be at least 1 byte");
+        }
+        if self.media.storage == StorageKind::S3 {
+            if self.media.s3.bucket.is_empty() {
+                return invalid(
+                    "media.s3.bucket",
+                    "must name the bucket when media.storage = \"s3\"",
+                );
+            }
+            if self
+                .media
+                .s3
+                .public_url
+                .as_ref()
+                .is_some_and(|u| !u.ends_with('/'))
+            {
+                return invalid(
+                    "media.s3.public_url",
+                    "must end with `/` (e.g. \"https://cdn.example.com/media/\")",
+                );
+            }
         }
         if self.database.max_connections == 0 {
             return invalid("database.max_connections", "must be at least 1");

@@ -36,17 +36,27 @@
 //!   extension (Django's `get_available_name`), so two uploads racing for
 //!   one name both keep their content.
 //! - The trait's futures are boxed, so that `Arc<dyn Storage>` works and a
-//!   project can swap the backend. Remote backends (S3 and the like) are
-//!   not part of the framework yet.
+//!   project can swap the backend: the project's [`DefaultStorage`] is a
+//!   [`FileSystemStorage`], or with the cargo feature `s3` and
+//!   `[media] storage = "s3"` an `S3Storage` (any S3-compatible object
+//!   store).
 
+use std::fmt;
 use std::io;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
+use bytes::Bytes;
 use futures_util::future::BoxFuture;
 
 use crate::forms::UploadedFile;
 use crate::forms::files::{MAX_FILENAME_LENGTH, split_extension, truncate_keeping_extension};
-use crate::settings::MediaSettings;
+use crate::settings::{MediaSettings, StorageKind};
+
+#[cfg(feature = "s3")]
+pub mod s3;
+#[cfg(feature = "s3")]
+pub use s3::S3Storage;
 
 /// Why a storage operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +70,24 @@ pub enum StorageError {
     /// Every candidate name was taken.
     #[error("could not find a free name for {0:?} after 100 attempts; clean up media.root")]
     NoFreeName(String),
+    /// No file is stored under the name.
+    #[error("{0:?} is not in the storage")]
+    NotFound(String),
+    /// A stored file read as an image is not one.
+    #[error(
+        "{0:?} is not an image (its header is not a PNG, JPEG, GIF, WebP, BMP, ICO, TIFF or HEIF one)"
+    )]
+    NotAnImage(String),
+    /// A remote object store refused the request or could not be reached.
+    #[error("{operation} of {name:?} on the object store failed: {message}")]
+    Remote {
+        /// What was asked (`PUT`, `GET`, ...).
+        operation: &'static str,
+        /// The name concerned.
+        name: String,
+        /// What the store (or the connection) said, and what to check.
+        message: String,
+    },
     /// The file system refused.
     #[error("storage I/O on {path}: {source} (check that media.root exists and is writable)")]
     Io {
@@ -75,6 +103,8 @@ impl From<StorageError> for crate::Error {
     fn from(e: StorageError) -> Self {
         let status = match e {
             StorageError::InvalidName(_) => http::StatusCode::BAD_REQUEST,
+            StorageError::NotFound(_) => http::StatusCode::NOT_FOUND,
+            StorageError::Remote { .. } => http::StatusCode::SERVICE_UNAVAILABLE,
             _ => http::StatusCode::INTERNAL_SERVER_ERROR,
         };
         crate::Error::new(status, e.to_string())
@@ -107,6 +137,18 @@ pub trait Storage: Send + Sync {
     /// [`StorageError`]: a bad name, or the backend failed.
     fn exists<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<bool, StorageError>>;
 
+    /// The content of `name`, or its first `limit` bytes (what reading an
+    /// image's header takes).
+    ///
+    /// # Errors
+    ///
+    /// [`StorageError::NotFound`], a bad name, or the backend failed.
+    fn read<'a>(
+        &'a self,
+        name: &'a str,
+        limit: Option<u64>,
+    ) -> BoxFuture<'a, Result<Bytes, StorageError>>;
+
     /// Removes `name`; nothing happens when it is not there.
     ///
     /// # Errors
@@ -120,6 +162,72 @@ pub trait Storage: Send + Sync {
     ///
     /// [`StorageError::InvalidName`].
     fn url(&self, name: &str) -> Result<String, StorageError>;
+}
+
+/// The project's storage (Django's `default_storage`): a service every
+/// project has, where model forms store the uploads of
+/// [`FileField`](crate::db::FileField)s and
+/// [`ImageField`](crate::db::ImageField)s, and whose
+/// [`url`](Storage::url) serves them. It is a [`FileSystemStorage`] over
+/// `[media]` unless the settings choose another backend, or an app's
+/// `ready` hook replaces the service.
+///
+/// ```
+/// use manouche::prelude::*;
+/// use manouche::storage::DefaultStorage;
+///
+/// async fn cover_url(storage: Service<DefaultStorage>) -> Result<String> {
+///     Ok(storage.url("covers/ada.png")?)
+/// }
+/// ```
+#[derive(Clone)]
+pub struct DefaultStorage(Arc<dyn Storage>);
+
+impl DefaultStorage {
+    /// `storage` as the project's.
+    pub fn new(storage: impl Storage + 'static) -> Self {
+        Self(Arc::new(storage))
+    }
+
+    /// The storage the `[media]` settings choose: a [`FileSystemStorage`]
+    /// over `media.root`, or with `storage = "s3"` an `S3Storage` over
+    /// `[media.s3]`.
+    ///
+    /// # Errors
+    ///
+    /// The settings name a backend this build lacks (`s3` without the
+    /// cargo feature), or describe an unusable object store.
+    pub fn from_settings(media: &MediaSettings) -> Result<Self, crate::StartupError> {
+        match media.storage {
+            StorageKind::FileSystem => Ok(Self::new(FileSystemStorage::from_settings(media))),
+            #[cfg(feature = "s3")]
+            StorageKind::S3 => Ok(Self::new(S3Storage::from_settings(&media.s3)?)),
+            #[cfg(not(feature = "s3"))]
+            StorageKind::S3 => Err(crate::StartupError::improperly_configured(
+                "media.storage = \"s3\" needs manouche built with its `s3` cargo feature \
+                 (features = [\"s3\"] in Cargo.toml)",
+            )),
+        }
+    }
+
+    /// The storage, shared.
+    #[must_use]
+    pub fn shared(&self) -> Arc<dyn Storage> {
+        Arc::clone(&self.0)
+    }
+}
+
+impl fmt::Debug for DefaultStorage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DefaultStorage")
+    }
+}
+
+impl std::ops::Deref for DefaultStorage {
+    type Target = dyn Storage;
+    fn deref(&self) -> &Self::Target {
+        &*self.0
+    }
 }
 
 /// Files in a directory (Django's `FileSystemStorage`), served under a URL
@@ -181,6 +289,23 @@ fn checked_name(name: &str) -> Result<&str, StorageError> {
         return Err(invalid());
     }
     Ok(name)
+}
+
+/// `name` as it goes in a URL: each segment percent-encoded but for
+/// letters, digits, `.`, `-` and `_`.
+fn encoded_name(name: &str) -> Result<String, StorageError> {
+    let name = checked_name(name)?;
+    let encoded: Vec<String> = name
+        .split('/')
+        .map(|s| {
+            percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC)
+                .to_string()
+                .replace("%2E", ".")
+                .replace("%2D", "-")
+                .replace("%5F", "_")
+        })
+        .collect();
+    Ok(encoded.join("/"))
 }
 
 /// Every segment of `name` made safe: what [`Storage::save`] stores under.
@@ -245,6 +370,29 @@ impl Storage for FileSystemStorage {
         })
     }
 
+    fn read<'a>(
+        &'a self,
+        name: &'a str,
+        limit: Option<u64>,
+    ) -> BoxFuture<'a, Result<Bytes, StorageError>> {
+        Box::pin(async move {
+            use tokio::io::AsyncReadExt as _;
+            let path = self.path(name)?;
+            let file = match tokio::fs::File::open(&path).await {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    return Err(StorageError::NotFound(name.to_owned()));
+                }
+                other => other.map_err(io_error(&path))?,
+            };
+            let mut content = Vec::new();
+            file.take(limit.unwrap_or(u64::MAX))
+                .read_to_end(&mut content)
+                .await
+                .map_err(io_error(&path))?;
+            Ok(Bytes::from(content))
+        })
+    }
+
     fn delete<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), StorageError>> {
         Box::pin(async move {
             let path = self.path(name)?;
@@ -256,18 +404,7 @@ impl Storage for FileSystemStorage {
     }
 
     fn url(&self, name: &str) -> Result<String, StorageError> {
-        let name = checked_name(name)?;
-        let encoded: Vec<String> = name
-            .split('/')
-            .map(|s| {
-                percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC)
-                    .to_string()
-                    .replace("%2E", ".")
-                    .replace("%2D", "-")
-                    .replace("%5F", "_")
-            })
-            .collect();
-        Ok(format!("{}{}", self.base_url, encoded.join("/")))
+        Ok(format!("{}{}", self.base_url, encoded_name(name)?))
     }
 }
 

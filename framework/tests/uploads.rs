@@ -654,6 +654,72 @@ fn file_fields_clean_as_djangos_file_field() {
 }
 
 #[test]
+fn several_files_in_one_field() {
+    // `<input type="file" multiple>`: a Vec of uploads.
+    #[derive(Debug, Form)]
+    struct Gallery {
+        photos: Vec<UploadedFile>,
+        #[form(required = false)]
+        extras: Vec<UploadedFile>,
+    }
+    let html = BoundForm::<Gallery>::new().as_div().to_string();
+    assert!(
+        html.contains(r#"<input type="file" name="photos" multiple required id="id_photos">"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<input type="file" name="extras" multiple id="id_extras">"#),
+        "{html}"
+    );
+    assert!(BoundForm::<Gallery>::new().is_multipart());
+
+    let mut data = FormData::new();
+    for (name, content) in [("a.jpg", "1"), ("../b.jpg", "22"), ("c.jpg", "333")] {
+        data.append_file(
+            "photos",
+            UploadedFile::from_bytes(name, "image/jpeg", content),
+        );
+    }
+    let form = BoundForm::<Gallery>::bind(data);
+    let gallery = form.cleaned().expect("valid");
+    let names: Vec<(&str, u64)> = gallery
+        .photos
+        .iter()
+        .map(|f| (f.name(), f.size()))
+        .collect();
+    assert_eq!(names, [("a.jpg", 1), ("b.jpg", 2), ("c.jpg", 3)]);
+    assert!(gallery.extras.is_empty());
+
+    let errors = |data: FormData| {
+        BoundForm::<Gallery>::bind(data)
+            .errors()
+            .field("photos")
+            .iter()
+            .map(|e| e.message().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(errors(FormData::new()), ["This field is required."]);
+    // One empty file among several fails the field, as one alone does.
+    let mut data = FormData::new();
+    data.append_file(
+        "photos",
+        UploadedFile::from_bytes("a.jpg", "image/jpeg", "1"),
+    );
+    data.append_file(
+        "photos",
+        UploadedFile::from_bytes("b.jpg", "image/jpeg", ""),
+    );
+    assert_eq!(errors(data), ["The submitted file is empty."]);
+    assert_eq!(
+        errors(FormData::from_pairs([
+            ("photos", "a.jpg"),
+            ("photos", "b.jpg")
+        ])),
+        ["No file was submitted. Check the encoding type on the form."]
+    );
+}
+
+#[test]
 fn media_settings_are_read_and_checked() {
     let s = Settings::from_toml_str(
         "[media]\nroot = \"/srv/media\"\nurl = \"https://cdn.example/m/\"\n",
@@ -692,4 +758,78 @@ fn media_settings_are_read_and_checked() {
     assert_eq!(s.media.max_file_size, 1000);
     assert!(s.apply_env([("MANOUCHE_MEDIA_URL", "/files")]).is_err());
     assert_eq!(s.media.url, "/files/", "a bad variable changes nothing");
+}
+
+#[test]
+fn the_storage_backend_is_chosen_by_the_settings() {
+    use manouche::settings::StorageKind;
+    use manouche::storage::DefaultStorage;
+
+    let s = Settings::from_toml_str(
+        "[media]\nstorage = \"s3\"\n[media.s3]\nbucket = \"site\"\nregion = \"eu-west-3\"\n\
+         endpoint = \"http://127.0.0.1:9000\"\npath_style = true\n\
+         public_url = \"https://cdn.example/m/\"\n",
+    )
+    .unwrap();
+    assert_eq!(s.media.storage, StorageKind::S3);
+    assert_eq!(s.media.s3.bucket, "site");
+    assert_eq!(
+        s.media.s3.endpoint.as_deref(),
+        Some("http://127.0.0.1:9000")
+    );
+    assert!(s.media.s3.path_style);
+    for (toml, key) in [
+        ("[media]\nstorage = \"s3\"\n", "media.s3.bucket"),
+        (
+            "[media]\nstorage = \"s3\"\n[media.s3]\nbucket = \"b\"\npublic_url = \"https://x\"\n",
+            "media.s3.public_url",
+        ),
+        ("[media]\nstorage = \"ftp\"\n", "ftp"),
+        ("[media.s3]\nbukcet = \"b\"\n", "bukcet"),
+    ] {
+        let err = Settings::from_toml_str(toml).unwrap_err().to_string();
+        assert!(err.contains(key), "{toml}: {err}");
+    }
+
+    // The key from the environment: the specific names win over AWS's,
+    // in whichever order they come; the secret is never shown.
+    for order in [false, true] {
+        let mut vars = vec![
+            ("MANOUCHE_MEDIA_STORAGE", "s3"),
+            ("MANOUCHE_MEDIA_S3_BUCKET", "site"),
+            ("MANOUCHE_MEDIA_S3_ACCESS_KEY_ID", "AKIAMANOUCHE"),
+            ("AWS_ACCESS_KEY_ID", "AKIAAWS"),
+            ("AWS_SECRET_ACCESS_KEY", "the secret"),
+        ];
+        if order {
+            vars.reverse();
+        }
+        let mut s = Settings::default();
+        s.apply_env(vars).unwrap();
+        assert_eq!(s.media.storage, StorageKind::S3);
+        assert_eq!(s.media.s3.access_key_id, "AKIAMANOUCHE");
+        assert_eq!(s.media.s3.secret_access_key, "the secret");
+        assert!(!format!("{s:?}").contains("the secret"));
+    }
+    let mut s = Settings::default();
+    assert!(s.apply_env([("MANOUCHE_MEDIA_STORAGE", "cloud")]).is_err());
+    assert_eq!(s.media.storage, StorageKind::FileSystem);
+
+    // Without the cargo feature, s3 is refused at startup with the fix.
+    let mut media = Settings::default().media;
+    media.storage = StorageKind::S3;
+    media.s3.bucket = "site".into();
+    let built = DefaultStorage::from_settings(&media);
+    if cfg!(feature = "s3") {
+        let storage = built.unwrap();
+        assert_eq!(
+            storage.url("a.png").unwrap(),
+            "https://site.s3.us-east-1.amazonaws.com/a.png"
+        );
+    } else {
+        let err = built.unwrap_err().to_string();
+        assert!(err.contains("`s3` cargo feature"), "{err}");
+    }
+    let storage = DefaultStorage::from_settings(&Settings::default().media).unwrap();
+    assert_eq!(storage.url("a b.png").unwrap(), "/media/a%20b.png");
 }

@@ -624,6 +624,24 @@ fn validate_field(
         ),
         _ => {}
     }
+    if let Some(lit) = &opts.upload_to {
+        let inner = generic_arg(ty, "Option").unwrap_or(ty);
+        let value = lit.value();
+        if !(is_named(inner, "FileField") || is_named(inner, "ImageField")) {
+            errors.error(
+                lit.span(),
+                "`upload_to` applies only to `FileField` and `ImageField` fields",
+            );
+        } else if value.starts_with('/')
+            || value.contains(['\\', '\0'])
+            || value.split('/').any(|s| s == ".." || s == ".")
+        {
+            errors.error(
+                lit.span(),
+                "`upload_to` is a directory inside the storage, such as \"covers/\": no leading `/`, no `.` or `..`",
+            );
+        }
+    }
     if is_collection {
         let column_only = [
             (opts.primary_key, "primary_key"),

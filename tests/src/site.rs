@@ -11,7 +11,8 @@
 //!
 //! **Mail.** The servers use the file backend, one file per message in a
 //! folder of the site's own (removed with the site), so that a test reads
-//! what a user would find in their inbox.
+//! what a user would find in their inbox. Uploads go to a media folder
+//! of the site's own too.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -38,6 +39,8 @@ pub struct Site {
     pub db: Database,
     env: Vec<(&'static str, String)>,
     mail_dir: PathBuf,
+    /// Where the servers store uploads (`media.root`).
+    pub media_dir: PathBuf,
 }
 
 impl Site {
@@ -51,17 +54,25 @@ impl Site {
             N.fetch_add(1, Ordering::Relaxed)
         ));
         let _ = std::fs::remove_dir_all(&mail_dir);
+        let media_dir = mail_dir.with_file_name(format!(
+            "manouche-e2e-media-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&media_dir);
         let mut env = deploy_env();
         env.extend([
             ("DATABASE_URL", url.to_owned()),
             ("MANOUCHE_AUTH_HASHER", CHEAP_HASHER.to_owned()),
             ("MANOUCHE_EMAIL_BACKEND", "file".to_owned()),
             ("MANOUCHE_EMAIL_FILE_PATH", mail_dir.display().to_string()),
+            ("MANOUCHE_MEDIA_ROOT", media_dir.display().to_string()),
         ]);
         let site = Self {
             db: db.clone(),
             env,
             mail_dir,
+            media_dir,
         };
         let (code, out) = site.run(&["migrate"]);
         assert_eq!(code, 0, "migrate failed:\n{out}");
@@ -173,6 +184,7 @@ impl Site {
 impl Drop for Site {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.mail_dir);
+        let _ = std::fs::remove_dir_all(&self.media_dir);
     }
 }
 

@@ -396,6 +396,17 @@ impl Browser {
         self.text("h1").await
     }
 
+    /// Chooses the file at `path` in the file input that matches `css`, as
+    /// a user picking it in the file dialog.
+    async fn attach(&self, css: &str, path: &Path) {
+        let path = path.canonicalize().expect("the file to upload");
+        self.find(css)
+            .await
+            .send_keys(&path.display().to_string())
+            .await
+            .unwrap_or_else(|e| panic!("choosing a file in {css}: {e}"));
+    }
+
     /// Types `text` into the (emptied) field that matches `css`.
     async fn type_into(&self, css: &str, text: &str) {
         let field = self.find(css).await;
@@ -667,7 +678,7 @@ async fn writing_an_article_needs_the_permission() {
         assert_eq!(browser.heading().await, "New article");
         assert!(
             browser
-                .text("#title-errors")
+                .text("#id_title_error")
                 .await
                 .contains("This field is required.")
         );
@@ -710,6 +721,74 @@ async fn writing_an_article_needs_the_permission() {
         browser.click("article h2 a[href^='/blog/articles/']").await;
         assert_eq!(browser.heading().await, "Seen in a browser");
         browser.close().await;
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_article_with_a_cover_image() {
+    if !enabled("an_article_with_a_cover_image") {
+        return;
+    }
+    for_each_database_with_url(|db, url| async move {
+        let site = Site::migrated(&db, &url);
+        let ana = site.user("ana", PASSWORD).await;
+        site.grant(&ana, "blog.add_article").await;
+        // In debug, so that the site serves the uploaded files itself.
+        let server = site.serve(&[("MANOUCHE_DEBUG", "true")]);
+        let backend = format!("{:?}", db.backend()).to_lowercase();
+        let dir = screenshot_dir("cover", &backend);
+        let cover = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/cover.png");
+        let fake = dir.join("not-an-image.png");
+        std::fs::write(&fake, "<script>alert(1)</script>").expect("a fake image");
+        for screen in [DESKTOP, PHONE] {
+            let browser = Browser::start(&server.url(""), screen).await;
+            browser.log_in("ana", PASSWORD).await;
+            browser.open("/blog/new/").await;
+            browser.check_screen(&dir, "new-article").await;
+
+            // A file that is not an image: the form again, the message
+            // under the field, the text kept.
+            let title = format!("A cover on a {}", screen.name);
+            browser.type_into("#id_title", &title).await;
+            browser.type_into("#id_body", "Under a picture.").await;
+            browser.attach("#id_cover", &fake).await;
+            browser.click("form.article-form button[type=submit]").await;
+            assert_eq!(browser.heading().await, "New article");
+            assert_eq!(
+                browser.text("#id_cover_error").await,
+                "Upload a valid image. The file you uploaded was either not an image or a corrupted image."
+            );
+            assert_eq!(browser.value("#id_title").await, title);
+            browser.check_screen(&dir, "new-article-bad-cover").await;
+
+            // A picture: published, shown above the text, loaded.
+            browser.attach("#id_cover", &cover).await;
+            browser.click("form.article-form button[type=submit]").await;
+            assert!(browser.path().await.starts_with("/blog/articles/"));
+            assert_eq!(browser.heading().await, title);
+            let src = browser
+                .run(
+                    "const img = document.querySelector('article figure.cover img');\
+                     return img && img.complete ? [img.getAttribute('src'), img.naturalWidth] : null;",
+                    vec![],
+                )
+                .await;
+            let src = src.as_array().expect("the cover is on the page");
+            assert!(
+                src[0].as_str().is_some_and(|s| s.starts_with("/media/covers/cover")),
+                "{src:?}"
+            );
+            assert_eq!(src[1], json!(1200), "the browser loaded the picture");
+            browser.check_screen(&dir, "article-with-cover").await;
+            browser.close().await;
+        }
+        let stored: Vec<_> = std::fs::read_dir(site.media_dir.join("covers"))
+            .expect("the covers folder")
+            .collect();
+        assert_eq!(stored.len(), 2, "one file per article, none for the fake");
+        println!("screenshots: {}", dir.display());
         Ok(())
     })
     .await;
@@ -985,7 +1064,7 @@ async fn the_pages_fit_a_desktop_and_a_phone() {
             browser.check_screen(&dir, "blog").await;
             browser.click("a.button[href='/blog/new/']").await;
             browser.click("form.article-form button[type=submit]").await;
-            assert!(browser.has("#title-errors").await);
+            assert!(browser.has("#id_title_error").await);
             browser.check_screen(&dir, "new-article-errors").await;
             browser.close().await;
         }

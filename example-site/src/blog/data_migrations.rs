@@ -5,9 +5,11 @@
 //! migration was written: a function reads and writes only the columns
 //! that exist at its point in the history (`values(...)` and raw SQL for a
 //! model that gained columns since, as `Author` gained `user_id` in
-//! `0004`), so that a new database still migrates from the start.
+//! `0004` and `Article` its `cover` in `0005`), so that a new database
+//! still migrates from the start.
 
-use manouche::db::{ForeignKey, Model, Slug, Transaction, raw};
+use manouche::db::fields::AutoNow;
+use manouche::db::{DateTime, Model, Slug, Transaction, raw};
 use manouche::migrations::DataMigrationResult;
 
 use super::models::{Article, Author, Tag};
@@ -90,15 +92,26 @@ pub(crate) async fn add_welcome_article(tx: &Transaction) -> DataMigrationResult
             made.first().map(|(id,)| *id).ok_or("the new author's id")?
         }
     };
-    let mut article = Article {
-        title: "Welcome to Manouche".to_owned(),
-        slug,
-        body: WELCOME_BODY.to_owned(),
-        published: true,
-        author: ForeignKey::new(author),
-        ..Default::default()
-    };
-    article.save(tx).await?;
+    // Article's columns as of 0003 (not `cover`, added by 0005): no whole
+    // rows either.
+    let now = <DateTime as AutoNow>::now();
+    let made: Vec<(i64,)> = raw(
+        "INSERT INTO blog_article (title, slug, body, published, created, updated, author_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+    )
+    .bind("Welcome to Manouche".to_owned())
+    .bind(slug)
+    .bind(WELCOME_BODY.to_owned())
+    .bind(true)
+    .bind(now)
+    .bind(now)
+    .bind(author)
+    .fetch_all(tx)
+    .await?;
+    let article = made
+        .first()
+        .map(|(id,)| *id)
+        .ok_or("the new article's id")?;
     let tags = Tag::objects()
         .filter(
             Tag::slug.in_(
@@ -108,12 +121,17 @@ pub(crate) async fn add_welcome_article(tx: &Transaction) -> DataMigrationResult
                     .collect::<Result<Vec<_>, _>>()?,
             ),
         )
+        .values((Tag::id,))
         .all(tx)
         .await?;
-    article
-        .tags
-        .add(tx, &tags.iter().collect::<Vec<_>>())
-        .await?;
+    for (tag,) in tags {
+        let tag = tag.get().ok_or("a stored tag without an id")?;
+        raw("INSERT INTO blog_article_tags (article_id, tag_id) VALUES ($1, $2)")
+            .bind(article)
+            .bind(tag)
+            .execute(tx)
+            .await?;
+    }
     Ok(())
 }
 

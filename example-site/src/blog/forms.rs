@@ -1,13 +1,8 @@
-//! The new-article form: what was typed, kept as typed so that a page
-//! with errors shows it again, and checked as Django's form fields check
-//! it (with their messages): the title and body are required and
-//! stripped, the title fits the model's 200 characters, and every tag
-//! ticked is one of the site's tags.
+//! The blog's forms: the comment form, and the slugs a new article's
+//! address is made from. (The new-article form is a model form built from
+//! `Article` in `blog.rs`.)
 
-use manouche::db::Model;
 use manouche::forms::Form;
-
-use super::models::{Article, Tag};
 
 /// A reader's comment, as the article page asks for it (the model's 100
 /// characters for the name; a body of a few paragraphs at most).
@@ -17,113 +12,6 @@ pub(crate) struct CommentForm {
     pub(crate) name: String,
     #[form(widget = textarea, max_length = 3000, label = "Comment")]
     pub(crate) body: String,
-}
-
-/// The form as posted: repeated fields (`tags`) keep every value, other
-/// fields their last one; unknown fields (the CSRF token) are ignored.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct ArticleForm {
-    pub(crate) title: String,
-    pub(crate) body: String,
-    /// The `tags` values posted (tag ids, as text).
-    pub(crate) tags: Vec<String>,
-}
-
-/// The messages for each field of [`ArticleForm`].
-#[derive(Debug, Clone, Default)]
-pub(crate) struct ArticleErrors {
-    pub(crate) title: Vec<String>,
-    pub(crate) body: Vec<String>,
-    pub(crate) tags: Vec<String>,
-}
-
-impl ArticleErrors {
-    fn is_empty(&self) -> bool {
-        self.title.is_empty() && self.body.is_empty() && self.tags.is_empty()
-    }
-}
-
-/// A form that passed: the values to save.
-#[derive(Debug, Clone)]
-pub(crate) struct CleanArticle {
-    pub(crate) title: String,
-    pub(crate) body: String,
-    pub(crate) tags: Vec<Tag>,
-}
-
-const REQUIRED: &str = "This field is required.";
-
-impl ArticleForm {
-    /// Reads the posted fields.
-    pub(crate) fn from_fields(fields: Vec<(String, String)>) -> Self {
-        let mut form = Self::default();
-        for (name, value) in fields {
-            match name.as_str() {
-                "title" => form.title = value,
-                "body" => form.body = value,
-                "tags" => form.tags.push(value),
-                _ => {}
-            }
-        }
-        form
-    }
-
-    /// Whether `tag` is ticked (to tick its box again on a page with
-    /// errors).
-    pub(crate) fn is_ticked(&self, tag: &Tag) -> bool {
-        tag.pk()
-            .is_some_and(|id| self.tags.iter().any(|t| t.trim() == id.to_string()))
-    }
-
-    /// Checks the form against the site's `tags`.
-    ///
-    /// # Errors
-    /// The messages per field when something is wrong.
-    pub(crate) fn clean(&self, tags: &[Tag]) -> Result<CleanArticle, ArticleErrors> {
-        let mut errors = ArticleErrors::default();
-        let title = self.title.trim().to_owned();
-        let max = Article::meta()
-            .field("title")
-            .and_then(|f| f.max_length)
-            .map_or(usize::MAX, |m| m as usize);
-        let length = title.chars().count();
-        if title.is_empty() {
-            errors.title.push(REQUIRED.to_owned());
-        } else if length > max {
-            errors.title.push(format!(
-                "Ensure this value has at most {max} characters (it has {length})."
-            ));
-        }
-        // Browsers send line breaks as CRLF; paragraphs are split on "\n\n".
-        let body = self.body.replace("\r\n", "\n").trim().to_owned();
-        if body.is_empty() {
-            errors.body.push(REQUIRED.to_owned());
-        }
-        let mut chosen: Vec<Tag> = Vec::new();
-        for value in &self.tags {
-            let value = value.trim();
-            let Ok(id) = value.parse::<i64>() else {
-                errors.tags.push(format!("“{value}” is not a valid value."));
-                continue;
-            };
-            match tags.iter().find(|t| t.pk() == Some(id)) {
-                Some(tag) if !chosen.iter().any(|c| c.pk() == Some(id)) => chosen.push(tag.clone()),
-                Some(_) => {}
-                None => errors.tags.push(format!(
-                    "Select a valid choice. {id} is not one of the available choices."
-                )),
-            }
-        }
-        if errors.is_empty() {
-            Ok(CleanArticle {
-                title,
-                body,
-                tags: chosen,
-            })
-        } else {
-            Err(errors)
-        }
-    }
 }
 
 /// The longest slug the model stores.
@@ -167,79 +55,9 @@ pub(crate) fn candidate_slug(title: &str, n: u32) -> String {
 
 #[cfg(test)]
 mod tests {
-    use manouche::db::{Auto, Slug};
+    use manouche::db::Slug;
 
     use super::*;
-
-    fn tag(id: i64, name: &str) -> Tag {
-        Tag {
-            id: Auto::from(id),
-            name: name.into(),
-            slug: Slug::new(name.to_lowercase()).unwrap(),
-        }
-    }
-
-    fn form(fields: &[(&str, &str)]) -> ArticleForm {
-        ArticleForm::from_fields(
-            fields
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-        )
-    }
-
-    #[test]
-    fn a_good_form_is_cleaned() {
-        let tags = [tag(1, "News"), tag(2, "Rust")];
-        let form = form(&[
-            ("csrfmiddlewaretoken", "x"),
-            ("title", "  Hello  "),
-            ("body", "One.\r\n\r\nTwo.\r\n"),
-            ("tags", "2"),
-            ("tags", "2"),
-        ]);
-        let clean = form.clean(&tags).unwrap();
-        assert_eq!(clean.title, "Hello");
-        assert_eq!(clean.body, "One.\n\nTwo.");
-        assert_eq!(clean.tags.len(), 1);
-        assert_eq!(clean.tags[0].name, "Rust");
-        assert!(form.is_ticked(&tags[1]) && !form.is_ticked(&tags[0]));
-    }
-
-    #[test]
-    fn every_field_says_what_is_wrong() {
-        let tags = [tag(1, "News")];
-        let long = "x".repeat(201);
-        let errors = form(&[
-            ("title", &long),
-            ("body", " \r\n "),
-            ("tags", "9"),
-            ("tags", "b"),
-        ])
-        .clean(&tags)
-        .unwrap_err();
-        assert_eq!(
-            errors.title,
-            ["Ensure this value has at most 200 characters (it has 201)."]
-        );
-        assert_eq!(errors.body, ["This field is required."]);
-        assert_eq!(
-            errors.tags,
-            [
-                "Select a valid choice. 9 is not one of the available choices.",
-                "“b” is not a valid value."
-            ]
-        );
-        let errors = form(&[("title", "   ")]).clean(&tags).unwrap_err();
-        assert_eq!(errors.title, ["This field is required."]);
-        // 200 characters, not bytes.
-        let accented = "é".repeat(200);
-        assert!(
-            form(&[("title", &accented), ("body", "b")])
-                .clean(&tags)
-                .is_ok()
-        );
-    }
 
     #[test]
     fn slugs_are_made_from_titles() {

@@ -5,7 +5,9 @@
 //! sets and ends with `..Default::default()`.
 
 use manouche::contrib::auth::User;
-use manouche::db::{Auto, DateTime, Email, ForeignKey, ManyToMany, Model, OneToOne, Reverse, Slug};
+use manouche::db::{
+    Auto, DateTime, Email, ForeignKey, ImageField, ManyToMany, Model, OneToOne, Reverse, Slug,
+};
 
 /// Someone who writes articles, under the name readers see.
 ///
@@ -58,7 +60,12 @@ pub(crate) struct Article {
     #[model(auto_now)]
     pub(crate) updated: DateTime,
     pub(crate) author: ForeignKey<Author>,
+    #[model(blank)]
     pub(crate) tags: ManyToMany<Tag>,
+    /// The picture shown above the text, if any: its name in the project's
+    /// storage (under `covers/`).
+    #[model(upload_to = "covers/")]
+    pub(crate) cover: Option<ImageField>,
     #[model(related_field = "article")]
     pub(crate) comments: Reverse<Comment>,
 }

@@ -169,6 +169,18 @@ pub enum Error {
         /// What is wrong with the value.
         message: String,
     },
+    /// The upload of a file field could not be stored (a model form's
+    /// save stores it before writing the row).
+    #[error(
+        "could not store the file of `{field}`: {message}; check the project's storage \
+         (media.root is writable, or the object store is reachable)"
+    )]
+    FileStorage {
+        /// The field.
+        field: String,
+        /// The storage's error.
+        message: String,
+    },
     /// A value read from the database could not be decoded into its Rust type.
     #[error(
         "could not decode column {column} ({source}); the database schema probably does not \

@@ -11,6 +11,7 @@
 //! | [`Json<T>`] (any serde type) | JSONB / TEXT |
 //! | `Vec<u8>` | BYTEA / BLOB |
 //! | [`Email`], [`Url`], [`Slug`] | validated VARCHAR |
+//! | [`FileField`], [`ImageField`] | the name of a file in a [`Storage`](crate::storage::Storage), `VARCHAR(100)` |
 //! | `Option<T>` | the same, nullable |
 //!
 //! ```
@@ -28,6 +29,11 @@ use serde::{Deserialize, Serialize};
 
 use super::executor::Row;
 use super::{Error, Result};
+
+pub mod files;
+
+pub(crate) use files::reader_dimensions;
+pub use files::{FileField, IMAGE_EXTENSIONS, ImageField, image_dimensions};
 
 /// A date and time in UTC (stored timezone-aware).
 pub type DateTime = chrono::DateTime<chrono::Utc>;
@@ -155,7 +161,8 @@ impl SqlType {
     message = "`{Self}` cannot be stored in a model field",
     label = "unsupported field type",
     note = "use bool, i16/i32/i64, f64, Decimal, String, Date, Time, DateTime, Uuid, Json<T>, \
-            Vec<u8>, Email, Url, Slug, Auto<_>, ForeignKey<_>, OneToOne<_>, or an Option of one"
+            Vec<u8>, Email, Url, Slug, FileField, ImageField, Auto<_>, ForeignKey<_>, OneToOne<_>, \
+            or an Option of one"
 )]
 pub trait FieldType: Sized + Send + Sync + 'static {
     /// The non-null type lookups compare with (`T` for `Option<T>` and
@@ -243,6 +250,10 @@ pub enum TextKind {
     Url,
     /// A slug ([`Slug`]).
     Slug,
+    /// The name of a stored file ([`FileField`]).
+    File,
+    /// The name of a stored image ([`ImageField`]).
+    Image,
 }
 
 native! {

@@ -60,6 +60,7 @@
 //! | `on_delete = cascade` | on `ForeignKey`/`OneToOne`: `cascade` (default), `protect`, `restrict`, `set_null`, `set_default`, `do_nothing` |
 //! | `through = Membership` | on `ManyToMany`: use an explicit join model |
 //! | `related_field = "author"` | on `Reverse<T>`: the foreign key (or many-to-many) field of `T` pointing here |
+//! | `upload_to = "covers/"` | on a [`FileField`](super::FileField) / [`ImageField`](super::ImageField): the storage directory uploads go to |
 //!
 //! Nullability is the type: `Option<T>`. Each field also becomes a typed
 //! column handle, an associated constant named like the field
@@ -256,6 +257,10 @@ pub struct FieldMeta {
     pub verbose_name: &'static str,
     /// Help text for forms and the admin.
     pub help_text: &'static str,
+    /// For a [`FileField`](super::FileField) or
+    /// [`ImageField`](super::ImageField): the directory of the storage its
+    /// uploads go to (`"covers/"`), or `""` for the top.
+    pub upload_to: &'static str,
     /// The relation, for relation fields.
     pub relation: Option<RelationMeta>,
 }

@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use super::files::UploadedFile;
 use super::formats::{parse_date, parse_datetime, parse_time};
 use super::validators::ValidationError;
-use super::widgets::Widget;
+use super::widgets::{Widget, WidgetKind};
 use crate::db::fields::{Choices, Date, DateTime, Decimal, Email, Slug, Time, Url, Uuid};
 
 pub use super::widgets::Choice;
@@ -641,11 +641,35 @@ impl FieldValue for UploadedFile {
 /// Several values: a multiple select (Django's `MultipleChoiceField`),
 /// required unless `#[form(required = false)]`. Each value is parsed as a
 /// `T`; validators see the whole list.
+///
+/// `Vec<UploadedFile>` is several files: `<input type="file" multiple>`,
+/// each file checked as a single one is (an empty file is refused), in
+/// the order sent.
 impl<T: FieldValue> FieldValue for Vec<T> {
     type Inner = Vec<T>;
     fn describe(field: &mut Field) {
         T::describe(field);
-        field.set_widget(Widget::select_multiple());
+        if field.widget().kind() == WidgetKind::File {
+            field.widget.set_attr("multiple", "");
+        } else {
+            field.set_widget(Widget::select_multiple());
+        }
+    }
+    fn parse_submission(
+        values: &[&str],
+        files: &[&UploadedFile],
+        field: &Field,
+    ) -> Result<Option<Self>, ValidationError> {
+        if files.is_empty() {
+            return Self::parse(values, field);
+        }
+        let mut out = Vec::with_capacity(files.len());
+        for file in files {
+            if let Some(item) = T::parse_submission(&[], &[*file], field)? {
+                out.push(item);
+            }
+        }
+        Ok((!out.is_empty()).then_some(out))
     }
     fn parse(values: &[&str], field: &Field) -> Result<Option<Self>, ValidationError> {
         let mut out = Vec::with_capacity(values.len());

@@ -47,6 +47,13 @@ pub struct UploadedFile {
     content: Arc<Content>,
 }
 
+/// Where an upload's content is ([`UploadedFile::source`]).
+#[cfg_attr(not(feature = "s3"), allow(dead_code))]
+pub(crate) enum Source<'a> {
+    Memory(&'a Bytes),
+    File(&'a Path),
+}
+
 enum Content {
     Memory(Bytes),
     /// Removed from disk when dropped.
@@ -135,6 +142,49 @@ impl UploadedFile {
         match &*self.content {
             Content::Memory(bytes) => Ok(bytes.clone()),
             Content::Temporary(path) => Ok(Bytes::from(tokio::fs::read(path).await?)),
+        }
+    }
+
+    /// The `(width, height)` of the image this file holds, read from its
+    /// header alone (see [`image_dimensions`](crate::db::fields::image_dimensions)),
+    /// or `None` when it is not an image in a format an
+    /// [`ImageField`](crate::db::fields::ImageField) accepts. The declared
+    /// type and the name play no part: the client chooses both.
+    ///
+    /// ```
+    /// use manouche::forms::UploadedFile;
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let gif = UploadedFile::from_bytes("dot.gif", "image/gif", &b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"[..]);
+    /// assert_eq!(gif.image_dimensions().await, Some((1, 1)));
+    /// let fake = UploadedFile::from_bytes("fake.png", "image/png", "<script>alert(1)</script>");
+    /// assert_eq!(fake.image_dimensions().await, None);
+    /// # });
+    /// ```
+    pub async fn image_dimensions(&self) -> Option<(u32, u32)> {
+        match &*self.content {
+            Content::Memory(bytes) => crate::db::fields::image_dimensions(bytes),
+            Content::Temporary(path) => {
+                let path = path.to_path_buf();
+                // Reading the header seeks through the file: off the async
+                // threads. `self` (and so the temporary file) outlives it.
+                tokio::task::spawn_blocking(move || {
+                    let file = std::fs::File::open(path).ok()?;
+                    crate::db::fields::reader_dimensions(io::BufReader::new(file))
+                })
+                .await
+                .ok()
+                .flatten()
+            }
+        }
+    }
+
+    /// Where the content is, for a storage that sends it elsewhere.
+    #[cfg_attr(not(feature = "s3"), allow(dead_code))]
+    pub(crate) fn source(&self) -> Source<'_> {
+        match &*self.content {
+            Content::Memory(bytes) => Source::Memory(bytes),
+            Content::Temporary(path) => Source::File(path),
         }
     }
 

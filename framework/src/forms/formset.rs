@@ -809,6 +809,7 @@ impl<P: Model, C: Model + Default> InlineFormSet<P, C> {
         };
         let _ = tx.rollback().await;
         for (j, action) in &plan {
+            self.forms[*j].discard_stored().await;
             if matches!(action, Action::Create) {
                 self.forms[*j].forget_insert();
             }

@@ -97,15 +97,18 @@ use super::bound::{FormState, SafeHtml, html_name};
 use super::bound_field::BoundField;
 use super::data::FormData;
 use super::field::Field;
+use super::files::UploadedFile;
 use super::validators::ValidationError;
-use super::{FormErrors, UnknownField};
+use super::widgets::{CurrentFile, clear_checkbox_name};
+use super::{FieldValue, FormErrors, UnknownField};
 use crate::db::Executor;
-use crate::db::fields::FieldType;
+use crate::db::fields::{FieldType, IMAGE_EXTENSIONS};
 use crate::db::model::{FieldMeta, Model, ModelMeta, is_null_value};
 use crate::db::query::{Q, QuerySet};
 use crate::db::relations::join_table;
 use crate::db::sql::choices;
 use crate::db::{Error, Result, SqlType};
+use crate::storage::{DefaultStorage, Storage};
 
 pub(crate) use fields::{capfirst, has_changed, value_to_text};
 
@@ -134,6 +137,12 @@ pub struct ModelForm<M: Model> {
     original_pk: Option<Value>,
     /// The keys chosen for each many-to-many field, once cleaned.
     many: Vec<(&'static FieldMeta, Vec<Value>)>,
+    /// The files uploaded to file fields, once cleaned: stored on save.
+    uploads: Vec<PendingUpload>,
+    /// Where uploads go; the project's `DefaultStorage` when unset.
+    storage: Option<Arc<dyn Storage>>,
+    /// The names stored by a save in progress, removed if it fails.
+    stored: Vec<String>,
     loaded: bool,
     valid: bool,
 }
@@ -161,7 +170,24 @@ impl<M: Model> fmt::Debug for ModelForm<M> {
 enum Cleaned {
     Column(Value),
     Many(Vec<Value>),
+    /// A file field's new upload.
+    Upload(UploadedFile),
+    /// A file field left empty that keeps the instance's file.
+    Keep,
 }
+
+/// An upload waiting for [`ModelForm::save`] to store it.
+struct PendingUpload {
+    field: &'static FieldMeta,
+    file: UploadedFile,
+    /// The name asked of the storage: `upload_to`, then the file's name,
+    /// short enough that the storage's random suffix still fits the column.
+    name: String,
+}
+
+/// Django's `ImageField` message for an upload that is not an image.
+pub(crate) const INVALID_IMAGE: &str =
+    "Upload a valid image. The file you uploaded was either not an image or a corrupted image.";
 
 impl<M: Model> ModelForm<M> {
     /// A form for every editable field of `instance` (Django's
@@ -183,6 +209,9 @@ impl<M: Model> ModelForm<M> {
             instance,
             original_pk,
             many: Vec::new(),
+            uploads: Vec::new(),
+            storage: None,
+            stored: Vec::new(),
             loaded: false,
             valid: false,
         };
@@ -202,6 +231,26 @@ impl<M: Model> ModelForm<M> {
             let Some(value) = self.instance.field_value(f.name) else {
                 continue;
             };
+            if fields::is_file(f) {
+                // A file input shows no value. With a file stored already,
+                // leaving it empty keeps that file (Django's FileField), so
+                // the browser must not ask for a new one; the file is shown
+                // above the input, with a "Clear" box unless the model
+                // requires a file (Django's ClearableFileInput).
+                if let Some(name) = value_to_text(&value).filter(|name| !name.is_empty())
+                    && let Ok(field) = self.state.field_mut(f.name)
+                {
+                    field.set_required(false);
+                    let url = crate::request::current_service::<DefaultStorage>()
+                        .and_then(|storage| storage.url(&name).ok());
+                    field.widget.current_file = Some(CurrentFile {
+                        name,
+                        url,
+                        clearable: !fields::is_required(f),
+                    });
+                }
+                continue;
+            }
             if !saved && f.default.is_none() && fields::is_placeholder(&value) {
                 continue;
             }
@@ -251,6 +300,19 @@ impl<M: Model> ModelForm<M> {
             .iter()
             .position(|f| f.name() == name)
             .ok_or_else(|| UnknownField(name.to_owned()))
+    }
+
+    /// Stores the uploads of the form's file fields in `storage` rather
+    /// than in the project's [`DefaultStorage`].
+    #[must_use]
+    pub fn storage(mut self, storage: Arc<dyn Storage>) -> Self {
+        for field in &mut self.state.fields {
+            if let Some(current) = &mut field.widget.current_file {
+                current.url = storage.url(&current.name).ok();
+            }
+        }
+        self.storage = Some(storage);
+        self
     }
 
     /// Names the fields `prefix-name`, so that several forms share one
@@ -378,6 +440,7 @@ impl<M: Model> ModelForm<M> {
     pub(crate) async fn full_clean(&mut self, db: &dyn Executor) -> Result<()> {
         self.state.errors = FormErrors::default();
         self.many.clear();
+        self.uploads.clear();
         let Some(data) = self.state.data.as_ref() else {
             self.valid = false;
             return Ok(());
@@ -399,6 +462,27 @@ impl<M: Model> ModelForm<M> {
             } else {
                 data.get_all(&html_name(prefix, field.name()))
             };
+            if fields::is_file(f) {
+                let files = if field.is_disabled() {
+                    Vec::new()
+                } else {
+                    data.files(&html_name(prefix, field.name()))
+                };
+                let has_file = self
+                    .instance
+                    .field_value(f.name)
+                    .and_then(|v| value_to_text(&v))
+                    .is_some_and(|name| !name.is_empty());
+                let clear = !field.is_disabled()
+                    && crate::forms::field::is_checked(
+                        &data.get_all(&clear_checkbox_name(&html_name(prefix, field.name()))),
+                    );
+                match clean_file(f, field, &values, &files, has_file, clear) {
+                    Ok(value) => cleaned.push((*f, value)),
+                    Err(e) => errors.push((f.name, e)),
+                }
+                continue;
+            }
             match clean_field(f, field, &values) {
                 Ok(value) => cleaned.push((*f, value)),
                 Err(e) => errors.push((f.name, e)),
@@ -410,6 +494,30 @@ impl<M: Model> ModelForm<M> {
         for (f, value) in cleaned {
             match value {
                 Cleaned::Many(keys) => self.many.push((f, keys)),
+                Cleaned::Keep => {}
+                Cleaned::Upload(file) => {
+                    if f.text_kind == crate::db::TextKind::Image
+                        && let Err(e) = check_image(&file).await
+                    {
+                        self.state.errors.add(Some(f.name), e);
+                        continue;
+                    }
+                    let name = upload_name(f, &file);
+                    if let Err(e) = self
+                        .instance
+                        .set_field_value(f.name, Value::String(Some(Box::new(name.clone()))))
+                    {
+                        self.state
+                            .errors
+                            .add(Some(f.name), ValidationError::new(e.to_string()));
+                        continue;
+                    }
+                    self.uploads.push(PendingUpload {
+                        field: f,
+                        file,
+                        name,
+                    });
+                }
                 Cleaned::Column(value) => {
                     if let Err(e) = self.instance.set_field_value(f.name, value) {
                         let message = match e {
@@ -612,6 +720,15 @@ impl<M: Model> ModelForm<M> {
         };
         let prefix = self.state.prefix.as_deref();
         self.state.fields.iter().any(|field| {
+            // A file sent, or a file cleared, is a change (Django's
+            // FileField.has_changed).
+            let name = html_name(prefix, field.name());
+            if !data.files(&name).is_empty()
+                || (field.widget().kind() == crate::forms::WidgetKind::File
+                    && crate::forms::field::is_checked(&data.get_all(&clear_checkbox_name(&name))))
+            {
+                return true;
+            }
             let initial = self
                 .state
                 .initial
@@ -642,17 +759,39 @@ impl<M: Model> ModelForm<M> {
             return Ok(Err(self));
         }
         let tx = db.begin().await?;
-        match self.save_in(&tx).await {
+        let saved = match self.save_in(&tx).await {
+            Ok(()) => tx.commit().await,
+            Err(e) => {
+                let _ = tx.rollback().await;
+                Err(e)
+            }
+        };
+        match saved {
             Ok(()) => {
-                tx.commit().await?;
+                self.stored.clear();
+                self.uploads.clear();
                 Ok(Ok(self.instance))
             }
             Err(e) => {
-                let _ = tx.rollback().await;
+                self.discard_stored().await;
                 self.forget_insert();
                 match e {
                     Error::UniqueViolation { fields, .. } => {
                         self.unique_violation(&fields);
+                        Ok(Err(self))
+                    }
+                    Error::FileStorage { field, message } => {
+                        // The site's trouble, not the user's: say so on the
+                        // field, keep what they typed, log the cause.
+                        tracing::error!(field, message, "storing an upload failed");
+                        let field = M::meta().field(&field).map(|f| f.name);
+                        self.add_error(
+                            field,
+                            ValidationError::new(
+                                "The file could not be saved. Please try again later.",
+                            )
+                            .with_code("storage"),
+                        );
                         Ok(Err(self))
                     }
                     other => Err(other),
@@ -661,9 +800,64 @@ impl<M: Model> ModelForm<M> {
         }
     }
 
+    /// Removes the files a failed save stored, so that no upload is left
+    /// without a row pointing at it.
+    pub(crate) async fn discard_stored(&mut self) {
+        if self.stored.is_empty() {
+            return;
+        }
+        if let Ok(storage) = self.resolve_storage() {
+            for name in self.stored.drain(..) {
+                if let Err(e) = storage.delete(&name).await {
+                    tracing::warn!(name, error = %e, "could not remove an upload after a failed save");
+                }
+            }
+        }
+        self.stored.clear();
+    }
+
+    fn resolve_storage(&self) -> Result<Arc<dyn Storage>> {
+        self.storage
+            .clone()
+            .or_else(|| crate::request::current_service::<DefaultStorage>().map(|s| s.shared()))
+            .ok_or_else(|| Error::FileStorage {
+                field: self
+                    .uploads
+                    .first()
+                    .map(|u| u.field.name.to_owned())
+                    .unwrap_or_default(),
+                message: "no storage: outside a project's request, give the form one with \
+                          `ModelForm::storage`"
+                    .to_owned(),
+            })
+    }
+
+    /// Stores each pending upload under a free name and puts that name in
+    /// the instance (Django's `FieldFile.save` in `pre_save`).
+    async fn store_uploads(&mut self) -> Result<()> {
+        if self.uploads.is_empty() {
+            return Ok(());
+        }
+        let storage = self.resolve_storage()?;
+        for upload in &self.uploads {
+            let name = storage
+                .save(&upload.name, &upload.file)
+                .await
+                .map_err(|e| Error::FileStorage {
+                    field: upload.field.name.to_owned(),
+                    message: e.to_string(),
+                })?;
+            self.stored.push(name.clone());
+            self.instance
+                .set_field_value(upload.field.name, Value::String(Some(Box::new(name))))?;
+        }
+        Ok(())
+    }
+
     /// Writes the instance, then sets each many-to-many field to the keys
     /// chosen (Django's `_save_m2m`).
     pub(crate) async fn save_in(&mut self, db: &dyn Executor) -> Result<()> {
+        self.store_uploads().await?;
         self.instance.save(db).await?;
         let Some(owner) = self.instance.pk().map(|pk| pk.to_value()) else {
             return Ok(());
@@ -804,6 +998,81 @@ fn target_key_type(f: &FieldMeta) -> SqlType {
     f.relation
         .and_then(|rel| (rel.target)().pk_field())
         .map_or(f.sql_type, |pk| pk.sql_type)
+}
+
+/// Cleans a file field (Django's `FileField.clean`): the last file sent,
+/// Django's messages for an empty file, a form without
+/// `enctype="multipart/form-data"` and a name over the column's length;
+/// with no file sent, the instance's file is kept unless its "Clear" box
+/// is ticked (on a field the model lets be empty), or the field is
+/// required, or it becomes empty.
+fn clean_file(
+    f: &'static FieldMeta,
+    field: &Field,
+    values: &[&str],
+    files: &[&UploadedFile],
+    has_file: bool,
+    clear: bool,
+) -> Result<Cleaned, ValidationError> {
+    let clearable = clear && !fields::is_required(f);
+    match <UploadedFile as FieldValue>::parse_submission(values, files, field)? {
+        Some(_) if clearable => Err(ValidationError::new(
+            "Please either submit a file or check the clear checkbox, not both.",
+        )
+        .with_code("contradiction")),
+        None if clearable => Ok(Cleaned::Column(fields::empty_value(f))),
+        Some(file) => {
+            let length = file.name().chars().count();
+            if let Some(max) = f.max_length
+                && length > max as usize
+            {
+                return Err(ValidationError::new(format!(
+                    "Ensure this filename has at most {max} characters (it has {length})."
+                ))
+                .with_code("max_length"));
+            }
+            Ok(Cleaned::Upload(file))
+        }
+        None if has_file => Ok(Cleaned::Keep),
+        None if field.is_required() => Err(ValidationError::required()),
+        None => Ok(Cleaned::Column(fields::empty_value(f))),
+    }
+}
+
+/// Django's `ImageField.to_python` then `validate_image_file_extension`:
+/// the header must be an image's, and the name must end as one.
+async fn check_image(file: &UploadedFile) -> Result<(), ValidationError> {
+    if file.image_dimensions().await.is_none() {
+        return Err(ValidationError::new(INVALID_IMAGE).with_code("invalid_image"));
+    }
+    let (_, extension) = crate::forms::files::split_extension(file.name());
+    let extension = extension.trim_start_matches('.').to_lowercase();
+    if !IMAGE_EXTENSIONS.contains(&extension.as_str()) {
+        return Err(ValidationError::new(format!(
+            "File extension “{extension}” is not allowed. Allowed extensions are: {}.",
+            IMAGE_EXTENSIONS.join(", ")
+        ))
+        .with_code("invalid_extension"));
+    }
+    Ok(())
+}
+
+/// The name to store `file` under: the field's `upload_to` directory and
+/// the file's (already sanitised) name, its stem cut so that the name and
+/// a storage's 8-character collision suffix fit the column.
+fn upload_name(f: &FieldMeta, file: &UploadedFile) -> String {
+    let max = f.max_length.map_or(usize::MAX, |n| n as usize);
+    let room = max
+        .saturating_sub(f.upload_to.chars().count() + 1)
+        .saturating_sub(8)
+        .max(1);
+    let name = crate::forms::files::truncate_keeping_extension(file.name(), room);
+    // `upload_to = "covers"` is a directory too, as Django joins it.
+    match f.upload_to {
+        "" => name,
+        dir if dir.ends_with('/') => format!("{dir}{name}"),
+        dir => format!("{dir}/{name}"),
+    }
 }
 
 /// Cleans one model field's submitted `values` (Django's

@@ -56,6 +56,25 @@ pub enum WidgetKind {
 pub struct Widget {
     kind: WidgetKind,
     pub(crate) attrs: Vec<(Cow<'static, str>, Cow<'static, str>)>,
+    /// For a file input: the file stored already, drawn before the input
+    /// as Django's `ClearableFileInput` draws it.
+    pub(crate) current_file: Option<CurrentFile>,
+}
+
+/// The file a file field holds already (a model form's row): its name,
+/// its URL when a storage gives one, and whether a "Clear" box may empty
+/// the field (not when it is required).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CurrentFile {
+    pub(crate) name: String,
+    pub(crate) url: Option<String>,
+    pub(crate) clearable: bool,
+}
+
+/// The name of the "Clear" box of the file input `name` (Django's
+/// `ClearableFileInput.clear_checkbox_name`).
+pub(crate) fn clear_checkbox_name(name: &str) -> String {
+    format!("{name}-clear")
 }
 
 macro_rules! constructors {
@@ -76,6 +95,7 @@ impl Widget {
         let mut w = Self {
             kind,
             attrs: Vec::new(),
+            current_file: None,
         };
         if kind == WidgetKind::Textarea {
             w.set_attr("cols", "40");
@@ -334,6 +354,12 @@ impl Widget {
                 }
                 out.push_str("</div>");
             }
+            WidgetKind::File if self.current_file.is_some() => {
+                if let Some(current) = &self.current_file {
+                    draw_current_file(out, name, current);
+                }
+                input(out, "file", name, None, attrs(), false);
+            }
             WidgetKind::Password | WidgetKind::File => {
                 let ty = self.input_type().expect("an input");
                 input(out, ty, name, None, attrs(), false);
@@ -346,6 +372,40 @@ impl Widget {
             }
         }
     }
+}
+
+/// Django's `clearable_file_input.html` before the input: "Currently:"
+/// and a link to the file, the "Clear" box when the field may be emptied,
+/// then "Change:".
+fn draw_current_file(out: &mut String, name: &str, current: &CurrentFile) {
+    out.push_str("Currently: ");
+    match &current.url {
+        Some(url) => {
+            out.push_str("<a href=\"");
+            escape_into(out, url);
+            out.push_str("\">");
+            escape_into(out, &current.name);
+            out.push_str("</a>");
+        }
+        None => escape_into(out, &current.name),
+    }
+    if current.clearable {
+        let checkbox = clear_checkbox_name(name);
+        let id = format!("{checkbox}_id");
+        out.push('\n');
+        input(
+            out,
+            "checkbox",
+            &checkbox,
+            None,
+            [("id", id.as_str())].into_iter(),
+            false,
+        );
+        out.push_str("\n<label for=\"");
+        escape_into(out, &id);
+        out.push_str("\">Clear</label>");
+    }
+    out.push_str("<br>\nChange:\n");
 }
 
 fn input<'a>(

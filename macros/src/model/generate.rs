@@ -91,6 +91,12 @@ fn field_meta(model: &ModelDef, f: &FieldDef) -> TokenStream {
         .as_ref()
         .map(syn::LitStr::value)
         .unwrap_or_default();
+    let upload_to = f
+        .opts
+        .upload_to
+        .as_ref()
+        .map(syn::LitStr::value)
+        .unwrap_or_default();
     let relation = relation_meta(model, f);
     quote! {
         ::manouche::db::model::FieldMeta {
@@ -112,6 +118,7 @@ fn field_meta(model: &ModelDef, f: &FieldDef) -> TokenStream {
             choices: #choices,
             verbose_name: #verbose_name,
             help_text: #help_text,
+            upload_to: #upload_to,
             relation: #relation,
         }
     }

@@ -34,7 +34,7 @@ pub(crate) const MODEL_OPTIONS: &str = "table, app, ordering, unique_together, i
      permissions, default_permissions, impl_default";
 pub(crate) const FIELD_OPTIONS: &str = "primary_key, max_length, max_digits, decimal_places, unique, db_index, default, \
      default_fn, auto_now, auto_now_add, choices, db_column, blank, help_text, verbose_name, \
-     on_delete, through, related_field";
+     on_delete, through, related_field, upload_to";
 
 #[derive(Default)]
 pub(crate) struct ModelOptions {
@@ -76,6 +76,7 @@ pub(crate) struct FieldOptions {
     pub(crate) on_delete: Option<(syn::Ident, Span)>,
     pub(crate) through: Option<Path>,
     pub(crate) related_field: Option<LitStr>,
+    pub(crate) upload_to: Option<LitStr>,
 }
 
 fn lit_str(expr: &Expr, option: &str) -> syn::Result<LitStr> {
@@ -320,12 +321,13 @@ pub(crate) fn field_options(attrs: &[syn::Attribute], errors: &mut Errors) -> Fi
                     let path: Path = meta.value()?.parse()?;
                     set_once(&mut opts.default, (DefaultOpt::Function(path), span), span, &name)
                 }
-                "db_column" | "help_text" | "verbose_name" | "related_field" => {
+                "db_column" | "help_text" | "verbose_name" | "related_field" | "upload_to" => {
                     let value = lit_str(&meta.value()?.parse()?, &name)?;
                     let slot = match name.as_str() {
                         "db_column" => &mut opts.db_column,
                         "help_text" => &mut opts.help_text,
                         "verbose_name" => &mut opts.verbose_name,
+                        "upload_to" => &mut opts.upload_to,
                         _ => &mut opts.related_field,
                     };
                     set_once(slot, value, span, &name)

@@ -36,6 +36,12 @@ pub(crate) fn is_many_to_many(f: &FieldMeta) -> bool {
         .is_some_and(|r| r.kind == RelationKind::ManyToMany)
 }
 
+/// Whether the field is a [`FileField`](crate::db::FileField) or an
+/// [`ImageField`](crate::db::ImageField): an upload, not text.
+pub(crate) fn is_file(f: &FieldMeta) -> bool {
+    matches!(f.text_kind, TextKind::File | TextKind::Image)
+}
+
 /// Whether the field is a foreign key (or a one-to-one).
 pub(crate) fn is_foreign_key(f: &FieldMeta) -> bool {
     f.relation
@@ -83,6 +89,14 @@ pub(crate) fn describe(f: &'static FieldMeta) -> Field {
     }
     if is_foreign_key(f) {
         field.set_widget(Widget::select());
+        return field;
+    }
+    if is_file(f) {
+        field.set_widget(Widget::file());
+        if f.text_kind == TextKind::Image {
+            // Django's ImageField: the browser offers images first.
+            field.widget.set_attr("accept", "image/*");
+        }
         return field;
     }
     if !f.choices.is_empty() {
