@@ -492,3 +492,76 @@ async fn set_after_prefetch() {
     })
     .await;
 }
+
+// ---- Delete counts ----
+
+#[tokio::test]
+async fn model_delete_returns_num_rows_with_join_table_rows() {
+    for_each_database(|db| async move {
+        setup(&db).await?;
+        let p = press::press(&db).await?;
+        // Django: a2.delete() == (5, {"Article": 1, "Article_publications": 4}).
+        let deleted = p.a2.delete_counted(&db).await?;
+        assert_eq!(deleted.total, 5);
+        assert_eq!(
+            deleted.per_model.into_iter().collect::<Vec<_>>(),
+            [
+                ("press.Article".to_owned(), 1),
+                ("press.Article_publications".to_owned(), 4)
+            ]
+        );
+        // The old API gives the same total.
+        assert_eq!(p.a3.delete(&db).await?, 2);
+        assert_eq!(
+            titles(Publication::objects(), &db).await?.len(),
+            5,
+            "publications stay"
+        );
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn queryset_delete_returns_num_rows_per_model() {
+    for_each_database(|db| async move {
+        setup(&db).await?;
+        press::press(&db).await?;
+        library(&db).await?;
+        // The Science publications and their join rows (p2: three
+        // articles, p3: one).
+        let deleted = Publication::objects()
+            .filter(Publication::title.startswith("Science"))
+            .delete_counted(&db)
+            .await?;
+        assert_eq!(deleted.total, 6);
+        assert_eq!(deleted.count("press.Publication"), 2);
+        assert_eq!(deleted.count("press.Article_publications"), 4);
+        assert_eq!(deleted.count("press.Article"), 0);
+        // Peter Norvig: the two books he is the contact of go with him
+        // (cascade), and the join rows of their authors (three).
+        let deleted = Author::objects()
+            .filter(Author::name.eq("Peter Norvig"))
+            .delete_counted(&db)
+            .await?;
+        assert_eq!(
+            deleted.per_model.clone().into_iter().collect::<Vec<_>>(),
+            [
+                ("press.Author".to_owned(), 1),
+                ("press.Book".to_owned(), 2),
+                ("press.Book_authors".to_owned(), 3)
+            ]
+        );
+        assert_eq!(deleted.total, 6);
+        // The old API gives the total, join rows included: Adrian and
+        // Jacob, the Definitive Guide (Adrian is its contact) and its two
+        // join rows.
+        let total = Author::objects()
+            .filter(Author::name.in_(["Adrian Holovaty", "Jacob Kaplan-Moss"]))
+            .delete(&db)
+            .await?;
+        assert_eq!(total, 2 + 1 + 2);
+        Ok(())
+    })
+    .await;
+}

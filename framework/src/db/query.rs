@@ -494,12 +494,24 @@ impl<M: Model> QuerySet<M> {
 
     /// Deletes every matching row, applying every `on_delete` rule of the
     /// models referring to them, in one transaction. Returns how many rows
-    /// were deleted in all (cascades included).
+    /// were deleted in all: cascades and the rows of many-to-many join
+    /// tables included (the total of [`delete_counted`](Self::delete_counted)).
     ///
     /// # Errors
     ///
     /// [`Error::Protected`] / [`Error::Restricted`] and the database's error.
     pub async fn delete(self, db: &dyn Executor) -> Result<u64> {
+        Ok(self.delete_counted(db).await?.total)
+    }
+
+    /// Deletes like [`delete`](Self::delete), and returns the rows deleted
+    /// in all and per model, as Django's `delete()` does
+    /// (`(total, {"app.Model": n})`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Protected`] / [`Error::Restricted`] and the database's error.
+    pub async fn delete_counted(self, db: &dyn Executor) -> Result<super::Deleted> {
         let stmt = self.statement(Kind::Pks, db);
         persist::delete_where(M::meta(), stmt, db).await
     }
