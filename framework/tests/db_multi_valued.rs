@@ -9,7 +9,7 @@ mod press;
 
 use manouche::db::testing::for_each_database;
 use manouche::db::{Executor, Model, QuerySet};
-use press::{Article, Author, Book, Publication, library, setup};
+use press::{Article, Author, Book, Publication, Tag, library, setup};
 
 fn id<M: Model<Pk = i64>>(obj: &M) -> i64 {
     obj.pk().expect("saved")
@@ -25,6 +25,13 @@ async fn titles(qs: QuerySet<Publication>, db: &dyn Executor) -> manouche::db::R
 
 async fn names(qs: QuerySet<Author>, db: &dyn Executor) -> manouche::db::Result<Vec<String>> {
     Ok(qs.all(db).await?.into_iter().map(|a| a.name).collect())
+}
+
+fn tag(name: &str) -> Tag {
+    Tag {
+        id: manouche::db::Auto::new(),
+        name: name.into(),
+    }
 }
 
 fn in_publication(p: &Publication) -> manouche::db::Q<Article> {
@@ -133,6 +140,24 @@ async fn filter_in_then_filter_exact_means_one_of_and_also() {
             .filter(in_publication(&p.p2));
         assert_eq!(qs.clone().count(&db).await?, 2);
         assert_eq!(headlines(qs.distinct(), &db).await?, ["NASA uses Python"]);
+        // The same with articles and their tags:
+        // filter(tags__in=[rust, db]).filter(tags=web).
+        let tags = Tag::objects()
+            .bulk_create(&db, ["rust", "db", "web"].map(tag).into())
+            .await?;
+        let (rust, dbt, web) = (&tags[0], &tags[1], &tags[2]);
+        p.a1.tags.add(&db, &[rust, dbt]).await?;
+        p.a2.tags.add(&db, &[rust, web]).await?;
+        p.a3.tags.add(&db, &[dbt]).await?;
+        p.a4.tags.add(&db, &[dbt, web, rust]).await?;
+        let qs = Article::objects()
+            .filter(Article::tags.then(Tag::id).in_([id(rust), id(dbt)]))
+            .filter(Article::tags.then(Tag::id).eq(id(web)));
+        assert_eq!(qs.clone().count(&db).await?, 3, "a4 once per rust and db");
+        assert_eq!(
+            headlines(qs.distinct(), &db).await?,
+            ["NASA uses Python", "Oxygen-free diet works wonders"]
+        );
         Ok(())
     })
     .await;
