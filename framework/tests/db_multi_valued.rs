@@ -334,6 +334,36 @@ async fn conditions_in_one_exclude_call_need_not_refer_to_the_same_row() {
 }
 
 #[tokio::test]
+async fn exclude_through_a_foreign_key_then_a_multi_valued_relation() {
+    for_each_database(|db| async move {
+        setup(&db).await?;
+        library(&db).await?;
+        // Books whose contact wrote no book rated 3: Brad Dayley wrote the
+        // Sams book (3.0) and is its contact; every other book stays, once.
+        let qs =
+            Book::objects().exclude(Book::contact.then(Author::books.then(Book::rating)).eq(3.0));
+        let kept: Vec<String> = qs.all(&db).await?.into_iter().map(|b| b.name).collect();
+        assert_eq!(
+            kept,
+            [
+                "Artificial Intelligence: A Modern Approach",
+                "Paradigms of AI Programming",
+                "Practical Django Projects",
+                "Python Web Development with Django",
+                "The Definitive Guide to Django"
+            ]
+        );
+        // And the filter that is its complement, joined.
+        let qs =
+            Book::objects().filter(Book::contact.then(Author::books.then(Book::rating)).eq(3.0));
+        let names: Vec<String> = qs.all(&db).await?.into_iter().map(|b| b.name).collect();
+        assert_eq!(names, ["Sams Teach Yourself Django in 24 Hours"]);
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn exclude_isnull_across_a_multi_valued_relation() {
     for_each_database(|db| async move {
         setup(&db).await?;
