@@ -137,6 +137,7 @@ pub use manouche_macros::Choices;
 /// ```
 pub use manouche_macros::Model;
 pub use model::{FieldError, Model, ModelMeta, OnDelete, ValidationErrors};
+pub use persist::Deleted;
 pub use query::{Aggregate, Column, Q, QuerySet};
 pub use raw::raw;
 pub use relations::{ForeignKey, ManyToMany, OneToOne, Reverse};

@@ -558,12 +558,23 @@ pub trait Model: Sized + Send + Sync + 'static {
 
     /// Deletes the row, applying every `on_delete` rule of the models that
     /// refer to it, in one transaction. Returns how many rows were deleted in
-    /// all.
+    /// all, the rows of many-to-many join tables included.
     ///
     /// # Errors
     ///
     /// [`Error::NotSaved`], [`Error::Protected`], [`Error::Restricted`], ...
     fn delete<'a>(&'a self, db: &'a dyn Executor) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(async move { Ok(persist::delete_instance(self, db).await?.total) })
+    }
+
+    /// Deletes like [`delete`](Self::delete), and returns the rows deleted
+    /// in all and per model, as Django's `delete()` does
+    /// (`(total, {"app.Model": n})`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotSaved`], [`Error::Protected`], [`Error::Restricted`], ...
+    fn delete_counted<'a>(&'a self, db: &'a dyn Executor) -> BoxFuture<'a, Result<super::Deleted>> {
         Box::pin(persist::delete_instance(self, db))
     }
 }

@@ -1,7 +1,7 @@
 //! Writing instances: insert, update, refresh and deletes that honour every
 //! `on_delete` rule.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use futures_util::future::BoxFuture;
 use sea_query::Value;
@@ -209,7 +209,50 @@ pub(crate) async fn refresh<M: Model>(obj: &mut M, db: &dyn Executor) -> Result<
     Ok(())
 }
 
-pub(crate) async fn delete_instance<M: Model>(obj: &M, db: &dyn Executor) -> Result<u64> {
+/// What a delete removed, as Django's `delete()` reports it: the number of
+/// rows in all, and per model, labelled `"app.Model"` (`"app.Model_field"`
+/// for the join table of a many-to-many field). Rows of join tables count.
+///
+/// ```
+/// use manouche::db::Deleted;
+///
+/// let d = Deleted::default();
+/// assert_eq!(d.total, 0);
+/// assert_eq!(d.count("blog.Article"), 0);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Deleted {
+    /// Rows deleted in all, cascades and join-table rows included.
+    pub total: u64,
+    /// Rows deleted per model label; models with none are left out.
+    pub per_model: BTreeMap<String, u64>,
+}
+
+impl Deleted {
+    /// The rows deleted of the model labelled `label` (`"app.Model"`).
+    #[must_use]
+    pub fn count(&self, label: &str) -> u64 {
+        self.per_model.get(label).copied().unwrap_or(0)
+    }
+
+    fn add(&mut self, label: String, n: u64) {
+        if n > 0 {
+            self.total += n;
+            *self.per_model.entry(label).or_default() += n;
+        }
+    }
+}
+
+/// What one delete has seen and removed so far.
+#[derive(Default)]
+struct Collected {
+    /// `(table, key)` of the rows already handled (cycles end here).
+    seen: HashSet<(String, String)>,
+    deleted: Deleted,
+}
+
+pub(crate) async fn delete_instance<M: Model>(obj: &M, db: &dyn Executor) -> Result<Deleted> {
     let pk = obj.pk().ok_or(Error::NotSaved {
         model: M::meta().name,
         action: "delete()",
@@ -222,7 +265,7 @@ pub(crate) async fn delete_where(
     meta: &'static ModelMeta,
     select: super::Statement,
     db: &dyn Executor,
-) -> Result<u64> {
+) -> Result<Deleted> {
     let tx = db.begin().await?;
     let result = async {
         let rows = tx.fetch_all(select).await?;
@@ -230,21 +273,28 @@ pub(crate) async fn delete_where(
             .iter()
             .map(|r| (meta.decode_pk)(r, 0))
             .collect::<Result<Vec<_>>>()?;
-        let mut seen = HashSet::new();
-        collect(meta, pks, &tx, &mut seen, 0).await
+        let mut collected = Collected::default();
+        collect(meta, pks, &tx, &mut collected, 0).await?;
+        Ok(collected.deleted)
     }
     .await;
     finish(tx, result).await
 }
 
-async fn delete_pks(meta: &'static ModelMeta, pks: Vec<Value>, db: &dyn Executor) -> Result<u64> {
+async fn delete_pks(
+    meta: &'static ModelMeta,
+    pks: Vec<Value>,
+    db: &dyn Executor,
+) -> Result<Deleted> {
     let tx = db.begin().await?;
-    let mut seen = HashSet::new();
-    let result = collect(meta, pks, &tx, &mut seen, 0).await;
+    let mut collected = Collected::default();
+    let result = collect(meta, pks, &tx, &mut collected, 0)
+        .await
+        .map(|()| collected.deleted);
     finish(tx, result).await
 }
 
-async fn finish(tx: super::Transaction, result: Result<u64>) -> Result<u64> {
+async fn finish<T>(tx: super::Transaction, result: Result<T>) -> Result<T> {
     match result {
         Ok(n) => {
             tx.commit().await?;
@@ -274,34 +324,37 @@ async fn count_rows(db: &dyn Executor, stmt: super::Statement) -> Result<i64> {
 }
 
 /// Applies the `on_delete` rules of every model referring to `meta`'s rows
-/// `pks`, then deletes them. Returns the number of rows deleted.
+/// `pks`, then deletes them, counting the rows deleted in `collected`.
 fn collect<'a>(
     meta: &'static ModelMeta,
     pks: Vec<Value>,
     db: &'a dyn Executor,
-    seen: &'a mut HashSet<(String, String)>,
+    collected: &'a mut Collected,
     depth: usize,
-) -> BoxFuture<'a, Result<u64>> {
+) -> BoxFuture<'a, Result<()>> {
     Box::pin(async move {
         let pks: Vec<Value> = pks
             .into_iter()
-            .filter(|v| seen.insert((meta.table.to_owned(), format!("{v:?}"))))
+            .filter(|v| {
+                collected
+                    .seen
+                    .insert((meta.table.to_owned(), format!("{v:?}")))
+            })
             .collect();
         if pks.is_empty() {
-            return Ok(0);
+            return Ok(());
         }
         if pks.len() > IN_CHUNK {
             // Stay under the backends' bound-parameter limits.
-            let mut deleted = 0;
             let mut rest = pks;
             while !rest.is_empty() {
                 let tail = rest.split_off(rest.len().min(IN_CHUNK));
-                deleted += collect_chunk(meta, rest, db, seen, depth).await?;
+                collect_chunk(meta, rest, db, collected, depth).await?;
                 rest = tail;
             }
-            return Ok(deleted);
+            return Ok(());
         }
-        collect_chunk(meta, pks, db, seen, depth).await
+        collect_chunk(meta, pks, db, collected, depth).await
     })
 }
 
@@ -312,9 +365,9 @@ fn collect_chunk<'a>(
     meta: &'static ModelMeta,
     pks: Vec<Value>,
     db: &'a dyn Executor,
-    seen: &'a mut HashSet<(String, String)>,
+    collected: &'a mut Collected,
     depth: usize,
-) -> BoxFuture<'a, Result<u64>> {
+) -> BoxFuture<'a, Result<()>> {
     Box::pin(async move {
         if depth > 64 {
             return Err(Error::Definition(format!(
@@ -322,7 +375,6 @@ fn collect_chunk<'a>(
                 meta.name
             )));
         }
-        let mut deleted = 0;
         for other in registered_models() {
             for field in other.column_fields() {
                 let Some(rel) = field.relation else { continue };
@@ -378,7 +430,7 @@ fn collect_chunk<'a>(
                             .iter()
                             .map(|r| (other.decode_pk)(r, 0))
                             .collect::<Result<Vec<_>>>()?;
-                        deleted += collect(other, child, db, seen, depth + 1).await?;
+                        collect(other, child, db, collected, depth + 1).await?;
                     }
                     OnDelete::SetNull | OnDelete::SetDefault => {
                         let value = if rel.on_delete == OnDelete::SetNull {
@@ -409,14 +461,20 @@ fn collect_chunk<'a>(
                 // A through model's rows are deleted by its own foreign keys' rules.
                 if rel.through.is_none() {
                     for column in columns {
-                        db.execute(write::delete_in(join.table, column, &pks, db.backend()))
-                            .await?;
+                        let stmt = write::delete_in(join.table, column, &pks, db.backend());
+                        let n = db.execute(stmt).await?;
+                        // Django's label of the automatic through model.
+                        let label = format!("{}.{}_{}", other.app, other.name, field.name);
+                        collected.deleted.add(label, n);
                     }
                 }
             }
         }
         let stmt = write::delete_in(meta.table, meta.pk_column, &pks, db.backend());
-        deleted += db.execute(stmt).await.map_err(|e| explain(meta, e))?;
-        Ok(deleted)
+        let n = db.execute(stmt).await.map_err(|e| explain(meta, e))?;
+        collected
+            .deleted
+            .add(format!("{}.{}", meta.app, meta.name), n);
+        Ok(())
     })
 }

@@ -22,6 +22,61 @@
 //!     .limit(10);
 //! # let _ = recent_popular;
 //! ```
+//!
+//! # Multi-valued relations: joins and subqueries
+//!
+//! A many-to-many field or the reverse side of a foreign key can reach
+//! several rows, and a condition on it means "some related row matches".
+//! As in Django ("spanning multi-valued relationships"), **each `filter()`
+//! call joins such a relation on its own**, and the conditions inside one
+//! call share its join: `filter(tags = a).filter(tags = b)` keeps the
+//! articles tagged both `a` and `b`, while `filter(tags = a & tags = b)`
+//! asks one tag to be both. A foreign key followed forwards reaches one row,
+//! so every call shares its join. The rows are joined, so an article that
+//! matches through several related rows comes once per match: add
+//! `.distinct()` to fold them. Selected columns, aggregates and sort keys on
+//! the relation use the join of the last filter on it (an annotation counts
+//! the related rows the filters kept).
+//!
+//! ```text
+//! Post::objects().filter(Post::tags.then(Tag::name).eq("a"))
+//!                .filter(Post::tags.then(Tag::name).eq("b"))
+//!   SELECT "t0"."id", "t0"."title" FROM "app_post" AS "t0"
+//!   LEFT JOIN "app_post_tags" AS "t1_j" ON "t1_j"."post_id" = "t0"."id"
+//!   LEFT JOIN "app_tag" AS "t1" ON "t1"."id" = "t1_j"."tag_id"
+//!   LEFT JOIN "app_post_tags" AS "t2_j" ON "t2_j"."post_id" = "t0"."id"
+//!   LEFT JOIN "app_tag" AS "t2" ON "t2"."id" = "t2_j"."tag_id"
+//!   WHERE "t1"."name" = ? AND "t2"."name" = ?
+//! ```
+//!
+//! **Under a negation** (`exclude()`, or `!q` in a filter) a condition on a
+//! multi-valued relation is not joined but written as an `EXISTS` subquery
+//! on the related rows, correlated with the row: `exclude(tags = a)` drops
+//! every post that has *any* tag `a`, and returns the others once each (a
+//! join would negate row by row and keep a post through its other tags).
+//! Each condition of one `exclude()` gets its own subquery, so they need not
+//! hold for the same related row (Django's documented `exclude()`
+//! behaviour); chained `exclude()` calls are ANDed. A condition that
+//! matches NULL (`isnull(true)`) starts the subquery from the row itself
+//! with left joins, so that a row without related rows matches it.
+//!
+//! ```text
+//! Post::objects().exclude(Post::tags.then(Tag::name).eq("a"))
+//!   SELECT "t0"."id", "t0"."title" FROM "app_post" AS "t0"
+//!   WHERE (EXISTS (SELECT 1 FROM "app_post_tags" AS "u1_j"
+//!     INNER JOIN "app_tag" AS "u1" ON "u1"."id" = "u1_j"."tag_id"
+//!     WHERE "u1_j"."post_id" = "t0"."id" AND "u1"."name" = ?)) IS NOT TRUE
+//! ```
+//!
+//! Queries that do not follow a multi-valued relation are written as before:
+//! a primary-key lookup is one table and one condition.
+//!
+//! # Aggregates over slices and `distinct()`
+//!
+//! `sum`, `avg`, `min`, `max` and `values` of aggregates alone read the
+//! rows the query set returns: over a slice (`order_by(..).limit(3)`) or
+//! `distinct()`, the rows are a subquery and the aggregate reads it, as
+//! `count()` does.
 
 pub(crate) mod lookup;
 pub(crate) mod values;
@@ -439,12 +494,24 @@ impl<M: Model> QuerySet<M> {
 
     /// Deletes every matching row, applying every `on_delete` rule of the
     /// models referring to them, in one transaction. Returns how many rows
-    /// were deleted in all (cascades included).
+    /// were deleted in all: cascades and the rows of many-to-many join
+    /// tables included (the total of [`delete_counted`](Self::delete_counted)).
     ///
     /// # Errors
     ///
     /// [`Error::Protected`] / [`Error::Restricted`] and the database's error.
     pub async fn delete(self, db: &dyn Executor) -> Result<u64> {
+        Ok(self.delete_counted(db).await?.total)
+    }
+
+    /// Deletes like [`delete`](Self::delete), and returns the rows deleted
+    /// in all and per model, as Django's `delete()` does
+    /// (`(total, {"app.Model": n})`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Protected`] / [`Error::Restricted`] and the database's error.
+    pub async fn delete_counted(self, db: &dyn Executor) -> Result<super::Deleted> {
         let stmt = self.statement(Kind::Pks, db);
         persist::delete_where(M::meta(), stmt, db).await
     }
@@ -506,7 +573,15 @@ impl<M: Model> QuerySet<M> {
         db: &dyn Executor,
         agg: Aggregate<M, Option<T>>,
     ) -> Result<Option<T>> {
-        let rows = self.unordered().values(agg).all(db).await?;
+        // The order matters only to choose the rows of a slice (which are
+        // then aggregated through a subquery); elsewhere it would have to be
+        // grouped by.
+        let qs = if self.limit.is_some() || self.offset.is_some() {
+            self
+        } else {
+            self.unordered()
+        };
+        let rows = qs.values(agg).all(db).await?;
         Ok(rows.into_iter().next().flatten())
     }
 

@@ -35,6 +35,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::future::BoxFuture;
 use sea_query::Value;
@@ -316,6 +317,10 @@ pub(crate) fn join_table(
 pub struct ManyToMany<T: Model> {
     binding: Option<Binding>,
     cache: Option<Vec<T>>,
+    /// Set when the relation changed after `prefetch_related` loaded
+    /// `cache`: the loaded rows are then no longer used (as Django drops
+    /// its prefetched objects on `add`, `remove`, `set` and `clear`).
+    stale: AtomicBool,
 }
 
 /// The reverse side of a foreign key or many-to-many field of `T`: the rows
@@ -324,6 +329,8 @@ pub struct ManyToMany<T: Model> {
 pub struct Reverse<T: Model> {
     binding: Option<Binding>,
     cache: Option<Vec<T>>,
+    /// See [`ManyToMany`]'s field.
+    stale: AtomicBool,
 }
 
 macro_rules! collection_common {
@@ -333,6 +340,7 @@ macro_rules! collection_common {
                 Self {
                     binding: None,
                     cache: None,
+                    stale: AtomicBool::new(false),
                 }
             }
         }
@@ -344,9 +352,13 @@ macro_rules! collection_common {
                 Self::default()
             }
 
-            /// The rows loaded by `prefetch_related`, if any.
+            /// The rows loaded by `prefetch_related`, if any and if the
+            /// relation was not changed through this field since.
             #[must_use]
             pub fn prefetched(&self) -> Option<&[T]> {
+                if self.stale.load(Ordering::Acquire) {
+                    return None;
+                }
                 self.cache.as_deref()
             }
 
@@ -369,6 +381,7 @@ macro_rules! collection_common {
             #[doc(hidden)]
             pub fn __set_cache(&mut self, rows: Vec<T>) {
                 self.cache = Some(rows);
+                *self.stale.get_mut() = false;
             }
 
             fn binding(&self, action: &'static str) -> Result<&Binding> {
@@ -388,8 +401,8 @@ macro_rules! collection_common {
             where
                 T: Clone,
             {
-                if let Some(rows) = &self.cache {
-                    return Ok(rows.clone());
+                if let Some(rows) = self.prefetched() {
+                    return Ok(rows.to_vec());
                 }
                 self.query()?.all(db).await
             }
@@ -397,7 +410,7 @@ macro_rules! collection_common {
 
         impl<T: Model + fmt::Debug> fmt::Debug for $ty<T> {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                match &self.cache {
+                match self.prefetched() {
                     Some(rows) => rows.fmt(f),
                     None => f.write_str(concat!(stringify!($ty), "(not loaded)")),
                 }
@@ -407,7 +420,7 @@ macro_rules! collection_common {
         /// The prefetched rows, or `null` when they were not loaded.
         impl<T: Model + serde::Serialize> serde::Serialize for $ty<T> {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                self.cache.serialize(s)
+                self.prefetched().serialize(s)
             }
         }
 
@@ -424,6 +437,7 @@ macro_rules! collection_common {
                 Self {
                     binding: self.binding.clone(),
                     cache: self.cache.clone(),
+                    stale: AtomicBool::new(self.stale.load(Ordering::Acquire)),
                 }
             }
         }
@@ -434,6 +448,12 @@ collection_common!(ManyToMany);
 collection_common!(Reverse);
 
 impl<T: Model> ManyToMany<T> {
+    /// Stops using the rows `prefetch_related` loaded: the relation is
+    /// changing, and `all()` then reads it again.
+    fn forget_prefetched(&self) {
+        self.stale.store(true, Ordering::Release);
+    }
+
     /// A query set over the related rows.
     ///
     /// # Errors
@@ -450,6 +470,7 @@ impl<T: Model> ManyToMany<T> {
     }
 
     /// Adds relations to `objs` (already related ones are left alone).
+    /// Rows prefetched for this field are dropped.
     ///
     /// # Errors
     ///
@@ -469,10 +490,12 @@ impl<T: Model> ManyToMany<T> {
             })
             .collect::<Result<Vec<_>>>()?;
         let stmt = join_table(b.owner_meta, b.field)?.add(&b.owner, targets, db.backend())?;
+        self.forget_prefetched();
         db.execute(stmt).await.map(|_| ())
     }
 
-    /// Removes the relations to `objs`.
+    /// Removes the relations to `objs`. Rows prefetched for this field are
+    /// dropped.
     ///
     /// # Errors
     ///
@@ -489,10 +512,12 @@ impl<T: Model> ManyToMany<T> {
             return Ok(());
         }
         let stmt = join.remove(b.owner.clone(), pks, db.backend());
+        self.forget_prefetched();
         db.execute(stmt).await.map(|_| ())
     }
 
-    /// Removes every relation of this instance.
+    /// Removes every relation of this instance. Rows prefetched for this
+    /// field are dropped.
     ///
     /// # Errors
     ///
@@ -500,15 +525,18 @@ impl<T: Model> ManyToMany<T> {
     pub async fn clear(&self, db: &dyn Executor) -> Result<()> {
         let b = self.binding("clearing a many-to-many relation")?;
         let stmt = join_table(b.owner_meta, b.field)?.clear(b.owner.clone(), db.backend());
+        self.forget_prefetched();
         db.execute(stmt).await.map(|_| ())
     }
 
-    /// Makes `objs` exactly the related rows (in one transaction).
+    /// Makes `objs` exactly the related rows (in one transaction). Rows
+    /// prefetched for this field are dropped.
     ///
     /// # Errors
     ///
     /// [`Error::NotSaved`] when this instance or one of `objs` is unsaved.
     pub async fn set(&self, db: &dyn Executor, objs: &[&T]) -> Result<()> {
+        self.forget_prefetched();
         let tx = db.begin().await?;
         self.clear(&tx).await?;
         self.add(&tx, objs).await?;

@@ -37,6 +37,21 @@ pub struct Join {
     pub(crate) target: fn() -> &'static ModelMeta,
 }
 
+impl Join {
+    /// Whether the step can reach several rows (a many-to-many relation or
+    /// the reverse side of a foreign key), which makes each `filter()` call
+    /// join it on its own and `exclude()` test it with a subquery.
+    pub(crate) fn many(&self) -> bool {
+        match self.on {
+            JoinOn::Table { .. } => true,
+            // A foreign key joins the target's primary key; its reverse side
+            // joins the target's foreign key column.
+            JoinOn::Columns { target_column, .. } => target_column != (self.target)().pk_column,
+            JoinOn::Invalid => false,
+        }
+    }
+}
+
 impl PartialEq for Join {
     fn eq(&self, other: &Self) -> bool {
         self.field == other.field

@@ -107,7 +107,7 @@ mod tests {
     use crate::db::query::lookup::{Lookup, LookupOp, Node};
     use crate::db::sql::compiler::compile;
     use crate::db::sql::pass::KeyPass;
-    use crate::db::{Auto, ForeignKey, Model};
+    use crate::db::{Auto, ForeignKey, ManyToMany, Model};
 
     const KINDS: [Kind<'static>; 4] = [Kind::Select, Kind::Count, Kind::Exists, Kind::Pks];
 
@@ -136,6 +136,7 @@ mod tests {
         pub(crate) stars: i32,
         pub(crate) rating: Option<f64>,
         pub(crate) writer: ForeignKey<Writer>,
+        pub(crate) fans: ManyToMany<Writer>,
     }
 
     /// A lookup on `rating` as the string-named lookups build them, with
@@ -189,6 +190,14 @@ mod tests {
             q().limit(7).distinct(),
             q().select_related(Note::writer)
                 .filter(Note::writer.then(Writer::name).icontains(text)),
+            q().filter(Note::fans.then(Writer::name).eq(text))
+                .filter(Note::fans.then(Writer::name).startswith(text))
+                .filter(Note::stars.gt(n)),
+            q().exclude(Note::fans.then(Writer::name).eq(text))
+                .exclude(Note::fans.then(Writer::id).isnull(true) | Note::stars.lt(n)),
+            q().filter(!Note::fans.then(Writer::name).in_([text, "other"]))
+                .limit(2)
+                .distinct(),
         ]
     }
 

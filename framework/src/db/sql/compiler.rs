@@ -152,10 +152,23 @@ enum Within {
     Or,
 }
 
-/// One joined table: the relation path to it, and its alias and its
-/// parent's.
+/// Which joins a relation path may reuse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// The conditions of the `filter()` call at this index: a multi-valued
+    /// step gets a join of its own per call, shared by the conditions of
+    /// that call (Django's "spanning multi-valued relationships").
+    Filter(usize),
+    /// Selected, sorted or loaded columns: the last join of the path made,
+    /// so that an aggregate counts the rows the filters kept.
+    Any,
+}
+
+/// One joined table: the relation path to it, the `filter()` call that owns
+/// it (multi-valued steps only), and its alias and its parent's.
 struct Joined<'q> {
     path: &'q [Join],
+    owner: Option<usize>,
     parent: Alias,
     alias: Alias,
 }
@@ -165,6 +178,14 @@ struct Select<'a, 'q, P> {
     q: &'a Query<'q>,
     pass: &'a mut P,
     joins: Vec<Joined<'q>>,
+    /// Whose joins the paths met now resolve to.
+    scope: Scope,
+    /// Whether the condition being walked is under a `NOT` (an `exclude()`
+    /// or a `!q`): a multi-valued path there is a subquery, not a join.
+    negated: bool,
+    /// The query whose rows this `SELECT` reads as its table `t0` (an
+    /// aggregate over a cut or distinct query), instead of the model's table.
+    derived: Option<&'a Query<'q>>,
 }
 
 impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
@@ -173,6 +194,9 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
             q,
             pass,
             joins: Vec::new(),
+            scope: Scope::Any,
+            negated: false,
+            derived: None,
         }
     }
 
@@ -180,13 +204,14 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
     /// by every selected model column when `extra` aggregates).
     fn rows(mut self, extra: &'q [SelectItem]) {
         let q = self.q;
+        // The filters' joins first: the annotations reuse them.
+        self.join_filters();
         for path in q.related {
             self.join(path);
         }
         for item in extra {
             self.join(&item.path);
         }
-        self.join_filters();
         self.join_ordering();
 
         self.pass.sql("SELECT ");
@@ -231,14 +256,20 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
     /// aggregate.
     fn values(mut self, items: &'q [SelectItem]) {
         let q = self.q;
+        if !items.is_empty() && items.iter().all(|i| i.agg.is_some()) && (q.limited() || q.distinct)
+        {
+            self.aggregate_rows(items);
+            return;
+        }
         let grouped = items.iter().any(|i| i.agg.is_some());
         // The default ordering would add GROUP BY / DISTINCT keys the
         // caller did not select; only an explicit order_by applies here.
         let ordered = !((grouped || q.distinct) && q.ordering.is_none());
+        // The filters' joins first: the aggregates reuse them.
+        self.join_filters();
         for item in items {
             self.join(&item.path);
         }
-        self.join_filters();
         if ordered {
             self.join_ordering();
         }
@@ -268,6 +299,62 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
             }
         }
         if ordered {
+            self.order_by();
+        }
+        self.limits(false);
+    }
+
+    /// Aggregates alone over a query cut by a limit or an offset, or made
+    /// `distinct`: they read the rows the query returns, as a subquery
+    /// named `t0` (as `count()` does), not the whole table.
+    ///
+    /// ```text
+    /// SELECT CAST(AVG("t0"."rating") AS REAL) FROM (SELECT "t0"."id", ...
+    ///   FROM "book" AS "t0" ORDER BY "t0"."rating" DESC LIMIT ?) AS "t0"
+    /// ```
+    fn aggregate_rows(self, items: &'q [SelectItem]) {
+        let inner = self.q;
+        let outer = Query {
+            meta: inner.meta,
+            filters: &[],
+            ordering: Some(&[]),
+            limit: None,
+            offset: None,
+            distinct: false,
+            for_update: false,
+            related: &[],
+        };
+        let mut select = Select::new(&outer, &mut *self.pass);
+        select.derived = Some(inner);
+        for item in items {
+            select.join(&item.path);
+        }
+        select.pass.sql("SELECT ");
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                select.pass.sql(", ");
+            }
+            select.item(item);
+        }
+        select.from();
+    }
+
+    /// The model's columns of the rows, honouring `distinct`, and the order,
+    /// limit and offset when they cut the rows.
+    fn model_rows(mut self) {
+        let q = self.q;
+        self.join_filters();
+        if q.limited() {
+            self.join_ordering();
+        }
+        self.pass.sql("SELECT ");
+        if q.distinct {
+            self.pass.sql("DISTINCT ");
+        }
+        self.pass.columns(q.meta, Alias::BASE);
+        self.from();
+        self.filters();
+        if q.limited() {
             self.order_by();
         }
         self.limits(false);
@@ -311,7 +398,25 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
         self.limits(exists);
     }
 
-    /// Joins the tables on `path` (and its prefixes) not joined yet.
+    /// The alias of the join for the last step of `prefix` from `parent`
+    /// that the current scope may reuse, if there is one.
+    fn reusable(&self, prefix: &[Join], parent: Alias) -> Option<Alias> {
+        let many = prefix.last().is_some_and(Join::many);
+        let mut same = self
+            .joins
+            .iter()
+            .rev()
+            .filter(|j| j.parent == parent && j.path == prefix);
+        match self.scope {
+            Scope::Filter(call) if many => same.find(|j| j.owner == Some(call)),
+            // The last one made.
+            _ => same.next(),
+        }
+        .map(|j| j.alias)
+    }
+
+    /// Joins the tables on `path` (and its prefixes) that the current scope
+    /// has not joined yet.
     #[inline]
     fn join(&mut self, path: &'q [Join]) {
         if path.is_empty() {
@@ -320,14 +425,19 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
         let mut parent = Alias::BASE;
         for depth in 1..=path.len() {
             let prefix = &path[..depth];
-            if let Some(joined) = self.joins.iter().find(|j| j.path == prefix) {
-                parent = joined.alias;
+            if let Some(alias) = self.reusable(prefix, parent) {
+                parent = alias;
                 continue;
             }
             let n = u32::try_from(self.joins.len() + 1).unwrap_or(u32::MAX);
             let alias = Alias::table(n);
+            let owner = match self.scope {
+                Scope::Filter(call) if prefix.last().is_some_and(Join::many) => Some(call),
+                _ => None,
+            };
             self.joins.push(Joined {
                 path: prefix,
+                owner,
                 parent,
                 alias,
             });
@@ -335,22 +445,37 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
         }
     }
 
+    /// Joins the tables the filters need, each `filter()` call in its own
+    /// scope; a multi-valued path under a `NOT` joins only its
+    /// single-valued start (the rest is a subquery).
     fn join_filters(&mut self) {
         fn walk<'a, 'q, P: Pass>(select: &mut Select<'a, 'q, P>, node: &'q Node) {
             match node {
-                Node::Lookup(lookup) => select.join(&lookup.path),
+                Node::Lookup(lookup) => {
+                    let path = lookup.path.as_slice();
+                    match first_many(path) {
+                        Some(k) if select.negated => select.join(&path[..k]),
+                        _ => select.join(path),
+                    }
+                }
                 Node::And(nodes) | Node::Or(nodes) => {
                     for node in nodes {
                         walk(select, node);
                     }
                 }
-                Node::Not(inner) => walk(select, inner),
+                Node::Not(inner) => {
+                    let negated = std::mem::replace(&mut select.negated, true);
+                    walk(select, inner);
+                    select.negated = negated;
+                }
                 Node::PkInJoin { .. } | Node::Pk(..) => {}
             }
         }
-        for node in self.q.filters {
+        for (call, node) in self.q.filters.iter().enumerate() {
+            self.scope = Scope::Filter(call);
             walk(self, node);
         }
+        self.scope = Scope::Any;
     }
 
     fn join_ordering(&mut self) {
@@ -360,66 +485,168 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
         }
     }
 
-    /// The alias of the table at the end of `path` (joined beforehand).
+    /// The alias of the table at the end of `path` in the current scope
+    /// (joined beforehand).
     fn alias(&self, path: &[Join]) -> Alias {
-        if path.is_empty() {
-            return Alias::BASE;
+        let mut parent = Alias::BASE;
+        for depth in 1..=path.len() {
+            match self.reusable(&path[..depth], parent) {
+                Some(alias) => parent = alias,
+                None => return Alias::BASE,
+            }
         }
-        self.joins
-            .iter()
-            .find(|j| j.path == path)
-            .map_or(Alias::BASE, |j| j.alias)
+        parent
     }
 
-    /// `FROM table AS t0 LEFT JOIN ...`.
+    /// `FROM table AS t0 LEFT JOIN ...` (or `FROM (rows) AS t0 ...`).
     fn from(&mut self) {
         self.pass.sql(" FROM ");
-        self.pass.table(self.q.meta.table, Alias::BASE);
-        for joined in &self.joins {
+        match self.derived {
+            Some(inner) => {
+                self.pass.sql("(");
+                Select::new(inner, &mut *self.pass).model_rows();
+                self.pass.sql(") AS ");
+                self.pass.alias(Alias::BASE);
+            }
+            None => self.pass.table(self.q.meta.table, Alias::BASE),
+        }
+        for i in 0..self.joins.len() {
+            let joined = &self.joins[i];
             let Some(join) = joined.path.last() else {
                 continue;
             };
-            let target = (join.target)();
-            let (alias, parent) = (joined.alias, joined.parent);
-            match join.on {
+            let (join, parent, alias) = (*join, joined.parent, joined.alias);
+            self.step(" LEFT JOIN ", &join, parent, alias);
+        }
+    }
+
+    /// `<keyword> target AS alias ON ...`: the table(s) of one relation
+    /// step from the table `parent`.
+    fn step(&mut self, keyword: &'static str, join: &Join, parent: Alias, alias: Alias) {
+        let target = (join.target)();
+        match join.on {
+            JoinOn::Columns {
+                parent_column,
+                target_column,
+            } => {
+                self.pass.sql(keyword);
+                self.pass.table(target.table, alias);
+                self.pass.sql(" ON ");
+                self.pass.column(alias, target_column);
+                self.pass.sql(" = ");
+                self.pass.column(parent, parent_column);
+            }
+            JoinOn::Table {
+                table,
+                source,
+                target: target_column,
+                parent_pk,
+            } => {
+                let via = alias.via();
+                self.pass.sql(keyword);
+                self.pass.table(table, via);
+                self.pass.sql(" ON ");
+                self.pass.column(via, source);
+                self.pass.sql(" = ");
+                self.pass.column(parent, parent_pk);
+                self.pass.sql(keyword);
+                self.pass.table(target.table, alias);
+                self.pass.sql(" ON ");
+                self.pass.column(alias, target.pk_column);
+                self.pass.sql(" = ");
+                self.pass.column(via, target_column);
+            }
+            JoinOn::Invalid => {
+                self.pass.sql(keyword);
+                self.pass.table(target.table, alias);
+                self.pass.sql(" ON 1 = 0");
+            }
+        }
+    }
+
+    /// `EXISTS (SELECT 1 ...)`: whether the row has a related row on the
+    /// multi-valued `path[k..]` that matches, correlated with the table of
+    /// `path[..k]` in the outer query. Used under a `NOT`, so that
+    /// `exclude()` drops a row when *any* related row matches, and keeps it
+    /// once.
+    ///
+    /// The subquery starts from the relation's own tables (`u1_j`, `u1`)
+    /// with inner joins, unless the lookup matches NULL (`isnull`): then it
+    /// starts from the row itself (`u0`) with left joins, so that a row
+    /// without related rows matches too.
+    fn exists(&mut self, path: &'q [Join], k: usize, lookup: (&'static str, LookupOp, &[Value])) {
+        let (column, op, values) = lookup;
+        let parent = self.alias(&path[..k]);
+        let rest = &path[k..];
+        let matches_null = op == LookupOp::IsNull(true)
+            || (op == LookupOp::Exact && values.first().is_none_or(is_null));
+        self.pass.sql("EXISTS (SELECT 1 FROM ");
+        let mut last = Alias::sub(0);
+        if matches_null {
+            let owner = match k {
+                0 => self.q.meta,
+                _ => (path[k - 1].target)(),
+            };
+            self.pass.table(owner.table, last);
+            for (n, join) in (1..).zip(rest) {
+                let alias = Alias::sub(n);
+                self.step(" LEFT JOIN ", join, last, alias);
+                last = alias;
+            }
+            self.pass.sql(" WHERE ");
+            self.pass.column(Alias::sub(0), owner.pk_column);
+            self.pass.sql(" = ");
+            self.pass.column(parent, owner.pk_column);
+        } else {
+            let first = &rest[0];
+            let target = (first.target)();
+            last = Alias::sub(1);
+            if let JoinOn::Table {
+                table,
+                target: target_column,
+                ..
+            } = first.on
+            {
+                let via = last.via();
+                self.pass.table(table, via);
+                self.pass.sql(" INNER JOIN ");
+                self.pass.table(target.table, last);
+                self.pass.sql(" ON ");
+                self.pass.column(last, target.pk_column);
+                self.pass.sql(" = ");
+                self.pass.column(via, target_column);
+            } else {
+                self.pass.table(target.table, last);
+            }
+            for (n, join) in (2..).zip(&rest[1..]) {
+                let alias = Alias::sub(n);
+                self.step(" INNER JOIN ", join, last, alias);
+                last = alias;
+            }
+            self.pass.sql(" WHERE ");
+            let start = Alias::sub(1);
+            match first.on {
+                JoinOn::Table {
+                    source, parent_pk, ..
+                } => {
+                    self.pass.column(start.via(), source);
+                    self.pass.sql(" = ");
+                    self.pass.column(parent, parent_pk);
+                }
                 JoinOn::Columns {
                     parent_column,
                     target_column,
                 } => {
-                    self.pass.sql(" LEFT JOIN ");
-                    self.pass.table(target.table, alias);
-                    self.pass.sql(" ON ");
-                    self.pass.column(alias, target_column);
+                    self.pass.column(start, target_column);
                     self.pass.sql(" = ");
                     self.pass.column(parent, parent_column);
                 }
-                JoinOn::Table {
-                    table,
-                    source,
-                    target: target_column,
-                    parent_pk,
-                } => {
-                    let via = alias.via();
-                    self.pass.sql(" LEFT JOIN ");
-                    self.pass.table(table, via);
-                    self.pass.sql(" ON ");
-                    self.pass.column(via, source);
-                    self.pass.sql(" = ");
-                    self.pass.column(parent, parent_pk);
-                    self.pass.sql(" LEFT JOIN ");
-                    self.pass.table(target.table, alias);
-                    self.pass.sql(" ON ");
-                    self.pass.column(alias, target.pk_column);
-                    self.pass.sql(" = ");
-                    self.pass.column(via, target_column);
-                }
-                JoinOn::Invalid => {
-                    self.pass.sql(" LEFT JOIN ");
-                    self.pass.table(target.table, alias);
-                    self.pass.sql(" ON 1 = 0");
-                }
+                JoinOn::Invalid => self.pass.sql("1 = 0"),
             }
         }
+        self.pass.sql(" AND ");
+        self.compare(last, column, op, values);
+        self.pass.sql(")");
     }
 
     /// `WHERE` and the filters, ANDed.
@@ -429,7 +656,20 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
             return;
         }
         self.pass.sql(" WHERE ");
-        self.all(filters, Within::Top);
+        // Each `filter()` call in its own scope, as its joins were made.
+        let within = if filters.len() == 1 {
+            Within::Top
+        } else {
+            Within::And
+        };
+        for (call, node) in filters.iter().enumerate() {
+            if call > 0 {
+                self.pass.sql(" AND ");
+            }
+            self.scope = Scope::Filter(call);
+            self.condition(node, within);
+        }
+        self.scope = Scope::Any;
     }
 
     /// `nodes` joined by `AND` (`1 = 1` when there are none).
@@ -465,16 +705,21 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
 
     fn condition(&mut self, node: &'q Node, within: Within) {
         match node {
-            Node::Lookup(l) => self.lookup(&l.path, l.column, l.op, &l.values),
+            Node::Lookup(l) => match first_many(&l.path) {
+                Some(k) if self.negated => self.exists(&l.path, k, (l.column, l.op, &l.values)),
+                _ => self.lookup(&l.path, l.column, l.op, &l.values),
+            },
             Node::And(nodes) => self.all(nodes, within),
             Node::Or(nodes) => self.connect(nodes, within, Within::Or),
             // `IS NOT TRUE` rather than `NOT`: a row whose column is NULL
             // does not match the inner condition, so it must match its
             // negation (as Django's `exclude` does).
             Node::Not(inner) => {
+                let negated = std::mem::replace(&mut self.negated, true);
                 self.pass.sql("(");
                 self.condition(inner, Within::Top);
                 self.pass.sql(") IS NOT TRUE");
+                self.negated = negated;
             }
             Node::Pk(op, values) => self.lookup(&[], self.q.meta.pk_column, *op, values),
             Node::PkInJoin {
@@ -499,6 +744,11 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
 
     fn lookup(&mut self, path: &[Join], column: &'static str, op: LookupOp, values: &[Value]) {
         let alias = self.alias(path);
+        self.compare(alias, column, op, values);
+    }
+
+    /// `alias.column <op> values`.
+    fn compare(&mut self, alias: Alias, column: &'static str, op: LookupOp, values: &[Value]) {
         // A missing value counts as NULL.
         let value = |i: usize| values.get(i).cloned().unwrap_or(Value::String(None));
         let operator = match op {
@@ -669,6 +919,11 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
             self.pass.sql(")");
         }
     }
+}
+
+/// The index of the first step of `path` that can reach several rows.
+fn first_many(path: &[Join]) -> Option<usize> {
+    path.iter().position(Join::many)
 }
 
 /// Whether `v` is SQL `NULL`.

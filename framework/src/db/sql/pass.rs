@@ -39,32 +39,48 @@ use crate::db::model::ModelMeta;
 pub(crate) const MAX_IN_VALUES: usize = 32;
 
 /// A table alias: `t0` for the queried table, `t1`, `t2`, ... for the
-/// joined ones, `t1_j` for the join table on the way to `t1`.
+/// joined ones, `t1_j` for the join table on the way to `t1`; `u0`, `u1`,
+/// ... (and `u1_j`) inside a subquery that tests a multi-valued relation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Alias {
     n: u32,
     via: bool,
+    sub: bool,
 }
 
 impl Alias {
     /// `t0`, the table a query set is about.
-    pub(crate) const BASE: Self = Self { n: 0, via: false };
+    pub(crate) const BASE: Self = Self {
+        n: 0,
+        via: false,
+        sub: false,
+    };
 
     /// `t{n}`.
     pub(crate) const fn table(n: u32) -> Self {
-        Self { n, via: false }
+        Self {
+            n,
+            via: false,
+            sub: false,
+        }
+    }
+
+    /// `u{n}`: a table of a subquery.
+    pub(crate) const fn sub(n: u32) -> Self {
+        Self {
+            n,
+            via: false,
+            sub: true,
+        }
     }
 
     /// `t{n}_j`: the join table of a many-to-many step to `t{n}`.
     pub(crate) const fn via(self) -> Self {
-        Self {
-            n: self.n,
-            via: true,
-        }
+        Self { via: true, ..self }
     }
 
     fn word(self) -> u64 {
-        u64::from(self.n) << 1 | u64::from(self.via)
+        u64::from(self.n) << 2 | u64::from(self.sub) << 1 | u64::from(self.via)
     }
 }
 
@@ -247,7 +263,8 @@ impl SqlPass {
     fn write_alias(&mut self, alias: Alias) {
         let (left, right) = (self.quote.left(), self.quote.right());
         let via = if alias.via { "_j" } else { "" };
-        let _ = write!(self.out, "{left}t{}{via}{right}", alias.n);
+        let letter = if alias.sub { 'u' } else { 't' };
+        let _ = write!(self.out, "{left}{letter}{}{via}{right}", alias.n);
     }
 }
 

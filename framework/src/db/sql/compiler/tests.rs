@@ -237,3 +237,104 @@ fn update_values_and_annotate() {
         &[Value::Int(Some(1)), Value::Int(Some(3))],
     );
 }
+
+#[test]
+fn each_filter_call_joins_a_multi_valued_relation_on_its_own() {
+    // Two calls: a post tagged "a" and (through another join) "b".
+    let qs = Post::objects()
+        .filter(Post::tags.then(Tag::name).eq("a"))
+        .filter(Post::tags.then(Tag::name).eq("b"))
+        .unordered();
+    check(
+        &qs,
+        Kind::Select,
+        Backend::Sqlite,
+        r#"SELECT "t0"."id", "t0"."title" FROM "compilertest_post" AS "t0" LEFT JOIN "compilertest_post_tags" AS "t1_j" ON "t1_j"."post_id" = "t0"."id" LEFT JOIN "compilertest_tag" AS "t1" ON "t1"."id" = "t1_j"."tag_id" LEFT JOIN "compilertest_post_tags" AS "t2_j" ON "t2_j"."post_id" = "t0"."id" LEFT JOIN "compilertest_tag" AS "t2" ON "t2"."id" = "t2_j"."tag_id" WHERE "t1"."name" = ? AND "t2"."name" = ?"#,
+        &[Value::from("a"), Value::from("b")],
+    );
+    // One call: both conditions on the same tag.
+    let qs = Post::objects()
+        .filter(Post::tags.then(Tag::name).eq("a") & Post::tags.then(Tag::id).gt(1_i64))
+        .unordered();
+    check(
+        &qs,
+        Kind::Select,
+        Backend::Sqlite,
+        r#"SELECT "t0"."id", "t0"."title" FROM "compilertest_post" AS "t0" LEFT JOIN "compilertest_post_tags" AS "t1_j" ON "t1_j"."post_id" = "t0"."id" LEFT JOIN "compilertest_tag" AS "t1" ON "t1"."id" = "t1_j"."tag_id" WHERE "t1"."name" = ? AND "t1"."id" > ?"#,
+        &[Value::from("a"), Value::BigInt(Some(1))],
+    );
+    // A foreign key is single-valued: every call shares its join.
+    let qs = Note::objects()
+        .filter(Note::writer.then(Writer::name).eq("a"))
+        .filter(Note::writer.then(Writer::id).gt(1_i64));
+    check(
+        &qs,
+        Kind::Count,
+        Backend::Sqlite,
+        &format!(
+            r#"SELECT COUNT(*) FROM "compilertest_note" AS "t0" {WRITER_JOIN} WHERE "t1"."name" = ? AND "t1"."id" > ?"#
+        ),
+        &[Value::from("a"), Value::BigInt(Some(1))],
+    );
+}
+
+#[test]
+fn exclude_across_a_multi_valued_relation_is_a_subquery() {
+    let qs = Post::objects()
+        .exclude(Post::tags.then(Tag::name).eq("a"))
+        .unordered();
+    check(
+        &qs,
+        Kind::Select,
+        Backend::Postgres,
+        r#"SELECT "t0"."id", "t0"."title" FROM "compilertest_post" AS "t0" WHERE (EXISTS (SELECT 1 FROM "compilertest_post_tags" AS "u1_j" INNER JOIN "compilertest_tag" AS "u1" ON "u1"."id" = "u1_j"."tag_id" WHERE "u1_j"."post_id" = "t0"."id" AND "u1"."name" = $1)) IS NOT TRUE"#,
+        &[Value::from("a")],
+    );
+    // The reverse side of the many-to-many, and a lookup that matches NULL
+    // (a tag without posts): anchored on the row itself.
+    let qs = Tag::objects().exclude(Tag::posts.then(Post::id).isnull(true));
+    check(
+        &qs,
+        Kind::Select,
+        Backend::Sqlite,
+        r#"SELECT "t0"."id", "t0"."name" FROM "compilertest_tag" AS "t0" WHERE (EXISTS (SELECT 1 FROM "compilertest_tag" AS "u0" LEFT JOIN "compilertest_post_tags" AS "u1_j" ON "u1_j"."tag_id" = "u0"."id" LEFT JOIN "compilertest_post" AS "u1" ON "u1"."id" = "u1_j"."post_id" WHERE "u0"."id" = "t0"."id" AND "u1"."id" IS NULL)) IS NOT TRUE"#,
+        &[],
+    );
+}
+
+#[test]
+fn a_primary_key_lookup_gains_no_join_or_subquery() {
+    let qs = Post::objects().filter(Post::id.eq(7_i64));
+    check(
+        &qs,
+        Kind::Select,
+        Backend::Sqlite,
+        r#"SELECT "t0"."id", "t0"."title" FROM "compilertest_post" AS "t0" WHERE "t0"."id" = ? ORDER BY "t0"."id" DESC"#,
+        &[Value::BigInt(Some(7))],
+    );
+}
+
+#[test]
+fn aggregates_over_a_slice_or_distinct_rows_read_a_subquery() {
+    let items = Note::stars.sum().items();
+    let qs = Note::objects().order_by(Note::rating.desc()).limit(3);
+    check(
+        &qs,
+        Kind::Values(&items),
+        Backend::Sqlite,
+        r#"SELECT CAST(SUM("t0"."stars") AS INTEGER) FROM (SELECT "t0"."id", "t0"."title", "t0"."stars", "t0"."rating", "t0"."writer_id" FROM "compilertest_note" AS "t0" ORDER BY "t0"."rating" DESC LIMIT ?) AS "t0""#,
+        &[Value::BigUnsigned(Some(3))],
+    );
+    let qs = Note::objects()
+        .filter(Note::writer.then(Writer::name).eq("a"))
+        .distinct();
+    check(
+        &qs,
+        Kind::Values(&items),
+        Backend::Postgres,
+        &format!(
+            r#"SELECT CAST(SUM("t0"."stars") AS INTEGER) FROM (SELECT DISTINCT "t0"."id", "t0"."title", "t0"."stars", "t0"."rating", "t0"."writer_id" FROM "compilertest_note" AS "t0" {WRITER_JOIN} WHERE "t1"."name" = $1) AS "t0""#
+        ),
+        &[Value::from("a")],
+    );
+}
