@@ -10,7 +10,7 @@ mod forms;
 pub(crate) mod models;
 
 use manouche::contrib::auth::{PermissionRequired, RequiredPermission, User};
-use manouche::contrib::messages::Messages;
+use manouche::contrib::messages::{Level, Message, Messages};
 use manouche::db::{Database, ForeignKey, Slug};
 use manouche::forms::{BoundForm, FormData, ModelForm, Widget};
 use manouche::paginator::Page;
@@ -20,6 +20,18 @@ use manouche::storage::DefaultStorage;
 use crate::nav::Nav;
 use forms::CommentForm;
 use models::{Article, Author, Comment, Tag};
+
+/// The tag of the message a posted comment leaves.
+const COMMENT_TAG: &str = "comment-posted";
+
+/// The article page's messages: those about a comment (shown under the
+/// comments, where the comment form's redirect lands), and the others
+/// (shown above the article, as on every page).
+pub(crate) fn split_messages() -> (Vec<Message>, Vec<Message>) {
+    manouche::contrib::messages::get_messages()
+        .into_iter()
+        .partition(|m| m.extra_tags().split_whitespace().any(|t| t == COMMENT_TAG))
+}
 
 manouche::permission!(pub(crate) AddArticle = "blog.add_article");
 
@@ -158,7 +170,11 @@ async fn comment(
         ..Default::default()
     };
     comment.save(&db).await?;
-    messages.success("Thank you: your comment is published.");
+    messages.add_with_tags(
+        Level::SUCCESS,
+        "Thank you: your comment is published.",
+        COMMENT_TAG,
+    );
     Ok(manouche::web::found(&format!("{url}#comments")))
 }
 
@@ -507,10 +523,12 @@ mod tests {
             assert_eq!(saved.name, "Grace <admiral>");
             assert_eq!(saved.body, "First.\n\nSecond.");
             let page = client.get(&page_url).send().await.text();
-            assert!(
-                page.contains("Thank you: your comment is published."),
-                "{page}"
-            );
+            // Under the comments, where the redirect lands.
+            let thanks = page
+                .find("Thank you: your comment is published.")
+                .unwrap_or_else(|| panic!("{page}"));
+            let comments = page.find("id=\"comments\"").expect("the comments section");
+            assert!(thanks > comments, "{page}");
             let again = client.get(&page_url).send().await.text();
             assert!(
                 !again.contains("Thank you"),
@@ -938,13 +956,14 @@ mod tests {
                 .text();
             assert!(page.contains("<h1>Hello, World!</h1>"), "{page}");
             assert!(page.contains("<p>Two.</p>"), "{page}");
-            // The article page says it was published, once.
-            assert!(
-                page.contains(
-                    "<ul class=\"messages\" role=\"status\">\n<li class=\"success\">“Hello, World!” is published.</li>"
-                ),
-                "{page}"
-            );
+            // The article page says it was published, once, above the
+            // article (not down in the comments).
+            let published = page
+                .find(
+                    "<ul class=\"messages\" role=\"status\">\n<li class=\"success\">“Hello, World!” is published.</li>",
+                )
+                .unwrap_or_else(|| panic!("{page}"));
+            assert!(published < page.find("<article>").expect("the article"), "{page}");
             let again = client
                 .get(&format!("/blog/articles/{id}/"))
                 .send()
