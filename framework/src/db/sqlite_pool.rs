@@ -23,7 +23,9 @@
 //! combined text is prepared once and then found in the connection's
 //! statement cache), and run them as one command, the statements one after
 //! the other with their values in order: one hand-off for all of them. Each
-//! read gets its own rows, read in autocommit as if alone. A read that fails
+//! read gets its own rows, read in autocommit as if alone (one that wants
+//! only its first row still has the others read: a combined statement runs
+//! to its end). A read that fails
 //! gets its error; the reads after it in that command, which had not run,
 //! run again one by one. Only statements whose every `?` is a placeholder
 //! (no quoted text, no numbered parameter, no `;`) and that bring exactly
@@ -161,12 +163,17 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Whether `sql` changes data (and so may join a group commit): the
 /// statements that take SQLite's write lock by themselves.
 fn writes_data(sql: &str) -> bool {
+    ["INSERT", "UPDATE", "DELETE", "REPLACE"]
+        .iter()
+        .any(|kw| starts_with_keyword(sql, kw))
+}
+
+/// Whether `sql` starts with the keyword `kw` (any case) and then a space.
+fn starts_with_keyword(sql: &str, kw: &str) -> bool {
     let head = sql.trim_start().as_bytes();
-    ["INSERT", "UPDATE", "DELETE", "REPLACE"].iter().any(|kw| {
-        head.len() > kw.len()
-            && head[..kw.len()].eq_ignore_ascii_case(kw.as_bytes())
-            && head[kw.len()].is_ascii_whitespace()
-    })
+    head.len() > kw.len()
+        && head[..kw.len()].eq_ignore_ascii_case(kw.as_bytes())
+        && head[kw.len()].is_ascii_whitespace()
 }
 
 /// Whether `sql`, run with `values` values, may share a command with
@@ -175,11 +182,7 @@ fn writes_data(sql: &str) -> bool {
 /// no `?NNN` or `$NNN`), with exactly one value per placeholder, so that
 /// the combined values line up statement by statement.
 fn combinable_read(sql: &str, values: usize) -> bool {
-    let head = sql.trim_start().as_bytes();
-    if !(head.len() > 6
-        && head[..6].eq_ignore_ascii_case(b"SELECT")
-        && head[6].is_ascii_whitespace())
-    {
+    if !starts_with_keyword(sql, "SELECT") {
         return false;
     }
     // Every read passes here: byte searches, not a loop over the text.
@@ -293,13 +296,17 @@ impl SqlitePool {
             return self.write(sql, values, run).await;
         }
         if R::READS_ROWS && combinable_read(&sql, values.0.len()) {
-            let rows = self.read(sql, values).await?;
-            return R::from_rows(rows).ok_or(sqlx::Error::WorkerCrashed);
+            return self.read(sql, values, run).await;
         }
+        self.alone(&sql, values, run).await
+    }
+
+    /// Runs one statement on a connection of its own.
+    async fn alone<R: Run>(&self, sql: &str, values: Values, run: R) -> SqlxResult<R::Output> {
         let mut conn = self.acquire().await?;
         // Cancelled here, `conn` is dropped with this future and goes back
         // through sqlx's checked path.
-        let result = run.sqlite(&mut conn, &sql, SqlxValues(values)).await;
+        let result = run.sqlite(&mut conn, sql, SqlxValues(values)).await;
         self.release(conn, &result);
         result
     }
@@ -317,7 +324,7 @@ impl SqlitePool {
         self.shared.pool.close().await;
     }
 
-    async fn read(&self, sql: Arc<str>, values: Values) -> SqlxResult<Vec<Row>> {
+    async fn read<R: Run>(&self, sql: Arc<str>, values: Values, run: R) -> SqlxResult<R::Output> {
         enum Way {
             /// Nothing queued, a reading slot free: run it here.
             Here(Arc<str>, Values),
@@ -341,16 +348,14 @@ impl SqlitePool {
                 // Holds the slot; reads queued meanwhile get it when this
                 // one is done or cancelled.
                 let _slot = Slot(self);
-                let mut conn = self.acquire().await?;
-                let result = FetchAll.sqlite(&mut conn, &sql, SqlxValues(values)).await;
-                self.release(conn, &result);
-                result
+                self.alone(&sql, values, run).await
             }
             Way::Queued(rx, start) => {
                 if start {
                     tokio::spawn(self.clone().run_reads());
                 }
-                rx.await.unwrap_or(Err(sqlx::Error::WorkerCrashed))
+                let rows = rx.await.unwrap_or(Err(sqlx::Error::WorkerCrashed))?;
+                R::from_rows(rows).ok_or(sqlx::Error::WorkerCrashed)
             }
         }
     }
@@ -358,30 +363,48 @@ impl SqlitePool {
     /// A reading task: runs queued reads, those of one text at a time,
     /// until none is left.
     async fn run_reads(self) {
+        let next = || {
+            let mut reads = lock(&self.shared.reads);
+            let batch = take_reads(&mut reads.queue);
+            if batch.is_empty() {
+                reads.readers -= 1;
+                return None;
+            }
+            Some(batch)
+        };
+        let fail = |batch: Vec<Read>, e: &sqlx::Error| {
+            for read in batch {
+                let _ = read.tx.send(Err(copy(e)));
+            }
+        };
+        self.work_through(next, fail, read_together).await;
+    }
+
+    /// What a batch task does: takes batches with `next` until it gives
+    /// none, runs each with `run` on one connection kept between batches
+    /// (or fails it with `fail` when none can be had), and puts the
+    /// connection back at the end.
+    async fn work_through<B, F>(
+        &self,
+        mut next: impl FnMut() -> Option<B>,
+        fail: impl Fn(B, &sqlx::Error),
+        run: impl Fn(PoolConnection<Sqlite>, B) -> F,
+    ) where
+        F: Future<Output = Option<PoolConnection<Sqlite>>>,
+    {
         let mut conn = None;
-        loop {
-            let batch = {
-                let mut reads = lock(&self.shared.reads);
-                let batch = take_reads(&mut reads.queue);
-                if batch.is_empty() {
-                    reads.readers -= 1;
-                    break;
-                }
-                batch
-            };
+        while let Some(batch) = next() {
             let c = match conn.take() {
                 Some(c) => c,
                 None => match self.acquire().await {
                     Ok(c) => c,
                     Err(e) => {
-                        for read in batch {
-                            let _ = read.tx.send(Err(copy(&e)));
-                        }
+                        fail(batch, &e);
                         continue;
                     }
                 },
             };
-            conn = read_together(c, batch).await;
+            conn = run(c, batch).await;
         }
         if let Some(c) = conn {
             self.release(c, &Ok(()));
@@ -411,31 +434,15 @@ impl SqlitePool {
     /// The batch task: commits what is queued, batch after batch, until
     /// the queue is empty.
     async fn lead(self) {
-        let mut conn = None;
-        loop {
-            let batch = {
-                let mut writes = lock(&self.shared.writes);
-                if writes.queue.is_empty() {
-                    writes.leading = false;
-                    break;
-                }
-                std::mem::take(&mut writes.queue)
-            };
-            let c = match conn.take() {
-                Some(c) => c,
-                None => match self.acquire().await {
-                    Ok(c) => c,
-                    Err(e) => {
-                        fail(batch, &e);
-                        continue;
-                    }
-                },
-            };
-            conn = commit(c, batch).await;
-        }
-        if let Some(c) = conn {
-            self.release(c, &Ok(()));
-        }
+        let next = || {
+            let mut writes = lock(&self.shared.writes);
+            if writes.queue.is_empty() {
+                writes.leading = false;
+                return None;
+            }
+            Some(std::mem::take(&mut writes.queue))
+        };
+        self.work_through(next, fail, commit).await;
     }
 }
 
