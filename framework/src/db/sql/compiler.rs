@@ -278,12 +278,7 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
         if q.distinct {
             self.pass.sql("DISTINCT ");
         }
-        for (i, item) in items.iter().enumerate() {
-            if i > 0 {
-                self.pass.sql(", ");
-            }
-            self.item(item);
-        }
+        self.items(items);
         self.from();
         self.filters();
         if grouped {
@@ -291,12 +286,7 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
             if keys.peek().is_some() {
                 self.pass.sql(" GROUP BY ");
             }
-            for (i, item) in keys.enumerate() {
-                if i > 0 {
-                    self.pass.sql(", ");
-                }
-                self.item(item);
-            }
+            self.items(keys);
         }
         if ordered {
             self.order_by();
@@ -330,12 +320,7 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
             select.join(&item.path);
         }
         select.pass.sql("SELECT ");
-        for (i, item) in items.iter().enumerate() {
-            if i > 0 {
-                select.pass.sql(", ");
-            }
-            select.item(item);
-        }
+        select.items(items);
         select.from();
     }
 
@@ -880,6 +865,16 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
         if let Some(offset) = offset {
             self.pass.sql(" OFFSET ");
             self.pass.bind(offset.into());
+        }
+    }
+
+    /// Selected columns or aggregates, separated by commas.
+    fn items<'i>(&mut self, items: impl IntoIterator<Item = &'i SelectItem>) {
+        for (i, item) in items.into_iter().enumerate() {
+            if i > 0 {
+                self.pass.sql(", ");
+            }
+            self.item(item);
         }
     }
 
