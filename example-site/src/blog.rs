@@ -277,8 +277,14 @@ fn slug_taken(form: &ModelForm<Article>) -> bool {
 /// The first free slug made from `title`, from the `n`-th candidate on.
 async fn free_slug(db: &Database, title: &str, n: &mut u32) -> Result<Slug> {
     loop {
-        let candidate = Slug::new(forms::candidate_slug(title, *n))
-            .expect("slugify makes letters, digits and '-' only, never nothing");
+        // slugify makes letters, digits and '-' only, never nothing: a
+        // refusal here is a bug, answered as a 500 rather than a panic.
+        let candidate = Slug::new(forms::candidate_slug(title, *n)).map_err(|e| {
+            Error::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("no slug could be made from the title: {e}"),
+            )
+        })?;
         if !Article::objects()
             .filter(Article::slug.eq(candidate.clone()))
             .exists(db)
