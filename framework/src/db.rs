@@ -95,6 +95,7 @@ pub(crate) mod sql;
 mod sqlite_pool;
 pub mod testing;
 mod transaction;
+pub(crate) mod tz;
 
 pub use database::{Database, DatabaseOptions, Db};
 pub use error::{Error, Result};
@@ -138,7 +139,9 @@ pub use manouche_macros::Choices;
 pub use manouche_macros::Model;
 pub use model::{FieldError, Model, ModelMeta, OnDelete, ValidationErrors};
 pub use persist::Deleted;
-pub use query::{Aggregate, Column, Q, QuerySet};
+pub use query::{
+    Aggregate, Column, DatePart, Expr, F, IntoExpr, OuterRef, Q, QuerySet, TimeZone, exists,
+};
 pub use raw::raw;
 pub use relations::{ForeignKey, ManyToMany, OneToOne, Reverse};
 pub use transaction::Transaction;

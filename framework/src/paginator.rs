@@ -534,23 +534,15 @@ pub(crate) fn total_order<M: Model>(mut qs: QuerySet<M>) -> QuerySet<M> {
         None => meta
             .ordering
             .iter()
-            .map(|(column, desc)| OrderBy {
-                path: Vec::new(),
-                column,
-                desc: *desc,
-            })
+            .map(|&(column, desc)| OrderBy::column(Vec::new(), column, desc))
             .collect(),
     };
     let total = keys
         .iter()
-        .any(|k| k.path.is_empty() && unique_column(meta, k.column));
+        .any(|k| k.expr.is_none() && k.path.is_empty() && unique_column(meta, k.column));
     if !total {
         let desc = keys.last().is_some_and(|k| k.desc);
-        keys.push(OrderBy {
-            path: Vec::new(),
-            column: meta.pk_column,
-            desc,
-        });
+        keys.push(OrderBy::column(Vec::new(), meta.pk_column, desc));
     }
     qs.ordering = Some(keys);
     qs

@@ -161,6 +161,15 @@ pub enum Error {
     /// A model or relation is declared inconsistently (found at run time).
     #[error("invalid model definition: {0}")]
     Definition(String),
+    /// A query set asks for something SQL cannot do (an `UPDATE` reading
+    /// related rows, `earliest()` after a slice).
+    #[error("invalid query on {model}: {message}")]
+    InvalidQuery {
+        /// The model queried.
+        model: &'static str,
+        /// What cannot be done, and what to do instead.
+        message: String,
+    },
     /// A value could not be converted.
     #[error("invalid value for `{field}`: {message}")]
     InvalidValue {

@@ -71,6 +71,33 @@
 //! Queries that do not follow a multi-valued relation are written as before:
 //! a primary-key lookup is one table and one condition.
 //!
+//! # Expressions, conditions on aggregates, date parts, subqueries
+//!
+//! Django's query expressions are in [`expr`]: [`F`] compares two columns
+//! or computes (`F(Company::num_employees).gt(F(Company::num_chairs) * 2)`,
+//! `Company::num_chairs.set_expr(F(Company::num_employees) + 2)` in an
+//! `update`), an aggregate in a filter is a condition on the row's related
+//! rows written as `HAVING` (`Author::books.then(Book::id).count().gt(2)`),
+//! and sorts rows by its value in `order_by`. Date parts
+//! (`Post::created.year().gte(2020)`, `.in_zone(paris).hour()`) read a
+//! date and time in UTC or a named zone on both backends. [`exists`] with
+//! [`OuterRef`] and [`Column::in_query`] are subqueries the database runs
+//! in the same statement.
+//!
+//! ```text
+//! Book::objects().filter(Book::authors.then(Author::id).count().gt(1))
+//!   SELECT "t0"."id", ... FROM "press_book" AS "t0"
+//!   LEFT JOIN "press_book_authors" AS "t1_j" ON "t1_j"."book_id" = "t0"."id"
+//!   LEFT JOIN "press_author" AS "t1" ON "t1"."id" = "t1_j"."author_id"
+//!   GROUP BY "t0"."id", ... HAVING COUNT("t1"."id") > ?
+//! ```
+//!
+//! Sort keys place NULLs as the database does unless told
+//! ([`OrderBy::nulls_first`] / [`OrderBy::nulls_last`]): SQLite sorts NULL
+//! before every value, PostgreSQL after. [`QuerySet::reverse`],
+//! [`QuerySet::last`], [`QuerySet::earliest`] and [`QuerySet::latest`]
+//! follow Django's.
+//!
 //! # Aggregates over slices and `distinct()`
 //!
 //! `sum`, `avg`, `min`, `max` and `values` of aggregates alone read the
@@ -78,12 +105,16 @@
 //! `distinct()`, the rows are a subquery and the aggregate reads it, as
 //! `count()` does.
 
+pub(crate) mod expr;
 pub(crate) mod lookup;
 pub(crate) mod values;
 
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+pub use expr::{
+    DatePart, Expr, F, HasDate, HasTime, IntoExpr, IntoSubquery, OuterRef, TimeZone, Zoned, exists,
+};
 pub use lookup::{Assignment, Column, Join, Lookup, LookupOp, Numeric, OrderBy, Q, Textual};
 pub use values::{Aggregate, Selectable, Selection};
 
@@ -235,14 +266,33 @@ impl<M: Model> QuerySet<M> {
                 field: bare.to_owned(),
                 known: String::new(),
             })?;
-            keys.push(OrderBy {
-                path: Vec::new(),
-                column,
-                desc,
-            });
+            keys.push(OrderBy::column(Vec::new(), column, desc));
         }
         self.ordering = Some(keys);
         Ok(self)
+    }
+
+    /// The sort keys in force: the explicit ones, else the model's default
+    /// ordering.
+    fn current_ordering(&self) -> Vec<OrderBy> {
+        match &self.ordering {
+            Some(keys) => keys.clone(),
+            None => M::meta()
+                .ordering
+                .iter()
+                .map(|&(column, desc)| OrderBy::column(Vec::new(), column, desc))
+                .collect(),
+        }
+    }
+
+    /// Django's `reverse()`: the rows in the opposite order (every sort
+    /// key, the model's default ordering included, turned round; NULLs
+    /// placed the other way too). Without any ordering it changes nothing.
+    #[must_use]
+    pub fn reverse(mut self) -> Self {
+        let keys = self.current_ordering();
+        self.ordering = Some(keys.into_iter().map(OrderBy::reversed).collect());
+        self
     }
 
     /// Returns rows in no particular order (drops the default ordering).
@@ -371,11 +421,11 @@ impl<M: Model> QuerySet<M> {
         let mut qs = self.limit(1);
         if qs.ordering.is_none() && M::meta().ordering.is_empty() {
             // Like Django: a stable answer needs an order.
-            qs.ordering = Some(vec![OrderBy {
-                path: Vec::new(),
-                column: M::meta().pk_column,
-                desc: false,
-            }]);
+            qs.ordering = Some(vec![OrderBy::column(
+                Vec::new(),
+                M::meta().pk_column,
+                false,
+            )]);
         }
         // The first row ends the query: no wait for the driver to report
         // that no second one follows.
@@ -384,6 +434,75 @@ impl<M: Model> QuerySet<M> {
             return Ok(None);
         };
         Ok(qs.objects(vec![row], db).await?.pop())
+    }
+
+    /// The last row in the query's order, if any: [`first`](Self::first)
+    /// of the [`reverse`](Self::reverse)d query, or of the query ordered by
+    /// descending primary key when it has no order (as Django's `last()`).
+    ///
+    /// # Errors
+    ///
+    /// The database's error.
+    pub async fn last(self, db: &dyn Executor) -> Result<Option<M>> {
+        let qs = if self.current_ordering().is_empty() {
+            self.order_by(OrderBy::column(Vec::new(), M::meta().pk_column, true))
+        } else {
+            self.reverse()
+        };
+        qs.first(db).await
+    }
+
+    /// Django's `earliest()`: the first row by `keys` (replacing the
+    /// query's order), or [`Error::DoesNotExist`].
+    /// `Post::objects().earliest(Post::published)`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::DoesNotExist`] when no row matches,
+    /// [`Error::InvalidQuery`] on a sliced query (as Django refuses it),
+    /// and the database's error.
+    pub async fn earliest(self, db: &dyn Executor, keys: impl IntoOrdering) -> Result<M> {
+        self.edge("earliest", keys.into_ordering())?
+            .get_first(db)
+            .await
+    }
+
+    /// Django's `latest()`: the last row by `keys` (the first by the keys
+    /// reversed), or [`Error::DoesNotExist`].
+    /// `Post::objects().latest(Post::published)`.
+    ///
+    /// # Errors
+    ///
+    /// As [`earliest`](Self::earliest).
+    pub async fn latest(self, db: &dyn Executor, keys: impl IntoOrdering) -> Result<M> {
+        let keys = keys
+            .into_ordering()
+            .into_iter()
+            .map(OrderBy::reversed)
+            .collect::<Vec<_>>();
+        self.edge("latest", keys)?.get_first(db).await
+    }
+
+    fn edge(self, method: &str, keys: Vec<OrderBy>) -> Result<Self> {
+        if self.limit.is_some() || self.offset.is_some() {
+            return Err(Error::InvalidQuery {
+                model: M::meta().name,
+                message: format!("{method}() cannot be used once the query is sliced"),
+            });
+        }
+        if keys.is_empty() {
+            return Err(Error::InvalidQuery {
+                model: M::meta().name,
+                message: format!("{method}() needs the field(s) to order by"),
+            });
+        }
+        Ok(self.order_by(keys))
+    }
+
+    async fn get_first(self, db: &dyn Executor) -> Result<M> {
+        self.first(db).await?.ok_or(Error::DoesNotExist {
+            model: M::meta().name,
+        })
     }
 
     /// The one row matching the query.
@@ -482,9 +601,24 @@ impl<M: Model> QuerySet<M> {
             .map(|a| Set {
                 column: a.column,
                 value: a.value,
-                increment: a.increment,
             })
             .collect();
+        if let Some(set) = sets.iter().find(|set| set.value.joins()) {
+            return Err(Error::InvalidQuery {
+                model: M::meta().name,
+                message: format!(
+                    "the value set to `{}` reads a related row, which an UPDATE cannot join; \
+                     compute it per row or use a subquery",
+                    set.column
+                ),
+            });
+        }
+        if let Some(set) = sets.iter().find(|set| set.value.aggregates()) {
+            return Err(Error::InvalidQuery {
+                model: M::meta().name,
+                message: format!("the value set to `{}` is an aggregate", set.column),
+            });
+        }
         if sets.is_empty() {
             return Ok(0);
         }
@@ -681,8 +815,8 @@ impl<M: Model> QuerySet<M> {
 
 /// A query returning selected columns / aggregates; see [`QuerySet::values`].
 pub struct ValuesQuery<M: Model, S> {
-    qs: QuerySet<M>,
-    selection: S,
+    pub(crate) qs: QuerySet<M>,
+    pub(crate) selection: S,
 }
 
 impl<M: Model, S: Selection<M>> ValuesQuery<M, S> {

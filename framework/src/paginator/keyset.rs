@@ -160,17 +160,20 @@ impl<M: Model> KeysetPaginator<M> {
             None => meta
                 .ordering
                 .iter()
-                .map(|(column, desc)| OrderBy {
-                    path: Vec::new(),
-                    column,
-                    desc: *desc,
-                })
+                .map(|&(column, desc)| OrderBy::column(Vec::new(), column, desc))
                 .collect(),
         };
         let mut keys = Vec::new();
         let mut total = false;
         for key in &ordering {
             let field = meta.column_fields().find(|f| f.column == Some(key.column));
+            if !key.is_plain() {
+                return Err(KeysetError::Unsupported(format!(
+                    "a keyset paginator seeks on plain columns of {}: an expression or an \
+                     explicit NULLS FIRST/LAST cannot be seeked past",
+                    meta.name
+                )));
+            }
             let field = match field {
                 Some(field) if key.path.is_empty() => field,
                 _ => {
@@ -303,11 +306,7 @@ impl<M: Model> KeysetPaginator<M> {
         let ordering: Vec<OrderBy> = self
             .keys
             .iter()
-            .map(|k| OrderBy {
-                path: Vec::new(),
-                column: k.column,
-                desc: if forward { k.desc } else { !k.desc },
-            })
+            .map(|k| OrderBy::column(Vec::new(), k.column, if forward { k.desc } else { !k.desc }))
             .collect();
         let limit = usize::try_from(per_page).unwrap_or(usize::MAX);
         let mut rows = qs

@@ -171,6 +171,16 @@ pub(crate) enum Node {
     },
     /// Compare the primary key (column resolved at compile time).
     Pk(LookupOp, Vec<Value>),
+    /// A comparison of expressions ([`F`](super::F), aggregates, date parts).
+    Compare(Box<super::expr::Compare>),
+    /// `EXISTS (subquery)`.
+    Exists(Box<super::expr::Subquery>),
+    /// `column IN (subquery)`.
+    InQuery {
+        path: Vec<Join>,
+        column: &'static str,
+        query: Box<super::expr::Subquery>,
+    },
 }
 
 /// A condition on rows of `M`; combine with `&`, `|` and `!`.
@@ -341,22 +351,94 @@ impl<M> Not for Q<M> {
     }
 }
 
-/// A sort key; build with [`Column::asc`] / [`Column::desc`].
+/// A sort key; build with [`Column::asc`] / [`Column::desc`] (or an
+/// expression's), then [`nulls_first`](Self::nulls_first) /
+/// [`nulls_last`](Self::nulls_last) to place the NULLs.
+///
+/// Without either, the databases differ: SQLite sorts NULL before every
+/// value (first when ascending, last when descending), PostgreSQL after
+/// every value (last when ascending, first when descending). Django leaves
+/// this to the database too.
 #[derive(Debug, Clone)]
 pub struct OrderBy {
     pub(crate) path: Vec<Join>,
     pub(crate) column: &'static str,
     pub(crate) desc: bool,
+    /// `Some(true)` for `NULLS FIRST`, `Some(false)` for `NULLS LAST`.
+    pub(crate) nulls_first: Option<bool>,
+    /// An expression to sort by instead of the column.
+    pub(crate) expr: Option<Box<super::expr::ExprNode>>,
+}
+
+impl OrderBy {
+    /// A sort key on a column.
+    pub(crate) fn column(path: Vec<Join>, column: &'static str, desc: bool) -> Self {
+        Self {
+            path,
+            column,
+            desc,
+            nulls_first: None,
+            expr: None,
+        }
+    }
+
+    /// A sort key on an expression.
+    pub(crate) fn expr(expr: super::expr::ExprNode, desc: bool) -> Self {
+        Self {
+            path: Vec::new(),
+            column: "",
+            desc,
+            nulls_first: None,
+            expr: Some(Box::new(expr)),
+        }
+    }
+
+    /// NULLs before every value (`NULLS FIRST`), on both databases.
+    #[must_use]
+    pub fn nulls_first(mut self) -> Self {
+        self.nulls_first = Some(true);
+        self
+    }
+
+    /// NULLs after every value (`NULLS LAST`), on both databases.
+    #[must_use]
+    pub fn nulls_last(mut self) -> Self {
+        self.nulls_first = Some(false);
+        self
+    }
+
+    /// The opposite order, NULLs placed the other way round too (Django's
+    /// `reverse()`).
+    #[must_use]
+    pub(crate) fn reversed(mut self) -> Self {
+        self.desc = !self.desc;
+        self.nulls_first = self.nulls_first.map(|first| !first);
+        self
+    }
+
+    /// Whether the key is a plain column (not an expression, NULLs placed
+    /// by the database): what a keyset paginator can seek on.
+    pub(crate) fn is_plain(&self) -> bool {
+        self.expr.is_none() && self.nulls_first.is_none()
+    }
 }
 
 /// `SET column = value` in a query set [`update`](super::QuerySet::update).
 #[derive(Debug, Clone)]
 pub struct Assignment<M> {
     pub(crate) column: &'static str,
-    pub(crate) value: Value,
-    /// Add `value` to the current value instead of replacing it.
-    pub(crate) increment: bool,
+    pub(crate) value: super::expr::ExprNode,
     _p: PhantomData<fn() -> M>,
+}
+
+impl<M> Assignment<M> {
+    pub(crate) fn new(column: &'static str, value: super::expr::ExprNode) -> Self {
+        Self {
+            column,
+            value,
+            _p: PhantomData,
+        }
+    }
 }
 
 /// Numeric field types, for [`Column::increment`].
@@ -396,21 +478,13 @@ impl<M, T> Column<M, T> {
     /// Ascending sort key.
     #[must_use]
     pub fn asc(&self) -> OrderBy {
-        OrderBy {
-            path: self.path.clone(),
-            column: self.column,
-            desc: false,
-        }
+        OrderBy::column(self.path.clone(), self.column, false)
     }
 
     /// Descending sort key.
     #[must_use]
     pub fn desc(&self) -> OrderBy {
-        OrderBy {
-            path: self.path.clone(),
-            column: self.column,
-            desc: true,
-        }
+        OrderBy::column(self.path.clone(), self.column, true)
     }
 
     /// `IS NULL` (`true`) or `IS NOT NULL` (`false`).
@@ -478,12 +552,10 @@ impl<M, T: FieldType> Column<M, T> {
     /// `SET column = value`, for [`QuerySet::update`](super::QuerySet::update).
     #[must_use]
     pub fn set(&self, value: impl Into<T>) -> Assignment<M> {
-        Assignment {
-            column: self.column,
-            value: value.into().to_value(),
-            increment: false,
-            _p: PhantomData,
-        }
+        Assignment::new(
+            self.column,
+            super::expr::ExprNode::Value(value.into().to_value()),
+        )
     }
 }
 
@@ -496,12 +568,19 @@ where
     /// Use a negative `by` to decrement.
     #[must_use]
     pub fn increment(&self, by: impl Into<T::Inner>) -> Assignment<M> {
-        Assignment {
+        use super::expr::{Arith, ExprNode};
+        let current = ExprNode::Column {
+            path: Vec::new(),
             column: self.column,
-            value: by.into().to_value(),
-            increment: true,
-            _p: PhantomData,
-        }
+        };
+        Assignment::new(
+            self.column,
+            ExprNode::Arith(
+                Box::new(current),
+                Arith::Add,
+                Box::new(ExprNode::Value(by.into().to_value())),
+            ),
+        )
     }
 }
 
@@ -595,7 +674,11 @@ pub(crate) fn at_most_one_row(filters: &[Node], meta: &ModelMeta) -> bool {
             Node::Lookup(lookup) => !lookup.path.is_empty(),
             Node::And(nodes) | Node::Or(nodes) => nodes.iter().any(joins),
             Node::Not(node) => joins(node),
-            Node::PkInJoin { .. } | Node::Pk(..) => false,
+            Node::Compare(compare) => {
+                compare.left.joins() || compare.right.iter().any(super::expr::ExprNode::joins)
+            }
+            Node::InQuery { path, .. } => !path.is_empty(),
+            Node::PkInJoin { .. } | Node::Pk(..) | Node::Exists(_) => false,
         }
     }
     fn one_value(values: &[Value]) -> bool {
@@ -613,7 +696,13 @@ pub(crate) fn at_most_one_row(filters: &[Node], meta: &ModelMeta) -> bool {
             }
             Node::Pk(LookupOp::Exact, values) => one_value(values),
             Node::And(nodes) => nodes.iter().any(|node| pins(node, meta)),
-            Node::Or(_) | Node::Not(_) | Node::PkInJoin { .. } | Node::Pk(..) => false,
+            Node::Or(_)
+            | Node::Not(_)
+            | Node::PkInJoin { .. }
+            | Node::Pk(..)
+            | Node::Compare(_)
+            | Node::Exists(_)
+            | Node::InQuery { .. } => false,
         }
     }
     !filters.iter().any(joins) && filters.iter().any(|node| pins(node, meta))

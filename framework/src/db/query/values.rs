@@ -6,7 +6,8 @@ use crate::db::Result;
 use crate::db::executor::Row;
 use crate::db::fields::{FieldType, SqlType};
 
-use super::lookup::{Column, Join};
+use super::expr::{Expr, ExprNode, IntoExpr};
+use super::lookup::{Column, OrderBy, Q};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum AggFunc {
@@ -21,11 +22,15 @@ pub(crate) enum AggFunc {
 /// One selected expression.
 #[derive(Debug, Clone)]
 pub struct SelectItem {
-    pub(crate) path: Vec<Join>,
-    /// `None` for `COUNT(*)`.
-    pub(crate) column: Option<&'static str>,
-    pub(crate) agg: Option<AggFunc>,
+    pub(crate) expr: ExprNode,
     pub(crate) sql_type: SqlType,
+}
+
+impl SelectItem {
+    /// Whether the item aggregates rows (so that the others group them).
+    pub(crate) fn aggregates(&self) -> bool {
+        self.expr.aggregates()
+    }
 }
 
 /// Something a [`values`](super::QuerySet::values) query can select: a
@@ -54,9 +59,10 @@ impl<M, T: FieldType> Selectable<M> for Column<M, T> {
     type Output = T;
     fn item(&self) -> SelectItem {
         SelectItem {
-            path: self.path.clone(),
-            column: Some(self.column),
-            agg: None,
+            expr: ExprNode::Column {
+                path: self.path.clone(),
+                column: self.column,
+            },
             sql_type: T::SQL_TYPE,
         }
     }
@@ -103,9 +109,7 @@ impl<M> Aggregate<M, i64> {
     pub fn count() -> Self {
         Self {
             item: SelectItem {
-                path: Vec::new(),
-                column: None,
-                agg: Some(AggFunc::Count),
+                expr: ExprNode::Aggregate(AggFunc::Count, None),
                 sql_type: SqlType::BigInt,
             },
             _p: PhantomData,
@@ -117,9 +121,13 @@ impl<M, T> Aggregate<M, T> {
     fn of<U>(column: &Column<M, U>, agg: AggFunc, sql_type: SqlType) -> Self {
         Self {
             item: SelectItem {
-                path: column.path.clone(),
-                column: Some(column.column),
-                agg: Some(agg),
+                expr: ExprNode::Aggregate(
+                    agg,
+                    Some(Box::new(ExprNode::Column {
+                        path: column.path.clone(),
+                        column: column.column,
+                    })),
+                ),
                 sql_type,
             },
             _p: PhantomData,
@@ -190,6 +198,92 @@ impl<M, U: FieldType> Column<M, U> {
     #[must_use]
     pub fn max(&self) -> Aggregate<M, Option<U::Inner>> {
         Aggregate::of(self, AggFunc::Max, U::SQL_TYPE)
+    }
+}
+
+impl<M, O: FieldType> IntoExpr<M, O::Inner> for Aggregate<M, O> {
+    fn into_expr(self) -> Expr<M, O::Inner> {
+        Expr::from_node(self.item.expr)
+    }
+}
+
+impl<M, O: FieldType> Aggregate<M, O> {
+    fn expr(&self) -> Expr<M, O::Inner> {
+        Expr::from_node(self.item.expr.clone())
+    }
+
+    /// `= right`: in a filter, a condition on the groups (`HAVING`), such
+    /// as Django's `annotate(n=Count("book")).filter(n=2)`.
+    #[must_use]
+    pub fn eq(&self, right: impl IntoExpr<M, O::Inner>) -> Q<M> {
+        self.expr().eq(right)
+    }
+
+    /// `<> right` (`HAVING`).
+    #[must_use]
+    pub fn ne(&self, right: impl IntoExpr<M, O::Inner>) -> Q<M> {
+        self.expr().ne(right)
+    }
+
+    /// `> right` (`HAVING`): `Author::objects().filter(Author::books.then(Book::id).count().gt(2))`.
+    #[must_use]
+    pub fn gt(&self, right: impl IntoExpr<M, O::Inner>) -> Q<M> {
+        self.expr().gt(right)
+    }
+
+    /// `>= right` (`HAVING`).
+    #[must_use]
+    pub fn gte(&self, right: impl IntoExpr<M, O::Inner>) -> Q<M> {
+        self.expr().gte(right)
+    }
+
+    /// `< right` (`HAVING`).
+    #[must_use]
+    pub fn lt(&self, right: impl IntoExpr<M, O::Inner>) -> Q<M> {
+        self.expr().lt(right)
+    }
+
+    /// `<= right` (`HAVING`).
+    #[must_use]
+    pub fn lte(&self, right: impl IntoExpr<M, O::Inner>) -> Q<M> {
+        self.expr().lte(right)
+    }
+
+    /// Ascending sort key: rows ordered by the aggregate over their
+    /// related rows (grouped by the row).
+    #[must_use]
+    pub fn asc(&self) -> OrderBy {
+        self.expr().asc()
+    }
+
+    /// Descending sort key.
+    #[must_use]
+    pub fn desc(&self) -> OrderBy {
+        self.expr().desc()
+    }
+}
+
+/// An expression's value for each row; `None` where it is NULL.
+impl<M, T: FieldType> Selectable<M> for Expr<M, T> {
+    type Output = Option<T>;
+    fn item(&self) -> SelectItem {
+        SelectItem {
+            expr: self.node.clone(),
+            sql_type: T::SQL_TYPE,
+        }
+    }
+    fn decode(row: &Row, idx: usize) -> Result<Option<T>> {
+        <Option<T>>::decode(row, idx)
+    }
+}
+
+impl<M, T: FieldType> Selection<M> for Expr<M, T> {
+    type Output = Option<T>;
+    fn items(&self) -> Vec<SelectItem> {
+        vec![Selectable::<M>::item(self)]
+    }
+    fn decode(row: &Row, start: usize) -> Result<Option<T>> {
+        <Option<T>>::decode(row, start)
     }
 }
 

@@ -22,8 +22,10 @@ use super::pass::{Alias, Pass};
 use crate::db::executor::Backend;
 use crate::db::model::{Model, ModelMeta};
 use crate::db::query::QuerySet;
+use crate::db::query::expr::{Arith, Compare, DatePart, ExprNode, Subquery};
 use crate::db::query::lookup::{Join, JoinOn, LookupOp, Node, OrderBy};
 use crate::db::query::values::{AggFunc, SelectItem};
+use crate::db::{fields::SqlType, tz};
 
 /// A query set without its model type: what the compiler reads.
 #[derive(Debug, Clone, Copy)]
@@ -52,9 +54,34 @@ impl<'q> Query<'q> {
         }
     }
 
+    /// A subquery's query.
+    fn of_subquery(sub: &'q Subquery) -> Self {
+        Self {
+            meta: sub.meta,
+            filters: &sub.filters,
+            ordering: sub.ordering.as_deref(),
+            limit: sub.limit,
+            offset: sub.offset,
+            distinct: sub.distinct,
+            for_update: false,
+            related: &[],
+        }
+    }
+
     /// Whether the rows are cut by a limit or an offset.
     fn limited(&self) -> bool {
         self.limit.is_some() || self.offset.is_some()
+    }
+
+    /// Whether the rows are grouped: a filter or a sort key on an
+    /// aggregate (`HAVING`, `ORDER BY COUNT(...)`).
+    fn grouped(&self) -> bool {
+        self.filters.iter().any(having)
+            || self
+                .ordering
+                .unwrap_or_default()
+                .iter()
+                .any(|key| key.expr.as_deref().is_some_and(ExprNode::aggregates))
     }
 
     /// The LIMIT and OFFSET to write: SQLite needs a LIMIT before an
@@ -69,12 +96,12 @@ impl<'q> Query<'q> {
     }
 }
 
-/// `SET column = value` (or `column = column + value`) of an `UPDATE`.
+/// `SET column = value` of an `UPDATE`; the value may read the row's own
+/// columns (`column + 1`).
 #[derive(Debug, Clone)]
 pub(crate) struct Set {
     pub(crate) column: &'static str,
-    pub(crate) value: Value,
-    pub(crate) increment: bool,
+    pub(crate) value: ExprNode,
 }
 
 /// Which statement of a query set.
@@ -122,17 +149,16 @@ fn update<P: Pass>(q: &Query<'_>, sets: &[Set], pass: &mut P) {
     pass.sql("UPDATE ");
     pass.ident(q.meta.table);
     pass.sql(" SET ");
+    let mut select = Select::new(q, &mut *pass);
+    // The row's own columns, unqualified: the values read no other table.
+    select.unqualified = true;
     for (i, set) in sets.iter().enumerate() {
         if i > 0 {
-            pass.sql(", ");
+            select.pass.sql(", ");
         }
-        pass.ident(set.column);
-        pass.sql(" = ");
-        if set.increment {
-            pass.ident(set.column);
-            pass.sql(" + ");
-        }
-        pass.bind(set.value.clone());
+        select.pass.ident(set.column);
+        select.pass.sql(" = ");
+        select.expr(&set.value);
     }
     if !q.filters.is_empty() || q.limited() {
         pass.sql(" WHERE ");
@@ -186,10 +212,21 @@ struct Select<'a, 'q, P> {
     /// The query whose rows this `SELECT` reads as its table `t0` (an
     /// aggregate over a cut or distinct query), instead of the model's table.
     derived: Option<&'a Query<'q>>,
+    /// How deep this `SELECT` is nested in `EXISTS` / `IN` subqueries.
+    level: u8,
+    /// Columns written without their table (the values of an `UPDATE`).
+    unqualified: bool,
+    /// Inside an `EXISTS` that tests a multi-valued path, the path and the
+    /// alias its columns resolve to.
+    redirect: Option<(&'q [Join], Alias)>,
 }
 
 impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
     fn new(q: &'a Query<'q>, pass: &'a mut P) -> Self {
+        Self::at(q, pass, 0)
+    }
+
+    fn at(q: &'a Query<'q>, pass: &'a mut P, level: u8) -> Self {
         Self {
             q,
             pass,
@@ -197,7 +234,20 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
             scope: Scope::Any,
             negated: false,
             derived: None,
+            level,
+            unqualified: false,
+            redirect: None,
         }
+    }
+
+    /// `t0` at this level.
+    fn base(&self) -> Alias {
+        Alias::BASE.at(self.level)
+    }
+
+    /// `u{n}` at this level.
+    fn sub_alias(&self, n: u32) -> Alias {
+        Alias::sub(n).at(self.level)
     }
 
     /// The model's columns, the `select_related` ones, then `extra` (grouped
@@ -210,7 +260,7 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
             self.join(path);
         }
         for item in extra {
-            self.join(&item.path);
+            self.join_expr(&item.expr);
         }
         self.join_ordering();
 
@@ -225,16 +275,17 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
         }
         self.from();
         self.filters();
-        if extra.iter().any(|i| i.agg.is_some()) {
+        if q.grouped() || extra.iter().any(SelectItem::aggregates) {
             // Grouping by every selected column of the rows works on both
             // backends (PostgreSQL would accept the keys alone, SQLite too,
             // but not in every case with joins).
             self.pass.sql(" GROUP BY ");
-            for item in extra.iter().filter(|i| i.agg.is_none()) {
+            for item in extra.iter().filter(|i| !i.aggregates()) {
                 self.item(item);
                 self.pass.sql(", ");
             }
             self.row_columns();
+            self.having();
         }
         self.order_by();
         self.limits(false);
@@ -242,7 +293,7 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
 
     /// The columns of the model and of its `select_related` models.
     fn row_columns(&mut self) {
-        self.pass.columns(self.q.meta, Alias::BASE);
+        self.pass.columns(self.q.meta, self.base());
         for path in self.q.related {
             if let Some(join) = path.last() {
                 self.pass.sql(", ");
@@ -256,19 +307,21 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
     /// aggregate.
     fn values(mut self, items: &'q [SelectItem]) {
         let q = self.q;
-        if !items.is_empty() && items.iter().all(|i| i.agg.is_some()) && (q.limited() || q.distinct)
+        if !items.is_empty()
+            && items.iter().all(SelectItem::aggregates)
+            && (q.limited() || q.distinct || q.grouped())
         {
             self.aggregate_rows(items);
             return;
         }
-        let grouped = items.iter().any(|i| i.agg.is_some());
+        let grouped = q.grouped() || items.iter().any(SelectItem::aggregates);
         // The default ordering would add GROUP BY / DISTINCT keys the
         // caller did not select; only an explicit order_by applies here.
         let ordered = !((grouped || q.distinct) && q.ordering.is_none());
         // The filters' joins first: the aggregates reuse them.
         self.join_filters();
         for item in items {
-            self.join(&item.path);
+            self.join_expr(&item.expr);
         }
         if ordered {
             self.join_ordering();
@@ -282,11 +335,12 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
         self.from();
         self.filters();
         if grouped {
-            let mut keys = items.iter().filter(|i| i.agg.is_none()).peekable();
+            let mut keys = items.iter().filter(|i| !i.aggregates()).peekable();
             if keys.peek().is_some() {
                 self.pass.sql(" GROUP BY ");
             }
             self.items(keys);
+            self.having();
         }
         if ordered {
             self.order_by();
@@ -314,10 +368,10 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
             for_update: false,
             related: &[],
         };
-        let mut select = Select::new(&outer, &mut *self.pass);
+        let mut select = Select::at(&outer, &mut *self.pass, self.level);
         select.derived = Some(inner);
         for item in items {
-            select.join(&item.path);
+            select.join_expr(&item.expr);
         }
         select.pass.sql("SELECT ");
         select.items(items);
@@ -336,9 +390,15 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
         if q.distinct {
             self.pass.sql("DISTINCT ");
         }
-        self.pass.columns(q.meta, Alias::BASE);
+        self.pass.columns(q.meta, self.base());
         self.from();
         self.filters();
+        if q.grouped() {
+            self.pass.sql(" GROUP BY ");
+            let base = self.base();
+            self.pass.columns(q.meta, base);
+            self.having();
+        }
         if q.limited() {
             self.order_by();
         }
@@ -349,9 +409,9 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
     /// offset or `distinct`.
     fn count(mut self) {
         let q = self.q;
-        if q.limited() || q.distinct {
+        if q.limited() || q.distinct || q.grouped() {
             self.pass.sql("SELECT COUNT(*) FROM (");
-            Select::new(q, &mut *self.pass).pks(false);
+            Select::at(q, &mut *self.pass, self.level).pks(false);
             self.pass.sql(") AS ");
             self.pass.ident("sub");
             return;
@@ -374,9 +434,15 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
         if q.distinct {
             self.pass.sql("DISTINCT ");
         }
-        self.pass.column(Alias::BASE, q.meta.pk_column);
+        self.pass.column(self.base(), q.meta.pk_column);
         self.from();
         self.filters();
+        if q.grouped() {
+            self.pass.sql(" GROUP BY ");
+            let base = self.base();
+            self.pass.column(base, q.meta.pk_column);
+            self.having();
+        }
         if q.limited() && !exists {
             self.order_by();
         }
@@ -407,7 +473,7 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
         if path.is_empty() {
             return;
         }
-        let mut parent = Alias::BASE;
+        let mut parent = self.base();
         for depth in 1..=path.len() {
             let prefix = &path[..depth];
             if let Some(alias) = self.reusable(prefix, parent) {
@@ -415,7 +481,7 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
                 continue;
             }
             let n = u32::try_from(self.joins.len() + 1).unwrap_or(u32::MAX);
-            let alias = Alias::table(n);
+            let alias = Alias::table(n).at(self.level);
             let owner = match self.scope {
                 Scope::Filter(call) if prefix.last().is_some_and(Join::many) => Some(call),
                 _ => None,
@@ -433,51 +499,82 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
     /// Joins the tables the filters need, each `filter()` call in its own
     /// scope; a multi-valued path under a `NOT` joins only its
     /// single-valued start (the rest is a subquery).
+    ///
+    /// The columns inside aggregates are joined last, outside any call's
+    /// scope: like an annotation, an aggregate reads the related rows the
+    /// filters kept.
     fn join_filters(&mut self) {
-        fn walk<'a, 'q, P: Pass>(select: &mut Select<'a, 'q, P>, node: &'q Node) {
+        /// What a walk joins: the columns outside aggregates, or inside.
+        #[derive(Clone, Copy, PartialEq, Eq)]
+        enum Part {
+            Plain,
+            Aggregated,
+        }
+        fn path<'a, 'q, P: Pass>(select: &mut Select<'a, 'q, P>, path: &'q [Join]) {
+            match first_many(path) {
+                Some(k) if select.negated => select.join(&path[..k]),
+                _ => select.join(path),
+            }
+        }
+        fn walk<'a, 'q, P: Pass>(select: &mut Select<'a, 'q, P>, node: &'q Node, part: Part) {
             match node {
-                Node::Lookup(lookup) => {
-                    let path = lookup.path.as_slice();
-                    match first_many(path) {
-                        Some(k) if select.negated => select.join(&path[..k]),
-                        _ => select.join(path),
-                    }
-                }
+                Node::Lookup(lookup) if part == Part::Plain => path(select, &lookup.path),
+                Node::InQuery { path: p, .. } if part == Part::Plain => path(select, p),
+                Node::Compare(compare) => compare.paths(&mut |p, inside| match part {
+                    Part::Plain if !inside => path(select, p),
+                    Part::Aggregated if inside => select.join(p),
+                    _ => {}
+                }),
                 Node::And(nodes) | Node::Or(nodes) => {
                     for node in nodes {
-                        walk(select, node);
+                        walk(select, node, part);
                     }
                 }
                 Node::Not(inner) => {
                     let negated = std::mem::replace(&mut select.negated, true);
-                    walk(select, inner);
+                    walk(select, inner, part);
                     select.negated = negated;
                 }
-                Node::PkInJoin { .. } | Node::Pk(..) => {}
+                Node::Lookup(_)
+                | Node::InQuery { .. }
+                | Node::PkInJoin { .. }
+                | Node::Pk(..)
+                | Node::Exists(_) => {}
             }
         }
         for (call, node) in self.q.filters.iter().enumerate() {
             self.scope = Scope::Filter(call);
-            walk(self, node);
+            walk(self, node, Part::Plain);
         }
         self.scope = Scope::Any;
+        for node in self.q.filters {
+            walk(self, node, Part::Aggregated);
+        }
+    }
+
+    /// Joins the tables an expression reads (in the current scope).
+    fn join_expr(&mut self, expr: &'q ExprNode) {
+        expr.paths(false, &mut |path, _| self.join(path));
     }
 
     fn join_ordering(&mut self) {
         // The model's default ordering has no relation paths.
         for key in self.q.ordering.unwrap_or_default() {
-            self.join(&key.path);
+            match &key.expr {
+                Some(expr) => self.join_expr(expr),
+                None => self.join(&key.path),
+            }
         }
     }
 
     /// The alias of the table at the end of `path` in the current scope
     /// (joined beforehand).
     fn alias(&self, path: &[Join]) -> Alias {
-        let mut parent = Alias::BASE;
+        let mut parent = self.base();
         for depth in 1..=path.len() {
             match self.reusable(&path[..depth], parent) {
                 Some(alias) => parent = alias,
-                None => return Alias::BASE,
+                None => return self.base(),
             }
         }
         parent
@@ -489,11 +586,15 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
         match self.derived {
             Some(inner) => {
                 self.pass.sql("(");
-                Select::new(inner, &mut *self.pass).model_rows();
+                Select::at(inner, &mut *self.pass, self.level).model_rows();
                 self.pass.sql(") AS ");
-                self.pass.alias(Alias::BASE);
+                let base = self.base();
+                self.pass.alias(base);
             }
-            None => self.pass.table(self.q.meta.table, Alias::BASE),
+            None => {
+                let base = self.base();
+                self.pass.table(self.q.meta.table, base);
+            }
         }
         for i in 0..self.joins.len() {
             let joined = &self.joins[i];
@@ -559,14 +660,19 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
     /// with inner joins, unless the lookup matches NULL (`isnull`): then it
     /// starts from the row itself (`u0`) with left joins, so that a row
     /// without related rows matches too.
-    fn exists(&mut self, path: &'q [Join], k: usize, lookup: (&'static str, LookupOp, &[Value])) {
-        let (column, op, values) = lookup;
+    fn exists(&mut self, path: &'q [Join], k: usize, test: Test<'q>) {
         let parent = self.alias(&path[..k]);
         let rest = &path[k..];
-        let matches_null = op == LookupOp::IsNull(true)
-            || (op == LookupOp::Exact && values.first().is_none_or(is_null));
+        let matches_null = match test {
+            Test::Lookup(_, op, values) => {
+                op == LookupOp::IsNull(true)
+                    || (op == LookupOp::Exact && values.first().is_none_or(is_null))
+            }
+            Test::Compare(compare) => compare.op == LookupOp::IsNull(true),
+            Test::InQuery(..) => false,
+        };
         self.pass.sql("EXISTS (SELECT 1 FROM ");
-        let mut last = Alias::sub(0);
+        let mut last = self.sub_alias(0);
         if matches_null {
             let owner = match k {
                 0 => self.q.meta,
@@ -574,18 +680,18 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
             };
             self.pass.table(owner.table, last);
             for (n, join) in (1..).zip(rest) {
-                let alias = Alias::sub(n);
+                let alias = self.sub_alias(n);
                 self.step(" LEFT JOIN ", join, last, alias);
                 last = alias;
             }
             self.pass.sql(" WHERE ");
-            self.pass.column(Alias::sub(0), owner.pk_column);
+            self.pass.column(self.sub_alias(0), owner.pk_column);
             self.pass.sql(" = ");
             self.pass.column(parent, owner.pk_column);
         } else {
             let first = &rest[0];
             let target = (first.target)();
-            last = Alias::sub(1);
+            last = self.sub_alias(1);
             if let JoinOn::Table {
                 table,
                 target: target_column,
@@ -604,12 +710,12 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
                 self.pass.table(target.table, last);
             }
             for (n, join) in (2..).zip(&rest[1..]) {
-                let alias = Alias::sub(n);
+                let alias = self.sub_alias(n);
                 self.step(" INNER JOIN ", join, last, alias);
                 last = alias;
             }
             self.pass.sql(" WHERE ");
-            let start = Alias::sub(1);
+            let start = self.sub_alias(1);
             match first.on {
                 JoinOn::Table {
                     source, parent_pk, ..
@@ -630,27 +736,47 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
             }
         }
         self.pass.sql(" AND ");
-        self.compare(last, column, op, values);
+        match test {
+            Test::Lookup(column, op, values) => self.compare(last, column, op, values),
+            Test::Compare(compare) => {
+                let redirect = self.redirect.replace((path, last));
+                self.compare_exprs(compare);
+                self.redirect = redirect;
+            }
+            Test::InQuery(column, query) => self.in_query(last, column, query),
+        }
         self.pass.sql(")");
     }
 
-    /// `WHERE` and the filters, ANDed.
+    /// `WHERE` and the filters, ANDed; not those on aggregates.
     fn filters(&mut self) {
+        self.conditions(" WHERE ", false);
+    }
+
+    /// `HAVING` and the filters on aggregates, ANDed.
+    fn having(&mut self) {
+        self.conditions(" HAVING ", true);
+    }
+
+    /// The `filter()` calls that go to `HAVING` (`having`) or `WHERE`.
+    fn conditions(&mut self, keyword: &'static str, having: bool) {
         let filters = self.q.filters;
-        if filters.is_empty() {
+        let count = filters.iter().filter(|n| self::having(n) == having).count();
+        if count == 0 {
             return;
         }
-        self.pass.sql(" WHERE ");
+        self.pass.sql(keyword);
         // Each `filter()` call in its own scope, as its joins were made.
-        let within = if filters.len() == 1 {
-            Within::Top
-        } else {
-            Within::And
-        };
+        let within = if count == 1 { Within::Top } else { Within::And };
+        let mut first = true;
         for (call, node) in filters.iter().enumerate() {
-            if call > 0 {
+            if self::having(node) != having {
+                continue;
+            }
+            if !first {
                 self.pass.sql(" AND ");
             }
+            first = false;
             self.scope = Scope::Filter(call);
             self.condition(node, within);
         }
@@ -691,8 +817,31 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
     fn condition(&mut self, node: &'q Node, within: Within) {
         match node {
             Node::Lookup(l) => match first_many(&l.path) {
-                Some(k) if self.negated => self.exists(&l.path, k, (l.column, l.op, &l.values)),
+                Some(k) if self.negated => {
+                    self.exists(&l.path, k, Test::Lookup(l.column, l.op, &l.values));
+                }
                 _ => self.lookup(&l.path, l.column, l.op, &l.values),
+            },
+            Node::Compare(compare) => match self.negated_many(compare) {
+                Some((path, k)) => self.exists(path, k, Test::Compare(compare)),
+                None => self.compare_exprs(compare),
+            },
+            Node::Exists(query) => {
+                self.pass.sql("EXISTS (");
+                let q = Query::of_subquery(query);
+                Select::at(&q, &mut *self.pass, self.level + 1).pks(true);
+                self.pass.sql(")");
+            }
+            Node::InQuery {
+                path,
+                column,
+                query,
+            } => match first_many(path) {
+                Some(k) if self.negated => self.exists(path, k, Test::InQuery(column, query)),
+                _ => {
+                    let alias = self.alias(path);
+                    self.in_query(alias, column, query);
+                }
             },
             Node::And(nodes) => self.all(nodes, within),
             Node::Or(nodes) => self.connect(nodes, within, Within::Or),
@@ -713,7 +862,8 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
                 target,
                 owner,
             } => {
-                self.pass.column(Alias::BASE, self.q.meta.pk_column);
+                let base = self.base();
+                self.pass.column(base, self.q.meta.pk_column);
                 self.pass.sql(" IN (SELECT ");
                 self.pass.ident(target);
                 self.pass.sql(" FROM ");
@@ -724,6 +874,227 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
                 self.pass.bind(owner.clone());
                 self.pass.sql(")");
             }
+        }
+    }
+
+    /// Under a `NOT`, the first multi-valued path a comparison reads
+    /// outside aggregates, and the index of its first multi-valued step.
+    fn negated_many(&self, compare: &'q Compare) -> Option<(&'q [Join], usize)> {
+        if !self.negated {
+            return None;
+        }
+        let mut found = None;
+        compare.paths(&mut |path, inside| {
+            if found.is_none() && !inside {
+                found = first_many(path).map(|k| (path, k));
+            }
+        });
+        found
+    }
+
+    /// `alias.column IN (SELECT ...)`.
+    fn in_query(&mut self, alias: Alias, column: &'static str, query: &'q Subquery) {
+        self.pass.column(alias, column);
+        self.pass.sql(" IN (");
+        let q = Query::of_subquery(query);
+        let inner = Select::at(&q, &mut *self.pass, self.level + 1);
+        match &query.item {
+            Some(item) => inner.value_rows(item),
+            None => inner.pks(false),
+        }
+        self.pass.sql(")");
+    }
+
+    /// `left <op> right` between expressions.
+    fn compare_exprs(&mut self, compare: &Compare) {
+        let Compare { left, op, right } = compare;
+        let right = |i: usize| {
+            right
+                .get(i)
+                .cloned()
+                .unwrap_or(ExprNode::Value(Value::String(None)))
+        };
+        let operator = match op {
+            LookupOp::IsNull(null) => {
+                self.expr(left);
+                self.pass
+                    .sql(if *null { " IS NULL" } else { " IS NOT NULL" });
+                return;
+            }
+            LookupOp::In if compare.right.is_empty() => {
+                self.pass.sql("1 = 0");
+                return;
+            }
+            LookupOp::In => {
+                self.expr(left);
+                self.pass.sql(" IN (");
+                for (i, value) in compare.right.iter().enumerate() {
+                    if i > 0 {
+                        self.pass.sql(", ");
+                    }
+                    self.expr(value);
+                }
+                self.pass.sql(")");
+                return;
+            }
+            LookupOp::Range => {
+                self.expr(left);
+                self.pass.sql(" BETWEEN ");
+                self.expr(&right(0));
+                self.pass.sql(" AND ");
+                self.expr(&right(1));
+                return;
+            }
+            LookupOp::Ne => " <> ",
+            LookupOp::Gt => " > ",
+            LookupOp::Gte => " >= ",
+            LookupOp::Lt => " < ",
+            LookupOp::Lte => " <= ",
+            // The text lookups are not offered on expressions.
+            _ => " = ",
+        };
+        self.expr(left);
+        self.pass.sql(operator);
+        self.expr(&right(0));
+    }
+
+    /// One expression.
+    fn expr(&mut self, expr: &ExprNode) {
+        match expr {
+            ExprNode::Column { path, column } => {
+                if self.unqualified {
+                    self.pass.ident(column);
+                } else {
+                    let alias = match self.redirect {
+                        Some((redirected, alias)) if redirected == path.as_slice() => alias,
+                        _ => self.alias(path),
+                    };
+                    self.pass.column(alias, column);
+                }
+            }
+            ExprNode::Outer(column) => {
+                let outer = Alias::BASE.at(self.level.saturating_sub(1));
+                self.pass.column(outer, column);
+            }
+            ExprNode::Value(value) => self.pass.bind(value.clone()),
+            ExprNode::Arith(left, op, right) => {
+                self.pass.sql("(");
+                self.expr(left);
+                self.pass.sql(match op {
+                    Arith::Add => " + ",
+                    Arith::Sub => " - ",
+                    Arith::Mul => " * ",
+                    Arith::Div => " / ",
+                });
+                self.expr(right);
+                self.pass.sql(")");
+            }
+            ExprNode::Aggregate(func, arg) => {
+                let Some(arg) = arg else {
+                    self.pass.sql("COUNT(*)");
+                    return;
+                };
+                self.pass.sql(match func {
+                    AggFunc::Count => "COUNT(",
+                    AggFunc::CountDistinct => "COUNT(DISTINCT ",
+                    AggFunc::Sum => "SUM(",
+                    AggFunc::Avg => "AVG(",
+                    AggFunc::Min => "MIN(",
+                    AggFunc::Max => "MAX(",
+                });
+                // An aggregate reads the joins the filters kept.
+                let scope = std::mem::replace(&mut self.scope, Scope::Any);
+                self.expr(arg);
+                self.scope = scope;
+                self.pass.sql(")");
+            }
+            ExprNode::Part {
+                part,
+                source,
+                arg,
+                zone,
+            } => self.date_part(*part, *source, arg, zone.0),
+        }
+    }
+
+    /// A part of a date, a time or a date and time (the last read in
+    /// `zone`, UTC when `None`), as an integer, or the date.
+    ///
+    /// ```text
+    /// PostgreSQL: CAST(EXTRACT(YEAR FROM "t0"."created" AT TIME ZONE 'UTC') AS INTEGER)
+    /// SQLite:     CAST(strftime('%Y', "t0"."created") AS INTEGER)
+    /// ```
+    fn date_part(
+        &mut self,
+        part: DatePart,
+        source: SqlType,
+        arg: &ExprNode,
+        zone: Option<&'static tz::Zone>,
+    ) {
+        let zoned = source == SqlType::DateTime;
+        if self.pass.backend() == Backend::Postgres {
+            let local = |select: &mut Self| {
+                select.expr(arg);
+                if zoned {
+                    select.pass.sql(" AT TIME ZONE ");
+                    select.pass.sql(zone.map_or("'UTC'", |z| z.literal));
+                }
+            };
+            if part == DatePart::Date {
+                self.pass.sql("CAST(");
+                local(self);
+                self.pass.sql(" AS DATE)");
+                return;
+            }
+            self.pass.sql("CAST(");
+            if part == DatePart::Second {
+                self.pass.sql("FLOOR(");
+            }
+            self.pass.sql(match part {
+                DatePart::Year => "EXTRACT(YEAR FROM ",
+                DatePart::Month => "EXTRACT(MONTH FROM ",
+                DatePart::Day => "EXTRACT(DAY FROM ",
+                DatePart::WeekDay => "EXTRACT(DOW FROM ",
+                DatePart::Hour => "EXTRACT(HOUR FROM ",
+                DatePart::Minute => "EXTRACT(MINUTE FROM ",
+                DatePart::Second | DatePart::Date => "EXTRACT(SECOND FROM ",
+            });
+            local(self);
+            self.pass.sql(if part == DatePart::Second {
+                ")) AS INTEGER)"
+            } else {
+                ") AS INTEGER)"
+            });
+        } else {
+            let local = |select: &mut Self| match zone {
+                Some(zone) if zoned => {
+                    select.pass.sql(zone.sqlite_before);
+                    select.expr(arg);
+                    select.pass.sql(tz::SQLITE_END);
+                }
+                _ => select.expr(arg),
+            };
+            if part == DatePart::Date {
+                self.pass.sql("date(");
+                local(self);
+                self.pass.sql(")");
+                return;
+            }
+            self.pass.sql(match part {
+                DatePart::Year => "CAST(strftime('%Y', ",
+                DatePart::Month => "CAST(strftime('%m', ",
+                DatePart::Day => "CAST(strftime('%d', ",
+                DatePart::WeekDay => "CAST(strftime('%w', ",
+                DatePart::Hour => "CAST(strftime('%H', ",
+                DatePart::Minute => "CAST(strftime('%M', ",
+                DatePart::Second | DatePart::Date => "CAST(strftime('%S', ",
+            });
+            local(self);
+            self.pass.sql(") AS INTEGER)");
+        }
+        if part == DatePart::WeekDay {
+            // Django's week_day: 1 is Sunday.
+            self.pass.sql(" + 1");
         }
     }
 
@@ -833,22 +1204,31 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
         match self.q.ordering {
             Some(keys) => {
                 for (i, key) in keys.iter().enumerate() {
-                    self.order_key(i, &key.path, key.column, key.desc);
+                    self.pass.sql(if i == 0 { " ORDER BY " } else { ", " });
+                    match &key.expr {
+                        Some(expr) => self.expr(expr),
+                        None => {
+                            let alias = self.alias(&key.path);
+                            self.pass.column(alias, key.column);
+                        }
+                    }
+                    self.pass.sql(if key.desc { " DESC" } else { " ASC" });
+                    match key.nulls_first {
+                        Some(true) => self.pass.sql(" NULLS FIRST"),
+                        Some(false) => self.pass.sql(" NULLS LAST"),
+                        None => {}
+                    }
                 }
             }
             None => {
                 for (i, &(column, desc)) in self.q.meta.ordering.iter().enumerate() {
-                    self.order_key(i, &[], column, desc);
+                    self.pass.sql(if i == 0 { " ORDER BY " } else { ", " });
+                    let base = self.base();
+                    self.pass.column(base, column);
+                    self.pass.sql(if desc { " DESC" } else { " ASC" });
                 }
             }
         }
-    }
-
-    fn order_key(&mut self, i: usize, path: &[Join], column: &'static str, desc: bool) {
-        self.pass.sql(if i == 0 { " ORDER BY " } else { ", " });
-        let alias = self.alias(path);
-        self.pass.column(alias, column);
-        self.pass.sql(if desc { " DESC" } else { " ASC" });
     }
 
     /// `LIMIT ? OFFSET ?`; `LIMIT 1` when `exists`.
@@ -880,39 +1260,74 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
 
     /// One selected column or aggregate.
     fn item(&mut self, item: &SelectItem) {
-        let Some(column) = item.column else {
-            self.pass.sql(match item.agg {
-                Some(AggFunc::Count) => "COUNT(*)",
-                _ => "NULL",
-            });
-            return;
-        };
-        let alias = self.alias(&item.path);
-        let Some(agg) = item.agg else {
-            self.pass.column(alias, column);
-            return;
-        };
         // Keep the column's type: PostgreSQL widens SUM(int) to
-        // bigint/numeric and AVG to numeric.
-        let cast = matches!(agg, AggFunc::Sum | AggFunc::Avg);
+        // bigint/numeric, AVG to numeric, and arithmetic on a bound value
+        // to the value's type.
+        let cast = matches!(
+            item.expr,
+            ExprNode::Aggregate(AggFunc::Sum | AggFunc::Avg, _) | ExprNode::Arith(..)
+        );
         if cast {
             self.pass.sql("CAST(");
         }
-        self.pass.sql(match agg {
-            AggFunc::Count => "COUNT(",
-            AggFunc::CountDistinct => "COUNT(DISTINCT ",
-            AggFunc::Sum => "SUM(",
-            AggFunc::Avg => "AVG(",
-            AggFunc::Min => "MIN(",
-            AggFunc::Max => "MAX(",
-        });
-        self.pass.column(alias, column);
-        self.pass.sql(")");
+        self.expr(&item.expr);
         if cast {
             self.pass.sql(" AS ");
             self.pass.type_name(item.sql_type);
             self.pass.sql(")");
         }
+    }
+
+    /// `SELECT item ...` of a subquery that selects one column.
+    fn value_rows(mut self, item: &'q SelectItem) {
+        let q = self.q;
+        self.join_filters();
+        self.join_expr(&item.expr);
+        if q.limited() {
+            self.join_ordering();
+        }
+        self.pass.sql("SELECT ");
+        if q.distinct {
+            self.pass.sql("DISTINCT ");
+        }
+        self.item(item);
+        self.from();
+        self.filters();
+        if q.grouped() {
+            self.pass.sql(" GROUP BY ");
+            let base = self.base();
+            self.pass.column(base, q.meta.pk_column);
+            self.having();
+        }
+        if q.limited() {
+            self.order_by();
+        }
+        self.limits(false);
+    }
+}
+
+/// What an `EXISTS` on a multi-valued relation tests on the related rows.
+#[derive(Clone, Copy)]
+enum Test<'q> {
+    /// A lookup on a column of the last table.
+    Lookup(&'static str, LookupOp, &'q [Value]),
+    /// A comparison of expressions reading it.
+    Compare(&'q Compare),
+    /// A column of the last table `IN (SELECT ...)`.
+    InQuery(&'static str, &'q Subquery),
+}
+
+/// Whether a `filter()` call's condition is on aggregates (`HAVING`).
+fn having(node: &Node) -> bool {
+    match node {
+        Node::Compare(compare) => compare.aggregates(),
+        Node::And(nodes) | Node::Or(nodes) => nodes.iter().any(having),
+        Node::Not(inner) => having(inner),
+        Node::Lookup(_)
+        | Node::PkInJoin { .. }
+        | Node::Pk(..)
+        | Node::Exists(_)
+        | Node::InQuery { .. } => false,
     }
 }
 

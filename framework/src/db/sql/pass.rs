@@ -41,11 +41,16 @@ pub(crate) const MAX_IN_VALUES: usize = 32;
 /// A table alias: `t0` for the queried table, `t1`, `t2`, ... for the
 /// joined ones, `t1_j` for the join table on the way to `t1`; `u0`, `u1`,
 /// ... (and `u1_j`) inside a subquery that tests a multi-valued relation.
+///
+/// A query nested in another (`EXISTS (...)`, `IN (SELECT ...)`) names its
+/// tables at its own level: `q1t0`, `q1u1`, ... so that a column of the
+/// enclosing query stays reachable by its name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Alias {
     n: u32,
     via: bool,
     sub: bool,
+    level: u8,
 }
 
 impl Alias {
@@ -54,6 +59,7 @@ impl Alias {
         n: 0,
         via: false,
         sub: false,
+        level: 0,
     };
 
     /// `t{n}`.
@@ -62,6 +68,7 @@ impl Alias {
             n,
             via: false,
             sub: false,
+            level: 0,
         }
     }
 
@@ -71,7 +78,13 @@ impl Alias {
             n,
             via: false,
             sub: true,
+            level: 0,
         }
+    }
+
+    /// The same alias in the query nested `level` deep.
+    pub(crate) const fn at(self, level: u8) -> Self {
+        Self { level, ..self }
     }
 
     /// `t{n}_j`: the join table of a many-to-many step to `t{n}`.
@@ -80,7 +93,10 @@ impl Alias {
     }
 
     fn word(self) -> u64 {
-        u64::from(self.n) << 2 | u64::from(self.sub) << 1 | u64::from(self.via)
+        u64::from(self.n) << 10
+            | u64::from(self.level) << 2
+            | u64::from(self.sub) << 1
+            | u64::from(self.via)
     }
 }
 
@@ -264,7 +280,15 @@ impl SqlPass {
         let (left, right) = (self.quote.left(), self.quote.right());
         let via = if alias.via { "_j" } else { "" };
         let letter = if alias.sub { 'u' } else { 't' };
-        let _ = write!(self.out, "{left}{letter}{}{via}{right}", alias.n);
+        let _ = if alias.level == 0 {
+            write!(self.out, "{left}{letter}{}{via}{right}", alias.n)
+        } else {
+            write!(
+                self.out,
+                "{left}q{}{letter}{}{via}{right}",
+                alias.level, alias.n
+            )
+        };
     }
 }
 

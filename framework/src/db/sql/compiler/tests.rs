@@ -5,6 +5,7 @@ use sea_query::Value;
 
 use super::{Kind, Query, Set};
 use crate::db::executor::Backend;
+use crate::db::query::expr::{Arith, ExprNode};
 use crate::db::query::values::Selection as _;
 use crate::db::query::{Aggregate, QuerySet};
 use crate::db::sql::cache::render;
@@ -196,20 +197,25 @@ fn update_values_and_annotate() {
     let sets = [
         Set {
             column: "stars",
-            value: 1.into(),
-            increment: true,
+            value: ExprNode::Arith(
+                Box::new(ExprNode::Column {
+                    path: Vec::new(),
+                    column: "stars",
+                }),
+                Arith::Add,
+                Box::new(ExprNode::Value(1.into())),
+            ),
         },
         Set {
             column: "title",
-            value: "t".into(),
-            increment: false,
+            value: ExprNode::Value("t".into()),
         },
     ];
     check(
         &qs,
         Kind::Update(&sets),
         Backend::Postgres,
-        r#"UPDATE "compilertest_note" SET "stars" = "stars" + $1, "title" = $2 WHERE "id" IN (SELECT "t0"."id" FROM "compilertest_note" AS "t0" WHERE "t0"."stars" > $3)"#,
+        r#"UPDATE "compilertest_note" SET "stars" = ("stars" + $1), "title" = $2 WHERE "id" IN (SELECT "t0"."id" FROM "compilertest_note" AS "t0" WHERE "t0"."stars" > $3)"#,
         &[Value::Int(Some(1)), Value::from("t"), Value::Int(Some(2))],
     );
     let items = (
@@ -336,5 +342,131 @@ fn aggregates_over_a_slice_or_distinct_rows_read_a_subquery() {
             r#"SELECT CAST(SUM("t0"."stars") AS INTEGER) FROM (SELECT DISTINCT "t0"."id", "t0"."title", "t0"."stars", "t0"."rating", "t0"."writer_id" FROM "compilertest_note" AS "t0" {WRITER_JOIN} WHERE "t1"."name" = $1) AS "t0""#
         ),
         &[Value::from("a")],
+    );
+}
+
+#[test]
+fn f_expressions_compare_columns_and_compute() {
+    use crate::db::query::F;
+    let qs = Note::objects()
+        .filter(F(Note::id).gt(F(Note::writer.then(Writer::id)) * 2))
+        .unordered();
+    check(
+        &qs,
+        Kind::Select,
+        Backend::Postgres,
+        &format!(r#"{NOTE} {WRITER_JOIN} WHERE "t0"."id" > ("t1"."id" * $1)"#),
+        &[Value::BigInt(Some(2))],
+    );
+}
+
+#[test]
+fn a_condition_on_an_aggregate_is_a_having_clause() {
+    let qs = Post::objects()
+        .filter(Post::title.startswith("a"))
+        .filter(Post::tags.then(Tag::id).count().gt(1))
+        .unordered();
+    let from = r#"FROM "compilertest_post" AS "t0" LEFT JOIN "compilertest_post_tags" AS "t1_j" ON "t1_j"."post_id" = "t0"."id" LEFT JOIN "compilertest_tag" AS "t1" ON "t1"."id" = "t1_j"."tag_id" WHERE "t0"."title" LIKE ? ESCAPE '!'"#;
+    let values = [Value::from("a%"), Value::BigInt(Some(1))];
+    check(
+        &qs,
+        Kind::Select,
+        Backend::Sqlite,
+        &format!(
+            r#"SELECT "t0"."id", "t0"."title" {from} GROUP BY "t0"."id", "t0"."title" HAVING COUNT("t1"."id") > ?"#
+        ),
+        &values,
+    );
+    // Counting the groups that pass reads them as a subquery.
+    check(
+        &qs,
+        Kind::Count,
+        Backend::Sqlite,
+        &format!(
+            r#"SELECT COUNT(*) FROM (SELECT "t0"."id" {from} GROUP BY "t0"."id" HAVING COUNT("t1"."id") > ?) AS "sub""#
+        ),
+        &values,
+    );
+}
+
+#[test]
+fn date_parts_on_both_backends() {
+    #[derive(Debug, Clone, Model)]
+    #[model(app = "compilertest")]
+    pub(crate) struct Stamp {
+        pub(crate) id: Auto<i64>,
+        pub(crate) at: crate::db::DateTime,
+    }
+    let qs = Stamp::objects()
+        .filter(Stamp::at.year().gte(2020))
+        .unordered();
+    let two_thousand_twenty = [Value::Int(Some(2020))];
+    check(
+        &qs,
+        Kind::Select,
+        Backend::Postgres,
+        r#"SELECT "t0"."id", "t0"."at" FROM "compilertest_stamp" AS "t0" WHERE CAST(EXTRACT(YEAR FROM "t0"."at" AT TIME ZONE 'UTC') AS INTEGER) >= $1"#,
+        &two_thousand_twenty,
+    );
+    check(
+        &qs,
+        Kind::Select,
+        Backend::Sqlite,
+        r#"SELECT "t0"."id", "t0"."at" FROM "compilertest_stamp" AS "t0" WHERE CAST(strftime('%Y', "t0"."at") AS INTEGER) >= ?"#,
+        &two_thousand_twenty,
+    );
+    let paris = crate::db::TimeZone::named("Europe/Paris").expect("a zone");
+    let qs = Stamp::objects()
+        .filter(Stamp::at.in_zone(paris).week_day().eq(1))
+        .unordered();
+    check(
+        &qs,
+        Kind::Select,
+        Backend::Postgres,
+        r#"SELECT "t0"."id", "t0"."at" FROM "compilertest_stamp" AS "t0" WHERE CAST(EXTRACT(DOW FROM "t0"."at" AT TIME ZONE 'Europe/Paris') AS INTEGER) + 1 = $1"#,
+        &[Value::Int(Some(1))],
+    );
+    let sqlite = render(&Query::of(&qs), Kind::Select, Backend::Sqlite);
+    assert!(
+        sqlite
+            .sql
+            .contains(r#"CAST(strftime('%w', (SELECT datetime("v" + (CASE WHEN "v" < "#)
+            && sqlite
+                .sql
+                .ends_with(r#"FROM (SELECT unixepoch("t0"."at") AS "v"))) AS INTEGER) + 1 = ?"#),
+        "{}",
+        sqlite.sql
+    );
+}
+
+#[test]
+fn subqueries_name_their_tables_at_their_own_level() {
+    use crate::db::query::{F, OuterRef, exists};
+    let qs = Writer::objects()
+        .filter(exists(Note::objects().filter(
+            F(Note::writer).eq(OuterRef(Writer::id)) & Note::stars.gt(4),
+        )))
+        .filter(Writer::id.in_query(Note::objects().values(Note::writer)))
+        .unordered();
+    check(
+        &qs,
+        Kind::Select,
+        Backend::Sqlite,
+        r#"SELECT "t0"."id", "t0"."name" FROM "compilertest_writer" AS "t0" WHERE EXISTS (SELECT "q1t0"."id" FROM "compilertest_note" AS "q1t0" WHERE "q1t0"."writer_id" = "t0"."id" AND "q1t0"."stars" > ? LIMIT ?) AND "t0"."id" IN (SELECT "q1t0"."writer_id" FROM "compilertest_note" AS "q1t0")"#,
+        &[Value::Int(Some(4)), Value::from(1_u64)],
+    );
+}
+
+#[test]
+fn nulls_first_or_last_and_reverse() {
+    let qs = Note::objects()
+        .order_by([Note::rating.desc().nulls_last(), Note::id.asc()])
+        .reverse();
+    check(
+        &qs,
+        Kind::Select,
+        Backend::Sqlite,
+        &format!(r#"{NOTE} ORDER BY "t0"."rating" ASC NULLS FIRST, "t0"."id" DESC"#),
+        &[],
     );
 }
