@@ -15,8 +15,10 @@
 //!
 //! | app | what it brings |
 //! |---|---|
+//! | [`admin`] | the generated admin: list, search, filters, sort, pages, add, change and delete pages behind the staff login and permissions |
 //! | [`staticfiles`] | static files served from memory at nginx speed, `static_url` in templates, `manage collectstatic`, checks |
 
+pub mod admin;
 pub mod auth;
 pub mod messages;
 pub mod sessions;

@@ -1,0 +1,196 @@
+//! The generated admin (`django.contrib.admin`): the models a project
+//! registers get a list page with search, filters, sortable columns and
+//! pages, and add, change and delete pages built from the model, behind
+//! the staff login and each model's permissions.
+//!
+//! ```no_run
+//! use manouche::contrib::admin::{AdminSite, ModelAdmin};
+//! use manouche::db::{Auto, Model};
+//! use manouche::prelude::*;
+//!
+//! #[derive(Debug, Default, Model)]
+//! #[model(app = "blog")]
+//! pub struct Article {
+//!     pub id: Auto<i64>,
+//!     #[model(max_length = 200)]
+//!     pub title: String,
+//!     pub published: bool,
+//! }
+//!
+//! # async fn run() -> manouche::Result<()> {
+//! let admin = AdminSite::new().register(
+//!     ModelAdmin::<Article>::new()
+//!         .list_display(&["title", "published"])
+//!         .search_fields(&["title"])
+//!         .list_filter(&["published"]),
+//! );
+//! Project::from_settings("settings.toml")?
+//!     .app(manouche::contrib::sessions::app())
+//!     .app(manouche::contrib::auth::app())
+//!     .app(admin.app())
+//!     .manage()
+//!     .await
+//! # }
+//! ```
+//!
+//! # Pages (namespace `admin`, under `/admin/`)
+//!
+//! | page | URL | who |
+//! |---|---|---|
+//! | index | `/admin/` | active staff members; lists the models they may view or change |
+//! | list | `/admin/<app>/<model>/` | the `view` or `change` permission |
+//! | add | `/admin/<app>/<model>/add/` | the `add` permission |
+//! | change | `/admin/<app>/<model>/<pk>/change/` | `change` (or `view`: read only) |
+//! | delete | `/admin/<app>/<model>/<pk>/delete/` | the `delete` permission |
+//!
+//! An anonymous visitor is sent to the login page with `?next=`; a user
+//! who is not active staff, or lacks the permission, gets 403. Superusers
+//! have every permission. Every form carries the CSRF token and every
+//! `POST` is checked by the CSRF middleware.
+//!
+//! # The list page's query string
+//!
+//! Only names the [`ModelAdmin`] allows reach the query, and values are
+//! bound: `q` (the search, each word in any search field), `o` (sort: the
+//! 1-based `list_display` columns, `-` for descending, joined by `.`, as
+//! Django's `?o=2.-1`), `p` (the page), and one parameter per
+//! `list_filter` field (`?published=true`). Anything else gets 400 rather
+//! than being ignored, so that a mistyped filter never shows every row.
+//!
+//! # Delete confirmation
+//!
+//! The confirmation page shows what the delete will remove, per model,
+//! cascades and many-to-many links included: the delete is run inside a
+//! transaction that is rolled back, so the counts are the database's own
+//! and follow every `on_delete` rule.
+
+mod options;
+mod render;
+mod views;
+
+use std::sync::Arc;
+
+pub use options::ModelAdmin;
+pub(crate) use options::Registered;
+
+use crate::App;
+use crate::StartupError;
+use crate::app::{CheckContext, Ready};
+use crate::checks::CheckMessage;
+use crate::db::Model;
+
+/// The admin site: the registered models and the site's title. Build it,
+/// then install [`app`](Self::app).
+#[derive(Clone)]
+pub struct AdminSite {
+    header: String,
+    models: Vec<Arc<dyn Registered>>,
+}
+
+impl std::fmt::Debug for AdminSite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminSite")
+            .field("header", &self.header)
+            .field(
+                "models",
+                &self
+                    .models
+                    .iter()
+                    .map(|m| m.meta().name)
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl Default for AdminSite {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl AdminSite {
+    /// A site with no model yet, titled "Site administration".
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            header: "Site administration".to_owned(),
+            models: Vec::new(),
+        }
+    }
+
+    /// The title shown at the top of every admin page (Django's
+    /// `site_header`).
+    #[must_use]
+    pub fn site_header(mut self, header: impl Into<String>) -> Self {
+        self.header = header.into();
+        self
+    }
+
+    /// Registers a model with its options. A model registered twice, or
+    /// an option naming no field of the model, is reported by `manage
+    /// check` and stops the project from starting.
+    #[must_use]
+    pub fn register<M: Model + Default>(mut self, admin: ModelAdmin<M>) -> Self {
+        self.models.push(Arc::new(admin));
+        self
+    }
+
+    /// The registered model `app_label.model_name` (lowercase, as in URLs).
+    pub(crate) fn model(&self, app: &str, model: &str) -> Option<&Arc<dyn Registered>> {
+        self.models
+            .iter()
+            .find(|m| m.meta().app == app && m.meta().model_name() == model)
+    }
+
+    /// The app to install: its pages under `admin/`. Install it after the
+    /// sessions and auth apps.
+    pub fn app(self) -> App {
+        let site = Arc::new(self);
+        let checked = Arc::clone(&site);
+        App::new("admin")
+            .urls("admin/", views::urls())
+            .ready(move |ready: &mut Ready<'_>| -> Result<(), StartupError> {
+                ready.services_mut().insert_arc(Arc::clone(&site));
+                Ok(())
+            })
+            .check(move |context: &CheckContext<'_>| checks(&checked, context))
+    }
+}
+
+/// `admin.E001`: the auth app is missing; `admin.E002`: an option names
+/// no field; `admin.E003`: a model is registered twice.
+fn checks(site: &AdminSite, context: &CheckContext<'_>) -> Vec<CheckMessage> {
+    let mut out = Vec::new();
+    if !context.apps.iter().any(|a| a.label == "auth") {
+        out.push(CheckMessage::error(
+            "admin.E001",
+            "the admin logs staff members in with the auth app, which is not installed",
+            "add .app(manouche::contrib::sessions::app()) and .app(manouche::contrib::auth::app()) before the admin",
+        ));
+    }
+    for (i, model) in site.models.iter().enumerate() {
+        for problem in model.problems() {
+            out.push(CheckMessage::error(
+                "admin.E002",
+                format!("the admin of {}: {problem}", model.meta().name),
+                "name fields of the model in the ModelAdmin options",
+            ));
+        }
+        let meta = model.meta();
+        if site.models[..i]
+            .iter()
+            .any(|m| m.meta().app == meta.app && m.meta().name == meta.name)
+        {
+            out.push(CheckMessage::error(
+                "admin.E003",
+                format!(
+                    "{}.{} is registered in the admin twice",
+                    meta.app, meta.name
+                ),
+                "register each model once",
+            ));
+        }
+    }
+    out
+}

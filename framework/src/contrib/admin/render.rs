@@ -1,0 +1,182 @@
+//! Values and links as the admin's pages show them.
+
+use std::fmt::Write as _;
+
+use sea_query::Value;
+
+use crate::db::model::FieldMeta;
+
+/// A field's label: its verbose name, capitalised (Django's
+/// `label_for_field`).
+pub(crate) fn label(field: &FieldMeta) -> String {
+    let name = if field.verbose_name.is_empty() {
+        field.name.replace('_', " ")
+    } else {
+        field.verbose_name.to_owned()
+    };
+    capitalise(&name)
+}
+
+/// `text` with its first letter in upper case.
+pub(crate) fn capitalise(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// A list cell: a choice by its label, a yes/no field as "Yes"/"No", an
+/// empty value as Django's "-".
+pub(crate) fn cell(field: &FieldMeta, value: &Value) -> String {
+    if !field.choices.is_empty() {
+        let shown = self::value(value);
+        if let Some((_, label)) = field.choices.iter().find(|(v, _)| *v == shown) {
+            return (*label).to_owned();
+        }
+        return shown;
+    }
+    match value {
+        Value::Bool(Some(true)) => "Yes".to_owned(),
+        Value::Bool(Some(false)) => "No".to_owned(),
+        _ => self::value(value),
+    }
+}
+
+/// A value as text; NULL as "-".
+pub(crate) fn value(value: &Value) -> String {
+    match value {
+        Value::Bool(Some(b)) => b.to_string(),
+        Value::TinyInt(Some(n)) => n.to_string(),
+        Value::SmallInt(Some(n)) => n.to_string(),
+        Value::Int(Some(n)) => n.to_string(),
+        Value::BigInt(Some(n)) => n.to_string(),
+        Value::TinyUnsigned(Some(n)) => n.to_string(),
+        Value::SmallUnsigned(Some(n)) => n.to_string(),
+        Value::Unsigned(Some(n)) => n.to_string(),
+        Value::BigUnsigned(Some(n)) => n.to_string(),
+        Value::Float(Some(n)) => n.to_string(),
+        Value::Double(Some(n)) => n.to_string(),
+        Value::String(Some(s)) => (**s).clone(),
+        Value::Char(Some(c)) => c.to_string(),
+        Value::Decimal(Some(d)) => d.to_string(),
+        Value::ChronoDate(Some(d)) => d.format("%Y-%m-%d").to_string(),
+        Value::ChronoTime(Some(t)) => t.format("%H:%M:%S").to_string(),
+        Value::ChronoDateTimeUtc(Some(t)) => t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        Value::Uuid(Some(u)) => u.to_string(),
+        Value::Json(Some(j)) => j.to_string(),
+        Value::Bytes(Some(b)) => format!("({} bytes)", b.len()),
+        _ => "-".to_owned(),
+    }
+}
+
+/// The list page's own URL with `changes` applied to its query string
+/// (`None` removes a parameter): `?q=rust&o=2`.
+pub(crate) fn query_url(params: &[(String, String)], changes: &[(&str, Option<&str>)]) -> String {
+    let mut pairs: Vec<(&str, &str)> = params
+        .iter()
+        .filter(|(k, _)| !changes.iter().any(|(c, _)| c == k))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    for (name, value) in changes {
+        if let Some(value) = value {
+            pairs.push((name, value));
+        }
+    }
+    if pairs.is_empty() {
+        return "?".to_owned();
+    }
+    let mut out = String::from("?");
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        let _ = write!(
+            out,
+            "{}={}",
+            percent_encoding::utf8_percent_encode(k, QUERY),
+            percent_encoding::utf8_percent_encode(v, QUERY)
+        );
+    }
+    out
+}
+
+/// What a query string value escapes.
+const QUERY: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// Links to the pages around `page` of `num_pages`: the first two, the
+/// three on each side, the last two, with `None` for the gaps (Django's
+/// elided page range).
+pub(crate) fn page_links(
+    page: u64,
+    num_pages: u64,
+    url: impl Fn(u64) -> String,
+) -> Vec<Option<(u64, String)>> {
+    if num_pages <= 1 {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let mut last = 0;
+    for n in 1..=num_pages {
+        let near = n <= 2 || n + 2 > num_pages || n.abs_diff(page) <= 3;
+        if !near {
+            continue;
+        }
+        if n > last + 1 {
+            out.push(None);
+        }
+        out.push(Some((n, url(n))));
+        last = n;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_urls_keep_the_other_parameters_and_escape() {
+        let params = vec![
+            ("q".to_owned(), "a&b c".to_owned()),
+            ("p".to_owned(), "3".to_owned()),
+        ];
+        assert_eq!(query_url(&params, &[("p", None)]), "?q=a%26b%20c");
+        assert_eq!(
+            query_url(&params, &[("o", Some("-2.1"))]),
+            "?q=a%26b%20c&p=3&o=-2.1"
+        );
+        assert_eq!(query_url(&[], &[("p", None)]), "?");
+    }
+
+    #[test]
+    fn page_links_elide_the_middle() {
+        let pages: Vec<Option<u64>> = page_links(10, 20, |n| n.to_string())
+            .into_iter()
+            .map(|l| l.map(|(n, _)| n))
+            .collect();
+        assert_eq!(
+            pages,
+            [
+                Some(1),
+                Some(2),
+                None,
+                Some(7),
+                Some(8),
+                Some(9),
+                Some(10),
+                Some(11),
+                Some(12),
+                Some(13),
+                None,
+                Some(19),
+                Some(20)
+            ]
+        );
+        assert!(page_links(1, 1, |n| n.to_string()).is_empty());
+    }
+}

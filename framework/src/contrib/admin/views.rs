@@ -1,0 +1,449 @@
+//! The admin's views (namespace `admin`) and their pages.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{Path, RawQuery};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use super::options::{FormOutcome, ListPage};
+use super::{AdminSite, Registered, render};
+use crate::TemplateResponse;
+use crate::contrib::auth::{StaffRequired, User};
+use crate::contrib::messages::Messages;
+use crate::db::{Database, Db, ModelMeta};
+use crate::forms::FormData;
+use crate::services::Service;
+use crate::urls::Urls;
+
+pub(super) fn urls() -> Urls {
+    Urls::new()
+        .path("", get(index), "index")
+        .path("<app>/<model>/", get(changelist), "changelist")
+        .path("<app>/<model>/add/", get(add_form).post(add_submit), "add")
+        .path(
+            "<app>/<model>/<pk>/change/",
+            get(change_form).post(change_submit),
+            "change",
+        )
+        .path(
+            "<app>/<model>/<pk>/delete/",
+            get(delete_form).post(delete_submit),
+            "delete",
+        )
+}
+
+/// A model on the index: its plural name, its list and (when the user may
+/// add) its add page.
+pub(crate) type IndexEntry = (String, String, Option<String>);
+
+/// The index: the models the user may see, by app.
+#[derive(Debug, Template, TemplateResponse)]
+#[template(path = "admin/index.html")]
+pub(crate) struct IndexPage {
+    /// The site's title.
+    pub(crate) header: String,
+    /// Who is logged in.
+    pub(crate) username: String,
+    /// `(app label, [(model name plural, list URL, add URL if allowed)])`.
+    pub(crate) apps: Vec<(String, Vec<IndexEntry>)>,
+}
+
+/// A model's list page.
+#[derive(Debug, Template, TemplateResponse)]
+#[template(path = "admin/change_list.html")]
+pub(crate) struct ChangeListPage {
+    /// The site's title.
+    pub(crate) header: String,
+    /// Who is logged in.
+    pub(crate) username: String,
+    /// The model's plural name.
+    pub(crate) title: String,
+    /// The add page, when the user may add.
+    pub(crate) add_url: Option<String>,
+    /// The page's contents.
+    list: ListPage,
+    /// The change pages' URL before the primary key.
+    base: String,
+}
+
+/// The add or change form.
+#[derive(Debug, Template, TemplateResponse)]
+#[template(path = "admin/change_form.html")]
+pub(crate) struct ChangeFormPage {
+    /// The site's title.
+    pub(crate) header: String,
+    /// Who is logged in.
+    pub(crate) username: String,
+    /// "Add article" / "Change article".
+    pub(crate) title: String,
+    /// The list page.
+    pub(crate) list_url: String,
+    /// The object's title, on a change page.
+    pub(crate) object: Option<String>,
+    /// The form's fields, drawn.
+    pub(crate) form: String,
+    /// Whether the form sends files.
+    pub(crate) multipart: bool,
+    /// The delete page, when the user may delete.
+    pub(crate) delete_url: Option<String>,
+    /// Whether the user may save (a `view`-only user sees the form only).
+    pub(crate) can_save: bool,
+}
+
+/// The delete confirmation.
+#[derive(Debug, Template, TemplateResponse)]
+#[template(path = "admin/delete_confirmation.html")]
+pub(crate) struct DeletePage {
+    /// The site's title.
+    pub(crate) header: String,
+    /// Who is logged in.
+    pub(crate) username: String,
+    /// The object's title.
+    pub(crate) object: String,
+    /// The model's name.
+    pub(crate) model: String,
+    /// What goes: `(model label, rows)`.
+    pub(crate) deleted: Vec<(String, u64)>,
+    /// The change page (to go back).
+    pub(crate) change_url: String,
+}
+
+/// A model's URLs.
+fn list_url(meta: &ModelMeta) -> String {
+    format!("/admin/{}/{}/", meta.app, meta.model_name())
+}
+
+/// The registered model named in the URL, or 404.
+fn registered(site: &AdminSite, app: &str, model: &str) -> crate::Result<Arc<dyn Registered>> {
+    site.model(app, model)
+        .cloned()
+        .ok_or_else(|| crate::Error::not_found(format!("no model {app}.{model} in the admin")))
+}
+
+/// Whether `user` may do `action` on `meta` (`view`, `add`, ...).
+async fn may(user: &User, db: &Database, meta: &ModelMeta, action: &str) -> crate::Result<bool> {
+    let perm = format!("{}.{}", meta.app, meta.permission_codename(action));
+    Ok(user.has_perm(db, &perm).await?)
+}
+
+/// 403 unless `user` may do `action`.
+async fn require(user: &User, db: &Database, meta: &ModelMeta, action: &str) -> crate::Result<()> {
+    if may(user, db, meta, action).await? {
+        Ok(())
+    } else {
+        Err(crate::Error::forbidden(format!(
+            "you may not {action} {}",
+            meta.verbose_name_plural
+        )))
+    }
+}
+
+async fn index(
+    StaffRequired(user): StaffRequired,
+    Service(site): Service<AdminSite>,
+    db: Db,
+) -> crate::Result<IndexPage> {
+    // One query for every permission, however many models.
+    let perms = if user.is_superuser {
+        None
+    } else {
+        Some(user.permissions(&db).await?)
+    };
+    let holds = |meta: &ModelMeta, action: &str| {
+        perms.as_ref().is_none_or(|p| {
+            p.contains(&format!(
+                "{}.{}",
+                meta.app,
+                meta.permission_codename(action)
+            ))
+        })
+    };
+    let mut apps: Vec<(String, Vec<IndexEntry>)> = Vec::new();
+    for model in &site.models {
+        let meta = model.meta();
+        if !(holds(meta, "view") || holds(meta, "change")) {
+            continue;
+        }
+        let url = list_url(meta);
+        let add = holds(meta, "add").then(|| format!("{url}add/"));
+        let entry = (render::capitalise(meta.verbose_name_plural), url, add);
+        match apps.iter_mut().find(|(app, _)| app == meta.app) {
+            Some((_, models)) => models.push(entry),
+            None => apps.push((meta.app.to_owned(), vec![entry])),
+        }
+    }
+    Ok(IndexPage {
+        header: site.header.clone(),
+        username: user.username,
+        apps,
+    })
+}
+
+async fn changelist(
+    StaffRequired(user): StaffRequired,
+    Service(site): Service<AdminSite>,
+    db: Db,
+    Path((app, model)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> crate::Result<Response> {
+    let model = registered(&site, &app, &model)?;
+    let meta = model.meta();
+    if !(may(&user, &db, meta, "view").await? || may(&user, &db, meta, "change").await?) {
+        return Err(crate::Error::forbidden(format!(
+            "you may not view {}",
+            meta.verbose_name_plural
+        )));
+    }
+    let params: Vec<(String, String)> =
+        FormData::from_urlencoded(query.as_deref().unwrap_or("").as_bytes())?
+            .iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+    let list = match model.list(&db, &params).await? {
+        Ok(list) => list,
+        Err(bad) => return Err(crate::Error::bad_request(bad.to_string())),
+    };
+    let base = list_url(meta);
+    Ok(ChangeListPage {
+        header: site.header.clone(),
+        username: user.username.clone(),
+        title: render::capitalise(meta.verbose_name_plural),
+        add_url: may(&user, &db, meta, "add")
+            .await?
+            .then(|| format!("{base}add/")),
+        list,
+        base,
+    }
+    .into_response())
+}
+
+async fn add_form(
+    StaffRequired(user): StaffRequired,
+    Service(site): Service<AdminSite>,
+    db: Db,
+    Path((app, model)): Path<(String, String)>,
+) -> crate::Result<Response> {
+    form_view(user, &site, &db, &app, &model, None, None).await
+}
+
+async fn add_submit(
+    StaffRequired(user): StaffRequired,
+    Service(site): Service<AdminSite>,
+    db: Db,
+    Path((app, model)): Path<(String, String)>,
+    messages: Result<Messages, crate::Error>,
+    data: FormData,
+) -> crate::Result<Response> {
+    let saved = Saved {
+        data,
+        messages: messages.ok(),
+    };
+    form_view(user, &site, &db, &app, &model, None, Some(saved)).await
+}
+
+async fn change_form(
+    StaffRequired(user): StaffRequired,
+    Service(site): Service<AdminSite>,
+    db: Db,
+    Path((app, model, pk)): Path<(String, String, String)>,
+) -> crate::Result<Response> {
+    form_view(user, &site, &db, &app, &model, Some(&pk), None).await
+}
+
+async fn change_submit(
+    StaffRequired(user): StaffRequired,
+    Service(site): Service<AdminSite>,
+    db: Db,
+    Path((app, model, pk)): Path<(String, String, String)>,
+    messages: Result<Messages, crate::Error>,
+    data: FormData,
+) -> crate::Result<Response> {
+    let saved = Saved {
+        data,
+        messages: messages.ok(),
+    };
+    form_view(user, &site, &db, &app, &model, Some(&pk), Some(saved)).await
+}
+
+/// A form sent to be saved, and where to say it was (the messages app,
+/// when installed).
+struct Saved {
+    data: FormData,
+    messages: Option<Messages>,
+}
+
+/// The add (`pk` `None`) or change page; with `data`, the save. After a
+/// save, Django's three buttons: "Save" goes to the list, "Save and
+/// continue editing" (`_continue`) back to the object, "Save and add
+/// another" (`_addanother`) to a new form.
+async fn form_view(
+    user: User,
+    site: &AdminSite,
+    db: &Database,
+    app: &str,
+    model: &str,
+    pk: Option<&str>,
+    sent: Option<Saved>,
+) -> crate::Result<Response> {
+    let (data, messages) = match sent {
+        Some(Saved { data, messages }) => (Some(data), messages),
+        None => (None, None),
+    };
+    let model = registered(site, app, model)?;
+    let meta = model.meta();
+    let list = list_url(meta);
+    let can_save = match pk {
+        None => {
+            require(&user, db, meta, "add").await?;
+            true
+        }
+        Some(_) => {
+            let change = may(&user, db, meta, "change").await?;
+            if !change {
+                require(&user, db, meta, "view").await?;
+            }
+            change
+        }
+    };
+    let button = data.as_ref().map(|d| {
+        if d.get("_continue").is_some() {
+            "_continue"
+        } else if d.get("_addanother").is_some() {
+            "_addanother"
+        } else {
+            "_save"
+        }
+    });
+    if data.is_some() && !can_save {
+        return Err(crate::Error::forbidden(format!(
+            "you may not change {}",
+            meta.verbose_name_plural
+        )));
+    }
+    let Some(outcome) = model.form(db, pk, data).await? else {
+        return Err(crate::Error::not_found(format!(
+            "{} with primary key {} does not exist",
+            meta.verbose_name,
+            pk.unwrap_or_default()
+        )));
+    };
+    match outcome {
+        FormOutcome::Saved {
+            pk: saved_pk,
+            title,
+            changed,
+        } => {
+            let name = meta.verbose_name;
+            let done = if pk.is_none() { "added" } else { "changed" };
+            let (to, then) = match button {
+                Some("_continue") => (
+                    format!("{list}{saved_pk}/change/"),
+                    " You may edit it again below.".to_owned(),
+                ),
+                Some("_addanother") => (
+                    format!("{list}add/"),
+                    format!(" You may add another {name} below."),
+                ),
+                _ => (list, String::new()),
+            };
+            if let Some(messages) = messages {
+                let fields = if pk.is_some() && !changed.is_empty() {
+                    format!(" (changed: {})", changed.join(", "))
+                } else {
+                    String::new()
+                };
+                messages.success(format!(
+                    "The {name} “{title}” was {done} successfully{fields}.{then}"
+                ));
+            }
+            Ok(crate::web::found(&to))
+        }
+        FormOutcome::Show { html, multipart } => {
+            let (title, object) = match pk {
+                None => (format!("Add {}", meta.verbose_name), None),
+                Some(pk) => (
+                    format!(
+                        "{} {}",
+                        if can_save { "Change" } else { "View" },
+                        meta.verbose_name
+                    ),
+                    model.title(db, pk).await?,
+                ),
+            };
+            let delete_url = match pk {
+                Some(pk) if may(&user, db, meta, "delete").await? => {
+                    Some(format!("{list}{pk}/delete/"))
+                }
+                _ => None,
+            };
+            let page = ChangeFormPage {
+                header: site.header.clone(),
+                username: user.username,
+                title,
+                list_url: list,
+                object,
+                form: html,
+                multipart,
+                delete_url,
+                can_save,
+            };
+            Ok(page.into_response())
+        }
+    }
+}
+
+async fn delete_form(
+    StaffRequired(user): StaffRequired,
+    Service(site): Service<AdminSite>,
+    db: Db,
+    Path((app, model, pk)): Path<(String, String, String)>,
+) -> crate::Result<Response> {
+    delete_view(user, &site, &db, &app, &model, &pk, false).await
+}
+
+async fn delete_submit(
+    StaffRequired(user): StaffRequired,
+    Service(site): Service<AdminSite>,
+    db: Db,
+    Path((app, model, pk)): Path<(String, String, String)>,
+) -> crate::Result<Response> {
+    delete_view(user, &site, &db, &app, &model, &pk, true).await
+}
+
+/// The confirmation (what the delete would remove), or the delete.
+async fn delete_view(
+    user: User,
+    site: &AdminSite,
+    db: &Database,
+    app: &str,
+    model: &str,
+    pk: &str,
+    confirm: bool,
+) -> crate::Result<Response> {
+    let model = registered(site, app, model)?;
+    let meta = model.meta();
+    require(&user, db, meta, "delete").await?;
+    let not_found = || {
+        crate::Error::not_found(format!(
+            "{} with primary key {pk} does not exist",
+            meta.verbose_name
+        ))
+    };
+    let object = model.title(db, pk).await?.ok_or_else(not_found)?;
+    let deleted = model.delete(db, pk, confirm).await?.ok_or_else(not_found)?;
+    let list = list_url(meta);
+    if confirm {
+        return Ok(crate::web::found(&list));
+    }
+    Ok(DeletePage {
+        header: site.header.clone(),
+        username: user.username,
+        object,
+        model: meta.verbose_name.to_owned(),
+        deleted: deleted.per_model.into_iter().collect(),
+        change_url: format!("{list}{pk}/change/"),
+    }
+    .into_response())
+}
