@@ -9,6 +9,7 @@ mod data_migrations;
 mod forms;
 pub(crate) mod models;
 
+use manouche::contrib::admin::{AdminSite, ModelAdmin};
 use manouche::contrib::auth::{PermissionRequired, RequiredPermission, User};
 use manouche::contrib::messages::{Level, Message, Messages};
 use manouche::db::{Database, ForeignKey, Slug};
@@ -327,6 +328,55 @@ fn author_name(user: &User) -> String {
 /// permissions, `blog.add_article` among them), its URLs, mounted under
 /// `blog/` in the `blog` namespace, and the functions its data migrations
 /// run.
+/// The blog's models in the admin (`/admin/`): articles searchable by
+/// title and slug and filtered by whether they are published; authors,
+/// tags and comments.
+pub(crate) fn admin() -> AdminSite {
+    AdminSite::new()
+        .site_header("Manouche example site")
+        .register(
+            ModelAdmin::<Article>::new()
+                .list_display(&["title", "author", "published", "created"])
+                .search_fields(&["title", "^slug"])
+                .list_filter(&["published"])
+                .fields(&[
+                    "title",
+                    "slug",
+                    "body",
+                    "published",
+                    "author",
+                    "tags",
+                    "cover",
+                ])
+                .per_page(50)
+                .title(|a| a.title.clone()),
+        )
+        .register(
+            ModelAdmin::<Author>::new()
+                .list_display(&["name", "email"])
+                .search_fields(&["name"])
+                .title(|a| a.name.clone()),
+        )
+        .register(
+            ModelAdmin::<Tag>::new()
+                .list_display(&["name", "slug"])
+                .search_fields(&["name"])
+                .title(|t| t.name.clone()),
+        )
+        .register(
+            ModelAdmin::<Comment>::new()
+                .list_display(&["name", "article", "created"])
+                .search_fields(&["name", "body"])
+                .title(|c| {
+                    format!(
+                        "{} on article {}",
+                        c.name,
+                        c.article.id().map_or(0, |id| *id)
+                    )
+                }),
+        )
+}
+
 pub(crate) fn app() -> App {
     App::new("blog")
         .model::<Author>()

@@ -26,6 +26,7 @@ fn site(project: Project) -> Project {
         .app(manouche::contrib::auth::app())
         .app(manouche::contrib::messages::app())
         .app(blog::app())
+        .app(blog::admin().app())
         .error_page(StatusCode::NOT_FOUND, views::not_found)
         .error_page(StatusCode::FORBIDDEN, views::forbidden)
 }

@@ -316,6 +316,15 @@ async fn the_list_searches_filters_sorts_and_pages() {
                 .await;
             assert_eq!(r.status(), 400, "{bad}: {}", r.text());
         }
+        // A foreign key shows the related object by its admin title.
+        let r = client.get("/admin/shop/review/").send().await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(
+            r.text().matches("<td>Anvil</td>").count(),
+            2,
+            "{}",
+            r.text()
+        );
         // A list without search refuses `q`.
         let r = client.get("/admin/shop/review/?q=x").send().await;
         assert_eq!(r.status(), 400);

@@ -1128,3 +1128,124 @@ async fn the_layout_checks_catch_broken_pages() {
     }
     phone.close().await;
 }
+
+#[tokio::test]
+async fn the_admin_in_a_browser() {
+    if !enabled("the_admin_in_a_browser") {
+        return;
+    }
+    for_each_database_with_url(|db, url| async move {
+        let site = Site::migrated(&db, &url);
+        site.superuser("root", PASSWORD);
+        let server = site.serve(&[]);
+        let backend = format!("{:?}", db.backend()).to_lowercase();
+        let dir = screenshot_dir("admin", &backend);
+
+        let browser = Browser::desktop(&server).await;
+        // Sent to log in, and back to the admin.
+        browser.open("/admin/").await;
+        assert_eq!(browser.path().await, "/accounts/login/?next=/admin/");
+        browser.submit_login("root", PASSWORD).await;
+        assert_eq!(browser.path().await, "/admin/");
+        assert_eq!(browser.heading().await, "Site administration");
+        browser.check_screen(&dir, "index").await;
+
+        // Add an article: a missing title first, then fixed.
+        browser.click("a[href='/admin/blog/article/add/']").await;
+        assert_eq!(browser.heading().await, "Add article");
+        browser.type_into("#id_slug", "from-the-admin").await;
+        browser.type_into("#id_body", "Written in the admin.").await;
+        browser.click("button[name=_save]").await;
+        assert_eq!(browser.heading().await, "Add article");
+        assert!(browser.has(".errorlist").await);
+        assert_eq!(browser.value("#id_body").await, "Written in the admin.");
+        browser.check_screen(&dir, "change-form-error").await;
+        browser.type_into("#id_title", "From the admin").await;
+        browser
+            .find("#id_author")
+            .await
+            .select_by_index(1)
+            .await
+            .expect("choosing the author");
+        browser.click("button[name=_save]").await;
+        assert_eq!(browser.path().await, "/admin/blog/article/");
+        assert!(
+            browser
+                .text(".messages")
+                .await
+                .contains("The article “From the admin” was added successfully."),
+        );
+        browser.check_screen(&dir, "list").await;
+
+        // Search, filter and sort.
+        browser.type_into("#searchbar", "admin").await;
+        browser.click("form[role=search] button").await;
+        assert!(
+            browser.path().await.ends_with("?q=admin"),
+            "{}",
+            browser.path().await
+        );
+        assert_eq!(browser.text("tbody th a").await, "From the admin");
+        browser.open("/admin/blog/article/").await;
+        browser
+            .click("aside.filters a[href='?published=false']")
+            .await;
+        assert_eq!(browser.text("tbody th a").await, "From the admin");
+        browser.check_screen(&dir, "list-filtered").await;
+        browser.open("/admin/blog/article/").await;
+        browser.click("thead th:first-child a").await;
+        assert!(
+            browser.path().await.ends_with("?o=1"),
+            "{}",
+            browser.path().await
+        );
+        assert!(browser.has("thead th[aria-sort=ascending]").await);
+
+        // Change it, continuing to edit.
+        browser.open("/admin/blog/article/?q=admin").await;
+        browser.click("tbody th a").await;
+        assert_eq!(browser.heading().await, "Change article");
+        browser
+            .find("#id_published")
+            .await
+            .click()
+            .await
+            .expect("ticking the box");
+        browser.click("button[name=_continue]").await;
+        assert!(browser.path().await.ends_with("/change/"));
+        assert!(
+            browser
+                .text(".messages")
+                .await
+                .contains("(changed: Published)")
+        );
+
+        // Delete through the confirmation page.
+        browser.click("a.delete").await;
+        assert_eq!(browser.heading().await, "Are you sure?");
+        assert!(browser.text("main").await.contains("blog.Article: 1"));
+        browser.check_screen(&dir, "delete-confirmation").await;
+        browser.click("button.danger").await;
+        assert_eq!(browser.path().await, "/admin/blog/article/");
+        browser.open("/admin/blog/article/?q=admin").await;
+        assert!(!browser.has("tbody th a").await);
+
+        // Log out from the admin's header.
+        browser.click("header.site form button[type=submit]").await;
+        browser.open("/admin/").await;
+        assert!(browser.path().await.starts_with("/accounts/login/"));
+        browser.close().await;
+
+        // The list on a phone.
+        let phone = Browser::start(&server.url(""), PHONE).await;
+        phone.log_in("root", PASSWORD).await;
+        phone.open("/admin/blog/article/").await;
+        phone.check_screen(&dir, "list").await;
+        phone.open("/admin/blog/article/add/").await;
+        phone.check_screen(&dir, "add").await;
+        phone.close().await;
+        println!("screenshots: {}", dir.display());
+        Ok(())
+    })
+    .await;
+}

@@ -179,12 +179,24 @@ pub(crate) struct ListFilter {
     pub(crate) choices: Vec<(String, String, bool)>,
 }
 
+/// A foreign key column of the list: the related model, and each row's
+/// key in it (to show the related objects by their titles, one query for
+/// the page).
+#[derive(Debug)]
+pub(crate) struct Related {
+    pub(crate) column: usize,
+    pub(crate) target: &'static ModelMeta,
+    pub(crate) keys: Vec<Value>,
+}
+
 /// What the list page shows.
 #[derive(Debug)]
 pub(crate) struct ListPage {
     pub(crate) columns: Vec<ListColumn>,
     /// Each row's primary key (for its link) and cells.
     pub(crate) rows: Vec<(String, Vec<String>)>,
+    /// The foreign key columns.
+    pub(crate) related: Vec<Related>,
     pub(crate) filters: Vec<ListFilter>,
     pub(crate) search: Option<String>,
     pub(crate) searchable: bool,
@@ -232,6 +244,14 @@ pub(crate) trait Registered: Send + Sync + 'static {
         pk: Option<&'a str>,
         data: Option<FormData>,
     ) -> BoxFuture<'a, Result<Option<FormOutcome>, crate::Error>>;
+
+    /// How the objects with these primary keys read (one query), by the
+    /// key's text.
+    fn titles<'a>(
+        &'a self,
+        db: &'a Database,
+        keys: Vec<Value>,
+    ) -> BoxFuture<'a, Result<std::collections::HashMap<String, String>, crate::Error>>;
 
     /// How the object `pk` reads, or `None` when there is no such object.
     fn title<'a>(
@@ -499,12 +519,30 @@ impl<M: Model + Default> ModelAdmin<M> {
                 (pk, cells)
             })
             .collect();
+        let related = names
+            .iter()
+            .enumerate()
+            .filter_map(|(column, name)| {
+                let field = meta.field(name)?;
+                let relation = field.relation.filter(|_| field.column.is_some())?;
+                let keys = objects
+                    .iter()
+                    .map(|obj| obj.field_value(name).unwrap_or(Value::String(None)))
+                    .collect();
+                Some(Related {
+                    column,
+                    target: (relation.target)(),
+                    keys,
+                })
+            })
+            .collect();
         let pages = render::page_links(page, num_pages, |n| {
             render::query_url(params, &[(PAGE, Some(&n.to_string()))])
         });
         Ok(Ok(ListPage {
             columns,
             rows,
+            related,
             filters: self.filters(params),
             search,
             searchable: !self.search_fields.is_empty(),
@@ -640,6 +678,37 @@ impl<M: Model + Default> Registered for ModelAdmin<M> {
         data: Option<FormData>,
     ) -> BoxFuture<'a, Result<Option<FormOutcome>, crate::Error>> {
         Box::pin(self.form_page(db, pk, data))
+    }
+
+    fn titles<'a>(
+        &'a self,
+        db: &'a Database,
+        keys: Vec<Value>,
+    ) -> BoxFuture<'a, Result<std::collections::HashMap<String, String>, crate::Error>> {
+        Box::pin(async move {
+            let meta = M::meta();
+            let mut keys: Vec<Value> = keys
+                .into_iter()
+                .filter(|k| !crate::db::sql::compiler::is_null(k))
+                .collect();
+            keys.sort_by_key(render::value);
+            keys.dedup();
+            let mut out = std::collections::HashMap::new();
+            if keys.is_empty() {
+                return Ok(out);
+            }
+            let objects = M::objects()
+                .filter(Q::column_in(meta.pk_column, keys))
+                .unordered()
+                .all(db)
+                .await?;
+            for obj in &objects {
+                if let Some(pk) = obj.pk() {
+                    out.insert(render::value(&pk.to_value()), self.title_of(obj));
+                }
+            }
+            Ok(out)
+        })
     }
 
     fn title<'a>(

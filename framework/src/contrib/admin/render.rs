@@ -62,7 +62,7 @@ pub(crate) fn value(value: &Value) -> String {
         Value::Decimal(Some(d)) => d.to_string(),
         Value::ChronoDate(Some(d)) => d.format("%Y-%m-%d").to_string(),
         Value::ChronoTime(Some(t)) => t.format("%H:%M:%S").to_string(),
-        Value::ChronoDateTimeUtc(Some(t)) => t.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        Value::ChronoDateTimeUtc(Some(t)) => t.format("%Y-%m-%d %H:%M UTC").to_string(),
         Value::Uuid(Some(u)) => u.to_string(),
         Value::Json(Some(j)) => j.to_string(),
         Value::Bytes(Some(b)) => format!("({} bytes)", b.len()),
