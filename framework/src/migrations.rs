@@ -99,6 +99,7 @@ pub mod executor;
 mod loader;
 mod operation;
 pub mod questioner;
+mod row_check;
 mod schema_editor;
 mod state;
 
@@ -107,4 +108,5 @@ pub use error::MigrationError;
 pub use executor::Target;
 pub use loader::{EmbeddedMigrations, Migration, MigrationSet, migrations_dir, write_migration};
 pub use operation::Operation;
+pub use row_check::{RowCheck, RowProblem};
 pub use state::ProjectState;

@@ -146,6 +146,20 @@ pub enum MigrationError {
         /// The database's error.
         source: crate::db::Error,
     },
+    /// Rows hold values that a column change would cut; the migration was
+    /// refused before anything changed.
+    #[error(
+        "migration {migration} was refused and rolled back (schema, data and migration history are unchanged): {}",
+        check.explain(*rows)
+    )]
+    RowsBlock {
+        /// The migration.
+        migration: String,
+        /// What was counted, where.
+        check: super::RowCheck,
+        /// How many rows block the change.
+        rows: u64,
+    },
     /// A data migration function failed (returned an error or panicked);
     /// nothing of that migration was kept.
     #[error(

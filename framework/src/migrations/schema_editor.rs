@@ -4,13 +4,18 @@
 //! Changes inside one table go through a single diff of the table's old and
 //! new schema ([`alter_table`]), implemented per backend: PostgreSQL alters
 //! in place, SQLite rebuilds the table when `ALTER TABLE` cannot do it.
+//! Before the statements of such a change come the
+//! [`RowCheck`](super::RowCheck)s of the rows it could damage: a value is
+//! never cut to a shorter `max_length`.
 
 mod postgres;
 mod sqlite;
 
 use std::collections::BTreeMap;
 
+use super::executor::Step;
 use super::operation::Operation;
+use super::row_check::{RowCheck, RowProblem};
 use super::state::ProjectState;
 use crate::db::Backend;
 use crate::db::fields::SqlType;
@@ -74,6 +79,27 @@ fn effective_default(ty: SqlType) -> Option<ColumnDefault> {
     }
 }
 
+/// The checks of existing rows that must find none before `change` runs:
+/// values too long for a narrower `max_length`.
+fn row_checks(change: &TableChange<'_>) -> Vec<RowCheck> {
+    // The checks run before the change's statements: old names.
+    let table = change.old.name.as_str();
+    let mut out = Vec::new();
+    for c in &change.new.columns {
+        let Some(before) = change.old_name(&c.name).and_then(|o| change.old.column(o)) else {
+            continue;
+        };
+        if let (SqlType::String, Some(max_length)) = (c.sql_type, c.max_length)
+            && (before.sql_type != SqlType::String
+                || before.max_length.is_none_or(|m| m > max_length))
+        {
+            let problem = RowProblem::TooLong { max_length };
+            out.push(RowCheck::new(table, &before.name, problem));
+        }
+    }
+    out
+}
+
 /// `"name"` with inner quotes doubled (both backends).
 pub(crate) fn quote(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))
@@ -130,12 +156,20 @@ fn drop_table(table: &str) -> String {
     format!("DROP TABLE {}", quote(table))
 }
 
-/// The statements that alter `change.old` into `change.new`.
-pub(crate) fn alter_table(backend: Backend, change: &TableChange<'_>) -> Vec<String> {
-    match backend {
+/// The steps that alter `change.old` into `change.new`: the checks of
+/// existing rows, then the statements.
+pub(crate) fn alter_table(backend: Backend, change: &TableChange<'_>) -> Vec<Step> {
+    let statements = match backend {
         Backend::Postgres => postgres::alter_table(change),
         _ => sqlite::alter_table(change),
-    }
+    };
+    let checks = row_checks(change).into_iter().map(|check| Step::Check {
+        sql: check.sql(backend),
+        check,
+    });
+    checks
+        .chain(statements.into_iter().map(Step::Sql))
+        .collect()
 }
 
 fn model<'s>(state: &'s ProjectState, app: &str, name: &str) -> Result<&'s ModelSchema, String> {
@@ -156,8 +190,8 @@ pub(crate) fn forwards(
     op: &Operation,
     before: &ProjectState,
     after: &ProjectState,
-) -> Result<Vec<String>, String> {
-    Ok(match op {
+) -> Result<Vec<Step>, String> {
+    let statements = match op {
         Operation::CreateModel { schema } => {
             let schema = model(after, app, &schema.model)?;
             create_table_sql(backend, std::slice::from_ref(schema))
@@ -226,9 +260,10 @@ pub(crate) fn forwards(
                 }
                 _ => {}
             }
-            alter_table(backend, &change)
+            return Ok(alter_table(backend, &change));
         }
-    })
+    };
+    Ok(statements.into_iter().map(Step::Sql).collect())
 }
 
 /// The SQL undoing `op` on `backend`; `before` and `after` are the states
@@ -244,17 +279,19 @@ pub(crate) fn backwards(
     op: &Operation,
     before: &ProjectState,
     after: &ProjectState,
-) -> Result<Vec<String>, String> {
-    Ok(match op {
-        Operation::CreateModel { schema } => forwards(
-            backend,
-            app,
-            &Operation::DeleteModel {
-                model: schema.model.clone(),
-            },
-            after,
-            before,
-        )?,
+) -> Result<Vec<Step>, String> {
+    let statements = match op {
+        Operation::CreateModel { schema } => {
+            return forwards(
+                backend,
+                app,
+                &Operation::DeleteModel {
+                    model: schema.model.clone(),
+                },
+                after,
+                before,
+            );
+        }
         Operation::DeleteModel { model: name } => {
             create_table_sql(backend, std::slice::from_ref(model(before, app, name)?))
         }
@@ -327,7 +364,8 @@ pub(crate) fn backwards(
             if let Operation::RenameField { old, new, .. } = op {
                 change.renames.insert(new.clone(), old.clone());
             }
-            alter_table(backend, &change)
+            return Ok(alter_table(backend, &change));
         }
-    })
+    };
+    Ok(statements.into_iter().map(Step::Sql).collect())
 }

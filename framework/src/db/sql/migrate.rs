@@ -7,7 +7,9 @@
 //! - SQLite's switch of foreign-key enforcement around a migration's
 //!   transaction, and the check before it commits;
 //! - the rows a table change moves: copying them into a rebuilt SQLite
-//!   table, filling `NULL`s before PostgreSQL's `SET NOT NULL`.
+//!   table, filling `NULL`s before PostgreSQL's `SET NOT NULL`;
+//! - counting the rows that would block a column change (too long for a
+//!   new `max_length`).
 //!
 //! The last two are part of a migration's SQL, which `sqlmigrate` prints
 //! and `migrate` runs as text: they return text, and their values are SQL
@@ -204,6 +206,31 @@ pub(crate) fn fill_nulls(backend: Backend, table: &str, column: &str, literal: &
         .value(Alias::new(column), Expr::cust(literal))
         .and_where(Expr::col(Alias::new(column)).is_null())
         .to_owned();
+    text(backend, &stmt)
+}
+
+/// Which rows [`count_rows`] counts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum RowFilter<'a> {
+    /// Rows whose column, as text, is longer than this many characters.
+    LongerThan(&'a str, u32),
+}
+
+/// `SELECT COUNT(*) FROM table [WHERE filter]`.
+pub(crate) fn count_rows(backend: Backend, table: &str, filter: RowFilter<'_>) -> String {
+    let mut stmt = Query::select();
+    stmt.expr(Expr::cust("COUNT(*)")).from(Alias::new(table));
+    match filter {
+        RowFilter::LongerThan(column, n) => {
+            // `LENGTH` counts characters on both backends, as `VARCHAR(n)`
+            // does; the cast covers a column that is not text yet.
+            let length = Func::cust(Alias::new("LENGTH")).arg(Func::cast_as(
+                Expr::col(Alias::new(column)),
+                Alias::new("TEXT"),
+            ));
+            stmt.and_where(Expr::expr(length).gt(Expr::cust(n.to_string())));
+        }
+    }
     text(backend, &stmt)
 }
 

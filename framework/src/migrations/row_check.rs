@@ -1,0 +1,119 @@
+//! Checks of existing rows that a column change runs first, so that no
+//! value is ever cut: a narrower `max_length` while longer values exist.
+//!
+//! The schema editor emits a [`RowCheck`] before the statements of such a
+//! change; [`migrate`](super::executor::migrate) counts the offending rows
+//! and, when there are any, refuses the migration with
+//! [`MigrationError::RowsBlock`](super::MigrationError::RowsBlock) and rolls
+//! it back: the schema, the data and the recorder table stay as they were.
+//!
+//! ```
+//! use manouche::db::Backend;
+//! use manouche::migrations::{RowCheck, RowProblem};
+//!
+//! let check = RowCheck::new("blog_note", "title", RowProblem::TooLong { max_length: 5 });
+//! assert_eq!(
+//!     check.sql(Backend::Postgres),
+//!     r#"SELECT COUNT(*) FROM "blog_note" WHERE LENGTH(CAST("title" AS TEXT)) > (5)"#
+//! );
+//! assert!(check.explain(2).contains("2 rows are longer than 5 characters"));
+//! ```
+
+use crate::db::Backend;
+use crate::db::sql::migrate::{RowFilter, count_rows};
+
+/// What the rows of a column must not hold for a change to go ahead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RowProblem {
+    /// Values longer than the column's new `max_length` (in characters).
+    TooLong {
+        /// The new `max_length`.
+        max_length: u32,
+    },
+}
+
+/// A count of the rows of `table` that would block a change of `column`;
+/// the change runs only when it is zero.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RowCheck {
+    /// The table, under its name at that point of the migration.
+    pub table: String,
+    /// The column, under its name before the change.
+    pub column: String,
+    /// What is counted.
+    pub problem: RowProblem,
+}
+
+impl RowCheck {
+    /// A check of `table.column` for `problem`.
+    #[must_use]
+    pub fn new(table: impl Into<String>, column: impl Into<String>, problem: RowProblem) -> Self {
+        Self {
+            table: table.into(),
+            column: column.into(),
+            problem,
+        }
+    }
+
+    /// The `SELECT COUNT(*)` that counts the offending rows on `backend`.
+    #[must_use]
+    pub fn sql(&self, backend: Backend) -> String {
+        let filter = match self.problem {
+            RowProblem::TooLong { max_length } => RowFilter::LongerThan(&self.column, max_length),
+        };
+        count_rows(backend, &self.table, filter)
+    }
+
+    /// What `rows` offending rows mean and what to do about them.
+    #[must_use]
+    pub fn explain(&self, rows: u64) -> String {
+        let (count, verb) = if rows == 1 {
+            ("1 row".to_owned(), "is")
+        } else {
+            (format!("{rows} rows"), "are")
+        };
+        let Self {
+            table,
+            column,
+            problem,
+        } = self;
+        let place = format!("table {table:?}, column {column:?}");
+        match problem {
+            RowProblem::TooLong { max_length } => format!(
+                "{place}: {count} {verb} longer than {max_length} characters, the new \
+                 max_length; shorten those values first (a data migration before this one) or \
+                 keep a larger max_length"
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{RowCheck, RowProblem};
+    use crate::db::Backend;
+
+    #[test]
+    fn each_problem_counts_its_rows_on_both_backends() {
+        let long = RowCheck::new("t", "c", RowProblem::TooLong { max_length: 3 });
+        assert_eq!(
+            long.sql(Backend::Sqlite),
+            r#"SELECT COUNT(*) FROM "t" WHERE LENGTH(CAST("c" AS TEXT)) > (3)"#
+        );
+    }
+
+    #[test]
+    fn the_explanation_names_table_column_and_count() {
+        let check = RowCheck::new("blog_note", "title", RowProblem::TooLong { max_length: 5 });
+        let one = check.explain(1);
+        assert!(
+            one.starts_with(
+                r#"table "blog_note", column "title": 1 row is longer than 5 characters"#
+            ),
+            "{one}"
+        );
+        assert!(check.explain(3).contains("3 rows are longer"));
+    }
+}

@@ -1,0 +1,325 @@
+//! Migrations never cut a value (SQLite always, PostgreSQL when
+//! `DATABASE_URL` is set): a narrower `max_length` while longer values
+//! exist is refused before anything changes, with an error naming the
+//! table, the column and the number of rows in the way, and leaves the
+//! schema, the data and the recorder table exactly as they were.
+
+use manouche::db::schema::ColumnSchema;
+use manouche::db::testing::for_each_database;
+use manouche::db::{Backend, Database, Executor, Model, Statement};
+use manouche::migrations::autodetector::{self, Hints};
+use manouche::migrations::executor::{self, Step, Target};
+use manouche::migrations::{
+    Migration, MigrationError, MigrationSet, Operation, RowCheck, RowProblem,
+};
+
+const APP: &str = "ds";
+const TABLE: &str = "ds_note";
+
+pub mod v1 {
+    use manouche::db::{Auto, Model};
+
+    #[derive(Debug, Clone, Model)]
+    #[model(app = "ds", table = "ds_note")]
+    pub struct Note {
+        pub id: Auto<i64>,
+        #[model(max_length = 20)]
+        pub title: String,
+        pub stars: Option<i32>,
+        pub rating: i32,
+    }
+}
+
+fn initial() -> Migration {
+    let mut new = autodetector::detect(
+        &MigrationSet::default(),
+        &[v1::Note::schema()],
+        &[APP.to_owned()],
+        &Hints::default(),
+    )
+    .expect("initial migration");
+    assert_eq!(new.len(), 1);
+    new.remove(0)
+}
+
+fn step(operations: Vec<Operation>) -> Migration {
+    Migration {
+        app: APP.into(),
+        name: "0002_step".into(),
+        dependencies: vec![(APP.into(), "0001_initial".into())],
+        operations,
+    }
+}
+
+/// A column of the initial `Note`, changed by `change`.
+fn note_column(name: &str, change: impl FnOnce(&mut ColumnSchema)) -> ColumnSchema {
+    let mut column = v1::Note::schema()
+        .table
+        .column(name)
+        .cloned()
+        .expect("note column");
+    change(&mut column);
+    column
+}
+
+fn alter(column: ColumnSchema) -> Operation {
+    Operation::AlterField {
+        model: "Note".into(),
+        column,
+        foreign_key: None,
+        fill: None,
+    }
+}
+
+async fn exec(db: &Database, sql: &str) -> Result<u64, manouche::db::Error> {
+    db.execute(Statement::raw(sql)).await
+}
+
+async fn strings(db: &Database, sql: &str) -> Vec<String> {
+    db.fetch_all(Statement::raw(sql))
+        .await
+        .expect(sql)
+        .iter()
+        .map(|r| r.get::<String>(0).expect("text column"))
+        .collect()
+}
+
+async fn migrate(db: &Database, set: &MigrationSet, target: Target) -> Result<(), MigrationError> {
+    let applied = executor::applied(db).await?;
+    let plan = executor::plan(set, &applied, &target)?;
+    executor::migrate(db, set, &plan, false, |_| {}).await
+}
+
+fn to_0001() -> Target {
+    Target::Migration(APP.into(), "0001_initial".into())
+}
+
+/// The table's definition as the database reports it: columns with type,
+/// length, nullability and default (PostgreSQL), or the `CREATE`
+/// statements of the table and its indexes (SQLite).
+async fn schema_of(db: &Database) -> Vec<String> {
+    let sql = match db.backend() {
+        Backend::Postgres => format!(
+            "SELECT column_name || ' ' || data_type || ' ' || \
+             COALESCE(character_maximum_length::text, '-') || ' ' || is_nullable || ' ' || \
+             COALESCE(column_default, '-') FROM information_schema.columns \
+             WHERE table_name = '{TABLE}' ORDER BY ordinal_position"
+        ),
+        _ => format!(
+            "SELECT COALESCE(sql, '') FROM sqlite_master WHERE tbl_name = '{TABLE}' ORDER BY name"
+        ),
+    };
+    strings(db, &sql).await
+}
+
+/// Every row, every value (`NULL` spelled out), by id.
+async fn data(db: &Database, columns: &[&str]) -> Vec<String> {
+    let values: Vec<String> = columns
+        .iter()
+        .map(|c| format!("COALESCE(CAST({c} AS TEXT), 'NULL')"))
+        .collect();
+    let sql = format!(
+        "SELECT CAST(id AS TEXT) || '|' || {} FROM {TABLE} ORDER BY id",
+        values.join(" || '|' || ")
+    );
+    strings(db, &sql).await
+}
+
+async fn applied_names(db: &Database) -> Vec<String> {
+    let mut names: Vec<String> = executor::applied(db)
+        .await
+        .expect("recorder")
+        .into_iter()
+        .map(|(a, n)| format!("{a}.{n}"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Everything a refused migration must leave as it was.
+#[derive(Debug, PartialEq)]
+struct Snapshot {
+    schema: Vec<String>,
+    data: Vec<String>,
+    applied: Vec<String>,
+}
+
+async fn snapshot(db: &Database, columns: &[&str]) -> Snapshot {
+    Snapshot {
+        schema: schema_of(db).await,
+        data: data(db, columns).await,
+        applied: applied_names(db).await,
+    }
+}
+
+/// Applies 0001 and inserts `rows` (`(title, stars, rating)`, `stars` as
+/// SQL).
+async fn seeded(db: &Database, extra: Migration, rows: &[(&str, &str, i32)]) -> MigrationSet {
+    let set = MigrationSet::new(vec![initial(), extra]).expect("set");
+    migrate(db, &set, to_0001()).await.expect("migrate 0001");
+    for (title, stars, rating) in rows {
+        let title = title.replace('\'', "''");
+        exec(
+            db,
+            &format!(
+                "INSERT INTO {TABLE} (title, stars, rating) VALUES ('{title}', {stars}, {rating})"
+            ),
+        )
+        .await
+        .expect("seed");
+    }
+    set
+}
+
+/// The refusal: a `RowsBlock` for `table.column`, `problem`, `rows`, whose
+/// text names them.
+fn assert_refused(
+    err: &MigrationError,
+    column: &str,
+    problem: RowProblem,
+    rows: u64,
+    phrase: &str,
+) {
+    let text = err.to_string();
+    match err {
+        MigrationError::RowsBlock {
+            migration,
+            check,
+            rows: counted,
+        } => {
+            assert_eq!(migration, "ds.0002_step", "{text}");
+            assert_eq!(check, &RowCheck::new(TABLE, column, problem), "{text}");
+            assert_eq!(*counted, rows, "{text}");
+        }
+        other => panic!("expected RowsBlock, got {other:?}: {text}"),
+    }
+    assert!(
+        text.contains(&format!(r#"table "{TABLE}", column "{column}": {phrase}"#)),
+        "{text}"
+    );
+    assert!(text.contains("rolled back"), "{text}");
+}
+
+const TWENTY: &str = "twenty characters!!!";
+
+#[tokio::test]
+async fn narrowing_max_length_refuses_values_that_do_not_fit() {
+    for_each_database(|db| async move {
+        let five = note_column("title", |c| c.max_length = Some(5));
+        // 'héllo' is five characters in six bytes: it fits.
+        let rows = [(TWENTY, "1", 1), ("héllo", "2", 2), ("sixsix", "NULL", 3)];
+        let set = seeded(&db, step(vec![alter(five)]), &rows).await;
+        let before = snapshot(&db, &["title", "stars", "rating"]).await;
+        assert_eq!(before.data[0], format!("1|{TWENTY}|1|1"));
+
+        let err = migrate(&db, &set, Target::All).await.expect_err("refused");
+        assert_refused(
+            &err,
+            "title",
+            RowProblem::TooLong { max_length: 5 },
+            2,
+            "2 rows are longer than 5 characters",
+        );
+        assert_eq!(snapshot(&db, &["title", "stars", "rating"]).await, before);
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn narrowing_max_length_keeps_every_value_that_fits() {
+    for_each_database(|db| async move {
+        let six = note_column("title", |c| c.max_length = Some(6));
+        let rows = [("héllo", "1", 1), ("sixsix", "NULL", 2)];
+        let set = seeded(&db, step(vec![alter(six)]), &rows).await;
+        let before = data(&db, &["title", "stars", "rating"]).await;
+        migrate(&db, &set, Target::All).await.expect("apply");
+        assert_eq!(data(&db, &["title", "stars", "rating"]).await, before);
+        if db.backend() == Backend::Postgres {
+            // The new length is the database's own limit now.
+            let err = exec(
+                &db,
+                &format!("INSERT INTO {TABLE} (title, rating) VALUES ('seven!!', 1)"),
+            )
+            .await;
+            assert!(err.is_err(), "{err:?}");
+        }
+        // Widening back (unapplying) keeps them too, and accepts long ones.
+        migrate(&db, &set, to_0001()).await.expect("unapply");
+        assert_eq!(data(&db, &["title", "stars", "rating"]).await, before);
+        exec(
+            &db,
+            &format!("INSERT INTO {TABLE} (title, rating) VALUES ('{TWENTY}', 3)"),
+        )
+        .await
+        .expect("twenty characters fit again");
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unlimited_text_to_max_length_refuses_values_that_do_not_fit() {
+    for_each_database(|db| async move {
+        // 0002 lifts the limit, 0003 sets one of 5: TEXT → VARCHAR(5).
+        let unlimited = note_column("title", |c| c.max_length = None);
+        let five = note_column("title", |c| c.max_length = Some(5));
+        let set = MigrationSet::new(vec![
+            initial(),
+            step(vec![alter(unlimited)]),
+            Migration {
+                name: "0003_five".into(),
+                dependencies: vec![(APP.into(), "0002_step".into())],
+                ..step(vec![alter(five)])
+            },
+        ])
+        .expect("set");
+        migrate(&db, &set, Target::Migration(APP.into(), "0002_step".into()))
+            .await
+            .expect("0002");
+        exec(
+            &db,
+            &format!("INSERT INTO {TABLE} (title, rating) VALUES ('{TWENTY} and more', 1)"),
+        )
+        .await
+        .expect("seed");
+        let before = snapshot(&db, &["title"]).await;
+        let err = migrate(&db, &set, Target::All).await.expect_err("refused");
+        let text = err.to_string();
+        assert!(
+            text.contains(r#"table "ds_note", column "title": 1 row is longer than 5 characters"#),
+            "{text}"
+        );
+        assert!(text.contains("ds.0003_five"), "{text}");
+        assert_eq!(snapshot(&db, &["title"]).await, before);
+        Ok(())
+    })
+    .await;
+}
+
+#[test]
+fn postgres_changes_a_length_without_a_truncating_cast() {
+    let five = note_column("title", |c| c.max_length = Some(5));
+    let set = MigrationSet::new(vec![initial(), step(vec![alter(five)])]).expect("set");
+    let m = set.find(APP, "0002_step").expect("0002");
+    let sql = executor::sql_for(&set, Backend::Postgres, m, false).expect("sql");
+    let alter = sql
+        .iter()
+        .find(|s| s.contains("TYPE"))
+        .expect("a type change");
+    assert_eq!(
+        alter,
+        r#"ALTER TABLE "ds_note" ALTER COLUMN "title" TYPE VARCHAR(5)"#
+    );
+    // The check comes first, and `sqlmigrate` shows it.
+    let steps = executor::steps_for(&set, Backend::Sqlite, m, false).expect("steps");
+    assert!(
+        matches!(&steps[0], Step::Check { check, .. }
+            if check == &RowCheck::new(TABLE, "title", RowProblem::TooLong { max_length: 5 })),
+        "{steps:?}"
+    );
+    assert_eq!(
+        steps[0].to_string(),
+        r#"-- refused unless 0: SELECT COUNT(*) FROM "ds_note" WHERE LENGTH(CAST("title" AS TEXT)) > (5)"#
+    );
+}
