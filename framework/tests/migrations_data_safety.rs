@@ -1,14 +1,18 @@
-//! Migrations never cut a value (SQLite always, PostgreSQL when
-//! `DATABASE_URL` is set): a narrower `max_length` while longer values
-//! exist is refused before anything changes, with an error naming the
-//! table, the column and the number of rows in the way, and leaves the
-//! schema, the data and the recorder table exactly as they were.
+//! Migrations never cut a value or make one up (SQLite always, PostgreSQL
+//! when `DATABASE_URL` is set): a narrower `max_length` while longer values
+//! exist, a column made `NOT NULL` while it holds `NULL`s, a non-null
+//! column added back when unapplying its removal. Each is refused before
+//! anything changes, with an error naming the table, the column and the
+//! number of rows in the way, and leaves the schema, the data and the
+//! recorder table exactly as they were. A value the user gives on purpose
+//! (a one-off default from the questioner, a default) is used.
 
-use manouche::db::schema::ColumnSchema;
+use manouche::db::schema::{ColumnDefault, ColumnSchema};
 use manouche::db::testing::for_each_database;
-use manouche::db::{Backend, Database, Executor, Model, Statement};
+use manouche::db::{Backend, Database, Executor, Model, SqlType, Statement};
 use manouche::migrations::autodetector::{self, Hints};
 use manouche::migrations::executor::{self, Step, Target};
+use manouche::migrations::questioner::Questioner;
 use manouche::migrations::{
     Migration, MigrationError, MigrationSet, Operation, RowCheck, RowProblem,
 };
@@ -26,6 +30,21 @@ pub mod v1 {
         #[model(max_length = 20)]
         pub title: String,
         pub stars: Option<i32>,
+        pub rating: i32,
+    }
+}
+
+pub mod v2 {
+    use manouche::db::{Auto, Model};
+
+    /// `stars` became non-null, without a default.
+    #[derive(Debug, Clone, Model)]
+    #[model(app = "ds", table = "ds_note")]
+    pub struct Note {
+        pub id: Auto<i64>,
+        #[model(max_length = 20)]
+        pub title: String,
+        pub stars: i32,
         pub rating: i32,
     }
 }
@@ -322,4 +341,217 @@ fn postgres_changes_a_length_without_a_truncating_cast() {
         steps[0].to_string(),
         r#"-- refused unless 0: SELECT COUNT(*) FROM "ds_note" WHERE LENGTH(CAST("title" AS TEXT)) > (5)"#
     );
+}
+
+#[tokio::test]
+async fn not_null_without_default_refuses_null_rows() {
+    for_each_database(|db| async move {
+        let stars = note_column("stars", |c| c.nullable = false);
+        let rows = [("a", "NULL", 1), ("b", "4", 2), ("c", "NULL", 3)];
+        let set = seeded(&db, step(vec![alter(stars)]), &rows).await;
+        let before = snapshot(&db, &["title", "stars", "rating"]).await;
+        assert_eq!(before.data, ["1|a|NULL|1", "2|b|4|2", "3|c|NULL|3"]);
+        let err = migrate(&db, &set, Target::All).await.expect_err("refused");
+        assert_refused(&err, "stars", RowProblem::Null, 2, "2 rows are NULL");
+        assert_eq!(snapshot(&db, &["title", "stars", "rating"]).await, before);
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn not_null_with_the_questioners_one_off_default_fills_only_the_nulls() {
+    for_each_database(|db| async move {
+        let set = MigrationSet::new(vec![initial()]).expect("set");
+        // `makemigrations` asks for a value for the existing NULLs.
+        let mut output = Vec::new();
+        let mut hints = Hints::default();
+        let new = Questioner::new(&b"1\n7\n"[..], &mut output)
+            .detect(&set, &[v2::Note::schema()], &[APP.into()], &mut hints)
+            .expect("detect")
+            .expect("not quit");
+        let asked = String::from_utf8(output).expect("utf-8");
+        assert!(asked.contains("ds.Note.stars"), "{asked}");
+        assert!(
+            matches!(
+                &new[0].operations[..],
+                [Operation::AlterField {
+                    fill: Some(ColumnDefault::Int(7)),
+                    ..
+                }]
+            ),
+            "{:?}",
+            new[0].operations
+        );
+        let set = seeded(
+            &db,
+            Migration {
+                name: "0002_step".into(),
+                ..new[0].clone()
+            },
+            &[("a", "NULL", 1), ("b", "4", 2)],
+        )
+        .await;
+        migrate(&db, &set, Target::All).await.expect("apply");
+        assert_eq!(
+            data(&db, &["title", "stars", "rating"]).await,
+            ["1|a|7|1", "2|b|4|2"]
+        );
+        // The one-off value is not a default for new rows.
+        let err = exec(
+            &db,
+            &format!("INSERT INTO {TABLE} (title, rating) VALUES ('c', 3)"),
+        )
+        .await;
+        assert!(
+            matches!(err, Err(manouche::db::Error::NotNullViolation { .. })),
+            "{err:?}"
+        );
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unapplying_make_nullable_refuses_null_rows() {
+    for_each_database(|db| async move {
+        let nullable = note_column("rating", |c| c.nullable = true);
+        let set = seeded(&db, step(vec![alter(nullable)]), &[("a", "1", 5)]).await;
+        migrate(&db, &set, Target::All).await.expect("apply");
+        exec(
+            &db,
+            &format!("INSERT INTO {TABLE} (title, rating) VALUES ('b', NULL)"),
+        )
+        .await
+        .expect("rating is nullable now");
+        let before = snapshot(&db, &["title", "stars", "rating"]).await;
+        assert_eq!(before.data, ["1|a|1|5", "2|b|NULL|NULL"]);
+        assert_eq!(before.applied, ["ds.0001_initial", "ds.0002_step"]);
+
+        let err = migrate(&db, &set, to_0001()).await.expect_err("refused");
+        assert_refused(&err, "rating", RowProblem::Null, 1, "1 row is NULL");
+        assert_eq!(snapshot(&db, &["title", "stars", "rating"]).await, before);
+
+        // Once the rows have a value, it unapplies and keeps them.
+        exec(
+            &db,
+            &format!("UPDATE {TABLE} SET rating = 9 WHERE rating IS NULL"),
+        )
+        .await
+        .expect("give a value");
+        migrate(&db, &set, to_0001()).await.expect("unapply");
+        assert_eq!(
+            data(&db, &["title", "stars", "rating"]).await,
+            ["1|a|1|5", "2|b|NULL|9"]
+        );
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unapplying_remove_field_of_a_non_null_field_refuses_existing_rows() {
+    for_each_database(|db| async move {
+        let remove = Operation::RemoveField {
+            model: "Note".into(),
+            column: "rating".into(),
+        };
+        let rows = [("a", "1", 5), ("b", "NULL", 6)];
+        let set = seeded(&db, step(vec![remove]), &rows).await;
+        migrate(&db, &set, Target::All).await.expect("apply");
+        let before = snapshot(&db, &["title", "stars"]).await;
+        assert_eq!(before.data, ["1|a|1", "2|b|NULL"]);
+
+        let err = migrate(&db, &set, to_0001()).await.expect_err("refused");
+        assert_refused(
+            &err,
+            "rating",
+            RowProblem::NoValue,
+            2,
+            "2 rows would have no value",
+        );
+        assert_eq!(snapshot(&db, &["title", "stars"]).await, before);
+
+        // Without rows there is nothing to make up: it unapplies.
+        exec(&db, &format!("DELETE FROM {TABLE}"))
+            .await
+            .expect("empty the table");
+        migrate(&db, &set, to_0001()).await.expect("unapply");
+        assert_eq!(applied_names(&db).await, ["ds.0001_initial"]);
+        exec(
+            &db,
+            &format!("INSERT INTO {TABLE} (title, rating) VALUES ('c', 3)"),
+        )
+        .await
+        .expect("rating is back");
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unapplying_remove_field_with_a_default_gives_rows_the_default() {
+    for_each_database(|db| async move {
+        // 0002 gives rating a default, 0003 removes it.
+        let defaulted = note_column("rating", |c| c.default = Some(ColumnDefault::Int(3)));
+        let set = MigrationSet::new(vec![
+            initial(),
+            step(vec![alter(defaulted)]),
+            Migration {
+                name: "0003_remove".into(),
+                dependencies: vec![(APP.into(), "0002_step".into())],
+                ..step(vec![Operation::RemoveField {
+                    model: "Note".into(),
+                    column: "rating".into(),
+                }])
+            },
+        ])
+        .expect("set");
+        migrate(&db, &set, Target::All).await.expect("apply");
+        exec(&db, &format!("INSERT INTO {TABLE} (title) VALUES ('a')"))
+            .await
+            .expect("seed");
+        migrate(&db, &set, Target::Migration(APP.into(), "0002_step".into()))
+            .await
+            .expect("unapply 0003");
+        assert_eq!(data(&db, &["title", "rating"]).await, ["1|a|3"]);
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn add_non_null_field_without_a_value_refuses_existing_rows() {
+    for_each_database(|db| async move {
+        let add = Operation::AddField {
+            model: "Note".into(),
+            column: ColumnSchema {
+                name: "edition".into(),
+                sql_type: SqlType::String,
+                nullable: false,
+                primary_key: false,
+                auto: false,
+                max_length: None,
+                decimal: None,
+                unique: false,
+                db_index: false,
+                default: None,
+            },
+            foreign_key: None,
+            fill: None,
+        };
+        let set = seeded(&db, step(vec![add]), &[("a", "1", 1)]).await;
+        let before = snapshot(&db, &["title", "stars", "rating"]).await;
+        let err = migrate(&db, &set, Target::All).await.expect_err("refused");
+        assert_refused(
+            &err,
+            "edition",
+            RowProblem::NoValue,
+            1,
+            "1 row would have no value",
+        );
+        assert_eq!(snapshot(&db, &["title", "stars", "rating"]).await, before);
+        Ok(())
+    })
+    .await;
 }

@@ -146,8 +146,8 @@ pub enum MigrationError {
         /// The database's error.
         source: crate::db::Error,
     },
-    /// Rows hold values that a column change would cut; the migration was
-    /// refused before anything changed.
+    /// Rows hold values that a column change would cut or that it has no
+    /// value for; the migration was refused before anything changed.
     #[error(
         "migration {migration} was refused and rolled back (schema, data and migration history are unchanged): {}",
         check.explain(*rows)

@@ -16,8 +16,9 @@
 //!   takes `pg_advisory_xact_lock` and re-reads the recorder, so a second
 //!   `migrate` running at the same time waits, then skips what the first one
 //!   applied. On SQLite, `BEGIN IMMEDIATE` takes the write lock the same way.
-//! - **No value cut.** A narrower `max_length` first counts the rows it
-//!   would cut ([`Step::Check`]); when there are any, the migration is
+//! - **No value cut or made up.** A narrower `max_length`, a column made
+//!   `NOT NULL` and a non-null column added back first count the rows they
+//!   would damage ([`Step::Check`]); when there are any, the migration is
 //!   refused with [`MigrationError::RowsBlock`] and rolled back.
 //! - **SQLite rebuilds** run with foreign key enforcement off (so dropping
 //!   the old table does not cascade) and end with `PRAGMA

@@ -1,5 +1,7 @@
 //! Checks of existing rows that a column change runs first, so that no
-//! value is ever cut: a narrower `max_length` while longer values exist.
+//! value is ever cut or made up: a narrower `max_length` while longer
+//! values exist, `NOT NULL` while `NULL`s exist, or a `NOT NULL` column
+//! added without a value for the rows already there.
 //!
 //! The schema editor emits a [`RowCheck`] before the statements of such a
 //! change; [`migrate`](super::executor::migrate) counts the offending rows
@@ -31,6 +33,13 @@ pub enum RowProblem {
         /// The new `max_length`.
         max_length: u32,
     },
+    /// `NULL`s in a column that becomes `NOT NULL` with no value to put in
+    /// their place (no one-off default, no default).
+    Null,
+    /// Rows at all, when the column is added `NOT NULL` without a value for
+    /// them (unapplying the removal of such a field, or adding one without
+    /// a one-off default).
+    NoValue,
 }
 
 /// A count of the rows of `table` that would block a change of `column`;
@@ -62,6 +71,8 @@ impl RowCheck {
     pub fn sql(&self, backend: Backend) -> String {
         let filter = match self.problem {
             RowProblem::TooLong { max_length } => RowFilter::LongerThan(&self.column, max_length),
+            RowProblem::Null => RowFilter::Null(&self.column),
+            RowProblem::NoValue => RowFilter::All,
         };
         count_rows(backend, &self.table, filter)
     }
@@ -86,6 +97,17 @@ impl RowCheck {
                  max_length; shorten those values first (a data migration before this one) or \
                  keep a larger max_length"
             ),
+            RowProblem::Null => format!(
+                "{place}: {count} {verb} NULL and the column becomes NOT NULL without a \
+                 default; give those rows a value first (a data migration before this one), \
+                 give the field a default, or, when making it non-null, a one-off default \
+                 (`manage makemigrations` asks for one; it is the operation's \"fill\")"
+            ),
+            RowProblem::NoValue => format!(
+                "{place}: {count} would have no value, as the column is added NOT NULL \
+                 without a default; give the field a default (or the operation a one-off \
+                 \"fill\" value), or delete those rows first"
+            ),
         }
     }
 }
@@ -97,6 +119,13 @@ mod tests {
 
     #[test]
     fn each_problem_counts_its_rows_on_both_backends() {
+        let null = RowCheck::new("t", "c", RowProblem::Null);
+        assert_eq!(
+            null.sql(Backend::Sqlite),
+            r#"SELECT COUNT(*) FROM "t" WHERE "c" IS NULL"#
+        );
+        let all = RowCheck::new("t", "c", RowProblem::NoValue);
+        assert_eq!(all.sql(Backend::Postgres), r#"SELECT COUNT(*) FROM "t""#);
         let long = RowCheck::new("t", "c", RowProblem::TooLong { max_length: 3 });
         assert_eq!(
             long.sql(Backend::Sqlite),
@@ -106,14 +135,13 @@ mod tests {
 
     #[test]
     fn the_explanation_names_table_column_and_count() {
-        let check = RowCheck::new("blog_note", "title", RowProblem::TooLong { max_length: 5 });
+        let check = RowCheck::new("blog_note", "stars", RowProblem::Null);
         let one = check.explain(1);
         assert!(
-            one.starts_with(
-                r#"table "blog_note", column "title": 1 row is longer than 5 characters"#
-            ),
+            one.starts_with(r#"table "blog_note", column "stars": 1 row is NULL"#),
             "{one}"
         );
-        assert!(check.explain(3).contains("3 rows are longer"));
+        let text = RowCheck::new("blog_note", "stars", RowProblem::NoValue).explain(3);
+        assert!(text.contains("3 rows would have no value"), "{text}");
     }
 }

@@ -6,7 +6,8 @@
 //! in place, SQLite rebuilds the table when `ALTER TABLE` cannot do it.
 //! Before the statements of such a change come the
 //! [`RowCheck`](super::RowCheck)s of the rows it could damage: a value is
-//! never cut to a shorter `max_length`.
+//! never cut to a shorter `max_length`, and a `NULL` or a missing value is
+//! never replaced by one the user did not give.
 
 mod postgres;
 mod sqlite;
@@ -51,50 +52,46 @@ impl TableChange<'_> {
         self.new.column(new).map(|_| new)
     }
 
-    /// The value existing rows get in the new column `c`.
+    /// The value existing rows get in the new column `c` (or in place of
+    /// its `NULL`s when it becomes non-null): the operation's one-off value,
+    /// else the column's default. `None` means there is none, and no value
+    /// is ever made up: [`row_checks`] refuses the change when rows would
+    /// need one.
     pub(crate) fn fill_for(&self, c: &ColumnSchema) -> Option<ColumnDefault> {
         self.fill
             .get(&c.name)
             .cloned()
             .or_else(|| c.default.clone())
-            .or_else(|| {
-                if c.nullable {
-                    None
-                } else {
-                    effective_default(c.sql_type)
-                }
-            })
-    }
-}
-
-/// The value a re-added non-null column without default gets, as Django
-/// does when reversing the removal of such a field.
-fn effective_default(ty: SqlType) -> Option<ColumnDefault> {
-    match ty {
-        SqlType::Bool => Some(ColumnDefault::Bool(false)),
-        SqlType::SmallInt | SqlType::Integer | SqlType::BigInt => Some(ColumnDefault::Int(0)),
-        SqlType::Double | SqlType::Decimal => Some(ColumnDefault::Float(0.0)),
-        SqlType::String => Some(ColumnDefault::Str(String::new())),
-        _ => None,
     }
 }
 
 /// The checks of existing rows that must find none before `change` runs:
-/// values too long for a narrower `max_length`.
+/// values too long for a narrower `max_length`, `NULL`s in a column that
+/// becomes non-null without a value for them, rows without a value for a
+/// new non-null column.
 fn row_checks(change: &TableChange<'_>) -> Vec<RowCheck> {
     // The checks run before the change's statements: old names.
     let table = change.old.name.as_str();
     let mut out = Vec::new();
-    for c in &change.new.columns {
-        let Some(before) = change.old_name(&c.name).and_then(|o| change.old.column(o)) else {
-            continue;
-        };
-        if let (SqlType::String, Some(max_length)) = (c.sql_type, c.max_length)
-            && (before.sql_type != SqlType::String
-                || before.max_length.is_none_or(|m| m > max_length))
-        {
-            let problem = RowProblem::TooLong { max_length };
-            out.push(RowCheck::new(table, &before.name, problem));
+    for c in change.new.columns.iter().filter(|c| !c.auto) {
+        let has_fill = change.fill_for(c).is_some();
+        match change.old_name(&c.name).and_then(|o| change.old.column(o)) {
+            Some(before) => {
+                if let (SqlType::String, Some(max_length)) = (c.sql_type, c.max_length)
+                    && (before.sql_type != SqlType::String
+                        || before.max_length.is_none_or(|m| m > max_length))
+                {
+                    let problem = RowProblem::TooLong { max_length };
+                    out.push(RowCheck::new(table, &before.name, problem));
+                }
+                if before.nullable && !c.nullable && !has_fill {
+                    out.push(RowCheck::new(table, &before.name, RowProblem::Null));
+                }
+            }
+            None if !c.nullable && !has_fill => {
+                out.push(RowCheck::new(table, &c.name, RowProblem::NoValue));
+            }
+            None => {}
         }
     }
     out

@@ -9,7 +9,7 @@
 //! - the rows a table change moves: copying them into a rebuilt SQLite
 //!   table, filling `NULL`s before PostgreSQL's `SET NOT NULL`;
 //! - counting the rows that would block a column change (too long for a
-//!   new `max_length`).
+//!   new `max_length`, `NULL` in a column becoming `NOT NULL`).
 //!
 //! The last two are part of a migration's SQL, which `sqlmigrate` prints
 //! and `migrate` runs as text: they return text, and their values are SQL
@@ -214,6 +214,10 @@ pub(crate) fn fill_nulls(backend: Backend, table: &str, column: &str, literal: &
 pub(crate) enum RowFilter<'a> {
     /// Rows whose column, as text, is longer than this many characters.
     LongerThan(&'a str, u32),
+    /// Rows whose column is `NULL`.
+    Null(&'a str),
+    /// Every row.
+    All,
 }
 
 /// `SELECT COUNT(*) FROM table [WHERE filter]`.
@@ -230,6 +234,10 @@ pub(crate) fn count_rows(backend: Backend, table: &str, filter: RowFilter<'_>) -
             ));
             stmt.and_where(Expr::expr(length).gt(Expr::cust(n.to_string())));
         }
+        RowFilter::Null(column) => {
+            stmt.and_where(Expr::col(Alias::new(column)).is_null());
+        }
+        RowFilter::All => {}
     }
     text(backend, &stmt)
 }
