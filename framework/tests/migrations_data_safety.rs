@@ -6,10 +6,13 @@
 //! number of rows in the way, and leaves the schema, the data and the
 //! recorder table exactly as they were. A value the user gives on purpose
 //! (a one-off default from the questioner, a default) is used.
+//!
+//! A site that serves while another pool or process migrates keeps
+//! working when a column's type changes under its prepared statements.
 
 use manouche::db::schema::{ColumnDefault, ColumnSchema};
-use manouche::db::testing::for_each_database;
-use manouche::db::{Backend, Database, Executor, Model, SqlType, Statement};
+use manouche::db::testing::{for_each_database, for_each_database_with_url};
+use manouche::db::{Backend, Database, DatabaseOptions, Executor, Model, SqlType, Statement};
 use manouche::migrations::autodetector::{self, Hints};
 use manouche::migrations::executor::{self, Step, Target};
 use manouche::migrations::questioner::Questioner;
@@ -551,6 +554,162 @@ async fn add_non_null_field_without_a_value_refuses_existing_rows() {
             "1 row would have no value",
         );
         assert_eq!(snapshot(&db, &["title", "stars", "rating"]).await, before);
+        Ok(())
+    })
+    .await;
+}
+
+/// The titles, read through the ORM with a bound value (a prepared
+/// statement the connection keeps).
+async fn orm_titles(db: &dyn Executor) -> Result<Vec<String>, manouche::db::Error> {
+    Ok(v1::Note::objects()
+        .filter(v1::Note::rating.gt(0))
+        .order_by(v1::Note::id.asc())
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|n| n.title)
+        .collect())
+}
+
+/// 0001, and 0002 widening `title` from `VARCHAR(20)` to `TEXT`: the type
+/// of a column the queries return changes.
+fn widening_set() -> MigrationSet {
+    let text = note_column("title", |c| c.max_length = None);
+    MigrationSet::new(vec![initial(), step(vec![alter(text)])]).expect("set")
+}
+
+#[tokio::test]
+async fn a_serving_pool_survives_a_column_type_change_made_by_another_pool() {
+    for_each_database_with_url(|db, url| async move {
+        let set = widening_set();
+        migrate(&db, &set, to_0001()).await.expect("0001");
+        exec(
+            &db,
+            &format!("INSERT INTO {TABLE} (title, rating) VALUES ('a', 1), ('b', 2)"),
+        )
+        .await?;
+        let mut options = DatabaseOptions::default();
+        options.max_connections = 1;
+        let serving = Database::connect(&url, &options).await?;
+        let raw = || Statement::raw(format!("SELECT title FROM {TABLE} ORDER BY id"));
+        for _ in 0..2 {
+            assert_eq!(orm_titles(&serving).await?, ["a", "b"]);
+            assert_eq!(serving.fetch_all(raw()).await?.len(), 2);
+        }
+
+        migrate(&db, &set, Target::All).await.expect("0002");
+        // The same connection, its statements prepared before the change.
+        assert_eq!(orm_titles(&serving).await?, ["a", "b"]);
+        assert_eq!(serving.fetch_all(raw()).await?.len(), 2);
+        assert_eq!(serving.pool_status().0, 1);
+
+        // In a transaction the statement cannot run again (PostgreSQL
+        // aborts the transaction); at most that one fails, and the
+        // connection prepares its statements again for the next one.
+        migrate(&db, &set, to_0001()).await.expect("0001");
+        let tx = serving.begin().await?;
+        match orm_titles(&tx).await {
+            Ok(titles) => {
+                assert_eq!(titles, ["a", "b"]);
+                tx.commit().await?;
+            }
+            Err(e) => {
+                assert_eq!(db.backend(), Backend::Postgres, "{e}");
+                assert!(e.to_string().contains("cached plan"), "{e}");
+                tx.rollback().await?;
+            }
+        }
+        let tx = serving.begin().await?;
+        assert_eq!(orm_titles(&tx).await?, ["a", "b"]);
+        tx.commit().await?;
+        assert_eq!(orm_titles(&serving).await?, ["a", "b"]);
+        serving.close().await;
+        Ok(())
+    })
+    .await;
+}
+
+/// The environment variable that makes
+/// [`migrate_from_another_process`] run: the database's URL.
+const MIGRATE_URL: &str = "MANOUCHE_TEST_MIGRATE_URL";
+
+/// Not a test by itself: the other process of
+/// [`a_site_serving_while_another_process_migrates_gets_no_errors`], which
+/// runs this test binary again for this function alone.
+#[tokio::test]
+#[ignore = "run by a_site_serving_while_another_process_migrates_gets_no_errors"]
+async fn migrate_from_another_process() {
+    let Ok(url) = std::env::var(MIGRATE_URL) else {
+        return;
+    };
+    let db = Database::connect(&url, &DatabaseOptions::default())
+        .await
+        .expect("connect");
+    migrate(&db, &widening_set(), Target::All)
+        .await
+        .expect("migrate");
+    db.close().await;
+}
+
+#[tokio::test]
+async fn a_site_serving_while_another_process_migrates_gets_no_errors() {
+    for_each_database_with_url(|db, url| async move {
+        let set = widening_set();
+        migrate(&db, &set, to_0001()).await.expect("0001");
+        exec(
+            &db,
+            &format!("INSERT INTO {TABLE} (title, rating) VALUES ('a', 1), ('b', 2)"),
+        )
+        .await?;
+        // Four readers on the pool's connections, until the migration is
+        // done and each has read a few more times.
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let readers: Vec<_> = (0..4)
+            .map(|_| {
+                let (db, done) = (db.clone(), done.clone());
+                tokio::spawn(async move {
+                    let (mut reads, mut after) = (0_u32, 0_u32);
+                    while after < 20 {
+                        if done.load(std::sync::atomic::Ordering::SeqCst) {
+                            after += 1;
+                        }
+                        orm_titles(&db).await?;
+                        reads += 1;
+                        tokio::task::yield_now().await;
+                    }
+                    Ok::<_, manouche::db::Error>(reads)
+                })
+            })
+            .collect();
+
+        let exe = std::env::current_exe().expect("test binary");
+        let other = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(exe)
+                .args(["--ignored", "--exact", "migrate_from_another_process"])
+                .env(MIGRATE_URL, url)
+                .output()
+        })
+        .await
+        .expect("join")
+        .expect("run the other process");
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        let stdout = String::from_utf8_lossy(&other.stdout);
+        assert!(
+            other.status.success() && stdout.contains("1 passed"),
+            "{stdout}{}",
+            String::from_utf8_lossy(&other.stderr)
+        );
+
+        for reader in readers {
+            let reads = reader.await.expect("reader")?;
+            assert!(reads >= 20, "{reads}");
+        }
+        assert_eq!(
+            applied_names(&db).await,
+            ["ds.0001_initial", "ds.0002_step"]
+        );
+        assert_eq!(orm_titles(&db).await?, ["a", "b"]);
         Ok(())
     })
     .await;

@@ -31,7 +31,9 @@ use sea_query_binder::SqlxValues;
 use tokio::sync::Mutex;
 
 use super::database::{Pool, classify, finished};
-use super::driver::{Execute, FetchAll, FetchOptional, Run, Unprepared};
+use super::driver::{
+    Execute, FetchAll, FetchOptional, Run, Unprepared, postgres_forget_stale_plans,
+};
 use super::executor::{Backend, Executor, Row, Statement};
 use super::{Database, Error, Result};
 
@@ -124,7 +126,13 @@ impl Transaction {
         let values = SqlxValues(stmt.values);
         let res = match state.conn.as_mut() {
             Some(Conn::Sqlite(c)) => run.sqlite(c, &stmt.sql, values).await,
-            Some(Conn::Postgres(c)) => run.postgres(c, &stmt.sql, values).await,
+            Some(Conn::Postgres(c)) => {
+                let res = run.postgres(c, &stmt.sql, values).await;
+                if let Err(e) = &res {
+                    postgres_forget_stale_plans(c, e).await;
+                }
+                res
+            }
             None => return Err(Error::TransactionFinished),
         };
         finished(&stmt.sql, started);
