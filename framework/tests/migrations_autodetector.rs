@@ -752,3 +752,65 @@ fn a_many_to_many_target_is_created_before_the_join_table() {
     // `Entry` sorts first, but its join table refers to `Label`.
     assert_eq!(created, ["Label", "Entry"]);
 }
+
+#[test]
+fn an_index_whose_name_alone_changes_is_renamed() {
+    // A new name in the model for the same index.
+    let mut models = base();
+    let article = model(&mut models, "Article");
+    let old = article.table.indexes[0].name.clone();
+    assert_eq!(old, "mt_auto_article_writer_id_idx");
+    "mt_auto_article_by_writer".clone_into(&mut article.table.indexes[0].name);
+    let ops = change(&models, &Hints::default()).expect("detect");
+    assert_eq!(
+        ops,
+        [Operation::RenameIndex {
+            model: "Article".into(),
+            old: old.clone(),
+            new: "mt_auto_article_by_writer".into()
+        }]
+    );
+
+    // A renamed model: the automatic name of its foreign key's index
+    // follows the table's, renamed after the model.
+    let mut models = base();
+    let article = model(&mut models, "Article");
+    article.model = "Post".into();
+    article.table.name = "mt_auto_post".into();
+    "mt_auto_post_writer_id_idx".clone_into(&mut article.table.indexes[0].name);
+    let mut hints = Hints::default();
+    hints.add_rename("mt_auto.Article=Post").expect("hint");
+    let ops = change(&models, &hints).expect("detect");
+    assert_eq!(
+        ops,
+        [
+            Operation::RenameModel {
+                old: "Article".into(),
+                new: "Post".into(),
+                table: "mt_auto_post".into()
+            },
+            Operation::RenameIndex {
+                model: "Post".into(),
+                old,
+                new: "mt_auto_post_writer_id_idx".into()
+            }
+        ]
+    );
+
+    // Other columns: not the same index, dropped and created.
+    let mut models = base();
+    let article = model(&mut models, "Article");
+    article.table.indexes[0] = IndexSchema {
+        name: "mt_auto_article_title_idx".into(),
+        columns: vec!["title".into()],
+        unique: false,
+    };
+    let ops = change(&models, &Hints::default()).expect("detect");
+    assert!(
+        matches!(
+            &ops[..],
+            [Operation::RemoveIndex { .. }, Operation::AddIndex { .. }]
+        ),
+        "{ops:?}"
+    );
+}

@@ -18,7 +18,9 @@
 //! while another appears on the same model (a renamed many-to-many field or
 //! model) stops detection too ([`MigrationError::PossibleJoinTableRename`]):
 //! renaming join tables is not supported, and drop + create would lose
-//! the links silently.
+//! the links silently. An index whose name alone changes (a new name in
+//! the model, or the automatic name of a renamed model's or field's index)
+//! is renamed ([`Operation::RenameIndex`]), not dropped and built again.
 //!
 //! ```
 //! use manouche::migrations::{MigrationSet, Operation, autodetector::{Hints, detect}};
@@ -45,7 +47,7 @@ use super::loader::{Migration, MigrationSet};
 use super::operation::Operation;
 use super::state::ProjectState;
 use crate::db::fields::SqlType;
-use crate::db::schema::{ColumnDefault, ModelSchema};
+use crate::db::schema::{ColumnDefault, IndexSchema, ModelSchema};
 
 /// What the user told the autodetector.
 #[derive(Debug, Clone, Default)]
@@ -520,9 +522,32 @@ fn diff_app(
             field: column.to_owned(),
         };
 
+        // An index that only changes its name (the automatic name of a
+        // renamed field or model, or a new name in the model) is renamed,
+        // not dropped and built again: old name → new name.
+        let mut renamed_indexes: Vec<(&IndexSchema, &IndexSchema)> = Vec::new();
+        for ix in &from.table.indexes {
+            if to.table.indexes.contains(ix) {
+                continue;
+            }
+            let same = to.table.indexes.iter().find(|n| {
+                n.columns == ix.columns
+                    && n.unique == ix.unique
+                    && !from.table.indexes.contains(n)
+                    && !from.table.indexes.iter().any(|f| f.name == n.name)
+                    && !renamed_indexes.iter().any(|(_, r)| r.name == n.name)
+            });
+            if let Some(n) = same {
+                renamed_indexes.push((ix, n));
+            }
+        }
+        let renamed_from =
+            |ix: &IndexSchema| renamed_indexes.iter().any(|(o, _)| o.name == ix.name);
+        let renamed_to = |ix: &IndexSchema| renamed_indexes.iter().any(|(_, n)| n.name == ix.name);
+
         // Indexes and constraints that go away, before their columns do.
         for ix in &from.table.indexes {
-            if !to.table.indexes.contains(ix) {
+            if !to.table.indexes.contains(ix) && !renamed_from(ix) {
                 let op = if ix.unique {
                     Operation::RemoveConstraint {
                         model: name.clone(),
@@ -536,6 +561,14 @@ fn diff_app(
                 };
                 push(app, state, &mut ops, op)?;
             }
+        }
+        for (old, new) in &renamed_indexes {
+            let op = Operation::RenameIndex {
+                model: name.clone(),
+                old: old.name.clone(),
+                new: new.name.clone(),
+            };
+            push(app, state, &mut ops, op)?;
         }
         for c in &added {
             let fill = fill_for(&c.name, c.sql_type)?;
@@ -585,7 +618,7 @@ fn diff_app(
             });
         }
         for ix in &to.table.indexes {
-            if !from.table.indexes.contains(ix) {
+            if !from.table.indexes.contains(ix) && !renamed_to(ix) {
                 let op = if ix.unique {
                     Operation::AddConstraint {
                         model: name.clone(),

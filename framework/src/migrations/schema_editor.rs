@@ -149,6 +149,12 @@ pub(crate) fn create_table(
     create_table_sql(backend, &[schema])
 }
 
+/// PostgreSQL renames an index in place; SQLite cannot (the table diff
+/// drops and creates it there).
+fn rename_index(old: &str, new: &str) -> String {
+    format!("ALTER INDEX {} RENAME TO {}", quote(old), quote(new))
+}
+
 fn drop_table(table: &str) -> String {
     format!("DROP TABLE {}", quote(table))
 }
@@ -216,6 +222,9 @@ pub(crate) fn forwards(
             create_table(backend, model(after, app, name)?, table)
         }
         Operation::DeleteJoinTable { table, .. } => vec![drop_table(table)],
+        Operation::RenameIndex { old, new, .. } if backend == Backend::Postgres => {
+            vec![rename_index(old, new)]
+        }
         Operation::RunSql {
             sqlite, postgres, ..
         } => match backend {
@@ -231,6 +240,7 @@ pub(crate) fn forwards(
         | Operation::RenameField { model: name, .. }
         | Operation::AddIndex { model: name, .. }
         | Operation::RemoveIndex { model: name, .. }
+        | Operation::RenameIndex { model: name, .. }
         | Operation::AddConstraint { model: name, .. }
         | Operation::RemoveConstraint { model: name, .. } => {
             let mut change = TableChange {
@@ -306,6 +316,9 @@ pub(crate) fn backwards(
             }
         }
         Operation::CreateJoinTable { table, .. } => vec![drop_table(&table.name)],
+        Operation::RenameIndex { old, new, .. } if backend == Backend::Postgres => {
+            vec![rename_index(new, old)]
+        }
         Operation::DeleteJoinTable { model: name, table } => {
             let m = model(before, app, name)?;
             let t = m
@@ -350,6 +363,7 @@ pub(crate) fn backwards(
         | Operation::RenameField { model: name, .. }
         | Operation::AddIndex { model: name, .. }
         | Operation::RemoveIndex { model: name, .. }
+        | Operation::RenameIndex { model: name, .. }
         | Operation::AddConstraint { model: name, .. }
         | Operation::RemoveConstraint { model: name, .. } => {
             let mut change = TableChange {
