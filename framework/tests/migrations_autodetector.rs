@@ -480,17 +480,41 @@ fn delete_and_rename_model() {
         change(&models, &hints),
         Err(MigrationError::PossibleModelRename { .. })
     ));
-    // Different columns: still asked (a rename with a field change), and a
-    // rename hint gives the rename followed by the field change.
+    // Other fields: a new model, not asked about (Django's rule), in each
+    // way the fields can differ; a rename hint gives the rename followed by
+    // the field change.
     let mut other = models.clone();
     model(&mut other, "Post")
         .table
         .columns
         .retain(|c| c.name != "body");
+    let mut longer = models.clone();
+    let title = model(&mut longer, "Post")
+        .table
+        .columns
+        .iter_mut()
+        .find(|c| c.name == "title")
+        .expect("title");
+    title.max_length = Some(300);
+    let mut cascade = models.clone();
+    model(&mut cascade, "Post").table.foreign_keys[0].on_delete = manouche::db::OnDelete::SetNull;
+    for changed in [&other, &longer, &cascade] {
+        let ops = change(changed, &Hints::default()).expect("not asked");
+        assert!(
+            matches!(
+                &ops[..],
+                [Operation::CreateModel { schema }, Operation::DeleteModel { model }]
+                    if schema.model == "Post" && model == "Article"
+            ),
+            "{ops:?}"
+        );
+    }
+    // Only the table of the foreign key differs: still the same fields.
+    let mut retargeted = models.clone();
+    model(&mut retargeted, "Post").table.foreign_keys[0].target_table = "mt_auto_post".into();
     assert!(matches!(
-        change(&other, &Hints::default()),
-        Err(MigrationError::PossibleModelRename { ref old, ref new, .. })
-            if old == "Article" && new == "Post"
+        change(&retargeted, &Hints::default()),
+        Err(MigrationError::PossibleModelRename { .. })
     ));
     let mut hints = Hints::default();
     hints.add_rename("mt_auto.Article=Post").expect("hint");

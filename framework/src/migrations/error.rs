@@ -240,8 +240,8 @@ pub enum MigrationError {
         /// The added field.
         new: String,
     },
-    /// The autodetector saw a model removed and another added in the same
-    /// app.
+    /// The autodetector saw a model removed and another with the same
+    /// fields added in the same app.
     #[error(
         "{app}: model {old} was removed and {new} was added; if it was renamed, pass `--rename {app}.{old}={new}`; if not, pass `--no-rename-check` to drop {old}'s table (and its rows) and create {new}'s"
     )]
