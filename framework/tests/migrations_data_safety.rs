@@ -572,6 +572,10 @@ async fn orm_titles(db: &dyn Executor) -> Result<Vec<String>, manouche::db::Erro
         .collect())
 }
 
+async fn exec_in(tx: &dyn Executor, sql: &str) -> Result<u64, manouche::db::Error> {
+    tx.execute(Statement::raw(sql)).await
+}
+
 /// 0001, and 0002 widening `title` from `VARCHAR(20)` to `TEXT`: the type
 /// of a column the queries return changes.
 fn widening_set() -> MigrationSet {
@@ -604,26 +608,35 @@ async fn a_serving_pool_survives_a_column_type_change_made_by_another_pool() {
         assert_eq!(serving.fetch_all(raw()).await?.len(), 2);
         assert_eq!(serving.pool_status().0, 1);
 
-        // In a transaction the statement cannot run again (PostgreSQL
-        // aborts the transaction); at most that one fails, and the
-        // connection prepares its statements again for the next one.
+        // The stale statement first in a transaction: the transaction
+        // starts again, nothing of it lost, and the statement runs.
         migrate(&db, &set, to_0001()).await.expect("0001");
         let tx = serving.begin().await?;
-        match orm_titles(&tx).await {
-            Ok(titles) => {
-                assert_eq!(titles, ["a", "b"]);
-                tx.commit().await?;
-            }
-            Err(e) => {
-                assert_eq!(db.backend(), Backend::Postgres, "{e}");
+        assert_eq!(orm_titles(&tx).await?, ["a", "b"]);
+        exec_in(&tx, "UPDATE ds_note SET rating = 3 WHERE id = 1").await?;
+        tx.commit().await?;
+
+        // After another statement, PostgreSQL has aborted the transaction:
+        // that statement fails, once; the next transaction prepares afresh.
+        migrate(&db, &set, Target::All).await.expect("0002");
+        let tx = serving.begin().await?;
+        exec_in(&tx, "UPDATE ds_note SET rating = 4 WHERE id = 2").await?;
+        match (db.backend(), orm_titles(&tx).await) {
+            (Backend::Postgres, Err(e)) => {
                 assert!(e.to_string().contains("cached plan"), "{e}");
                 tx.rollback().await?;
             }
+            (Backend::Sqlite, Ok(titles)) => {
+                assert_eq!(titles, ["a", "b"]);
+                tx.rollback().await?;
+            }
+            (backend, other) => panic!("{backend:?}: {other:?}"),
         }
         let tx = serving.begin().await?;
         assert_eq!(orm_titles(&tx).await?, ["a", "b"]);
         tx.commit().await?;
         assert_eq!(orm_titles(&serving).await?, ["a", "b"]);
+        assert_eq!(data(&db, &["rating"]).await, ["1|3", "2|2"]);
         serving.close().await;
         Ok(())
     })

@@ -15,7 +15,9 @@
 //! `migrate` while the site serves), PostgreSQL refuses to run it again
 //! ("cached plan must not change result type"). [`postgres_fresh_plan`]
 //! then clears that connection's statements and runs the statement once
-//! more, so a running instance survives a deploy's migration.
+//! more, so a running instance survives a deploy's migration;
+//! [`postgres_in_transaction`] does the same for the first statement of a
+//! transaction.
 
 use futures_util::future::BoxFuture;
 use sea_query::Values;
@@ -110,19 +112,39 @@ pub(crate) fn postgres_fresh_plan<'c, R: Run>(
     })
 }
 
-/// After a statement failed in a PostgreSQL transaction: when it failed on
-/// a stale prepared statement, clears the connection's prepared statements,
-/// so that the next transaction on it prepares them again. (The failed
-/// transaction cannot run the statement again: PostgreSQL aborted it.)
-pub(crate) fn postgres_forget_stale_plans<'c>(
+/// Runs `run` in a PostgreSQL transaction. On a stale prepared statement
+/// (see the module doc) PostgreSQL has aborted the transaction, so the
+/// connection's prepared statements are cleared and:
+/// - when it was the transaction's `first` statement, nothing of the
+///   transaction is lost: it starts again (`ROLLBACK`, `BEGIN`) and the
+///   statement runs once more;
+/// - otherwise the error stands, and the next transaction on the
+///   connection prepares its statements afresh.
+pub(crate) fn postgres_in_transaction<'c, R: Run>(
+    run: R,
     conn: &'c mut sqlx::PgConnection,
-    err: &'c sqlx::Error,
-) -> BoxFuture<'c, ()> {
+    sql: &'c str,
+    values: Values,
+    first: bool,
+) -> BoxFuture<'c, SqlxResult<R::Output>> {
     Box::pin(async move {
-        if is_stale_plan(err) {
-            // Best effort: when this fails the connection is broken and
-            // the pool replaces it.
-            let _ = sqlx::Connection::clear_cached_statements(conn).await;
+        let again = first.then(|| values.clone());
+        match run.postgres(conn, sql, SqlxValues(values)).await {
+            Err(e) if is_stale_plan(&e) => {
+                let cleared = sqlx::Connection::clear_cached_statements(&mut *conn).await;
+                let (Some(values), Ok(())) = (again, cleared) else {
+                    return Err(e);
+                };
+                tracing::info!(
+                    target: "manouche::db",
+                    sql,
+                    "a column type changed since this connection prepared the statement; \
+                     restarting the transaction it began"
+                );
+                sqlx::Executor::execute(&mut *conn, "ROLLBACK; BEGIN").await?;
+                run.postgres(conn, sql, SqlxValues(values)).await
+            }
+            other => other,
         }
     })
 }
