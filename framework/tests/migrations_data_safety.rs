@@ -347,6 +347,49 @@ fn postgres_changes_a_length_without_a_truncating_cast() {
 }
 
 #[tokio::test]
+async fn narrowing_an_integer_type_refuses_values_out_of_its_range() {
+    for_each_database(|db| async move {
+        // 0002 widens rating to BIGINT; unapplying it narrows it back.
+        let big = note_column("rating", |c| c.sql_type = SqlType::BigInt);
+        let set = seeded(&db, step(vec![alter(big)]), &[("a", "1", 5)]).await;
+        migrate(&db, &set, Target::All).await.expect("apply");
+        exec(
+            &db,
+            &format!(
+                "INSERT INTO {TABLE} (title, rating) VALUES ('b', 3000000000), ('c', -2147483648)"
+            ),
+        )
+        .await
+        .expect("a value only BIGINT holds");
+        let before = snapshot(&db, &["title", "stars", "rating"]).await;
+        let err = migrate(&db, &set, to_0001()).await.expect_err("refused");
+        assert_refused(
+            &err,
+            "rating",
+            RowProblem::OutOfRange {
+                min: i32::MIN.into(),
+                max: i32::MAX.into(),
+            },
+            1,
+            "1 row is outside the range of the new integer type (-2147483648 to 2147483647)",
+        );
+        assert_eq!(snapshot(&db, &["title", "stars", "rating"]).await, before);
+
+        // Values in range (the smallest included) go back to INTEGER.
+        exec(&db, &format!("DELETE FROM {TABLE} WHERE title = 'b'"))
+            .await
+            .expect("delete");
+        migrate(&db, &set, to_0001()).await.expect("unapply");
+        assert_eq!(
+            data(&db, &["title", "rating"]).await,
+            ["1|a|5", "3|c|-2147483648"]
+        );
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn not_null_without_default_refuses_null_rows() {
     for_each_database(|db| async move {
         let stars = note_column("stars", |c| c.nullable = false);

@@ -1,6 +1,7 @@
 //! Checks of existing rows that a column change runs first, so that no
 //! value is ever cut or made up: a narrower `max_length` while longer
-//! values exist, `NOT NULL` while `NULL`s exist, or a `NOT NULL` column
+//! values exist, a narrower integer type while values out of its range
+//! exist, `NOT NULL` while `NULL`s exist, or a `NOT NULL` column
 //! added without a value for the rows already there.
 //!
 //! The schema editor emits a [`RowCheck`] before the statements of such a
@@ -32,6 +33,15 @@ pub enum RowProblem {
     TooLong {
         /// The new `max_length`.
         max_length: u32,
+    },
+    /// Values out of the range of the column's new, narrower integer type
+    /// (PostgreSQL would refuse them; SQLite, which does not enforce
+    /// integer sizes, would keep them where Rust cannot read them).
+    OutOfRange {
+        /// The smallest value the new type holds.
+        min: i64,
+        /// The largest.
+        max: i64,
     },
     /// `NULL`s in a column that becomes `NOT NULL` with no value to put in
     /// their place (no one-off default, no default).
@@ -71,6 +81,7 @@ impl RowCheck {
     pub fn sql(&self, backend: Backend) -> String {
         let filter = match self.problem {
             RowProblem::TooLong { max_length } => RowFilter::LongerThan(&self.column, max_length),
+            RowProblem::OutOfRange { min, max } => RowFilter::Outside(&self.column, min, max),
             RowProblem::Null => RowFilter::Null(&self.column),
             RowProblem::NoValue => RowFilter::All,
         };
@@ -96,6 +107,11 @@ impl RowCheck {
                 "{place}: {count} {verb} longer than {max_length} characters, the new \
                  max_length; shorten those values first (a data migration before this one) or \
                  keep a larger max_length"
+            ),
+            RowProblem::OutOfRange { min, max } => format!(
+                "{place}: {count} {verb} outside the range of the new integer type ({min} to \
+                 {max}); change those values first (a data migration before this one) or keep \
+                 the wider type"
             ),
             RowProblem::Null => format!(
                 "{place}: {count} {verb} NULL and the column becomes NOT NULL without a \
@@ -126,6 +142,11 @@ mod tests {
         );
         let all = RowCheck::new("t", "c", RowProblem::NoValue);
         assert_eq!(all.sql(Backend::Postgres), r#"SELECT COUNT(*) FROM "t""#);
+        let range = RowCheck::new("t", "c", RowProblem::OutOfRange { min: -2, max: 1 });
+        assert_eq!(
+            range.sql(Backend::Postgres),
+            r#"SELECT COUNT(*) FROM "t" WHERE "c" < (-2) OR "c" > (1)"#
+        );
         let long = RowCheck::new("t", "c", RowProblem::TooLong { max_length: 3 });
         assert_eq!(
             long.sql(Backend::Sqlite),

@@ -66,7 +66,8 @@ impl TableChange<'_> {
 }
 
 /// The checks of existing rows that must find none before `change` runs:
-/// values too long for a narrower `max_length`, `NULL`s in a column that
+/// values too long for a narrower `max_length`, values out of the range of
+/// a narrower integer type, `NULL`s in a column that
 /// becomes non-null without a value for them, rows without a value for a
 /// new non-null column.
 fn row_checks(change: &TableChange<'_>) -> Vec<RowCheck> {
@@ -84,6 +85,16 @@ fn row_checks(change: &TableChange<'_>) -> Vec<RowCheck> {
                     let problem = RowProblem::TooLong { max_length };
                     out.push(RowCheck::new(table, &before.name, problem));
                 }
+                if let (Some(range), Some(old_range)) =
+                    (integer_range(c.sql_type), integer_range(before.sql_type))
+                    && (range.0 > old_range.0 || range.1 < old_range.1)
+                {
+                    let problem = RowProblem::OutOfRange {
+                        min: range.0,
+                        max: range.1,
+                    };
+                    out.push(RowCheck::new(table, &before.name, problem));
+                }
                 if before.nullable && !c.nullable && !has_fill {
                     out.push(RowCheck::new(table, &before.name, RowProblem::Null));
                 }
@@ -95,6 +106,16 @@ fn row_checks(change: &TableChange<'_>) -> Vec<RowCheck> {
         }
     }
     out
+}
+
+/// The values an integer column of type `ty` holds.
+fn integer_range(ty: SqlType) -> Option<(i64, i64)> {
+    match ty {
+        SqlType::SmallInt => Some((i16::MIN.into(), i16::MAX.into())),
+        SqlType::Integer => Some((i32::MIN.into(), i32::MAX.into())),
+        SqlType::BigInt => Some((i64::MIN, i64::MAX)),
+        _ => None,
+    }
 }
 
 /// `"name"` with inner quotes doubled (both backends).

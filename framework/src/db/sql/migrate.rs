@@ -9,7 +9,8 @@
 //! - the rows a table change moves: copying them into a rebuilt SQLite
 //!   table, filling `NULL`s before PostgreSQL's `SET NOT NULL`;
 //! - counting the rows that would block a column change (too long for a
-//!   new `max_length`, `NULL` in a column becoming `NOT NULL`).
+//!   new `max_length`, out of a narrower integer type's range, `NULL` in a
+//!   column becoming `NOT NULL`).
 //!
 //! The last two are part of a migration's SQL, which `sqlmigrate` prints
 //! and `migrate` runs as text: they return text, and their values are SQL
@@ -214,6 +215,8 @@ pub(crate) fn fill_nulls(backend: Backend, table: &str, column: &str, literal: &
 pub(crate) enum RowFilter<'a> {
     /// Rows whose column, as text, is longer than this many characters.
     LongerThan(&'a str, u32),
+    /// Rows whose column is below the first bound or above the second.
+    Outside(&'a str, i64, i64),
     /// Rows whose column is `NULL`.
     Null(&'a str),
     /// Every row.
@@ -233,6 +236,14 @@ pub(crate) fn count_rows(backend: Backend, table: &str, filter: RowFilter<'_>) -
                 Alias::new("TEXT"),
             ));
             stmt.and_where(Expr::expr(length).gt(Expr::cust(n.to_string())));
+        }
+        RowFilter::Outside(column, min, max) => {
+            let column = || Expr::col(Alias::new(column));
+            stmt.and_where(
+                column()
+                    .lt(Expr::cust(min.to_string()))
+                    .or(column().gt(Expr::cust(max.to_string()))),
+            );
         }
         RowFilter::Null(column) => {
             stmt.and_where(Expr::col(Alias::new(column)).is_null());
