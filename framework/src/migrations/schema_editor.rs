@@ -67,9 +67,9 @@ impl TableChange<'_> {
 
 /// The checks of existing rows that must find none before `change` runs:
 /// values too long for a narrower `max_length`, values out of the range of
-/// a narrower integer type, `NULL`s in a column that
-/// becomes non-null without a value for them, rows without a value for a
-/// new non-null column.
+/// a narrower integer type, `NULL`s in a column that becomes non-null
+/// without a value for them, rows without a value for a new non-null
+/// column.
 fn row_checks(change: &TableChange<'_>) -> Vec<RowCheck> {
     // The checks run before the change's statements: old names.
     let table = change.old.name.as_str();
