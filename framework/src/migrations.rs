@@ -23,7 +23,7 @@
 //! | `makemigrations [APP...]` | writes `migrations/<app>/NNNN_name.json` for each changed app; `--check` exits 1 instead when there are changes (CI), `--dry-run` only prints, `--name`, `--empty APP` (a file to edit, for `run_sql` / `run_rust`) |
 //! | `makemigrations --rename app.Model.old=new` / `--rename app.Model=New` | renames instead of drop + add (never guessed) |
 //! | `makemigrations --default app.Model.column=VALUE` | the value existing rows get in a new (or newly) non-null column |
-//! | `makemigrations` in a terminal | asks instead of stopping: "Was blog.Article.title renamed to headline (a VARCHAR(200) field)? [y/N]" (`n` drops + adds that pair only), "Was the model blog.Post renamed to Article? [y/N]", and a one-off value for existing rows (asked again until it parses for the column's type); see [`questioner`]. Quitting or the end of the input writes nothing and exits with 3 |
+//! | `makemigrations` in a terminal | asks instead of stopping: "Was blog.Article.title renamed to headline (a VARCHAR(200) field)? [y/N]" (`n` drops + adds that pair only), "Was the model blog.Post renamed to Article? [y/N]" (only when both models have the same fields, as in Django), and a one-off value for existing rows (asked again until it parses for the column's type); see [`questioner`]. Quitting or the end of the input writes nothing and exits with 3 |
 //! | `makemigrations --noinput` (`--no-input`) | never asks: a question is an error naming the flag that answers it (exit 1); also when stdin is not a terminal, and with `--check` |
 //! | `migrate [APP] [NAME\|zero] [--plan] [--fake]` | applies, or unapplies down to `NAME` / everything of `APP`; a `run_rust` function the app does not register, or a missing reverse when unapplying, is refused before anything runs (also by `--plan`) |
 //! | `showmigrations [APP...]` | `[X]` applied, `[ ]` not |
@@ -99,6 +99,7 @@ pub mod executor;
 mod loader;
 mod operation;
 pub mod questioner;
+mod row_check;
 mod schema_editor;
 mod state;
 
@@ -107,4 +108,5 @@ pub use error::MigrationError;
 pub use executor::Target;
 pub use loader::{EmbeddedMigrations, Migration, MigrationSet, migrations_dir, write_migration};
 pub use operation::Operation;
+pub use row_check::{RowCheck, RowProblem};
 pub use state::ProjectState;

@@ -480,17 +480,41 @@ fn delete_and_rename_model() {
         change(&models, &hints),
         Err(MigrationError::PossibleModelRename { .. })
     ));
-    // Different columns: still asked (a rename with a field change), and a
-    // rename hint gives the rename followed by the field change.
+    // Other fields: a new model, not asked about (Django's rule), in each
+    // way the fields can differ; a rename hint gives the rename followed by
+    // the field change.
     let mut other = models.clone();
     model(&mut other, "Post")
         .table
         .columns
         .retain(|c| c.name != "body");
+    let mut longer = models.clone();
+    let title = model(&mut longer, "Post")
+        .table
+        .columns
+        .iter_mut()
+        .find(|c| c.name == "title")
+        .expect("title");
+    title.max_length = Some(300);
+    let mut cascade = models.clone();
+    model(&mut cascade, "Post").table.foreign_keys[0].on_delete = manouche::db::OnDelete::SetNull;
+    for changed in [&other, &longer, &cascade] {
+        let ops = change(changed, &Hints::default()).expect("not asked");
+        assert!(
+            matches!(
+                &ops[..],
+                [Operation::CreateModel { schema }, Operation::DeleteModel { model }]
+                    if schema.model == "Post" && model == "Article"
+            ),
+            "{ops:?}"
+        );
+    }
+    // Only the table of the foreign key differs: still the same fields.
+    let mut retargeted = models.clone();
+    model(&mut retargeted, "Post").table.foreign_keys[0].target_table = "mt_auto_post".into();
     assert!(matches!(
-        change(&other, &Hints::default()),
-        Err(MigrationError::PossibleModelRename { ref old, ref new, .. })
-            if old == "Article" && new == "Post"
+        change(&retargeted, &Hints::default()),
+        Err(MigrationError::PossibleModelRename { .. })
     ));
     let mut hints = Hints::default();
     hints.add_rename("mt_auto.Article=Post").expect("hint");
@@ -751,4 +775,66 @@ fn a_many_to_many_target_is_created_before_the_join_table() {
         .collect();
     // `Entry` sorts first, but its join table refers to `Label`.
     assert_eq!(created, ["Label", "Entry"]);
+}
+
+#[test]
+fn an_index_whose_name_alone_changes_is_renamed() {
+    // A new name in the model for the same index.
+    let mut models = base();
+    let article = model(&mut models, "Article");
+    let old = article.table.indexes[0].name.clone();
+    assert_eq!(old, "mt_auto_article_writer_id_idx");
+    "mt_auto_article_by_writer".clone_into(&mut article.table.indexes[0].name);
+    let ops = change(&models, &Hints::default()).expect("detect");
+    assert_eq!(
+        ops,
+        [Operation::RenameIndex {
+            model: "Article".into(),
+            old: old.clone(),
+            new: "mt_auto_article_by_writer".into()
+        }]
+    );
+
+    // A renamed model: the automatic name of its foreign key's index
+    // follows the table's, renamed after the model.
+    let mut models = base();
+    let article = model(&mut models, "Article");
+    article.model = "Post".into();
+    article.table.name = "mt_auto_post".into();
+    "mt_auto_post_writer_id_idx".clone_into(&mut article.table.indexes[0].name);
+    let mut hints = Hints::default();
+    hints.add_rename("mt_auto.Article=Post").expect("hint");
+    let ops = change(&models, &hints).expect("detect");
+    assert_eq!(
+        ops,
+        [
+            Operation::RenameModel {
+                old: "Article".into(),
+                new: "Post".into(),
+                table: "mt_auto_post".into()
+            },
+            Operation::RenameIndex {
+                model: "Post".into(),
+                old,
+                new: "mt_auto_post_writer_id_idx".into()
+            }
+        ]
+    );
+
+    // Other columns: not the same index, dropped and created.
+    let mut models = base();
+    let article = model(&mut models, "Article");
+    article.table.indexes[0] = IndexSchema {
+        name: "mt_auto_article_title_idx".into(),
+        columns: vec!["title".into()],
+        unique: false,
+    };
+    let ops = change(&models, &Hints::default()).expect("detect");
+    assert!(
+        matches!(
+            &ops[..],
+            [Operation::RemoveIndex { .. }, Operation::AddIndex { .. }]
+        ),
+        "{ops:?}"
+    );
 }

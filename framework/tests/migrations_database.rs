@@ -850,3 +850,60 @@ async fn models_referring_to_each_other_are_created() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn rename_index_renames_in_place_and_back() {
+    for_each_database(|db| async move {
+        let old = Book::schema().table.indexes[0].name.clone();
+        assert_eq!(old, "mt_book_author_id_idx");
+        let op = Operation::RenameIndex {
+            model: "Book".into(),
+            old: old.clone(),
+            new: "mt_book_by_author".into(),
+        };
+        let set = seeded(&db, step(vec![op])).await;
+        let m = set.find(APP, "0002_step").expect("0002");
+        let sql = executor::sql_for(&set, db.backend(), m, false).expect("sql");
+        // PostgreSQL keeps the index (the same object, not rebuilt);
+        // SQLite has no `ALTER INDEX` and builds it under the new name.
+        let oid = async |name: &str| match db.backend() {
+            Backend::Postgres => strings(
+                &db,
+                &format!("SELECT oid::text FROM pg_class WHERE relname = '{name}'"),
+            )
+            .await
+            .concat(),
+            _ => String::new(),
+        };
+        match db.backend() {
+            Backend::Postgres => assert_eq!(
+                sql,
+                [r#"ALTER INDEX "mt_book_author_id_idx" RENAME TO "mt_book_by_author""#]
+            ),
+            _ => assert_eq!(
+                sql,
+                [
+                    r#"DROP INDEX "mt_book_author_id_idx""#,
+                    r#"CREATE INDEX "mt_book_by_author" ON "mt_book" ("author_id")"#
+                ]
+            ),
+        }
+        let before = oid(&old).await;
+        migrate(&db, &set, Target::All).await.expect("apply");
+        assert!(index_exists(&db, "mt_book_by_author").await);
+        assert!(!index_exists(&db, &old).await);
+        assert_eq!(oid("mt_book_by_author").await, before);
+        migrate(&db, &set, Target::Migration(APP.into(), "0001".into()))
+            .await
+            .expect("unapply");
+        assert!(index_exists(&db, &old).await);
+        assert!(!index_exists(&db, "mt_book_by_author").await);
+        assert_eq!(oid(&old).await, before);
+        assert_eq!(
+            titles(&db, "mt_book", "title").await,
+            ["Notes", "Compilers", "Engines"]
+        );
+        Ok(())
+    })
+    .await;
+}

@@ -276,6 +276,26 @@ fn a_model_rename_is_asked_about() {
 }
 
 #[test]
+fn a_model_with_other_fields_is_a_new_model_without_a_question() {
+    // As in Django: only a model with the same fields may be a rename.
+    let other = article(|m| {
+        m.model = "Post".into();
+        m.table.name = "mt_q_post".into();
+        m.table.columns.retain(|c| c.name != "views");
+    });
+    let (ops, text, _) = ask(&other, "");
+    assert_eq!(text, "", "no question");
+    assert!(
+        matches!(
+            &ops.expect("detect").expect("not quit")[..],
+            [Operation::CreateModel { schema }, Operation::DeleteModel { model }]
+                if schema.model == "Post" && model == "Article"
+        ),
+        "a new table, the old one dropped"
+    );
+}
+
+#[test]
 fn other_errors_are_returned_without_a_question() {
     let models = article(|m| {
         m.table

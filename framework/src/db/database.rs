@@ -15,10 +15,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
-use sea_query_binder::SqlxValues;
 
 use super::backends::{postgres, sqlite};
-use super::driver::{Execute, FetchAll, FetchOptional, Run, Unprepared};
+use super::driver::{Execute, FetchAll, FetchOptional, Run, Unprepared, postgres_fresh_plan};
 use super::executor::{Backend, Executor, Row, Statement};
 use super::sqlite_pool::SqlitePool;
 use super::{Error, Result, Transaction};
@@ -310,10 +309,7 @@ impl Database {
         let res = match &self.inner.pool {
             Pool::Sqlite(p) => p.run(Arc::clone(&stmt.sql), stmt.values, run).await,
             Pool::Postgres(p) => match p.acquire().await {
-                Ok(mut conn) => {
-                    run.postgres(&mut conn, &stmt.sql, SqlxValues(stmt.values))
-                        .await
-                }
+                Ok(mut conn) => postgres_fresh_plan(run, &mut conn, &stmt.sql, stmt.values).await,
                 Err(e) => Err(e),
             },
         };

@@ -9,10 +9,21 @@
 //! Each call is a plain function returning a boxed future: inside the
 //! `async` blocks of the executors, rustc cannot prove the higher-ranked
 //! `Send` / `Executor` bounds of sqlx's connection reborrows.
+//!
+//! PostgreSQL connections keep their prepared statements. When another
+//! connection changes the type of a column one of them returns (a
+//! `migrate` while the site serves), PostgreSQL refuses to run it again
+//! ("cached plan must not change result type"). [`postgres_fresh_plan`]
+//! then clears that connection's statements and runs the statement once
+//! more, so a running instance survives a deploy's migration;
+//! [`postgres_in_transaction`] does the same for the first statement of a
+//! transaction.
 
 use futures_util::future::BoxFuture;
+use sea_query::Values;
 use sea_query_binder::SqlxValues;
 
+use super::backends::postgres::is_stale_plan;
 use super::executor::Row;
 
 pub(crate) type SqlxResult<T> = std::result::Result<T, sqlx::Error>;
@@ -69,6 +80,74 @@ pub(crate) struct Execute;
 /// pragmas, savepoints, several statements separated by `;`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Unprepared;
+
+/// Runs `run` on a pooled PostgreSQL connection; when the connection's
+/// prepared copy of the statement is stale (see the module doc), clears the
+/// connection's prepared statements and runs it once more.
+///
+/// PostgreSQL raises that error while planning, before the statement does
+/// anything, so running it again cannot apply a change twice. The values
+/// are kept for that second run: a clone, which allocates only for a
+/// statement with values.
+pub(crate) fn postgres_fresh_plan<'c, R: Run>(
+    run: R,
+    conn: &'c mut sqlx::PgConnection,
+    sql: &'c str,
+    values: Values,
+) -> BoxFuture<'c, SqlxResult<R::Output>> {
+    Box::pin(async move {
+        match run.postgres(conn, sql, SqlxValues(values.clone())).await {
+            Err(e) if is_stale_plan(&e) => {
+                tracing::info!(
+                    target: "manouche::db",
+                    sql,
+                    "a column type changed since this connection prepared the statement; \
+                     preparing it again"
+                );
+                sqlx::Connection::clear_cached_statements(&mut *conn).await?;
+                run.postgres(conn, sql, SqlxValues(values)).await
+            }
+            other => other,
+        }
+    })
+}
+
+/// Runs `run` in a PostgreSQL transaction. On a stale prepared statement
+/// (see the module doc) PostgreSQL has aborted the transaction, so the
+/// connection's prepared statements are cleared and:
+/// - when it was the transaction's `first` statement, nothing of the
+///   transaction is lost: it starts again (`ROLLBACK`, `BEGIN`) and the
+///   statement runs once more;
+/// - otherwise the error stands, and the next transaction on the
+///   connection prepares its statements afresh.
+pub(crate) fn postgres_in_transaction<'c, R: Run>(
+    run: R,
+    conn: &'c mut sqlx::PgConnection,
+    sql: &'c str,
+    values: Values,
+    first: bool,
+) -> BoxFuture<'c, SqlxResult<R::Output>> {
+    Box::pin(async move {
+        let again = first.then(|| values.clone());
+        match run.postgres(conn, sql, SqlxValues(values)).await {
+            Err(e) if is_stale_plan(&e) => {
+                let cleared = sqlx::Connection::clear_cached_statements(&mut *conn).await;
+                let (Some(values), Ok(())) = (again, cleared) else {
+                    return Err(e);
+                };
+                tracing::info!(
+                    target: "manouche::db",
+                    sql,
+                    "a column type changed since this connection prepared the statement; \
+                     restarting the transaction it began"
+                );
+                sqlx::Executor::execute(&mut *conn, "ROLLBACK; BEGIN").await?;
+                run.postgres(conn, sql, SqlxValues(values)).await
+            }
+            other => other,
+        }
+    })
+}
 
 /// One implementation per backend from one body, which sees the SQL text,
 /// the values, the connection and the backend's [`Row`] variant.

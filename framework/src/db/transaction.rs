@@ -31,7 +31,7 @@ use sea_query_binder::SqlxValues;
 use tokio::sync::Mutex;
 
 use super::database::{Pool, classify, finished};
-use super::driver::{Execute, FetchAll, FetchOptional, Run, Unprepared};
+use super::driver::{Execute, FetchAll, FetchOptional, Run, Unprepared, postgres_in_transaction};
 use super::executor::{Backend, Executor, Row, Statement};
 use super::{Database, Error, Result};
 
@@ -46,6 +46,8 @@ struct State {
     /// next statement (a destructor cannot run SQL).
     pending: Vec<String>,
     next_savepoint: usize,
+    /// No statement has run in the transaction yet.
+    fresh: bool,
 }
 
 /// An open transaction (or savepoint, when nested).
@@ -95,6 +97,7 @@ impl Transaction {
                 conn: Some(conn),
                 pending: Vec::new(),
                 next_savepoint: 0,
+                fresh: true,
             })),
             savepoint: None,
             finished: Arc::new(AtomicBool::new(false)),
@@ -121,10 +124,12 @@ impl Transaction {
         run: R,
     ) -> Result<R::Output> {
         let started = self.db.note(&stmt.sql);
-        let values = SqlxValues(stmt.values);
         let res = match state.conn.as_mut() {
-            Some(Conn::Sqlite(c)) => run.sqlite(c, &stmt.sql, values).await,
-            Some(Conn::Postgres(c)) => run.postgres(c, &stmt.sql, values).await,
+            Some(Conn::Sqlite(c)) => run.sqlite(c, &stmt.sql, SqlxValues(stmt.values)).await,
+            Some(Conn::Postgres(c)) => {
+                let first = std::mem::replace(&mut state.fresh, false);
+                postgres_in_transaction(run, c, &stmt.sql, stmt.values, first).await
+            }
             None => return Err(Error::TransactionFinished),
         };
         finished(&stmt.sql, started);

@@ -28,7 +28,8 @@ pub(crate) fn run(project: &Project, args: Args) -> Result<super::ExitCode, Star
         Backend::Sqlite
     };
     println!("BEGIN;");
-    // A `run_rust` operation prints as a comment line.
+    // A `run_rust` operation and a check of the rows print as comment
+    // lines.
     for step in executor::steps_for(&set, backend, m, args.backwards)? {
         println!("{step}");
     }

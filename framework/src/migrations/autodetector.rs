@@ -8,8 +8,10 @@
 //! detection stops with [`MigrationError::PossibleRename`], which names
 //! both ways forward: the rename hint, or `--no-rename-check` to drop the
 //! old column (and its data) and add the new one. A model that disappears
-//! while another appears in the same app stops it the same way ([`MigrationError::PossibleModelRename`]): dropping the old
-//! table loses its rows. [`Hints::not_renames`] says "not a rename" for one
+//! while another with the same fields appears in the same app stops it the
+//! same way ([`MigrationError::PossibleModelRename`]): dropping the old
+//! table loses its rows. A model that appears with other fields is a new
+//! model, as in Django (`--rename` says otherwise). [`Hints::not_renames`] says "not a rename" for one
 //! such pair only (what answering "no" in `makemigrations` records; see
 //! [`questioner`](super::questioner)). A new non-null column
 //! without a default needs a value for the existing rows
@@ -18,7 +20,9 @@
 //! while another appears on the same model (a renamed many-to-many field or
 //! model) stops detection too ([`MigrationError::PossibleJoinTableRename`]):
 //! renaming join tables is not supported, and drop + create would lose
-//! the links silently.
+//! the links silently. An index whose name alone changes (a new name in
+//! the model, or the automatic name of a renamed model's or field's index)
+//! is renamed ([`Operation::RenameIndex`]), not dropped and built again.
 //!
 //! ```
 //! use manouche::migrations::{MigrationSet, Operation, autodetector::{Hints, detect}};
@@ -44,8 +48,9 @@ use super::error::MigrationError;
 use super::loader::{Migration, MigrationSet};
 use super::operation::Operation;
 use super::state::ProjectState;
+use crate::db::OnDelete;
 use crate::db::fields::SqlType;
-use crate::db::schema::{ColumnDefault, ModelSchema};
+use crate::db::schema::{ColumnDefault, ColumnSchema, IndexSchema, ModelSchema};
 
 /// What the user told the autodetector.
 #[derive(Debug, Clone, Default)]
@@ -335,6 +340,31 @@ fn referenced_tables(ops: &[Operation]) -> BTreeSet<String> {
     out
 }
 
+/// Whether two models have the same fields, as the rename question needs
+/// them: the same columns (name, type, nullability, length, default...),
+/// the same foreign keys whatever table they point at (a renamed model's
+/// foreign key to itself points at its new table), and as many join tables.
+fn same_fields(old: &ModelSchema, new: &ModelSchema) -> bool {
+    fn columns(m: &ModelSchema) -> Vec<&ColumnSchema> {
+        let mut columns: Vec<_> = m.table.columns.iter().collect();
+        columns.sort_by(|a, b| a.name.cmp(&b.name));
+        columns
+    }
+    fn foreign_keys(m: &ModelSchema) -> Vec<(&str, &str, OnDelete)> {
+        let mut keys: Vec<_> = m
+            .table
+            .foreign_keys
+            .iter()
+            .map(|f| (f.column.as_str(), f.target_column.as_str(), f.on_delete))
+            .collect();
+        keys.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        keys
+    }
+    columns(old) == columns(new)
+        && foreign_keys(old) == foreign_keys(new)
+        && old.join_tables.len() == new.join_tables.len()
+}
+
 fn push(
     app: &str,
     state: &mut ProjectState,
@@ -382,18 +412,11 @@ fn diff_app(
         .values()
         .filter(|m| state.model(app, &m.model).is_none())
         .collect();
-    // A model gone while another appears: maybe renamed. Asked whatever
-    // their columns, since a rename often comes with field changes and a
-    // wrong "delete + create" drops the rows; a new model with the same
-    // columns is the likelier candidate, so it is named first.
+    // A model gone while another with the same fields appears: maybe
+    // renamed (Django's rule). A model whose fields changed too is a new
+    // model unless a hint says otherwise: a rename with field changes is
+    // `--rename` (or two migrations), as in Django.
     if !hints.no_rename_check {
-        let columns = |m: &ModelSchema| -> BTreeMap<String, SqlType> {
-            m.table
-                .columns
-                .iter()
-                .map(|c| (c.name.clone(), c.sql_type))
-                .collect()
-        };
         let gone = state
             .apps
             .get(app)
@@ -405,11 +428,7 @@ fn diff_app(
                 .iter()
                 .filter(|new| !hints.is_not_rename(app, &old.model, None, &new.model))
                 .collect();
-            let candidate = open
-                .iter()
-                .find(|new| columns(old) == columns(new))
-                .or_else(|| open.first());
-            if let Some(new) = candidate {
+            if let Some(new) = open.iter().find(|new| same_fields(old, new)) {
                 return Err(MigrationError::PossibleModelRename {
                     app: app.to_owned(),
                     old: old.model.clone(),
@@ -520,9 +539,32 @@ fn diff_app(
             field: column.to_owned(),
         };
 
+        // An index that only changes its name (the automatic name of a
+        // renamed field or model, or a new name in the model) is renamed,
+        // not dropped and built again: old name → new name.
+        let mut renamed_indexes: Vec<(&IndexSchema, &IndexSchema)> = Vec::new();
+        for ix in &from.table.indexes {
+            if to.table.indexes.contains(ix) {
+                continue;
+            }
+            let same = to.table.indexes.iter().find(|n| {
+                n.columns == ix.columns
+                    && n.unique == ix.unique
+                    && !from.table.indexes.contains(n)
+                    && !from.table.indexes.iter().any(|f| f.name == n.name)
+                    && !renamed_indexes.iter().any(|(_, r)| r.name == n.name)
+            });
+            if let Some(n) = same {
+                renamed_indexes.push((ix, n));
+            }
+        }
+        let renamed_from =
+            |ix: &IndexSchema| renamed_indexes.iter().any(|(o, _)| o.name == ix.name);
+        let renamed_to = |ix: &IndexSchema| renamed_indexes.iter().any(|(_, n)| n.name == ix.name);
+
         // Indexes and constraints that go away, before their columns do.
         for ix in &from.table.indexes {
-            if !to.table.indexes.contains(ix) {
+            if !to.table.indexes.contains(ix) && !renamed_from(ix) {
                 let op = if ix.unique {
                     Operation::RemoveConstraint {
                         model: name.clone(),
@@ -536,6 +578,14 @@ fn diff_app(
                 };
                 push(app, state, &mut ops, op)?;
             }
+        }
+        for (old, new) in &renamed_indexes {
+            let op = Operation::RenameIndex {
+                model: name.clone(),
+                old: old.name.clone(),
+                new: new.name.clone(),
+            };
+            push(app, state, &mut ops, op)?;
         }
         for c in &added {
             let fill = fill_for(&c.name, c.sql_type)?;
@@ -585,7 +635,7 @@ fn diff_app(
             });
         }
         for ix in &to.table.indexes {
-            if !from.table.indexes.contains(ix) {
+            if !from.table.indexes.contains(ix) && !renamed_to(ix) {
                 let op = if ix.unique {
                     Operation::AddConstraint {
                         model: name.clone(),

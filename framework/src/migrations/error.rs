@@ -146,6 +146,20 @@ pub enum MigrationError {
         /// The database's error.
         source: crate::db::Error,
     },
+    /// Rows hold values that a column change would cut or that it has no
+    /// value for; the migration was refused before anything changed.
+    #[error(
+        "migration {migration} was refused and rolled back (schema, data and migration history are unchanged): {}",
+        check.explain(*rows)
+    )]
+    RowsBlock {
+        /// The migration.
+        migration: String,
+        /// What was counted, where.
+        check: super::RowCheck,
+        /// How many rows block the change.
+        rows: u64,
+    },
     /// A data migration function failed (returned an error or panicked);
     /// nothing of that migration was kept.
     #[error(
@@ -226,8 +240,8 @@ pub enum MigrationError {
         /// The added field.
         new: String,
     },
-    /// The autodetector saw a model removed and another added in the same
-    /// app.
+    /// The autodetector saw a model removed and another with the same
+    /// fields added in the same app.
     #[error(
         "{app}: model {old} was removed and {new} was added; if it was renamed, pass `--rename {app}.{old}={new}`; if not, pass `--no-rename-check` to drop {old}'s table (and its rows) and create {new}'s"
     )]

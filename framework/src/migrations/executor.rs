@@ -16,6 +16,10 @@
 //!   takes `pg_advisory_xact_lock` and re-reads the recorder, so a second
 //!   `migrate` running at the same time waits, then skips what the first one
 //!   applied. On SQLite, `BEGIN IMMEDIATE` takes the write lock the same way.
+//! - **No value cut or made up.** A narrower `max_length`, a column made
+//!   `NOT NULL` and a non-null column added back first count the rows they
+//!   would damage ([`Step::Check`]); when there are any, the migration is
+//!   refused with [`MigrationError::RowsBlock`] and rolled back.
 //! - **SQLite rebuilds** run with foreign key enforcement off (so dropping
 //!   the old table does not cascade) and end with `PRAGMA
 //!   foreign_key_check`; a violation fails the migration.
@@ -50,6 +54,7 @@ use super::data::DataMigrations;
 use super::error::MigrationError;
 use super::loader::{Migration, MigrationSet};
 use super::operation::Operation;
+use super::row_check::RowCheck;
 use super::schema_editor;
 use super::state::ProjectState;
 use crate::db::sql::migrate as sql;
@@ -229,6 +234,14 @@ fn state_before(
 pub enum Step {
     /// A SQL statement.
     Sql(String),
+    /// A count of the rows that would block the next statements (see
+    /// [`RowCheck`]); the migration goes on only when it is zero.
+    Check {
+        /// What is counted, where.
+        check: RowCheck,
+        /// The `SELECT COUNT(*)` on the migration's backend.
+        sql: String,
+    },
     /// A call of a data migration function the app registered.
     RunRust {
         /// The app.
@@ -240,10 +253,11 @@ pub enum Step {
 
 impl std::fmt::Display for Step {
     /// As `sqlmigrate` prints it: the statement with its `;`, or a comment
-    /// for a Rust function.
+    /// for a check or a Rust function.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Sql(sql) => write!(f, "{sql};"),
+            Self::Check { sql, .. } => write!(f, "-- refused unless 0: {sql}"),
             Self::RunRust { app, function } => {
                 write!(f, "-- Rust function {app}.{function} (not SQL)")
             }
@@ -294,7 +308,7 @@ pub fn migration_steps(
             {
                 out.push(rust(reverse));
             }
-            out.extend(sql.into_iter().map(Step::Sql));
+            out.extend(sql);
         }
     } else {
         // PostgreSQL adds foreign keys after the tables; those of a run of
@@ -306,11 +320,14 @@ pub fn migration_steps(
                 schema_editor::forwards(backend, &migration.app, op, &states[i], &states[i + 1])
                     .map_err(invalid)?;
             if backend == Backend::Postgres && matches!(op, Operation::CreateModel { .. }) {
-                for s in sql {
-                    if s.starts_with("ALTER TABLE") && s.contains(" FOREIGN KEY ") {
-                        deferred.push(Step::Sql(s));
-                    } else {
-                        out.push(Step::Sql(s));
+                for step in sql {
+                    match step {
+                        Step::Sql(s)
+                            if s.starts_with("ALTER TABLE") && s.contains(" FOREIGN KEY ") =>
+                        {
+                            deferred.push(Step::Sql(s));
+                        }
+                        other => out.push(other),
                     }
                 }
             } else {
@@ -318,7 +335,7 @@ pub fn migration_steps(
                 if let Operation::RunRust { function, .. } = op {
                     out.push(rust(function));
                 }
-                out.extend(sql.into_iter().map(Step::Sql));
+                out.extend(sql);
             }
         }
         out.append(&mut deferred);
@@ -345,13 +362,14 @@ pub fn migration_sql(
     )?))
 }
 
-/// The text of each step: the SQL, or the comment naming a Rust function.
+/// The text of each step: the SQL, or the comment for a check or a Rust
+/// function.
 fn texts(steps: Vec<Step>) -> Vec<String> {
     steps
         .into_iter()
         .map(|step| match step {
             Step::Sql(sql) => sql,
-            rust @ Step::RunRust { .. } => rust.to_string(),
+            other => other.to_string(),
         })
         .collect()
 }
@@ -631,6 +649,37 @@ async fn run_rust(
     }
 }
 
+/// Counts the rows `check` is about; refuses the migration when there are
+/// any (the caller rolls back).
+async fn run_check(
+    tx: &Transaction,
+    m: &Migration,
+    check: RowCheck,
+    sql: String,
+) -> Result<(), MigrationError> {
+    let failed = |source| MigrationError::Statement {
+        migration: m.label(),
+        statement: sql.clone(),
+        source,
+    };
+    let rows = tx
+        .fetch_all(Statement::raw(sql.clone()))
+        .await
+        .map_err(failed)?;
+    let count = match rows.first() {
+        Some(row) => row.get::<i64>(0).map_err(failed)?,
+        None => 0,
+    };
+    if count > 0 {
+        return Err(MigrationError::RowsBlock {
+            migration: m.label(),
+            rows: u64::try_from(count).unwrap_or(u64::MAX),
+            check,
+        });
+    }
+    Ok(())
+}
+
 /// Runs one step inside `tx`; `false` when another process already did it.
 async fn run_step(
     tx: &Transaction,
@@ -658,6 +707,7 @@ async fn run_step(
                             source,
                         })?;
                 }
+                Step::Check { check, sql } => run_check(tx, m, check, sql).await?,
                 Step::RunRust { app, function } => {
                     run_rust(tx, data, m, &app, &function).await?;
                 }

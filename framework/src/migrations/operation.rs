@@ -105,6 +105,17 @@ pub enum Operation {
         /// The index's name.
         name: String,
     },
+    /// Renames an index (or a multi-column unique constraint), keeping it:
+    /// `ALTER INDEX ... RENAME` on PostgreSQL; SQLite, which cannot rename
+    /// an index, drops and creates it.
+    RenameIndex {
+        /// The model's name.
+        model: String,
+        /// The index's current name.
+        old: String,
+        /// Its new name.
+        new: String,
+    },
     /// Adds a multi-column unique constraint.
     AddConstraint {
         /// The model's name.
@@ -194,6 +205,9 @@ impl Operation {
             Self::RenameModel { old, new, .. } => format!("Rename model {old} to {new}"),
             Self::AddIndex { model, index } => format!("Create index {} on {model}", index.name),
             Self::RemoveIndex { model, name } => format!("Remove index {name} from {model}"),
+            Self::RenameIndex { model, old, new } => {
+                format!("Rename index {old} on {model} to {new}")
+            }
             Self::AddConstraint { model, constraint } => {
                 format!("Create constraint {} on {model}", constraint.name)
             }
@@ -224,6 +238,7 @@ impl Operation {
             | Self::RenameField { model, .. }
             | Self::AddIndex { model, .. }
             | Self::RemoveIndex { model, .. }
+            | Self::RenameIndex { model, .. }
             | Self::AddConstraint { model, .. }
             | Self::RemoveConstraint { model, .. }
             | Self::CreateJoinTable { model, .. }
@@ -372,6 +387,19 @@ impl Operation {
                 if m.table.indexes.len() == before {
                     return Err(format!("{app}.{model} has no index or constraint {name}"));
                 }
+            }
+            Self::RenameIndex { model, old, new } => {
+                let m = model_mut(state, app, model)?;
+                if m.table.indexes.iter().any(|i| &i.name == new) {
+                    return Err(format!("{app}.{model} already has an index {new}"));
+                }
+                let ix = m
+                    .table
+                    .indexes
+                    .iter_mut()
+                    .find(|i| &i.name == old)
+                    .ok_or_else(|| format!("{app}.{model} has no index or constraint {old}"))?;
+                new.clone_into(&mut ix.name);
             }
             Self::CreateJoinTable { model, table } => {
                 let m = model_mut(state, app, model)?;

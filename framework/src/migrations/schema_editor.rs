@@ -4,13 +4,19 @@
 //! Changes inside one table go through a single diff of the table's old and
 //! new schema ([`alter_table`]), implemented per backend: PostgreSQL alters
 //! in place, SQLite rebuilds the table when `ALTER TABLE` cannot do it.
+//! Before the statements of such a change come the
+//! [`RowCheck`](super::RowCheck)s of the rows it could damage: a value is
+//! never cut to a shorter `max_length`, and a `NULL` or a missing value is
+//! never replaced by one the user did not give.
 
 mod postgres;
 mod sqlite;
 
 use std::collections::BTreeMap;
 
+use super::executor::Step;
 use super::operation::Operation;
+use super::row_check::{RowCheck, RowProblem};
 use super::state::ProjectState;
 use crate::db::Backend;
 use crate::db::fields::SqlType;
@@ -46,30 +52,68 @@ impl TableChange<'_> {
         self.new.column(new).map(|_| new)
     }
 
-    /// The value existing rows get in the new column `c`.
+    /// The value existing rows get in the new column `c` (or in place of
+    /// its `NULL`s when it becomes non-null): the operation's one-off value,
+    /// else the column's default. `None` means there is none, and no value
+    /// is ever made up: [`row_checks`] refuses the change when rows would
+    /// need one.
     pub(crate) fn fill_for(&self, c: &ColumnSchema) -> Option<ColumnDefault> {
         self.fill
             .get(&c.name)
             .cloned()
             .or_else(|| c.default.clone())
-            .or_else(|| {
-                if c.nullable {
-                    None
-                } else {
-                    effective_default(c.sql_type)
-                }
-            })
     }
 }
 
-/// The value a re-added non-null column without default gets, as Django
-/// does when reversing the removal of such a field.
-fn effective_default(ty: SqlType) -> Option<ColumnDefault> {
+/// The checks of existing rows that must find none before `change` runs:
+/// values too long for a narrower `max_length`, values out of the range of
+/// a narrower integer type, `NULL`s in a column that becomes non-null
+/// without a value for them, rows without a value for a new non-null
+/// column.
+fn row_checks(change: &TableChange<'_>) -> Vec<RowCheck> {
+    // The checks run before the change's statements: old names.
+    let table = change.old.name.as_str();
+    let mut out = Vec::new();
+    for c in change.new.columns.iter().filter(|c| !c.auto) {
+        let has_fill = change.fill_for(c).is_some();
+        match change.old_name(&c.name).and_then(|o| change.old.column(o)) {
+            Some(before) => {
+                if let (SqlType::String, Some(max_length)) = (c.sql_type, c.max_length)
+                    && (before.sql_type != SqlType::String
+                        || before.max_length.is_none_or(|m| m > max_length))
+                {
+                    let problem = RowProblem::TooLong { max_length };
+                    out.push(RowCheck::new(table, &before.name, problem));
+                }
+                if let (Some(range), Some(old_range)) =
+                    (integer_range(c.sql_type), integer_range(before.sql_type))
+                    && (range.0 > old_range.0 || range.1 < old_range.1)
+                {
+                    let problem = RowProblem::OutOfRange {
+                        min: range.0,
+                        max: range.1,
+                    };
+                    out.push(RowCheck::new(table, &before.name, problem));
+                }
+                if before.nullable && !c.nullable && !has_fill {
+                    out.push(RowCheck::new(table, &before.name, RowProblem::Null));
+                }
+            }
+            None if !c.nullable && !has_fill => {
+                out.push(RowCheck::new(table, &c.name, RowProblem::NoValue));
+            }
+            None => {}
+        }
+    }
+    out
+}
+
+/// The values an integer column of type `ty` holds.
+fn integer_range(ty: SqlType) -> Option<(i64, i64)> {
     match ty {
-        SqlType::Bool => Some(ColumnDefault::Bool(false)),
-        SqlType::SmallInt | SqlType::Integer | SqlType::BigInt => Some(ColumnDefault::Int(0)),
-        SqlType::Double | SqlType::Decimal => Some(ColumnDefault::Float(0.0)),
-        SqlType::String => Some(ColumnDefault::Str(String::new())),
+        SqlType::SmallInt => Some((i16::MIN.into(), i16::MAX.into())),
+        SqlType::Integer => Some((i32::MIN.into(), i32::MAX.into())),
+        SqlType::BigInt => Some((i64::MIN, i64::MAX)),
         _ => None,
     }
 }
@@ -126,16 +170,30 @@ pub(crate) fn create_table(
     create_table_sql(backend, &[schema])
 }
 
+/// PostgreSQL renames an index in place; SQLite cannot (the table diff
+/// drops and creates it there).
+fn rename_index(old: &str, new: &str) -> String {
+    format!("ALTER INDEX {} RENAME TO {}", quote(old), quote(new))
+}
+
 fn drop_table(table: &str) -> String {
     format!("DROP TABLE {}", quote(table))
 }
 
-/// The statements that alter `change.old` into `change.new`.
-pub(crate) fn alter_table(backend: Backend, change: &TableChange<'_>) -> Vec<String> {
-    match backend {
+/// The steps that alter `change.old` into `change.new`: the checks of
+/// existing rows, then the statements.
+pub(crate) fn alter_table(backend: Backend, change: &TableChange<'_>) -> Vec<Step> {
+    let statements = match backend {
         Backend::Postgres => postgres::alter_table(change),
         _ => sqlite::alter_table(change),
-    }
+    };
+    let checks = row_checks(change).into_iter().map(|check| Step::Check {
+        sql: check.sql(backend),
+        check,
+    });
+    checks
+        .chain(statements.into_iter().map(Step::Sql))
+        .collect()
 }
 
 fn model<'s>(state: &'s ProjectState, app: &str, name: &str) -> Result<&'s ModelSchema, String> {
@@ -156,8 +214,8 @@ pub(crate) fn forwards(
     op: &Operation,
     before: &ProjectState,
     after: &ProjectState,
-) -> Result<Vec<String>, String> {
-    Ok(match op {
+) -> Result<Vec<Step>, String> {
+    let statements = match op {
         Operation::CreateModel { schema } => {
             let schema = model(after, app, &schema.model)?;
             create_table_sql(backend, std::slice::from_ref(schema))
@@ -185,6 +243,9 @@ pub(crate) fn forwards(
             create_table(backend, model(after, app, name)?, table)
         }
         Operation::DeleteJoinTable { table, .. } => vec![drop_table(table)],
+        Operation::RenameIndex { old, new, .. } if backend == Backend::Postgres => {
+            vec![rename_index(old, new)]
+        }
         Operation::RunSql {
             sqlite, postgres, ..
         } => match backend {
@@ -200,6 +261,7 @@ pub(crate) fn forwards(
         | Operation::RenameField { model: name, .. }
         | Operation::AddIndex { model: name, .. }
         | Operation::RemoveIndex { model: name, .. }
+        | Operation::RenameIndex { model: name, .. }
         | Operation::AddConstraint { model: name, .. }
         | Operation::RemoveConstraint { model: name, .. } => {
             let mut change = TableChange {
@@ -226,9 +288,10 @@ pub(crate) fn forwards(
                 }
                 _ => {}
             }
-            alter_table(backend, &change)
+            return Ok(alter_table(backend, &change));
         }
-    })
+    };
+    Ok(statements.into_iter().map(Step::Sql).collect())
 }
 
 /// The SQL undoing `op` on `backend`; `before` and `after` are the states
@@ -244,17 +307,19 @@ pub(crate) fn backwards(
     op: &Operation,
     before: &ProjectState,
     after: &ProjectState,
-) -> Result<Vec<String>, String> {
-    Ok(match op {
-        Operation::CreateModel { schema } => forwards(
-            backend,
-            app,
-            &Operation::DeleteModel {
-                model: schema.model.clone(),
-            },
-            after,
-            before,
-        )?,
+) -> Result<Vec<Step>, String> {
+    let statements = match op {
+        Operation::CreateModel { schema } => {
+            return forwards(
+                backend,
+                app,
+                &Operation::DeleteModel {
+                    model: schema.model.clone(),
+                },
+                after,
+                before,
+            );
+        }
         Operation::DeleteModel { model: name } => {
             create_table_sql(backend, std::slice::from_ref(model(before, app, name)?))
         }
@@ -272,6 +337,9 @@ pub(crate) fn backwards(
             }
         }
         Operation::CreateJoinTable { table, .. } => vec![drop_table(&table.name)],
+        Operation::RenameIndex { old, new, .. } if backend == Backend::Postgres => {
+            vec![rename_index(new, old)]
+        }
         Operation::DeleteJoinTable { model: name, table } => {
             let m = model(before, app, name)?;
             let t = m
@@ -316,6 +384,7 @@ pub(crate) fn backwards(
         | Operation::RenameField { model: name, .. }
         | Operation::AddIndex { model: name, .. }
         | Operation::RemoveIndex { model: name, .. }
+        | Operation::RenameIndex { model: name, .. }
         | Operation::AddConstraint { model: name, .. }
         | Operation::RemoveConstraint { model: name, .. } => {
             let mut change = TableChange {
@@ -327,7 +396,8 @@ pub(crate) fn backwards(
             if let Operation::RenameField { old, new, .. } = op {
                 change.renames.insert(new.clone(), old.clone());
             }
-            alter_table(backend, &change)
+            return Ok(alter_table(backend, &change));
         }
-    })
+    };
+    Ok(statements.into_iter().map(Step::Sql).collect())
 }

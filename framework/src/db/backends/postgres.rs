@@ -90,6 +90,25 @@ fn column_type(ty: SqlType, max_length: Option<u32>) -> String {
     }
 }
 
+/// Whether `err` is PostgreSQL refusing to run a prepared statement whose
+/// result columns changed type since it was prepared ("cached plan must
+/// not change result type"): another connection altered the table, e.g. a
+/// `migrate` while this process serves. The statement is right; only the
+/// connection's prepared copy is stale. Recognised by the function that
+/// raises it, whatever the server's language, or else by its English text.
+pub(crate) fn is_stale_plan(err: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = err else {
+        return false;
+    };
+    db.try_downcast_ref::<PgDatabaseError>().is_some_and(|pg| {
+        pg.code() == "0A000"
+            && (pg.routine() == Some("RevalidateCachedQuery")
+                || pg
+                    .message()
+                    .starts_with("cached plan must not change result type"))
+    })
+}
+
 /// `Key (a, b)=(1, 2) already exists.` → `["a", "b"]`.
 fn key_columns(detail: Option<&str>) -> Vec<String> {
     detail

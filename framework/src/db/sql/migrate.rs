@@ -7,7 +7,10 @@
 //! - SQLite's switch of foreign-key enforcement around a migration's
 //!   transaction, and the check before it commits;
 //! - the rows a table change moves: copying them into a rebuilt SQLite
-//!   table, filling `NULL`s before PostgreSQL's `SET NOT NULL`.
+//!   table, filling `NULL`s before PostgreSQL's `SET NOT NULL`;
+//! - counting the rows that would block a column change (too long for a
+//!   new `max_length`, out of a narrower integer type's range, `NULL` in a
+//!   column becoming `NOT NULL`).
 //!
 //! The last two are part of a migration's SQL, which `sqlmigrate` prints
 //! and `migrate` runs as text: they return text, and their values are SQL
@@ -204,6 +207,49 @@ pub(crate) fn fill_nulls(backend: Backend, table: &str, column: &str, literal: &
         .value(Alias::new(column), Expr::cust(literal))
         .and_where(Expr::col(Alias::new(column)).is_null())
         .to_owned();
+    text(backend, &stmt)
+}
+
+/// Which rows [`count_rows`] counts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum RowFilter<'a> {
+    /// Rows whose column, as text, is longer than this many characters.
+    LongerThan(&'a str, u32),
+    /// Rows whose column is below the first bound or above the second.
+    Outside(&'a str, i64, i64),
+    /// Rows whose column is `NULL`.
+    Null(&'a str),
+    /// Every row.
+    All,
+}
+
+/// `SELECT COUNT(*) FROM table [WHERE filter]`.
+pub(crate) fn count_rows(backend: Backend, table: &str, filter: RowFilter<'_>) -> String {
+    let mut stmt = Query::select();
+    stmt.expr(Expr::cust("COUNT(*)")).from(Alias::new(table));
+    match filter {
+        RowFilter::LongerThan(column, n) => {
+            // `LENGTH` counts characters on both backends, as `VARCHAR(n)`
+            // does; the cast covers a column that is not text yet.
+            let length = Func::cust(Alias::new("LENGTH")).arg(Func::cast_as(
+                Expr::col(Alias::new(column)),
+                Alias::new("TEXT"),
+            ));
+            stmt.and_where(Expr::expr(length).gt(Expr::cust(n.to_string())));
+        }
+        RowFilter::Outside(column, min, max) => {
+            let column = || Expr::col(Alias::new(column));
+            stmt.and_where(
+                column()
+                    .lt(Expr::cust(min.to_string()))
+                    .or(column().gt(Expr::cust(max.to_string()))),
+            );
+        }
+        RowFilter::Null(column) => {
+            stmt.and_where(Expr::col(Alias::new(column)).is_null());
+        }
+        RowFilter::All => {}
+    }
     text(backend, &stmt)
 }
 

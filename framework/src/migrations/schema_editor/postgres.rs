@@ -2,12 +2,16 @@
 //! database named itself (inline `UNIQUE`, foreign keys) are dropped by
 //! looking their name up in the catalog, so that the SQL stays right after
 //! tables were renamed.
+//!
+//! A type change never casts in a way that cuts a value: a length-only
+//! change has no `USING` (as Django writes it), so PostgreSQL refuses a
+//! value that does not fit instead of truncating it.
 
 use super::{TableChange, column_type, literal, quote};
-use crate::db::Backend;
 use crate::db::model::OnDelete;
 use crate::db::schema::{ColumnSchema, ForeignKeySchema, IndexSchema};
 use crate::db::sql::migrate::fill_nulls;
+use crate::db::{Backend, SqlType};
 
 const PG: Backend = Backend::Postgres;
 
@@ -196,15 +200,23 @@ fn alter_column(
         let ty = if c.auto {
             // SERIAL is not a type: an auto column keeps its sequence.
             match c.sql_type {
-                crate::db::SqlType::Integer | crate::db::SqlType::SmallInt => "INTEGER".to_owned(),
+                SqlType::Integer | SqlType::SmallInt => "INTEGER".to_owned(),
                 _ => "BIGINT".to_owned(),
             }
         } else {
             ty
         };
-        out.push(format!(
-            "ALTER TABLE {t} ALTER COLUMN {col} TYPE {ty} USING {col}::{ty}"
-        ));
+        out.push(if before.sql_type == c.sql_type {
+            // Only the length or precision changes: PostgreSQL's assignment
+            // cast refuses a value that does not fit, where an explicit
+            // `::VARCHAR(n)` would cut it.
+            format!("ALTER TABLE {t} ALTER COLUMN {col} TYPE {ty}")
+        } else if c.sql_type == SqlType::String {
+            // To text through `TEXT`, for the same reason.
+            format!("ALTER TABLE {t} ALTER COLUMN {col} TYPE {ty} USING {col}::TEXT")
+        } else {
+            format!("ALTER TABLE {t} ALTER COLUMN {col} TYPE {ty} USING {col}::{ty}")
+        });
     }
     if before.default != c.default {
         out.push(match &c.default {
