@@ -16,7 +16,7 @@
 
 mod throttle;
 
-pub(crate) use throttle::{Admit, Throttle, source};
+pub(crate) use throttle::{Throttle, throttled};
 
 use std::io::IsTerminal;
 
@@ -67,6 +67,22 @@ fn quiet_h2(filter: &str) -> String {
         "h2=error".to_owned()
     } else {
         format!("{filter},h2=error")
+    }
+}
+
+/// Runs `write` (which logs one warning the client of the request being
+/// served caused) unless the site's [`Throttle`] drops it. Outside a
+/// request it always runs.
+pub(crate) fn throttled_in_request(kind: &'static str, write: impl FnOnce(&str)) {
+    let mut write = Some(write);
+    crate::request::with_context(|c| {
+        let peer = c.connection.peer.map(|p| p.ip());
+        if let Some(write) = write.take() {
+            throttled(&c.site.warnings, peer, kind, write);
+        }
+    });
+    if let Some(write) = write {
+        write("-");
     }
 }
 

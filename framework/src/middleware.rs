@@ -108,7 +108,7 @@ use tower::util::BoxCloneSyncService;
 
 use crate::csrf::layer::{CsrfFuture, CsrfService};
 use crate::error_pages::{ErrorPages, ErrorReport, RequestSummary};
-use crate::logging::{Admit, Clip, Throttle};
+use crate::logging::Clip;
 use crate::request::{ConnectionInfo, RequestContext, RequestId, Scoped, SiteState};
 use crate::settings::{Settings, SettingsError};
 use head::Refused;
@@ -224,8 +224,6 @@ pub(crate) struct Pipeline {
     debug: bool,
     head: HeadLimits,
     hosts: AllowedHosts,
-    /// Rate limits for the warnings about refused requests.
-    warnings: Throttle,
     security: SecurityHeaders,
     body_limit: u64,
     request_timeout: Duration,
@@ -248,7 +246,6 @@ impl Pipeline {
             debug: settings.debug,
             head: HeadLimits::new(&settings.server),
             hosts: AllowedHosts::new(&settings.allowed_hosts, settings.debug),
-            warnings: Throttle::default(),
             security: SecurityHeaders::new(&settings.security)?,
             body_limit: settings.server.body_limit,
             request_timeout: settings.server.request_timeout,
@@ -829,14 +826,7 @@ fn warn_refused(pipeline: &Pipeline, seen: &Seen, refused: &Refused) {
     } else {
         "head"
     };
-    if let Admit::Write { suppressed } = pipeline.warnings.admit(peer, kind) {
-        let source = crate::logging::source(peer);
-        if suppressed > 0 {
-            tracing::warn!(
-                target: "manouche::security",
-                "suppressed {suppressed} similar warnings ({kind}) from {source}"
-            );
-        }
+    crate::logging::throttled(&pipeline.site.warnings, peer, kind, |source| {
         tracing::warn!(
             target: "manouche::security",
             request_id = %seen.request_id,
@@ -845,7 +835,7 @@ fn warn_refused(pipeline: &Pipeline, seen: &Seen, refused: &Refused) {
             "{}",
             Clip(&refused.detail)
         );
-    }
+    });
 }
 
 fn on_panic(payload: &(dyn std::any::Any + Send), seen: &Seen) -> Response {

@@ -49,7 +49,7 @@ pub use listener::Bind;
 pub(crate) use listener::inherited_sockets;
 use listener::{Connection, Listener};
 
-use crate::logging::{Admit, Throttle};
+use crate::logging::Throttle;
 use crate::middleware::HeadLimits;
 use crate::middleware::SiteService;
 use crate::request::ConnectionInfo;
@@ -293,25 +293,17 @@ impl Served<'_> {
         // HTTP/2 abuse is only counted: a client resetting streams in a
         // loop opens thousands of connections a second.
         if abuse.is_http2() {
-            tracing::debug!(target: "manouche::server", client = %crate::logging::source(ip), "connection ended: {err}");
+            tracing::debug!(target: "manouche::server", ?peer, "connection ended: {err}");
             return;
         }
-        if let Admit::Write { suppressed } = self.warnings.admit(ip, abuse.kind()) {
-            let source = crate::logging::source(ip);
-            if suppressed > 0 {
-                tracing::warn!(
-                    target: "manouche::security",
-                    "suppressed {suppressed} similar warnings ({}) from {source}",
-                    abuse.kind()
-                );
-            }
+        crate::logging::throttled(self.warnings, ip, abuse.kind(), |source| {
             tracing::warn!(
                 target: "manouche::security",
                 client = %source,
                 "{}",
                 abuse.message()
             );
-        }
+        });
     }
 }
 

@@ -1706,4 +1706,38 @@ mod tests {
         let err = Settings::from_toml_str("[server]\ntls_cert = \"c.pem\"").unwrap_err();
         assert!(err.to_string().contains("tls_key"));
     }
+
+    #[test]
+    fn head_limits_have_nginx_defaults_and_sane_bounds() {
+        let s = Settings::from_toml_str("").unwrap();
+        assert_eq!(
+            (
+                s.server.max_request_line,
+                s.server.max_header_line,
+                s.server.max_header_size
+            ),
+            (8192, 8192, 32768)
+        );
+        for (toml, setting) in [
+            ("max_request_line = 10", "server.max_request_line"),
+            ("max_header_size = 2000000", "server.max_header_size"),
+            ("max_header_line = 0", "server.max_header_line"),
+            (
+                "max_header_line = 16384\nmax_header_size = 8192",
+                "server.max_header_line",
+            ),
+        ] {
+            let err = Settings::from_toml_str(&format!("[server]\n{toml}"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(setting), "{toml}: {err}");
+        }
+        let mut s = Settings::default();
+        let err = s
+            .apply_env([("MANOUCHE_MAX_HEADER_LINE", "100")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("server.max_header_line"), "{err}");
+        assert_eq!(s.server.max_header_line, 8192, "left unchanged");
+    }
 }

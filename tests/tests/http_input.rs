@@ -272,7 +272,7 @@ async fn a_300_kb_bad_host_and_a_flood_of_bad_requests_leave_short_rate_limited_
         "{}",
         server.output()
     );
-    // A flood from one address: five warnings per kind, then silence.
+    // A flood from one address: ten warnings per kind, then silence.
     for _ in 0..50 {
         let request = "GET / HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n";
         assert_eq!(
@@ -283,8 +283,8 @@ async fn a_300_kb_bad_host_and_a_flood_of_bad_requests_leave_short_rate_limited_
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         lines_with(&server, "evil.example").len(),
-        4,
-        "the burst of 5 took one line for the 7 KB host:\n{}",
+        9,
+        "the burst of 10 took one line for the 7 KB host:\n{}",
         server.output()
     );
     // After the window, the next warning is preceded by the count.
@@ -297,7 +297,7 @@ async fn a_300_kb_bad_host_and_a_flood_of_bad_requests_leave_short_rate_limited_
     tokio::time::sleep(Duration::from_millis(300)).await;
     let suppressed = lines_with(
         &server,
-        "suppressed 46 similar warnings (host) from 127.0.0.1",
+        "suppressed 41 similar warnings (host) from 127.0.0.1",
     );
     assert_eq!(suppressed.len(), 1, "{}", server.output());
     for line in server.output().lines() {

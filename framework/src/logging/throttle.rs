@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Lines written per source and kind in one window.
-const BURST: u32 = 5;
+const BURST: u32 = 10;
 /// The window.
 const WINDOW: Duration = Duration::from_secs(10);
 /// Sources remembered at once; past that, new sources share one entry per
@@ -79,9 +79,25 @@ impl Throttle {
     }
 }
 
-/// A client's address for a log line (`unix` over a Unix socket).
-pub(crate) fn source(peer: Option<IpAddr>) -> String {
-    peer.map_or_else(|| "unix socket".to_owned(), |ip| ip.to_string())
+/// Runs `write` (which logs one warning of `kind` caused by the client at
+/// `peer`, named in the argument) unless `throttle` drops it; first writes
+/// how many similar ones were dropped since the last one written.
+pub(crate) fn throttled(
+    throttle: &Throttle,
+    peer: Option<IpAddr>,
+    kind: &'static str,
+    write: impl FnOnce(&str),
+) {
+    if let Admit::Write { suppressed } = throttle.admit(peer, kind) {
+        let source = peer.map_or_else(|| "unix socket".to_owned(), |ip| ip.to_string());
+        if suppressed > 0 {
+            tracing::warn!(
+                target: "manouche::security",
+                "suppressed {suppressed} similar warnings ({kind}) from {source}"
+            );
+        }
+        write(&source);
+    }
 }
 
 #[cfg(test)]
