@@ -311,7 +311,7 @@ async fn a_300_kb_bad_host_and_a_flood_of_bad_requests_leave_short_rate_limited_
 }
 
 #[tokio::test]
-async fn http2_authority_and_host_must_agree() {
+async fn http2_authority_and_host_must_agree_and_the_head_limits_hold() {
     use hyper_util::rt::{TokioExecutor, TokioIo};
 
     let server = Server::serve(&[]);
@@ -341,6 +341,13 @@ async fn http2_authority_and_host_must_agree() {
     // The header line limit holds over HTTP/2 too.
     let request = hyper::Request::get(format!("http://127.0.0.1:{port}/"))
         .header("x-a", "a".repeat(16_000))
+        .body(String::new())
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), 431);
+    // Past the header list size the server announces (40 KB), h2 answers.
+    let request = hyper::Request::get(format!("http://127.0.0.1:{port}/"))
+        .header("x-a", "a".repeat(60_000))
         .body(String::new())
         .unwrap();
     let response = sender.send_request(request).await.unwrap();

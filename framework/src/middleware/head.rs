@@ -60,13 +60,20 @@ impl HeadLimits {
                 close: false,
             });
         }
-        self.check_headers(req.headers())?;
-        check_transfer_encoding(req.headers())
+        if self.check_headers(req.headers())? {
+            check_transfer_encoding(req.headers())?;
+        }
+        Ok(())
     }
 
-    fn check_headers(&self, headers: &HeaderMap) -> Result<(), Refused> {
+    /// Measures the header lines; `Ok(true)` when one is
+    /// `Transfer-Encoding` (found on the way rather than by a lookup on
+    /// every request).
+    fn check_headers(&self, headers: &HeaderMap) -> Result<bool, Refused> {
         let mut total = 0;
+        let mut transfer_encoding = false;
         for (name, value) in headers {
+            transfer_encoding |= name == header::TRANSFER_ENCODING;
             // `name: value` and CRLF, as on the wire.
             let line = name.as_str().len() + 2 + value.len();
             if line > self.header_line {
@@ -91,7 +98,7 @@ impl HeadLimits {
                 close: false,
             });
         }
-        Ok(())
+        Ok(transfer_encoding)
     }
 }
 
