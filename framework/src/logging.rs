@@ -86,22 +86,30 @@ pub(crate) fn throttled_in_request(kind: &'static str, write: impl FnOnce(&str))
     }
 }
 
-/// A client's value in a log line: at most [`Clip::MAX`] bytes of it (cut
-/// at a character boundary), then its full length.
-pub(crate) struct Clip<'a>(pub(crate) &'a str);
+/// A client's value in a log line: at most `max` bytes of it (cut at a
+/// character boundary), then its full length.
+pub(crate) struct Clip<'a> {
+    value: &'a str,
+    max: usize,
+}
 
-impl Clip<'_> {
-    /// Bytes of the value kept.
-    pub(crate) const MAX: usize = 200;
+/// `value` for a log line, cut at 200 bytes (see [`Clip`]).
+pub(crate) fn clip(value: &str) -> Clip<'_> {
+    clip_at(value, 200)
+}
+
+/// `value` for a log line, cut at `max` bytes (see [`Clip`]).
+pub(crate) fn clip_at(value: &str, max: usize) -> Clip<'_> {
+    Clip { value, max }
 }
 
 impl std::fmt::Display for Clip<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let value = self.0;
-        if value.len() <= Self::MAX {
+        let value = self.value;
+        if value.len() <= self.max {
             return f.write_str(value);
         }
-        let mut end = Self::MAX;
+        let mut end = self.max;
         while !value.is_char_boundary(end) {
             end -= 1;
         }
@@ -124,11 +132,13 @@ mod tests {
 
     #[test]
     fn clip_keeps_short_values_and_cuts_long_ones_at_a_character() {
-        assert_eq!(Clip("/blog/").to_string(), "/blog/");
+        assert_eq!(clip("/blog/").to_string(), "/blog/");
         let long = format!("{}é{}", "a".repeat(199), "b".repeat(300_000));
-        let clipped = Clip(&long).to_string();
+        let clipped = clip(&long).to_string();
         assert!(clipped.len() < 260, "{}", clipped.len());
         assert!(clipped.ends_with("… (300201 bytes)"), "{clipped}");
         assert!(clipped.starts_with(&"a".repeat(199)));
+        let path = "/".repeat(1000);
+        assert_eq!(clip_at(&path, 1024).to_string(), path);
     }
 }

@@ -108,7 +108,7 @@ use tower::util::BoxCloneSyncService;
 
 use crate::csrf::layer::{CsrfFuture, CsrfService};
 use crate::error_pages::{ErrorPages, ErrorReport, RequestSummary};
-use crate::logging::Clip;
+use crate::logging::{clip, clip_at};
 use crate::request::{ConnectionInfo, RequestContext, RequestId, Scoped, SiteState};
 use crate::settings::{Settings, SettingsError};
 use head::Refused;
@@ -427,6 +427,7 @@ impl SiteService {
                 status: StatusCode::BAD_REQUEST,
                 detail,
                 close: false,
+                kind: "host",
             }),
             Err(refused) => Some(refused),
         };
@@ -817,23 +818,18 @@ fn resume(
 }
 
 /// The warning for a request refused before the hooks, rate-limited per
-/// client address (see [`crate::logging`]); its text holds no client value
-/// longer than [`Clip::MAX`].
+/// client address and kind (see [`crate::logging`]), with at most 200
+/// bytes of its detail.
 fn warn_refused(pipeline: &Pipeline, seen: &Seen, refused: &Refused) {
     let peer = seen.connection.peer.map(|p| p.ip());
-    let kind = if refused.status == StatusCode::BAD_REQUEST {
-        "host"
-    } else {
-        "head"
-    };
-    crate::logging::throttled(&pipeline.site.warnings, peer, kind, |source| {
+    crate::logging::throttled(&pipeline.site.warnings, peer, refused.kind, |source| {
         tracing::warn!(
             target: "manouche::security",
             request_id = %seen.request_id,
             client = %source,
             status = refused.status.as_u16(),
             "{}",
-            Clip(&refused.detail)
+            clip(&refused.detail)
         );
     });
 }
@@ -843,8 +839,8 @@ fn on_panic(payload: &(dyn std::any::Any + Send), seen: &Seen) -> Response {
     tracing::error!(
         target: "manouche::panic",
         request_id = %seen.request_id,
-        method = %Clip(seen.method.as_str()),
-        path = %Clip(seen.uri.path()),
+        method = %clip(seen.method.as_str()),
+        path = %clip(seen.uri.path()),
         "handler panicked: {}",
         report.summary
     );
@@ -862,8 +858,8 @@ fn on_timeout(limit: Duration, seen: &Seen) -> Response {
     tracing::warn!(
         target: "manouche::timeout",
         request_id = %seen.request_id,
-        method = %Clip(seen.method.as_str()),
-        path = %Clip(seen.uri.path()),
+        method = %clip(seen.method.as_str()),
+        path = %clip(seen.uri.path()),
         "request timed out after {limit:?}; answered 503 (raise server.request_timeout if this is expected)",
     );
     ErrorReport::new(
@@ -957,8 +953,10 @@ fn seal(
         let bytes = response.body().size_hint().exact();
         tracing::info!(
             target: "manouche::access",
-            method = %Clip(seen.method.as_str()),
-            path = %Clip(seen.uri.path_and_query().map_or("/", |p| p.as_str())),
+            // A request line is at most server.max_request_line long;
+            // the log keeps the first kilobyte of a longer one's target.
+            method = %clip(seen.method.as_str()),
+            path = %clip_at(seen.uri.path_and_query().map_or("/", |p| p.as_str()), 1024),
             status = response.status().as_u16(),
             bytes = tracing::field::display(BodySize(bytes)),
             ms = format_args!("{:.2}", elapsed.as_secs_f64() * 1000.0),

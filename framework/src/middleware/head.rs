@@ -29,6 +29,8 @@ pub(crate) struct Refused {
     /// The request's framing cannot be trusted: the connection must not
     /// carry another request.
     pub(crate) close: bool,
+    /// What its warning is counted as by the log's rate limit.
+    pub(crate) kind: &'static str,
 }
 
 impl HeadLimits {
@@ -58,6 +60,7 @@ impl HeadLimits {
                     self.request_line
                 ),
                 close: false,
+                kind: "head",
             });
         }
         if self.check_headers(req.headers())? {
@@ -84,6 +87,7 @@ impl HeadLimits {
                         self.header_line
                     ),
                     close: false,
+                    kind: "head",
                 });
             }
             total += line + 2;
@@ -96,6 +100,7 @@ impl HeadLimits {
                     self.headers
                 ),
                 close: false,
+                kind: "head",
             });
         }
         Ok(transfer_encoding)
@@ -136,6 +141,7 @@ fn check_transfer_encoding(headers: &HeaderMap) -> Result<(), Refused> {
         status: StatusCode::NOT_IMPLEMENTED,
         detail: "the request's Transfer-Encoding is not `chunked` alone; no other transfer coding is read".into(),
         close: true,
+        kind: "transfer_encoding",
     })
 }
 
