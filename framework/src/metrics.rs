@@ -10,6 +10,7 @@
 //! | `manouche_open_connections` | gauge | |
 //! | `manouche_db_pool_connections` | gauge | `state` (`in_use`, `idle`) |
 //! | `manouche_static_bytes_total` | counter | |
+//! | `manouche_client_errors_total` | counter | `kind`: `head_too_large`, `malformed` (HTTP/1 heads the parser refused), `http2_too_many_resets` (rapid reset), `http2_protocol` |
 //!
 //! The address should not be public: put it on loopback or a private
 //! interface.
@@ -127,4 +128,10 @@ pub(crate) fn record_request(
 /// Records the start of a request.
 pub(crate) fn request_started() {
     metrics::gauge!("manouche_requests_in_flight").increment(1.0);
+}
+
+/// Records a connection cut because its client broke the protocol or a
+/// limit (see [`crate::server`]).
+pub(crate) fn record_client_error(kind: &'static str) {
+    metrics::counter!("manouche_client_errors_total", "kind" => kind).increment(1);
 }

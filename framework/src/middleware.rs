@@ -2,7 +2,11 @@
 //! this order from the outside in:
 //!
 //! 1. **request id** (the incoming `X-Request-Id` when sane, else a new one);
-//! 2. **host check** (`allowed_hosts`) → 400;
+//! 2. **head checks**: a request line over `server.max_request_line` →
+//!    414, a header line over `server.max_header_line` or headers over
+//!    `server.max_header_size` → 431, a `Transfer-Encoding` other than
+//!    `chunked` alone → 501; then the **host check** (`allowed_hosts`) →
+//!    400. Their warnings are rate-limited per client address;
 //! 3. the **hooks** ([`Middleware`]) of the installed apps, in the order the
 //!    apps were added, then the project's own
 //!    ([`Project::middleware`](crate::Project::middleware)); the static files
@@ -75,6 +79,8 @@
 //! # });
 //! ```
 
+mod head;
+pub(crate) use head::HeadLimits;
 pub(crate) mod hosts;
 pub(crate) mod panic;
 mod request_id;
@@ -102,8 +108,10 @@ use tower::util::BoxCloneSyncService;
 
 use crate::csrf::layer::{CsrfFuture, CsrfService};
 use crate::error_pages::{ErrorPages, ErrorReport, RequestSummary};
+use crate::logging::{clip, clip_at};
 use crate::request::{ConnectionInfo, RequestContext, RequestId, Scoped, SiteState};
 use crate::settings::{Settings, SettingsError};
+use head::Refused;
 use hosts::AllowedHosts;
 use request_id::RequestIds;
 use security::SecurityHeaders;
@@ -214,6 +222,7 @@ impl std::fmt::Debug for Hooks {
 #[derive(Debug)]
 pub(crate) struct Pipeline {
     debug: bool,
+    head: HeadLimits,
     hosts: AllowedHosts,
     security: SecurityHeaders,
     body_limit: u64,
@@ -235,6 +244,7 @@ impl Pipeline {
         panic::install_hook();
         Ok(Self {
             debug: settings.debug,
+            head: HeadLimits::new(&settings.server),
             hosts: AllowedHosts::new(&settings.allowed_hosts, settings.debug),
             security: SecurityHeaders::new(&settings.security)?,
             body_limit: settings.server.body_limit,
@@ -412,9 +422,25 @@ impl SiteService {
             finishers: Finishers::default(),
         };
 
-        if let Err(detail) = pipeline.hosts.check(&req) {
-            tracing::warn!(target: "manouche::security", request_id = %seen.request_id, "{detail}");
-            let response = ErrorReport::new(StatusCode::BAD_REQUEST, detail).into_response();
+        let refused = match pipeline.head.check(&req) {
+            Ok(()) => pipeline.hosts.check(&req).err().map(|detail| Refused {
+                status: StatusCode::BAD_REQUEST,
+                detail,
+                close: false,
+                kind: "host",
+            }),
+            Err(refused) => Some(refused),
+        };
+        if let Some(refused) = refused {
+            warn_refused(&pipeline, &seen, &refused);
+            let mut response = ErrorReport::new(refused.status, refused.detail).into_response();
+            // HTTP/2 has no `Connection` header (hyper would drop it with a
+            // warning); its streams have their own framing.
+            if refused.close && req.version() < http::Version::HTTP_2 {
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, http::HeaderValue::from_static("close"));
+            }
             return PipelineFuture::out(leave(&pipeline, seen, response, Ran::None), pipeline);
         }
         // A hook that answers skips the router, the timeout and the panic
@@ -791,13 +817,30 @@ fn resume(
     Outward::Done(seal(pipeline, response, &seen, answered))
 }
 
+/// The warning for a request refused before the hooks, rate-limited per
+/// client address and kind (see [`crate::logging`]), with at most 200
+/// bytes of its detail.
+fn warn_refused(pipeline: &Pipeline, seen: &Seen, refused: &Refused) {
+    let peer = seen.connection.peer.map(|p| p.ip());
+    crate::logging::throttled(&pipeline.site.warnings, peer, refused.kind, |source| {
+        tracing::warn!(
+            target: "manouche::security",
+            request_id = %seen.request_id,
+            client = %source,
+            status = refused.status.as_u16(),
+            "{}",
+            clip(&refused.detail)
+        );
+    });
+}
+
 fn on_panic(payload: &(dyn std::any::Any + Send), seen: &Seen) -> Response {
     let report = panic::report(payload);
     tracing::error!(
         target: "manouche::panic",
         request_id = %seen.request_id,
-        method = %seen.method,
-        path = %seen.uri.path(),
+        method = %clip(seen.method.as_str()),
+        path = %clip(seen.uri.path()),
         "handler panicked: {}",
         report.summary
     );
@@ -815,8 +858,8 @@ fn on_timeout(limit: Duration, seen: &Seen) -> Response {
     tracing::warn!(
         target: "manouche::timeout",
         request_id = %seen.request_id,
-        method = %seen.method,
-        path = %seen.uri.path(),
+        method = %clip(seen.method.as_str()),
+        path = %clip(seen.uri.path()),
         "request timed out after {limit:?}; answered 503 (raise server.request_timeout if this is expected)",
     );
     ErrorReport::new(
@@ -910,8 +953,10 @@ fn seal(
         let bytes = response.body().size_hint().exact();
         tracing::info!(
             target: "manouche::access",
-            method = %seen.method,
-            path = %seen.uri.path_and_query().map_or("/", |p| p.as_str()),
+            // A request line is at most server.max_request_line long;
+            // the log keeps the first kilobyte of a longer one's target.
+            method = %clip(seen.method.as_str()),
+            path = %clip_at(seen.uri.path_and_query().map_or("/", |p| p.as_str()), 1024),
             status = response.status().as_u16(),
             bytes = tracing::field::display(BodySize(bytes)),
             ms = format_args!("{:.2}", elapsed.as_secs_f64() * 1000.0),

@@ -493,6 +493,7 @@ impl Project {
             urls: conf.clone(),
             database: prepared.database,
             services: prepared.services,
+            warnings: crate::logging::Throttle::default(),
         });
         let pipeline = Pipeline::new(
             &self.settings,

@@ -126,12 +126,14 @@ impl fmt::Display for RequestId {
 }
 
 /// What every request of a built site shares (one reference count per
-/// request): its URLs, its database and its services.
+/// request): its URLs, its database, its services, and the rate limits of
+/// the warnings its clients cause.
 #[derive(Debug)]
 pub(crate) struct SiteState {
     pub(crate) urls: UrlConf,
     pub(crate) database: Option<Database>,
     pub(crate) services: Services,
+    pub(crate) warnings: crate::logging::Throttle,
 }
 
 /// Everything the pipeline sets for one request.

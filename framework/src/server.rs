@@ -8,6 +8,22 @@
 //!   request body limit and request timeout (in [`crate::middleware`]), and a
 //!   cap on concurrent connections — further ones wait in the kernel's
 //!   listen queue instead of being served slowly or refused;
+//! - bounded request heads: the HTTP/1 read buffer stops at
+//!   `server.max_request_line + server.max_header_size` (a longer head is
+//!   answered 431 and the connection closed while it still arrives), and
+//!   HTTP/2 announces the same total as its header list size (h2 answers
+//!   431 past it); the line-by-line limits are checked in
+//!   [`crate::middleware`];
+//! - half-closed connections are served: a client that sends its request
+//!   and then shuts down its sending side (`printf ... | nc -N`, some load
+//!   balancers' health checks) still gets the whole response. The price:
+//!   a client that goes away mid-request without a reset is only noticed
+//!   when the response is written, so its handler runs to the end (the
+//!   request timeout still bounds it);
+//! - connections that break the protocol (a head over the limits, a
+//!   malformed request, HTTP/2 rapid reset and other abuse) are counted in
+//!   the metrics (`manouche_client_errors_total`); HTTP/1 ones are also
+//!   logged, rate-limited per client address, HTTP/2 ones are not;
 //! - graceful shutdown on SIGTERM or SIGINT: stop accepting, let in-flight
 //!   requests finish within the drain timeout, exit 0. A second signal stops
 //!   at once.
@@ -33,6 +49,8 @@ pub use listener::Bind;
 pub(crate) use listener::inherited_sockets;
 use listener::{Connection, Listener};
 
+use crate::logging::Throttle;
+use crate::middleware::HeadLimits;
 use crate::middleware::SiteService;
 use crate::request::ConnectionInfo;
 use crate::settings::ServerSettings;
@@ -89,10 +107,15 @@ pub(crate) async fn serve(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(settings.header_read_timeout)
-        .keep_alive(true);
+        .keep_alive(true)
+        .half_close(true)
+        .max_buf_size(HeadLimits::read_buffer(settings));
     builder
         .http2()
         .timer(TokioTimer::new())
+        .max_header_list_size(
+            u32::try_from(settings.max_request_line + settings.max_header_size).unwrap_or(u32::MAX),
+        )
         .max_concurrent_streams(256)
         .keep_alive_interval(Some(Duration::from_secs(30)));
     if !settings.http2 {
@@ -108,6 +131,7 @@ pub(crate) async fn serve(
         settings.max_connections
     );
 
+    let warnings = Arc::new(Throttle::default());
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(settings.max_connections));
     let mut shutdown = std::pin::pin!(shutdown);
@@ -137,9 +161,15 @@ pub(crate) async fn serve(
         let builder = Arc::clone(&builder);
         let stats = Arc::clone(&stats);
         let acceptor = acceptor.clone();
+        let warnings = Arc::clone(&warnings);
         tokio::spawn(async move {
             stats.open_connections.fetch_add(1, Ordering::Relaxed);
-            acceptor.serve(connection, app, &builder, watcher).await;
+            let served = Served {
+                builder: &builder,
+                watcher,
+                warnings: &warnings,
+            };
+            acceptor.serve(connection, app, served).await;
             stats.open_connections.fetch_sub(1, Ordering::Relaxed);
             drop(permit);
         });
@@ -205,18 +235,12 @@ impl Acceptor {
         }
     }
 
-    async fn serve(
-        &self,
-        connection: Connection,
-        app: SiteService,
-        builder: &auto::Builder<TokioExecutor>,
-        watcher: Watcher,
-    ) {
+    async fn serve(&self, connection: Connection, app: SiteService, served: Served<'_>) {
         match (self, connection) {
-            (_, Connection::Unix(stream)) => serve_connection(builder, watcher, stream, app).await,
+            (_, Connection::Unix(stream)) => served.run(stream, app, None).await,
             (Self::Plain, Connection::Tcp(stream, peer)) => {
                 let app = app.for_connection(ConnectionInfo::new(Some(peer), false));
-                serve_connection(builder, watcher, stream, app).await;
+                served.run(stream, app, Some(peer)).await;
             }
             #[cfg(feature = "tls")]
             (
@@ -228,7 +252,7 @@ impl Acceptor {
             ) => match tokio::time::timeout(*handshake_timeout, acceptor.accept(stream)).await {
                 Ok(Ok(stream)) => {
                     let app = app.for_connection(ConnectionInfo::new(Some(peer), true));
-                    serve_connection(builder, watcher, stream, app).await;
+                    served.run(stream, app, Some(peer)).await;
                 }
                 Ok(Err(err)) => {
                     tracing::debug!(target: "manouche::server", %peer, "TLS handshake failed: {err}");
@@ -241,18 +265,112 @@ impl Acceptor {
     }
 }
 
-async fn serve_connection<I>(
-    builder: &auto::Builder<TokioExecutor>,
+/// What serving one connection needs from the accept loop.
+struct Served<'a> {
+    builder: &'a auto::Builder<TokioExecutor>,
     watcher: Watcher,
-    io: I,
-    app: SiteService,
-) where
-    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), app);
-    if let Err(err) = watcher.watch(connection.into_owned()).await {
-        // Clients that go away mid-request are routine; not an error.
-        tracing::debug!(target: "manouche::server", "connection ended: {err}");
+    warnings: &'a Throttle,
+}
+
+impl Served<'_> {
+    async fn run<I>(self, io: I, app: SiteService, peer: Option<std::net::SocketAddr>)
+    where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let connection = self
+            .builder
+            .serve_connection_with_upgrades(TokioIo::new(io), app);
+        let Err(err) = self.watcher.watch(connection.into_owned()).await else {
+            return;
+        };
+        let Some(abuse) = ClientError::of(err.as_ref()) else {
+            // Clients that go away mid-request are routine; not an error.
+            tracing::debug!(target: "manouche::server", "connection ended: {err}");
+            return;
+        };
+        crate::metrics::record_client_error(abuse.kind());
+        let ip = peer.map(|p| p.ip());
+        // HTTP/2 abuse is only counted: a client resetting streams in a
+        // loop opens thousands of connections a second.
+        if abuse.is_http2() {
+            tracing::debug!(target: "manouche::server", ?peer, "connection ended: {err}");
+            return;
+        }
+        crate::logging::throttled(self.warnings, ip, abuse.kind(), |source| {
+            tracing::warn!(
+                target: "manouche::security",
+                client = %source,
+                "{}",
+                abuse.message()
+            );
+        });
+    }
+}
+
+/// Why a client's connection was cut, when the client broke the protocol
+/// or a limit (and not merely went away).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ClientError {
+    /// An HTTP/1 head over `max_request_line + max_header_size`; hyper
+    /// answered 431.
+    HeadTooLarge,
+    /// A malformed HTTP/1 head; hyper answered 400.
+    Malformed,
+    /// HTTP/2 streams reset faster than served (rapid reset), or too many
+    /// streams the server had to reset: h2 sent `GOAWAY
+    /// ENHANCE_YOUR_CALM`.
+    Http2TooManyResets,
+    /// Any other HTTP/2 protocol error.
+    Http2Protocol,
+}
+
+impl ClientError {
+    /// Walks the error's sources for hyper's or h2's reason.
+    fn of(err: &(dyn std::error::Error + 'static)) -> Option<Self> {
+        let mut next = Some(err);
+        while let Some(err) = next {
+            if let Some(h2) = err.downcast_ref::<h2::Error>() {
+                return match h2.reason() {
+                    Some(h2::Reason::ENHANCE_YOUR_CALM) => Some(Self::Http2TooManyResets),
+                    Some(h2::Reason::NO_ERROR | h2::Reason::CANCEL) | None => None,
+                    Some(_) => Some(Self::Http2Protocol),
+                };
+            }
+            if let Some(hyper) = err.downcast_ref::<hyper::Error>() {
+                if hyper.is_parse_too_large() {
+                    return Some(Self::HeadTooLarge);
+                }
+                if hyper.is_parse() {
+                    return Some(Self::Malformed);
+                }
+            }
+            next = err.source();
+        }
+        None
+    }
+
+    /// The metric label, also the rate limiter's kind.
+    fn kind(self) -> &'static str {
+        match self {
+            Self::HeadTooLarge => "head_too_large",
+            Self::Malformed => "malformed",
+            Self::Http2TooManyResets => "http2_too_many_resets",
+            Self::Http2Protocol => "http2_protocol",
+        }
+    }
+
+    fn is_http2(self) -> bool {
+        matches!(self, Self::Http2TooManyResets | Self::Http2Protocol)
+    }
+
+    fn message(self) -> &'static str {
+        match self {
+            Self::HeadTooLarge => {
+                "request head over server.max_request_line + server.max_header_size: answered 431, connection closed"
+            }
+            Self::Malformed => "malformed HTTP/1 request: answered 400, connection closed",
+            Self::Http2TooManyResets | Self::Http2Protocol => "HTTP/2 protocol error",
+        }
     }
 }
 

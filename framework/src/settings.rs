@@ -18,6 +18,9 @@
 //! header_read_timeout = "10s"
 //! request_timeout = "30s"
 //! body_limit = 2621440
+//! max_request_line = 8192
+//! max_header_line = 8192
+//! max_header_size = 32768
 //!
 //! [security]
 //! hsts_seconds = 31536000
@@ -536,6 +539,19 @@ pub struct ServerSettings {
     pub drain_timeout: Duration,
     /// Largest request body in bytes; bigger ones get 413.
     pub body_limit: u64,
+    /// Longest request line (method, target, version) in bytes; longer
+    /// ones get 414 (nginx's `large_client_header_buffers` size).
+    pub max_request_line: usize,
+    /// Longest single header line (name and value) in bytes; longer ones
+    /// get 431.
+    pub max_header_line: usize,
+    /// Largest total of all header lines in bytes; more gets 431. The
+    /// server's read buffer for a request head never grows past
+    /// `max_request_line + max_header_size`: a head bigger than that is
+    /// answered 431 (414 is then not told apart) and the connection closed
+    /// while it is still arriving, so a client cannot make the server hold
+    /// more.
+    pub max_header_size: usize,
     /// Connections served at once; more wait in the listen queue.
     pub max_connections: usize,
     /// Serve HTTP/2 (prior-knowledge h2c, and h2 over TLS) besides HTTP/1.1.
@@ -557,6 +573,9 @@ impl Default for ServerSettings {
             request_timeout: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(30),
             body_limit: DEFAULT_BODY_LIMIT,
+            max_request_line: 8 * 1024,
+            max_header_line: 8 * 1024,
+            max_header_size: 32 * 1024,
             max_connections: 10_000,
             http2: true,
             reuse_port: false,
@@ -856,6 +875,9 @@ impl Settings {
     /// | `MANOUCHE_REQUEST_TIMEOUT` | `server.request_timeout` |
     /// | `MANOUCHE_DRAIN_TIMEOUT` | `server.drain_timeout` |
     /// | `MANOUCHE_BODY_LIMIT` | `server.body_limit` (bytes) |
+    /// | `MANOUCHE_MAX_REQUEST_LINE` | `server.max_request_line` (bytes) |
+    /// | `MANOUCHE_MAX_HEADER_LINE` | `server.max_header_line` (bytes) |
+    /// | `MANOUCHE_MAX_HEADER_SIZE` | `server.max_header_size` (bytes) |
     /// | `MANOUCHE_MAX_CONNECTIONS` | `server.max_connections` |
     /// | `MANOUCHE_TLS_CERT`, `MANOUCHE_TLS_KEY` | `server.tls_cert`, `server.tls_key` |
     /// | `MANOUCHE_HSTS_SECONDS` | `security.hsts_seconds` |
@@ -909,6 +931,15 @@ impl Settings {
                     next.server.drain_timeout = parse_duration(name, value)?
                 }
                 "MANOUCHE_BODY_LIMIT" => next.server.body_limit = parse_number(name, value)?,
+                "MANOUCHE_MAX_REQUEST_LINE" => {
+                    next.server.max_request_line = parse_number(name, value)?;
+                }
+                "MANOUCHE_MAX_HEADER_LINE" => {
+                    next.server.max_header_line = parse_number(name, value)?;
+                }
+                "MANOUCHE_MAX_HEADER_SIZE" => {
+                    next.server.max_header_size = parse_number(name, value)?;
+                }
                 "MANOUCHE_MAX_CONNECTIONS" => {
                     next.server.max_connections = parse_number(name, value)?;
                 }
@@ -1027,6 +1058,21 @@ impl Settings {
         }
         if self.server.body_limit == 0 {
             return invalid("server.body_limit", "must be at least 1 byte");
+        }
+        for (setting, value) in [
+            ("server.max_request_line", self.server.max_request_line),
+            ("server.max_header_line", self.server.max_header_line),
+            ("server.max_header_size", self.server.max_header_size),
+        ] {
+            if !(256..=1 << 20).contains(&value) {
+                return invalid(setting, "must be from 256 bytes to 1 MiB (default 8192)");
+            }
+        }
+        if self.server.max_header_line > self.server.max_header_size {
+            return invalid(
+                "server.max_header_line",
+                "must not be larger than server.max_header_size",
+            );
         }
         if !self.media.url.ends_with('/') {
             return invalid(
@@ -1396,6 +1442,9 @@ mod tests {
             ("MANOUCHE_HEADER_READ_TIMEOUT", "750ms"),
             ("MANOUCHE_BODY_LIMIT", "1_000_000"),
             ("MANOUCHE_MAX_CONNECTIONS", "50"),
+            ("MANOUCHE_MAX_REQUEST_LINE", "4096"),
+            ("MANOUCHE_MAX_HEADER_LINE", "2048"),
+            ("MANOUCHE_MAX_HEADER_SIZE", "65536"),
             ("MANOUCHE_HSTS_SECONDS", "3600"),
             ("UNRELATED", "ignored"),
         ])
@@ -1408,6 +1457,9 @@ mod tests {
         assert_eq!(s.server.header_read_timeout, Duration::from_millis(750));
         assert_eq!(s.server.body_limit, 1_000_000);
         assert_eq!(s.server.max_connections, 50);
+        assert_eq!(s.server.max_request_line, 4096);
+        assert_eq!(s.server.max_header_line, 2048);
+        assert_eq!(s.server.max_header_size, 65536);
         assert_eq!(s.security.hsts_seconds, 3600);
     }
 
@@ -1653,5 +1705,39 @@ mod tests {
     fn tls_needs_both_files() {
         let err = Settings::from_toml_str("[server]\ntls_cert = \"c.pem\"").unwrap_err();
         assert!(err.to_string().contains("tls_key"));
+    }
+
+    #[test]
+    fn head_limits_have_nginx_defaults_and_sane_bounds() {
+        let s = Settings::from_toml_str("").unwrap();
+        assert_eq!(
+            (
+                s.server.max_request_line,
+                s.server.max_header_line,
+                s.server.max_header_size
+            ),
+            (8192, 8192, 32768)
+        );
+        for (toml, setting) in [
+            ("max_request_line = 10", "server.max_request_line"),
+            ("max_header_size = 2000000", "server.max_header_size"),
+            ("max_header_line = 0", "server.max_header_line"),
+            (
+                "max_header_line = 16384\nmax_header_size = 8192",
+                "server.max_header_line",
+            ),
+        ] {
+            let err = Settings::from_toml_str(&format!("[server]\n{toml}"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(setting), "{toml}: {err}");
+        }
+        let mut s = Settings::default();
+        let err = s
+            .apply_env([("MANOUCHE_MAX_HEADER_LINE", "100")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("server.max_header_line"), "{err}");
+        assert_eq!(s.server.max_header_line, 8192, "left unchanged");
     }
 }

@@ -255,23 +255,6 @@ async fn a_second_host_odd_targets_and_bad_ports_get_400() {
     )
     .await;
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    // A 300 KB bad Host: the warning names it in under 1 KB.
-    let huge = "h".repeat(300_000);
-    let request = format!("GET / HTTP/1.1\r\nHost: {huge}\r\nConnection: close\r\n\r\n");
-    let response = raw_exchange(&server, request.as_bytes(), Duration::from_secs(5)).await;
-    assert!(response.starts_with("HTTP/1.1 400"), "{response}");
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let output = server.output();
-    let line = output
-        .lines()
-        .find(|l| l.contains("300000 bytes"))
-        .unwrap_or_else(|| {
-            panic!(
-                "no warning for the huge Host:\n{}",
-                &output[..output.len().min(2000)]
-            )
-        });
-    assert!(line.len() < 1024, "{} bytes", line.len());
 }
 
 #[tokio::test]

@@ -454,12 +454,15 @@ fn request_host(request: &Request) -> Option<&str> {
 /// The 403, logged as Django logs it.
 fn reject(reason: &str, path: &str) -> Response {
     let request_id = crate::request::with_context(|c| c.request_id.to_string()).unwrap_or_default();
-    tracing::warn!(
-        target: "manouche::security",
-        request_id = %request_id,
-        "Forbidden ({reason}): {}",
-        shorten(path)
-    );
+    crate::logging::throttled_in_request("csrf", |source| {
+        tracing::warn!(
+            target: "manouche::security",
+            request_id = %request_id,
+            client = %source,
+            "Forbidden ({reason}): {}",
+            shorten(path)
+        );
+    });
     ErrorReport::new(
         StatusCode::FORBIDDEN,
         format!(
