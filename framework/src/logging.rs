@@ -70,22 +70,6 @@ fn quiet_h2(filter: &str) -> String {
     }
 }
 
-/// Runs `write` (which logs one warning the client of the request being
-/// served caused) unless the site's [`Throttle`] drops it. Outside a
-/// request it always runs.
-pub(crate) fn throttled_in_request(kind: &'static str, write: impl FnOnce(&str)) {
-    let mut write = Some(write);
-    crate::request::with_context(|c| {
-        let peer = c.connection.peer.map(|p| p.ip());
-        if let Some(write) = write.take() {
-            throttled(&c.site.warnings, peer, kind, write);
-        }
-    });
-    if let Some(write) = write {
-        write("-");
-    }
-}
-
 /// A client's value in a log line: at most `max` bytes of it (cut at a
 /// character boundary), then its full length.
 pub(crate) struct Clip<'a> {

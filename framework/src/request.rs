@@ -205,6 +205,22 @@ impl<S: Send + Sync> FromRequestParts<S> for UrlConf {
     }
 }
 
+/// Runs `write` (which logs one warning the client of the request being
+/// served caused) unless the site's [`Throttle`](crate::logging::Throttle) drops it. Outside a
+/// request it always runs.
+pub(crate) fn throttled_warning(kind: &'static str, write: impl FnOnce(&str)) {
+    let mut write = Some(write);
+    with_context(|c| {
+        let peer = c.connection.peer.map(|p| p.ip());
+        if let Some(write) = write.take() {
+            crate::logging::throttled(&c.site.warnings, peer, kind, write);
+        }
+    });
+    if let Some(write) = write {
+        write("-");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

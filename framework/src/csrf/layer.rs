@@ -454,7 +454,7 @@ fn request_host(request: &Request) -> Option<&str> {
 /// The 403, logged as Django logs it.
 fn reject(reason: &str, path: &str) -> Response {
     let request_id = crate::request::with_context(|c| c.request_id.to_string()).unwrap_or_default();
-    crate::logging::throttled_in_request("csrf", |source| {
+    crate::request::throttled_warning("csrf", |source| {
         tracing::warn!(
             target: "manouche::security",
             request_id = %request_id,
