@@ -73,7 +73,7 @@
 //!
 //! # Expressions, conditions on aggregates, date parts, subqueries
 //!
-//! Django's query expressions are in [`expr`]: [`F`] compares two columns
+//! Django's query expressions: [`F`] compares two columns
 //! or computes (`F(Company::num_employees).gt(F(Company::num_chairs) * 2)`,
 //! `Company::num_chairs.set_expr(F(Company::num_employees) + 2)` in an
 //! `update`), an aggregate in a filter is a condition on the row's related
