@@ -78,6 +78,25 @@ pub enum SqlType {
     Bytes,
 }
 
+/// A value as the text [`SqlType::parse`] reads back into the same value.
+pub(crate) fn value_text(value: &Value) -> Option<String> {
+    Some(match value {
+        Value::Bool(Some(b)) => b.to_string(),
+        Value::SmallInt(Some(n)) => n.to_string(),
+        Value::Int(Some(n)) => n.to_string(),
+        Value::BigInt(Some(n)) => n.to_string(),
+        // Rust prints the shortest text that parses back to the same f64.
+        Value::Double(Some(n)) => n.to_string(),
+        Value::Decimal(Some(d)) => d.to_string(),
+        Value::String(Some(s)) => s.to_string(),
+        Value::ChronoDate(Some(d)) => d.format("%Y-%m-%d").to_string(),
+        Value::ChronoTime(Some(t)) => t.format("%H:%M:%S%.f").to_string(),
+        Value::ChronoDateTimeUtc(Some(t)) => t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        Value::Uuid(Some(u)) => u.to_string(),
+        _ => return None,
+    })
+}
+
 impl SqlType {
     /// Parses text (a form field, a query parameter) into a value of this
     /// type: `true`/`false`/`1`/`0`/`on`/`off` for booleans, RFC 3339 for

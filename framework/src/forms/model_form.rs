@@ -110,7 +110,7 @@ use crate::db::sql::choices;
 use crate::db::{Error, Result, SqlType};
 use crate::storage::{DefaultStorage, Storage};
 
-pub(crate) use fields::{capfirst, has_changed, value_to_text};
+pub(crate) use fields::{capfirst, field_label, has_changed, value_to_text};
 
 /// A form editing one instance of `M`, its fields described by
 /// `M::meta()` (see the [module docs](self)).

@@ -59,7 +59,6 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sea_query::Value;
 use sha2::{Digest as _, Sha256};
 
 use super::DEFAULT_MAX_PER_PAGE;
@@ -373,7 +372,7 @@ impl<M: Model> KeysetPaginator<M> {
             let text = row
                 .field_value(key.field)
                 .as_ref()
-                .and_then(value_text)
+                .and_then(crate::db::fields::value_text)
                 .ok_or_else(|| {
                     KeysetError::Unsupported(format!(
                         "the value of `{}.{}` cannot be put in a cursor",
@@ -412,25 +411,6 @@ impl<M: Model> KeysetPaginator<M> {
         }
         Ok((direction, values))
     }
-}
-
-/// A value as the text [`SqlType::parse`] reads back into the same value.
-fn value_text(value: &Value) -> Option<String> {
-    Some(match value {
-        Value::Bool(Some(b)) => b.to_string(),
-        Value::SmallInt(Some(n)) => n.to_string(),
-        Value::Int(Some(n)) => n.to_string(),
-        Value::BigInt(Some(n)) => n.to_string(),
-        // Rust prints the shortest text that parses back to the same f64.
-        Value::Double(Some(n)) => n.to_string(),
-        Value::Decimal(Some(d)) => d.to_string(),
-        Value::String(Some(s)) => s.to_string(),
-        Value::ChronoDate(Some(d)) => d.format("%Y-%m-%d").to_string(),
-        Value::ChronoTime(Some(t)) => t.format("%H:%M:%S%.f").to_string(),
-        Value::ChronoDateTimeUtc(Some(t)) => t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-        Value::Uuid(Some(u)) => u.to_string(),
-        _ => return None,
-    })
 }
 
 /// One page of a [`KeysetPaginator`]: the rows, and cursors to the pages

@@ -127,7 +127,7 @@ impl<M: Model> ModelAdmin<M> {
                 "{} object ({})",
                 M::meta().name,
                 obj.pk()
-                    .map(|pk| render::value(&pk.to_value()))
+                    .map(|pk| render::key(&pk.to_value()))
                     .unwrap_or_default()
             ),
         }
@@ -445,7 +445,7 @@ impl<M: Model + Default> ModelAdmin<M> {
                 ));
             }
             out.push(ListFilter {
-                label: render::label(field),
+                label: crate::forms::model_form::field_label(field),
                 choices,
             });
         }
@@ -495,7 +495,7 @@ impl<M: Model + Default> ModelAdmin<M> {
                 ListColumn {
                     label: meta
                         .field(name)
-                        .map_or_else(|| (*name).to_owned(), render::label),
+                        .map_or_else(|| (*name).to_owned(), crate::forms::model_form::field_label),
                     sort_url: render::query_url(params, &[(ORDER, Some(&o)), (PAGE, None)]),
                     sorted,
                 }
@@ -506,7 +506,7 @@ impl<M: Model + Default> ModelAdmin<M> {
             .map(|obj| {
                 let pk = obj
                     .pk()
-                    .map(|pk| render::value(&pk.to_value()))
+                    .map(|pk| render::key(&pk.to_value()))
                     .unwrap_or_default();
                 let cells = names
                     .iter()
@@ -581,12 +581,10 @@ impl<M: Model + Default> ModelAdmin<M> {
             }));
         };
         let form = form.bind(db, data).await?;
-        let labels: Vec<(&str, String)> = form
+        let labels: Vec<(String, String)> = form
             .bound_fields()
-            .map(|f| (f.name(), f.label().to_owned()))
+            .map(|f| (f.name().to_owned(), f.label().to_owned()))
             .collect();
-        let labels: Vec<(String, String)> =
-            labels.into_iter().map(|(n, l)| (n.to_owned(), l)).collect();
         match form.save(db).await? {
             Ok(obj) => {
                 let changed = labels
@@ -603,7 +601,7 @@ impl<M: Model + Default> ModelAdmin<M> {
                 Ok(Some(FormOutcome::Saved {
                     pk: obj
                         .pk()
-                        .map(|pk| render::value(&pk.to_value()))
+                        .map(|pk| render::key(&pk.to_value()))
                         .unwrap_or_default(),
                     title: self.title_of(&obj),
                     changed,
@@ -691,7 +689,7 @@ impl<M: Model + Default> Registered for ModelAdmin<M> {
                 .into_iter()
                 .filter(|k| !crate::db::sql::compiler::is_null(k))
                 .collect();
-            keys.sort_by_key(render::value);
+            keys.sort_by_key(render::key);
             keys.dedup();
             let mut out = std::collections::HashMap::new();
             if keys.is_empty() {
@@ -704,7 +702,7 @@ impl<M: Model + Default> Registered for ModelAdmin<M> {
                 .await?;
             for obj in &objects {
                 if let Some(pk) = obj.pk() {
-                    out.insert(render::value(&pk.to_value()), self.title_of(obj));
+                    out.insert(render::key(&pk.to_value()), self.title_of(obj));
                 }
             }
             Ok(out)

@@ -6,26 +6,6 @@ use sea_query::Value;
 
 use crate::db::model::FieldMeta;
 
-/// A field's label: its verbose name, capitalised (Django's
-/// `label_for_field`).
-pub(crate) fn label(field: &FieldMeta) -> String {
-    let name = if field.verbose_name.is_empty() {
-        field.name.replace('_', " ")
-    } else {
-        field.verbose_name.to_owned()
-    };
-    capitalise(&name)
-}
-
-/// `text` with its first letter in upper case.
-pub(crate) fn capitalise(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
-}
-
 /// A list cell: a choice by its label, a yes/no field as "Yes"/"No", an
 /// empty value as Django's "-".
 pub(crate) fn cell(field: &FieldMeta, value: &Value) -> String {
@@ -43,31 +23,20 @@ pub(crate) fn cell(field: &FieldMeta, value: &Value) -> String {
     }
 }
 
-/// A value as text; NULL as "-".
+/// A value as text, as a form shows it, but a date and time in a readable
+/// form; NULL (and what has no text) as Django's "-".
 pub(crate) fn value(value: &Value) -> String {
     match value {
-        Value::Bool(Some(b)) => b.to_string(),
-        Value::TinyInt(Some(n)) => n.to_string(),
-        Value::SmallInt(Some(n)) => n.to_string(),
-        Value::Int(Some(n)) => n.to_string(),
-        Value::BigInt(Some(n)) => n.to_string(),
-        Value::TinyUnsigned(Some(n)) => n.to_string(),
-        Value::SmallUnsigned(Some(n)) => n.to_string(),
-        Value::Unsigned(Some(n)) => n.to_string(),
-        Value::BigUnsigned(Some(n)) => n.to_string(),
-        Value::Float(Some(n)) => n.to_string(),
-        Value::Double(Some(n)) => n.to_string(),
-        Value::String(Some(s)) => (**s).clone(),
-        Value::Char(Some(c)) => c.to_string(),
-        Value::Decimal(Some(d)) => d.to_string(),
-        Value::ChronoDate(Some(d)) => d.format("%Y-%m-%d").to_string(),
-        Value::ChronoTime(Some(t)) => t.format("%H:%M:%S").to_string(),
         Value::ChronoDateTimeUtc(Some(t)) => t.format("%Y-%m-%d %H:%M UTC").to_string(),
-        Value::Uuid(Some(u)) => u.to_string(),
-        Value::Json(Some(j)) => j.to_string(),
         Value::Bytes(Some(b)) => format!("({} bytes)", b.len()),
-        _ => "-".to_owned(),
+        _ => crate::forms::model_form::value_to_text(value).unwrap_or_else(|| "-".to_owned()),
     }
+}
+
+/// A primary key as the text of the admin's URLs, which
+/// [`SqlType::parse`](crate::db::SqlType::parse) reads back.
+pub(crate) fn key(value: &Value) -> String {
+    crate::db::fields::value_text(value).unwrap_or_default()
 }
 
 /// The list page's own URL with `changes` applied to its query string

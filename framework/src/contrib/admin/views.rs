@@ -3,9 +3,12 @@
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::{Path, RawQuery};
+use std::collections::BTreeSet;
+
+use axum::extract::{FromRequestParts, Path, RawQuery};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use http::request::Parts;
 
 use super::options::{FormOutcome, ListPage};
 use super::{AdminSite, Registered, render};
@@ -14,6 +17,7 @@ use crate::contrib::auth::{StaffRequired, User};
 use crate::contrib::messages::Messages;
 use crate::db::{Database, Db, ModelMeta};
 use crate::forms::FormData;
+use crate::forms::model_form::capfirst;
 use crate::services::Service;
 use crate::urls::Urls;
 
@@ -123,86 +127,118 @@ fn registered(site: &AdminSite, app: &str, model: &str) -> crate::Result<Arc<dyn
         .ok_or_else(|| crate::Error::not_found(format!("no model {app}.{model} in the admin")))
 }
 
-/// Whether `user` may do `action` on `meta` (`view`, `add`, ...).
-async fn may(user: &User, db: &Database, meta: &ModelMeta, action: &str) -> crate::Result<bool> {
-    let perm = format!("{}.{}", meta.app, meta.permission_codename(action));
-    Ok(user.has_perm(db, &perm).await?)
+/// What every admin view starts from: the active staff member (anonymous
+/// visitors go to the login page, others get 403), the site, the
+/// database, and the member's permissions, read once per request (one
+/// query however many checks the page makes; none for a superuser).
+struct AdminRequest {
+    user: User,
+    site: Arc<AdminSite>,
+    db: Database,
+    /// `app.codename`s held; `None` for a superuser, who holds them all.
+    perms: Option<BTreeSet<String>>,
 }
 
-/// 403 unless `user` may do `action`.
-async fn require(user: &User, db: &Database, meta: &ModelMeta, action: &str) -> crate::Result<()> {
-    if may(user, db, meta, action).await? {
-        Ok(())
-    } else {
-        Err(crate::Error::forbidden(format!(
-            "you may not {action} {}",
-            meta.verbose_name_plural
-        )))
+impl<S: Send + Sync> FromRequestParts<S> for AdminRequest {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        let StaffRequired(user) = StaffRequired::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let Service(site) = Service::<AdminSite>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let db = Db::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let perms = if user.is_superuser {
+            None
+        } else {
+            Some(
+                user.permissions(&db)
+                    .await
+                    .map_err(|e| crate::Error::from(e).into_response())?,
+            )
+        };
+        Ok(Self {
+            user,
+            site,
+            db,
+            perms,
+        })
     }
 }
 
-async fn index(
-    StaffRequired(user): StaffRequired,
-    Service(site): Service<AdminSite>,
-    db: Db,
-) -> crate::Result<IndexPage> {
-    // One query for every permission, however many models.
-    let perms = if user.is_superuser {
-        None
-    } else {
-        Some(user.permissions(&db).await?)
-    };
-    let holds = |meta: &ModelMeta, action: &str| {
-        perms.as_ref().is_none_or(|p| {
+impl AdminRequest {
+    /// Whether the member may do `action` on `meta` (`view`, `add`, ...).
+    fn may(&self, meta: &ModelMeta, action: &str) -> bool {
+        self.perms.as_ref().is_none_or(|p| {
             p.contains(&format!(
                 "{}.{}",
                 meta.app,
                 meta.permission_codename(action)
             ))
         })
-    };
+    }
+
+    /// 403 unless the member may do `action`.
+    fn require(&self, meta: &ModelMeta, action: &str) -> crate::Result<()> {
+        if self.may(meta, action) {
+            Ok(())
+        } else {
+            Err(crate::Error::forbidden(format!(
+                "you may not {action} {}",
+                meta.verbose_name_plural
+            )))
+        }
+    }
+
+    /// The registered model named in the URL, or 404.
+    fn model(&self, app: &str, model: &str) -> crate::Result<Arc<dyn Registered>> {
+        registered(&self.site, app, model)
+    }
+}
+
+async fn index(admin: AdminRequest) -> crate::Result<IndexPage> {
     let mut apps: Vec<(String, Vec<IndexEntry>)> = Vec::new();
-    for model in &site.models {
+    for model in &admin.site.models {
         let meta = model.meta();
-        if !(holds(meta, "view") || holds(meta, "change")) {
+        if !(admin.may(meta, "view") || admin.may(meta, "change")) {
             continue;
         }
         let url = list_url(meta);
-        let add = holds(meta, "add").then(|| format!("{url}add/"));
-        let entry = (render::capitalise(meta.verbose_name_plural), url, add);
+        let add = admin.may(meta, "add").then(|| format!("{url}add/"));
+        let entry = (capfirst(meta.verbose_name_plural), url, add);
         match apps.iter_mut().find(|(app, _)| app == meta.app) {
             Some((_, models)) => models.push(entry),
             None => apps.push((meta.app.to_owned(), vec![entry])),
         }
     }
     Ok(IndexPage {
-        header: site.header.clone(),
-        username: user.username,
+        header: admin.site.header.clone(),
+        username: admin.user.username,
         apps,
     })
 }
 
 async fn changelist(
-    StaffRequired(user): StaffRequired,
-    Service(site): Service<AdminSite>,
-    db: Db,
+    admin: AdminRequest,
     Path((app, model)): Path<(String, String)>,
     RawQuery(query): RawQuery,
 ) -> crate::Result<Response> {
-    let model = registered(&site, &app, &model)?;
+    let AdminRequest { site, db, .. } = &admin;
+    let model = admin.model(&app, &model)?;
     let meta = model.meta();
-    if !(may(&user, &db, meta, "view").await? || may(&user, &db, meta, "change").await?) {
-        return Err(crate::Error::forbidden(format!(
-            "you may not view {}",
-            meta.verbose_name_plural
-        )));
+    if !admin.may(meta, "change") {
+        admin.require(meta, "view")?;
     }
     let params: Vec<(String, String)> =
         FormData::from_urlencoded(query.as_deref().unwrap_or("").as_bytes())?
             .iter()
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect();
-    let mut list = match model.list(&db, &params).await? {
+    let mut list = match model.list(db, &params).await? {
         Ok(list) => list,
         Err(bad) => return Err(crate::Error::bad_request(bad.to_string())),
     };
@@ -216,8 +252,8 @@ async fn changelist(
         else {
             continue;
         };
-        let keys: Vec<String> = related.keys.iter().map(render::value).collect();
-        let titles = target.titles(&db, related.keys).await?;
+        let keys: Vec<String> = related.keys.iter().map(render::key).collect();
+        let titles = target.titles(db, related.keys).await?;
         for ((_, cells), key) in list.rows.iter_mut().zip(keys) {
             if let (Some(cell), Some(title)) = (cells.get_mut(related.column), titles.get(&key)) {
                 cell.clone_from(title);
@@ -227,11 +263,9 @@ async fn changelist(
     let base = list_url(meta);
     Ok(ChangeListPage {
         header: site.header.clone(),
-        username: user.username.clone(),
-        title: render::capitalise(meta.verbose_name_plural),
-        add_url: may(&user, &db, meta, "add")
-            .await?
-            .then(|| format!("{base}add/")),
+        username: admin.user.username.clone(),
+        title: capfirst(meta.verbose_name_plural),
+        add_url: admin.may(meta, "add").then(|| format!("{base}add/")),
         list,
         base,
     }
@@ -239,18 +273,14 @@ async fn changelist(
 }
 
 async fn add_form(
-    StaffRequired(user): StaffRequired,
-    Service(site): Service<AdminSite>,
-    db: Db,
+    admin: AdminRequest,
     Path((app, model)): Path<(String, String)>,
 ) -> crate::Result<Response> {
-    form_view(user, &site, &db, &app, &model, None, None).await
+    form_view(admin, &app, &model, None, None).await
 }
 
 async fn add_submit(
-    StaffRequired(user): StaffRequired,
-    Service(site): Service<AdminSite>,
-    db: Db,
+    admin: AdminRequest,
     Path((app, model)): Path<(String, String)>,
     messages: Result<Messages, crate::Error>,
     data: FormData,
@@ -259,22 +289,18 @@ async fn add_submit(
         data,
         messages: messages.ok(),
     };
-    form_view(user, &site, &db, &app, &model, None, Some(saved)).await
+    form_view(admin, &app, &model, None, Some(saved)).await
 }
 
 async fn change_form(
-    StaffRequired(user): StaffRequired,
-    Service(site): Service<AdminSite>,
-    db: Db,
+    admin: AdminRequest,
     Path((app, model, pk)): Path<(String, String, String)>,
 ) -> crate::Result<Response> {
-    form_view(user, &site, &db, &app, &model, Some(&pk), None).await
+    form_view(admin, &app, &model, Some(&pk), None).await
 }
 
 async fn change_submit(
-    StaffRequired(user): StaffRequired,
-    Service(site): Service<AdminSite>,
-    db: Db,
+    admin: AdminRequest,
     Path((app, model, pk)): Path<(String, String, String)>,
     messages: Result<Messages, crate::Error>,
     data: FormData,
@@ -283,7 +309,7 @@ async fn change_submit(
         data,
         messages: messages.ok(),
     };
-    form_view(user, &site, &db, &app, &model, Some(&pk), Some(saved)).await
+    form_view(admin, &app, &model, Some(&pk), Some(saved)).await
 }
 
 /// A form sent to be saved, and where to say it was (the messages app,
@@ -298,9 +324,7 @@ struct Saved {
 /// continue editing" (`_continue`) back to the object, "Save and add
 /// another" (`_addanother`) to a new form.
 async fn form_view(
-    user: User,
-    site: &AdminSite,
-    db: &Database,
+    admin: AdminRequest,
     app: &str,
     model: &str,
     pk: Option<&str>,
@@ -310,18 +334,19 @@ async fn form_view(
         Some(Saved { data, messages }) => (Some(data), messages),
         None => (None, None),
     };
-    let model = registered(site, app, model)?;
+    let model = admin.model(app, model)?;
     let meta = model.meta();
+    let db = &admin.db;
     let list = list_url(meta);
     let can_save = match pk {
         None => {
-            require(&user, db, meta, "add").await?;
+            admin.require(meta, "add")?;
             true
         }
         Some(_) => {
-            let change = may(&user, db, meta, "change").await?;
+            let change = admin.may(meta, "change");
             if !change {
-                require(&user, db, meta, "view").await?;
+                admin.require(meta, "view")?;
             }
             change
         }
@@ -392,17 +417,15 @@ async fn form_view(
                 ),
             };
             let delete_url = match pk {
-                Some(pk) if may(&user, db, meta, "delete").await? => {
-                    Some(format!("{list}{pk}/delete/"))
-                }
+                Some(pk) if admin.may(meta, "delete") => Some(format!("{list}{pk}/delete/")),
                 _ => None,
             };
             let page = ChangeFormPage {
-                header: site.header.clone(),
-                username: user.username,
+                header: admin.site.header.clone(),
+                username: admin.user.username.clone(),
                 title,
                 list_url: list,
-                list_title: render::capitalise(meta.verbose_name_plural),
+                list_title: capfirst(meta.verbose_name_plural),
                 object,
                 form: html,
                 multipart,
@@ -415,36 +438,31 @@ async fn form_view(
 }
 
 async fn delete_form(
-    StaffRequired(user): StaffRequired,
-    Service(site): Service<AdminSite>,
-    db: Db,
+    admin: AdminRequest,
     Path((app, model, pk)): Path<(String, String, String)>,
 ) -> crate::Result<Response> {
-    delete_view(user, &site, &db, &app, &model, &pk, false).await
+    delete_view(admin, &app, &model, &pk, false).await
 }
 
 async fn delete_submit(
-    StaffRequired(user): StaffRequired,
-    Service(site): Service<AdminSite>,
-    db: Db,
+    admin: AdminRequest,
     Path((app, model, pk)): Path<(String, String, String)>,
 ) -> crate::Result<Response> {
-    delete_view(user, &site, &db, &app, &model, &pk, true).await
+    delete_view(admin, &app, &model, &pk, true).await
 }
 
 /// The confirmation (what the delete would remove), or the delete.
 async fn delete_view(
-    user: User,
-    site: &AdminSite,
-    db: &Database,
+    admin: AdminRequest,
     app: &str,
     model: &str,
     pk: &str,
     confirm: bool,
 ) -> crate::Result<Response> {
-    let model = registered(site, app, model)?;
+    let model = admin.model(app, model)?;
     let meta = model.meta();
-    require(&user, db, meta, "delete").await?;
+    let db = &admin.db;
+    admin.require(meta, "delete")?;
     let not_found = || {
         crate::Error::not_found(format!(
             "{} with primary key {pk} does not exist",
@@ -458,8 +476,8 @@ async fn delete_view(
         return Ok(crate::web::found(&list));
     }
     Ok(DeletePage {
-        header: site.header.clone(),
-        username: user.username,
+        header: admin.site.header.clone(),
+        username: admin.user.username.clone(),
         object,
         model: meta.verbose_name.to_owned(),
         deleted: deleted.per_model.into_iter().collect(),

@@ -462,6 +462,25 @@ arithmetic! {
     Div div Div;
 }
 
+/// `part` of the column at `path`/`column`, of type `source`, read in `zone`.
+fn date_part<M, O>(
+    path: &[Join],
+    column: &'static str,
+    source: SqlType,
+    part: DatePart,
+    zone: TimeZone,
+) -> Expr<M, O> {
+    Expr::from_node(ExprNode::Part {
+        part,
+        source,
+        arg: Box::new(ExprNode::Column {
+            path: path.to_vec(),
+            column,
+        }),
+        zone,
+    })
+}
+
 /// Types that hold a date: [`Date`] and [`DateTime`].
 pub trait HasDate: FieldType {}
 impl HasDate for Date {}
@@ -474,15 +493,7 @@ impl HasTime for DateTime {}
 
 impl<M, T: FieldType> Column<M, T> {
     fn part<O>(&self, part: DatePart, zone: TimeZone) -> Expr<M, O> {
-        Expr::from_node(ExprNode::Part {
-            part,
-            source: T::SQL_TYPE,
-            arg: Box::new(ExprNode::Column {
-                path: self.path.clone(),
-                column: self.column,
-            }),
-            zone,
-        })
+        date_part(&self.path, self.column, T::SQL_TYPE, part, zone)
     }
 }
 
@@ -575,15 +586,7 @@ impl<M> std::fmt::Debug for Zoned<M> {
 
 impl<M> Zoned<M> {
     fn part<O>(&self, part: DatePart) -> Expr<M, O> {
-        Expr::from_node(ExprNode::Part {
-            part,
-            source: SqlType::DateTime,
-            arg: Box::new(ExprNode::Column {
-                path: self.path.clone(),
-                column: self.column,
-            }),
-            zone: self.zone,
-        })
+        date_part(&self.path, self.column, SqlType::DateTime, part, self.zone)
     }
 
     /// The year in the zone.

@@ -424,9 +424,19 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
 
     /// `SELECT t0.pk ...`, honouring limit and offset; one row at most and
     /// unordered when `exists`.
-    fn pks(mut self, exists: bool) {
+    fn pks(self, exists: bool) {
+        self.one_column(None, exists);
+    }
+
+    /// `SELECT item ...` (the primary key when `None`), honouring limit
+    /// and offset: [`pks`](Self::pks), and the subquery of
+    /// `in_query(qs.values(column))`.
+    fn one_column(mut self, item: Option<&'q SelectItem>, exists: bool) {
         let q = self.q;
         self.join_filters();
+        if let Some(item) = item {
+            self.join_expr(&item.expr);
+        }
         if q.limited() {
             self.join_ordering();
         }
@@ -434,7 +444,13 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
         if q.distinct {
             self.pass.sql("DISTINCT ");
         }
-        self.pass.column(self.base(), q.meta.pk_column);
+        match item {
+            Some(item) => self.item(item),
+            None => {
+                let base = self.base();
+                self.pass.column(base, q.meta.pk_column);
+            }
+        }
         self.from();
         self.filters();
         if q.grouped() {
@@ -898,10 +914,7 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
         self.pass.sql(" IN (");
         let q = Query::of_subquery(query);
         let inner = Select::at(&q, &mut *self.pass, self.level + 1);
-        match &query.item {
-            Some(item) => inner.value_rows(item),
-            None => inner.pks(false),
-        }
+        inner.one_column(query.item.as_ref(), false);
         self.pass.sql(")");
     }
 
@@ -1276,33 +1289,6 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
             self.pass.type_name(item.sql_type);
             self.pass.sql(")");
         }
-    }
-
-    /// `SELECT item ...` of a subquery that selects one column.
-    fn value_rows(mut self, item: &'q SelectItem) {
-        let q = self.q;
-        self.join_filters();
-        self.join_expr(&item.expr);
-        if q.limited() {
-            self.join_ordering();
-        }
-        self.pass.sql("SELECT ");
-        if q.distinct {
-            self.pass.sql("DISTINCT ");
-        }
-        self.item(item);
-        self.from();
-        self.filters();
-        if q.grouped() {
-            self.pass.sql(" GROUP BY ");
-            let base = self.base();
-            self.pass.column(base, q.meta.pk_column);
-            self.having();
-        }
-        if q.limited() {
-            self.order_by();
-        }
-        self.limits(false);
     }
 }
 

@@ -70,17 +70,22 @@ pub(crate) fn capfirst(text: &str) -> String {
         .unwrap_or_default()
 }
 
+/// How model field `f` is labelled (forms, the admin's columns and
+/// filters): its verbose name, capitalised (Django's `label_for_field`).
+pub(crate) fn field_label(f: &FieldMeta) -> String {
+    if f.verbose_name.is_empty() {
+        label_of(f.name)
+    } else {
+        capfirst(f.verbose_name)
+    }
+}
+
 /// The form field for model field `f`: label from its verbose name, its
 /// help text, and the widget its type asks for. The choices of a relation
 /// come from the database later ([`super::ModelForm::load`]).
 pub(crate) fn describe(f: &'static FieldMeta) -> Field {
     let mut field = Field::new(f.name);
-    let label = if f.verbose_name.is_empty() {
-        label_of(f.name)
-    } else {
-        capfirst(f.verbose_name)
-    };
-    field.set_label(label);
+    field.set_label(field_label(f));
     field.set_help_text(f.help_text);
     field.set_required(is_required(f));
     if is_many_to_many(f) {
