@@ -133,6 +133,7 @@ pub mod formset;
 pub mod model_form;
 pub mod validators;
 mod widgets;
+pub(crate) use widgets::escape_into;
 
 pub use bound::{BoundForm, Cleaner, FormErrors, NON_FIELD_ERRORS, SafeHtml, UnknownField};
 pub use bound_field::BoundField;

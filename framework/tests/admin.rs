@@ -266,7 +266,7 @@ async fn the_list_searches_filters_sorts_and_pages() {
         assert_eq!(r.status(), 200, "{}", r.text());
         assert_eq!(titles(&r), ["Anvil", "Banjo", "Cello"]);
         let text = r.text();
-        assert!(text.contains("5 of 5 rows"), "{text}");
+        assert!(text.contains("5 products"), "{text}");
         assert!(text.contains("Second hand"), "choices show their labels");
         assert!(text.contains(">Yes<") && text.contains(">No<"));
         let r = client.get("/admin/shop/product/?p=2").send().await;
@@ -279,7 +279,7 @@ async fn the_list_searches_filters_sorts_and_pages() {
         // Every word must match somewhere.
         let r = client.get("/admin/shop/product/?q=an+used").send().await;
         assert_eq!(titles(&r), ["Anvil"]);
-        assert!(r.text().contains("1 of 5 rows"));
+        assert!(r.text().contains("1 of 5 products"));
         // Filters, alone and together with the search.
         let r = client
             .get("/admin/shop/product/?in_stock=false")

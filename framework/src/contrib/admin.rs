@@ -64,6 +64,10 @@
 //! transaction that is rolled back, so the counts are the database's own
 //! and follow every `on_delete` rule.
 
+mod actions;
+mod change_form;
+mod changelist;
+mod inlines;
 mod options;
 mod render;
 mod views;

@@ -273,7 +273,17 @@ impl<P: Model, C: Model + Default> InlineFormSet<P, C> {
             .max(self.max_num)
     }
 
-    /// The foreign key of `C` pointing at `P`.
+    /// The foreign key of `C` pointing at `P`: the one named by
+    /// [`fk_name`](Self::fk_name), else the only one.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Definition`] when `C` has no foreign key to `P`, or
+    /// several and no `fk_name` chose one.
+    pub fn fk_field(&self) -> Result<&'static FieldMeta> {
+        self.fk()
+    }
+
     fn fk(&self) -> Result<&'static FieldMeta> {
         let child = C::meta();
         let parent = P::meta();

@@ -340,6 +340,18 @@ impl<M: Model> KeysetPaginator<M> {
         })
     }
 
+    /// The cursor of the page that starts right after `row`: how a list
+    /// paged by number (or any other way) goes on by keyset from a row it
+    /// showed.
+    ///
+    /// # Errors
+    ///
+    /// [`KeysetError::Unsupported`] when a sort key of `row` has no value
+    /// a cursor can hold.
+    pub fn cursor_after(&self, row: &M) -> Result<String, KeysetError> {
+        self.encode(Direction::Next, row)
+    }
+
     /// `keys > values` (or `<`, per key direction and `forward`), expanded
     /// as `k1 > v1 OR (k1 = v1 AND k2 > v2) OR ...`, which both backends
     /// plan as index ranges.

@@ -2,34 +2,54 @@
 //! the database through them, without the model's type
 //! ([`Registered`]): the views only see rows of text.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
 
 use futures_util::future::BoxFuture;
 use sea_query::Value;
 
+use super::actions::{self, Action, ActionInfo};
+use super::changelist::ListPage;
+use super::inlines::{Inline, TabularInline};
 use super::render;
+use crate::db::FieldType as _;
 use crate::db::query::LookupOp;
-use crate::db::{Database, Deleted, FieldType as _, Model, ModelMeta, Q, QuerySet};
-use crate::forms::{FormData, ModelForm};
-use crate::paginator::Paginator;
+use crate::db::{Database, Deleted, Model, ModelMeta, Q};
+use crate::forms::FormData;
 
 /// How a model shows in the admin (Django's `ModelAdmin`), built by
 /// chaining options; every name is a field of `M`, checked by `manage
 /// check` at startup.
-pub struct ModelAdmin<M> {
-    list_display: Vec<&'static str>,
-    search_fields: Vec<&'static str>,
-    list_filter: Vec<&'static str>,
-    ordering: Vec<&'static str>,
-    fields: Vec<&'static str>,
-    per_page: u64,
-    title: Option<fn(&M) -> String>,
+pub struct ModelAdmin<M: Model> {
+    pub(super) list_display: Vec<&'static str>,
+    pub(super) list_display_links: Option<Vec<&'static str>>,
+    pub(super) computed: Vec<Computed<M>>,
+    pub(super) search_fields: Vec<&'static str>,
+    pub(super) list_filter: Vec<&'static str>,
+    pub(super) date_hierarchy: Option<&'static str>,
+    pub(super) ordering: Vec<&'static str>,
+    pub(super) fields: Vec<&'static str>,
+    pub(super) exclude: Vec<&'static str>,
+    pub(super) fieldsets: Vec<(&'static str, Vec<&'static str>)>,
+    pub(super) readonly: Vec<&'static str>,
+    pub(super) per_page: u64,
+    pub(super) max_show_all: u64,
+    pub(super) title: Option<fn(&M) -> String>,
+    pub(super) actions: Vec<Action<M>>,
+    pub(super) delete_selected: bool,
+    pub(super) inlines: Vec<Box<dyn Inline<M>>>,
     _p: PhantomData<fn() -> M>,
 }
 
-impl<M> fmt::Debug for ModelAdmin<M> {
+/// A list column computed from the object (Django's `list_display`
+/// naming a method): its name, header and function.
+pub(super) struct Computed<M> {
+    pub(super) name: &'static str,
+    pub(super) label: &'static str,
+    pub(super) show: fn(&M) -> String,
+}
+
+impl<M: Model> fmt::Debug for ModelAdmin<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ModelAdmin")
             .field("list_display", &self.list_display)
@@ -37,6 +57,7 @@ impl<M> fmt::Debug for ModelAdmin<M> {
             .field("list_filter", &self.list_filter)
             .field("ordering", &self.ordering)
             .field("per_page", &self.per_page)
+            .field("actions", &self.actions)
             .finish_non_exhaustive()
     }
 }
@@ -54,21 +75,56 @@ impl<M: Model> ModelAdmin<M> {
     pub fn new() -> Self {
         Self {
             list_display: Vec::new(),
+            list_display_links: None,
+            computed: Vec::new(),
             search_fields: Vec::new(),
             list_filter: Vec::new(),
+            date_hierarchy: None,
             ordering: Vec::new(),
             fields: Vec::new(),
+            exclude: Vec::new(),
+            fieldsets: Vec::new(),
+            readonly: Vec::new(),
             per_page: 100,
+            max_show_all: 200,
             title: None,
+            actions: Vec::new(),
+            delete_selected: true,
+            inlines: Vec::new(),
             _p: PhantomData,
         }
     }
 
-    /// The list's columns, by field name; the first links to the change
-    /// page. Each column header sorts by it.
+    /// The list's columns, by field name (or the name of a
+    /// [`computed`](Self::computed) column); the first links to the
+    /// change page. Each field's header sorts by it. A foreign key shows
+    /// the related object's title when its model is in the admin.
     #[must_use]
     pub fn list_display(mut self, fields: &[&'static str]) -> Self {
         self.list_display = fields.to_vec();
+        self
+    }
+
+    /// The columns that link to the change page (the first, when not
+    /// given; none for an empty list).
+    #[must_use]
+    pub fn list_display_links(mut self, fields: &[&'static str]) -> Self {
+        self.list_display_links = Some(fields.to_vec());
+        self
+    }
+
+    /// A column computed from the object, for `list_display` to name
+    /// (Django's method in `list_display`): `.computed("words", "Words",
+    /// |a: &Article| a.body.split_whitespace().count().to_string())`. It
+    /// cannot be sorted by.
+    #[must_use]
+    pub fn computed(
+        mut self,
+        name: &'static str,
+        label: &'static str,
+        show: fn(&M) -> String,
+    ) -> Self {
+        self.computed.push(Computed { name, label, show });
         self
     }
 
@@ -80,11 +136,21 @@ impl<M: Model> ModelAdmin<M> {
         self
     }
 
-    /// The fields the list can be filtered by, in the side bar (yes/no
-    /// fields and fields with choices list their values).
+    /// The fields the list can be filtered by, in the side bar: yes/no
+    /// fields and fields with choices list their values, foreign keys the
+    /// related objects, dates "Today", "Past 7 days", "This month" and
+    /// "This year".
     #[must_use]
     pub fn list_filter(mut self, fields: &[&'static str]) -> Self {
         self.list_filter = fields.to_vec();
+        self
+    }
+
+    /// A date or date-time field to drill down by, above the list: years,
+    /// then months, then days (Django's `date_hierarchy`).
+    #[must_use]
+    pub fn date_hierarchy(mut self, field: &'static str) -> Self {
+        self.date_hierarchy = Some(field);
         self
     }
 
@@ -104,10 +170,66 @@ impl<M: Model> ModelAdmin<M> {
         self
     }
 
+    /// The fields the forms leave out.
+    #[must_use]
+    pub fn exclude(mut self, fields: &[&'static str]) -> Self {
+        self.exclude = fields.to_vec();
+        self
+    }
+
+    /// The form in titled groups (Django's `fieldsets`): `[("Content",
+    /// &["title", "body"]), ("Publishing", &["published"])]`. The forms
+    /// then edit these fields only.
+    #[must_use]
+    pub fn fieldsets(mut self, sets: &[(&'static str, &[&'static str])]) -> Self {
+        self.fieldsets = sets.iter().map(|(t, f)| (*t, f.to_vec())).collect();
+        self
+    }
+
+    /// Fields shown but not editable: a form field is drawn disabled and
+    /// what a client sends for it is ignored; a field the form does not
+    /// edit (an automatic date) is shown as text on the change page.
+    #[must_use]
+    pub fn readonly(mut self, fields: &[&'static str]) -> Self {
+        self.readonly = fields.to_vec();
+        self
+    }
+
     /// Rows per list page (Django's `list_per_page`, 100).
     #[must_use]
     pub fn per_page(mut self, per_page: u64) -> Self {
         self.per_page = per_page.max(1);
+        self
+    }
+
+    /// Up to how many rows "Show all" shows on one page (Django's
+    /// `list_max_show_all`, 200); past it, the link is not offered and
+    /// `?all=` is refused.
+    #[must_use]
+    pub fn max_show_all(mut self, rows: u64) -> Self {
+        self.max_show_all = rows;
+        self
+    }
+
+    /// Adds a bulk action to the list page's menu.
+    #[must_use]
+    pub fn action(mut self, action: Action<M>) -> Self {
+        self.actions.push(action);
+        self
+    }
+
+    /// Whether the menu offers "Delete selected" (yes), which needs the
+    /// `delete` permission and asks for confirmation first.
+    #[must_use]
+    pub fn delete_selected(mut self, offered: bool) -> Self {
+        self.delete_selected = offered;
+        self
+    }
+
+    /// Adds child rows edited on the change page (a [`TabularInline`]).
+    #[must_use]
+    pub fn inline<C: Model + Default>(mut self, inline: TabularInline<C>) -> Self {
+        self.inlines.push(Box::new(inline));
         self
     }
 
@@ -120,7 +242,7 @@ impl<M: Model> ModelAdmin<M> {
         self
     }
 
-    fn title_of(&self, obj: &M) -> String {
+    pub(super) fn title_of(&self, obj: &M) -> String {
         match self.title {
             Some(title) => title(obj),
             None => format!(
@@ -134,7 +256,7 @@ impl<M: Model> ModelAdmin<M> {
     }
 
     /// The columns shown: the options', or the primary key.
-    fn columns(&self) -> Vec<&'static str> {
+    pub(super) fn columns(&self) -> Vec<&'static str> {
         if self.list_display.is_empty() {
             M::meta().pk_field().map(|f| f.name).into_iter().collect()
         } else {
@@ -142,17 +264,17 @@ impl<M: Model> ModelAdmin<M> {
         }
     }
 
-    fn form(&self, instance: M) -> crate::db::Result<ModelForm<M>> {
-        let form = ModelForm::new(instance);
-        if self.fields.is_empty() {
-            return Ok(form);
+    /// The fields the forms edit: the fieldsets', else `fields`, else
+    /// every editable one.
+    pub(super) fn form_fields(&self) -> Vec<&'static str> {
+        if self.fieldsets.is_empty() {
+            self.fields.clone()
+        } else {
+            self.fieldsets
+                .iter()
+                .flat_map(|(_, f)| f.iter().copied())
+                .collect()
         }
-        form.fields(&self.fields)
-            .map_err(|e| crate::db::Error::UnknownField {
-                model: M::meta().name,
-                field: e.to_string(),
-                known: String::new(),
-            })
     }
 }
 
@@ -160,66 +282,33 @@ impl<M: Model> ModelAdmin<M> {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub(crate) struct BadQuery(pub(crate) String);
-
-/// One column of the list page.
-#[derive(Debug, Clone)]
-pub(crate) struct ListColumn {
-    pub(crate) label: String,
-    /// Where the header links: sorted by this column first, or the other
-    /// way round when it already is.
-    pub(crate) sort_url: String,
-    /// `Some(true)` when sorted descending by it, `Some(false)` ascending.
-    pub(crate) sorted: Option<bool>,
-}
-
-/// One filter of the side bar and its choices: `(label, url, selected)`.
-#[derive(Debug, Clone)]
-pub(crate) struct ListFilter {
-    pub(crate) label: String,
-    pub(crate) choices: Vec<(String, String, bool)>,
-}
-
-/// A foreign key column of the list: the related model, and each row's
-/// key in it (to show the related objects by their titles, one query for
-/// the page).
-#[derive(Debug)]
-pub(crate) struct Related {
-    pub(crate) column: usize,
-    pub(crate) target: &'static ModelMeta,
-    pub(crate) keys: Vec<Value>,
-}
-
-/// What the list page shows.
-#[derive(Debug)]
-pub(crate) struct ListPage {
-    pub(crate) columns: Vec<ListColumn>,
-    /// Each row's primary key (for its link) and cells.
-    pub(crate) rows: Vec<(String, Vec<String>)>,
-    /// The foreign key columns.
-    pub(crate) related: Vec<Related>,
-    pub(crate) filters: Vec<ListFilter>,
-    pub(crate) search: Option<String>,
-    pub(crate) searchable: bool,
-    /// Rows matching, and rows in all.
-    pub(crate) count: u64,
-    pub(crate) total: u64,
-    pub(crate) page: u64,
-    pub(crate) num_pages: u64,
-    /// Links to other pages: `(number, url)`, `None` for an ellipsis.
-    pub(crate) pages: Vec<Option<(u64, String)>>,
-}
-
 /// What the form page got.
 pub(crate) enum FormOutcome {
-    /// The form to show (new, loaded, or with its errors).
-    Show { html: String, multipart: bool },
-    /// Saved: the object's primary key, how it reads, and the labels of
-    /// the fields whose value changed.
+    /// The form to show (new, loaded, or with its errors), and each
+    /// inline's table.
+    Show {
+        html: String,
+        inlines: Vec<String>,
+        multipart: bool,
+    },
+    /// Saved: the object's primary key, how it reads, the labels of the
+    /// fields whose value changed, and what the inlines added, changed
+    /// and deleted ("Added comment “…”.").
     Saved {
         pk: String,
         title: String,
         changed: Vec<String>,
+        inline_changes: Vec<String>,
     },
+}
+
+/// What a delete removes, or would: the objects asked for, by key and
+/// title, and the rows that go with them per model; or why the database
+/// refuses (a protected or restricted foreign key).
+#[derive(Debug)]
+pub(crate) struct DeleteOutcome {
+    pub(crate) objects: Vec<(String, String)>,
+    pub(crate) result: Result<Deleted, String>,
 }
 
 /// The model behind the admin's pages, without its type.
@@ -236,13 +325,15 @@ pub(crate) trait Registered: Send + Sync + 'static {
         params: &'a [(String, String)],
     ) -> BoxFuture<'a, Result<Result<ListPage, BadQuery>, crate::Error>>;
 
-    /// The add (`pk` `None`) or change form; with `data`, bound and saved
-    /// when valid. `Ok(None)`: no such object.
+    /// The add (`pk` `None`) or change form, every field disabled when
+    /// `read_only`; with `data`, bound and saved when valid. `Ok(None)`:
+    /// no such object.
     fn form<'a>(
         &'a self,
         db: &'a Database,
         pk: Option<&'a str>,
         data: Option<FormData>,
+        read_only: bool,
     ) -> BoxFuture<'a, Result<Option<FormOutcome>, crate::Error>>;
 
     /// How the objects with these primary keys read (one query), by the
@@ -260,25 +351,32 @@ pub(crate) trait Registered: Send + Sync + 'static {
         pk: &'a str,
     ) -> BoxFuture<'a, Result<Option<String>, crate::Error>>;
 
-    /// Deletes the object `pk` (`confirm`), or only says what would go:
-    /// the delete runs in a transaction that is rolled back.
+    /// Deletes the objects whose keys are the texts `keys` (`confirm`),
+    /// or only says what would go: the delete then runs in a transaction
+    /// that is rolled back, so the counts follow every `on_delete` rule.
     fn delete<'a>(
         &'a self,
         db: &'a Database,
-        pk: &'a str,
+        keys: &'a [String],
         confirm: bool,
-    ) -> BoxFuture<'a, Result<Option<Deleted>, crate::Error>>;
-}
+    ) -> BoxFuture<'a, Result<Result<DeleteOutcome, BadQuery>, crate::Error>>;
 
-/// The names of the query string the list page reads itself.
-const SEARCH: &str = "q";
-const ORDER: &str = "o";
-const PAGE: &str = "p";
+    /// The list page's bulk actions.
+    fn actions(&self) -> Vec<ActionInfo>;
+
+    /// Runs the project's action `name` on the rows `keys`: its message.
+    fn run_action<'a>(
+        &'a self,
+        db: &'a Database,
+        name: &'a str,
+        keys: &'a [String],
+    ) -> BoxFuture<'a, Result<Result<String, BadQuery>, crate::Error>>;
+}
 
 impl<M: Model + Default> ModelAdmin<M> {
     /// The object with primary key text `pk`, if any (a key that does not
     /// parse finds nothing).
-    async fn object(db: &Database, pk: &str) -> crate::db::Result<Option<M>> {
+    pub(super) async fn object(db: &Database, pk: &str) -> crate::db::Result<Option<M>> {
         let Some(field) = M::meta().pk_field() else {
             return Ok(None);
         };
@@ -289,329 +387,55 @@ impl<M: Model + Default> ModelAdmin<M> {
         }
     }
 
-    /// The query set the list shows for `params`, and the parts of the
-    /// page that depend only on them.
-    #[allow(clippy::type_complexity)]
-    fn query(
-        &self,
-        params: &[(String, String)],
-    ) -> Result<(QuerySet<M>, Option<String>, Vec<(usize, bool)>, u64), BadQuery> {
-        let meta = M::meta();
-        let mut qs = M::objects();
-        let mut search = None;
-        let mut order = Vec::new();
-        let mut page = 1;
-        let mut seen = BTreeMap::new();
-        for (name, value) in params {
-            if seen.insert(name.as_str(), ()).is_some() {
-                return Err(BadQuery(format!("`{name}` is given twice")));
-            }
-            match name.as_str() {
-                SEARCH => {
-                    if self.search_fields.is_empty() {
-                        return Err(BadQuery("this list has no search".to_owned()));
-                    }
-                    let text = value.trim();
-                    if !text.is_empty() {
-                        qs = qs.filter(self.search(text)?);
-                        search = Some(text.to_owned());
-                    }
-                }
-                ORDER => order = self.parse_order(value)?,
-                PAGE => {
-                    page = value
-                        .parse::<u64>()
-                        .ok()
-                        .filter(|p| *p >= 1)
-                        .ok_or_else(|| BadQuery(format!("`p={value}` is not a page number")))?;
-                }
-                field if self.list_filter.contains(&field) => {
-                    let q = Q::<M>::named(field, LookupOp::Exact, value)
-                        .map_err(|e| BadQuery(e.to_string()))?;
-                    qs = qs.filter(q);
-                }
-                other => {
-                    return Err(BadQuery(format!(
-                        "`{other}` is not a filter of this list (filters: {})",
-                        if self.list_filter.is_empty() {
-                            "none".to_owned()
-                        } else {
-                            self.list_filter.join(", ")
-                        }
-                    )));
-                }
-            }
-        }
-        // The order: the clicked columns, then the options' or the
-        // model's, then the primary key, so that pages never overlap.
-        let columns = self.columns();
-        let mut names: Vec<String> = order
-            .iter()
-            .map(|&(i, desc)| format!("{}{}", if desc { "-" } else { "" }, columns[i]))
-            .collect();
-        if self.ordering.is_empty() {
-            names.extend(
-                meta.ordering
-                    .iter()
-                    .map(|&(column, desc)| format!("{}{column}", if desc { "-" } else { "" })),
-            );
-        } else {
-            names.extend(self.ordering.iter().map(|s| (*s).to_owned()));
-        }
-        names.push(format!("-{}", meta.pk_column));
-        qs = qs
-            .order_by_names(names)
-            .map_err(|e| BadQuery(e.to_string()))?;
-        Ok((qs, search, order, page))
-    }
-
-    /// Every word of `text` in some search field.
-    fn search(&self, text: &str) -> Result<Q<M>, BadQuery> {
-        let mut all = Q::all();
-        for word in text.split_whitespace() {
-            let mut any = Q::none();
-            for spec in &self.search_fields {
-                let (op, field) = match spec.split_at_checked(1) {
-                    Some(("^", rest)) => (LookupOp::IStartsWith, rest),
-                    Some(("=", rest)) => (LookupOp::IExact, rest),
-                    _ => (LookupOp::IContains, *spec),
-                };
-                let q = Q::<M>::named(field, op, word).map_err(|e| BadQuery(e.to_string()))?;
-                any = any | q;
-            }
-            all = all & any;
-        }
-        Ok(all)
-    }
-
-    /// `?o=2.-1`: (column index, descending) pairs.
-    fn parse_order(&self, value: &str) -> Result<Vec<(usize, bool)>, BadQuery> {
-        let count = self.columns().len();
-        let mut out: Vec<(usize, bool)> = Vec::new();
-        for part in value.split('.').filter(|p| !p.is_empty()) {
-            let (desc, digits) = match part.strip_prefix('-') {
-                Some(rest) => (true, rest),
-                None => (false, part),
-            };
-            let index = digits
-                .parse::<usize>()
-                .ok()
-                .filter(|i| (1..=count).contains(i))
-                .ok_or_else(|| {
-                    BadQuery(format!("`o={value}`: columns are numbered 1 to {count}"))
-                })?;
-            if out.iter().any(|&(i, _)| i == index - 1) {
-                return Err(BadQuery(format!("`o={value}` names a column twice")));
-            }
-            out.push((index - 1, desc));
-        }
-        Ok(out)
-    }
-
-    fn filters(&self, params: &[(String, String)]) -> Vec<ListFilter> {
-        let meta = M::meta();
-        let mut out = Vec::new();
-        for name in &self.list_filter {
-            let Some(field) = meta.field(name) else {
-                continue;
-            };
-            let current = params
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str());
-            let mut choices = vec![(
-                "All".to_owned(),
-                render::query_url(params, &[(name, None), (PAGE, None)]),
-                current.is_none(),
-            )];
-            let values: Vec<(String, String)> = if field.sql_type == crate::db::SqlType::Bool {
-                vec![
-                    ("true".to_owned(), "Yes".to_owned()),
-                    ("false".to_owned(), "No".to_owned()),
-                ]
-            } else {
-                field
-                    .choices
-                    .iter()
-                    .map(|(value, label)| ((*value).to_owned(), (*label).to_owned()))
-                    .collect()
-            };
-            for (value, label) in values {
-                let selected = current == Some(value.as_str());
-                choices.push((
-                    label,
-                    render::query_url(params, &[(name, Some(&value)), (PAGE, None)]),
-                    selected,
-                ));
-            }
-            out.push(ListFilter {
-                label: crate::forms::model_form::field_label(field),
-                choices,
-            });
-        }
-        out
-    }
-
-    async fn list_page(
+    async fn delete_objects(
         &self,
         db: &Database,
-        params: &[(String, String)],
-    ) -> Result<Result<ListPage, BadQuery>, crate::Error> {
-        let (qs, search, order, page) = match self.query(params) {
-            Ok(parts) => parts,
+        keys: &[String],
+        confirm: bool,
+    ) -> Result<Result<DeleteOutcome, BadQuery>, crate::Error> {
+        let selected = match actions::selected::<M>(keys) {
+            Ok(qs) => qs,
             Err(bad) => return Ok(Err(bad)),
         };
-        let meta = M::meta();
-        let paginator = Paginator::new(qs, self.per_page);
-        let count = paginator.count(db).await?;
-        let num_pages = paginator.num_pages(db).await?;
-        if page > num_pages.max(1) {
-            return Ok(Err(BadQuery(format!(
-                "page {page} is past the last page ({})",
-                num_pages.max(1)
-            ))));
-        }
-        let objects = paginator.page(db, page).await?.object_list;
-        let total = if params.is_empty() {
-            count
-        } else {
-            u64::try_from(M::objects().count(db).await?).unwrap_or(0)
-        };
-        let names = self.columns();
-        let columns = names
-            .iter()
-            .enumerate()
-            .map(|(i, name)| {
-                let sorted = order.iter().find(|(c, _)| *c == i).map(|&(_, desc)| desc);
-                // Clicking puts the column first; again, turns it round.
-                let first_desc = order.first().filter(|(c, _)| *c == i).map(|&(_, d)| !d);
-                let mut keys = vec![(i, first_desc.unwrap_or(false))];
-                keys.extend(order.iter().filter(|(c, _)| *c != i).copied());
-                let o = keys
-                    .iter()
-                    .map(|&(c, desc)| format!("{}{}", if desc { "-" } else { "" }, c + 1))
-                    .collect::<Vec<_>>()
-                    .join(".");
-                ListColumn {
-                    label: meta
-                        .field(name)
-                        .map_or_else(|| (*name).to_owned(), crate::forms::model_form::field_label),
-                    sort_url: render::query_url(params, &[(ORDER, Some(&o)), (PAGE, None)]),
-                    sorted,
-                }
-            })
-            .collect();
-        let rows = objects
+        let rows = selected.all(db).await?;
+        let objects = rows
             .iter()
             .map(|obj| {
                 let pk = obj
                     .pk()
                     .map(|pk| render::key(&pk.to_value()))
                     .unwrap_or_default();
-                let cells = names
-                    .iter()
-                    .map(|name| {
-                        let field = meta.field(name);
-                        let value = obj.field_value(name).unwrap_or(Value::String(None));
-                        field.map_or_else(|| render::value(&value), |f| render::cell(f, &value))
-                    })
-                    .collect();
-                (pk, cells)
+                (pk, self.title_of(obj))
             })
-            .collect();
-        let related = names
-            .iter()
-            .enumerate()
-            .filter_map(|(column, name)| {
-                let field = meta.field(name)?;
-                let relation = field.relation.filter(|_| field.column.is_some())?;
-                let keys = objects
-                    .iter()
-                    .map(|obj| obj.field_value(name).unwrap_or(Value::String(None)))
-                    .collect();
-                Some(Related {
-                    column,
-                    target: (relation.target)(),
-                    keys,
-                })
-            })
-            .collect();
-        let pages = render::page_links(page, num_pages, |n| {
-            render::query_url(params, &[(PAGE, Some(&n.to_string()))])
-        });
-        Ok(Ok(ListPage {
-            columns,
-            rows,
-            related,
-            filters: self.filters(params),
-            search,
-            searchable: !self.search_fields.is_empty(),
-            count,
-            total,
-            page,
-            num_pages,
-            pages,
-        }))
-    }
-
-    async fn form_page(
-        &self,
-        db: &Database,
-        pk: Option<&str>,
-        data: Option<FormData>,
-    ) -> Result<Option<FormOutcome>, crate::Error> {
-        let instance = match pk {
-            None => M::default(),
-            Some(pk) => match Self::object(db, pk).await? {
-                Some(obj) => obj,
-                None => return Ok(None),
-            },
-        };
-        let before: Vec<(&'static str, Option<Value>)> = M::meta()
-            .fields
-            .iter()
-            .map(|f| (f.name, instance.field_value(f.name)))
-            .collect();
-        let form = self.form(instance)?;
-        let Some(data) = data else {
-            let form = form.load(db).await?;
-            return Ok(Some(FormOutcome::Show {
-                multipart: form.is_multipart(),
-                html: form.as_div().to_string(),
+            .collect::<Vec<_>>();
+        if objects.is_empty() {
+            return Ok(Ok(DeleteOutcome {
+                objects,
+                result: Ok(Deleted::default()),
             }));
-        };
-        let form = form.bind(db, data).await?;
-        let labels: Vec<(String, String)> = form
-            .bound_fields()
-            .map(|f| (f.name().to_owned(), f.label().to_owned()))
-            .collect();
-        match form.save(db).await? {
-            Ok(obj) => {
-                let changed = labels
-                    .into_iter()
-                    .filter(|(name, _)| {
-                        let old = before
-                            .iter()
-                            .find(|(n, _)| n == name)
-                            .and_then(|(_, v)| v.clone());
-                        old != obj.field_value(name)
-                    })
-                    .map(|(_, label)| label)
-                    .collect();
-                Ok(Some(FormOutcome::Saved {
-                    pk: obj
-                        .pk()
-                        .map(|pk| render::key(&pk.to_value()))
-                        .unwrap_or_default(),
-                    title: self.title_of(&obj),
-                    changed,
-                }))
-            }
-            Err(form) => Ok(Some(FormOutcome::Show {
-                multipart: form.is_multipart(),
-                html: form.as_div().to_string(),
-            })),
         }
+        let found: Vec<String> = objects.iter().map(|(pk, _)| pk.clone()).collect();
+        let tx = db.begin().await?;
+        let deleted = match actions::selected::<M>(&found) {
+            Ok(qs) => qs.delete_counted(&tx).await,
+            Err(bad) => return Ok(Err(bad)),
+        };
+        let result = match deleted {
+            Ok(deleted) => {
+                if confirm {
+                    tx.commit().await?;
+                } else {
+                    tx.rollback().await?;
+                }
+                Ok(deleted)
+            }
+            Err(e @ (crate::db::Error::Protected { .. } | crate::db::Error::Restricted { .. })) => {
+                tx.rollback().await?;
+                Err(e.to_string())
+            }
+            Err(e) => return Err(e.into()),
+        };
+        Ok(Ok(DeleteOutcome { objects, result }))
     }
 }
 
@@ -624,9 +448,19 @@ impl<M: Model + Default> Registered for ModelAdmin<M> {
         let meta = M::meta();
         let mut out = Vec::new();
         let column = |name: &str| meta.column_fields().any(|f| f.name == name);
+        let computed = |name: &str| self.computed.iter().any(|c| c.name == name);
         for name in &self.list_display {
-            if !column(name) {
-                out.push(format!("list_display names `{name}`, which is not a field"));
+            if !column(name) && !computed(name) {
+                out.push(format!(
+                    "list_display names `{name}`, which is neither a field nor a computed column"
+                ));
+            }
+        }
+        for name in self.list_display_links.iter().flatten() {
+            if !self.columns().contains(name) {
+                out.push(format!(
+                    "list_display_links names `{name}`, which is not in list_display"
+                ));
             }
         }
         for spec in &self.search_fields {
@@ -642,10 +476,18 @@ impl<M: Model + Default> Registered for ModelAdmin<M> {
             if !column(name) {
                 out.push(format!("list_filter names `{name}`, which is not a field"));
             }
-            if [SEARCH, ORDER, PAGE].contains(name) {
-                out.push(format!(
-                    "list_filter cannot name `{name}`: the list's query string uses it"
-                ));
+        }
+        if let Some(name) = self.date_hierarchy {
+            match meta.field(name) {
+                Some(f)
+                    if f.column.is_some()
+                        && matches!(
+                            f.sql_type,
+                            crate::db::SqlType::Date | crate::db::SqlType::DateTime
+                        ) => {}
+                _ => out.push(format!(
+                    "date_hierarchy names `{name}`, which is not a date or date-time field"
+                )),
             }
         }
         for name in &self.ordering {
@@ -653,9 +495,30 @@ impl<M: Model + Default> Registered for ModelAdmin<M> {
                 out.push(format!("ordering names `{name}`, which is not a field"));
             }
         }
-        for name in &self.fields {
-            if meta.field(name).is_none() {
-                out.push(format!("fields names `{name}`, which is not a field"));
+        for (option, names) in [
+            ("fields", self.form_fields()),
+            ("exclude", self.exclude.clone()),
+            ("readonly", self.readonly.clone()),
+        ] {
+            for name in names {
+                if meta.field(name).is_none() {
+                    out.push(format!("{option} names `{name}`, which is not a field"));
+                }
+            }
+        }
+        if let Err(e) = self.form(M::default(), false) {
+            out.push(e.to_string());
+        }
+        for inline in &self.inlines {
+            out.extend(inline.problems());
+        }
+        let mut names: Vec<&str> = self.actions.iter().map(|a| a.name).collect();
+        if self.delete_selected {
+            names.push(actions::DELETE_SELECTED);
+        }
+        for (i, name) in names.iter().enumerate() {
+            if names[..i].contains(name) {
+                out.push(format!("two actions are named `{name}`"));
             }
         }
         out
@@ -674,8 +537,9 @@ impl<M: Model + Default> Registered for ModelAdmin<M> {
         db: &'a Database,
         pk: Option<&'a str>,
         data: Option<FormData>,
+        read_only: bool,
     ) -> BoxFuture<'a, Result<Option<FormOutcome>, crate::Error>> {
-        Box::pin(self.form_page(db, pk, data))
+        Box::pin(self.form_page(db, pk, data, read_only))
     }
 
     fn titles<'a>(
@@ -720,21 +584,22 @@ impl<M: Model + Default> Registered for ModelAdmin<M> {
     fn delete<'a>(
         &'a self,
         db: &'a Database,
-        pk: &'a str,
+        keys: &'a [String],
         confirm: bool,
-    ) -> BoxFuture<'a, Result<Option<Deleted>, crate::Error>> {
-        Box::pin(async move {
-            let Some(obj) = Self::object(db, pk).await? else {
-                return Ok(None);
-            };
-            let tx = db.begin().await?;
-            let deleted = obj.delete_counted(&tx).await?;
-            if confirm {
-                tx.commit().await?;
-            } else {
-                tx.rollback().await?;
-            }
-            Ok(Some(deleted))
-        })
+    ) -> BoxFuture<'a, Result<Result<DeleteOutcome, BadQuery>, crate::Error>> {
+        Box::pin(self.delete_objects(db, keys, confirm))
+    }
+
+    fn actions(&self) -> Vec<ActionInfo> {
+        actions::infos(&self.actions, self.delete_selected)
+    }
+
+    fn run_action<'a>(
+        &'a self,
+        db: &'a Database,
+        name: &'a str,
+        keys: &'a [String],
+    ) -> BoxFuture<'a, Result<Result<String, BadQuery>, crate::Error>> {
+        Box::pin(actions::run(&self.actions, db, name, keys))
     }
 }

@@ -10,11 +10,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::request::Parts;
 
-use super::options::{FormOutcome, ListPage};
+use super::actions::DELETE_SELECTED;
+use super::changelist::ListPage;
+use super::options::{DeleteOutcome, FormOutcome};
 use super::{AdminSite, Registered, render};
 use crate::TemplateResponse;
 use crate::contrib::auth::{StaffRequired, User};
-use crate::contrib::messages::Messages;
+use crate::contrib::messages::{Level, Messages};
 use crate::db::{Database, Db, ModelMeta};
 use crate::forms::FormData;
 use crate::forms::model_form::capfirst;
@@ -24,7 +26,11 @@ use crate::urls::Urls;
 pub(super) fn urls() -> Urls {
     Urls::new()
         .path("", get(index), "index")
-        .path("<app>/<model>/", get(changelist), "changelist")
+        .path(
+            "<app>/<model>/",
+            get(changelist).post(changelist_action),
+            "changelist",
+        )
         .path("<app>/<model>/add/", get(add_form).post(add_submit), "add")
         .path(
             "<app>/<model>/<pk>/change/",
@@ -70,6 +76,8 @@ pub(crate) struct ChangeListPage {
     list: ListPage,
     /// The change pages' URL before the primary key.
     base: String,
+    /// The bulk actions the user may run: `(name, description)`.
+    actions: Vec<(&'static str, String)>,
 }
 
 /// The add or change form.
@@ -89,6 +97,8 @@ pub(crate) struct ChangeFormPage {
     pub(crate) object: Option<String>,
     /// The form's fields, drawn.
     pub(crate) form: String,
+    /// Each inline's table.
+    pub(crate) inlines: Vec<String>,
     /// Whether the form sends files.
     pub(crate) multipart: bool,
     /// The delete page, when the user may delete.
@@ -97,7 +107,8 @@ pub(crate) struct ChangeFormPage {
     pub(crate) can_save: bool,
 }
 
-/// The delete confirmation.
+/// The delete confirmation, for one object or the rows ticked on the
+/// list.
 #[derive(Debug, Template, TemplateResponse)]
 #[template(path = "admin/delete_confirmation.html")]
 pub(crate) struct DeletePage {
@@ -105,14 +116,20 @@ pub(crate) struct DeletePage {
     pub(crate) header: String,
     /// Who is logged in.
     pub(crate) username: String,
-    /// The object's title.
-    pub(crate) object: String,
-    /// The model's name.
+    /// The model's name, and its plural.
     pub(crate) model: String,
-    /// What goes: `(model label, rows)`.
+    pub(crate) models: String,
+    /// The list page, with its query string.
+    pub(crate) list_url: String,
+    /// The objects asked for: `(key, title)`.
+    pub(crate) objects: Vec<(String, String)>,
+    /// What goes: `(model label, rows)`; or why it cannot.
     pub(crate) deleted: Vec<(String, u64)>,
-    /// The change page (to go back).
-    pub(crate) change_url: String,
+    pub(crate) refused: Option<String>,
+    /// Where "No, take me back" goes.
+    pub(crate) back_url: String,
+    /// For the bulk delete: the action's hidden inputs.
+    pub(crate) bulk: bool,
 }
 
 /// A model's URLs.
@@ -173,13 +190,14 @@ impl<S: Send + Sync> FromRequestParts<S> for AdminRequest {
 impl AdminRequest {
     /// Whether the member may do `action` on `meta` (`view`, `add`, ...).
     fn may(&self, meta: &ModelMeta, action: &str) -> bool {
-        self.perms.as_ref().is_none_or(|p| {
-            p.contains(&format!(
-                "{}.{}",
-                meta.app,
-                meta.permission_codename(action)
-            ))
-        })
+        self.holds(meta, &meta.permission_codename(action))
+    }
+
+    /// Whether the member holds the permission `codename` of `meta`'s app.
+    fn holds(&self, meta: &ModelMeta, codename: &str) -> bool {
+        self.perms
+            .as_ref()
+            .is_none_or(|p| p.contains(&format!("{}.{codename}", meta.app)))
     }
 
     /// 403 unless the member may do `action`.
@@ -261,6 +279,12 @@ async fn changelist(
         }
     }
     let base = list_url(meta);
+    let actions = model
+        .actions()
+        .into_iter()
+        .filter(|a| admin.holds(meta, &a.codename))
+        .map(|a| (a.name, a.description))
+        .collect();
     Ok(ChangeListPage {
         header: site.header.clone(),
         username: admin.user.username.clone(),
@@ -268,8 +292,123 @@ async fn changelist(
         add_url: admin.may(meta, "add").then(|| format!("{base}add/")),
         list,
         base,
+        actions,
     }
     .into_response())
+}
+
+/// A bulk action sent from the list: the ticked rows' keys in
+/// `_selected_action`, the action's name in `action`. `delete_selected`
+/// shows its confirmation first, and deletes when it comes back with
+/// `post=yes`. Then back to the list, as it was filtered.
+async fn changelist_action(
+    admin: AdminRequest,
+    Path((app, model)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    messages: Result<Messages, crate::Error>,
+    data: FormData,
+) -> crate::Result<Response> {
+    let model = admin.model(&app, &model)?;
+    let meta = model.meta();
+    let db = &admin.db;
+    let messages = messages.ok();
+    let say = |level: Level, text: String| {
+        if let Some(m) = &messages {
+            m.add(level, text);
+        }
+    };
+    let back = match query.as_deref().filter(|q| !q.is_empty()) {
+        Some(q) => format!("{}?{q}", list_url(meta)),
+        None => list_url(meta),
+    };
+    let name = data.get("action").unwrap_or_default();
+    if name.is_empty() {
+        say(Level::WARNING, "No action selected.".to_owned());
+        return Ok(crate::web::found(&back));
+    }
+    let Some(action) = model.actions().into_iter().find(|a| a.name == name) else {
+        return Err(crate::Error::bad_request(format!(
+            "`{name}` is not an action of this list"
+        )));
+    };
+    if !admin.holds(meta, &action.codename) {
+        return Err(crate::Error::forbidden(format!(
+            "you may not run “{}” on {}",
+            action.description, meta.verbose_name_plural
+        )));
+    }
+    let keys: Vec<String> = data
+        .get_all("_selected_action")
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    if keys.is_empty() {
+        say(
+            Level::WARNING,
+            "Items must be selected in order to perform actions on them. No items have been \
+             changed."
+                .to_owned(),
+        );
+        return Ok(crate::web::found(&back));
+    }
+    if action.name != DELETE_SELECTED {
+        let text = model
+            .run_action(db, action.name, &keys)
+            .await?
+            .map_err(|bad| crate::Error::bad_request(bad.to_string()))?;
+        if !text.is_empty() {
+            say(Level::SUCCESS, text);
+        }
+        return Ok(crate::web::found(&back));
+    }
+    let confirm = data.get("post") == Some("yes");
+    let outcome = model
+        .delete(db, &keys, confirm)
+        .await?
+        .map_err(|bad| crate::Error::bad_request(bad.to_string()))?;
+    if confirm && outcome.result.is_ok() {
+        let n = outcome.objects.len();
+        say(
+            Level::SUCCESS,
+            format!(
+                "Successfully deleted {n} {}.",
+                if n == 1 {
+                    meta.verbose_name
+                } else {
+                    meta.verbose_name_plural
+                }
+            ),
+        );
+        return Ok(crate::web::found(&back));
+    }
+    Ok(delete_page(&admin, meta, outcome, back.clone(), back, true).into_response())
+}
+
+/// The delete confirmation page for `outcome`.
+fn delete_page(
+    admin: &AdminRequest,
+    meta: &ModelMeta,
+    outcome: DeleteOutcome,
+    list_url: String,
+    back_url: String,
+    bulk: bool,
+) -> DeletePage {
+    let (deleted, refused) = match outcome.result {
+        Ok(deleted) => (deleted.per_model.into_iter().collect(), None),
+        Err(why) => (Vec::new(), Some(why)),
+    };
+    DeletePage {
+        header: admin.site.header.clone(),
+        username: admin.user.username.clone(),
+        model: meta.verbose_name.to_owned(),
+        models: meta.verbose_name_plural.to_owned(),
+        list_url,
+        objects: outcome.objects,
+        deleted,
+        refused,
+        back_url,
+        bulk,
+    }
 }
 
 async fn add_form(
@@ -366,7 +505,7 @@ async fn form_view(
             meta.verbose_name_plural
         )));
     }
-    let Some(outcome) = model.form(db, pk, data).await? else {
+    let Some(outcome) = model.form(db, pk, data, !can_save).await? else {
         return Err(crate::Error::not_found(format!(
             "{} with primary key {} does not exist",
             meta.verbose_name,
@@ -378,6 +517,7 @@ async fn form_view(
             pk: saved_pk,
             title,
             changed,
+            inline_changes,
         } => {
             let name = meta.verbose_name;
             let done = if pk.is_none() { "added" } else { "changed" };
@@ -398,13 +538,22 @@ async fn form_view(
                 } else {
                     String::new()
                 };
+                let inlines = if inline_changes.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {}", inline_changes.join(" "))
+                };
                 messages.success(format!(
-                    "The {name} “{title}” was {done} successfully{fields}.{then}"
+                    "The {name} “{title}” was {done} successfully{fields}.{inlines}{then}"
                 ));
             }
             Ok(crate::web::found(&to))
         }
-        FormOutcome::Show { html, multipart } => {
+        FormOutcome::Show {
+            html,
+            inlines,
+            multipart,
+        } => {
             let (title, object) = match pk {
                 None => (format!("Add {}", meta.verbose_name), None),
                 Some(pk) => (
@@ -428,6 +577,7 @@ async fn form_view(
                 list_title: capfirst(meta.verbose_name_plural),
                 object,
                 form: html,
+                inlines,
                 multipart,
                 delete_url,
                 can_save,
@@ -463,25 +613,20 @@ async fn delete_view(
     let meta = model.meta();
     let db = &admin.db;
     admin.require(meta, "delete")?;
-    let not_found = || {
-        crate::Error::not_found(format!(
-            "{} with primary key {pk} does not exist",
-            meta.verbose_name
-        ))
+    let keys = [pk.to_owned()];
+    let outcome = match model.delete(db, &keys, confirm).await? {
+        Ok(outcome) if !outcome.objects.is_empty() => outcome,
+        _ => {
+            return Err(crate::Error::not_found(format!(
+                "{} with primary key {pk} does not exist",
+                meta.verbose_name
+            )));
+        }
     };
-    let object = model.title(db, pk).await?.ok_or_else(not_found)?;
-    let deleted = model.delete(db, pk, confirm).await?.ok_or_else(not_found)?;
     let list = list_url(meta);
-    if confirm {
+    if confirm && outcome.result.is_ok() {
         return Ok(crate::web::found(&list));
     }
-    Ok(DeletePage {
-        header: admin.site.header.clone(),
-        username: admin.user.username.clone(),
-        object,
-        model: meta.verbose_name.to_owned(),
-        deleted: deleted.per_model.into_iter().collect(),
-        change_url: format!("{list}{pk}/change/"),
-    }
-    .into_response())
+    let back = format!("{list}{pk}/change/");
+    Ok(delete_page(&admin, meta, outcome, list, back, false).into_response())
 }

@@ -1,0 +1,809 @@
+//! The list page (Django's `ChangeList`): the query string read against
+//! the options' allow-list, the query, the columns, filters and pages.
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike as _, Months, NaiveDate};
+use sea_query::Value;
+
+use super::options::{BadQuery, ModelAdmin};
+use super::render;
+use crate::db::query::LookupOp;
+use crate::db::{Database, FieldType as _, Model, ModelMeta, Q, QuerySet};
+use crate::paginator::{KeysetError, KeysetPaginator};
+
+/// One column of the list page.
+#[derive(Debug, Clone)]
+pub(crate) struct ListColumn {
+    pub(crate) label: String,
+    /// Where the header links: sorted by this column first, or the other
+    /// way round when it already is.
+    pub(crate) sort_url: String,
+    /// `Some(true)` when sorted descending by it, `Some(false)` ascending.
+    pub(crate) sorted: Option<bool>,
+}
+
+/// One filter of the side bar and its choices: `(label, url, selected)`.
+#[derive(Debug, Clone)]
+pub(crate) struct ListFilter {
+    pub(crate) label: String,
+    pub(crate) choices: Vec<(String, String, bool)>,
+}
+
+/// A foreign key column of the list: the related model, and each row's
+/// key in it (to show the related objects by their titles, one query for
+/// the page).
+#[derive(Debug)]
+pub(crate) struct Related {
+    pub(crate) column: usize,
+    pub(crate) target: &'static ModelMeta,
+    pub(crate) keys: Vec<Value>,
+}
+
+/// What the list page shows.
+#[derive(Debug)]
+pub(crate) struct ListPage {
+    pub(crate) columns: Vec<ListColumn>,
+    /// Each row's primary key (for its link and its box) and cells.
+    pub(crate) rows: Vec<(String, Vec<String>)>,
+    /// For each column, whether its cells link to the change page.
+    pub(crate) links: Vec<bool>,
+    /// The foreign key columns.
+    pub(crate) related: Vec<Related>,
+    pub(crate) filters: Vec<ListFilter>,
+    /// The date drill-down: the way back up (`(label, url)`), then the
+    /// choices one level down.
+    pub(crate) hierarchy: Option<(Vec<(String, String)>, Vec<(String, String)>)>,
+    pub(crate) search: Option<String>,
+    pub(crate) searchable: bool,
+    /// "3 of 12 rows", "about 1,000,000 rows"...
+    pub(crate) count_text: String,
+    /// When the list is big and the search or a filter reads every row.
+    pub(crate) notes: Vec<String>,
+    /// Links to numbered pages: `(number, url)`, `None` for an ellipsis;
+    /// the current page's number (0 on a page reached by cursor).
+    pub(crate) pages: Vec<Option<(u64, String)>>,
+    pub(crate) page: u64,
+    /// Keyset links past the numbered pages.
+    pub(crate) previous_url: Option<String>,
+    pub(crate) next_url: Option<String>,
+    /// "Show all" (when every matching row fits on one page).
+    pub(crate) show_all_url: Option<String>,
+    /// The query string, to come back to this list after an action.
+    pub(crate) query: String,
+}
+
+/// The names of the query string the list page reads itself.
+pub(super) const SEARCH: &str = "q";
+pub(super) const ORDER: &str = "o";
+pub(super) const PAGE: &str = "p";
+pub(super) const CURSOR: &str = "cursor";
+pub(super) const ALL: &str = "all";
+/// The date drill-down's parameters, after the field's name and `__`.
+const YEAR: &str = "year";
+const MONTH: &str = "month";
+const DAY: &str = "day";
+
+/// Past this many rows (the database's own estimate), a list is big: its
+/// count is estimated when unfiltered and bounded when filtered.
+pub(crate) const BIG_TABLE: u64 = 100_000;
+/// A big list's filtered count stops here ("more than 1,000").
+const COUNT_BOUND: u64 = 1_000;
+/// Numbered pages of a big list reach this many rows deep; past them
+/// the list goes on by keyset cursor, which costs the same at any depth.
+const OFFSET_ROWS: u64 = 10_000;
+
+/// Where the list is: a numbered page, a keyset cursor, or every row.
+#[derive(Debug, Clone)]
+enum Position {
+    Page(u64),
+    Cursor(String),
+    All,
+}
+
+/// The query string read.
+struct ListQuery<M: Model> {
+    qs: QuerySet<M>,
+    search: Option<String>,
+    order: Vec<(usize, bool)>,
+    position: Position,
+    /// A search or filter narrows the rows.
+    filtered: bool,
+    /// The date drill-down's year, month and day chosen.
+    date: (Option<i32>, Option<u32>, Option<u32>),
+}
+
+impl<M: Model + Default> ModelAdmin<M> {
+    /// The query set the list shows for `params`, and the parts of the
+    /// page that depend only on them.
+    fn query(&self, params: &[(String, String)]) -> Result<ListQuery<M>, BadQuery> {
+        let meta = M::meta();
+        let mut qs = M::objects();
+        let mut search = None;
+        let mut order = Vec::new();
+        let mut position = Position::Page(1);
+        let mut filtered = false;
+        let mut date = (None, None, None);
+        let mut seen = BTreeMap::new();
+        let hierarchy = self.date_hierarchy.unwrap_or_default();
+        for (name, value) in params {
+            if seen.insert(name.as_str(), ()).is_some() {
+                return Err(BadQuery(format!("`{name}` is given twice")));
+            }
+            let part = name
+                .strip_prefix(hierarchy)
+                .and_then(|rest| rest.strip_prefix("__"))
+                .filter(|_| !hierarchy.is_empty());
+            match name.as_str() {
+                SEARCH => {
+                    if self.search_fields.is_empty() {
+                        return Err(BadQuery("this list has no search".to_owned()));
+                    }
+                    let text = value.trim();
+                    if !text.is_empty() {
+                        qs = qs.filter(self.search(text)?);
+                        search = Some(text.to_owned());
+                        filtered = true;
+                    }
+                }
+                ORDER => order = self.parse_order(value)?,
+                PAGE => {
+                    let page = value
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|p| *p >= 1)
+                        .ok_or_else(|| BadQuery(format!("`p={value}` is not a page number")))?;
+                    position = Position::Page(page);
+                }
+                CURSOR => position = Position::Cursor(value.clone()),
+                ALL => position = Position::All,
+                field if self.list_filter.contains(&field) => {
+                    let q = Q::<M>::named(field, LookupOp::Exact, value)
+                        .map_err(|e| BadQuery(e.to_string()))?;
+                    qs = qs.filter(q);
+                    filtered = true;
+                }
+                _ if part.is_some() => {
+                    let number = |max: u32| {
+                        value
+                            .parse::<u32>()
+                            .ok()
+                            .filter(|n| (1..=max).contains(n))
+                            .ok_or_else(|| BadQuery(format!("`{name}={value}` is out of range")))
+                    };
+                    match part {
+                        Some(YEAR) => {
+                            let year = value
+                                .parse::<i32>()
+                                .ok()
+                                .filter(|y| (1..=9999).contains(y))
+                                .ok_or_else(|| {
+                                    BadQuery(format!("`{name}={value}` is not a year"))
+                                })?;
+                            date.0 = Some(year);
+                        }
+                        Some(MONTH) => date.1 = Some(number(12)?),
+                        Some(DAY) => date.2 = Some(number(31)?),
+                        _ => {
+                            return Err(BadQuery(format!(
+                                "`{name}`: the date drill-down takes {hierarchy}__year, \
+                                 {hierarchy}__month and {hierarchy}__day"
+                            )));
+                        }
+                    }
+                }
+                other => {
+                    return Err(BadQuery(format!(
+                        "`{other}` is not a filter of this list (filters: {})",
+                        if self.list_filter.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            self.list_filter.join(", ")
+                        }
+                    )));
+                }
+            }
+        }
+        if let Some(range) = date_range(date)? {
+            for (op, bound) in [(LookupOp::Gte, range.0), (LookupOp::Lt, range.1)] {
+                let text = date_text(meta, hierarchy, bound);
+                let q = Q::<M>::named(hierarchy, op, &text).map_err(|e| BadQuery(e.to_string()))?;
+                qs = qs.filter(q);
+            }
+            filtered = true;
+        }
+        // The order: the clicked columns, then the options' or the
+        // model's, then the primary key, so that pages never overlap.
+        let columns = self.columns();
+        let mut names: Vec<String> = Vec::new();
+        for &(i, desc) in &order {
+            if meta.field(columns[i]).is_none() {
+                return Err(BadQuery(format!(
+                    "`o`: column {} is computed and cannot be sorted by",
+                    i + 1
+                )));
+            }
+            names.push(format!("{}{}", if desc { "-" } else { "" }, columns[i]));
+        }
+        if self.ordering.is_empty() {
+            names.extend(
+                meta.ordering
+                    .iter()
+                    .map(|&(column, desc)| format!("{}{column}", if desc { "-" } else { "" })),
+            );
+        } else {
+            names.extend(self.ordering.iter().map(|s| (*s).to_owned()));
+        }
+        names.push(format!("-{}", meta.pk_column));
+        qs = qs
+            .order_by_names(names)
+            .map_err(|e| BadQuery(e.to_string()))?;
+        Ok(ListQuery {
+            qs,
+            search,
+            order,
+            position,
+            filtered,
+            date,
+        })
+    }
+
+    /// Every word of `text` in some search field.
+    fn search(&self, text: &str) -> Result<Q<M>, BadQuery> {
+        let mut all = Q::all();
+        for word in text.split_whitespace() {
+            let mut any = Q::none();
+            for spec in &self.search_fields {
+                let (op, field) = match spec.split_at_checked(1) {
+                    Some(("^", rest)) => (LookupOp::IStartsWith, rest),
+                    Some(("=", rest)) => (LookupOp::IExact, rest),
+                    _ => (LookupOp::IContains, *spec),
+                };
+                let q = Q::<M>::named(field, op, word).map_err(|e| BadQuery(e.to_string()))?;
+                any = any | q;
+            }
+            all = all & any;
+        }
+        Ok(all)
+    }
+
+    /// `?o=2.-1`: (column index, descending) pairs.
+    fn parse_order(&self, value: &str) -> Result<Vec<(usize, bool)>, BadQuery> {
+        let count = self.columns().len();
+        let mut out: Vec<(usize, bool)> = Vec::new();
+        for part in value.split('.').filter(|p| !p.is_empty()) {
+            let (desc, digits) = match part.strip_prefix('-') {
+                Some(rest) => (true, rest),
+                None => (false, part),
+            };
+            let index = digits
+                .parse::<usize>()
+                .ok()
+                .filter(|i| (1..=count).contains(i))
+                .ok_or_else(|| {
+                    BadQuery(format!("`o={value}`: columns are numbered 1 to {count}"))
+                })?;
+            if out.iter().any(|&(i, _)| i == index - 1) {
+                return Err(BadQuery(format!("`o={value}` names a column twice")));
+            }
+            out.push((index - 1, desc));
+        }
+        Ok(out)
+    }
+
+    fn filters(&self, params: &[(String, String)]) -> Vec<ListFilter> {
+        let meta = M::meta();
+        let mut out = Vec::new();
+        for name in &self.list_filter {
+            let Some(field) = meta.field(name) else {
+                continue;
+            };
+            let current = params
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str());
+            let mut choices = vec![(
+                "All".to_owned(),
+                render::query_url(params, &[(name, None), (PAGE, None)]),
+                current.is_none(),
+            )];
+            let values: Vec<(String, String)> = if field.sql_type == crate::db::SqlType::Bool {
+                vec![
+                    ("true".to_owned(), "Yes".to_owned()),
+                    ("false".to_owned(), "No".to_owned()),
+                ]
+            } else {
+                field
+                    .choices
+                    .iter()
+                    .map(|(value, label)| ((*value).to_owned(), (*label).to_owned()))
+                    .collect()
+            };
+            for (value, label) in values {
+                let selected = current == Some(value.as_str());
+                choices.push((
+                    label,
+                    render::query_url(params, &[(name, Some(&value)), (PAGE, None)]),
+                    selected,
+                ));
+            }
+            out.push(ListFilter {
+                label: crate::forms::model_form::field_label(field),
+                choices,
+            });
+        }
+        out
+    }
+
+    /// The rows matching, as the page says it: exact on a small table;
+    /// on a big one, the database's estimate unfiltered, and a count that
+    /// stops at [`COUNT_BOUND`] filtered. `(count text, matching rows as
+    /// far as known, exact)`.
+    async fn count(
+        &self,
+        db: &Database,
+        query: &ListQuery<M>,
+    ) -> Result<(String, u64, bool), crate::Error> {
+        let plural = |n: u64| {
+            if n == 1 {
+                M::meta().verbose_name.to_owned()
+            } else {
+                M::meta().verbose_name_plural.to_owned()
+            }
+        };
+        let estimate = db.estimated_rows(M::meta().table).await?;
+        let count = |qs: QuerySet<M>| async move {
+            Ok::<u64, crate::Error>(u64::try_from(qs.count(db).await?).unwrap_or(0))
+        };
+        match estimate {
+            Some(total) if total > BIG_TABLE => {
+                if !query.filtered {
+                    return Ok((
+                        format!("about {} {}", thousands(total), plural(total)),
+                        total,
+                        false,
+                    ));
+                }
+                let n = count(query.qs.clone().unordered().limit(COUNT_BOUND + 1)).await?;
+                let text = if n > COUNT_BOUND {
+                    format!(
+                        "more than {} of about {}",
+                        thousands(COUNT_BOUND),
+                        thousands(total)
+                    )
+                } else {
+                    format!("{} of about {}", thousands(n), thousands(total))
+                };
+                Ok((format!("{text} {}", plural(total)), n, n <= COUNT_BOUND))
+            }
+            _ => {
+                let n = count(query.qs.clone().unordered()).await?;
+                if !query.filtered {
+                    return Ok((format!("{} {}", thousands(n), plural(n)), n, true));
+                }
+                let total = count(M::objects()).await?;
+                Ok((
+                    format!("{} of {} {}", thousands(n), thousands(total), plural(total)),
+                    n,
+                    true,
+                ))
+            }
+        }
+    }
+
+    pub(super) async fn list_page(
+        &self,
+        db: &Database,
+        params: &[(String, String)],
+    ) -> Result<Result<ListPage, BadQuery>, crate::Error> {
+        let query = match self.query(params) {
+            Ok(query) => query,
+            Err(bad) => return Ok(Err(bad)),
+        };
+        let meta = M::meta();
+        let per_page = self.per_page;
+        let (count_text, count, exact) = self.count(db, &query).await?;
+        let big = !exact || count > BIG_TABLE;
+        let num_pages = count.div_ceil(per_page).max(1);
+        // Numbered pages go as deep as is cheap; a big list then goes on
+        // by cursor.
+        let numbered = if big {
+            num_pages.min((OFFSET_ROWS / per_page).max(1))
+        } else {
+            num_pages
+        };
+        let keyset = KeysetPaginator::new(query.qs.clone(), per_page).ok();
+        let mut notes = Vec::new();
+        if big
+            && query.search.is_some()
+            && self
+                .search_fields
+                .iter()
+                .any(|s| !s.starts_with(['^', '=']))
+        {
+            notes.push(format!(
+                "Searching for words anywhere in {} reads every row of this big table; \
+                 a search field marked ^ (starts with) or = (exact) can use an index.",
+                text_list(
+                    &self
+                        .search_fields
+                        .iter()
+                        .filter(|s| !s.starts_with(['^', '=']))
+                        .map(|s| (*s).to_owned())
+                        .collect::<Vec<_>>()
+                )
+            ));
+        }
+        let (objects, page, previous_url, next_url) = match &query.position {
+            Position::All => {
+                if !exact || count > self.max_show_all {
+                    return Ok(Err(BadQuery(format!(
+                        "`all`: this list shows every row only up to {}",
+                        self.max_show_all
+                    ))));
+                }
+                (query.qs.clone().all(db).await?, 0, None, None)
+            }
+            Position::Page(page) => {
+                let page = *page;
+                if page > numbered {
+                    return Ok(Err(BadQuery(if page <= num_pages {
+                        format!(
+                            "page {page} is past the numbered pages of this big list (1 to \
+                             {numbered}): follow the list's Next links"
+                        )
+                    } else {
+                        format!("page {page} is past the last page ({num_pages})")
+                    })));
+                }
+                let rows = query
+                    .qs
+                    .clone()
+                    .offset((page - 1) * per_page)
+                    .limit(per_page)
+                    .all(db)
+                    .await?;
+                // The last numbered page of a big list goes on by cursor.
+                let next = match (&keyset, rows.last()) {
+                    (Some(keyset), Some(last)) if page == numbered && numbered < num_pages => {
+                        keyset
+                            .cursor_after(last)
+                            .ok()
+                            .map(|c| render::query_url(params, &[(CURSOR, Some(&c)), (PAGE, None)]))
+                    }
+                    _ => None,
+                };
+                (rows, page, None, next)
+            }
+            Position::Cursor(cursor) => {
+                let Some(keyset) = &keyset else {
+                    return Ok(Err(BadQuery(
+                        "this list's order cannot be paged by cursor: use page numbers".to_owned(),
+                    )));
+                };
+                let found = match keyset.page(db, Some(cursor)).await {
+                    Ok(found) => found,
+                    Err(KeysetError::InvalidCursor(why)) => return Ok(Err(BadQuery(why))),
+                    Err(e) => return Err(crate::Error::from(e)),
+                };
+                let link = |c: Option<&str>| {
+                    c.map(|c| render::query_url(params, &[(CURSOR, Some(c)), (PAGE, None)]))
+                };
+                let previous = link(found.previous_cursor());
+                let next = link(found.next_cursor());
+                (found.object_list, 0, previous, next)
+            }
+        };
+        let names = self.columns();
+        let columns = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let sorted = query
+                    .order
+                    .iter()
+                    .find(|(c, _)| *c == i)
+                    .map(|&(_, desc)| desc);
+                // Clicking puts the column first; again, turns it round.
+                let first_desc = query
+                    .order
+                    .first()
+                    .filter(|(c, _)| *c == i)
+                    .map(|&(_, d)| !d);
+                let mut keys = vec![(i, first_desc.unwrap_or(false))];
+                keys.extend(query.order.iter().filter(|(c, _)| *c != i).copied());
+                let o = keys
+                    .iter()
+                    .map(|&(c, desc)| format!("{}{}", if desc { "-" } else { "" }, c + 1))
+                    .collect::<Vec<_>>()
+                    .join(".");
+                let (label, sortable) = match meta.field(name) {
+                    Some(field) => (crate::forms::model_form::field_label(field), true),
+                    None => (
+                        self.computed
+                            .iter()
+                            .find(|c| c.name == *name)
+                            .map_or_else(|| (*name).to_owned(), |c| c.label.to_owned()),
+                        false,
+                    ),
+                };
+                ListColumn {
+                    label,
+                    sort_url: if sortable {
+                        render::query_url(
+                            params,
+                            &[(ORDER, Some(&o)), (PAGE, None), (CURSOR, None)],
+                        )
+                    } else {
+                        String::new()
+                    },
+                    sorted,
+                }
+            })
+            .collect();
+        let links = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| match &self.list_display_links {
+                Some(links) => links.contains(name),
+                None => i == 0,
+            })
+            .collect();
+        let rows = objects
+            .iter()
+            .map(|obj| {
+                let pk = obj
+                    .pk()
+                    .map(|pk| render::key(&pk.to_value()))
+                    .unwrap_or_default();
+                let cells = names
+                    .iter()
+                    .map(|name| {
+                        if let Some(computed) = self.computed.iter().find(|c| c.name == *name) {
+                            return (computed.show)(obj);
+                        }
+                        let field = meta.field(name);
+                        let value = obj.field_value(name).unwrap_or(Value::String(None));
+                        field.map_or_else(|| render::value(&value), |f| render::cell(f, &value))
+                    })
+                    .collect();
+                (pk, cells)
+            })
+            .collect();
+        let related = names
+            .iter()
+            .enumerate()
+            .filter_map(|(column, name)| {
+                let field = meta.field(name)?;
+                let relation = field.relation.filter(|_| field.column.is_some())?;
+                let keys = objects
+                    .iter()
+                    .map(|obj| obj.field_value(name).unwrap_or(Value::String(None)))
+                    .collect();
+                Some(Related {
+                    column,
+                    target: (relation.target)(),
+                    keys,
+                })
+            })
+            .collect();
+        let pages = if matches!(query.position, Position::Page(_)) {
+            render::page_links(page, numbered, |n| {
+                render::query_url(params, &[(PAGE, Some(&n.to_string()))])
+            })
+        } else {
+            vec![Some((
+                1,
+                render::query_url(params, &[(CURSOR, None), (ALL, None), (PAGE, None)]),
+            ))]
+        };
+        let show_all_url = (exact
+            && num_pages > 1
+            && count <= self.max_show_all
+            && !matches!(query.position, Position::All))
+        .then(|| render::query_url(params, &[(ALL, Some("")), (PAGE, None), (CURSOR, None)]));
+        let hierarchy = match self.date_hierarchy {
+            Some(field) => Some(self.hierarchy(db, &query, field, params).await?),
+            None => None,
+        };
+        Ok(Ok(ListPage {
+            columns,
+            rows,
+            links,
+            related,
+            filters: self.filters(params),
+            hierarchy,
+            search: query.search,
+            searchable: !self.search_fields.is_empty(),
+            count_text,
+            notes,
+            pages,
+            page,
+            previous_url,
+            next_url,
+            show_all_url,
+            query: render::query_url(params, &[]),
+        }))
+    }
+
+    /// The date drill-down: the links back up, and the years (months,
+    /// days) between the first and the last matching row one level down.
+    async fn hierarchy(
+        &self,
+        db: &Database,
+        query: &ListQuery<M>,
+        field: &'static str,
+        params: &[(String, String)],
+    ) -> Result<(Vec<(String, String)>, Vec<(String, String)>), crate::Error> {
+        let [year, month, day] = [YEAR, MONTH, DAY].map(|p| format!("{field}__{p}"));
+        let clear = [
+            (year.as_str(), None),
+            (month.as_str(), None),
+            (day.as_str(), None),
+            (PAGE, None),
+            (CURSOR, None),
+        ];
+        let mut up = Vec::new();
+        let (y, m, _) = query.date;
+        if let Some(y) = y {
+            up.push(("‹ All dates".to_owned(), render::query_url(params, &clear)));
+            if m.is_some() {
+                let y_text = y.to_string();
+                let mut to_year = clear;
+                to_year[0].1 = Some(&y_text);
+                up.push((y_text.clone(), render::query_url(params, &to_year)));
+            }
+        }
+        if query.date.2.is_some() {
+            return Ok((up, Vec::new()));
+        }
+        // The first and last dates, two index lookups.
+        let by = |desc: bool| {
+            query
+                .qs
+                .clone()
+                .order_by_names([format!("{}{field}", if desc { "-" } else { "" })])
+        };
+        let date_of = |obj: Option<M>| -> Option<NaiveDate> {
+            match obj?.field_value(field)? {
+                Value::ChronoDate(Some(d)) => Some(*d),
+                Value::ChronoDateTimeUtc(Some(t)) => Some(t.date_naive()),
+                _ => None,
+            }
+        };
+        let (Ok(first), Ok(last)) = (by(false), by(true)) else {
+            return Ok((up, Vec::new()));
+        };
+        let first = date_of(first.first(db).await?);
+        let last = date_of(last.first(db).await?);
+        let (Some(first), Some(last)) = (first, last) else {
+            return Ok((up, Vec::new()));
+        };
+        let (first, last) = (first.min(last), first.max(last));
+        let mut down = Vec::new();
+        match (y, m) {
+            (None, _) => {
+                for y in first.year()..=last.year() {
+                    let t = y.to_string();
+                    down.push((
+                        t.clone(),
+                        render::query_url(
+                            params,
+                            &[(year.as_str(), Some(&t)), (PAGE, None), (CURSOR, None)],
+                        ),
+                    ));
+                }
+            }
+            (Some(y), None) => {
+                let y_text = y.to_string();
+                for m in 1..=12u32 {
+                    let Some(start) = NaiveDate::from_ymd_opt(y, m, 1) else {
+                        continue;
+                    };
+                    let end = start.checked_add_months(Months::new(1)).unwrap_or(start);
+                    if end <= first || start > last {
+                        continue;
+                    }
+                    let t = m.to_string();
+                    down.push((
+                        start.format("%B %Y").to_string(),
+                        render::query_url(
+                            params,
+                            &[
+                                (year.as_str(), Some(&y_text)),
+                                (month.as_str(), Some(&t)),
+                                (PAGE, None),
+                                (CURSOR, None),
+                            ],
+                        ),
+                    ));
+                }
+            }
+            (Some(y), Some(m)) => {
+                let (y_text, m_text) = (y.to_string(), m.to_string());
+                for d in 1..=31u32 {
+                    let Some(date) = NaiveDate::from_ymd_opt(y, m, d) else {
+                        break;
+                    };
+                    if date < first || date > last {
+                        continue;
+                    }
+                    let t = d.to_string();
+                    down.push((
+                        date.format("%B %-d").to_string(),
+                        render::query_url(
+                            params,
+                            &[
+                                (year.as_str(), Some(&y_text)),
+                                (month.as_str(), Some(&m_text)),
+                                (day.as_str(), Some(&t)),
+                                (PAGE, None),
+                                (CURSOR, None),
+                            ],
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok((up, down))
+    }
+}
+
+/// `1234567` → `"1,234,567"`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `["a", "b", "c"]` → `"a, b or c"`.
+fn text_list(items: &[String]) -> String {
+    crate::forms::model_form::text_list(items, "or")
+}
+
+/// The dates `[from, to)` a drill-down choice covers: a year, a month of
+/// it, or a day of that month.
+fn date_range(
+    (year, month, day): (Option<i32>, Option<u32>, Option<u32>),
+) -> Result<Option<(NaiveDate, NaiveDate)>, BadQuery> {
+    let bad = || BadQuery("the date drill-down names no such date".to_owned());
+    Ok(match (year, month, day) {
+        (None, None, None) => None,
+        (Some(y), None, None) => Some((
+            NaiveDate::from_ymd_opt(y, 1, 1).ok_or_else(bad)?,
+            NaiveDate::from_ymd_opt(y + 1, 1, 1).ok_or_else(bad)?,
+        )),
+        (Some(y), Some(m), None) => {
+            let from = NaiveDate::from_ymd_opt(y, m, 1).ok_or_else(bad)?;
+            Some((
+                from,
+                from.checked_add_months(Months::new(1)).ok_or_else(bad)?,
+            ))
+        }
+        (Some(y), Some(m), Some(d)) => {
+            let from = NaiveDate::from_ymd_opt(y, m, d).ok_or_else(bad)?;
+            Some((from, from.succ_opt().ok_or_else(bad)?))
+        }
+        _ => {
+            return Err(BadQuery(
+                "the date drill-down needs the year with the month, and the month with the day"
+                    .to_owned(),
+            ));
+        }
+    })
+}
+
+/// A date as the field's lookups read it: the day for a date field,
+/// midnight UTC for a date-time one.
+fn date_text(meta: &ModelMeta, field: &str, date: NaiveDate) -> String {
+    match meta.field(field).map(|f| f.sql_type) {
+        Some(crate::db::SqlType::DateTime) => format!("{date}T00:00:00Z"),
+        _ => date.to_string(),
+    }
+}
