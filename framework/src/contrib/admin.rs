@@ -74,6 +74,8 @@ mod views;
 
 use std::sync::Arc;
 
+pub use actions::Action;
+pub use inlines::TabularInline;
 pub use options::ModelAdmin;
 pub(crate) use options::Registered;
 
