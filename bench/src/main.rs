@@ -28,6 +28,7 @@
 //!
 //! `bench/scripts/measure.sh` runs the whole comparison (see BENCHMARKS.md).
 
+mod admin_latency;
 mod seed;
 #[cfg(test)]
 mod tests;
@@ -38,12 +39,13 @@ use manouche::prelude::*;
 
 /// The bench project on `settings`: static files, sessions, auth, the
 /// bench app and its URLs.
-fn project(settings: Settings) -> Project {
+pub(crate) fn project(settings: Settings) -> Project {
     Project::new(settings)
         .app(staticfiles::app())
         .app(sessions::app())
         .app(auth::app())
         .app(views::app())
+        .app(views::admin().app())
         .urls(views::urls())
 }
 

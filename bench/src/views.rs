@@ -5,9 +5,10 @@
 use std::cell::Cell;
 use std::hash::{BuildHasher, RandomState};
 
-use manouche::contrib::auth::CurrentUser;
+use manouche::contrib::admin::{AdminSite, ModelAdmin};
+use manouche::contrib::auth::{CurrentUser, User};
 use manouche::contrib::sessions::Session;
-use manouche::db::{Auto, Db};
+use manouche::db::{Auto, DateTime, Db, ForeignKey};
 use manouche::prelude::*;
 use serde::Serialize;
 
@@ -17,8 +18,45 @@ pub(crate) fn app() -> App {
     App::new("bench")
         .model::<World>()
         .model::<Fortune>()
+        .model::<Article>()
         .migrations(manouche::embed_migrations!("src/migrations"))
         .command(crate::seed::cli(), crate::seed::run)
+        .command(crate::admin_latency::cli(), crate::admin_latency::run)
+}
+
+/// The admin the Django peer's `bench/admin.py` has: the articles' list
+/// with the same columns, search, filter and page size; the users, so
+/// that the author column shows the username.
+pub(crate) fn admin() -> AdminSite {
+    AdminSite::new()
+        .register(
+            ModelAdmin::<Article>::new()
+                .list_display(&["title", "published", "created", "author"])
+                .list_filter(&["published"])
+                .search_fields(&["title"])
+                .per_page(50)
+                .title(|a| a.title.clone()),
+        )
+        .register(
+            ModelAdmin::<User>::new()
+                .list_display(&["username", "email", "is_staff"])
+                .search_fields(&["username"])
+                .title(|u| u.username.clone()),
+        )
+}
+
+/// The peers' `bench_article` table (Django's `bench.Article`).
+#[derive(Debug, Clone, Model)]
+#[model(app = "bench", table = "bench_article", impl_default)]
+pub(crate) struct Article {
+    pub(crate) id: Auto<i64>,
+    #[model(max_length = 200)]
+    pub(crate) title: String,
+    pub(crate) body: String,
+    pub(crate) published: bool,
+    #[model(auto_now_add)]
+    pub(crate) created: DateTime,
+    pub(crate) author: ForeignKey<User>,
 }
 
 #[derive(Serialize)]

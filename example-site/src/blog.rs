@@ -9,7 +9,7 @@ mod data_migrations;
 mod forms;
 pub(crate) mod models;
 
-use manouche::contrib::admin::{AdminSite, ModelAdmin};
+use manouche::contrib::admin::{Action, AdminSite, ModelAdmin, TabularInline};
 use manouche::contrib::auth::{PermissionRequired, RequiredPermission, User};
 use manouche::contrib::messages::{Level, Message, Messages};
 use manouche::db::{Database, ForeignKey, Slug};
@@ -339,6 +339,24 @@ pub(crate) fn admin() -> AdminSite {
                 .list_display(&["title", "author", "published", "created"])
                 .search_fields(&["title", "^slug"])
                 .list_filter(&["published"])
+                .date_hierarchy("created")
+                .readonly(&["created", "updated"])
+                .inline(
+                    TabularInline::<models::Comment>::new()
+                        .fields(&["name", "body"])
+                        .extra(1),
+                )
+                .action(Action::new(
+                    "publish",
+                    "Publish the selected articles",
+                    |db, selected| async move {
+                        let n = selected.update(&db, [Article::published.set(true)]).await?;
+                        Ok(format!(
+                            "{n} {} published.",
+                            if n == 1 { "article" } else { "articles" }
+                        ))
+                    },
+                ))
                 .fields(&[
                     "title",
                     "slug",

@@ -6,7 +6,7 @@
 //! big table's estimated count and keyset pages, and the list page's
 //! query count.
 
-use manouche::contrib::admin::{Action, AdminSite, ModelAdmin, TabularInline};
+use manouche::contrib::admin::{Action, Admin, AdminSite, ModelAdmin, TabularInline};
 use manouche::contrib::auth::hashers::HasherSettings;
 use manouche::contrib::auth::{self, Permission, User};
 use manouche::contrib::{messages, sessions};
@@ -28,8 +28,9 @@ pub struct Story {
     pub desk: String,
 }
 
-#[derive(Debug, Clone, Default, Model)]
+#[derive(Debug, Clone, Default, Model, Admin)]
 #[model(app = "press")]
+#[admin(list_display = ["text", "story"], search_fields = ["text"], per_page = 100)]
 pub struct Note {
     pub id: Auto<i64>,
     #[model(on_delete = cascade)]
@@ -68,7 +69,7 @@ fn admin_site() -> AdminSite {
                     },
                 )),
         )
-        .register(ModelAdmin::<Note>::new().list_display(&["text", "story"]))
+        .register_model::<Note>()
 }
 
 fn project(url: &str) -> Project {

@@ -5,6 +5,7 @@
 
 use proc_macro::TokenStream;
 
+mod admin;
 mod choices;
 mod embed_migrations;
 mod form;
@@ -23,6 +24,17 @@ mod template_response;
 pub fn derive_model(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     model::derive(&input).into()
+}
+
+/// Derives `manouche::contrib::admin::Admin` for a model: its
+/// `#[admin(...)]` options are the `ModelAdmin` builder's, checked
+/// against the struct's fields at compile time.
+///
+/// See the `manouche::contrib::admin` module for the options.
+#[proc_macro_derive(Admin, attributes(admin))]
+pub fn derive_admin(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    admin::derive(&input).into()
 }
 
 /// Derives `manouche::db::fields::Choices` and `FieldType` for a unit enum,

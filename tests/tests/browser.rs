@@ -1193,7 +1193,7 @@ async fn the_admin_in_a_browser() {
         assert_eq!(browser.text("tbody th a").await, "From the admin");
         browser.check_screen(&dir, "list-filtered").await;
         browser.open("/admin/blog/article/").await;
-        browser.click("thead th:first-child a").await;
+        browser.click("thead th:nth-child(2) a").await;
         assert!(
             browser.path().await.ends_with("?o=1"),
             "{}",
@@ -1220,14 +1220,55 @@ async fn the_admin_in_a_browser() {
                 .contains("(changed: Published)")
         );
 
-        // Delete through the confirmation page.
-        browser.click("a.delete").await;
+        // An inline comment: added under the article, then edited.
+        browser.type_into("#id_comments-0-name", "Ada").await;
+        browser
+            .type_into("#id_comments-0-body", "First comment")
+            .await;
+        browser.click("button[name=_continue]").await;
+        assert!(
+            browser.text(".messages").await.contains("Added comment"),
+            "{}",
+            browser.text(".messages").await
+        );
+        assert_eq!(browser.value("#id_comments-0-body").await, "First comment");
+        browser
+            .type_into("#id_comments-0-body", "Edited comment")
+            .await;
+        browser.click("button[name=_continue]").await;
+        assert!(browser.text(".messages").await.contains("Changed comment"));
+        assert_eq!(browser.value("#id_comments-0-body").await, "Edited comment");
+        browser.check_screen(&dir, "change-form-inline").await;
+
+        // Bulk delete through the confirmation page.
+        browser.open("/admin/blog/article/?q=admin").await;
+        browser
+            .find("tbody input.action-select")
+            .await
+            .click()
+            .await
+            .expect("ticking the row");
+        assert_eq!(browser.text(".selected-count").await, "1 of 1 selected");
+        browser
+            .find("#action-select")
+            .await
+            .select_by_value("delete_selected")
+            .await
+            .expect("choosing the action");
+        browser.click(".actions button").await;
         assert_eq!(browser.heading().await, "Are you sure?");
-        assert!(browser.text("main").await.contains("blog.Article: 1"));
+        let summary = browser.text("main").await;
+        assert!(summary.contains("blog.Article: 1"), "{summary}");
+        assert!(summary.contains("blog.Comment: 1"), "{summary}");
         browser.check_screen(&dir, "delete-confirmation").await;
         browser.click("button.danger").await;
-        assert_eq!(browser.path().await, "/admin/blog/article/");
-        browser.open("/admin/blog/article/?q=admin").await;
+        assert_eq!(browser.path().await, "/admin/blog/article/?q=admin");
+        assert!(
+            browser
+                .text(".messages")
+                .await
+                .contains("Successfully deleted 1 article.")
+        );
         assert!(!browser.has("tbody th a").await);
 
         // Log out from the admin's header.

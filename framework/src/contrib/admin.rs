@@ -76,6 +76,7 @@ use std::sync::Arc;
 
 pub use actions::Action;
 pub use inlines::TabularInline;
+pub use manouche_macros::Admin;
 pub use options::ModelAdmin;
 pub(crate) use options::Registered;
 
@@ -84,6 +85,50 @@ use crate::StartupError;
 use crate::app::{CheckContext, Ready};
 use crate::checks::CheckMessage;
 use crate::db::Model;
+
+/// A model's admin options, declared next to it with `#[derive(Admin)]`
+/// and `#[admin(...)]` (the names are [`ModelAdmin`]'s builder methods;
+/// every field name is checked when the crate compiles):
+///
+/// ```no_run
+/// use manouche::contrib::admin::{Admin, AdminSite};
+/// use manouche::db::{Auto, DateTime, Model};
+///
+/// #[derive(Debug, Default, Model, Admin)]
+/// #[model(app = "blog")]
+/// #[admin(
+///     list_display = ["title", "published", "created"],
+///     search_fields = ["title"],
+///     list_filter = ["published"],
+///     date_hierarchy = "created",
+///     per_page = 50,
+///     title = article_title,
+/// )]
+/// pub struct Article {
+///     pub id: Auto<i64>,
+///     #[model(max_length = 200)]
+///     pub title: String,
+///     pub published: bool,
+///     pub created: DateTime,
+/// }
+///
+/// fn article_title(a: &Article) -> String {
+///     a.title.clone()
+/// }
+///
+/// let site = AdminSite::new().register_model::<Article>();
+/// ```
+///
+/// The options: `list_display`, `list_display_links`, `computed = [(name,
+/// header, function)]`, `search_fields`, `list_filter`, `date_hierarchy`,
+/// `ordering`, `fields`, `exclude`, `fieldsets = [(title, [fields])]`,
+/// `readonly`, `per_page`, `max_show_all`, `title = function`, `actions =
+/// [function returning an Action]`, `delete_selected = false`, `inlines =
+/// [ChildModel]`.
+pub trait Admin: Model {
+    /// The options.
+    fn admin() -> ModelAdmin<Self>;
+}
 
 /// The admin site: the registered models and the site's title. Build it,
 /// then install [`app`](Self::app).
@@ -140,6 +185,12 @@ impl AdminSite {
     pub fn register<M: Model + Default>(mut self, admin: ModelAdmin<M>) -> Self {
         self.models.push(Arc::new(admin));
         self
+    }
+
+    /// Registers a model with the options of its `#[derive(Admin)]`.
+    #[must_use]
+    pub fn register_model<M: Admin + Default>(self) -> Self {
+        self.register(M::admin())
     }
 
     /// The registered model `app_label.model_name` (lowercase, as in URLs).
