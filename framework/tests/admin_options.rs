@@ -30,7 +30,7 @@ pub struct Story {
 
 #[derive(Debug, Clone, Default, Model, Admin)]
 #[model(app = "press")]
-#[admin(list_display = ["text", "story"], search_fields = ["text"], per_page = 100)]
+#[admin(list_display = ["text", "story"], search_fields = ["text"], list_filter = ["story"], autocomplete_fields = ["story"], per_page = 100)]
 pub struct Note {
     pub id: Auto<i64>,
     #[model(on_delete = cascade)]
@@ -49,7 +49,7 @@ fn admin_site() -> AdminSite {
                     s.body.split_whitespace().count().to_string()
                 })
                 .search_fields(&["headline"])
-                .list_filter(&["live"])
+                .list_filter(&["live", "filed"])
                 .date_hierarchy("filed")
                 .fieldsets(&[
                     ("Text", &["headline", "body"]),
@@ -560,6 +560,51 @@ async fn links_computed_columns_date_drill_down_and_show_all() {
                 .await;
             assert_eq!(r.status(), 400, "{bad}");
         }
+        // A date filter: the ranges in the side bar, any range by hand.
+        assert!(
+            text.contains("Past 7 days") && text.contains("This year"),
+            "{text}"
+        );
+        let r = client
+            .get("/admin/press/story/?filed__gte=2024-01-01&filed__lt=2025-01-01")
+            .send()
+            .await;
+        assert_eq!(headlines(&r), ["Budget passed", "Moon landing"]);
+        for bad in [
+            "?filed__gte=2024-13-01",
+            "?filed__gt=2024-01-01",
+            "?filed__lt=soon",
+        ] {
+            let r = client
+                .get(&format!("/admin/press/story/{bad}"))
+                .send()
+                .await;
+            assert_eq!(r.status(), 400, "{bad}");
+        }
+        // A foreign key filter lists the related objects by title.
+        let r = client.get("/admin/press/note/").send().await;
+        assert!(
+            r.text()
+                .contains(&format!("href=\"?story={moon}\">Moon landing</a>")),
+            "{}",
+            r.text()
+        );
+        let r = client
+            .get(&format!("/admin/press/note/?story={moon}"))
+            .send()
+            .await;
+        assert_eq!(
+            r.text().matches("name=\"_selected_action\"").count(),
+            2,
+            "{}",
+            r.text()
+        );
+        let budget = story(&db, "Budget passed").await.id.get().unwrap();
+        let r = client
+            .get(&format!("/admin/press/note/?story={budget}"))
+            .send()
+            .await;
+        assert_eq!(r.text().matches("name=\"_selected_action\"").count(), 0);
         // Show all: three rows fit under max_show_all (10).
         assert!(text.contains("Show all"));
         let r = client.get("/admin/press/story/?all=").send().await;
@@ -680,6 +725,70 @@ async fn the_list_page_query_count_does_not_grow_with_its_rows() {
         let stories_page = count("/admin/press/story/").await;
         let stories_all = count("/admin/press/story/?all=").await;
         assert_eq!(stories_page, stories_all);
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_foreign_key_is_chosen_by_autocomplete() {
+    for_each_database_with_url(|db, url| async move {
+        let client = site(&db, &url).await;
+        log_in(&client, "root").await;
+        let moon = story(&db, "Moon landing").await.id.get().unwrap();
+        // The form lists no story but the one chosen, and says where to
+        // search.
+        let r = client.get("/admin/press/note/add/").send().await;
+        assert_eq!(r.status(), 200, "{}", r.text());
+        let text = r.text();
+        assert!(
+            text.contains("data-autocomplete=\"/admin/autocomplete/?app_label=press&amp;model_name=note&amp;field_name=story\""),
+            "{text}"
+        );
+        assert!(!text.contains(">Moon landing</option>"), "{text}");
+        let note = Note::objects().filter(Note::text.eq("verified")).get(&db).await?;
+        let r = client
+            .get(&format!("/admin/press/note/{}/change/", note.id.get().unwrap()))
+            .send()
+            .await;
+        assert!(r.text().contains(">Moon landing</option>"), "{}", r.text());
+        assert!(!r.text().contains(">New year</option>"));
+        // The search, through the stories' admin.
+        let url = "/admin/autocomplete/?app_label=press&model_name=note&field_name=story";
+        let r = client.get(&format!("{url}&term=moon")).send().await;
+        assert_eq!(r.status(), 200, "{}", r.text());
+        let json: serde_json::Value = serde_json::from_str(&r.text()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"results": [{"id": moon.to_string(), "text": "Moon landing"}], "pagination": {"more": false}})
+        );
+        let r = client.get(&format!("{url}&term=")).send().await;
+        let json: serde_json::Value = serde_json::from_str(&r.text()).unwrap();
+        assert_eq!(json["results"].as_array().map(Vec::len), Some(3));
+        // Not an autocomplete field, no such model, no query: refused.
+        for bad in [
+            "/admin/autocomplete/?app_label=press&model_name=note&field_name=text&term=a",
+            "/admin/autocomplete/?app_label=press&model_name=nothing&field_name=story",
+        ] {
+            let status = client.get(bad).send().await.status();
+            assert!(status == 403 || status == 404, "{bad}: {status}");
+        }
+        assert_eq!(client.get("/admin/autocomplete/").send().await.status(), 400);
+        // Saving checks the key against the table.
+        let r = client
+            .post("/admin/press/note/add/")
+            .form(&[("story", "999999"), ("text", "ghost")])
+            .send()
+            .await;
+        assert_eq!(r.status(), 200);
+        assert!(r.text().contains("Select a valid choice"), "{}", r.text());
+        let r = client
+            .post("/admin/press/note/add/")
+            .form(&[("story", moon.to_string().as_str()), ("text", "found")])
+            .send()
+            .await;
+        assert_eq!(r.status(), 302, "{}", r.text());
+        assert_eq!(Note::objects().filter(Note::text.eq("found")).count(&db).await?, 1);
         Ok(())
     })
     .await;

@@ -12,7 +12,7 @@ use syn::{Data, DeriveInput, Expr, ExprArray, ExprLit, ExprTuple, Fields, Lit, L
 use crate::model::parse::Errors;
 
 const OPTIONS: &str = "list_display, list_display_links, computed, search_fields, list_filter, \
-     date_hierarchy, ordering, fields, exclude, fieldsets, readonly, per_page, max_show_all, \
+     date_hierarchy, ordering, fields, exclude, fieldsets, readonly, autocomplete_fields, per_page, max_show_all, \
      title, actions, delete_selected, inlines";
 
 pub(crate) fn derive(input: &DeriveInput) -> TokenStream {
@@ -38,6 +38,7 @@ struct Options {
     exclude: Option<Names>,
     fieldsets: Option<Vec<(LitStr, Names)>>,
     readonly: Option<Names>,
+    autocomplete_fields: Option<Names>,
     per_page: Option<(u64, Span)>,
     max_show_all: Option<(u64, Span)>,
     title: Option<syn::Path>,
@@ -202,6 +203,12 @@ fn parse(input: &DeriveInput) -> syn::Result<Options> {
                 "exclude" => set_once(&mut opts.exclude, names(&expr, &key)?, span, &key),
                 "fieldsets" => set_once(&mut opts.fieldsets, fieldsets(&expr)?, span, &key),
                 "readonly" => set_once(&mut opts.readonly, names(&expr, &key)?, span, &key),
+                "autocomplete_fields" => set_once(
+                    &mut opts.autocomplete_fields,
+                    names(&expr, &key)?,
+                    span,
+                    &key,
+                ),
                 "per_page" => set_once(&mut opts.per_page, positive(&expr, &key)?, span, &key),
                 "max_show_all" => {
                     set_once(&mut opts.max_show_all, positive(&expr, &key)?, span, &key)
@@ -298,6 +305,7 @@ fn validate(input: &DeriveInput, opts: &Options) -> syn::Result<()> {
         ("fields", &opts.fields),
         ("exclude", &opts.exclude),
         ("readonly", &opts.readonly),
+        ("autocomplete_fields", &opts.autocomplete_fields),
     ] {
         for name in list.iter().flatten() {
             check(option, name, &[], false);
@@ -349,6 +357,7 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         ("fields", &opts.fields),
         ("exclude", &opts.exclude),
         ("readonly", &opts.readonly),
+        ("autocomplete_fields", &opts.autocomplete_fields),
     ] {
         chain.extend(list(method, names));
     }

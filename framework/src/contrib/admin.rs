@@ -122,7 +122,7 @@ use crate::db::Model;
 /// The options: `list_display`, `list_display_links`, `computed = [(name,
 /// header, function)]`, `search_fields`, `list_filter`, `date_hierarchy`,
 /// `ordering`, `fields`, `exclude`, `fieldsets = [(title, [fields])]`,
-/// `readonly`, `per_page`, `max_show_all`, `title = function`, `actions =
+/// `readonly`, `autocomplete_fields`, `per_page`, `max_show_all`, `title = function`, `actions =
 /// [function returning an Action]`, `delete_selected = false`, `inlines =
 /// [ChildModel]`.
 pub trait Admin: Model {
@@ -216,7 +216,8 @@ impl AdminSite {
 }
 
 /// `admin.E001`: the auth app is missing; `admin.E002`: an option names
-/// no field; `admin.E003`: a model is registered twice.
+/// no field; `admin.E003`: a model is registered twice; `admin.E040`: an
+/// autocomplete field's model is not in the admin with a search.
 fn checks(site: &AdminSite, context: &CheckContext<'_>) -> Vec<CheckMessage> {
     let mut out = Vec::new();
     if !context.apps.iter().any(|a| a.label == "auth") {
@@ -235,6 +236,32 @@ fn checks(site: &AdminSite, context: &CheckContext<'_>) -> Vec<CheckMessage> {
             ));
         }
         let meta = model.meta();
+        for field in model.autocomplete_fields() {
+            let Some(target) = model.autocomplete_target(field) else {
+                continue;
+            };
+            let searchable = site
+                .models
+                .iter()
+                .find(|m| m.meta().table == target.table)
+                .map(|m| m.searchable());
+            if searchable != Some(true) {
+                out.push(CheckMessage::error(
+                    "admin.E040",
+                    format!(
+                        "the admin of {} searches {} for `{field}`, which {}",
+                        meta.name,
+                        target.name,
+                        if searchable.is_none() {
+                            "is not registered in the admin"
+                        } else {
+                            "has no search_fields in the admin"
+                        }
+                    ),
+                    "register the related model with search_fields",
+                ));
+            }
+        }
         if site.models[..i]
             .iter()
             .any(|m| m.meta().app == meta.app && m.meta().name == meta.name)

@@ -143,6 +143,9 @@ pub struct ModelForm<M: Model> {
     storage: Option<Arc<dyn Storage>>,
     /// The names stored by a save in progress, removed if it fails.
     stored: Vec<String>,
+    /// Relation fields whose choices are only the rows chosen (see
+    /// [`look_up`](Self::look_up)).
+    looked_up: Vec<&'static str>,
     loaded: bool,
     valid: bool,
 }
@@ -212,6 +215,7 @@ impl<M: Model> ModelForm<M> {
             uploads: Vec::new(),
             storage: None,
             stored: Vec::new(),
+            looked_up: Vec::new(),
             loaded: false,
             valid: false,
         };
@@ -315,6 +319,29 @@ impl<M: Model> ModelForm<M> {
         self
     }
 
+    /// Relation fields (foreign keys, many-to-many) whose related rows
+    /// are too many to list: their choices are only the rows already
+    /// chosen, and what a submission names is checked against the table
+    /// (one query per field). A widget that searches the related rows
+    /// (the admin's autocomplete) offers the others.
+    ///
+    /// # Errors
+    ///
+    /// [`UnknownField`] for a name that is not a relation field of the
+    /// form.
+    pub fn look_up(mut self, names: &[&str]) -> Result<Self, UnknownField> {
+        for name in names {
+            let found = self.model_fields.iter().flatten().find(|f| {
+                f.name == *name && (fields::is_foreign_key(f) || fields::is_many_to_many(f))
+            });
+            match found {
+                Some(f) => self.looked_up.push(f.name),
+                None => return Err(UnknownField((*name).to_owned())),
+            }
+        }
+        Ok(self)
+    }
+
     /// Names the fields `prefix-name`, so that several forms share one
     /// `<form>` (Django's `prefix`). Give it before binding.
     #[must_use]
@@ -369,7 +396,12 @@ impl<M: Model> ModelForm<M> {
             {
                 list.push(("".into(), fields::BLANK_LABEL.into()));
             }
-            list.extend(related_choices(target, db).await?);
+            if self.looked_up.contains(&f.name) {
+                let keys = self.chosen_keys(db, f).await?;
+                list.extend(related_choices_in(target, keys, db).await?);
+            } else {
+                list.extend(related_choices(target, db).await?);
+            }
             self.state.fields[i].set_choices(list);
         }
         self.loaded = true;
@@ -426,9 +458,65 @@ impl<M: Model> ModelForm<M> {
             self.load_choices(db).await?;
             self.load_many_initial(db).await?;
         }
+        self.add_submitted_choices(db, &data).await?;
         self.state.data = Some(Arc::new(data));
         self.full_clean(db).await?;
         Ok(self)
+    }
+
+    /// The keys the instance points at through the relation `f`.
+    async fn chosen_keys(&self, db: &dyn Executor, f: &'static FieldMeta) -> Result<Vec<Value>> {
+        if fields::is_foreign_key(f) {
+            return Ok(self
+                .instance
+                .field_value(f.name)
+                .filter(|v| value_to_text(v).is_some())
+                .into_iter()
+                .collect());
+        }
+        let (Some(owner), Some(rel)) = (self.original_pk.clone(), f.relation) else {
+            return Ok(Vec::new());
+        };
+        let join = join_table(M::meta(), f)?;
+        let target = (rel.target)();
+        db.fetch_all(choices::related_keys(join, owner, db.backend()))
+            .await?
+            .iter()
+            .map(|row| (target.decode_pk)(row, 0))
+            .collect()
+    }
+
+    /// For each looked-up field, the rows a submission names become
+    /// choices when they exist, so that cleaning accepts them (and
+    /// refuses a key with no row).
+    async fn add_submitted_choices(&mut self, db: &dyn Executor, data: &FormData) -> Result<()> {
+        let prefix = self.state.prefix.clone();
+        for (i, f) in self.model_fields.iter().enumerate() {
+            let Some(f) = f else { continue };
+            if !self.looked_up.contains(&f.name) || self.state.fields[i].is_disabled() {
+                continue;
+            }
+            let Some(rel) = f.relation else { continue };
+            let key_type = target_key_type(f);
+            let keys: Vec<Value> = data
+                .get_all(&html_name(prefix.as_deref(), self.state.fields[i].name()))
+                .into_iter()
+                .filter(|v| !v.trim().is_empty())
+                .filter_map(|v| key_type.parse(v).ok())
+                .collect();
+            if keys.is_empty() {
+                continue;
+            }
+            let found = related_choices_in((rel.target)(), keys, db).await?;
+            let mut list = self.state.fields[i].choices().to_vec();
+            for choice in found {
+                if !list.iter().any(|(k, _)| *k == choice.0) {
+                    list.push(choice);
+                }
+            }
+            self.state.fields[i].set_choices(list);
+        }
+        Ok(())
     }
 
     pub(crate) fn set_data(&mut self, data: Arc<FormData>) {
@@ -966,15 +1054,30 @@ async fn related_choices(
     target: &'static ModelMeta,
     db: &dyn Executor,
 ) -> Result<Vec<super::Choice>> {
-    let label = target
-        .column_fields()
-        .find(|f| !f.primary_key && f.sql_type == SqlType::String && f.relation.is_none())
-        .and_then(|f| f.column);
+    let label = choice_label(target);
     let rows = db
         .fetch_all(choices::choices(target, label, db.backend()))
         .await?;
+    choice_rows(target, label, &rows)
+}
+
+/// The column a related row's choice is labelled with: its first text
+/// column.
+fn choice_label(target: &'static ModelMeta) -> Option<&'static str> {
+    target
+        .column_fields()
+        .find(|f| !f.primary_key && f.sql_type == SqlType::String && f.relation.is_none())
+        .and_then(|f| f.column)
+}
+
+/// Rows read by a choices query as `(key, label)`.
+fn choice_rows(
+    target: &'static ModelMeta,
+    label: Option<&'static str>,
+    rows: &[crate::db::Row],
+) -> Result<Vec<super::Choice>> {
     let mut out = Vec::with_capacity(rows.len());
-    for row in &rows {
+    for row in rows {
         let Some(key) = value_to_text(&(target.decode_pk)(row, 0)?) else {
             continue;
         };
@@ -985,6 +1088,23 @@ async fn related_choices(
         out.push((key.into(), text.into()));
     }
     Ok(out)
+}
+
+/// The rows of `target` with these keys as choices, as
+/// [`related_choices`] labels them.
+async fn related_choices_in(
+    target: &'static ModelMeta,
+    keys: Vec<Value>,
+    db: &dyn Executor,
+) -> Result<Vec<super::Choice>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let label = choice_label(target);
+    let rows = db
+        .fetch_all(choices::choices_in(target, label, keys, db.backend()))
+        .await?;
+    choice_rows(target, label, &rows)
 }
 
 /// Whether `text` is the key of one of `field`'s choices (not the blank

@@ -39,6 +39,24 @@ impl<M: Model + Default> ModelAdmin<M> {
         if !exclude.is_empty() {
             form = form.exclude(&exclude).map_err(unknown)?;
         }
+        if !self.autocomplete.is_empty() {
+            form = form.look_up(&self.autocomplete).map_err(unknown)?;
+            let meta = M::meta();
+            for name in &self.autocomplete {
+                if let Ok(field) = form.field_mut(name) {
+                    let mut widget = field.widget().clone();
+                    widget.set_attr(
+                        "data-autocomplete",
+                        format!(
+                            "/admin/autocomplete/?app_label={}&model_name={}&field_name={name}",
+                            meta.app,
+                            meta.model_name()
+                        ),
+                    );
+                    field.set_widget(widget);
+                }
+            }
+        }
         let disabled: Vec<String> = if read_only {
             form.bound_fields().map(|f| f.name().to_owned()).collect()
         } else {

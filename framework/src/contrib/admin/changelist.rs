@@ -6,10 +6,11 @@ use std::collections::BTreeMap;
 use chrono::{Datelike as _, Months, NaiveDate};
 use sea_query::Value;
 
+use super::AdminSite;
 use super::options::{BadQuery, ModelAdmin};
 use super::render;
 use crate::db::query::LookupOp;
-use crate::db::{Database, FieldType as _, Model, ModelMeta, Q, QuerySet};
+use crate::db::{Database, FieldType as _, Model, ModelMeta, Q, QuerySet, SqlType};
 use crate::paginator::{KeysetError, KeysetPaginator};
 
 /// One column of the list page.
@@ -30,16 +31,6 @@ pub(crate) struct ListFilter {
     pub(crate) choices: Vec<(String, String, bool)>,
 }
 
-/// A foreign key column of the list: the related model, and each row's
-/// key in it (to show the related objects by their titles, one query for
-/// the page).
-#[derive(Debug)]
-pub(crate) struct Related {
-    pub(crate) column: usize,
-    pub(crate) target: &'static ModelMeta,
-    pub(crate) keys: Vec<Value>,
-}
-
 /// What the list page shows.
 #[derive(Debug)]
 pub(crate) struct ListPage {
@@ -48,8 +39,6 @@ pub(crate) struct ListPage {
     pub(crate) rows: Vec<(String, Vec<String>)>,
     /// For each column, whether its cells link to the change page.
     pub(crate) links: Vec<bool>,
-    /// The foreign key columns.
-    pub(crate) related: Vec<Related>,
     pub(crate) filters: Vec<ListFilter>,
     /// The date drill-down: the way back up (`(label, url)`), then the
     /// choices one level down.
@@ -83,6 +72,9 @@ pub(super) const ALL: &str = "all";
 const YEAR: &str = "year";
 const MONTH: &str = "month";
 const DAY: &str = "day";
+
+/// A foreign key's filter lists this many related objects.
+const RELATED_CHOICES: u64 = 100;
 
 /// Past this many rows (the database's own estimate), a list is big: its
 /// count is estimated when unfiltered and bounded when filtered.
@@ -159,6 +151,18 @@ impl<M: Model + Default> ModelAdmin<M> {
                 ALL => position = Position::All,
                 field if self.list_filter.contains(&field) => {
                     let q = Q::<M>::named(field, LookupOp::Exact, value)
+                        .map_err(|e| BadQuery(e.to_string()))?;
+                    qs = qs.filter(q);
+                    filtered = true;
+                }
+                _ if self.date_filter(name).is_some() => {
+                    let Some((field, op)) = self.date_filter(name) else {
+                        continue;
+                    };
+                    let date = NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| {
+                        BadQuery(format!("`{name}={value}` is not a date (YYYY-MM-DD)"))
+                    })?;
+                    let q = Q::<M>::named(field, op, &date_text(meta, field, date))
                         .map_err(|e| BadQuery(e.to_string()))?;
                     qs = qs.filter(q);
                     filtered = true;
@@ -249,7 +253,7 @@ impl<M: Model + Default> ModelAdmin<M> {
     }
 
     /// Every word of `text` in some search field.
-    fn search(&self, text: &str) -> Result<Q<M>, BadQuery> {
+    pub(super) fn search(&self, text: &str) -> Result<Q<M>, BadQuery> {
         let mut all = Q::all();
         for word in text.split_whitespace() {
             let mut any = Q::none();
@@ -291,27 +295,67 @@ impl<M: Model + Default> ModelAdmin<M> {
         Ok(out)
     }
 
-    fn filters(&self, params: &[(String, String)]) -> Vec<ListFilter> {
+    /// `field__gte` / `field__lt` of a date field of `list_filter`: the
+    /// field and the comparison.
+    fn date_filter(&self, param: &str) -> Option<(&'static str, LookupOp)> {
+        let meta = M::meta();
+        self.list_filter.iter().find_map(|&field| {
+            let f = meta.field(field)?;
+            if !matches!(f.sql_type, SqlType::Date | SqlType::DateTime) {
+                return None;
+            }
+            let rest = param.strip_prefix(field)?.strip_prefix("__")?;
+            match rest {
+                "gte" => Some((field, LookupOp::Gte)),
+                "lt" => Some((field, LookupOp::Lt)),
+                _ => None,
+            }
+        })
+    }
+
+    /// The side bar: per `list_filter` field, "All" and its values: yes
+    /// and no, the choices, the related objects (the first 100, by their
+    /// admin's titles), or date ranges.
+    async fn filters(
+        &self,
+        site: &AdminSite,
+        db: &Database,
+        params: &[(String, String)],
+    ) -> Result<Vec<ListFilter>, crate::Error> {
         let meta = M::meta();
         let mut out = Vec::new();
         for name in &self.list_filter {
             let Some(field) = meta.field(name) else {
                 continue;
             };
+            let label = crate::forms::model_form::field_label(field);
+            if matches!(field.sql_type, SqlType::Date | SqlType::DateTime) {
+                out.push(ListFilter {
+                    label,
+                    choices: date_choices(name, params),
+                });
+                continue;
+            }
             let current = params
                 .iter()
                 .find(|(k, _)| k == name)
                 .map(|(_, v)| v.as_str());
             let mut choices = vec![(
                 "All".to_owned(),
-                render::query_url(params, &[(name, None), (PAGE, None)]),
+                render::query_url(params, &[(name, None), (PAGE, None), (CURSOR, None)]),
                 current.is_none(),
             )];
-            let values: Vec<(String, String)> = if field.sql_type == crate::db::SqlType::Bool {
+            let values: Vec<(String, String)> = if field.sql_type == SqlType::Bool {
                 vec![
                     ("true".to_owned(), "Yes".to_owned()),
                     ("false".to_owned(), "No".to_owned()),
                 ]
+            } else if let Some(relation) = field.relation.filter(|_| field.column.is_some()) {
+                let target = (relation.target)();
+                match site.models.iter().find(|m| m.meta().table == target.table) {
+                    Some(admin) => admin.choices(db, RELATED_CHOICES).await?,
+                    None => Vec::new(),
+                }
             } else {
                 field
                     .choices
@@ -323,16 +367,16 @@ impl<M: Model + Default> ModelAdmin<M> {
                 let selected = current == Some(value.as_str());
                 choices.push((
                     label,
-                    render::query_url(params, &[(name, Some(&value)), (PAGE, None)]),
+                    render::query_url(
+                        params,
+                        &[(name, Some(&value)), (PAGE, None), (CURSOR, None)],
+                    ),
                     selected,
                 ));
             }
-            out.push(ListFilter {
-                label: crate::forms::model_form::field_label(field),
-                choices,
-            });
+            out.push(ListFilter { label, choices });
         }
-        out
+        Ok(out)
     }
 
     /// The rows matching, as the page says it: exact on a small table;
@@ -393,6 +437,7 @@ impl<M: Model + Default> ModelAdmin<M> {
 
     pub(super) async fn list_page(
         &self,
+        site: &AdminSite,
         db: &Database,
         params: &[(String, String)],
     ) -> Result<Result<ListPage, BadQuery>, crate::Error> {
@@ -570,23 +615,32 @@ impl<M: Model + Default> ModelAdmin<M> {
                 (pk, cells)
             })
             .collect();
-        let related = names
-            .iter()
-            .enumerate()
-            .filter_map(|(column, name)| {
-                let field = meta.field(name)?;
-                let relation = field.relation.filter(|_| field.column.is_some())?;
-                let keys = objects
-                    .iter()
-                    .map(|obj| obj.field_value(name).unwrap_or(Value::String(None)))
-                    .collect();
-                Some(Related {
-                    column,
-                    target: (relation.target)(),
-                    keys,
-                })
-            })
-            .collect();
+        // Foreign keys by the related objects' titles, when their model is
+        // in the admin: one query per column, whatever the number of rows.
+        let mut rows: Vec<(String, Vec<String>)> = rows;
+        for (column, name) in names.iter().enumerate() {
+            let Some(field) = meta.field(name) else {
+                continue;
+            };
+            let Some(relation) = field.relation.filter(|_| field.column.is_some()) else {
+                continue;
+            };
+            let target = (relation.target)();
+            let Some(admin) = site.models.iter().find(|m| m.meta().table == target.table) else {
+                continue;
+            };
+            let keys: Vec<Value> = objects
+                .iter()
+                .map(|obj| obj.field_value(name).unwrap_or(Value::String(None)))
+                .collect();
+            let texts: Vec<String> = keys.iter().map(render::key).collect();
+            let titles = admin.titles(db, keys).await?;
+            for ((_, cells), key) in rows.iter_mut().zip(texts) {
+                if let (Some(cell), Some(title)) = (cells.get_mut(column), titles.get(&key)) {
+                    cell.clone_from(title);
+                }
+            }
+        }
         let pages = if matches!(query.position, Position::Page(_)) {
             render::page_links(page, numbered, |n| {
                 render::query_url(params, &[(PAGE, Some(&n.to_string()))])
@@ -610,8 +664,7 @@ impl<M: Model + Default> ModelAdmin<M> {
             columns,
             rows,
             links,
-            related,
-            filters: self.filters(params),
+            filters: self.filters(site, db, params).await?,
             hierarchy,
             search: query.search,
             searchable: !self.search_fields.is_empty(),
@@ -765,6 +818,61 @@ fn thousands(n: u64) -> String {
 /// `["a", "b", "c"]` → `"a, b or c"`.
 fn text_list(items: &[String]) -> String {
     crate::forms::model_form::text_list(items, "or")
+}
+
+/// A date field's filter: any date, today, the past 7 days, this month,
+/// this year (UTC), as `field__gte` and `field__lt`.
+fn date_choices(field: &str, params: &[(String, String)]) -> Vec<(String, String, bool)> {
+    let today = chrono::Utc::now().date_naive();
+    let month = today.with_day(1).unwrap_or(today);
+    let year = month.with_month(1).unwrap_or(month);
+    let (gte, lt) = (format!("{field}__gte"), format!("{field}__lt"));
+    let current = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let ranges = [
+        ("Today", today, today.succ_opt()),
+        (
+            "Past 7 days",
+            today - chrono::Days::new(6),
+            today.succ_opt(),
+        ),
+        (
+            "This month",
+            month,
+            month.checked_add_months(Months::new(1)),
+        ),
+        ("This year", year, year.checked_add_months(Months::new(12))),
+    ];
+    let mut out = vec![(
+        "Any date".to_owned(),
+        render::query_url(
+            params,
+            &[(&gte, None), (&lt, None), (PAGE, None), (CURSOR, None)],
+        ),
+        current(&gte).is_none() && current(&lt).is_none(),
+    )];
+    for (label, from, to) in ranges {
+        let Some(to) = to else { continue };
+        let (from, to) = (from.to_string(), to.to_string());
+        out.push((
+            label.to_owned(),
+            render::query_url(
+                params,
+                &[
+                    (&gte, Some(&from)),
+                    (&lt, Some(&to)),
+                    (PAGE, None),
+                    (CURSOR, None),
+                ],
+            ),
+            current(&gte) == Some(from.as_str()) && current(&lt) == Some(to.as_str()),
+        ));
+    }
+    out
 }
 
 /// The dates `[from, to)` a drill-down choice covers: a year, a month of

@@ -11,7 +11,7 @@ use sea_query::Value;
 use super::actions::{self, Action, ActionInfo};
 use super::changelist::ListPage;
 use super::inlines::{Inline, TabularInline};
-use super::render;
+use super::{AdminSite, render};
 use crate::db::FieldType as _;
 use crate::db::query::LookupOp;
 use crate::db::{Database, Deleted, Model, ModelMeta, Q};
@@ -32,6 +32,7 @@ pub struct ModelAdmin<M: Model> {
     pub(super) exclude: Vec<&'static str>,
     pub(super) fieldsets: Vec<(&'static str, Vec<&'static str>)>,
     pub(super) readonly: Vec<&'static str>,
+    pub(super) autocomplete: Vec<&'static str>,
     pub(super) per_page: u64,
     pub(super) max_show_all: u64,
     pub(super) title: Option<fn(&M) -> String>,
@@ -85,6 +86,7 @@ impl<M: Model> ModelAdmin<M> {
             exclude: Vec::new(),
             fieldsets: Vec::new(),
             readonly: Vec::new(),
+            autocomplete: Vec::new(),
             per_page: 100,
             max_show_all: 200,
             title: None,
@@ -192,6 +194,18 @@ impl<M: Model> ModelAdmin<M> {
     #[must_use]
     pub fn readonly(mut self, fields: &[&'static str]) -> Self {
         self.readonly = fields.to_vec();
+        self
+    }
+
+    /// Foreign keys and many-to-many fields chosen by searching the
+    /// related model (Django's `autocomplete_fields`), for related tables
+    /// too big to list in a `<select>`: the form lists only the rows
+    /// chosen, and a search box asks `/admin/autocomplete/` for others,
+    /// through the related model's admin and its `search_fields` (which
+    /// it must have).
+    #[must_use]
+    pub fn autocomplete_fields(mut self, fields: &[&'static str]) -> Self {
+        self.autocomplete = fields.to_vec();
         self
     }
 
@@ -321,9 +335,18 @@ pub(crate) trait Registered: Send + Sync + 'static {
     /// The list page for the query string `params`.
     fn list<'a>(
         &'a self,
+        site: &'a AdminSite,
         db: &'a Database,
         params: &'a [(String, String)],
     ) -> BoxFuture<'a, Result<Result<ListPage, BadQuery>, crate::Error>>;
+
+    /// The first `limit` objects in the model's order, by key and title
+    /// (a foreign key's filter lists them).
+    fn choices<'a>(
+        &'a self,
+        db: &'a Database,
+        limit: u64,
+    ) -> BoxFuture<'a, Result<Vec<(String, String)>, crate::Error>>;
 
     /// The add (`pk` `None`) or change form, every field disabled when
     /// `read_only`; with `data`, bound and saved when valid. `Ok(None)`:
@@ -363,6 +386,27 @@ pub(crate) trait Registered: Send + Sync + 'static {
 
     /// The list page's bulk actions.
     fn actions(&self) -> Vec<ActionInfo>;
+
+    /// The fields of `autocomplete_fields`.
+    fn autocomplete_fields(&self) -> &[&'static str];
+
+    /// The model a field of `autocomplete_fields` points at.
+    fn autocomplete_target(&self, field: &str) -> Option<&'static ModelMeta>;
+
+    /// Whether the list has a search (an autocomplete needs one).
+    fn searchable(&self) -> bool;
+
+    /// The objects matching `term` through the search fields, `per_page`
+    /// a page in the list's order: `(key, title)`, and whether there are
+    /// more.
+    #[allow(clippy::type_complexity)]
+    fn search_page<'a>(
+        &'a self,
+        db: &'a Database,
+        term: &'a str,
+        page: u64,
+        per_page: u64,
+    ) -> BoxFuture<'a, Result<Result<(Vec<(String, String)>, bool), BadQuery>, crate::Error>>;
 
     /// Runs the project's action `name` on the rows `keys`: its message.
     fn run_action<'a>(
@@ -506,6 +550,18 @@ impl<M: Model + Default> Registered for ModelAdmin<M> {
                 }
             }
         }
+        for name in &self.autocomplete {
+            let relation = meta.field(name).is_some_and(|f| {
+                f.relation
+                    .is_some_and(|r| !matches!(r.kind, crate::db::model::RelationKind::Reverse))
+            });
+            if !relation {
+                out.push(format!(
+                    "autocomplete_fields names `{name}`, which is not a foreign key or a \
+                     many-to-many field"
+                ));
+            }
+        }
         if let Err(e) = self.form(M::default(), false) {
             out.push(e.to_string());
         }
@@ -526,10 +582,37 @@ impl<M: Model + Default> Registered for ModelAdmin<M> {
 
     fn list<'a>(
         &'a self,
+        site: &'a AdminSite,
         db: &'a Database,
         params: &'a [(String, String)],
     ) -> BoxFuture<'a, Result<Result<ListPage, BadQuery>, crate::Error>> {
-        Box::pin(self.list_page(db, params))
+        Box::pin(self.list_page(site, db, params))
+    }
+
+    fn choices<'a>(
+        &'a self,
+        db: &'a Database,
+        limit: u64,
+    ) -> BoxFuture<'a, Result<Vec<(String, String)>, crate::Error>> {
+        Box::pin(async move {
+            let mut qs = M::objects();
+            if !self.ordering.is_empty() {
+                qs = qs.order_by_names(self.ordering.iter().copied())?;
+            }
+            Ok(qs
+                .limit(limit)
+                .all(db)
+                .await?
+                .iter()
+                .map(|obj| {
+                    let pk = obj
+                        .pk()
+                        .map(|pk| render::key(&pk.to_value()))
+                        .unwrap_or_default();
+                    (pk, self.title_of(obj))
+                })
+                .collect())
+        })
     }
 
     fn form<'a>(
@@ -592,6 +675,55 @@ impl<M: Model + Default> Registered for ModelAdmin<M> {
 
     fn actions(&self) -> Vec<ActionInfo> {
         actions::infos(&self.actions, self.delete_selected)
+    }
+
+    fn autocomplete_fields(&self) -> &[&'static str] {
+        &self.autocomplete
+    }
+
+    fn autocomplete_target(&self, field: &str) -> Option<&'static ModelMeta> {
+        let name = self.autocomplete.iter().find(|f| **f == field)?;
+        M::meta().field(name)?.relation.map(|r| (r.target)())
+    }
+
+    fn searchable(&self) -> bool {
+        !self.search_fields.is_empty()
+    }
+
+    fn search_page<'a>(
+        &'a self,
+        db: &'a Database,
+        term: &'a str,
+        page: u64,
+        per_page: u64,
+    ) -> BoxFuture<'a, Result<Result<(Vec<(String, String)>, bool), BadQuery>, crate::Error>> {
+        Box::pin(async move {
+            let mut qs = M::objects();
+            if !term.trim().is_empty() {
+                match self.search(term) {
+                    Ok(q) => qs = qs.filter(q),
+                    Err(bad) => return Ok(Err(bad)),
+                }
+            }
+            if !self.ordering.is_empty() {
+                qs = qs.order_by_names(self.ordering.iter().copied())?;
+            }
+            let start = page.saturating_sub(1).saturating_mul(per_page);
+            let mut rows = qs.offset(start).limit(per_page + 1).all(db).await?;
+            let more = rows.len() as u64 > per_page;
+            rows.truncate(usize::try_from(per_page).unwrap_or(usize::MAX));
+            let found = rows
+                .iter()
+                .map(|obj| {
+                    let pk = obj
+                        .pk()
+                        .map(|pk| render::key(&pk.to_value()))
+                        .unwrap_or_default();
+                    (pk, self.title_of(obj))
+                })
+                .collect();
+            Ok(Ok((found, more)))
+        })
     }
 
     fn run_action<'a>(

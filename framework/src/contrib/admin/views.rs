@@ -13,7 +13,7 @@ use http::request::Parts;
 use super::actions::DELETE_SELECTED;
 use super::changelist::ListPage;
 use super::options::{DeleteOutcome, FormOutcome};
-use super::{AdminSite, Registered, render};
+use super::{AdminSite, Registered};
 use crate::TemplateResponse;
 use crate::contrib::auth::{StaffRequired, User};
 use crate::contrib::messages::{Level, Messages};
@@ -26,6 +26,7 @@ use crate::urls::Urls;
 pub(super) fn urls() -> Urls {
     Urls::new()
         .path("", get(index), "index")
+        .path("autocomplete/", get(autocomplete), "autocomplete")
         .path(
             "<app>/<model>/",
             get(changelist).post(changelist_action),
@@ -256,28 +257,10 @@ async fn changelist(
             .iter()
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect();
-    let mut list = match model.list(db, &params).await? {
+    let list = match model.list(site, db, &params).await? {
         Ok(list) => list,
         Err(bad) => return Err(crate::Error::bad_request(bad.to_string())),
     };
-    // Foreign keys by the related objects' titles, when their model is in
-    // the admin: one query per column, whatever the number of rows.
-    for related in std::mem::take(&mut list.related) {
-        let Some(target) = site
-            .models
-            .iter()
-            .find(|m| m.meta().table == related.target.table)
-        else {
-            continue;
-        };
-        let keys: Vec<String> = related.keys.iter().map(render::key).collect();
-        let titles = target.titles(db, related.keys).await?;
-        for ((_, cells), key) in list.rows.iter_mut().zip(keys) {
-            if let (Some(cell), Some(title)) = (cells.get_mut(related.column), titles.get(&key)) {
-                cell.clone_from(title);
-            }
-        }
-    }
     let base = list_url(meta);
     let actions = model
         .actions()
@@ -629,4 +612,71 @@ async fn delete_view(
     }
     let back = format!("{list}{pk}/change/");
     Ok(delete_page(&admin, meta, outcome, list, back, false).into_response())
+}
+
+/// What the autocomplete is asked: the form's model and field, the words
+/// typed, and the page of results.
+#[derive(Debug, serde::Deserialize)]
+struct AutocompleteQuery {
+    app_label: String,
+    model_name: String,
+    field_name: String,
+    #[serde(default)]
+    term: String,
+    #[serde(default)]
+    page: Option<u64>,
+}
+
+/// Results of an autocomplete a page at a time.
+const AUTOCOMPLETE_PAGE: u64 = 20;
+
+/// The autocomplete of a foreign key or many-to-many field (Django's
+/// `AutocompleteJsonView`): the related objects matching `term` through
+/// their admin's search, 20 a page, as
+/// `{"results": [{"id": "7", "text": "Ada"}], "pagination": {"more": false}}`.
+/// The field must be one of the model's `autocomplete_fields`, and the
+/// member may view (or change) the related model; else 403.
+async fn autocomplete(
+    admin: AdminRequest,
+    query: Result<
+        axum::extract::Query<AutocompleteQuery>,
+        axum::extract::rejection::QueryRejection,
+    >,
+) -> crate::Result<Response> {
+    let axum::extract::Query(q) = query.map_err(|e| crate::Error::bad_request(e.body_text()))?;
+    let source = admin.model(&q.app_label, &q.model_name)?;
+    let Some(target) = source.autocomplete_target(&q.field_name) else {
+        return Err(crate::Error::forbidden(format!(
+            "`{}` is not an autocomplete field of {}",
+            q.field_name,
+            source.meta().name
+        )));
+    };
+    let related = admin
+        .site
+        .models
+        .iter()
+        .find(|m| m.meta().table == target.table)
+        .cloned()
+        .ok_or_else(|| crate::Error::forbidden(format!("{} is not in the admin", target.name)))?;
+    if !(admin.may(target, "view") || admin.may(target, "change")) {
+        return Err(crate::Error::forbidden(format!(
+            "you may not view {}",
+            target.verbose_name_plural
+        )));
+    }
+    let page = q.page.unwrap_or(1).max(1);
+    let (found, more) = related
+        .search_page(&admin.db, &q.term, page, AUTOCOMPLETE_PAGE)
+        .await?
+        .map_err(|bad| crate::Error::bad_request(bad.to_string()))?;
+    let results: Vec<serde_json::Value> = found
+        .into_iter()
+        .map(|(id, text)| serde_json::json!({"id": id, "text": text}))
+        .collect();
+    Ok(axum::Json(serde_json::json!({
+        "results": results,
+        "pagination": {"more": more},
+    }))
+    .into_response())
 }

@@ -39,6 +39,24 @@ pub(crate) fn choices(
     backend.build(&stmt)
 }
 
+/// The rows of `meta` whose keys are `keys`, as [`choices`] gives them.
+pub(crate) fn choices_in(
+    meta: &ModelMeta,
+    label: Option<&'static str>,
+    keys: Vec<Value>,
+    backend: Backend,
+) -> Statement {
+    let mut stmt = Query::select();
+    stmt.column(Alias::new(meta.pk_column));
+    if let Some(label) = label {
+        stmt.column(Alias::new(label));
+    }
+    stmt.from(Alias::new(meta.table))
+        .and_where(Expr::col(Alias::new(meta.pk_column)).is_in(keys))
+        .order_by(Alias::new(meta.pk_column), Order::Asc);
+    backend.build(&stmt)
+}
+
 /// The keys of the rows `owner` is related to through `join`.
 pub(crate) fn related_keys(join: JoinTable, owner: Value, backend: Backend) -> Statement {
     let stmt = Query::select()
