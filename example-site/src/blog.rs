@@ -341,6 +341,7 @@ pub(crate) fn admin() -> AdminSite {
                 .list_filter(&["published"])
                 .date_hierarchy("created")
                 .readonly(&["created", "updated"])
+                .autocomplete_fields(&["author", "tags"])
                 .inline(
                     TabularInline::<models::Comment>::new()
                         .fields(&["name", "body"])

@@ -484,7 +484,6 @@ async fn inlines_fieldsets_and_read_only_fields_on_the_change_page() {
         let text = r.text();
         assert!(text.contains("Added note"), "{text}");
         assert!(text.contains("Deleted note"), "{text}");
-        // A view-only user sees every field disabled and no save button.
         Ok(())
     })
     .await;

@@ -368,6 +368,18 @@ impl Browser {
             .is_empty()
     }
 
+    /// Waits (up to 10 s) until an element matches `css`: what a page's
+    /// script adds after a request.
+    async fn wait_for(&self, css: &str) {
+        for _ in 0..100 {
+            if self.has(css).await {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("{css} did not appear on {}:\n{}", self.path().await, self.source().await);
+    }
+
     async fn source(&self) -> String {
         self.client.source().await.unwrap_or_default()
     }
@@ -1161,10 +1173,16 @@ async fn the_admin_in_a_browser() {
         assert_eq!(browser.value("#id_body").await, "Written in the admin.");
         browser.check_screen(&dir, "change-form-error").await;
         browser.type_into("#id_title", "From the admin").await;
+        // The author is found by searching (autocomplete_fields).
+        assert!(!browser.has("#id_author option[value='1']").await);
+        browser
+            .type_into("input.autocomplete[aria-controls=id_author]", "manouche")
+            .await;
+        browser.wait_for("#id_author option[value='1']").await;
         browser
             .find("#id_author")
             .await
-            .select_by_index(1)
+            .select_by_value("1")
             .await
             .expect("choosing the author");
         browser.click("button[name=_save]").await;
