@@ -325,6 +325,45 @@ async fn the_history_page_lists_the_entries_newest_first_behind_the_change_permi
             .text();
         assert!(page.contains("doesn’t have a change history"), "{page}");
 
+        // 100 entries a page, newest first; `?p=` for the others.
+        let root = user_id(&db, "root").await;
+        for n in 0..120 {
+            LogEntry::objects()
+                .create(
+                    &db,
+                    LogEntry {
+                        user: manouche::db::ForeignKey::new(root),
+                        app_label: "shop".into(),
+                        model: "product".into(),
+                        object_id: Some(drum.key().to_string()),
+                        object_repr: "Drum".into(),
+                        action_flag: ActionFlag::Change.flag(),
+                        change_message: format!("Entry number {n}."),
+                        ..LogEntry::default()
+                    },
+                )
+                .await
+                .unwrap();
+        }
+        let drum_history = format!("/admin/shop/product/{}/history/", drum.key());
+        let first = client.get(&drum_history).send().await.text();
+        assert_eq!(first.matches("<time datetime=").count(), 100);
+        assert!(first.contains("Entry number 119."), "{first}");
+        assert!(!first.contains("Entry number 19."));
+        assert!(first.contains("120 entries · page 1 of 2"), "{first}");
+        assert!(first.contains(r#"<a href="?p=2">2</a>"#), "{first}");
+        let second = client
+            .get(&format!("{drum_history}?p=2"))
+            .send()
+            .await
+            .text();
+        assert_eq!(second.matches("<time datetime=").count(), 20);
+        assert!(second.contains("Entry number 0."), "{second}");
+        assert!(!second.contains("Entry number 20."));
+        let lenient = client.get(&format!("{drum_history}?p=junk")).send().await;
+        assert_eq!(lenient.status(), 200);
+        assert!(lenient.text().contains("page 1 of 2"));
+
         // 404 for a model not in the admin or an object not there.
         assert_eq!(
             client

@@ -25,7 +25,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use askama::Template;
-use axum::extract::Path;
+use axum::extract::{Path, Query};
 use axum::response::{IntoResponse, Response};
 use sea_query::Value;
 
@@ -35,6 +35,7 @@ use crate::TemplateResponse;
 use crate::contrib::auth::User;
 use crate::db::{Auto, Database, DateTime, ForeignKey, Model, ModelMeta};
 use crate::forms::model_form::capfirst;
+use crate::paginator::Paginator;
 
 /// What an entry records (Django's `ADDITION`, `CHANGE`, `DELETION`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -321,16 +322,33 @@ pub(crate) struct HistoryPage {
     pub(crate) list_title: String,
     /// The object's change page.
     pub(crate) change_url: String,
-    /// The entries, newest first.
+    /// This page's entries, newest first.
     pub(crate) rows: Vec<HistoryRow>,
+    /// Entries in all, this page's number, and the pages.
+    pub(crate) count: u64,
+    pub(crate) page: u64,
+    pub(crate) num_pages: u64,
+    /// Links to other pages: `(number, url)`, `None` for an ellipsis.
+    pub(crate) pages: Vec<Option<(u64, String)>>,
+}
+
+/// Entries a history page shows (Django's 100).
+const PER_PAGE: u64 = 100;
+
+/// The history page's query string: `?p=2`.
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct HistoryQuery {
+    p: Option<String>,
 }
 
 /// `/admin/<app>/<model>/<pk>/history/`: who did what to the object,
-/// newest first. Allowed as the change page is (`view` or `change`); 404
-/// for a model not in the admin or an object that does not exist.
+/// newest first, 100 a page (`?p=`). Allowed as the change page is
+/// (`view` or `change`); 404 for a model not in the admin or an object
+/// that does not exist.
 pub(super) async fn history(
     admin: AdminRequest,
     Path((app, model, pk)): Path<(String, String, String)>,
+    Query(query): Query<HistoryQuery>,
 ) -> crate::Result<Response> {
     let model = admin.model(&app, &model)?;
     let meta = model.meta();
@@ -349,9 +367,13 @@ pub(super) async fn history(
         .filter(LogEntry::model.eq(meta.model_name()))
         .filter(LogEntry::object_id.eq(pk.clone()))
         .select_related(LogEntry::user)
-        .order_by([LogEntry::action_time.desc(), LogEntry::id.desc()])
-        .all(db)
+        .order_by([LogEntry::action_time.desc(), LogEntry::id.desc()]);
+    // A page number that is not one shows the first page, one too far the
+    // last (Django's `get_page`).
+    let entries = Paginator::new(entries, PER_PAGE)
+        .get_page(db, query.p.as_deref())
         .await?;
+    let (page, num_pages, count) = (entries.number, entries.num_pages(), entries.count());
     let rows = entries
         .iter()
         .map(|entry| HistoryRow {
@@ -380,6 +402,10 @@ pub(super) async fn history(
         list_url,
         list_title: capfirst(meta.verbose_name_plural),
         rows,
+        count,
+        page,
+        num_pages,
+        pages: super::render::page_links(page, num_pages, |n| format!("?p={n}")),
     }
     .into_response())
 }
