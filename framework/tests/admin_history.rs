@@ -475,6 +475,31 @@ async fn the_index_shows_my_last_ten_actions_linked_while_the_objects_exist() {
         );
         assert!(page.contains("<span class=\"model\">Product</span>"));
 
+        // An entry of a model no longer in the admin: named by its label,
+        // without a link.
+        LogEntry::objects()
+            .create(
+                &db,
+                LogEntry {
+                    user: manouche::db::ForeignKey::new(user_id(&db, "root").await),
+                    app_label: "attic".into(),
+                    model: "widget".into(),
+                    object_id: Some("3".into()),
+                    object_repr: "Old widget".into(),
+                    action_flag: ActionFlag::Change.flag(),
+                    ..LogEntry::default()
+                },
+            )
+            .await
+            .unwrap();
+        let page = recent(&client).await;
+        assert!(page.contains("Old widget"), "{page}");
+        assert!(
+            page.contains("<span class=\"model\">attic.widget</span>"),
+            "{page}"
+        );
+        assert!(!page.contains("/admin/attic/"), "{page}");
+
         // Only my own actions, and only the last ten.
         grant(&db, "clerk", "add_product").await;
         grant(&db, "clerk", "view_product").await;
