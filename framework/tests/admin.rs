@@ -179,12 +179,12 @@ fn titles(r: &TestResponse) -> Vec<String> {
 async fn only_active_staff_with_the_permission_see_each_page() {
     for_each_database_with_url(|db, url| async move {
         let client = site(&db, &url).await;
-        // Anonymous: to the login page, coming back afterwards.
+        // Anonymous: to the admin's login page, coming back afterwards.
         let r = client.get("/admin/shop/product/").send().await;
         assert_eq!(r.status(), 302);
         assert_eq!(
             r.header("location"),
-            Some("/accounts/login/?next=/admin/shop/product/")
+            Some("/admin/login/?next=/admin/shop/product/")
         );
         // Logged in but not staff: 403 everywhere.
         let visitor = client.new_browser();

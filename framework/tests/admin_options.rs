@@ -6,7 +6,9 @@
 //! big table's estimated count and keyset pages, and the list page's
 //! query count.
 
-use manouche::contrib::admin::{Action, Admin, AdminSite, ModelAdmin, TabularInline};
+use manouche::contrib::admin::{
+    Action, ActionFlag, Admin, AdminSite, LogEntry, ModelAdmin, TabularInline,
+};
 use manouche::contrib::auth::hashers::HasherSettings;
 use manouche::contrib::auth::{self, Permission, User};
 use manouche::contrib::{messages, sessions};
@@ -94,7 +96,6 @@ fn at(y: i32, m: u32, d: u32) -> DateTime {
         .with_ymd_and_hms(y, m, d, 12, 0, 0)
         .single()
         .expect("a date")
-        .into()
 }
 
 /// Three stories (2024-03-05, 2024-11-20, 2025-01-02), one with two
@@ -484,6 +485,18 @@ async fn inlines_fieldsets_and_read_only_fields_on_the_change_page() {
         let text = r.text();
         assert!(text.contains("Added note"), "{text}");
         assert!(text.contains("Deleted note"), "{text}");
+        // The history says what the inline did, in Django's words.
+        let entry = LogEntry::objects()
+            .all(&db)
+            .await?
+            .into_iter()
+            .find(|e| e.action() == Some(ActionFlag::Change))
+            .expect("the change is logged");
+        let message = entry.change_message_text();
+        assert!(message.starts_with("Changed Headline."), "{message}");
+        assert!(message.contains("Changed note “Note object"), "{message}");
+        assert!(message.contains("Deleted note “Note object"), "{message}");
+        assert!(message.contains("Added note “Note object"), "{message}");
         Ok(())
     })
     .await;

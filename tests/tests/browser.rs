@@ -377,7 +377,11 @@ impl Browser {
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
-        panic!("{css} did not appear on {}:\n{}", self.path().await, self.source().await);
+        panic!(
+            "{css} did not appear on {}:\n{}",
+            self.path().await,
+            self.source().await
+        );
     }
 
     async fn source(&self) -> String {
@@ -1156,7 +1160,8 @@ async fn the_admin_in_a_browser() {
         let browser = Browser::desktop(&server).await;
         // Sent to log in, and back to the admin.
         browser.open("/admin/").await;
-        assert_eq!(browser.path().await, "/accounts/login/?next=/admin/");
+        assert_eq!(browser.path().await, "/admin/login/?next=/admin/");
+        browser.check_screen(&dir, "login").await;
         browser.submit_login("root", PASSWORD).await;
         assert_eq!(browser.path().await, "/admin/");
         assert_eq!(browser.heading().await, "Site administration");
@@ -1258,6 +1263,17 @@ async fn the_admin_in_a_browser() {
         assert_eq!(browser.value("#id_comments-0-body").await, "Edited comment");
         browser.check_screen(&dir, "change-form-inline").await;
 
+        // The article's history: added, changed, its comment added and
+        // changed.
+        browser.click("p.tools a").await;
+        assert_eq!(browser.heading().await, "Change history: From the admin");
+        let history = browser.text("#change-history").await;
+        assert!(history.contains("Added."), "{history}");
+        assert!(history.contains("Changed Published."), "{history}");
+        assert!(history.contains("Added comment"), "{history}");
+        assert!(history.contains("Changed comment"), "{history}");
+        browser.check_screen(&dir, "history").await;
+
         // Bulk delete through the confirmation page.
         browser.open("/admin/blog/article/?q=admin").await;
         browser
@@ -1292,7 +1308,7 @@ async fn the_admin_in_a_browser() {
         // Log out from the admin's header.
         browser.click("header.site form button[type=submit]").await;
         browser.open("/admin/").await;
-        assert!(browser.path().await.starts_with("/accounts/login/"));
+        assert!(browser.path().await.starts_with("/admin/login/"));
         browser.close().await;
 
         // The list on a phone.

@@ -42,11 +42,33 @@
 //! | add | `/admin/<app>/<model>/add/` | the `add` permission |
 //! | change | `/admin/<app>/<model>/<pk>/change/` | `change` (or `view`: read only) |
 //! | delete | `/admin/<app>/<model>/<pk>/delete/` | the `delete` permission |
+//! | history | `/admin/<app>/<model>/<pk>/history/` | as the change page (`view` or `change`) |
+//! | login | `/admin/login/` | anyone; lets in active staff members only |
+//! | logout | `/admin/logout/` (`POST` only) | anyone |
+//! | password change | `/admin/password_change/`, `password_change/done/` | active staff members |
 //!
-//! An anonymous visitor is sent to the login page with `?next=`; a user
-//! who is not active staff, or lacks the permission, gets 403. Superusers
-//! have every permission. Every form carries the CSRF token and every
-//! `POST` is checked by the CSRF middleware.
+//! An anonymous visitor is sent to the admin's login page with `?next=`;
+//! a user who is not active staff, or lacks the permission, gets 403.
+//! Superusers have every permission. Every form carries the CSRF token and
+//! every `POST` is checked by the CSRF middleware. The login, logout and
+//! password change pages are the auth app's machinery (throttled logins, a
+//! new session key on login, `next` kept only when it stays on the site,
+//! the session kept through a password change) drawn with the admin's
+//! look; a user with the right password who is not active staff gets
+//! Django's "Please enter the correct username and password for a staff
+//! account" and is not logged in.
+//!
+//! # History
+//!
+//! Every addition, change and deletion made in the admin writes a
+//! [`LogEntry`] (Django's `django_admin_log` table): when, who, the
+//! object's app label, model name, key and title, the [`ActionFlag`], and
+//! what changed in Django's JSON form (`[{"changed": {"fields":
+//! ["Title"]}}]`, read as "Changed Title."). Each change page links to the
+//! object's history, newest first; the index shows the member's last ten
+//! actions ("Recent actions"), linked to the objects still there. Where
+//! Django points at a `ContentType` row, an entry names its model by app
+//! label and model name, as permissions do: Manouche has no content types.
 //!
 //! # The list page's query string
 //!
@@ -64,9 +86,11 @@
 //! transaction that is rolled back, so the counts are the database's own
 //! and follow every `on_delete` rule.
 
+mod accounts;
 mod actions;
 mod change_form;
 mod changelist;
+mod history;
 mod inlines;
 mod options;
 mod render;
@@ -75,16 +99,17 @@ mod views;
 use std::sync::Arc;
 
 pub use actions::Action;
+pub use history::{ActionFlag, LogEntry};
 pub use inlines::TabularInline;
 pub use manouche_macros::Admin;
 pub use options::ModelAdmin;
 pub(crate) use options::Registered;
 
 use crate::App;
-use crate::StartupError;
 use crate::app::{CheckContext, Ready};
 use crate::checks::CheckMessage;
 use crate::db::Model;
+use crate::{StartupError, embed_migrations};
 
 /// A model's admin options, declared next to it with `#[derive(Admin)]`
 /// and `#[admin(...)]` (the names are [`ModelAdmin`]'s builder methods;
@@ -206,6 +231,8 @@ impl AdminSite {
         let site = Arc::new(self);
         let checked = Arc::clone(&site);
         App::new("admin")
+            .model::<LogEntry>()
+            .migrations(embed_migrations!("src/contrib/admin/migrations"))
             .urls("admin/", views::urls())
             .ready(move |ready: &mut Ready<'_>| -> Result<(), StartupError> {
                 ready.services_mut().insert_arc(Arc::clone(&site));

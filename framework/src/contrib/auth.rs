@@ -42,6 +42,10 @@
 //!   unknown username costs the same hashing time as a wrong password.
 //! - **Events** for other apps: [`on_event`] (logged in, logged out, login
 //!   failed).
+//! - **Hooks for other apps' account pages** (the admin's login, logout and
+//!   password change use them): [`Auth::authenticate`], [`login`],
+//!   [`logout`], [`SafeRedirect`] (a `next` that stays on the site),
+//!   [`Auth::check_password_change`] and [`Auth::change_password`].
 //!
 //! Differences from Django, on purpose: a permission names its app by
 //! label instead of a `ContentType` row; `login_redirect_url` defaults to
@@ -64,8 +68,8 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 pub use extract::{
-    CurrentUser, Denied, LoginRequired, PermissionRequired, RequiredPermission, StaffRequired,
-    redirect_to_login,
+    CurrentUser, Denied, LoginRequired, PermissionRequired, RequiredPermission, SafeRedirect,
+    StaffRequired, redirect_to_login,
 };
 pub use models::{Group, Permission, User};
 pub use throttle::ThrottleSettings;
@@ -255,6 +259,76 @@ impl Auth {
                 Err(LoginError::Invalid)
             }
         }
+    }
+
+    /// Checks a password change form (Django's `PasswordChangeForm`): the
+    /// old password must be `user`'s, the new one typed twice alike and
+    /// accepted by the validators (`[auth.password_validators]`).
+    /// Password-change views of other apps (the admin's) call it, then
+    /// [`change_password`](Self::change_password).
+    #[must_use]
+    pub fn check_password_change(
+        &self,
+        user: &User,
+        old_password: &str,
+        new_password1: &str,
+        new_password2: &str,
+    ) -> PasswordChangeErrors {
+        let mut errors = PasswordChangeErrors::default();
+        if !hashers::check_password(old_password, &user.password, &self.settings.hasher).matched() {
+            errors.old_password.push(
+                "Your old password was entered incorrectly. Please enter it again.".to_owned(),
+            );
+        }
+        errors.new_password = views::check_new_password(user, self, new_password1, new_password2);
+        errors
+    }
+
+    /// Sets `user`'s password to `new_password`, saves it, and keeps
+    /// `session` logged in under a new key while every other session of
+    /// the user is logged out ([`update_session_auth_hash`]).
+    ///
+    /// # Errors
+    /// The database or the session store failed.
+    pub async fn change_password(
+        &self,
+        db: &Database,
+        session: &Session,
+        user: &mut User,
+        new_password: &str,
+    ) -> crate::Result<()> {
+        user.set_password(new_password, &self.settings.hasher);
+        User::objects()
+            .filter(User::id.eq(user.key()))
+            .update(db, [User::password.set(user.password.clone())])
+            .await?;
+        update_session_auth_hash(session, user).await
+    }
+
+    /// What the password validators ask of a new password, to show beside
+    /// the field.
+    #[must_use]
+    pub fn password_help_texts(&self) -> Vec<String> {
+        validators::help_texts(&self.settings.password_validators)
+    }
+}
+
+/// What is wrong with a password change, per field (see
+/// [`Auth::check_password_change`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PasswordChangeErrors {
+    /// Problems with the old password.
+    pub old_password: Vec<String>,
+    /// Problems with the new password (the validators', or a mismatch).
+    pub new_password: Vec<String>,
+}
+
+impl PasswordChangeErrors {
+    /// Whether the change may go ahead.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.old_password.is_empty() && self.new_password.is_empty()
     }
 }
 

@@ -31,6 +31,9 @@ pub(crate) struct ListFilter {
     pub(crate) choices: Vec<(String, String, bool)>,
 }
 
+/// Links as `(label, url)`.
+pub(crate) type Links = Vec<(String, String)>;
+
 /// What the list page shows.
 #[derive(Debug)]
 pub(crate) struct ListPage {
@@ -42,7 +45,7 @@ pub(crate) struct ListPage {
     pub(crate) filters: Vec<ListFilter>,
     /// The date drill-down: the way back up (`(label, url)`), then the
     /// choices one level down.
-    pub(crate) hierarchy: Option<(Vec<(String, String)>, Vec<(String, String)>)>,
+    pub(crate) hierarchy: Option<(Links, Links)>,
     pub(crate) search: Option<String>,
     pub(crate) searchable: bool,
     /// "3 of 12 rows", "about 1,000,000 rows"...
@@ -687,7 +690,7 @@ impl<M: Model + Default> ModelAdmin<M> {
         query: &ListQuery<M>,
         field: &'static str,
         params: &[(String, String)],
-    ) -> Result<(Vec<(String, String)>, Vec<(String, String)>), crate::Error> {
+    ) -> Result<(Links, Links), crate::Error> {
         let [year, month, day] = [YEAR, MONTH, DAY].map(|p| format!("{field}__{p}"));
         let clear = [
             (year.as_str(), None),
@@ -807,7 +810,7 @@ fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

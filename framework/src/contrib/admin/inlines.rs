@@ -126,6 +126,30 @@ impl<C: Model + Default> TabularInline<C> {
     }
 }
 
+/// A child row an inline added, changed or deleted: the history's
+/// `{"added": {"name": "comment", "object": "..."}}`.
+#[derive(Debug, Clone)]
+pub(crate) struct InlineChange {
+    /// `added`, `changed` or `deleted`.
+    pub(crate) verb: &'static str,
+    /// The child model's verbose name.
+    pub(crate) name: &'static str,
+    /// How the row reads.
+    pub(crate) object: String,
+}
+
+impl std::fmt::Display for InlineChange {
+    /// "Added comment “Comment object (3)”."
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let verb = match self.verb {
+            "added" => "Added",
+            "changed" => "Changed",
+            _ => "Deleted",
+        };
+        write!(f, "{verb} {} “{}”.", self.name, self.object)
+    }
+}
+
 /// An inline without its child's type, as the parent's admin holds it.
 pub(crate) trait Inline<P>: Send + Sync {
     /// What is wrong with the options (no key to the parent, a field
@@ -156,15 +180,15 @@ pub(crate) trait BoundInline<P>: Send {
     fn html(&self) -> String;
 
     /// Writes the rows under the saved `parent` inside the caller's
-    /// transaction: `Ok(Ok(changes))` with what changed, as "Added
-    /// comment “…”." lines, or the inline back to be shown with the
+    /// transaction: `Ok(Ok(changes))` with the rows added, changed and
+    /// deleted, or the inline back to be shown with the
     /// database's refusal on its row.
     #[allow(clippy::type_complexity)]
     fn save<'a>(
         self: Box<Self>,
         db: &'a dyn Executor,
         parent: &'a P,
-    ) -> BoxFuture<'a, crate::db::Result<Result<Vec<String>, Box<dyn BoundInline<P>>>>>;
+    ) -> BoxFuture<'a, crate::db::Result<Result<Vec<InlineChange>, Box<dyn BoundInline<P>>>>>;
 }
 
 impl<P: Model, C: Model + Default> Inline<P> for TabularInline<C> {
@@ -245,23 +269,27 @@ impl<P: Model, C: Model + Default> BoundInline<P> for Table<P, C> {
         self: Box<Self>,
         db: &'a dyn Executor,
         parent: &'a P,
-    ) -> BoxFuture<'a, crate::db::Result<Result<Vec<String>, Box<dyn BoundInline<P>>>>> {
+    ) -> BoxFuture<'a, crate::db::Result<Result<Vec<InlineChange>, Box<dyn BoundInline<P>>>>> {
         Box::pin(async move {
             let name = C::meta().verbose_name;
             match self.0.save(db, parent).await? {
                 Ok(saved) => {
                     let mut lines = Vec::new();
-                    for (done, rows) in [
-                        ("Added", &saved.created),
-                        ("Changed", &saved.changed),
-                        ("Deleted", &saved.deleted),
+                    for (verb, rows) in [
+                        ("added", &saved.created),
+                        ("changed", &saved.changed),
+                        ("deleted", &saved.deleted),
                     ] {
                         for row in rows {
                             let key = row
                                 .pk()
                                 .map(|pk| super::render::key(&pk.to_value()))
                                 .unwrap_or_default();
-                            lines.push(format!("{done} {name} “{name} object ({key})”."));
+                            lines.push(InlineChange {
+                                verb,
+                                name,
+                                object: format!("{} object ({key})", C::meta().name),
+                            });
                         }
                     }
                     Ok(Ok(lines))

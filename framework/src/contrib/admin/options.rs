@@ -10,7 +10,7 @@ use sea_query::Value;
 
 use super::actions::{self, Action, ActionInfo};
 use super::changelist::ListPage;
-use super::inlines::{Inline, TabularInline};
+use super::inlines::{Inline, InlineChange, TabularInline};
 use super::{AdminSite, render};
 use crate::db::FieldType as _;
 use crate::db::query::LookupOp;
@@ -312,7 +312,7 @@ pub(crate) enum FormOutcome {
         pk: String,
         title: String,
         changed: Vec<String>,
-        inline_changes: Vec<String>,
+        inline_changes: Vec<InlineChange>,
     },
 }
 

@@ -12,10 +12,11 @@ use http::request::Parts;
 
 use super::actions::DELETE_SELECTED;
 use super::changelist::ListPage;
+use super::history::{self, ActionFlag, RecentAction};
 use super::options::{DeleteOutcome, FormOutcome};
-use super::{AdminSite, Registered};
+use super::{AdminSite, Registered, accounts};
 use crate::TemplateResponse;
-use crate::contrib::auth::{StaffRequired, User};
+use crate::contrib::auth::{Denied, StaffRequired, User};
 use crate::contrib::messages::{Level, Messages};
 use crate::db::{Database, Db, ModelMeta};
 use crate::forms::FormData;
@@ -43,6 +44,27 @@ pub(super) fn urls() -> Urls {
             get(delete_form).post(delete_submit),
             "delete",
         )
+        .path(
+            "<app>/<model>/<pk>/history/",
+            get(history::history),
+            "history",
+        )
+        .path(
+            "login/",
+            get(accounts::login_form).post(accounts::login_submit),
+            "login",
+        )
+        .path("logout/", axum::routing::post(accounts::logout), "logout")
+        .path(
+            "password_change/",
+            get(accounts::password_change_form).post(accounts::password_change_submit),
+            "password_change",
+        )
+        .path(
+            "password_change/done/",
+            get(accounts::password_change_done),
+            "password_change_done",
+        )
 }
 
 /// A model on the index: its plural name, its list and (when the user may
@@ -59,6 +81,8 @@ pub(crate) struct IndexPage {
     pub(crate) username: String,
     /// `(app label, [(model name plural, list URL, add URL if allowed)])`.
     pub(crate) apps: Vec<(String, Vec<IndexEntry>)>,
+    /// The member's last actions.
+    pub(crate) recent: Vec<RecentAction>,
 }
 
 /// A model's list page.
@@ -149,10 +173,10 @@ fn registered(site: &AdminSite, app: &str, model: &str) -> crate::Result<Arc<dyn
 /// visitors go to the login page, others get 403), the site, the
 /// database, and the member's permissions, read once per request (one
 /// query however many checks the page makes; none for a superuser).
-struct AdminRequest {
-    user: User,
-    site: Arc<AdminSite>,
-    db: Database,
+pub(super) struct AdminRequest {
+    pub(super) user: User,
+    pub(super) site: Arc<AdminSite>,
+    pub(super) db: Database,
     /// `app.codename`s held; `None` for a superuser, who holds them all.
     perms: Option<BTreeSet<String>>,
 }
@@ -163,7 +187,10 @@ impl<S: Send + Sync> FromRequestParts<S> for AdminRequest {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
         let StaffRequired(user) = StaffRequired::from_request_parts(parts, state)
             .await
-            .map_err(IntoResponse::into_response)?;
+            .map_err(|denied| match denied {
+                Denied::Login(_) => accounts::to_login(parts),
+                denied => denied.into_response(),
+            })?;
         let Service(site) = Service::<AdminSite>::from_request_parts(parts, state)
             .await
             .map_err(IntoResponse::into_response)?;
@@ -190,7 +217,7 @@ impl<S: Send + Sync> FromRequestParts<S> for AdminRequest {
 
 impl AdminRequest {
     /// Whether the member may do `action` on `meta` (`view`, `add`, ...).
-    fn may(&self, meta: &ModelMeta, action: &str) -> bool {
+    pub(super) fn may(&self, meta: &ModelMeta, action: &str) -> bool {
         self.holds(meta, &meta.permission_codename(action))
     }
 
@@ -202,7 +229,7 @@ impl AdminRequest {
     }
 
     /// 403 unless the member may do `action`.
-    fn require(&self, meta: &ModelMeta, action: &str) -> crate::Result<()> {
+    pub(super) fn require(&self, meta: &ModelMeta, action: &str) -> crate::Result<()> {
         if self.may(meta, action) {
             Ok(())
         } else {
@@ -214,7 +241,7 @@ impl AdminRequest {
     }
 
     /// The registered model named in the URL, or 404.
-    fn model(&self, app: &str, model: &str) -> crate::Result<Arc<dyn Registered>> {
+    pub(super) fn model(&self, app: &str, model: &str) -> crate::Result<Arc<dyn Registered>> {
         registered(&self.site, app, model)
     }
 }
@@ -234,10 +261,12 @@ async fn index(admin: AdminRequest) -> crate::Result<IndexPage> {
             None => apps.push((meta.app.to_owned(), vec![entry])),
         }
     }
+    let recent = history::recent_actions(&admin.db, &admin.site, admin.user.key()).await?;
     Ok(IndexPage {
         header: admin.site.header.clone(),
         username: admin.user.username,
         apps,
+        recent,
     })
 }
 
@@ -350,6 +379,9 @@ async fn changelist_action(
         .await?
         .map_err(|bad| crate::Error::bad_request(bad.to_string()))?;
     if confirm && outcome.result.is_ok() {
+        for (key, title) in &outcome.objects {
+            history::log_action(db, admin.user.key(), history::deletion(meta, key, title)).await?;
+        }
         let n = outcome.objects.len();
         say(
             Level::SUCCESS,
@@ -502,6 +534,24 @@ async fn form_view(
             changed,
             inline_changes,
         } => {
+            let action = if pk.is_none() {
+                ActionFlag::Addition
+            } else {
+                ActionFlag::Change
+            };
+            history::log_action(
+                db,
+                admin.user.key(),
+                history::Change {
+                    meta,
+                    pk: &saved_pk,
+                    repr: &title,
+                    action,
+                    changed: &changed,
+                    inlines: &inline_changes,
+                },
+            )
+            .await?;
             let name = meta.verbose_name;
             let done = if pk.is_none() { "added" } else { "changed" };
             let (to, then) = match button {
@@ -521,11 +571,7 @@ async fn form_view(
                 } else {
                     String::new()
                 };
-                let inlines = if inline_changes.is_empty() {
-                    String::new()
-                } else {
-                    format!(" {}", inline_changes.join(" "))
-                };
+                let inlines: String = inline_changes.iter().map(|c| format!(" {c}")).collect();
                 messages.success(format!(
                     "The {name} “{title}” was {done} successfully{fields}.{inlines}{then}"
                 ));
@@ -608,6 +654,8 @@ async fn delete_view(
     };
     let list = list_url(meta);
     if confirm && outcome.result.is_ok() {
+        let title = outcome.objects.first().map_or("", |(_, t)| t.as_str());
+        history::log_action(db, admin.user.key(), history::deletion(meta, pk, title)).await?;
         return Ok(crate::web::found(&list));
     }
     let back = format!("{list}{pk}/change/");

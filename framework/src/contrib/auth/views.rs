@@ -8,7 +8,6 @@ use std::collections::HashMap;
 
 use askama::Template;
 use axum::Form;
-use axum::extract::Query;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::request::Parts;
@@ -16,7 +15,7 @@ use http::{StatusCode, header};
 use serde::Deserialize;
 
 use super::validators::{self, UserAttributes};
-use super::{Auth, CurrentUser, LoginError, LoginRequired, User};
+use super::{Auth, CurrentUser, LoginError, LoginRequired, SafeRedirect, User};
 use crate::TemplateResponse;
 use crate::contrib::sessions::Session;
 use crate::db::{Db, Model};
@@ -96,11 +95,6 @@ pub struct PasswordChangePage {
 #[template(path = "auth/password_change_done.html")]
 pub struct PasswordChangeDonePage {}
 
-#[derive(Debug, Deserialize, Default)]
-struct Next {
-    next: Option<String>,
-}
-
 /// The host the request was made to (checked against `allowed_hosts`
 /// already), for the safe-redirect check.
 fn request_host(parts: &http::HeaderMap, uri: &http::Uri) -> Option<String> {
@@ -109,19 +103,6 @@ fn request_host(parts: &http::HeaderMap, uri: &http::Uri) -> Option<String> {
         .and_then(|h| h.to_str().ok())
         .map(str::to_owned)
         .or_else(|| uri.authority().map(|a| a.as_str().to_owned()))
-}
-
-/// `next` if it stays on this site, else `None`.
-fn safe_next(
-    next: Option<&str>,
-    headers: &http::HeaderMap,
-    uri: &http::Uri,
-    tls: bool,
-) -> Option<String> {
-    let next = next?.trim();
-    let host = request_host(headers, uri)?;
-    crate::web::url_has_allowed_host_and_scheme(next, &[host.as_str()], tls)
-        .then(|| next.to_owned())
 }
 
 /// The request's parts a view needs for redirects.
@@ -141,20 +122,10 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Target {
     }
 }
 
-async fn login_form(
-    Query(query): Query<Next>,
-    target: Target,
-    connection: ConnectionInfo,
-) -> LoginPage {
+async fn login_form(redirect: SafeRedirect) -> LoginPage {
     LoginPage {
         username: String::new(),
-        next: safe_next(
-            query.next.as_deref(),
-            &target.headers,
-            &target.uri,
-            connection.tls,
-        )
-        .unwrap_or_default(),
+        next: redirect.next(None).unwrap_or_default(),
         error: None,
     }
 }
@@ -173,16 +144,10 @@ async fn login_submit(
     db: Db,
     session: Session,
     connection: ConnectionInfo,
-    target: Target,
-    Query(query): Query<Next>,
+    redirect: SafeRedirect,
     Form(form): Form<LoginForm>,
 ) -> crate::Result<Response> {
-    let next = safe_next(
-        form.next.as_deref().or(query.next.as_deref()),
-        &target.headers,
-        &target.uri,
-        connection.tls,
-    );
+    let next = redirect.next(form.next.as_deref());
     let address = connection.peer.map(|p| p.ip());
     let page = |error: &LoginError| LoginPage {
         username: form.username.clone(),
@@ -216,22 +181,15 @@ async fn logout(
     Service(auth): Service<Auth>,
     session: Session,
     CurrentUser(user): CurrentUser,
-    connection: ConnectionInfo,
-    target: Target,
-    Query(query): Query<Next>,
+    redirect: SafeRedirect,
     body: axum::body::Bytes,
 ) -> crate::Result<Response> {
     super::logout(&session, user.as_ref()).await?;
     // A form's `next`, else the query's (the body may also be empty).
     let form: HashMap<String, String> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    let next = form.get("next").cloned().or(query.next);
-    if let Some(to) = safe_next(
-        next.as_deref(),
-        &target.headers,
-        &target.uri,
-        connection.tls,
-    )
-    .or_else(|| auth.settings.logout_redirect_url.clone())
+    if let Some(to) = redirect
+        .next(form.get("next").map(String::as_str))
+        .or_else(|| auth.settings.logout_redirect_url.clone())
     {
         return Ok(crate::web::found(&to));
     }
@@ -243,7 +201,7 @@ fn change_page(user: &User, auth: &Auth) -> PasswordChangePage {
         username: user.username.clone(),
         old_password_errors: Vec::new(),
         new_password_errors: Vec::new(),
-        help_texts: validators::help_texts(&auth.settings.password_validators),
+        help_texts: auth.password_help_texts(),
     }
 }
 
@@ -304,23 +262,20 @@ async fn password_change_submit(
     LoginRequired(mut user): LoginRequired,
     Form(form): Form<PasswordChangeForm>,
 ) -> crate::Result<Response> {
-    let mut page = change_page(&user, &auth);
-    let hasher = &auth.settings.hasher;
-    if !super::hashers::check_password(&form.old_password, &user.password, hasher).matched() {
-        page.old_password_errors
-            .push("Your old password was entered incorrectly. Please enter it again.".to_owned());
-    }
-    page.new_password_errors =
-        check_new_password(&user, &auth, &form.new_password1, &form.new_password2);
-    if !page.old_password_errors.is_empty() || !page.new_password_errors.is_empty() {
+    let errors = auth.check_password_change(
+        &user,
+        &form.old_password,
+        &form.new_password1,
+        &form.new_password2,
+    );
+    if !errors.is_empty() {
+        let mut page = change_page(&user, &auth);
+        page.old_password_errors = errors.old_password;
+        page.new_password_errors = errors.new_password;
         return Ok(page.into_response());
     }
-    user.set_password(&form.new_password1, hasher);
-    User::objects()
-        .filter(User::id.eq(user.key()))
-        .update(&db, [User::password.set(user.password.clone())])
+    auth.change_password(&db, &session, &mut user, &form.new_password1)
         .await?;
-    super::update_session_auth_hash(&session, &user).await?;
     let done = crate::urls::reverse("auth:password_change_done", &[])?;
     Ok(crate::web::found(&done))
 }
