@@ -79,6 +79,26 @@
 //! `list_filter` field (`?published=true`). Anything else gets 400 rather
 //! than being ignored, so that a mistyped filter never shows every row.
 //!
+//! # Big tables
+//!
+//! Django's list counts every matching row and pages with `OFFSET`, so a
+//! list of a million rows is slow on every page and slower deep in. Here,
+//! once the database's own statistics
+//! ([`Database::estimated_rows`](crate::db::Database::estimated_rows):
+//! PostgreSQL's `reltuples`, SQLite's `sqlite_stat1` after `ANALYZE`) put
+//! the table past 100,000 rows:
+//!
+//! - unfiltered, the count is that estimate, shown as "about 1,000,000";
+//! - filtered or searched, the count stops after five pages ("more than
+//!   250 of about 1,000,000"), as a search that reads the table row by row
+//!   would cost a full read to count;
+//! - numbered pages reach 10,000 rows deep, and the last of them links on
+//!   by keyset cursor (`?cursor=`), which costs the same at any depth;
+//! - a search for words anywhere in a field says that it reads every row,
+//!   and that `^` (starts with) and `=` (exact) fields can use an index.
+//!
+//! `bench admin-latency` times it on a million rows (see `BENCHMARKS.md`).
+//!
 //! # Delete confirmation
 //!
 //! The confirmation page shows what the delete will remove, per model,

@@ -82,8 +82,10 @@ const RELATED_CHOICES: u64 = 100;
 /// Past this many rows (the database's own estimate), a list is big: its
 /// count is estimated when unfiltered and bounded when filtered.
 pub(crate) const BIG_TABLE: u64 = 100_000;
-/// A big list's filtered count stops here ("more than 1,000").
-const COUNT_BOUND: u64 = 1_000;
+/// A big list's filtered count stops after this many pages ("more than
+/// 250" at 50 a page): counting every match of a search that reads the
+/// table row by row would cost what reading them all does.
+const COUNT_PAGES: u64 = 5;
 /// Numbered pages of a big list reach this many rows deep; past them
 /// the list goes on by keyset cursor, which costs the same at any depth.
 const OFFSET_ROWS: u64 = 10_000;
@@ -384,7 +386,7 @@ impl<M: Model + Default> ModelAdmin<M> {
 
     /// The rows matching, as the page says it: exact on a small table;
     /// on a big one, the database's estimate unfiltered, and a count that
-    /// stops at [`COUNT_BOUND`] filtered. `(count text, matching rows as
+    /// stops after [`COUNT_PAGES`] pages filtered. `(count text, matching rows as
     /// far as known, exact)`.
     async fn count(
         &self,
@@ -411,17 +413,18 @@ impl<M: Model + Default> ModelAdmin<M> {
                         false,
                     ));
                 }
-                let n = count(query.qs.clone().unordered().limit(COUNT_BOUND + 1)).await?;
-                let text = if n > COUNT_BOUND {
+                let bound = (self.per_page * COUNT_PAGES).max(100);
+                let n = count(query.qs.clone().unordered().limit(bound + 1)).await?;
+                let text = if n > bound {
                     format!(
                         "more than {} of about {}",
-                        thousands(COUNT_BOUND),
+                        thousands(bound),
                         thousands(total)
                     )
                 } else {
                     format!("{} of about {}", thousands(n), thousands(total))
                 };
-                Ok((format!("{text} {}", plural(total)), n, n <= COUNT_BOUND))
+                Ok((format!("{text} {}", plural(total)), n, n <= bound))
             }
             _ => {
                 let n = count(query.qs.clone().unordered()).await?;
