@@ -56,6 +56,9 @@ struct Inner {
     /// so that a leave and a join of one group cannot reorder their
     /// UNSUBSCRIBE and SUBSCRIBE.
     membership: tokio::sync::Mutex<()>,
+    /// Probes waiting to come back (see [`Inner::subscribe`]).
+    probes: std::sync::Mutex<std::collections::HashMap<u64, tokio::sync::oneshot::Sender<()>>>,
+    next_probe: std::sync::atomic::AtomicU64,
 }
 
 /// What travels through Redis.
@@ -66,7 +69,12 @@ struct Wire {
     to: Option<String>,
     /// When it was sent: milliseconds since the Unix epoch.
     sent: u64,
-    event: Event,
+    /// The event; none in a probe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    event: Option<Event>,
+    /// A subscription probe: `<process>-<n>`, for that process only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    probe: Option<String>,
 }
 
 fn now_ms() -> u64 {
@@ -124,8 +132,25 @@ impl RedisChannelLayer {
                 }
             });
         }
-        // Subscribes again to every topic after a reconnect.
-        let _resubscribe = subscriber.manage_subscriptions();
+        // Subscribes again to every topic after a reconnect. (Not fred's
+        // `manage_subscriptions`: on the first connect it sends a
+        // SUBSCRIBE without channels, which Redis refuses.)
+        let mut reconnects = subscriber.reconnect_rx();
+        let resubscriber = subscriber.clone();
+        tokio::spawn(async move {
+            while reconnects.recv().await.is_ok() {
+                let topics: Vec<fred::types::Key> = resubscriber
+                    .tracked_channels()
+                    .into_iter()
+                    .map(Into::into)
+                    .collect();
+                if !topics.is_empty()
+                    && let Err(e) = resubscriber.subscribe(topics).await
+                {
+                    tracing::error!(target: "manouche::channels", "subscribing again after a Redis reconnect failed: {e}");
+                }
+            }
+        });
         let process = process_id();
         let hub = Hub::new(limits, &process);
         let inner = Arc::new(Inner {
@@ -136,6 +161,8 @@ impl RedisChannelLayer {
             process,
             ready: tokio::sync::OnceCell::new(),
             membership: tokio::sync::Mutex::new(()),
+            probes: std::sync::Mutex::new(std::collections::HashMap::new()),
+            next_probe: std::sync::atomic::AtomicU64::new(0),
         });
         spawn_dispatcher(&inner);
         let weak = Arc::downgrade(&inner);
@@ -179,6 +206,20 @@ impl RedisChannelLayer {
     }
 }
 
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The connections would outlive the layer otherwise (fred's
+        // clients run on their own tasks).
+        let (publisher, subscriber) = (self.publisher.clone(), self.subscriber.clone());
+        if tokio::runtime::Handle::try_current().is_ok() {
+            tokio::spawn(async move {
+                let _ = subscriber.quit().await;
+                let _ = publisher.quit().await;
+            });
+        }
+    }
+}
+
 impl Inner {
     fn process_topic(&self, process: &str) -> String {
         format!("{}:process:{process}", self.prefix)
@@ -197,13 +238,55 @@ impl Inner {
                         LayerError::Redis("cannot connect to Redis within 5 seconds".to_owned())
                     })?
                     .map_err(|e| redis_error(&e))?;
-                self.subscriber
-                    .subscribe(self.process_topic(&self.process))
-                    .await
-                    .map_err(|e| redis_error(&e))
+                self.subscribe(self.process_topic(&self.process)).await
             })
             .await
             .copied()
+    }
+
+    /// Subscribes to `topic` and returns once Redis delivers its messages
+    /// here. fred answers a SUBSCRIBE as soon as it is queued on the
+    /// connection, before Redis has seen it, so a message published right
+    /// after could be missed: a probe published on the topic (again every
+    /// 50 ms) proves the subscription live when it comes back.
+    async fn subscribe(&self, topic: String) -> Result<(), LayerError> {
+        use std::sync::atomic::Ordering;
+        self.subscriber
+            .subscribe(topic.clone())
+            .await
+            .map_err(|e| redis_error(&e))?;
+        let n = self.next_probe.fetch_add(1, Ordering::Relaxed);
+        let (tx, mut rx) = tokio::sync::oneshot::channel();
+        self.probes
+            .lock()
+            .expect("the probe map is never poisoned")
+            .insert(n, tx);
+        let probe = Wire {
+            to: None,
+            sent: now_ms(),
+            event: None,
+            probe: Some(format!("{}-{n}", self.process)),
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        let confirmed = loop {
+            if let Err(e) = self.publish(topic.clone(), &probe).await {
+                break Err(e);
+            }
+            tokio::select! {
+                _ = &mut rx => break Ok(()),
+                () = tokio::time::sleep(Duration::from_millis(50)) => {}
+            }
+            if tokio::time::Instant::now() > deadline {
+                break Err(LayerError::Redis(format!(
+                    "the subscription to {topic} was not confirmed within 5 seconds"
+                )));
+            }
+        };
+        self.probes
+            .lock()
+            .expect("the probe map is never poisoned")
+            .remove(&n);
+        confirmed
     }
 
     async fn publish(&self, topic: String, wire: &Wire) -> Result<(), LayerError> {
@@ -225,15 +308,31 @@ impl Inner {
                 return;
             }
         };
+        if let Some(probe) = wire.probe {
+            if let Some(n) = probe
+                .strip_prefix(self.process.as_str())
+                .and_then(|rest| rest.strip_prefix('-'))
+                .and_then(|n| n.parse::<u64>().ok())
+                && let Some(tx) = self
+                    .probes
+                    .lock()
+                    .expect("the probe map is never poisoned")
+                    .remove(&n)
+            {
+                let _ = tx.send(());
+            }
+            return;
+        }
+        let Some(event) = wire.event else { return };
         let age = Duration::from_millis(now_ms().saturating_sub(wire.sent));
         let expires = self.hub.expires(age);
         if let Some(group) = topic
             .strip_prefix(&self.prefix)
             .and_then(|t| t.strip_prefix(":group:"))
         {
-            self.hub.group_deliver(group, &wire.event, expires);
+            self.hub.group_deliver(group, &event, expires);
         } else if let Some(to) = wire.to {
-            self.hub.deliver(&to, wire.event, expires);
+            self.hub.deliver(&to, event, expires);
         }
     }
 }
@@ -289,7 +388,8 @@ impl ChannelLayer for RedisChannelLayer {
         let wire = Wire {
             to: Some(channel.to_owned()),
             sent: now_ms(),
-            event,
+            event: Some(event),
+            probe: None,
         };
         inner.publish(inner.process_topic(process), &wire).await
     }
@@ -305,10 +405,9 @@ impl ChannelLayer for RedisChannelLayer {
         }
         let _guard = inner.membership.lock().await;
         if inner.hub.group_add(group, channel)? == Membership::First {
-            let subscribed = inner.subscriber.subscribe(inner.group_topic(group)).await;
-            if let Err(e) = subscribed {
+            if let Err(e) = inner.subscribe(inner.group_topic(group)).await {
                 inner.hub.group_discard(group, channel);
-                return Err(redis_error(&e));
+                return Err(e);
             }
         }
         Ok(())
@@ -334,7 +433,8 @@ impl ChannelLayer for RedisChannelLayer {
         let wire = Wire {
             to: None,
             sent: now_ms(),
-            event,
+            event: Some(event),
+            probe: None,
         };
         self.inner
             .publish(self.inner.group_topic(group), &wire)
