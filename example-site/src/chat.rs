@@ -159,7 +159,11 @@ impl Consumer for ChatConsumer {
         socket.group_send(&self.group, event).await
     }
 
-    async fn event(&mut self, socket: &Socket, event: Event) -> std::result::Result<(), ConsumerError> {
+    async fn event(
+        &mut self,
+        socket: &Socket,
+        event: Event,
+    ) -> std::result::Result<(), ConsumerError> {
         match event.parse::<ChatMessage>()? {
             Some(chat) => socket.send_json(&chat).await,
             None => Err(ConsumerError::NoHandler(event.kind().to_owned())),

@@ -389,6 +389,17 @@ impl<C: Consumer> Connection<C> {
                 () = async { match deadline { Some(d) => tokio::time::sleep_until(d.into()).await, None => std::future::pending().await } } => {
                     break closing.map_or(close_code::ABNORMAL, |(code, _)| code);
                 }
+                // Events before the client's frames: a client that sends
+                // fast must not starve its own deliveries (its channel
+                // would overflow); its frames wait in the socket instead.
+                event = receiver.recv(), if closing.is_none() => {
+                    let Some(event) = event else { continue };
+                    let handled = AssertUnwindSafe(consumer.event(&socket, event)).catch_unwind().await;
+                    if let Some(code) = failed(handled, &socket, "event") {
+                        let _ = control.try_send(Control::Close(code, "consumer error".to_owned()));
+                        closing = Some((code, Instant::now()));
+                    }
+                }
                 frame = stream.next() => match frame {
                     None => break closing.map_or(close_code::ABNORMAL, |(code, _)| code),
                     Some(Err(e)) => {
@@ -427,14 +438,6 @@ impl<C: Consumer> Connection<C> {
                         }
                     }
                 },
-                event = receiver.recv(), if closing.is_none() => {
-                    let Some(event) = event else { continue };
-                    let handled = AssertUnwindSafe(consumer.event(&socket, event)).catch_unwind().await;
-                    if let Some(code) = failed(handled, &socket, "event") {
-                        let _ = control.try_send(Control::Close(code, "consumer error".to_owned()));
-                        closing = Some((code, Instant::now()));
-                    }
-                }
                 _ = ping.tick() => {
                     if last_seen.elapsed() > settings.ping_interval + settings.ping_timeout {
                         tracing::debug!(target: "manouche::channels", path = %socket.scope().path, "no answer to pings: dropping the connection");
