@@ -38,11 +38,11 @@ fn chat(n: u32) -> Event {
 }
 
 fn limits(capacity: usize, expiry_ms: u64, group_expiry_ms: u64) -> LayerLimits {
-    let mut limits = LayerLimits::default();
-    limits.capacity = capacity;
-    limits.expiry = Duration::from_millis(expiry_ms);
-    limits.group_expiry = Duration::from_millis(group_expiry_ms);
-    limits
+    LayerLimits {
+        capacity,
+        expiry: Duration::from_millis(expiry_ms),
+        group_expiry: Duration::from_millis(group_expiry_ms),
+    }
 }
 
 /// A unique prefix per test, so that tests sharing one Redis do not hear
@@ -51,13 +51,14 @@ fn prefix(test: &str) -> String {
     format!("t{}-{test}", std::process::id())
 }
 
+/// A layer under test: its name, the layer that sends, the layer whose
+/// channels receive.
+type Pair = (&'static str, Arc<dyn ChannelLayer>, Arc<dyn ChannelLayer>);
+
 /// The layers to test: memory always, Redis (two instances on one server,
 /// standing for two processes) when `REDIS_URL` is set. Each item is the
 /// layer that sends and the layer whose channels receive.
-fn layers(
-    test: &str,
-    limits: LayerLimits,
-) -> Vec<(&'static str, Arc<dyn ChannelLayer>, Arc<dyn ChannelLayer>)> {
+fn layers(test: &str, limits: LayerLimits) -> Vec<Pair> {
     let memory: Arc<dyn ChannelLayer> = Arc::new(InMemoryChannelLayer::new(limits));
     let mut all = vec![("memory", Arc::clone(&memory), memory)];
     match std::env::var("REDIS_URL") {

@@ -404,11 +404,11 @@ impl ChannelLayer for RedisChannelLayer {
             )));
         }
         let _guard = inner.membership.lock().await;
-        if inner.hub.group_add(group, channel)? == Membership::First {
-            if let Err(e) = inner.subscribe(inner.group_topic(group)).await {
-                inner.hub.group_discard(group, channel);
-                return Err(e);
-            }
+        if inner.hub.group_add(group, channel)? == Membership::First
+            && let Err(e) = inner.subscribe(inner.group_topic(group)).await
+        {
+            inner.hub.group_discard(group, channel);
+            return Err(e);
         }
         Ok(())
     }
