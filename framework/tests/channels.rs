@@ -436,6 +436,8 @@ impl Consumer for Room {
         match room.as_str() {
             "closed" => return Ok(Connect::reject()),
             "full" => return Ok(Connect::close(4000, "room is full")),
+            // A code no endpoint may send: logged, sent as 1011.
+            "odd" => return Ok(Connect::close(1005, "no status")),
             _ => {}
         }
         self.group = format!("room-{room}");
@@ -607,6 +609,8 @@ async fn connect_accepts_with_a_subprotocol_refuses_or_closes_with_a_code() {
     }
     let (mut full, _) = connect(addr, "/ws/room/full/", &[]).await.unwrap();
     assert_eq!(close_code(&mut full).await, Some(4000));
+    let (mut odd, _) = connect(addr, "/ws/room/odd/", &[]).await.unwrap();
+    assert_eq!(close_code(&mut odd).await, Some(1011));
     // A plain GET on a websocket route is told to upgrade.
     let response = reqwest_like_get(addr, "/ws/room/lobby/").await;
     assert!(

@@ -96,7 +96,7 @@
 //!
 //! **The server side**: the `Origin` of a handshake must be the site's
 //! own, a host of `allowed_hosts` or one of `csrf.trusted_origins`
-//! ([`OriginCheck`](crate::csrf::OriginCheck); off with `check_origin =
+//! ([`csrf::OriginCheck`](crate::csrf::OriginCheck); off with `check_origin =
 //! false`), else 403; a handshake without `Origin` (no browser sends
 //! none) is accepted unless `require_origin`. The server pings every
 //! `ping_interval` and drops a peer silent for `ping_interval +

@@ -123,7 +123,8 @@ pub enum Connect {
     /// Open the socket and close it at once with this code and reason,
     /// for a client that should learn why.
     Close {
-        /// The close code (4000–4999 for the application's own).
+        /// The close code (4000–4999 for the application's own; one that
+        /// cannot be sent, such as 1005, is logged and sent as 1011).
         code: u16,
         /// The reason (at most 123 bytes are sent).
         reason: String,

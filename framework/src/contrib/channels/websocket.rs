@@ -286,7 +286,20 @@ impl Drop for OpenGauge {
     }
 }
 
+/// Whether `code` may be sent in a close frame (RFC 6455 7.4: not 1004 to
+/// 1006 nor 1015, which mean things no endpoint sends, and within the
+/// defined or registrable ranges).
+fn sendable(code: u16) -> bool {
+    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
+}
+
 fn close_frame(code: u16, reason: &str) -> Message {
+    let code = if sendable(code) {
+        code
+    } else {
+        tracing::error!(target: "manouche::channels", "close code {code} cannot be sent (use 1000-1003, 1007-1014 or 3000-4999): closing with 1011");
+        close_code::INTERNAL
+    };
     // A close frame's payload is at most 125 bytes: the code and 123 of
     // reason, cut on a character boundary.
     let mut end = reason.len().min(123);
