@@ -686,3 +686,69 @@ async fn a_message_over_the_limit_closes_with_1009() {
     client.send(tungstenite::Message::text(big)).await.unwrap();
     assert_eq!(close_code(&mut client).await, Some(1009));
 }
+
+#[tokio::test]
+async fn the_server_pings_and_drops_a_silent_peer() {
+    let addr = serve(chat_project(
+        "ping_interval = \"100ms\"\nping_timeout = \"200ms\"",
+    ))
+    .await;
+    let (mut alive, _) = connect(addr, "/ws/room/lobby/", &[]).await.unwrap();
+    let (mut silent, _) = connect(addr, "/ws/room/lobby/", &[]).await.unwrap();
+    // A client that reads answers the pings (tungstenite does it as it
+    // reads) and stays.
+    let mut pings = 0;
+    let until = Instant::now() + Duration::from_millis(1_000);
+    while Instant::now() < until {
+        if let Ok(Some(Ok(tungstenite::Message::Ping(_)))) =
+            tokio::time::timeout(Duration::from_millis(50), alive.next()).await
+        {
+            pings += 1;
+        }
+    }
+    assert!(pings >= 3, "{pings} pings in a second");
+    alive
+        .send(tungstenite::Message::text(r#"{"message": "still on"}"#))
+        .await
+        .unwrap();
+    assert_eq!(next_text(&mut alive).await, r#"{"message":"still on"}"#);
+    // The one that read nothing for a second was dropped: what it finds
+    // now ends without a close frame (none can be sent to a dead peer).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    let dropped = loop {
+        match tokio::time::timeout_at(deadline, silent.next()).await {
+            // Pings queued before the server gave up.
+            Ok(Some(Ok(tungstenite::Message::Ping(_)))) => {}
+            Ok(Some(Ok(tungstenite::Message::Close(_)) | Err(_)) | None) => break true,
+            Ok(Some(Ok(other))) => panic!("unexpected {other:?}"),
+            Err(_) => break false,
+        }
+    };
+    assert!(dropped, "the silent client is still connected");
+    // Its group membership went with it: the room's sends reach the live
+    // one only, and nothing fails.
+    alive
+        .send(tungstenite::Message::text(r#"{"message": "alone"}"#))
+        .await
+        .unwrap();
+    assert_eq!(next_text(&mut alive).await, r#"{"message":"alone"}"#);
+}
+
+#[tokio::test]
+async fn the_handshake_goes_through_the_host_check_and_head_limits() {
+    let addr = serve(chat_project("")).await;
+    match connect(addr, "/ws/room/lobby/", &[("host", "evil.example")]).await {
+        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 400),
+        other => panic!("a foreign Host got in: {other:?}"),
+    }
+    let huge = "x".repeat(20_000);
+    match connect(addr, "/ws/room/lobby/", &[("x-padding", &huge)]).await {
+        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 431),
+        other => panic!("an oversize head got in: {other:?}"),
+    }
+    // An unknown websocket path is a 404 like any other.
+    match connect(addr, "/ws/nowhere/", &[]).await {
+        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 404),
+        other => panic!("expected 404, got {other:?}"),
+    }
+}

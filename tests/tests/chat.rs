@@ -5,7 +5,8 @@
 //! with 1009; a client that stops reading does not delay the others;
 //! SIGTERM closes the sockets with 1001 and exits 0; two processes share
 //! rooms through the Redis layer (when `REDIS_URL` is set), also after
-//! one of them restarts.
+//! one of them restarts; open sockets hold their place under
+//! `server.max_connections`.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -429,4 +430,35 @@ async fn two_processes_share_rooms_through_redis_also_after_a_restart() {
     say(&mut on_a, "after the restart").await;
     assert_eq!(heard(&mut on_b).await["message"], "after the restart");
     assert_eq!(heard(&mut on_a).await["message"], "after the restart");
+}
+
+#[tokio::test]
+async fn open_sockets_count_against_the_connection_cap() {
+    let server = Server::serve(&[("MANOUCHE_MAX_CONNECTIONS", "2")]);
+    let mut a = join(&server, "lobby").await;
+    let b = join(&server, "lobby").await;
+    // Both places are taken by the sockets (after their upgrade): a third
+    // connection waits in the listen queue.
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_millis(1_500))
+        .build()
+        .unwrap();
+    assert!(
+        http.get(server.url("/")).send().await.is_err(),
+        "a third connection was served while two sockets were open"
+    );
+    // One socket closes: its place frees and the waiting connection is served.
+    a.close(None).await.unwrap();
+    assert_eq!(closed_with(&mut a).await, None);
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let served = http
+        .get(server.url("/"))
+        .send()
+        .await
+        .expect("served once a place freed");
+    assert_eq!(served.status(), 200);
+    drop(b);
 }
