@@ -16,6 +16,9 @@
 //! a group send costs one command instead of one per member, nothing is
 //! left in Redis when a process dies, and delivery is at most once and
 //! in order per sender, which is what the in-memory layer promises too.
+//! An event's age, for `expiry`, counts from the sending process's clock:
+//! keep the servers' clocks in sync (NTP), as for any shared expiry.
+//!
 //! The price: an event published while a process is disconnected from
 //! Redis is lost for it (fred reconnects and subscribes again to every
 //! topic by itself), and a process can add to a group only its own
