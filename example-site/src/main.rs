@@ -2,6 +2,7 @@
 //! a user's project would be. Run it with `cargo manage runserver`.
 
 mod blog;
+mod chat;
 mod nav;
 mod views;
 
@@ -27,6 +28,8 @@ fn site(project: Project) -> Project {
         .app(manouche::contrib::messages::app())
         .app(blog::app())
         .app(blog::admin().app())
+        .app(manouche::contrib::channels::app())
+        .app(chat::app())
         .error_page(StatusCode::NOT_FOUND, views::not_found)
         .error_page(StatusCode::FORBIDDEN, views::forbidden)
 }

@@ -16,10 +16,12 @@
 //! | app | what it brings |
 //! |---|---|
 //! | [`admin`] | the generated admin: list, search, filters, sort, pages, add, change and delete pages behind the staff login and permissions |
+//! | [`channels`] | websocket consumers routed next to the views, groups, and a channel layer in memory or on Redis |
 //! | [`staticfiles`] | static files served from memory at nginx speed, `static_url` in templates, `manage collectstatic`, checks |
 
 pub mod admin;
 pub mod auth;
+pub mod channels;
 pub mod messages;
 pub mod sessions;
 pub mod staticfiles;

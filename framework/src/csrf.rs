@@ -113,6 +113,77 @@ use crate::urls::{Mount, View};
 pub(crate) use layer::CsrfLayer;
 pub(crate) use origin::TrustedOrigins;
 
+/// Whether a request's `Origin` is one of the site's: its own origin
+/// (scheme, host and port), a host of `allowed_hosts` (any scheme or port,
+/// as Channels' `AllowedHostsOriginValidator`), or one of
+/// `csrf.trusted_origins`. The CSRF check uses the same rules for unsafe
+/// requests; the websocket handshake of
+/// [`contrib::channels`](crate::contrib::channels) uses this (a browser
+/// sends `Origin` on every websocket handshake, and the same-origin policy
+/// does not apply to websockets, so that is the only defence against
+/// cross-site websocket hijacking).
+///
+/// ```
+/// use manouche::csrf::OriginCheck;
+/// use manouche::Settings;
+///
+/// let mut settings = Settings::default();
+/// settings.allowed_hosts = vec!["example.com".into()];
+/// let check = OriginCheck::new(&settings);
+/// assert!(check.check("https://example.com", Some("example.com"), true).is_ok());
+/// assert!(check.check("http://example.com:8080", Some("example.com"), true).is_ok());
+/// assert!(check.check("https://evil.example", Some("example.com"), true).is_err());
+/// assert!(check.check("null", Some("example.com"), true).is_err());
+/// ```
+#[derive(Debug, Clone)]
+pub struct OriginCheck {
+    allowed_hosts: crate::middleware::hosts::AllowedHosts,
+    trusted: TrustedOrigins,
+}
+
+impl OriginCheck {
+    /// The check for a site with these settings (`allowed_hosts`, `debug`,
+    /// `csrf.trusted_origins`).
+    #[must_use]
+    pub fn new(settings: &crate::Settings) -> Self {
+        Self {
+            allowed_hosts: crate::middleware::hosts::AllowedHosts::new(
+                &settings.allowed_hosts,
+                settings.debug,
+            ),
+            trusted: TrustedOrigins::new(&settings.csrf.trusted_origins),
+        }
+    }
+
+    /// `Ok` when `origin` (the header's value) is one of the site's, for a
+    /// request to `host` (its `Host`, which passed the host check) over
+    /// TLS or not; else the reason, for the log.
+    ///
+    /// # Errors
+    /// The origin is not the site's.
+    pub fn check(&self, origin: &str, host: Option<&str>, secure: bool) -> Result<(), String> {
+        let site = origin::Site {
+            host,
+            secure,
+            cookie_domain: None,
+        };
+        if origin::origin_verified(origin, site, &self.trusted) {
+            return Ok(());
+        }
+        if let Ok(url) = origin::split_url(origin)
+            && matches!(url.scheme.as_str(), "http" | "https")
+            && !url.netloc.contains('@')
+            && self.allowed_hosts.allows(&url.netloc)
+        {
+            return Ok(());
+        }
+        Err(format!(
+            "Origin {} is neither this site's, an allowed host, nor in csrf.trusted_origins",
+            crate::middleware::hosts::shorten(origin)
+        ))
+    }
+}
+
 /// The form field that carries the token (Django's name, so that forms
 /// move between the two unchanged).
 pub const FIELD_NAME: &str = "csrfmiddlewaretoken";

@@ -73,6 +73,9 @@ pub use project::{Project, Site};
 pub use settings::Settings;
 
 // The crates of the public API, so that an app crate uses the same versions.
+/// `#[manouche::async_trait]`, for the traits apps implement with async
+/// methods (websocket consumers, channel layers, session stores).
+pub use async_trait::async_trait;
 pub use axum;
 pub use clap;
 pub use http;

@@ -11,6 +11,9 @@
 //! | `manouche_db_pool_connections` | gauge | `state` (`in_use`, `idle`) |
 //! | `manouche_static_bytes_total` | counter | |
 //! | `manouche_client_errors_total` | counter | `kind`: `head_too_large`, `malformed` (HTTP/1 heads the parser refused), `http2_too_many_resets` (rapid reset), `http2_protocol` |
+//! | `manouche_websockets_open` | gauge | (websockets also count in `manouche_open_connections`) |
+//! | `manouche_websockets_total` | counter | |
+//! | `manouche_channel_layer_dropped_total` | counter | `reason`: `full` (a channel's queue), `expired`, `lagged` (the Redis layer fell behind) |
 //!
 //! The address should not be public: put it on loopback or a private
 //! interface.

@@ -386,6 +386,9 @@ pub struct SiteService {
     routes: Routes,
     pipeline: Arc<Pipeline>,
     connection: ConnectionInfo,
+    /// The server's bookkeeping of this connection (none in the test
+    /// client), for [`ConnectionHold`](crate::server::ConnectionHold).
+    slot: Option<Arc<crate::server::Slot>>,
 }
 
 impl SiteService {
@@ -394,6 +397,15 @@ impl SiteService {
             routes,
             pipeline,
             connection: ConnectionInfo::default(),
+            slot: None,
+        }
+    }
+
+    /// The same service for the connection owning `slot`.
+    pub(crate) fn with_slot(&self, slot: Arc<crate::server::Slot>) -> Self {
+        Self {
+            slot: Some(slot),
+            ..self.clone()
         }
     }
 
@@ -480,6 +492,7 @@ impl SiteService {
             site: Arc::clone(&pipeline.site),
             request_id: seen.request_id.clone(),
             connection: self.connection,
+            slot: self.slot.clone(),
         };
         let handler = crate::request::scope(context, views.call(req));
         PipelineFuture::Running {
@@ -909,6 +922,7 @@ fn error_page(pipeline: &Pipeline, mut response: Response, seen: &Seen) -> Respo
         site: Arc::clone(&pipeline.site),
         request_id: seen.request_id.clone(),
         connection: seen.connection,
+        slot: None,
     };
     let page = crate::request::sync_scope(context, || {
         pipeline

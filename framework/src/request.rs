@@ -142,6 +142,9 @@ pub(crate) struct RequestContext {
     pub(crate) site: Arc<SiteState>,
     pub(crate) request_id: RequestId,
     pub(crate) connection: ConnectionInfo,
+    /// The server's bookkeeping of the connection, for
+    /// [`ConnectionHold`](crate::server::ConnectionHold).
+    pub(crate) slot: Option<Arc<crate::server::Slot>>,
 }
 
 tokio::task_local! {
@@ -165,6 +168,53 @@ pub(crate) fn sync_scope<R>(context: RequestContext, f: impl FnOnce() -> R) -> R
 /// Calls `f` with the current request's context, if there is one.
 pub(crate) fn with_context<T>(f: impl FnOnce(&RequestContext) -> T) -> Option<T> {
     CONTEXT.try_with(f).ok()
+}
+
+/// The current request's context, carried into work that goes on after
+/// the response (a websocket after its upgrade), so that
+/// [`current_service`], `reverse` and the template helpers still work
+/// there. Take it inside the request with [`Detached::current`], then run
+/// the later work with [`Detached::scope`].
+///
+/// ```
+/// use manouche::request::Detached;
+///
+/// // Outside a request there is nothing to carry.
+/// assert!(Detached::current().is_none());
+/// ```
+#[derive(Debug, Clone)]
+pub struct Detached(RequestContext);
+
+impl Detached {
+    /// The context of the request being served, if any.
+    #[must_use]
+    pub fn current() -> Option<Self> {
+        with_context(|c| {
+            Self(RequestContext {
+                // The hold on the connection is taken explicitly
+                // (`ConnectionHold`), not by carrying the context.
+                slot: None,
+                ..c.clone()
+            })
+        })
+    }
+
+    /// Runs `fut` with this context as the current request's.
+    pub fn scope<F: Future>(self, fut: F) -> impl Future<Output = F::Output> {
+        CONTEXT.scope(self.0, fut)
+    }
+
+    /// The request id of the request this was taken from.
+    #[must_use]
+    pub fn request_id(&self) -> &RequestId {
+        &self.0.request_id
+    }
+
+    /// The connection of the request this was taken from.
+    #[must_use]
+    pub fn connection(&self) -> ConnectionInfo {
+        self.0.connection
+    }
 }
 
 /// The project service of type `T` of the project serving the current

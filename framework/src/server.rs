@@ -26,11 +26,15 @@
 //!   logged, rate-limited per client address, HTTP/2 ones are not;
 //! - graceful shutdown on SIGTERM or SIGINT: stop accepting, let in-flight
 //!   requests finish within the drain timeout, exit 0. A second signal stops
-//!   at once.
+//!   at once;
+//! - upgraded connections (websockets) keep their place under the
+//!   connection cap and in the open-connections count, and the drain tells
+//!   them to close and waits for them ([`ConnectionHold`]).
 //!
 //! Projects reach it through `manage serve --bind ADDR` and
 //! `manage runserver`; `serve` is the function underneath.
 
+mod hold;
 mod listener;
 #[cfg(feature = "tls")]
 mod tls;
@@ -45,6 +49,8 @@ use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Semaphore;
 
+pub use hold::ConnectionHold;
+pub(crate) use hold::Slot;
 pub use listener::Bind;
 pub(crate) use listener::inherited_sockets;
 use listener::{Connection, Listener};
@@ -134,6 +140,7 @@ pub(crate) async fn serve(
     let warnings = Arc::new(Throttle::default());
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(settings.max_connections));
+    let mut holds = hold::Holds::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -156,34 +163,35 @@ pub(crate) async fn serve(
                 continue;
             }
         };
-        let app = app.clone();
+        // The slot holds the permit and the count; an upgraded connection
+        // keeps it after hyper lets go of the connection.
+        let slot = Arc::new(holds.slot(&stats, permit));
+        let app = app.with_slot(Arc::clone(&slot));
         let watcher = graceful.watcher();
         let builder = Arc::clone(&builder);
-        let stats = Arc::clone(&stats);
         let acceptor = acceptor.clone();
         let warnings = Arc::clone(&warnings);
         tokio::spawn(async move {
-            stats.open_connections.fetch_add(1, Ordering::Relaxed);
             let served = Served {
                 builder: &builder,
                 watcher,
                 warnings: &warnings,
             };
             acceptor.serve(connection, app, served).await;
-            stats.open_connections.fetch_sub(1, Ordering::Relaxed);
-            drop(permit);
+            drop(slot);
         });
     }
 
     drop(listener);
-    let open = graceful.count();
+    holds.start_drain();
+    let open = stats.open_connections();
     tracing::info!(
         target: "manouche::server",
         "shutting down: no longer accepting; waiting for {open} open connection(s) (up to {:?})",
         settings.drain_timeout
     );
     tokio::select! {
-        () = graceful.shutdown() => {
+        () = async { graceful.shutdown().await; holds.all_released().await } => {
             tracing::info!(target: "manouche::server", "all connections closed; bye");
         }
         () = tokio::time::sleep(settings.drain_timeout) => {

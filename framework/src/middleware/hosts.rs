@@ -96,6 +96,12 @@ impl AllowedHosts {
         }
     }
 
+    /// Whether `raw` (`host` or `host:port`, as an `Origin` names it) is
+    /// an allowed host.
+    pub(crate) fn allows(&self, raw: &str) -> bool {
+        split_host(raw).is_some_and(|host| self.patterns.iter().any(|p| p.matches(host)))
+    }
+
     /// `Ok` when the request's host is allowed, else why not. Also refused
     /// (RFC 9112 and 9113): more than one `Host` header, an HTTP/2
     /// `:authority` that a `host` header contradicts, a request target in

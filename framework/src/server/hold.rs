@@ -1,0 +1,139 @@
+//! Connections that outlive their HTTP exchange.
+//!
+//! A websocket (or any protocol reached with `Upgrade`) leaves hyper's
+//! hands with the `101 Switching Protocols` response: hyper's connection
+//! future ends there, and with it the accept loop's bookkeeping would end
+//! too (the connection-cap permit, the open-connections count, the drain
+//! on shutdown). Each accepted connection therefore has one [`Slot`] that
+//! owns that bookkeeping, shared between the connection task and, through
+//! [`ConnectionHold::current`], whatever serves the upgraded stream: the
+//! slot is released when the last of them lets go.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
+
+use super::ServerStats;
+
+/// One accepted connection's share of the server: its permit under
+/// `server.max_connections`, its place in the open-connections count, and
+/// a sender whose drop tells the drain that it is gone.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    stats: Arc<ServerStats>,
+    shutdown: watch::Receiver<bool>,
+    _permit: OwnedSemaphorePermit,
+    _alive: mpsc::Sender<()>,
+}
+
+impl Slot {
+    pub(crate) fn new(
+        stats: Arc<ServerStats>,
+        permit: OwnedSemaphorePermit,
+        shutdown: watch::Receiver<bool>,
+        alive: mpsc::Sender<()>,
+    ) -> Self {
+        stats.open_connections.fetch_add(1, Ordering::Relaxed);
+        Self {
+            stats,
+            shutdown,
+            _permit: permit,
+            _alive: alive,
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.stats.open_connections.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// What the server's accept loop keeps to drain held connections: the
+/// shutdown flag it raises, and the receiver that ends when every slot is
+/// gone.
+#[derive(Debug)]
+pub(crate) struct Holds {
+    shutdown: watch::Sender<bool>,
+    alive: Option<mpsc::Sender<()>>,
+    gone: mpsc::Receiver<()>,
+}
+
+impl Holds {
+    pub(crate) fn new() -> Self {
+        let (shutdown, _) = watch::channel(false);
+        let (alive, gone) = mpsc::channel(1);
+        Self {
+            shutdown,
+            alive: Some(alive),
+            gone,
+        }
+    }
+
+    /// The slot of a connection just accepted.
+    pub(crate) fn slot(&self, stats: &Arc<ServerStats>, permit: OwnedSemaphorePermit) -> Slot {
+        Slot::new(
+            Arc::clone(stats),
+            permit,
+            self.shutdown.subscribe(),
+            self.alive.clone().expect("slots are made before the drain"),
+        )
+    }
+
+    /// Tells held connections that the server is shutting down.
+    pub(crate) fn start_drain(&mut self) {
+        self.shutdown.send_replace(true);
+        self.alive = None;
+    }
+
+    /// Resolves when every slot is released.
+    pub(crate) async fn all_released(&mut self) {
+        while self.gone.recv().await.is_some() {}
+    }
+}
+
+/// A hold on the connection of the request being served, taken by code
+/// that goes on using the connection after the response (a websocket
+/// after its upgrade). While a hold lives, the connection still counts
+/// against `server.max_connections` and in the open-connections metric,
+/// and a graceful shutdown waits for it (up to `server.drain_timeout`),
+/// after telling it through [`draining`](Self::draining).
+///
+/// ```
+/// use manouche::server::ConnectionHold;
+///
+/// // In a handler that upgrades: `None` outside the built-in server (the
+/// // in-process test client has no connection to hold).
+/// let hold: Option<ConnectionHold> = ConnectionHold::current();
+/// # assert!(hold.is_none());
+/// ```
+#[derive(Debug, Clone)]
+pub struct ConnectionHold {
+    slot: Arc<Slot>,
+}
+
+impl ConnectionHold {
+    /// A hold on the current request's connection; `None` outside a
+    /// request served by the built-in server.
+    #[must_use]
+    pub fn current() -> Option<Self> {
+        crate::request::with_context(|c| c.slot.clone())
+            .flatten()
+            .map(|slot| Self { slot })
+    }
+
+    /// Whether the server has started shutting down.
+    #[must_use]
+    pub fn is_draining(&self) -> bool {
+        *self.slot.shutdown.borrow()
+    }
+
+    /// Resolves once the server starts shutting down: close the
+    /// connection (a websocket with 1001, "going away") and drop the hold.
+    pub async fn draining(&self) {
+        let mut shutdown = self.slot.shutdown.clone();
+        // An error means the server is gone: that is a shutdown too.
+        let _ = shutdown.wait_for(|draining| *draining).await;
+    }
+}
