@@ -127,9 +127,7 @@ pub(crate) async fn run(ctx: CommandContext) -> Result<(), StartupError> {
 
     // Page 10,000's cursor: the row before it, in the list's order (on a
     // table that has one).
-    let order = Article::objects()
-        .order_by_names(["-id"])
-        .map_err(failed)?;
+    let order = Article::objects().order_by_names(["-id"]).map_err(failed)?;
     let before = order
         .clone()
         .offset(10_000 * 50 - 1)

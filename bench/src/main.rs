@@ -44,7 +44,7 @@ pub(crate) fn project(settings: Settings) -> Project {
         .app(staticfiles::app())
         .app(sessions::app())
         .app(auth::app())
-        .app(views::app())
+        .app(views::app().command(admin_latency::cli(), admin_latency::run))
         .app(views::admin().app())
         .urls(views::urls())
 }

@@ -21,7 +21,6 @@ pub(crate) fn app() -> App {
         .model::<Article>()
         .migrations(manouche::embed_migrations!("src/migrations"))
         .command(crate::seed::cli(), crate::seed::run)
-        .command(crate::admin_latency::cli(), crate::admin_latency::run)
 }
 
 /// The admin the Django peer's `bench/admin.py` has: the articles' list

@@ -108,12 +108,15 @@
 
 mod accounts;
 mod actions;
+mod bad_query;
 mod change_form;
 mod changelist;
 mod history;
 mod inlines;
+mod list_page;
 mod options;
 mod render;
+mod request;
 mod views;
 
 use std::sync::Arc;

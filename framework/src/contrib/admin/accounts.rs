@@ -8,11 +8,10 @@
 use askama::Template;
 use axum::Form;
 use axum::response::{IntoResponse, Response};
-use http::request::Parts;
 use http::{StatusCode, header};
 use serde::Deserialize;
 
-use super::views::AdminRequest;
+use super::request::AdminRequest;
 use crate::TemplateResponse;
 use crate::contrib::auth::{self, Auth, CurrentUser, LoginError, SafeRedirect};
 use crate::contrib::sessions::Session;
@@ -77,17 +76,6 @@ pub(crate) struct AdminPasswordChangeDonePage {
 /// The admin's index, where a login without `next` goes.
 fn index_url() -> String {
     crate::urls::reverse("admin:index", &[]).unwrap_or_else(|_| "/admin/".to_owned())
-}
-
-/// The redirect of an anonymous visitor to the admin's login page, with
-/// `next` the page asked for.
-pub(super) fn to_login(parts: &Parts) -> Response {
-    let next = parts
-        .uri
-        .path_and_query()
-        .map_or("/", http::uri::PathAndQuery::as_str);
-    let login = crate::urls::reverse("admin:login", &[]).unwrap_or_else(|_| "/admin/login/".into());
-    crate::web::found(&auth::redirect_to_login(next, &login))
 }
 
 /// `GET /admin/login/`: the form; an active staff member already logged

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use futures_util::future::BoxFuture;
 use sea_query::Value;
 
-use super::options::BadQuery;
+use super::bad_query::BadQuery;
 use crate::db::{Database, Model, Q, QuerySet};
 
 /// The function behind an action.

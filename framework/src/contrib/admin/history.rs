@@ -31,7 +31,7 @@ use sea_query::Value;
 
 use super::AdminSite;
 use super::inlines::InlineChange;
-use super::views::AdminRequest;
+use super::request::AdminRequest;
 use crate::TemplateResponse;
 use crate::contrib::auth::User;
 use crate::db::{Auto, Database, DateTime, ForeignKey, Model, ModelMeta};

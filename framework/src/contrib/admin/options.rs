@@ -9,8 +9,9 @@ use futures_util::future::BoxFuture;
 use sea_query::Value;
 
 use super::actions::{self, Action, ActionInfo};
-use super::changelist::ListPage;
+pub(crate) use super::bad_query::BadQuery;
 use super::inlines::{Inline, InlineChange, TabularInline};
+use super::list_page::ListPage;
 use super::{AdminSite, render};
 use crate::db::FieldType as _;
 use crate::db::query::LookupOp;
@@ -292,10 +293,6 @@ impl<M: Model> ModelAdmin<M> {
     }
 }
 
-/// A request the list page cannot answer as asked (400).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub(crate) struct BadQuery(pub(crate) String);
 /// What the form page got.
 pub(crate) enum FormOutcome {
     /// The form to show (new, loaded, or with its errors), and each

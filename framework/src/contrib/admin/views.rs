@@ -1,27 +1,22 @@
 //! The admin's views (namespace `admin`) and their pages.
 
-use std::sync::Arc;
-
 use askama::Template;
-use std::collections::BTreeSet;
 
-use axum::extract::{FromRequestParts, Path, RawQuery};
+use axum::extract::{Path, RawQuery};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use http::request::Parts;
 
+use super::accounts;
 use super::actions::DELETE_SELECTED;
-use super::changelist::ListPage;
 use super::history::{self, ActionFlag, RecentAction};
+use super::list_page::ListPage;
 use super::options::{DeleteOutcome, FormOutcome};
-use super::{AdminSite, Registered, accounts};
+use super::request::{AdminRequest, list_url};
 use crate::TemplateResponse;
-use crate::contrib::auth::{Denied, StaffRequired, User};
 use crate::contrib::messages::{Level, Messages};
-use crate::db::{Database, Db, ModelMeta};
+use crate::db::ModelMeta;
 use crate::forms::FormData;
 use crate::forms::model_form::capfirst;
-use crate::services::Service;
 use crate::urls::Urls;
 
 pub(super) fn urls() -> Urls {
@@ -155,95 +150,6 @@ pub(crate) struct DeletePage {
     pub(crate) back_url: String,
     /// For the bulk delete: the action's hidden inputs.
     pub(crate) bulk: bool,
-}
-
-/// A model's URLs.
-fn list_url(meta: &ModelMeta) -> String {
-    format!("/admin/{}/{}/", meta.app, meta.model_name())
-}
-
-/// The registered model named in the URL, or 404.
-fn registered(site: &AdminSite, app: &str, model: &str) -> crate::Result<Arc<dyn Registered>> {
-    site.model(app, model)
-        .cloned()
-        .ok_or_else(|| crate::Error::not_found(format!("no model {app}.{model} in the admin")))
-}
-
-/// What every admin view starts from: the active staff member (anonymous
-/// visitors go to the login page, others get 403), the site, the
-/// database, and the member's permissions, read once per request (one
-/// query however many checks the page makes; none for a superuser).
-pub(super) struct AdminRequest {
-    pub(super) user: User,
-    pub(super) site: Arc<AdminSite>,
-    pub(super) db: Database,
-    /// `app.codename`s held; `None` for a superuser, who holds them all.
-    perms: Option<BTreeSet<String>>,
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for AdminRequest {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
-        let StaffRequired(user) = StaffRequired::from_request_parts(parts, state)
-            .await
-            .map_err(|denied| match denied {
-                Denied::Login(_) => accounts::to_login(parts),
-                denied => denied.into_response(),
-            })?;
-        let Service(site) = Service::<AdminSite>::from_request_parts(parts, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        let db = Db::from_request_parts(parts, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        let perms = if user.is_superuser {
-            None
-        } else {
-            Some(
-                user.permissions(&db)
-                    .await
-                    .map_err(|e| crate::Error::from(e).into_response())?,
-            )
-        };
-        Ok(Self {
-            user,
-            site,
-            db,
-            perms,
-        })
-    }
-}
-
-impl AdminRequest {
-    /// Whether the member may do `action` on `meta` (`view`, `add`, ...).
-    pub(super) fn may(&self, meta: &ModelMeta, action: &str) -> bool {
-        self.holds(meta, &meta.permission_codename(action))
-    }
-
-    /// Whether the member holds the permission `codename` of `meta`'s app.
-    fn holds(&self, meta: &ModelMeta, codename: &str) -> bool {
-        self.perms
-            .as_ref()
-            .is_none_or(|p| p.contains(&format!("{}.{codename}", meta.app)))
-    }
-
-    /// 403 unless the member may do `action`.
-    pub(super) fn require(&self, meta: &ModelMeta, action: &str) -> crate::Result<()> {
-        if self.may(meta, action) {
-            Ok(())
-        } else {
-            Err(crate::Error::forbidden(format!(
-                "you may not {action} {}",
-                meta.verbose_name_plural
-            )))
-        }
-    }
-
-    /// The registered model named in the URL, or 404.
-    pub(super) fn model(&self, app: &str, model: &str) -> crate::Result<Arc<dyn Registered>> {
-        registered(&self.site, app, model)
-    }
 }
 
 async fn index(admin: AdminRequest) -> crate::Result<IndexPage> {
