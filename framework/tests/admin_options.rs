@@ -758,6 +758,10 @@ async fn a_foreign_key_is_chosen_by_autocomplete() {
             "{text}"
         );
         assert!(!text.contains(">Moon landing</option>"), "{text}");
+        // The search box's script is on the page once, after the form.
+        assert_eq!(text.matches("select[data-autocomplete]").count(), 1);
+        let title = text.split("</title>").next().unwrap_or_default();
+        assert!(!title.contains("<script"), "{title}");
         let note = Note::objects().filter(Note::text.eq("verified")).get(&db).await?;
         let r = client
             .get(&format!("/admin/press/note/{}/change/", note.id.get().unwrap()))
