@@ -131,7 +131,7 @@ pub(crate) use options::Registered;
 use crate::App;
 use crate::app::{CheckContext, Ready};
 use crate::checks::CheckMessage;
-use crate::db::Model;
+use crate::db::{Model, ModelMeta};
 use crate::{StartupError, embed_migrations};
 
 /// A model's admin options, declared next to it with `#[derive(Admin)]`
@@ -241,6 +241,12 @@ impl AdminSite {
         self.register(M::admin())
     }
 
+    /// The admin of the model `meta` (a relation's target), when it is
+    /// registered.
+    pub(crate) fn admin_of(&self, meta: &ModelMeta) -> Option<&Arc<dyn Registered>> {
+        self.models.iter().find(|m| m.meta().table == meta.table)
+    }
+
     /// The registered model `app_label.model_name` (lowercase, as in URLs).
     pub(crate) fn model(&self, app: &str, model: &str) -> Option<&Arc<dyn Registered>> {
         self.models
@@ -290,11 +296,7 @@ fn checks(site: &AdminSite, context: &CheckContext<'_>) -> Vec<CheckMessage> {
             let Some(target) = model.autocomplete_target(field) else {
                 continue;
             };
-            let searchable = site
-                .models
-                .iter()
-                .find(|m| m.meta().table == target.table)
-                .map(|m| m.searchable());
+            let searchable = site.admin_of(target).map(|m| m.searchable());
             if searchable != Some(true) {
                 out.push(CheckMessage::error(
                     "admin.E040",

@@ -7,7 +7,6 @@ use sea_query::Value;
 use super::inlines::BoundInline;
 use super::options::{FormOutcome, ModelAdmin};
 use super::render;
-use crate::db::FieldType as _;
 use crate::db::{Database, Model};
 use crate::forms::{FormData, ModelForm, escape_into};
 
@@ -249,10 +248,7 @@ impl<M: Model + Default> ModelAdmin<M> {
             .map(|(_, label)| label)
             .collect();
         Ok(Some(FormOutcome::Saved {
-            pk: obj
-                .pk()
-                .map(|pk| render::key(&pk.to_value()))
-                .unwrap_or_default(),
+            pk: render::pk_text(&obj),
             title: self.title_of(&obj),
             changed,
             inline_changes,

@@ -11,7 +11,7 @@ use super::list_page::{Links, ListColumn, ListFilter, ListPage};
 use super::options::{BadQuery, ModelAdmin};
 use super::render;
 use crate::db::query::LookupOp;
-use crate::db::{Database, FieldType as _, Model, ModelMeta, Q, QuerySet, SqlType};
+use crate::db::{Database, Model, ModelMeta, Q, QuerySet, SqlType};
 use crate::paginator::{KeysetError, KeysetPaginator};
 
 /// The names of the query string the list page reads itself.
@@ -80,6 +80,17 @@ impl<M: Model + Default> ModelAdmin<M> {
                 .strip_prefix(hierarchy)
                 .and_then(|rest| rest.strip_prefix("__"))
                 .filter(|_| !hierarchy.is_empty());
+            // A date filter's bound: `field__gte` / `field__lt`.
+            if let Some((field, op)) = self.date_filter(name) {
+                let date = NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| {
+                    BadQuery(format!("`{name}={value}` is not a date (YYYY-MM-DD)"))
+                })?;
+                let q = Q::<M>::named(field, op, &date_text(meta, field, date))
+                    .map_err(|e| BadQuery(e.to_string()))?;
+                qs = qs.filter(q);
+                filtered = true;
+                continue;
+            }
             match name.as_str() {
                 SEARCH => {
                     if self.search_fields.is_empty() {
@@ -105,18 +116,6 @@ impl<M: Model + Default> ModelAdmin<M> {
                 ALL => position = Position::All,
                 field if self.list_filter.contains(&field) => {
                     let q = Q::<M>::named(field, LookupOp::Exact, value)
-                        .map_err(|e| BadQuery(e.to_string()))?;
-                    qs = qs.filter(q);
-                    filtered = true;
-                }
-                _ if self.date_filter(name).is_some() => {
-                    let Some((field, op)) = self.date_filter(name) else {
-                        continue;
-                    };
-                    let date = NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| {
-                        BadQuery(format!("`{name}={value}` is not a date (YYYY-MM-DD)"))
-                    })?;
-                    let q = Q::<M>::named(field, op, &date_text(meta, field, date))
                         .map_err(|e| BadQuery(e.to_string()))?;
                     qs = qs.filter(q);
                     filtered = true;
@@ -306,8 +305,13 @@ impl<M: Model + Default> ModelAdmin<M> {
                 ]
             } else if let Some(relation) = field.relation.filter(|_| field.column.is_some()) {
                 let target = (relation.target)();
-                match site.models.iter().find(|m| m.meta().table == target.table) {
-                    Some(admin) => admin.choices(db, RELATED_CHOICES).await?,
+                match site.admin_of(target) {
+                    // No search words: nothing to refuse.
+                    Some(admin) => admin
+                        .search_page(db, "", 1, RELATED_CHOICES)
+                        .await?
+                        .map(|(found, _)| found)
+                        .unwrap_or_default(),
                     None => Vec::new(),
                 }
             } else {
@@ -552,10 +556,7 @@ impl<M: Model + Default> ModelAdmin<M> {
         let rows = objects
             .iter()
             .map(|obj| {
-                let pk = obj
-                    .pk()
-                    .map(|pk| render::key(&pk.to_value()))
-                    .unwrap_or_default();
+                let pk = render::pk_text(obj);
                 let cells = names
                     .iter()
                     .map(|name| {
@@ -581,7 +582,7 @@ impl<M: Model + Default> ModelAdmin<M> {
                 continue;
             };
             let target = (relation.target)();
-            let Some(admin) = site.models.iter().find(|m| m.meta().table == target.table) else {
+            let Some(admin) = site.admin_of(target) else {
                 continue;
             };
             let keys: Vec<Value> = objects

@@ -31,7 +31,7 @@ use sea_query::Value;
 
 use super::AdminSite;
 use super::inlines::InlineChange;
-use super::request::AdminRequest;
+use super::request::{AdminRequest, list_url};
 use crate::TemplateResponse;
 use crate::contrib::auth::User;
 use crate::db::{Auto, Database, DateTime, ForeignKey, Model, ModelMeta};
@@ -311,30 +311,37 @@ pub(crate) async fn log_action(
     user_id: i64,
     change: Change<'_>,
 ) -> crate::Result<()> {
-    let Change {
-        meta,
-        pk,
-        repr,
-        action,
-        changed,
-        inlines,
-    } = change;
-    LogEntry::objects()
-        .create(
-            db,
-            LogEntry {
-                id: Auto::default(),
-                action_time: chrono::Utc::now(),
-                user: ForeignKey::new(user_id),
-                app_label: meta.app.to_owned(),
-                model: meta.model_name(),
-                object_id: Some(pk.to_owned()),
-                object_repr: truncated(repr, 200),
-                action_flag: action.flag(),
-                change_message: change_message(action, changed, inlines),
-            },
-        )
-        .await?;
+    log_actions(db, user_id, [change]).await
+}
+
+/// Records that `user_id` made `changes`, in one statement (a bulk delete
+/// logs each object, as Django's `log_deletions`).
+///
+/// # Errors
+/// As [`log_action`].
+pub(crate) async fn log_actions<'a>(
+    db: &Database,
+    user_id: i64,
+    changes: impl IntoIterator<Item = Change<'a>>,
+) -> crate::Result<()> {
+    let now = chrono::Utc::now();
+    let entries: Vec<LogEntry> = changes
+        .into_iter()
+        .map(|change| LogEntry {
+            id: Auto::default(),
+            action_time: now,
+            user: ForeignKey::new(user_id),
+            app_label: change.meta.app.to_owned(),
+            model: change.meta.model_name(),
+            object_id: Some(change.pk.to_owned()),
+            object_repr: truncated(change.repr, 200),
+            action_flag: change.action.flag(),
+            change_message: change_message(change.action, change.changed, change.inlines),
+        })
+        .collect();
+    if !entries.is_empty() {
+        LogEntry::objects().bulk_create(db, entries).await?;
+    }
     Ok(())
 }
 
@@ -436,7 +443,7 @@ pub(super) async fn history(
             message: entry.change_message_text(),
         })
         .collect();
-    let list_url = format!("/admin/{}/{}/", meta.app, meta.model_name());
+    let list_url = list_url(meta);
     Ok(HistoryPage {
         header: admin.site.header.clone(),
         username: admin.user.username.clone(),

@@ -7,7 +7,6 @@ use std::marker::PhantomData;
 
 use futures_util::future::BoxFuture;
 
-use crate::db::FieldType as _;
 use crate::db::{Executor, Model};
 use crate::forms::escape_into;
 use crate::forms::model_form::capfirst;
@@ -281,10 +280,7 @@ impl<P: Model, C: Model + Default> BoundInline<P> for Table<P, C> {
                         ("deleted", &saved.deleted),
                     ] {
                         for row in rows {
-                            let key = row
-                                .pk()
-                                .map(|pk| super::render::key(&pk.to_value()))
-                                .unwrap_or_default();
+                            let key = super::render::pk_text(row);
                             lines.push(InlineChange {
                                 verb,
                                 name,

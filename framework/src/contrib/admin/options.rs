@@ -260,13 +260,7 @@ impl<M: Model> ModelAdmin<M> {
     pub(super) fn title_of(&self, obj: &M) -> String {
         match self.title {
             Some(title) => title(obj),
-            None => format!(
-                "{} object ({})",
-                M::meta().name,
-                obj.pk()
-                    .map(|pk| render::key(&pk.to_value()))
-                    .unwrap_or_default()
-            ),
+            None => format!("{} object ({})", M::meta().name, render::pk_text(obj)),
         }
     }
 
@@ -336,14 +330,6 @@ pub(crate) trait Registered: Send + Sync + 'static {
         db: &'a Database,
         params: &'a [(String, String)],
     ) -> BoxFuture<'a, Result<Result<ListPage, BadQuery>, crate::Error>>;
-
-    /// The first `limit` objects in the model's order, by key and title
-    /// (a foreign key's filter lists them).
-    fn choices<'a>(
-        &'a self,
-        db: &'a Database,
-        limit: u64,
-    ) -> BoxFuture<'a, Result<Vec<(String, String)>, crate::Error>>;
 
     /// The add (`pk` `None`) or change form, every field disabled when
     /// `read_only`; with `data`, bound and saved when valid. `Ok(None)`:
@@ -428,6 +414,11 @@ impl<M: Model + Default> ModelAdmin<M> {
         }
     }
 
+    /// An object as the pages name it: its key's text and its title.
+    fn keyed(&self, obj: &M) -> (String, String) {
+        (render::pk_text(obj), self.title_of(obj))
+    }
+
     async fn delete_objects(
         &self,
         db: &Database,
@@ -439,28 +430,23 @@ impl<M: Model + Default> ModelAdmin<M> {
             Err(bad) => return Ok(Err(bad)),
         };
         let rows = selected.all(db).await?;
-        let objects = rows
-            .iter()
-            .map(|obj| {
-                let pk = obj
-                    .pk()
-                    .map(|pk| render::key(&pk.to_value()))
-                    .unwrap_or_default();
-                (pk, self.title_of(obj))
-            })
-            .collect::<Vec<_>>();
+        let objects: Vec<(String, String)> = rows.iter().map(|obj| self.keyed(obj)).collect();
         if objects.is_empty() {
             return Ok(Ok(DeleteOutcome {
                 objects,
                 result: Ok(Deleted::default()),
             }));
         }
-        let found: Vec<String> = objects.iter().map(|(pk, _)| pk.clone()).collect();
+        // The rows found, by their own keys.
+        let found: Vec<Value> = rows
+            .iter()
+            .filter_map(|obj| obj.pk().map(|pk| pk.to_value()))
+            .collect();
         let tx = db.begin().await?;
-        let deleted = match actions::selected::<M>(&found) {
-            Ok(qs) => qs.delete_counted(&tx).await,
-            Err(bad) => return Ok(Err(bad)),
-        };
+        let deleted = M::objects()
+            .filter(Q::column_in(M::meta().pk_column, found))
+            .delete_counted(&tx)
+            .await;
         let result = match deleted {
             Ok(deleted) => {
                 if confirm {
@@ -586,32 +572,6 @@ impl<M: Model + Default> Registered for ModelAdmin<M> {
         Box::pin(self.list_page(site, db, params))
     }
 
-    fn choices<'a>(
-        &'a self,
-        db: &'a Database,
-        limit: u64,
-    ) -> BoxFuture<'a, Result<Vec<(String, String)>, crate::Error>> {
-        Box::pin(async move {
-            let mut qs = M::objects();
-            if !self.ordering.is_empty() {
-                qs = qs.order_by_names(self.ordering.iter().copied())?;
-            }
-            Ok(qs
-                .limit(limit)
-                .all(db)
-                .await?
-                .iter()
-                .map(|obj| {
-                    let pk = obj
-                        .pk()
-                        .map(|pk| render::key(&pk.to_value()))
-                        .unwrap_or_default();
-                    (pk, self.title_of(obj))
-                })
-                .collect())
-        })
-    }
-
     fn form<'a>(
         &'a self,
         db: &'a Database,
@@ -709,16 +669,7 @@ impl<M: Model + Default> Registered for ModelAdmin<M> {
             let mut rows = qs.offset(start).limit(per_page + 1).all(db).await?;
             let more = rows.len() as u64 > per_page;
             rows.truncate(usize::try_from(per_page).unwrap_or(usize::MAX));
-            let found = rows
-                .iter()
-                .map(|obj| {
-                    let pk = obj
-                        .pk()
-                        .map(|pk| render::key(&pk.to_value()))
-                        .unwrap_or_default();
-                    (pk, self.title_of(obj))
-                })
-                .collect();
+            let found = rows.iter().map(|obj| self.keyed(obj)).collect();
             Ok(Ok((found, more)))
         })
     }

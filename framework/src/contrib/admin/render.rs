@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use sea_query::Value;
 
 use crate::db::model::FieldMeta;
+use crate::db::{FieldType as _, Model};
 
 /// A list cell: a choice by its label, a yes/no field as "Yes"/"No", an
 /// empty value as Django's "-".
@@ -37,6 +38,12 @@ pub(crate) fn value(value: &Value) -> String {
 /// [`SqlType::parse`](crate::db::SqlType::parse) reads back.
 pub(crate) fn key(value: &Value) -> String {
     crate::db::fields::value_text(value).unwrap_or_default()
+}
+
+/// An object's primary key as the admin's URLs carry it (empty for an
+/// object not saved yet).
+pub(crate) fn pk_text<M: Model>(obj: &M) -> String {
+    obj.pk().map(|pk| key(&pk.to_value())).unwrap_or_default()
 }
 
 /// The list page's own URL with `changes` applied to its query string

@@ -285,9 +285,15 @@ async fn changelist_action(
         .await?
         .map_err(|bad| crate::Error::bad_request(bad.to_string()))?;
     if confirm && outcome.result.is_ok() {
-        for (key, title) in &outcome.objects {
-            history::log_action(db, admin.user.key(), history::deletion(meta, key, title)).await?;
-        }
+        history::log_actions(
+            db,
+            admin.user.key(),
+            outcome
+                .objects
+                .iter()
+                .map(|(key, title)| history::deletion(meta, key, title)),
+        )
+        .await?;
         let n = outcome.objects.len();
         say(
             Level::SUCCESS,
@@ -606,13 +612,10 @@ async fn autocomplete(
             source.meta().name
         )));
     };
-    let related = admin
-        .site
-        .models
-        .iter()
-        .find(|m| m.meta().table == target.table)
-        .cloned()
-        .ok_or_else(|| crate::Error::forbidden(format!("{} is not in the admin", target.name)))?;
+    let related =
+        admin.site.admin_of(target).cloned().ok_or_else(|| {
+            crate::Error::forbidden(format!("{} is not in the admin", target.name))
+        })?;
     if !(admin.may(target, "view") || admin.may(target, "change")) {
         return Err(crate::Error::forbidden(format!(
             "you may not view {}",
