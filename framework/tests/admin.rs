@@ -6,13 +6,16 @@
 //! the options.
 
 use manouche::contrib::admin::{AdminSite, ModelAdmin};
-use manouche::contrib::auth::hashers::HasherSettings;
-use manouche::contrib::auth::{self, Permission, User};
+use manouche::contrib::auth;
 use manouche::contrib::{messages, sessions};
 use manouche::db::testing::for_each_database_with_url;
 use manouche::db::{Auto, Choices, Database, ForeignKey, Model, schema};
 use manouche::prelude::*;
 use manouche::test::{Client, TestResponse};
+
+#[path = "support/admin.rs"]
+mod support;
+use support::{grant, log_in, make_user, token_of};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Choices)]
 pub enum Condition {
@@ -73,8 +76,6 @@ fn project(url: &str) -> Project {
         .app(admin_site().app())
 }
 
-const PASSWORD: &str = "correct horse 42";
-
 /// A migrated site with products and reviews, the superuser `root`, the
 /// staff member `clerk` (no permission yet), and `visitor` (not staff).
 async fn site(db: &Database, url: &str) -> Client {
@@ -83,18 +84,9 @@ async fn site(db: &Database, url: &str) -> Client {
     schema::create_tables(db, &[Product::schema(), Review::schema()])
         .await
         .expect("tables");
-    let hasher = HasherSettings::default();
-    let mut root = User::new("root", PASSWORD, &hasher);
-    root.is_staff = true;
-    root.is_superuser = true;
-    User::objects().create(db, root).await.unwrap();
-    let mut clerk = User::new("clerk", PASSWORD, &hasher);
-    clerk.is_staff = true;
-    User::objects().create(db, clerk).await.unwrap();
-    User::objects()
-        .create(db, User::new("visitor", PASSWORD, &hasher))
-        .await
-        .unwrap();
+    make_user(db, "root", true, true).await;
+    make_user(db, "clerk", true, false).await;
+    make_user(db, "visitor", false, false).await;
     for (title, condition, in_stock, price) in [
         ("Anvil", Condition::Used, true, 120),
         ("Banjo", Condition::New, true, 300),
@@ -124,45 +116,6 @@ async fn site(db: &Database, url: &str) -> Client {
         }
     }
     Client::new(project).unwrap()
-}
-
-async fn log_in(client: &Client, username: &str) {
-    let r = client
-        .post("/accounts/login/")
-        .form(&[("username", username), ("password", PASSWORD)])
-        .send()
-        .await;
-    assert_eq!(r.status(), 302, "{}", r.text());
-}
-
-/// Gives `username` the permission `codename` of the shop app.
-async fn grant(db: &Database, username: &str, codename: &str) {
-    let perm = match Permission::objects()
-        .filter(Permission::app_label.eq("shop") & Permission::codename.eq(codename))
-        .first(db)
-        .await
-        .unwrap()
-    {
-        Some(perm) => perm,
-        None => Permission::objects()
-            .create(
-                db,
-                Permission {
-                    id: Default::default(),
-                    name: codename.replace('_', " "),
-                    app_label: "shop".into(),
-                    codename: codename.into(),
-                },
-            )
-            .await
-            .unwrap(),
-    };
-    let user = User::objects()
-        .filter(User::username.eq(username))
-        .get(db)
-        .await
-        .unwrap();
-    user.user_permissions.add(db, &[&perm]).await.unwrap();
 }
 
 /// The product titles of a list page, in order.
@@ -215,7 +168,7 @@ async fn only_active_staff_with_the_permission_see_each_page() {
             .await;
         assert_eq!(r.status(), 403);
         // With view only: the list and a read-only form, no saving.
-        grant(&db, "clerk", "view_product").await;
+        grant(&db, "clerk", "shop", "view_product").await;
         let r = clerk.get("/admin/").send().await;
         assert!(r.text().contains("/admin/shop/product/"));
         assert!(!r.text().contains("/admin/shop/product/add/"));
@@ -489,7 +442,7 @@ async fn delete_confirms_with_what_the_cascade_removes() {
 async fn every_admin_form_is_csrf_checked() {
     for_each_database_with_url(|db, url| async move {
         let client = site(&db, &url).await.enforce_csrf_checks();
-        log_in_with_token(&client).await;
+        log_in(&client, "root").await;
         for path in [
             "/admin/shop/product/add/",
             "/admin/shop/product/1/change/",
@@ -520,29 +473,6 @@ async fn every_admin_form_is_csrf_checked() {
         Ok(())
     })
     .await;
-}
-
-fn token_of(html: &str) -> String {
-    html.split("name=\"csrfmiddlewaretoken\" value=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .expect("a CSRF token in the page")
-        .to_owned()
-}
-
-async fn log_in_with_token(client: &Client) {
-    let r = client.get("/accounts/login/").send().await;
-    let token = token_of(&r.text());
-    let r = client
-        .post("/accounts/login/")
-        .form(&[
-            ("csrfmiddlewaretoken", token.as_str()),
-            ("username", "root"),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await;
-    assert_eq!(r.status(), 302, "{}", r.text());
 }
 
 #[test]

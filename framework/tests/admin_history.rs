@@ -8,12 +8,16 @@
 
 use manouche::contrib::admin::{ActionFlag, AdminSite, LogEntry, ModelAdmin};
 use manouche::contrib::auth::hashers::HasherSettings;
-use manouche::contrib::auth::{self, Permission, User};
+use manouche::contrib::auth::{self, User};
 use manouche::contrib::{messages, sessions};
 use manouche::db::testing::for_each_database_with_url;
 use manouche::db::{Auto, Database, Model, schema};
 use manouche::prelude::*;
 use manouche::test::{Client, TestResponse};
+
+#[path = "support/admin.rs"]
+mod support;
+use support::{PASSWORD, grant, log_in_at};
 
 #[derive(Debug, Clone, Default, Model)]
 #[model(app = "shop", ordering = "title")]
@@ -51,7 +55,6 @@ fn project(url: &str) -> Project {
         )
 }
 
-const PASSWORD: &str = "correct horse 42";
 const STAFF_ONLY: &str = "Please enter the correct username and password for a staff account. Note that both fields may be case-sensitive.";
 
 /// A migrated site with the superuser `root`, the staff member `clerk`
@@ -86,27 +89,7 @@ async fn site(db: &Database, url: &str) -> Client {
 
 /// Logs `username` in through the admin's own login page.
 async fn log_in(client: &Client, username: &str) {
-    let r = client
-        .post("/admin/login/")
-        .form(&[("username", username), ("password", PASSWORD)])
-        .send()
-        .await;
-    assert_eq!(r.status(), 302, "{}", r.text());
-}
-
-/// Gives `username` the permission `codename` of the shop app.
-async fn grant(db: &Database, username: &str, codename: &str) {
-    let perm = Permission::objects()
-        .filter(Permission::app_label.eq("shop") & Permission::codename.eq(codename))
-        .get(db)
-        .await
-        .expect("migrate made the shop's permissions");
-    let user = User::objects()
-        .filter(User::username.eq(username))
-        .get(db)
-        .await
-        .unwrap();
-    user.user_permissions.add(db, &[&perm]).await.unwrap();
+    log_in_at(client, "/admin/login/", username).await;
 }
 
 async fn add(client: &Client, title: &str, description: &str, price: &str) -> TestResponse {
@@ -244,7 +227,7 @@ async fn additions_changes_and_deletions_are_logged_with_djangos_messages() {
             Some(format!("/admin/shop/product/{}/change/", anvil.key()))
         );
         // Who did it is recorded: another member's entries are theirs.
-        grant(&db, "clerk", "add_product").await;
+        grant(&db, "clerk", "shop", "add_product").await;
         let clerk = client.new_browser();
         log_in(&clerk, "clerk").await;
         assert_eq!(add(&clerk, "Banjo", "", "300").await.status(), 302);
@@ -394,14 +377,14 @@ async fn the_history_page_lists_the_entries_newest_first_behind_the_change_permi
         let clerk = client.new_browser();
         log_in(&clerk, "clerk").await;
         assert_eq!(clerk.get(&path).send().await.status(), 403);
-        grant(&db, "clerk", "view_product").await;
+        grant(&db, "clerk", "shop", "view_product").await;
         assert_eq!(clerk.get(&path).send().await.status(), 200);
         let editor = {
             let hasher = HasherSettings::default();
             let mut editor = User::new("editor", PASSWORD, &hasher);
             editor.is_staff = true;
             User::objects().create(&db, editor).await.unwrap();
-            grant(&db, "editor", "change_product").await;
+            grant(&db, "editor", "shop", "change_product").await;
             let browser = client.new_browser();
             log_in(&browser, "editor").await;
             browser
@@ -501,8 +484,8 @@ async fn the_index_shows_my_last_ten_actions_linked_while_the_objects_exist() {
         assert!(!page.contains("/admin/attic/"), "{page}");
 
         // Only my own actions, and only the last ten.
-        grant(&db, "clerk", "add_product").await;
-        grant(&db, "clerk", "view_product").await;
+        grant(&db, "clerk", "shop", "add_product").await;
+        grant(&db, "clerk", "shop", "view_product").await;
         let clerk = client.new_browser();
         log_in(&clerk, "clerk").await;
         assert_eq!(add(&clerk, "Zither", "", "1").await.status(), 302);

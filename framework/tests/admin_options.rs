@@ -9,13 +9,16 @@
 use manouche::contrib::admin::{
     Action, ActionFlag, Admin, AdminSite, LogEntry, ModelAdmin, TabularInline,
 };
-use manouche::contrib::auth::hashers::HasherSettings;
-use manouche::contrib::auth::{self, Permission, User};
+use manouche::contrib::auth;
 use manouche::contrib::{messages, sessions};
 use manouche::db::testing::for_each_database_with_url;
 use manouche::db::{Auto, Backend, Database, DateTime, ForeignKey, Model, raw, schema};
 use manouche::prelude::*;
 use manouche::test::{Client, TestResponse};
+
+#[path = "support/admin.rs"]
+mod support;
+use support::{grant, log_in, make_user, token_of};
 
 #[derive(Debug, Clone, Default, Model)]
 #[model(app = "press", ordering = "-id", verbose_name_plural = "stories")]
@@ -88,8 +91,6 @@ fn project(url: &str) -> Project {
         .app(admin_site().app())
 }
 
-const PASSWORD: &str = "correct horse 42";
-
 fn at(y: i32, m: u32, d: u32) -> DateTime {
     use chrono::TimeZone as _;
     chrono::Utc
@@ -107,36 +108,10 @@ async fn site(db: &Database, url: &str) -> Client {
     schema::create_tables(db, &[Story::schema(), Note::schema()])
         .await
         .expect("tables");
-    let hasher = HasherSettings::default();
-    let mut root = User::new("root", PASSWORD, &hasher);
-    root.is_staff = true;
-    root.is_superuser = true;
-    User::objects().create(db, root).await.unwrap();
-    let mut clerk = User::new("clerk", PASSWORD, &hasher);
-    clerk.is_staff = true;
-    let clerk = User::objects().create(db, clerk).await.unwrap();
+    make_user(db, "root", true, true).await;
+    make_user(db, "clerk", true, false).await;
     for codename in ["view_story", "change_story"] {
-        let perm = Permission::objects()
-            .filter(Permission::app_label.eq("press") & Permission::codename.eq(codename))
-            .first(db)
-            .await
-            .unwrap();
-        let perm = match perm {
-            Some(p) => p,
-            None => Permission::objects()
-                .create(
-                    db,
-                    Permission {
-                        id: Default::default(),
-                        name: codename.into(),
-                        app_label: "press".into(),
-                        codename: codename.into(),
-                    },
-                )
-                .await
-                .unwrap(),
-        };
-        clerk.user_permissions.add(db, &[&perm]).await.unwrap();
+        grant(db, "clerk", "press", codename).await;
     }
     for (headline, body, live, filed) in [
         ("Moon landing", "one small step", true, at(2024, 3, 5)),
@@ -171,15 +146,6 @@ async fn site(db: &Database, url: &str) -> Client {
         }
     }
     Client::new(project).unwrap()
-}
-
-async fn log_in(client: &Client, username: &str) {
-    let r = client
-        .post("/accounts/login/")
-        .form(&[("username", username), ("password", PASSWORD)])
-        .send()
-        .await;
-    assert_eq!(r.status(), 302, "{}", r.text());
 }
 
 async fn story(db: &Database, headline: &str) -> Story {
@@ -330,18 +296,7 @@ async fn delete_selected_confirms_then_deletes_and_needs_the_permission() {
 async fn the_list_action_form_is_csrf_checked() {
     for_each_database_with_url(|db, url| async move {
         let client = site(&db, &url).await.enforce_csrf_checks();
-        let r = client.get("/accounts/login/").send().await;
-        let token = token_of(&r.text());
-        let r = client
-            .post("/accounts/login/")
-            .form(&[
-                ("csrfmiddlewaretoken", token.as_str()),
-                ("username", "root"),
-                ("password", PASSWORD),
-            ])
-            .send()
-            .await;
-        assert_eq!(r.status(), 302);
+        log_in(&client, "root").await;
         let id = story(&db, "New year").await.id.get().unwrap().to_string();
         let form = [
             ("action", "delete_selected"),
@@ -365,14 +320,6 @@ async fn the_list_action_form_is_csrf_checked() {
         Ok(())
     })
     .await;
-}
-
-fn token_of(html: &str) -> String {
-    html.split("name=\"csrfmiddlewaretoken\" value=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .expect("a CSRF token in the page")
-        .to_owned()
 }
 
 /// The change form of the moon story, as the page would send it back,
