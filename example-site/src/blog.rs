@@ -329,15 +329,16 @@ fn author_name(user: &User) -> String {
 /// `blog/` in the `blog` namespace, and the functions its data migrations
 /// run.
 /// The blog's models in the admin (`/admin/`): articles searchable by
-/// title and slug and filtered by whether they are published; authors,
-/// tags and comments.
+/// title, slug and author's name and filtered by whether they are
+/// published; authors, tags and comments (searchable by their article's
+/// title).
 pub(crate) fn admin() -> AdminSite {
     AdminSite::new()
         .site_header("Manouche example site")
         .register(
             ModelAdmin::<Article>::new()
                 .list_display(&["title", "author", "published", "created"])
-                .search_fields(&["title", "^slug"])
+                .search_fields(&["title", "^slug", "author__name"])
                 .list_filter(&["published"])
                 .date_hierarchy("created")
                 .readonly(&["created", "updated"])
@@ -385,7 +386,7 @@ pub(crate) fn admin() -> AdminSite {
         .register(
             ModelAdmin::<Comment>::new()
                 .list_display(&["name", "article", "created"])
-                .search_fields(&["name", "body"])
+                .search_fields(&["name", "body", "article__title"])
                 .title(|c| {
                     format!(
                         "{} on article {}",

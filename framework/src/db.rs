@@ -137,7 +137,7 @@ pub use manouche_macros::Choices;
 /// assert_eq!((ada.id.get(), order.quantity), (None, 1));
 /// ```
 pub use manouche_macros::Model;
-pub use model::{FieldError, Model, ModelMeta, OnDelete, ValidationErrors};
+pub use model::{FieldError, FieldPath, Model, ModelMeta, OnDelete, ValidationErrors};
 pub use persist::Deleted;
 pub use query::{
     Aggregate, Column, DatePart, Expr, F, IntoExpr, OuterRef, Q, QuerySet, TimeZone, exists,

@@ -12,7 +12,7 @@ use manouche::contrib::admin::{
 use manouche::contrib::auth;
 use manouche::contrib::{messages, sessions};
 use manouche::db::testing::for_each_database_with_url;
-use manouche::db::{Auto, Backend, Database, DateTime, ForeignKey, Model, raw, schema};
+use manouche::db::{Auto, Backend, Database, DateTime, ForeignKey, Model, Reverse, raw, schema};
 use manouche::prelude::*;
 use manouche::test::{Client, TestResponse};
 
@@ -31,11 +31,13 @@ pub struct Story {
     pub filed: DateTime,
     #[model(max_length = 50)]
     pub desk: String,
+    #[model(related_field = "story")]
+    pub notes: Reverse<Note>,
 }
 
 #[derive(Debug, Clone, Default, Model, Admin)]
 #[model(app = "press")]
-#[admin(list_display = ["text", "story"], search_fields = ["text"], list_filter = ["story"], autocomplete_fields = ["story"], per_page = 100)]
+#[admin(list_display = ["text", "story"], search_fields = ["text", "story__headline"], list_filter = ["story"], autocomplete_fields = ["story"], per_page = 100)]
 pub struct Note {
     pub id: Auto<i64>,
     #[model(on_delete = cascade)]
@@ -53,7 +55,7 @@ fn admin_site() -> AdminSite {
                 .computed("words", "Words", |s: &Story| {
                     s.body.split_whitespace().count().to_string()
                 })
-                .search_fields(&["headline"])
+                .search_fields(&["headline", "notes__text"])
                 .list_filter(&["live", "filed"])
                 .date_hierarchy("filed")
                 .fieldsets(&[
@@ -77,7 +79,7 @@ fn admin_site() -> AdminSite {
         .register_model::<Note>()
 }
 
-fn project(url: &str) -> Project {
+fn project(url: &str, admin: AdminSite) -> Project {
     let url = url.to_owned();
     Project::new(Settings::default())
         .configure(move |s| {
@@ -88,7 +90,7 @@ fn project(url: &str) -> Project {
         .app(auth::app())
         .app(messages::app())
         .app(App::new("press").model::<Story>().model::<Note>())
-        .app(admin_site().app())
+        .app(admin.app())
 }
 
 fn at(y: i32, m: u32, d: u32) -> DateTime {
@@ -103,7 +105,7 @@ fn at(y: i32, m: u32, d: u32) -> DateTime {
 /// notes; the superuser `root` and the staff member `clerk`, who may
 /// view and change stories but not delete them.
 async fn site(db: &Database, url: &str) -> Client {
-    let project = project(url);
+    let project = project(url, admin_site());
     project.migrate(db).await.expect("migrate");
     schema::create_tables(db, &[Story::schema(), Note::schema()])
         .await
@@ -332,18 +334,18 @@ fn moon_form<'a>(
         ("headline".into(), "Moon landing".into()),
         ("body".into(), "one small step".into()),
         ("live".into(), "on".into()),
-        ("note_set-TOTAL_FORMS".into(), (notes.len() + 1).to_string()),
-        ("note_set-INITIAL_FORMS".into(), notes.len().to_string()),
-        ("note_set-MIN_NUM_FORMS".into(), "0".into()),
-        ("note_set-MAX_NUM_FORMS".into(), "1000".into()),
+        ("notes-TOTAL_FORMS".into(), (notes.len() + 1).to_string()),
+        ("notes-INITIAL_FORMS".into(), notes.len().to_string()),
+        ("notes-MIN_NUM_FORMS".into(), "0".into()),
+        ("notes-MAX_NUM_FORMS".into(), "1000".into()),
     ];
     for (i, (id, text)) in notes.iter().enumerate() {
-        form.push((format!("note_set-{i}-id"), id.clone()));
-        form.push((format!("note_set-{i}-text"), (*text).to_owned()));
+        form.push((format!("notes-{i}-id"), id.clone()));
+        form.push((format!("notes-{i}-text"), (*text).to_owned()));
     }
     let n = notes.len();
-    form.push((format!("note_set-{n}-id"), String::new()));
-    form.push((format!("note_set-{n}-text"), String::new()));
+    form.push((format!("notes-{n}-id"), String::new()));
+    form.push((format!("notes-{n}-text"), String::new()));
     for (name, value) in changes {
         form.retain(|(k, _)| k != name);
         form.push(((*name).to_owned(), (*value).to_owned()));
@@ -376,7 +378,7 @@ async fn inlines_fieldsets_and_read_only_fields_on_the_change_page() {
             "{text}"
         );
         assert!(
-            text.contains("name=\"note_set-TOTAL_FORMS\" value=\"3\""),
+            text.contains("name=\"notes-TOTAL_FORMS\" value=\"3\""),
             "{text}"
         );
         assert!(text.contains("value=\"verified\"") && text.contains("value=\"photos\""));
@@ -390,7 +392,7 @@ async fn inlines_fieldsets_and_read_only_fields_on_the_change_page() {
             &[(ids[0].clone(), "verified"), (ids[1].clone(), "photos")],
             &[
                 ("headline", "Moon landing!"),
-                ("note_set-2-text", "far too long for twenty"),
+                ("notes-2-text", "far too long for twenty"),
             ],
         );
         let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -409,8 +411,8 @@ async fn inlines_fieldsets_and_read_only_fields_on_the_change_page() {
             ],
             &[
                 ("headline", "Moon landing!"),
-                ("note_set-1-DELETE", "on"),
-                ("note_set-2-text", "film"),
+                ("notes-1-DELETE", "on"),
+                ("notes-2-text", "film"),
                 ("filed", "1999-01-01T00:00"),
                 ("_continue", ""),
             ],
@@ -684,6 +686,32 @@ async fn the_list_page_query_count_does_not_grow_with_its_rows() {
         let stories_page = count("/admin/press/story/").await;
         let stories_all = count("/admin/press/story/?all=").await;
         assert_eq!(stories_page, stories_all);
+        // Without its foreign key column, the list of notes costs the
+        // same: the stories' titles come in the page's own query.
+        let plain = Client::new(project(
+            &url,
+            AdminSite::new()
+                .register(ModelAdmin::<Story>::new().title(|s| s.headline.clone()))
+                .register(
+                    ModelAdmin::<Note>::new()
+                        .list_display(&["text"])
+                        .list_filter(&["story"])
+                        .per_page(100),
+                ),
+        ))
+        .expect("the project starts");
+        log_in(&plain, "root").await;
+        let before = db.query_count();
+        let r = plain.get("/admin/press/note/").send().await;
+        assert_eq!(r.status(), 200, "{}", r.text());
+        let without_column = db.query_count() - before;
+        assert!(!r.text().contains("<td>Moon landing</td>"), "{}", r.text());
+        let r = client.get("/admin/press/note/").send().await;
+        assert!(r.text().contains("<td>Moon landing</td>"), "{}", r.text());
+        assert_eq!(
+            notes_many, without_column,
+            "the story column costs no query"
+        );
         Ok(())
     })
     .await;
@@ -755,4 +783,56 @@ async fn a_foreign_key_is_chosen_by_autocomplete() {
         Ok(())
     })
     .await;
+}
+
+#[tokio::test]
+async fn search_follows_relations_and_lists_each_row_once() {
+    for_each_database_with_url(|db, url| async move {
+        let client = site(&db, &url).await;
+        log_in(&client, "root").await;
+        // Notes by their story's headline (a foreign key).
+        let r = client.get("/admin/press/note/?q=moon").send().await;
+        assert_eq!(r.status(), 200, "{}", r.text());
+        let mut notes = headlines(&r);
+        notes.sort();
+        assert_eq!(notes, ["photos", "verified"]);
+        // Stories by their notes' text (a reverse relation).
+        let r = client.get("/admin/press/story/?q=verified").send().await;
+        assert_eq!(headlines(&r), ["Moon landing"]);
+        // "o" is in the headline and in one of the two notes: the story
+        // comes once, not once per note.
+        let r = client.get("/admin/press/story/?q=o").send().await;
+        assert_eq!(headlines(&r), ["Moon landing"], "{}", r.text());
+        assert!(r.text().contains("1 of 3 stories"), "{}", r.text());
+        // A story without notes is still found by its headline.
+        let r = client.get("/admin/press/story/?q=year").send().await;
+        assert_eq!(headlines(&r), ["New year"]);
+        // Deep pages and filters keep the search's single rows.
+        let r = client.get("/admin/press/story/?q=o&live=true").send().await;
+        assert_eq!(headlines(&r), ["Moon landing"]);
+        // The autocomplete searches the same way.
+        let r = client
+            .get(
+                "/admin/autocomplete/?app_label=press&model_name=note&field_name=story&term=photos",
+            )
+            .send()
+            .await;
+        assert_eq!(r.status(), 200, "{}", r.text());
+        assert_eq!(r.text().matches("Moon landing").count(), 1, "{}", r.text());
+        Ok(())
+    })
+    .await;
+}
+
+#[test]
+fn a_search_path_through_a_missing_field_is_reported() {
+    let site = AdminSite::new()
+        .register(ModelAdmin::<Note>::new().search_fields(&["story__nothing", "story__live"]));
+    let project = project("sqlite::memory:", site.register(ModelAdmin::<Story>::new()))
+        .configure(|s| s.set_section("sessions", "store = \"memory\"").unwrap());
+    let messages = project.check(false).expect("the project prepares");
+    let text = format!("{messages:?}");
+    assert!(text.contains("admin.E002"), "{text}");
+    assert!(text.contains("story__nothing"), "{text}");
+    assert!(text.contains("story__live"), "{text}");
 }

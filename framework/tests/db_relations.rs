@@ -736,3 +736,79 @@ async fn large_prefetch_and_delete_stay_under_parameter_limits() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn relations_named_at_run_time_filter_and_load_like_typed_ones() {
+    use manouche::db::query::LookupOp;
+    use manouche::db::{Q, QuerySet};
+    for_each_database(|db| async move {
+        setup(&db).await?;
+        let (_, _, articles) = seed(&db).await?;
+        let mut rust = Tag::new("rust");
+        rust.save(&db).await?;
+        for a in &articles[..2] {
+            a.tags.add(&db, &[&rust]).await?;
+        }
+        // A foreign key followed by name, as `author.then(username)`.
+        let db_ref = &db;
+        let titles = |qs: QuerySet<Article>| async move {
+            let mut t: Vec<String> = qs.all(db_ref).await?.into_iter().map(|a| a.title).collect();
+            t.sort();
+            Ok::<_, Error>(t)
+        };
+        let by_name = Q::<Article>::named("author__username", LookupOp::Exact, "bob")?;
+        assert_eq!(
+            titles(Article::objects().filter(by_name)).await?,
+            ["Python tips"]
+        );
+        // A many-to-many step, and a reverse one back to the articles.
+        let tagged = Q::<Article>::named("tags__name", LookupOp::IExact, "RUST")?;
+        assert_eq!(
+            titles(Article::objects().filter(tagged)).await?,
+            ["Async Rust", "Rust ORMs"]
+        );
+        let users = User::objects()
+            .filter(Q::named("articles__title", LookupOp::IContains, "rust")?)
+            .distinct()
+            .count(&db)
+            .await?;
+        assert_eq!(users, 1);
+        // A step that is not a relation, or a last one that is no column.
+        assert!(matches!(
+            Q::<Article>::named("title__username", LookupOp::Exact, "x"),
+            Err(Error::UnknownField { .. })
+        ));
+        assert!(matches!(
+            Q::<Article>::named("author__nothing", LookupOp::Exact, "x"),
+            Err(Error::UnknownField { model: "User", .. })
+        ));
+        // select_related by name: one query, rows read back by name.
+        let (rows, queries) = count_queries(
+            &db,
+            Article::objects()
+                .select_related_path("author")?
+                .order_by(Article::views.desc())
+                .all(&db),
+        )
+        .await;
+        assert_eq!(queries, 1);
+        let names: Vec<String> = rows?
+            .iter()
+            .map(|a| {
+                a.loaded_related("author")
+                    .and_then(|u| u.downcast_ref::<User>())
+                    .map_or_else(|| "?".to_owned(), |u| u.username.clone())
+            })
+            .collect();
+        assert_eq!(names, ["ada", "bob", "ada"]);
+        // Without it, only the key is there.
+        let plain = Article::objects().first(&db).await?.expect("an article");
+        assert!(plain.loaded_related("author").is_none());
+        assert!(plain.loaded_related("title").is_none());
+        // Only foreign keys can be joined this way.
+        assert!(Article::objects().select_related_path("tags").is_err());
+        assert!(Article::objects().select_related_path("title").is_err());
+        Ok(())
+    })
+    .await;
+}

@@ -275,6 +275,13 @@ fn validate(input: &DeriveInput, opts: &Options) -> syn::Result<()> {
     let mut check = |option: &str, name: &LitStr, strip: &[char], computed_ok: bool| {
         let value = name.value();
         let bare = value.trim_start_matches(strip);
+        // A search path through relations (`author__username`) is checked
+        // here up to its first step, the rest by `manage check`.
+        let bare = if option == "search_fields" {
+            bare.split("__").next().unwrap_or(bare)
+        } else {
+            bare
+        };
         if fields.iter().any(|f| f == bare) || (computed_ok && computed.iter().any(|c| c == bare)) {
             return;
         }

@@ -300,6 +300,33 @@ pub struct ModelMeta {
     pub decode_pk: fn(&Row, usize) -> Result<Value>,
 }
 
+/// A path of field names through relations, resolved by
+/// [`ModelMeta::resolve_path`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct FieldPath {
+    /// The relation fields followed, each with the model it is declared on.
+    pub relations: Vec<(&'static ModelMeta, &'static FieldMeta)>,
+    /// The column field the path ends on.
+    pub field: &'static FieldMeta,
+    /// The model of that field.
+    pub model: &'static ModelMeta,
+}
+
+impl FieldPath {
+    /// Whether the path can reach several rows (it crosses a many-to-many
+    /// or a reverse relation), so that a filter through it can match a row
+    /// several times: Django's admin then adds `distinct()`
+    /// (`lookup_spawns_duplicates`).
+    #[must_use]
+    pub fn multi_valued(&self) -> bool {
+        self.relations.iter().any(|(_, f)| {
+            f.relation
+                .is_some_and(|r| matches!(r.kind, RelationKind::ManyToMany | RelationKind::Reverse))
+        })
+    }
+}
+
 /// Decodes column `idx` as `T` and returns it as a bound value (used by the
 /// derive for [`ModelMeta::decode_pk`]).
 ///
@@ -346,6 +373,79 @@ impl ModelMeta {
                     .collect::<Vec<_>>()
                     .join(", "),
             })
+    }
+
+    /// Resolves a path of field names joined by `__`, as in Django's
+    /// lookups: `"title"` is a column of this model, `"author__username"`
+    /// follows the relation `author` to the column `username` of its model.
+    /// Every step but the last is a relation field of any kind (a foreign
+    /// key, a many-to-many or a reverse relation); the last is a column
+    /// field (a foreign key's own column included).
+    ///
+    /// ```
+    /// use manouche::db::{Auto, ForeignKey, Model};
+    ///
+    /// #[derive(Model)]
+    /// #[model(app = "blog")]
+    /// pub struct Writer {
+    ///     pub id: Auto<i64>,
+    ///     pub name: String,
+    /// }
+    ///
+    /// #[derive(Model)]
+    /// #[model(app = "blog")]
+    /// pub struct Post {
+    ///     pub id: Auto<i64>,
+    ///     pub writer: ForeignKey<Writer>,
+    /// }
+    ///
+    /// let path = Post::meta().resolve_path("writer__name")?;
+    /// assert_eq!(path.field.name, "name");
+    /// assert_eq!(path.model.name, "Writer");
+    /// assert!(!path.multi_valued());
+    /// assert!(Post::meta().resolve_path("writer__age").is_err());
+    /// # Ok::<(), manouche::db::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownField`] for a step that names no field of its model
+    /// (or, before the last step, no relation field), listing the valid
+    /// names.
+    pub fn resolve_path(&'static self, path: &str) -> Result<FieldPath> {
+        let mut model: &'static ModelMeta = self;
+        let mut relations = Vec::new();
+        let mut steps = path.split("__").peekable();
+        while let Some(step) = steps.next() {
+            if steps.peek().is_none() {
+                return Ok(FieldPath {
+                    relations,
+                    field: model.resolve_column(step)?,
+                    model,
+                });
+            }
+            let field = model
+                .field(step)
+                .filter(|f| f.relation.is_some())
+                .ok_or_else(|| Error::UnknownField {
+                    model: model.name,
+                    field: step.to_owned(),
+                    known: model
+                        .fields
+                        .iter()
+                        .filter(|f| f.relation.is_some())
+                        .map(|f| f.name)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })?;
+            relations.push((model, field));
+            model = field.relation.map_or(model, |r| (r.target)());
+        }
+        Err(Error::UnknownField {
+            model: self.name,
+            field: path.to_owned(),
+            known: String::new(),
+        })
     }
 
     /// The primary key field.
@@ -491,6 +591,40 @@ pub trait Model: Sized + Send + Sync + 'static {
             field: name.to_owned(),
             known: String::new(),
         })
+    }
+
+    /// The row loaded for the foreign key `name` by
+    /// [`select_related`](super::QuerySet::select_related) (or
+    /// [`select_related_path`](super::QuerySet::select_related_path)),
+    /// as `Any` to downcast to the related model: how code that knows a
+    /// model only by field names (the admin's list columns) reads it.
+    /// `None` when `name` is not a foreign key, the key is NULL, or the
+    /// row was not loaded. `#[derive(Model)]` implements it.
+    ///
+    /// ```
+    /// use manouche::db::{Auto, ForeignKey, Model};
+    ///
+    /// #[derive(Model)]
+    /// #[model(app = "blog")]
+    /// pub struct Writer {
+    ///     pub id: Auto<i64>,
+    ///     pub name: String,
+    /// }
+    ///
+    /// #[derive(Model)]
+    /// #[model(app = "blog")]
+    /// pub struct Post {
+    ///     pub id: Auto<i64>,
+    ///     pub writer: ForeignKey<Writer>,
+    /// }
+    ///
+    /// let post = Post { id: Auto::new(), writer: ForeignKey::new(1) };
+    /// // Not loaded: the key only.
+    /// assert!(post.loaded_related("writer").is_none());
+    /// ```
+    fn loaded_related(&self, name: &str) -> Option<&dyn std::any::Any> {
+        let _ = name;
+        None
     }
 
     #[doc(hidden)]

@@ -340,13 +340,60 @@ impl<M: Model> QuerySet<M> {
     pub fn select_related<T: RelationField>(mut self, field: Column<M, T>) -> Self {
         let mut full = field.path.clone();
         full.push(field.join());
+        self.add_related(&full);
+        self
+    }
+
+    /// Loads every prefix of the foreign key path `full`, once.
+    fn add_related(&mut self, full: &[Join]) {
         for depth in 1..=full.len() {
             let prefix = &full[..depth];
             if !self.related.iter().any(|p| p.as_slice() == prefix) {
                 self.related.push(prefix.to_vec());
             }
         }
-        self
+    }
+
+    /// [`select_related`](Self::select_related) with the path named at run
+    /// time, as Django's `select_related("article__author")`: foreign keys
+    /// (or one-to-one fields) joined by `__`. Read a loaded row by name with
+    /// [`Model::loaded_related`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnknownField`](super::Error::UnknownField) for a step that
+    /// is not a foreign key of its model.
+    pub fn select_related_path(mut self, path: &str) -> Result<Self> {
+        let mut model = M::meta();
+        let mut full = Vec::new();
+        for step in path.split("__") {
+            let field = model
+                .field(step)
+                .filter(|f| {
+                    f.column.is_some()
+                        && f.relation.is_some_and(|r| {
+                            matches!(
+                                r.kind,
+                                super::model::RelationKind::ForeignKey
+                                    | super::model::RelationKind::OneToOne
+                            )
+                        })
+                })
+                .ok_or_else(|| super::Error::UnknownField {
+                    model: model.name,
+                    field: step.to_owned(),
+                    known: model
+                        .column_fields()
+                        .filter(|f| f.relation.is_some())
+                        .map(|f| f.name)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })?;
+            full.push(super::relations::relation_join(model, field)?);
+            model = field.relation.map_or(model, |r| (r.target)());
+        }
+        self.add_related(&full);
+        Ok(self)
     }
 
     /// Loads a many-to-many or reverse relation for every row with one extra

@@ -219,6 +219,7 @@ impl<T: Model> RelationField for Option<ForeignKey<T>> {
 #[doc(hidden)]
 pub trait LoadRelated {
     fn __load(&mut self, rest: &[&str], skip: usize, row: &Row, offset: &mut usize) -> Result<()>;
+    fn __loaded(&self) -> Option<&dyn std::any::Any>;
 }
 
 impl<T: Model> LoadRelated for ForeignKey<T> {
@@ -234,6 +235,10 @@ impl<T: Model> LoadRelated for ForeignKey<T> {
             }
         }
     }
+
+    fn __loaded(&self) -> Option<&dyn std::any::Any> {
+        self.get().map(|obj| obj as &dyn std::any::Any)
+    }
 }
 
 impl<T: Model> LoadRelated for Option<ForeignKey<T>> {
@@ -245,6 +250,10 @@ impl<T: Model> LoadRelated for Option<ForeignKey<T>> {
                 Ok(())
             }
         }
+    }
+
+    fn __loaded(&self) -> Option<&dyn std::any::Any> {
+        self.as_ref().and_then(LoadRelated::__loaded)
     }
 }
 
@@ -553,7 +562,7 @@ impl<T: Model> Reverse<T> {
     /// `related_field` names no foreign key of `T`.
     pub fn query(&self) -> Result<QuerySet<T>> {
         let b = self.binding("querying a reverse relation")?;
-        let q = match reverse_via::<T>(b.owner_meta, b.field)? {
+        let q = match reverse_via(b.owner_meta, b.field, T::meta())? {
             ReverseVia::ForeignKey(column) => Q::column_eq(column, b.owner.clone()),
             ReverseVia::JoinTable(join) => {
                 Q::pk_in_join(join.table, join.source, join.target, b.owner.clone())
@@ -573,9 +582,10 @@ enum ReverseVia {
     JoinTable(JoinTable),
 }
 
-fn reverse_via<T: Model>(
+fn reverse_via(
     owner: &'static ModelMeta,
     field: &'static FieldMeta,
+    target: &'static ModelMeta,
 ) -> Result<ReverseVia> {
     let name = field
         .relation
@@ -585,13 +595,10 @@ fn reverse_via<T: Model>(
         Error::Definition(format!(
             "{}.{}: `related_field = \"{name}\"` is not a foreign key or many-to-many field of {} \
              pointing to {}",
-            owner.name,
-            field.name,
-            T::meta().name,
-            owner.name
+            owner.name, field.name, target.name, owner.name
         ))
     };
-    let other = T::meta().field(name).ok_or_else(invalid)?;
+    let other = target.field(name).ok_or_else(invalid)?;
     let rel = other.relation.ok_or_else(invalid)?;
     if (rel.target)().table != owner.table {
         return Err(invalid());
@@ -601,7 +608,7 @@ fn reverse_via<T: Model>(
             other.column.map(ReverseVia::ForeignKey).ok_or_else(invalid)
         }
         RelationKind::ManyToMany => {
-            let join = join_table(T::meta(), other)?;
+            let join = join_table(target, other)?;
             Ok(ReverseVia::JoinTable(JoinTable {
                 table: join.table,
                 source: join.target,
@@ -610,6 +617,74 @@ fn reverse_via<T: Model>(
         }
         _ => Err(invalid()),
     }
+}
+
+/// The join from `owner` through its relation field `field`, for any
+/// kind of relation: what `then` follows in a typed path, and what a path
+/// of field names (`Q::named("author__username", ..)`) follows.
+///
+/// # Errors
+///
+/// [`Error::Definition`] when `field` is not a relation, or its
+/// definition is broken (a many-to-many field without its table, a
+/// reverse relation naming no field that points back).
+pub(crate) fn relation_join(owner: &'static ModelMeta, field: &'static FieldMeta) -> Result<Join> {
+    let rel = field.relation.ok_or_else(|| {
+        Error::Definition(format!("{}.{} is not a relation", owner.name, field.name))
+    })?;
+    let target = (rel.target)();
+    let on = match rel.kind {
+        RelationKind::ForeignKey | RelationKind::OneToOne => JoinOn::Columns {
+            parent_column: field.column.ok_or_else(|| {
+                Error::Definition(format!("{}.{} has no column", owner.name, field.name))
+            })?,
+            target_column: target.pk_column,
+        },
+        RelationKind::ManyToMany => {
+            let join = join_table(owner, field)?;
+            JoinOn::Table {
+                table: join.table,
+                source: join.source,
+                target: join.target,
+                parent_pk: owner.pk_column,
+            }
+        }
+        RelationKind::Reverse => match reverse_via(owner, field, target)? {
+            ReverseVia::ForeignKey(fk_column) => JoinOn::Columns {
+                parent_column: owner.pk_column,
+                target_column: fk_column,
+            },
+            ReverseVia::JoinTable(join) => JoinOn::Table {
+                table: join.table,
+                source: join.source,
+                target: join.target,
+                parent_pk: owner.pk_column,
+            },
+        },
+    };
+    Ok(Join {
+        field: field.name,
+        on,
+        target: rel.target,
+    })
+}
+
+/// The join of `M`'s relation field `name`, or [`JoinOn::Invalid`] (which
+/// matches nothing) with the definition error logged: a typed path cannot
+/// fail where it is written.
+fn typed_join<M: Model, T: Model>(name: &'static str) -> Join {
+    M::meta()
+        .field(name)
+        .ok_or_else(|| Error::Definition(format!("{} has no field {name}", M::meta().name)))
+        .and_then(|f| relation_join(M::meta(), f))
+        .unwrap_or_else(|e| {
+            tracing::error!("{e}");
+            Join {
+                field: name,
+                on: JoinOn::Invalid,
+                target: T::meta,
+            }
+        })
 }
 
 /// A relation that `prefetch_related` can load for a list of `M`.
@@ -665,27 +740,7 @@ impl<M: Model, T: Model> ManyToManyField<M, T> {
     /// add `.distinct()` to the query set to fold them.
     #[must_use]
     pub fn then<U>(&self, column: Column<T, U>) -> Column<M, U> {
-        let on = M::meta()
-            .field(self.name)
-            .and_then(|f| {
-                join_table(M::meta(), f)
-                    .map_err(|e| tracing::error!("{e}"))
-                    .ok()
-            })
-            .map_or(JoinOn::Invalid, |join| JoinOn::Table {
-                table: join.table,
-                source: join.source,
-                target: join.target,
-                parent_pk: M::meta().pk_column,
-            });
-        Column::through(
-            Join {
-                field: self.name,
-                on,
-                target: T::meta,
-            },
-            column,
-        )
+        Column::through(typed_join::<M, T>(self.name), column)
     }
 }
 
@@ -696,33 +751,7 @@ impl<M: Model, T: Model> ReverseField<M, T> {
     /// `.distinct()` to fold them.
     #[must_use]
     pub fn then<U>(&self, column: Column<T, U>) -> Column<M, U> {
-        let on = M::meta()
-            .field(self.name)
-            .and_then(|f| {
-                reverse_via::<T>(M::meta(), f)
-                    .map_err(|e| tracing::error!("{e}"))
-                    .ok()
-            })
-            .map_or(JoinOn::Invalid, |via| match via {
-                ReverseVia::ForeignKey(fk_column) => JoinOn::Columns {
-                    parent_column: M::meta().pk_column,
-                    target_column: fk_column,
-                },
-                ReverseVia::JoinTable(join) => JoinOn::Table {
-                    table: join.table,
-                    source: join.source,
-                    target: join.target,
-                    parent_pk: M::meta().pk_column,
-                },
-            });
-        Column::through(
-            Join {
-                field: self.name,
-                on,
-                target: T::meta,
-            },
-            column,
-        )
+        Column::through(typed_join::<M, T>(self.name), column)
     }
 }
 
@@ -780,7 +809,7 @@ impl<M: Model, T: Model> Prefetch<M> for ReverseField<M, T> {
             let field = M::meta().field(self.name).ok_or_else(|| {
                 Error::Definition(format!("{} has no field {}", M::meta().name, self.name))
             })?;
-            let via = reverse_via::<T>(M::meta(), field)?;
+            let via = reverse_via(M::meta(), field, T::meta())?;
             let owners: Vec<Value> = items
                 .iter()
                 .filter_map(|m| m.pk())

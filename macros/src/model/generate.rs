@@ -217,6 +217,7 @@ pub(crate) fn model(m: &ModelDef) -> TokenStream {
     let mut pre_save = Vec::new();
     let mut bind = Vec::new();
     let mut load = Vec::new();
+    let mut loaded = Vec::new();
     let mut field_values = Vec::new();
     let mut set_values = Vec::new();
     let mut checks = Vec::new();
@@ -254,6 +255,7 @@ pub(crate) fn model(m: &ModelDef) -> TokenStream {
                 }));
                 if let Kind::ForeignKey { .. } = f.kind {
                     load.push(quote!(::core::option::Option::Some(&#name) => ::manouche::db::relations::LoadRelated::__load(&mut self.#fi, &path[1..], skip, row, offset),));
+                    loaded.push(quote!(#name => ::manouche::db::relations::LoadRelated::__loaded(&self.#fi),));
                 }
             }
             Kind::ManyToMany { target } => {
@@ -399,6 +401,13 @@ pub(crate) fn model(m: &ModelDef) -> TokenStream {
                 if let ::core::option::Option::Some(pk) = ::manouche::db::Model::pk(self) {
                     let pk = ::manouche::db::FieldType::to_value(&pk);
                     #(#bind)*
+                }
+            }
+
+            fn loaded_related(&self, name: &str) -> ::core::option::Option<&dyn ::core::any::Any> {
+                match name {
+                    #(#loaded)*
+                    _ => ::core::option::Option::None,
                 }
             }
 

@@ -98,7 +98,7 @@ impl<M: Model + Default> ModelAdmin<M> {
                     }
                     let text = value.trim();
                     if !text.is_empty() {
-                        qs = qs.filter(self.search(text)?);
+                        qs = self.search(qs, text)?;
                         search = Some(text.to_owned());
                         filtered = true;
                     }
@@ -205,9 +205,13 @@ impl<M: Model + Default> ModelAdmin<M> {
         })
     }
 
-    /// Every word of `text` in some search field.
-    pub(super) fn search(&self, text: &str) -> Result<Q<M>, BadQuery> {
+    /// `qs` narrowed to the rows with every word of `text` in some search
+    /// field. A search through a many-to-many or reverse relation would
+    /// list a row once per related match, so the query is then made
+    /// `distinct()`, as Django's admin does.
+    pub(super) fn search(&self, qs: QuerySet<M>, text: &str) -> Result<QuerySet<M>, BadQuery> {
         let mut all = Q::all();
+        let mut duplicates = false;
         for word in text.split_whitespace() {
             let mut any = Q::none();
             for spec in &self.search_fields {
@@ -217,11 +221,15 @@ impl<M: Model + Default> ModelAdmin<M> {
                     _ => (LookupOp::IContains, *spec),
                 };
                 let q = Q::<M>::named(field, op, word).map_err(|e| BadQuery(e.to_string()))?;
+                duplicates |= M::meta()
+                    .resolve_path(field)
+                    .is_ok_and(|path| path.multi_valued());
                 any = any | q;
             }
             all = all & any;
         }
-        Ok(all)
+        let qs = qs.filter(all);
+        Ok(if duplicates { qs.distinct() } else { qs })
     }
 
     /// `?o=2.-1`: (column index, descending) pairs.
@@ -400,11 +408,29 @@ impl<M: Model + Default> ModelAdmin<M> {
         db: &Database,
         params: &[(String, String)],
     ) -> Result<Result<ListPage, BadQuery>, crate::Error> {
-        let query = match self.query(params) {
+        let mut query = match self.query(params) {
             Ok(query) => query,
             Err(bad) => return Ok(Err(bad)),
         };
         let meta = M::meta();
+        // Foreign key columns show the related objects' titles when their
+        // model is in the admin: joined into the page's own query, so the
+        // query count grows with neither the rows nor these columns.
+        let names = self.columns();
+        let mut related = Vec::new();
+        for (column, name) in names.iter().enumerate() {
+            let Some(field) = meta.field(name) else {
+                continue;
+            };
+            let Some(relation) = field.relation.filter(|_| field.column.is_some()) else {
+                continue;
+            };
+            let Some(admin) = site.admin_of((relation.target)()) else {
+                continue;
+            };
+            query.qs = query.qs.select_related_path(name)?;
+            related.push((column, *name, admin));
+        }
         let per_page = self.per_page;
         let (count_text, count, exact) = self.count(db, &query).await?;
         let big = !exact || count > BIG_TABLE;
@@ -498,7 +524,6 @@ impl<M: Model + Default> ModelAdmin<M> {
                 (found.object_list, 0, previous, next)
             }
         };
-        let names = self.columns();
         let columns = names
             .iter()
             .enumerate()
@@ -559,9 +584,15 @@ impl<M: Model + Default> ModelAdmin<M> {
                 let pk = render::pk_text(obj);
                 let cells = names
                     .iter()
-                    .map(|name| {
+                    .enumerate()
+                    .map(|(column, name)| {
                         if let Some(computed) = self.computed.iter().find(|c| c.name == *name) {
                             return (computed.show)(obj);
+                        }
+                        if let Some(title) = related.iter().find(|(c, _, _)| *c == column).and_then(
+                            |(_, name, admin)| admin.loaded_title(obj.loaded_related(name)?),
+                        ) {
+                            return title;
                         }
                         let field = meta.field(name);
                         let value = obj.field_value(name).unwrap_or(Value::String(None));
@@ -571,32 +602,6 @@ impl<M: Model + Default> ModelAdmin<M> {
                 (pk, cells)
             })
             .collect();
-        // Foreign keys by the related objects' titles, when their model is
-        // in the admin: one query per column, whatever the number of rows.
-        let mut rows: Vec<(String, Vec<String>)> = rows;
-        for (column, name) in names.iter().enumerate() {
-            let Some(field) = meta.field(name) else {
-                continue;
-            };
-            let Some(relation) = field.relation.filter(|_| field.column.is_some()) else {
-                continue;
-            };
-            let target = (relation.target)();
-            let Some(admin) = site.admin_of(target) else {
-                continue;
-            };
-            let keys: Vec<Value> = objects
-                .iter()
-                .map(|obj| obj.field_value(name).unwrap_or(Value::String(None)))
-                .collect();
-            let texts: Vec<String> = keys.iter().map(render::key).collect();
-            let titles = admin.titles(db, keys).await?;
-            for ((_, cells), key) in rows.iter_mut().zip(texts) {
-                if let (Some(cell), Some(title)) = (cells.get_mut(column), titles.get(&key)) {
-                    cell.clone_from(title);
-                }
-            }
-        }
         let pages = if matches!(query.position, Position::Page(_)) {
             render::page_links(page, numbered, |n| {
                 render::query_url(params, &[(PAGE, Some(&n.to_string()))])

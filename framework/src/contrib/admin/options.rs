@@ -350,6 +350,10 @@ pub(crate) trait Registered: Send + Sync + 'static {
         keys: Vec<Value>,
     ) -> BoxFuture<'a, Result<std::collections::HashMap<String, String>, crate::Error>>;
 
+    /// How `obj` reads, when it is an instance of this model (a row a
+    /// foreign key loaded with `select_related`).
+    fn loaded_title(&self, obj: &dyn std::any::Any) -> Option<String>;
+
     /// How the object `pk` reads, or `None` when there is no such object.
     fn title<'a>(
         &'a self,
@@ -492,10 +496,11 @@ impl<M: Model + Default> Registered for ModelAdmin<M> {
         }
         for spec in &self.search_fields {
             let name = spec.trim_start_matches(['^', '=']);
-            match meta.field(name) {
-                Some(f) if f.column.is_some() && f.sql_type == crate::db::SqlType::String => {}
+            match meta.resolve_path(name) {
+                Ok(path) if path.field.sql_type == crate::db::SqlType::String => {}
                 _ => out.push(format!(
-                    "search_fields names `{spec}`, which is not a text field"
+                    "search_fields names `{spec}`, which is not a text field (of the model, \
+                     or through its relations: `author__username`)"
                 )),
             }
         }
@@ -613,6 +618,10 @@ impl<M: Model + Default> Registered for ModelAdmin<M> {
         })
     }
 
+    fn loaded_title(&self, obj: &dyn std::any::Any) -> Option<String> {
+        obj.downcast_ref::<M>().map(|obj| self.title_of(obj))
+    }
+
     fn title<'a>(
         &'a self,
         db: &'a Database,
@@ -657,8 +666,8 @@ impl<M: Model + Default> Registered for ModelAdmin<M> {
         Box::pin(async move {
             let mut qs = M::objects();
             if !term.trim().is_empty() {
-                match self.search(term) {
-                    Ok(q) => qs = qs.filter(q),
+                match self.search(qs, term) {
+                    Ok(searched) => qs = searched,
                     Err(bad) => return Ok(Err(bad)),
                 }
             }

@@ -273,7 +273,11 @@ impl<M: Model> Q<M> {
     /// A lookup on a field named at run time (admin filters, API query
     /// parameters), with its value given as text and parsed for the field's
     /// type: `Q::<Article>::named("published", LookupOp::Exact, "true")`.
-    /// Only the model's own column fields are accepted; the value is bound.
+    /// The name is a column field of the model, or a path through its
+    /// relations as in Django (`"author__username"`, `"tags__name"`; see
+    /// [`ModelMeta::resolve_path`]); the value is bound. Through a
+    /// many-to-many or reverse relation, a row matching several related
+    /// rows comes once per match, as with `then`: add `distinct()`.
     /// For `In`, the text is a comma-separated list; for `Range`, two values
     /// separated by a comma; for `IsNull`, the op's flag decides and the text
     /// is ignored.
@@ -286,7 +290,13 @@ impl<M: Model> Q<M> {
     /// field.
     pub fn named(field: &str, op: LookupOp, text: &str) -> crate::db::Result<Self> {
         use crate::db::fields::SqlType;
-        let meta = M::meta().resolve_column(field)?;
+        let resolved = M::meta().resolve_path(field)?;
+        let path = resolved
+            .relations
+            .iter()
+            .map(|&(owner, field)| crate::db::relations::relation_join(owner, field))
+            .collect::<crate::db::Result<Vec<_>>>()?;
+        let meta = resolved.field;
         let column = meta.column.unwrap_or_default();
         let invalid = |message: String| crate::db::Error::InvalidValue {
             field: meta.name.to_owned(),
@@ -322,7 +332,7 @@ impl<M: Model> Q<M> {
             _ => vec![parse(text)?],
         };
         Ok(Self::from_node(Node::Lookup(Lookup {
-            path: Vec::new(),
+            path,
             column,
             op,
             values,
