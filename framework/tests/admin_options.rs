@@ -729,7 +729,8 @@ async fn a_foreign_key_is_chosen_by_autocomplete() {
         assert_eq!(r.status(), 200, "{}", r.text());
         let text = r.text();
         assert!(
-            text.contains("data-autocomplete=\"/admin/autocomplete/?app_label=press&amp;model_name=note&amp;field_name=story\""),
+            text.contains("data-autocomplete=\"autocomplete/?app_label=press&amp;model_name=note&amp;field_name=story\"")
+                && text.contains("data-admin-root=\"/admin/\""),
             "{text}"
         );
         assert!(!text.contains(">Moon landing</option>"), "{text}");

@@ -35,6 +35,10 @@
 //!
 //! # Pages (namespace `admin`, under `/admin/`)
 //!
+//! The paths below are those of the site [`AdminSite::new`] builds; a
+//! site made with [`AdminSite::named`] has its name as namespace and is
+//! mounted under its name or the path given to [`AdminSite::at`].
+//!
 //! | page | URL | who |
 //! |---|---|---|
 //! | index | `/admin/` | active staff members; lists the models they may view or change |
@@ -57,6 +61,14 @@
 //! look; a user with the right password who is not active staff gets
 //! Django's "Please enter the correct username and password for a staff
 //! account" and is not logged in.
+//!
+//! # Looks and templates
+//!
+//! [`AdminSite::site_header`] and [`AdminSite::site_title`] name the site,
+//! [`AdminSite::stylesheet`] adds the project's CSS after the admin's own
+//! (which follows the system's dark mode), and any page can be drawn by
+//! the project's own askama template: the [`pages`] are public data for
+//! [`Project::override_template`](crate::Project::override_template).
 //!
 //! # History
 //!
@@ -121,6 +133,41 @@ mod views;
 
 use std::sync::Arc;
 
+/// The admin's pages as data, for a project that draws one with its own
+/// askama template instead of the admin's
+/// ([`Project::override_template`](crate::Project::override_template),
+/// Django's `templates/admin/...` overrides). Every page carries the
+/// [`SiteInfo`] its layout needs.
+///
+/// ```
+/// use manouche::contrib::admin::pages::IndexPage;
+/// use manouche::prelude::*;
+///
+/// #[derive(Template)]
+/// #[template(
+///     source = "<h1>{{ page.site.header }}</h1>{% for (app, models) in page.apps %}\
+///               <h2>{{ app }}</h2>{% for (name, url, _) in models %}<a href=\"{{ url }}\">{{ name }}</a>{% endfor %}\
+///               {% endfor %}",
+///     ext = "html"
+/// )]
+/// struct MyIndex<'a> {
+///     page: &'a IndexPage,
+/// }
+///
+/// # fn project(project: Project) -> Project {
+/// project.override_template(|page: &IndexPage| MyIndex { page }.render())
+/// # }
+/// ```
+pub mod pages {
+    pub use super::SiteInfo;
+    pub use super::accounts::{
+        AdminLoggedOutPage, AdminLoginPage, AdminPasswordChangeDonePage, AdminPasswordChangePage,
+    };
+    pub use super::history::{HistoryPage, HistoryRow, RecentAction};
+    pub use super::list_page::{Links, ListColumn, ListFilter, ListPage};
+    pub use super::views::{ChangeFormPage, ChangeListPage, DeletePage, IndexEntry, IndexPage};
+}
+
 pub use actions::Action;
 pub use history::{ActionFlag, LogEntry};
 pub use inlines::TabularInline;
@@ -129,10 +176,10 @@ pub use options::ModelAdmin;
 pub(crate) use options::Registered;
 
 use crate::App;
-use crate::app::{CheckContext, Ready};
+use crate::app::CheckContext;
 use crate::checks::CheckMessage;
 use crate::db::{Model, ModelMeta};
-use crate::{StartupError, embed_migrations};
+use crate::embed_migrations;
 
 /// A model's admin options, declared next to it with `#[derive(Admin)]`
 /// and `#[admin(...)]` (the names are [`ModelAdmin`]'s builder methods;
@@ -178,17 +225,47 @@ pub trait Admin: Model {
     fn admin() -> ModelAdmin<Self>;
 }
 
-/// The admin site: the registered models and the site's title. Build it,
-/// then install [`app`](Self::app).
+/// The admin site: the registered models, where the site is mounted and
+/// how it looks. Build it, then install [`app`](Self::app).
+///
+/// A project can mount several sites (Django's `AdminSite(name=...)`),
+/// each with its own models, look and URLs:
+///
+/// ```no_run
+/// # use manouche::contrib::admin::AdminSite;
+/// # use manouche::prelude::*;
+/// # fn sites(project: Project) -> Project {
+/// project
+///     .app(AdminSite::new().app()) // `/admin/`, namespace `admin`
+///     .app(
+///         AdminSite::named("editors")
+///             .at("newsroom/")
+///             .site_header("Newsroom")
+///             .stylesheet("/static/newsroom/admin.css")
+///             .app(), // `/newsroom/`, namespace `editors`
+///     )
+/// # }
+/// ```
+///
+/// A site's name is its app label and its URL namespace
+/// (`editors:index`). The history of every site is kept in one table,
+/// [`LogEntry`], whose model and migration the site named `admin` (the
+/// one [`new`](Self::new) builds) installs; any other site needs it
+/// installed too (`admin.E005`).
 #[derive(Clone)]
 pub struct AdminSite {
+    name: String,
+    prefix: Option<String>,
     header: String,
+    title: String,
+    stylesheets: Vec<String>,
     models: Vec<Arc<dyn Registered>>,
 }
 
 impl std::fmt::Debug for AdminSite {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AdminSite")
+            .field("name", &self.name)
             .field("header", &self.header)
             .field(
                 "models",
@@ -208,14 +285,37 @@ impl Default for AdminSite {
     }
 }
 
+/// The site named `admin`, which keeps the history table.
+const DEFAULT_NAME: &str = "admin";
+
 impl AdminSite {
-    /// A site with no model yet, titled "Site administration".
+    /// The site named `admin` (mounted at `/admin/`), with no model yet,
+    /// titled "Site administration".
     #[must_use]
     pub fn new() -> Self {
+        Self::named(DEFAULT_NAME)
+    }
+
+    /// A site named `name`: its app label and URL namespace, and the
+    /// path it is mounted at (`name/`) unless [`at`](Self::at) says
+    /// otherwise.
+    #[must_use]
+    pub fn named(name: impl Into<String>) -> Self {
         Self {
+            name: name.into(),
+            prefix: None,
             header: "Site administration".to_owned(),
+            title: "Site administration".to_owned(),
+            stylesheets: Vec::new(),
             models: Vec::new(),
         }
+    }
+
+    /// Mounts the site at `prefix` (`"backoffice/"`) instead of its name.
+    #[must_use]
+    pub fn at(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = Some(prefix.into());
+        self
     }
 
     /// The title shown at the top of every admin page (Django's
@@ -224,6 +324,30 @@ impl AdminSite {
     pub fn site_header(mut self, header: impl Into<String>) -> Self {
         self.header = header.into();
         self
+    }
+
+    /// What ends every page's title in the browser's tab (Django's
+    /// `site_title`).
+    #[must_use]
+    pub fn site_title(mut self, title: impl Into<String>) -> Self {
+        self.title = title.into();
+        self
+    }
+
+    /// A stylesheet every page links after the admin's own style, so
+    /// its rules win: the project's colours, fonts or layout. The URL is
+    /// used as it is (`/static/site/admin.css`, or
+    /// [`static_url`](crate::templates::static_url)'s answer).
+    #[must_use]
+    pub fn stylesheet(mut self, url: impl Into<String>) -> Self {
+        self.stylesheets.push(url.into());
+        self
+    }
+
+    /// The site's name: its app label and URL namespace.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// Registers a model with its options. A model registered twice, or
@@ -241,6 +365,39 @@ impl AdminSite {
         self.register(M::admin())
     }
 
+    /// The URL of the site's page `route` (`"index"`, `"changelist"`,
+    /// ...), reversed in the site's namespace.
+    pub(crate) fn url(&self, route: &str, args: &[&dyn std::fmt::Display]) -> String {
+        let name = format!("{}:{route}", self.name);
+        crate::urls::reverse(&name, args).unwrap_or_else(|e| {
+            tracing::error!("the admin site {} cannot reverse {name}: {e}", self.name);
+            String::new()
+        })
+    }
+
+    /// The site's index: the root of its URLs.
+    pub(crate) fn root(&self) -> String {
+        self.url("index", &[])
+    }
+
+    /// A model's list page.
+    pub(crate) fn list_url(&self, meta: &ModelMeta) -> String {
+        format!("{}{}/{}/", self.root(), meta.app, meta.model_name())
+    }
+
+    /// What every page shows of the site.
+    pub(crate) fn info(&self) -> SiteInfo {
+        SiteInfo {
+            header: self.header.clone(),
+            title: self.title.clone(),
+            index_url: self.root(),
+            password_change_url: self.url("password_change", &[]),
+            logout_url: self.url("logout", &[]),
+            login_url: self.url("login", &[]),
+            stylesheets: self.stylesheets.clone(),
+        }
+    }
+
     /// The admin of the model `meta` (a relation's target), when it is
     /// registered.
     pub(crate) fn admin_of(&self, meta: &ModelMeta) -> Option<&Arc<dyn Registered>> {
@@ -254,28 +411,66 @@ impl AdminSite {
             .find(|m| m.meta().app == app && m.meta().model_name() == model)
     }
 
-    /// The app to install: its pages under `admin/`. Install it after the
-    /// sessions and auth apps.
+    /// The app to install: its pages under its name (`admin/`) or the
+    /// path given to [`at`](Self::at). Install it after the sessions and
+    /// auth apps.
     pub fn app(self) -> App {
+        let prefix = self
+            .prefix
+            .clone()
+            .unwrap_or_else(|| format!("{}/", self.name));
+        let keeps_history = self.name == DEFAULT_NAME;
         let site = Arc::new(self);
         let checked = Arc::clone(&site);
-        App::new("admin")
-            .model::<LogEntry>()
-            .migrations(embed_migrations!("src/contrib/admin/migrations"))
-            .urls("admin/", views::urls())
-            .ready(move |ready: &mut Ready<'_>| -> Result<(), StartupError> {
-                ready.services_mut().insert_arc(Arc::clone(&site));
-                Ok(())
-            })
-            .check(move |context: &CheckContext<'_>| checks(&checked, context))
+        let app = App::new(site.name.clone())
+            .urls(&prefix, views::urls(&site))
+            .check(move |context: &CheckContext<'_>| checks(&checked, context));
+        if keeps_history {
+            app.model::<LogEntry>()
+                .migrations(embed_migrations!("src/contrib/admin/migrations"))
+        } else {
+            app
+        }
     }
 }
 
-/// `admin.E001`: the auth app is missing; `admin.E002`: an option names
+/// What every admin page shows of its site, for the page's template (and
+/// a project's own, see [`pages`]).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SiteInfo {
+    /// The title at the top of the page (`site_header`).
+    pub header: String,
+    /// What ends the title in the browser's tab (`site_title`).
+    pub title: String,
+    /// The site's index, and its account pages.
+    pub index_url: String,
+    /// The password change page.
+    pub password_change_url: String,
+    /// Where the logout form posts.
+    pub logout_url: String,
+    /// The login page.
+    pub login_url: String,
+    /// The project's stylesheets, linked after the admin's own style.
+    pub stylesheets: Vec<String>,
+}
+
+/// `admin.E005`: a site other than `admin` without the `admin` site, which
+/// keeps the history; `admin.E001`: the auth app is missing; `admin.E002`: an option names
 /// no field; `admin.E003`: a model is registered twice; `admin.E040`: an
 /// autocomplete field's model is not in the admin with a search.
 fn checks(site: &AdminSite, context: &CheckContext<'_>) -> Vec<CheckMessage> {
     let mut out = Vec::new();
+    if site.name != DEFAULT_NAME && !context.apps.iter().any(|a| a.label == DEFAULT_NAME) {
+        out.push(CheckMessage::error(
+            "admin.E005",
+            format!(
+                "the admin site {} keeps its history in the log of the site named `admin`, which is not installed",
+                site.name
+            ),
+            "install AdminSite::new().app() as well, or name this site `admin` and mount it elsewhere with .at(\"...\")",
+        ));
+    }
     if !context.apps.iter().any(|a| a.label == "auth") {
         out.push(CheckMessage::error(
             "admin.E001",

@@ -11,7 +11,8 @@ use axum::response::{IntoResponse, Response};
 use http::{StatusCode, header};
 use serde::Deserialize;
 
-use super::request::AdminRequest;
+use super::SiteInfo;
+use super::request::{AdminRequest, Site};
 use crate::TemplateResponse;
 use crate::contrib::auth::{self, Auth, CurrentUser, LoginError, SafeRedirect};
 use crate::contrib::sessions::Session;
@@ -26,62 +27,61 @@ pub(crate) const STAFF_ONLY: &str = "Please enter the correct username and passw
 /// The admin's login page (`admin/login.html`).
 #[derive(Debug, Template, TemplateResponse)]
 #[template(path = "admin/login.html")]
-pub(crate) struct AdminLoginPage {
-    /// The site's title.
-    pub(crate) header: String,
+#[non_exhaustive]
+pub struct AdminLoginPage {
+    /// The site's header, title, links and stylesheets.
+    pub site: SiteInfo,
     /// The username typed, shown again after a failure.
-    pub(crate) form_username: String,
+    pub form_username: String,
     /// Where to go after logging in (checked to stay on the site).
-    pub(crate) next: String,
+    pub next: String,
     /// Why the last attempt failed.
-    pub(crate) error: Option<String>,
+    pub error: Option<String>,
     /// A logged-in user who is not staff, who may log in as another.
-    pub(crate) authenticated_as: Option<String>,
+    pub authenticated_as: Option<String>,
 }
 
 /// After logging out (`admin/logged_out.html`).
 #[derive(Debug, Template, TemplateResponse)]
 #[template(path = "admin/logged_out.html")]
-pub(crate) struct AdminLoggedOutPage {
-    /// The site's title.
-    pub(crate) header: String,
+#[non_exhaustive]
+pub struct AdminLoggedOutPage {
+    /// The site's header, title, links and stylesheets.
+    pub site: SiteInfo,
 }
 
 /// The password change form (`admin/password_change_form.html`).
 #[derive(Debug, Template, TemplateResponse)]
 #[template(path = "admin/password_change_form.html")]
-pub(crate) struct AdminPasswordChangePage {
-    /// The site's title.
-    pub(crate) header: String,
+#[non_exhaustive]
+pub struct AdminPasswordChangePage {
+    /// The site's header, title, links and stylesheets.
+    pub site: SiteInfo,
     /// Who is logged in.
-    pub(crate) username: String,
+    pub username: String,
     /// Problems with the old password.
-    pub(crate) old_password_errors: Vec<String>,
+    pub old_password_errors: Vec<String>,
     /// Problems with the new password.
-    pub(crate) new_password_errors: Vec<String>,
+    pub new_password_errors: Vec<String>,
     /// What the validators ask of a password.
-    pub(crate) help_texts: Vec<String>,
+    pub help_texts: Vec<String>,
 }
 
 /// After a password change (`admin/password_change_done.html`).
 #[derive(Debug, Template, TemplateResponse)]
 #[template(path = "admin/password_change_done.html")]
-pub(crate) struct AdminPasswordChangeDonePage {
-    /// The site's title.
-    pub(crate) header: String,
+#[non_exhaustive]
+pub struct AdminPasswordChangeDonePage {
+    /// The site's header, title, links and stylesheets.
+    pub site: SiteInfo,
     /// Who is logged in.
-    pub(crate) username: String,
-}
-
-/// The admin's index, where a login without `next` goes.
-fn index_url() -> String {
-    crate::urls::reverse("admin:index", &[]).unwrap_or_else(|_| "/admin/".to_owned())
+    pub username: String,
 }
 
 /// `GET /admin/login/`: the form; an active staff member already logged
 /// in goes straight to `next` (or the index).
 pub(super) async fn login_form(
-    Service(site): Service<super::AdminSite>,
+    Site(site): Site,
     CurrentUser(user): CurrentUser,
     redirect: SafeRedirect,
 ) -> Response {
@@ -90,10 +90,10 @@ pub(super) async fn login_form(
         && user.is_staff
         && user.is_active
     {
-        return crate::web::found(&next.unwrap_or_else(index_url));
+        return crate::web::found(&next.unwrap_or_else(|| site.root()));
     }
     AdminLoginPage {
-        header: site.header.clone(),
+        site: site.info(),
         form_username: String::new(),
         next: next.unwrap_or_default(),
         error: None,
@@ -115,7 +115,7 @@ pub(super) struct LoginForm {
 /// the form again with [`STAFF_ONLY`] and stays logged out. Repeated
 /// failures answer 429 as the auth app's login does.
 pub(super) async fn login_submit(
-    Service(site): Service<super::AdminSite>,
+    Site(site): Site,
     Service(auth): Service<Auth>,
     db: Db,
     session: Session,
@@ -125,7 +125,7 @@ pub(super) async fn login_submit(
 ) -> crate::Result<Response> {
     let next = redirect.next(form.next.as_deref());
     let page = |error: String| AdminLoginPage {
-        header: site.header.clone(),
+        site: site.info(),
         form_username: form.username.clone(),
         next: next.clone().unwrap_or_default(),
         error: Some(error),
@@ -138,7 +138,9 @@ pub(super) async fn login_submit(
     {
         Ok(mut user) if user.is_staff => {
             auth::login(&session, &mut user, &db).await?;
-            Ok(crate::web::found(&next.clone().unwrap_or_else(index_url)))
+            Ok(crate::web::found(
+                &next.clone().unwrap_or_else(|| site.root()),
+            ))
         }
         Ok(_) | Err(LoginError::Invalid) => Ok(page(STAFF_ONLY.to_owned()).into_response()),
         Err(error @ LoginError::Throttled { retry_after }) => Ok((
@@ -157,7 +159,7 @@ pub(super) async fn login_submit(
 /// `POST /admin/logout/` (with the CSRF token, as every `POST`): logs out,
 /// then goes to a safe `next` or shows the logged-out page.
 pub(super) async fn logout(
-    Service(site): Service<super::AdminSite>,
+    Site(site): Site,
     session: Session,
     CurrentUser(user): CurrentUser,
     redirect: SafeRedirect,
@@ -172,15 +174,12 @@ pub(super) async fn logout(
     if let Some(to) = redirect.next(form_next) {
         return Ok(crate::web::found(&to));
     }
-    Ok(AdminLoggedOutPage {
-        header: site.header.clone(),
-    }
-    .into_response())
+    Ok(AdminLoggedOutPage { site: site.info() }.into_response())
 }
 
 fn change_page(admin: &AdminRequest, auth: &Auth) -> AdminPasswordChangePage {
     AdminPasswordChangePage {
-        header: admin.site.header.clone(),
+        site: admin.site.info(),
         username: admin.user.username.clone(),
         old_password_errors: Vec::new(),
         new_password_errors: Vec::new(),
@@ -229,14 +228,14 @@ pub(super) async fn password_change_submit(
     let mut user = admin.user.clone();
     auth.change_password(&admin.db, &session, &mut user, &form.new_password1)
         .await?;
-    let done = crate::urls::reverse("admin:password_change_done", &[])?;
+    let done = admin.site.url("password_change_done", &[]);
     Ok(crate::web::found(&done))
 }
 
 /// `GET /admin/password_change/done/`.
 pub(super) async fn password_change_done(admin: AdminRequest) -> AdminPasswordChangeDonePage {
     AdminPasswordChangeDonePage {
-        header: admin.site.header.clone(),
+        site: admin.site.info(),
         username: admin.user.username,
     }
 }

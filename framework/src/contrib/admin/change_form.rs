@@ -47,7 +47,7 @@ impl<M: Model + Default> ModelAdmin<M> {
                     widget.set_attr(
                         "data-autocomplete",
                         format!(
-                            "/admin/autocomplete/?app_label={}&model_name={}&field_name={name}",
+                            "autocomplete/?app_label={}&model_name={}&field_name={name}",
                             meta.app,
                             meta.model_name()
                         ),

@@ -8,10 +8,11 @@ use sea_query::Value;
 
 use super::AdminSite;
 use super::list_page::{Links, ListColumn, ListFilter, ListPage};
-use super::options::{BadQuery, ModelAdmin};
+use super::options::{BadQuery, ModelAdmin, TITLE_COLUMN};
 use super::render;
 use crate::db::query::LookupOp;
 use crate::db::{Database, Model, ModelMeta, Q, QuerySet, SqlType};
+use crate::forms::model_form::capfirst;
 use crate::paginator::{KeysetError, KeysetPaginator};
 
 /// The names of the query string the list page reads itself.
@@ -548,6 +549,7 @@ impl<M: Model + Default> ModelAdmin<M> {
                     .join(".");
                 let (label, sortable) = match meta.field(name) {
                     Some(field) => (crate::forms::model_form::field_label(field), true),
+                    None if *name == TITLE_COLUMN => (capfirst(meta.verbose_name), false),
                     None => (
                         self.computed
                             .iter()
@@ -588,6 +590,9 @@ impl<M: Model + Default> ModelAdmin<M> {
                     .map(|(column, name)| {
                         if let Some(computed) = self.computed.iter().find(|c| c.name == *name) {
                             return (computed.show)(obj);
+                        }
+                        if *name == TITLE_COLUMN {
+                            return self.title_of(obj);
                         }
                         if let Some(title) = related.iter().find(|(c, _, _)| *c == column).and_then(
                             |(_, name, admin)| admin.loaded_title(obj.loaded_related(name)?),

@@ -30,8 +30,9 @@ use axum::response::{IntoResponse, Response};
 use sea_query::Value;
 
 use super::AdminSite;
+use super::SiteInfo;
 use super::inlines::InlineChange;
-use super::request::{AdminRequest, list_url};
+use super::request::AdminRequest;
 use crate::TemplateResponse;
 use crate::contrib::auth::User;
 use crate::db::{Auto, Database, DateTime, ForeignKey, Model, ModelMeta};
@@ -153,14 +154,20 @@ impl LogEntry {
         readable_message(&self.change_message)
     }
 
-    /// The object's change page, while the entry is not a deletion
-    /// (Django's `get_admin_url`; whether the object still exists is not
-    /// checked).
+    /// The object's change page on the site named `admin`, while the
+    /// entry is not a deletion (Django's `get_admin_url`, which reverses
+    /// `admin:..._change`; whether the object still exists is not
+    /// checked). Reversed against the project serving the current
+    /// request; `/admin/` outside of one.
     #[must_use]
     pub fn admin_url(&self) -> Option<String> {
         let id = self.object_id.as_deref()?;
-        (self.action() != Some(ActionFlag::Deletion))
-            .then(|| format!("/admin/{}/{}/{}/change/", self.app_label, self.model, id))
+        (self.action() != Some(ActionFlag::Deletion)).then(|| {
+            crate::urls::reverse("admin:change", &[&self.app_label, &self.model, &id])
+                .unwrap_or_else(|_| {
+                    format!("/admin/{}/{}/{}/change/", self.app_label, self.model, id)
+                })
+        })
     }
 }
 
@@ -347,39 +354,45 @@ pub(crate) async fn log_actions<'a>(
 
 /// One row of an object's history page.
 #[derive(Debug)]
-pub(crate) struct HistoryRow {
-    /// `2026-12-02 20:15:07 UTC`, and the same in RFC 3339 for `<time>`.
-    pub(crate) when: String,
-    pub(crate) when_iso: String,
+#[non_exhaustive]
+pub struct HistoryRow {
+    /// `2026-12-02 20:15:07 UTC`.
+    pub when: String,
+    /// The same in RFC 3339, for `<time>`.
+    pub when_iso: String,
     /// The username, with the full name when there is one.
-    pub(crate) user: String,
+    pub user: String,
     /// The change message as a sentence.
-    pub(crate) message: String,
+    pub message: String,
 }
 
 /// An object's history (`admin/object_history.html`).
 #[derive(Debug, Template, TemplateResponse)]
 #[template(path = "admin/object_history.html")]
-pub(crate) struct HistoryPage {
-    /// The site's title.
-    pub(crate) header: String,
+#[non_exhaustive]
+pub struct HistoryPage {
+    /// The site's header, title, links and stylesheets.
+    pub site: SiteInfo,
     /// Who is logged in.
-    pub(crate) username: String,
+    pub username: String,
     /// The object's title.
-    pub(crate) object: String,
-    /// The list page, and the model's plural name.
-    pub(crate) list_url: String,
-    pub(crate) list_title: String,
+    pub object: String,
+    /// The list page.
+    pub list_url: String,
+    /// The model's plural name.
+    pub list_title: String,
     /// The object's change page.
-    pub(crate) change_url: String,
+    pub change_url: String,
     /// This page's entries, newest first.
-    pub(crate) rows: Vec<HistoryRow>,
-    /// Entries in all, this page's number, and the pages.
-    pub(crate) count: u64,
-    pub(crate) page: u64,
-    pub(crate) num_pages: u64,
+    pub rows: Vec<HistoryRow>,
+    /// Entries in all.
+    pub count: u64,
+    /// This page's number.
+    pub page: u64,
+    /// How many pages there are.
+    pub num_pages: u64,
     /// Links to other pages: `(number, url)`, `None` for an ellipsis.
-    pub(crate) pages: Vec<Option<(u64, String)>>,
+    pub pages: Vec<Option<(u64, String)>>,
 }
 
 /// Entries a history page shows (Django's 100).
@@ -443,9 +456,9 @@ pub(super) async fn history(
             message: entry.change_message_text(),
         })
         .collect();
-    let list_url = list_url(meta);
+    let list_url = admin.site.list_url(meta);
     Ok(HistoryPage {
-        header: admin.site.header.clone(),
+        site: admin.site.info(),
         username: admin.user.username.clone(),
         object,
         change_url: format!("{list_url}{}/change/", pk),
@@ -462,17 +475,18 @@ pub(super) async fn history(
 
 /// One of the member's recent actions on the index.
 #[derive(Debug)]
-pub(crate) struct RecentAction {
+#[non_exhaustive]
+pub struct RecentAction {
     /// "Added", "Changed", "Deleted".
-    pub(crate) action: &'static str,
+    pub action: &'static str,
     /// `addition`, `change`, `deletion` (for the style).
-    pub(crate) class: &'static str,
+    pub class: &'static str,
     /// How the object read.
-    pub(crate) object: String,
+    pub object: String,
     /// Its change page, while it exists and its model is in the admin.
-    pub(crate) url: Option<String>,
+    pub url: Option<String>,
     /// The model's name ("Product"), or `app.model` when not in the admin.
-    pub(crate) model: String,
+    pub model: String,
 }
 
 /// The last ten actions of `user_id` (Django's "My actions"), linked to
@@ -539,7 +553,11 @@ pub(crate) async fn recent_actions(
                     None => "",
                 },
                 object: entry.object_repr.clone(),
-                url: if there { entry.admin_url() } else { None },
+                url: entry
+                    .object_id
+                    .as_deref()
+                    .zip(registered.filter(|_| there))
+                    .map(|(id, m)| format!("{}{id}/change/", site.list_url(m.meta()))),
                 model: registered.map_or_else(
                     || format!("{}.{}", entry.app_label, entry.model),
                     |m| capfirst(m.meta().verbose_name),

@@ -265,9 +265,11 @@ impl<M: Model> ModelAdmin<M> {
     }
 
     /// The columns shown: the options', or the primary key.
+    /// The list's columns: `list_display`, or without it one column of
+    /// each object's title, as Django's default `("__str__",)`.
     pub(super) fn columns(&self) -> Vec<&'static str> {
         if self.list_display.is_empty() {
-            M::meta().pk_field().map(|f| f.name).into_iter().collect()
+            vec![TITLE_COLUMN]
         } else {
             self.list_display.clone()
         }
@@ -403,6 +405,9 @@ pub(crate) trait Registered: Send + Sync + 'static {
         keys: &'a [String],
     ) -> BoxFuture<'a, Result<Result<String, BadQuery>, crate::Error>>;
 }
+
+/// The default list column: each object's title (Django's `__str__`).
+pub(super) const TITLE_COLUMN: &str = "__str__";
 
 impl<M: Model + Default> ModelAdmin<M> {
     /// The object with primary key text `pk`, if any (a key that does not

@@ -12,11 +12,24 @@ use http::request::Parts;
 use super::{AdminSite, Registered};
 use crate::contrib::auth::{self, Denied, StaffRequired, User};
 use crate::db::{Database, Db, ModelMeta};
-use crate::services::Service;
 
-/// A model's URLs.
-pub(super) fn list_url(meta: &ModelMeta) -> String {
-    format!("/admin/{}/{}/", meta.app, meta.model_name())
+/// The site whose page is asked for: each site's routes carry their own
+/// (several sites can be mounted), as a request extension.
+pub(super) struct Site(pub(super) Arc<AdminSite>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Site {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Response> {
+        parts
+            .extensions
+            .get::<Arc<AdminSite>>()
+            .cloned()
+            .map(Site)
+            .ok_or_else(|| {
+                crate::Error::internal("an admin view was reached without its site").into_response()
+            })
+    }
 }
 
 /// The registered model named in the URL, or 404.
@@ -46,15 +59,13 @@ impl<S: Send + Sync> FromRequestParts<S> for AdminRequest {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        let Site(site) = Site::from_request_parts(parts, state).await?;
         let StaffRequired(user) = StaffRequired::from_request_parts(parts, state)
             .await
             .map_err(|denied| match denied {
-                Denied::Login(_) => to_login(parts),
+                Denied::Login(_) => to_login(parts, &site),
                 denied => denied.into_response(),
             })?;
-        let Service(site) = Service::<AdminSite>::from_request_parts(parts, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
         let db = Db::from_request_parts(parts, state)
             .await
             .map_err(IntoResponse::into_response)?;
@@ -109,11 +120,10 @@ impl AdminRequest {
 
 /// The redirect of an anonymous visitor to the admin's login page, with
 /// `next` the page asked for.
-fn to_login(parts: &Parts) -> Response {
+fn to_login(parts: &Parts, site: &AdminSite) -> Response {
     let next = parts
         .uri
         .path_and_query()
         .map_or("/", http::uri::PathAndQuery::as_str);
-    let login = crate::urls::reverse("admin:login", &[]).unwrap_or_else(|_| "/admin/login/".into());
-    crate::web::found(&auth::redirect_to_login(next, &login))
+    crate::web::found(&auth::redirect_to_login(next, &site.url("login", &[])))
 }

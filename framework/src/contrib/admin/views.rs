@@ -1,17 +1,21 @@
-//! The admin's views (namespace `admin`) and their pages.
+//! The admin's views (in the site's namespace, `admin` by default) and
+//! their pages.
 
 use askama::Template;
 
+use axum::Extension;
 use axum::extract::{Path, RawQuery};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
+use std::sync::Arc;
 
 use super::accounts;
 use super::actions::DELETE_SELECTED;
 use super::history::{self, ActionFlag, RecentAction};
 use super::list_page::ListPage;
 use super::options::{DeleteOutcome, FormOutcome};
-use super::request::{AdminRequest, list_url};
+use super::request::AdminRequest;
+use super::{AdminSite, SiteInfo};
 use crate::TemplateResponse;
 use crate::contrib::messages::{Level, Messages};
 use crate::db::ModelMeta;
@@ -19,137 +23,158 @@ use crate::forms::FormData;
 use crate::forms::model_form::capfirst;
 use crate::urls::Urls;
 
-pub(super) fn urls() -> Urls {
+/// The site's pages; each route carries `site` (see [`Site`](super::request::Site)).
+pub(super) fn urls(site: &Arc<AdminSite>) -> Urls {
+    let with_site = |router: MethodRouter| router.layer(Extension(Arc::clone(site)));
     Urls::new()
-        .path("", get(index), "index")
-        .path("autocomplete/", get(autocomplete), "autocomplete")
+        .path("", with_site(get(index)), "index")
+        .path(
+            "autocomplete/",
+            with_site(get(autocomplete)),
+            "autocomplete",
+        )
         .path(
             "<app>/<model>/",
-            get(changelist).post(changelist_action),
+            with_site(get(changelist).post(changelist_action)),
             "changelist",
         )
-        .path("<app>/<model>/add/", get(add_form).post(add_submit), "add")
+        .path(
+            "<app>/<model>/add/",
+            with_site(get(add_form).post(add_submit)),
+            "add",
+        )
         .path(
             "<app>/<model>/<pk>/change/",
-            get(change_form).post(change_submit),
+            with_site(get(change_form).post(change_submit)),
             "change",
         )
         .path(
             "<app>/<model>/<pk>/delete/",
-            get(delete_form).post(delete_submit),
+            with_site(get(delete_form).post(delete_submit)),
             "delete",
         )
         .path(
             "<app>/<model>/<pk>/history/",
-            get(history::history),
+            with_site(get(history::history)),
             "history",
         )
         .path(
             "login/",
-            get(accounts::login_form).post(accounts::login_submit),
+            with_site(get(accounts::login_form).post(accounts::login_submit)),
             "login",
         )
-        .path("logout/", axum::routing::post(accounts::logout), "logout")
+        .path(
+            "logout/",
+            with_site(axum::routing::post(accounts::logout)),
+            "logout",
+        )
         .path(
             "password_change/",
-            get(accounts::password_change_form).post(accounts::password_change_submit),
+            with_site(get(accounts::password_change_form).post(accounts::password_change_submit)),
             "password_change",
         )
         .path(
             "password_change/done/",
-            get(accounts::password_change_done),
+            with_site(get(accounts::password_change_done)),
             "password_change_done",
         )
 }
 
 /// A model on the index: its plural name, its list and (when the user may
 /// add) its add page.
-pub(crate) type IndexEntry = (String, String, Option<String>);
+pub type IndexEntry = (String, String, Option<String>);
 
 /// The index: the models the user may see, by app.
 #[derive(Debug, Template, TemplateResponse)]
 #[template(path = "admin/index.html")]
-pub(crate) struct IndexPage {
-    /// The site's title.
-    pub(crate) header: String,
+#[non_exhaustive]
+pub struct IndexPage {
+    /// The site's header, title, links and stylesheets.
+    pub site: SiteInfo,
     /// Who is logged in.
-    pub(crate) username: String,
+    pub username: String,
     /// `(app label, [(model name plural, list URL, add URL if allowed)])`.
-    pub(crate) apps: Vec<(String, Vec<IndexEntry>)>,
+    pub apps: Vec<(String, Vec<IndexEntry>)>,
     /// The member's last actions.
-    pub(crate) recent: Vec<RecentAction>,
+    pub recent: Vec<RecentAction>,
 }
 
 /// A model's list page.
 #[derive(Debug, Template, TemplateResponse)]
 #[template(path = "admin/change_list.html")]
-pub(crate) struct ChangeListPage {
-    /// The site's title.
-    pub(crate) header: String,
+#[non_exhaustive]
+pub struct ChangeListPage {
+    /// The site's header, title, links and stylesheets.
+    pub site: SiteInfo,
     /// Who is logged in.
-    pub(crate) username: String,
+    pub username: String,
     /// The model's plural name.
-    pub(crate) title: String,
+    pub title: String,
     /// The add page, when the user may add.
-    pub(crate) add_url: Option<String>,
+    pub add_url: Option<String>,
     /// The page's contents.
-    list: ListPage,
+    pub list: ListPage,
     /// The change pages' URL before the primary key.
-    base: String,
+    pub base: String,
     /// The bulk actions the user may run: `(name, description)`.
-    actions: Vec<(&'static str, String)>,
+    pub actions: Vec<(&'static str, String)>,
 }
 
 /// The add or change form.
 #[derive(Debug, Template, TemplateResponse)]
 #[template(path = "admin/change_form.html")]
-pub(crate) struct ChangeFormPage {
-    /// The site's title.
-    pub(crate) header: String,
+#[non_exhaustive]
+pub struct ChangeFormPage {
+    /// The site's header, title, links and stylesheets.
+    pub site: SiteInfo,
     /// Who is logged in.
-    pub(crate) username: String,
+    pub username: String,
     /// "Add article" / "Change article".
-    pub(crate) title: String,
-    /// The list page, and the model's plural name.
-    pub(crate) list_url: String,
-    pub(crate) list_title: String,
+    pub title: String,
+    /// The list page.
+    pub list_url: String,
+    /// The model's plural name.
+    pub list_title: String,
     /// The object's title, on a change page.
-    pub(crate) object: Option<String>,
+    pub object: Option<String>,
     /// The form's fields, drawn.
-    pub(crate) form: String,
+    pub form: String,
     /// Each inline's table.
-    pub(crate) inlines: Vec<String>,
+    pub inlines: Vec<String>,
     /// Whether the form sends files.
-    pub(crate) multipart: bool,
+    pub multipart: bool,
     /// The delete page, when the user may delete.
-    pub(crate) delete_url: Option<String>,
+    pub delete_url: Option<String>,
     /// Whether the user may save (a `view`-only user sees the form only).
-    pub(crate) can_save: bool,
+    pub can_save: bool,
 }
 
 /// The delete confirmation, for one object or the rows ticked on the
 /// list.
 #[derive(Debug, Template, TemplateResponse)]
 #[template(path = "admin/delete_confirmation.html")]
-pub(crate) struct DeletePage {
-    /// The site's title.
-    pub(crate) header: String,
+#[non_exhaustive]
+pub struct DeletePage {
+    /// The site's header, title, links and stylesheets.
+    pub site: SiteInfo,
     /// Who is logged in.
-    pub(crate) username: String,
-    /// The model's name, and its plural.
-    pub(crate) model: String,
-    pub(crate) models: String,
+    pub username: String,
+    /// The model's name.
+    pub model: String,
+    /// The model's plural name.
+    pub models: String,
     /// The list page, with its query string.
-    pub(crate) list_url: String,
+    pub list_url: String,
     /// The objects asked for: `(key, title)`.
-    pub(crate) objects: Vec<(String, String)>,
-    /// What goes: `(model label, rows)`; or why it cannot.
-    pub(crate) deleted: Vec<(String, u64)>,
-    pub(crate) refused: Option<String>,
+    pub objects: Vec<(String, String)>,
+    /// What goes: `(model label, rows)`.
+    pub deleted: Vec<(String, u64)>,
+    /// Why the delete cannot be done (a protected relation).
+    pub refused: Option<String>,
     /// Where "No, take me back" goes.
-    pub(crate) back_url: String,
+    pub back_url: String,
     /// For the bulk delete: the action's hidden inputs.
-    pub(crate) bulk: bool,
+    pub bulk: bool,
 }
 
 async fn index(admin: AdminRequest) -> crate::Result<IndexPage> {
@@ -159,7 +184,7 @@ async fn index(admin: AdminRequest) -> crate::Result<IndexPage> {
         if !(admin.may(meta, "view") || admin.may(meta, "change")) {
             continue;
         }
-        let url = list_url(meta);
+        let url = admin.site.list_url(meta);
         let add = admin.may(meta, "add").then(|| format!("{url}add/"));
         let entry = (capfirst(meta.verbose_name_plural), url, add);
         match apps.iter_mut().find(|(app, _)| app == meta.app) {
@@ -169,7 +194,7 @@ async fn index(admin: AdminRequest) -> crate::Result<IndexPage> {
     }
     let recent = history::recent_actions(&admin.db, &admin.site, admin.user.key()).await?;
     Ok(IndexPage {
-        header: admin.site.header.clone(),
+        site: admin.site.info(),
         username: admin.user.username,
         apps,
         recent,
@@ -196,7 +221,7 @@ async fn changelist(
         Ok(list) => list,
         Err(bad) => return Err(crate::Error::bad_request(bad.to_string())),
     };
-    let base = list_url(meta);
+    let base = admin.site.list_url(meta);
     let actions = model
         .actions()
         .into_iter()
@@ -204,7 +229,7 @@ async fn changelist(
         .map(|a| (a.name, a.description))
         .collect();
     Ok(ChangeListPage {
-        header: site.header.clone(),
+        site: site.info(),
         username: admin.user.username.clone(),
         title: capfirst(meta.verbose_name_plural),
         add_url: admin.may(meta, "add").then(|| format!("{base}add/")),
@@ -236,8 +261,8 @@ async fn changelist_action(
         }
     };
     let back = match query.as_deref().filter(|q| !q.is_empty()) {
-        Some(q) => format!("{}?{q}", list_url(meta)),
-        None => list_url(meta),
+        Some(q) => format!("{}?{q}", admin.site.list_url(meta)),
+        None => admin.site.list_url(meta),
     };
     let name = data.get("action").unwrap_or_default();
     if name.is_empty() {
@@ -325,7 +350,7 @@ fn delete_page(
         Err(why) => (Vec::new(), Some(why)),
     };
     DeletePage {
-        header: admin.site.header.clone(),
+        site: admin.site.info(),
         username: admin.user.username.clone(),
         model: meta.verbose_name.to_owned(),
         models: meta.verbose_name_plural.to_owned(),
@@ -403,7 +428,7 @@ async fn form_view(
     let model = admin.model(app, model)?;
     let meta = model.meta();
     let db = &admin.db;
-    let list = list_url(meta);
+    let list = admin.site.list_url(meta);
     let can_save = match pk {
         None => {
             admin.require(meta, "add")?;
@@ -511,7 +536,7 @@ async fn form_view(
                 _ => None,
             };
             let page = ChangeFormPage {
-                header: admin.site.header.clone(),
+                site: admin.site.info(),
                 username: admin.user.username.clone(),
                 title,
                 list_url: list,
@@ -564,7 +589,7 @@ async fn delete_view(
             )));
         }
     };
-    let list = list_url(meta);
+    let list = admin.site.list_url(meta);
     if confirm && outcome.result.is_ok() {
         let title = outcome.objects.first().map_or("", |(_, t)| t.as_str());
         history::log_action(db, admin.user.key(), history::deletion(meta, pk, title)).await?;
