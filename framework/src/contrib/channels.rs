@@ -120,6 +120,7 @@
 //! group_expiry = "1day"
 //! max_message_size = 1048576
 //! send_buffer = 64          # frames per connection
+//! read_buffer_size = 4096   # bytes read at a time, per connection
 //! ping_interval = "20s"
 //! ping_timeout = "20s"
 //! ```
@@ -183,6 +184,11 @@ pub struct ChannelsSettings {
     pub max_message_size: usize,
     /// Frames queued per connection before the consumer's sends wait.
     pub send_buffer: usize,
+    /// The bytes a connection reads from its socket at a time (its read
+    /// buffer, which grows for a longer message and is kept by every open
+    /// connection: the websocket library's default of 128 KiB would make
+    /// 10,000 idle sockets cost 1.3 GB).
+    pub read_buffer_size: usize,
     /// How often the server pings an idle client.
     #[serde(deserialize_with = "duration")]
     pub ping_interval: Duration,
@@ -210,6 +216,7 @@ impl Default for ChannelsSettings {
             group_expiry: Duration::from_secs(86_400),
             max_message_size: 1024 * 1024,
             send_buffer: 64,
+            read_buffer_size: 4096,
             ping_interval: Duration::from_secs(20),
             ping_timeout: Duration::from_secs(20),
             close_timeout: Duration::from_secs(5),
@@ -245,6 +252,7 @@ impl AppSettings for ChannelsSettings {
             ("capacity", self.capacity),
             ("max_message_size", self.max_message_size),
             ("send_buffer", self.send_buffer),
+            ("read_buffer_size", self.read_buffer_size),
         ] {
             if value == 0 {
                 return Err(format!("{key} must be at least 1"));

@@ -168,6 +168,7 @@ async fn handshake<C: Consumer>(request: Request, make: impl FnOnce() -> C) -> R
     upgrade
         .max_message_size(limit)
         .max_frame_size(limit)
+        .read_buffer_size(settings.read_buffer_size)
         .on_failed_upgrade(|e| {
             tracing::debug!(target: "manouche::channels", "websocket upgrade failed: {e}");
         })
