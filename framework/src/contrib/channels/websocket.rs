@@ -342,6 +342,11 @@ fn read_error_code(error: axum::Error) -> u16 {
 }
 
 impl<C: Consumer> Connection<C> {
+    /// Serves the socket until it closes. The consumer's handlers run
+    /// boxed: their futures live only while an event or a message is
+    /// handled, so an idle socket's task holds none of their state (an
+    /// inlined handler future would size every idle connection to the
+    /// largest of them).
     async fn run(self, ws: WebSocket) {
         let _gauge = OpenGauge::new();
         let Self {
@@ -423,7 +428,7 @@ impl<C: Consumer> Connection<C> {
                 // would overflow); its frames wait in the socket instead.
                 event = receiver.recv(), if closing.is_none() => {
                     let Some(event) = event else { continue };
-                    let handled = AssertUnwindSafe(consumer.event(&socket, event)).catch_unwind().await;
+                    let handled = AssertUnwindSafe(Box::pin(consumer.event(&socket, event))).catch_unwind().await;
                     if let Some(code) = failed(handled, &socket, "event") {
                         let _ = control.try_send(Control::Close(code, "consumer error".to_owned()));
                         closing = Some((code, Instant::now()));
@@ -460,7 +465,7 @@ impl<C: Consumer> Connection<C> {
                         if closing.is_some() {
                             continue;
                         }
-                        let handled = AssertUnwindSafe(consumer.receive(&socket, received)).catch_unwind().await;
+                        let handled = AssertUnwindSafe(Box::pin(consumer.receive(&socket, received))).catch_unwind().await;
                         if let Some(code) = failed(handled, &socket, "receive") {
                             let _ = control.try_send(Control::Close(code, "consumer error".to_owned()));
                             closing = Some((code, Instant::now()));
@@ -480,7 +485,7 @@ impl<C: Consumer> Connection<C> {
             }
         };
 
-        let disconnected = AssertUnwindSafe(consumer.disconnect(&socket, code))
+        let disconnected = AssertUnwindSafe(Box::pin(consumer.disconnect(&socket, code)))
             .catch_unwind()
             .await;
         if disconnected.is_err() {
