@@ -173,18 +173,23 @@ async fn handshake<C: Consumer>(request: Request, make: impl FnOnce() -> C) -> R
             tracing::debug!(target: "manouche::channels", "websocket upgrade failed: {e}");
         })
         .on_upgrade(move |ws| {
-            let connection = Connection {
+            // Boxed, and run as a boxed future: the upgrade task holds two
+            // pointers while the socket is open instead of copies of the
+            // connection's state, which an async block keeps even after
+            // moving them (every idle socket pays for that task).
+            let connection = Box::new(Connection {
                 consumer,
                 socket,
                 receiver,
                 outgoing,
                 settings,
                 hold,
-            };
+            });
+            let run = Box::pin(connection.run(ws));
             async move {
                 match context {
-                    Some(context) => context.scope(connection.run(ws)).await,
-                    None => connection.run(ws).await,
+                    Some(context) => context.scope(run).await,
+                    None => run.await,
                 }
             }
         })
@@ -347,7 +352,7 @@ impl<C: Consumer> Connection<C> {
     /// handled, so an idle socket's task holds none of their state (an
     /// inlined handler future would size every idle connection to the
     /// largest of them).
-    async fn run(self, ws: WebSocket) {
+    async fn run(self: Box<Self>, ws: WebSocket) {
         let _gauge = OpenGauge::new();
         let Self {
             mut consumer,
@@ -356,7 +361,7 @@ impl<C: Consumer> Connection<C> {
             mut outgoing,
             settings,
             hold,
-        } = self;
+        } = *self;
         let (mut sink, mut stream) = ws.split();
         let (control, mut control_rx) = mpsc::channel::<Control>(2);
 
