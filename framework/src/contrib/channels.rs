@@ -120,7 +120,7 @@
 //! group_expiry = "1day"
 //! max_message_size = 1048576
 //! send_buffer = 64          # frames per connection
-//! read_buffer_size = 2048   # bytes read at a time, per connection
+//! read_buffer_size = 1024   # bytes read at a time, per connection
 //! ping_interval = "20s"
 //! ping_timeout = "20s"
 //! ```
@@ -216,7 +216,7 @@ impl Default for ChannelsSettings {
             group_expiry: Duration::from_secs(86_400),
             max_message_size: 1024 * 1024,
             send_buffer: 64,
-            read_buffer_size: 2048,
+            read_buffer_size: 1024,
             ping_interval: Duration::from_secs(20),
             ping_timeout: Duration::from_secs(20),
             close_timeout: Duration::from_secs(5),

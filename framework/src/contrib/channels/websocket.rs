@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use http::request::Parts;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::consumer::{
     Connect, Consumer, ConsumerError, Outgoing, Received, Scope, Socket, close_code,
@@ -363,7 +363,15 @@ impl<C: Consumer> Connection<C> {
             hold,
         } = *self;
         let (mut sink, mut stream) = ws.split();
-        let (control, mut control_rx) = mpsc::channel::<Control>(2);
+        // One control message ends the writer, so a oneshot carries it
+        // (an mpsc channel would preallocate a block of 32 per socket).
+        let (control_tx, mut control_rx) = oneshot::channel::<Control>();
+        let mut control = Some(control_tx);
+        let mut tell = move |ctl: Control| {
+            if let Some(tx) = control.take() {
+                let _ = tx.send(ctl);
+            }
+        };
 
         // The writer: control first, then the queued frames, each write
         // bounded by the ping timeout (a peer that reads nothing for that
@@ -373,12 +381,12 @@ impl<C: Consumer> Connection<C> {
             loop {
                 let frame = tokio::select! {
                     biased;
-                    ctl = control_rx.recv() => match ctl {
-                        Some(Control::Close(code, reason)) => {
+                    ctl = &mut control_rx => match ctl {
+                        Ok(Control::Close(code, reason)) => {
                             let _ = tokio::time::timeout(write_timeout, sink.send(close_frame(code, &reason))).await;
                             break;
                         }
-                        Some(Control::Finish) | None => break,
+                        Ok(Control::Finish) | Err(_) => break,
                     },
                     out = outgoing.recv() => match out {
                         Some(Outgoing::Text(text)) => Message::Text(text.into()),
@@ -421,7 +429,7 @@ impl<C: Consumer> Connection<C> {
                 () = &mut draining, if !drained => {
                     drained = true;
                     if closing.is_none() {
-                        let _ = control.try_send(Control::Close(close_code::GOING_AWAY, "server shutting down".to_owned()));
+                        tell(Control::Close(close_code::GOING_AWAY, "server shutting down".to_owned()));
                         closing = Some((close_code::GOING_AWAY, Instant::now()));
                     }
                 }
@@ -435,7 +443,7 @@ impl<C: Consumer> Connection<C> {
                     let Some(event) = event else { continue };
                     let handled = AssertUnwindSafe(Box::pin(consumer.event(&socket, event))).catch_unwind().await;
                     if let Some(code) = failed(handled, &socket, "event") {
-                        let _ = control.try_send(Control::Close(code, "consumer error".to_owned()));
+                        tell(Control::Close(code, "consumer error".to_owned()));
                         closing = Some((code, Instant::now()));
                     }
                 }
@@ -449,7 +457,7 @@ impl<C: Consumer> Connection<C> {
                             } else {
                                 "protocol error".to_owned()
                             };
-                            let _ = control.try_send(Control::Close(code, reason));
+                            tell(Control::Close(code, reason));
                         }
                         break code;
                     }
@@ -460,7 +468,7 @@ impl<C: Consumer> Connection<C> {
                             Message::Binary(bytes) => Received::Binary(bytes),
                             Message::Ping(_) | Message::Pong(_) => continue,
                             Message::Close(frame) => {
-                                let _ = control.try_send(Control::Finish);
+                                tell(Control::Finish);
                                 break match closing {
                                     Some((code, _)) => code,
                                     None => frame.map_or(1005, |f| f.code),
@@ -472,7 +480,7 @@ impl<C: Consumer> Connection<C> {
                         }
                         let handled = AssertUnwindSafe(Box::pin(consumer.receive(&socket, received))).catch_unwind().await;
                         if let Some(code) = failed(handled, &socket, "receive") {
-                            let _ = control.try_send(Control::Close(code, "consumer error".to_owned()));
+                            tell(Control::Close(code, "consumer error".to_owned()));
                             closing = Some((code, Instant::now()));
                         }
                     }
@@ -498,7 +506,7 @@ impl<C: Consumer> Connection<C> {
         }
         socket.leave_groups().await;
         drop(receiver);
-        drop(control);
+        drop(tell);
         drop(socket);
         let mut writer = writer;
         if tokio::time::timeout(settings.close_timeout, &mut writer)
