@@ -264,7 +264,10 @@ pub struct Scope {
     pub query: String,
     /// The route's parameters by name (`room` → `lobby`), decoded.
     pub params: HashMap<String, String>,
-    /// The handshake's headers.
+    /// The handshake's headers, without those of the handshake's own
+    /// mechanics (`Connection`, `Upgrade`, `Sec-WebSocket-Key`,
+    /// `-Version` and `-Extensions`); the subprotocols offered are in
+    /// [`subprotocols`](Self::subprotocols).
     pub headers: http::HeaderMap,
     /// The subprotocols the client offered, in its order.
     pub subprotocols: Vec<String>,

@@ -257,13 +257,28 @@ async fn scope(
     })
 }
 
-/// The handshake's headers in allocations of their own. hyper's header
-/// values are slices of the connection's read buffer (16 KiB), so a clone
-/// would keep that whole buffer alive for as long as the socket is open:
-/// with 10,000 idle sockets, 160 MB of it.
+/// The headers of the handshake that a consumer can use, in allocations
+/// of their own. hyper's header values are slices of the connection's
+/// read buffer (16 KiB), so a clone would keep that whole buffer alive for
+/// as long as the socket is open: with 10,000 idle sockets, 160 MB of it.
+/// The handshake's own mechanics (`Connection`, `Upgrade`,
+/// `Sec-WebSocket-Key`, `-Version`, `-Extensions`) are left out: they
+/// mean nothing once the socket is open, and every open socket would keep
+/// them.
 fn own_headers(headers: &http::HeaderMap) -> http::HeaderMap {
-    let mut owned = http::HeaderMap::with_capacity(headers.len());
-    for (name, value) in headers {
+    use http::header::{
+        CONNECTION, SEC_WEBSOCKET_EXTENSIONS, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE,
+    };
+    let handshake = [
+        CONNECTION,
+        UPGRADE,
+        SEC_WEBSOCKET_KEY,
+        SEC_WEBSOCKET_VERSION,
+        SEC_WEBSOCKET_EXTENSIONS,
+    ];
+    let kept = || headers.iter().filter(|(name, _)| !handshake.contains(name));
+    let mut owned = http::HeaderMap::with_capacity(kept().count());
+    for (name, value) in kept() {
         let mut copy = http::HeaderValue::from_bytes(value.as_bytes())
             .unwrap_or_else(|_| http::HeaderValue::from_static(""));
         copy.set_sensitive(value.is_sensitive());
