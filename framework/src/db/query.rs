@@ -361,7 +361,7 @@ impl<M: Model> QuerySet<M> {
     ///
     /// # Errors
     ///
-    /// [`Error::UnknownField`](super::Error::UnknownField) for a step that
+    /// [`Error::UnknownField`] for a step that
     /// is not a foreign key of its model.
     pub fn select_related_path(mut self, path: &str) -> Result<Self> {
         let mut model = M::meta();
