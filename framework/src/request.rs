@@ -71,6 +71,18 @@ impl RequestId {
         Self(Id::Incoming(value))
     }
 
+    /// The same id in an allocation of its own: an id read from the
+    /// request's header is a slice of the connection's read buffer, which
+    /// work that outlives the request (a websocket) would keep alive.
+    fn detached(&self) -> Self {
+        match &self.0 {
+            Id::Incoming(value) => Self(Id::Incoming(
+                HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone()),
+            )),
+            Id::Generated { .. } => self.clone(),
+        }
+    }
+
     /// The id as a header value.
     pub fn to_header_value(&self) -> HeaderValue {
         match &self.0 {
@@ -194,6 +206,7 @@ impl Detached {
                 // The hold on the connection is taken explicitly
                 // (`ConnectionHold`), not by carrying the context.
                 slot: None,
+                request_id: c.request_id.detached(),
                 ..c.clone()
             })
         })
@@ -280,5 +293,20 @@ mod tests {
         let id = RequestId::generated(0xdead_beef, 0x1_0000_002a);
         assert_eq!(id.to_string(), "deadbeef0000002a");
         assert_eq!(id.to_header_value(), "deadbeef0000002a");
+    }
+
+    #[test]
+    fn a_detached_incoming_id_owns_its_bytes() {
+        // A header value cut from a bigger buffer, as hyper's are.
+        let buffer = bytes::Bytes::from_static(b"GET / HTTP/1.1\r\nX-Request-Id: abc-123\r\n");
+        let value = HeaderValue::from_maybe_shared(buffer.slice(30..37)).expect("a header value");
+        let id = RequestId::incoming(value);
+        let detached = id.detached();
+        assert_eq!(detached, id);
+        assert_eq!(detached.to_header_value(), "abc-123");
+        let (Id::Incoming(a), Id::Incoming(b)) = (&id.0, &detached.0) else {
+            panic!("both incoming");
+        };
+        assert_ne!(a.as_bytes().as_ptr(), b.as_bytes().as_ptr());
     }
 }
