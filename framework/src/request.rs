@@ -76,9 +76,7 @@ impl RequestId {
     /// work that outlives the request (a websocket) would keep alive.
     fn detached(&self) -> Self {
         match &self.0 {
-            Id::Incoming(value) => Self(Id::Incoming(
-                HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone()),
-            )),
+            Id::Incoming(value) => Self(Id::Incoming(owned_header_value(value))),
             Id::Generated { .. } => self.clone(),
         }
     }
@@ -93,6 +91,15 @@ impl RequestId {
             }
         }
     }
+}
+
+/// `value` in an allocation of its own. hyper's header values are slices of
+/// the connection's read buffer (16 KiB), which a clone keeps alive: what
+/// outlives the request (a websocket's scope, a detached context) copies.
+pub(crate) fn owned_header_value(value: &HeaderValue) -> HeaderValue {
+    let mut owned = HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
+    owned.set_sensitive(value.is_sensitive());
+    owned
 }
 
 /// `prefix` and the low 32 bits of `counter` as 16 lowercase hex digits,

@@ -7,7 +7,7 @@
 
 use manouche::contrib::admin::{AdminSite, ModelAdmin};
 use manouche::contrib::auth;
-use manouche::contrib::{messages, sessions};
+use manouche::contrib::sessions;
 use manouche::db::testing::for_each_database_with_url;
 use manouche::db::{Auto, Choices, Database, ForeignKey, Model, schema};
 use manouche::prelude::*;
@@ -15,7 +15,7 @@ use manouche::test::{Client, TestResponse};
 
 #[path = "support/admin.rs"]
 mod support;
-use support::{grant, log_in, make_user, token_of};
+use support::{admin_project, grant, log_in, make_user, token_of};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Choices)]
 pub enum Condition {
@@ -63,15 +63,7 @@ fn admin_site() -> AdminSite {
 }
 
 fn project(url: &str) -> Project {
-    let url = url.to_owned();
-    Project::new(Settings::default())
-        .configure(move |s| {
-            s.debug = true;
-            s.database_url = url;
-        })
-        .app(sessions::app())
-        .app(auth::app())
-        .app(messages::app())
+    admin_project(url)
         .app(App::new("shop").model::<Product>().model::<Review>())
         .app(admin_site().app())
 }

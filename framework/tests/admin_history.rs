@@ -7,9 +7,8 @@
 //! token, and a password change keeps the session that made it.
 
 use manouche::contrib::admin::{ActionFlag, AdminSite, LogEntry, ModelAdmin};
+use manouche::contrib::auth::User;
 use manouche::contrib::auth::hashers::HasherSettings;
-use manouche::contrib::auth::{self, User};
-use manouche::contrib::{messages, sessions};
 use manouche::db::testing::for_each_database_with_url;
 use manouche::db::{Auto, Database, Model, schema};
 use manouche::prelude::*;
@@ -17,7 +16,7 @@ use manouche::test::{Client, TestResponse};
 
 #[path = "support/admin.rs"]
 mod support;
-use support::{PASSWORD, grant, log_in_at};
+use support::{PASSWORD, admin_project, grant, log_in_at};
 
 #[derive(Debug, Clone, Default, Model)]
 #[model(app = "shop", ordering = "title")]
@@ -37,15 +36,7 @@ impl Product {
 }
 
 fn project(url: &str) -> Project {
-    let url = url.to_owned();
-    Project::new(Settings::default())
-        .configure(move |s| {
-            s.debug = true;
-            s.database_url = url;
-        })
-        .app(sessions::app())
-        .app(auth::app())
-        .app(messages::app())
+    admin_project(url)
         .app(App::new("shop").model::<Product>())
         .app(
             AdminSite::new()

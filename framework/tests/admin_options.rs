@@ -9,8 +9,6 @@
 use manouche::contrib::admin::{
     Action, ActionFlag, Admin, AdminSite, LogEntry, ModelAdmin, TabularInline,
 };
-use manouche::contrib::auth;
-use manouche::contrib::{messages, sessions};
 use manouche::db::testing::for_each_database_with_url;
 use manouche::db::{Auto, Backend, Database, DateTime, ForeignKey, Model, Reverse, raw, schema};
 use manouche::prelude::*;
@@ -18,7 +16,7 @@ use manouche::test::{Client, TestResponse};
 
 #[path = "support/admin.rs"]
 mod support;
-use support::{grant, log_in, make_user, token_of};
+use support::{admin_project, grant, log_in, make_user, token_of};
 
 #[derive(Debug, Clone, Default, Model)]
 #[model(app = "press", ordering = "-id", verbose_name_plural = "stories")]
@@ -80,15 +78,7 @@ fn admin_site() -> AdminSite {
 }
 
 fn project(url: &str, admin: AdminSite) -> Project {
-    let url = url.to_owned();
-    Project::new(Settings::default())
-        .configure(move |s| {
-            s.debug = true;
-            s.database_url = url;
-        })
-        .app(sessions::app())
-        .app(auth::app())
-        .app(messages::app())
+    admin_project(url)
         .app(App::new("press").model::<Story>().model::<Note>())
         .app(admin.app())
 }

@@ -6,8 +6,6 @@
 
 use manouche::contrib::admin::pages::{ChangeListPage, IndexPage};
 use manouche::contrib::admin::{AdminSite, LogEntry, ModelAdmin};
-use manouche::contrib::auth;
-use manouche::contrib::{messages, sessions};
 use manouche::db::testing::for_each_database_with_url;
 use manouche::db::{Auto, Database, Model, schema};
 use manouche::prelude::*;
@@ -15,7 +13,7 @@ use manouche::test::Client;
 
 #[path = "support/admin.rs"]
 mod support;
-use support::{log_in_at, make_user, token_of};
+use support::{admin_project, log_in_at, make_user, token_of};
 
 #[derive(Debug, Clone, Default, Model)]
 #[model(app = "desk", ordering = "name", verbose_name_plural = "stories")]
@@ -34,16 +32,7 @@ pub struct Wire {
 }
 
 fn base(url: &str) -> Project {
-    let url = url.to_owned();
-    Project::new(Settings::default())
-        .configure(move |s| {
-            s.debug = true;
-            s.database_url = url;
-        })
-        .app(sessions::app())
-        .app(auth::app())
-        .app(messages::app())
-        .app(App::new("desk").model::<Story>().model::<Wire>())
+    admin_project(url).app(App::new("desk").model::<Story>().model::<Wire>())
 }
 
 /// The default site with stories at `/admin/`, and the site `newsroom`

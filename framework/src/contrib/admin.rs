@@ -260,6 +260,9 @@ pub struct AdminSite {
     title: String,
     stylesheets: Vec<String>,
     models: Vec<Arc<dyn Registered>>,
+    /// The site's links, reversed on its first page: a site serves one
+    /// project, whose URLs do not change while it runs.
+    info: std::sync::OnceLock<SiteInfo>,
 }
 
 impl std::fmt::Debug for AdminSite {
@@ -308,6 +311,7 @@ impl AdminSite {
             title: "Site administration".to_owned(),
             stylesheets: Vec::new(),
             models: Vec::new(),
+            info: std::sync::OnceLock::new(),
         }
     }
 
@@ -375,9 +379,22 @@ impl AdminSite {
         })
     }
 
+    /// What every page shows of the site.
+    pub(crate) fn info(&self) -> &SiteInfo {
+        self.info.get_or_init(|| SiteInfo {
+            header: self.header.clone(),
+            title: self.title.clone(),
+            index_url: self.url("index", &[]),
+            password_change_url: self.url("password_change", &[]),
+            logout_url: self.url("logout", &[]),
+            login_url: self.url("login", &[]),
+            stylesheets: self.stylesheets.clone(),
+        })
+    }
+
     /// The site's index: the root of its URLs.
-    pub(crate) fn root(&self) -> String {
-        self.url("index", &[])
+    pub(crate) fn root(&self) -> &str {
+        &self.info().index_url
     }
 
     /// A model's list page.
@@ -385,17 +402,9 @@ impl AdminSite {
         format!("{}{}/{}/", self.root(), meta.app, meta.model_name())
     }
 
-    /// What every page shows of the site.
-    pub(crate) fn info(&self) -> SiteInfo {
-        SiteInfo {
-            header: self.header.clone(),
-            title: self.title.clone(),
-            index_url: self.root(),
-            password_change_url: self.url("password_change", &[]),
-            logout_url: self.url("logout", &[]),
-            login_url: self.url("login", &[]),
-            stylesheets: self.stylesheets.clone(),
-        }
+    /// An object's change page.
+    pub(crate) fn change_url(&self, meta: &ModelMeta, pk: &str) -> String {
+        format!("{}{pk}/change/", self.list_url(meta))
     }
 
     /// The admin of the model `meta` (a relation's target), when it is

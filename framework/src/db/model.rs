@@ -314,6 +314,18 @@ pub struct FieldPath {
 }
 
 impl FieldPath {
+    /// The joins that follow the path's relations, in order.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Definition`] for a relation whose definition is broken.
+    pub(crate) fn joins(&self) -> Result<Vec<super::query::Join>> {
+        self.relations
+            .iter()
+            .map(|&(owner, field)| super::relations::relation_join(owner, field))
+            .collect()
+    }
+
     /// Whether the path can reach several rows (it crosses a many-to-many
     /// or a reverse relation), so that a filter through it can match a row
     /// several times: Django's admin then adds `distinct()`

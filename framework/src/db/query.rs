@@ -121,7 +121,7 @@ pub use values::{Aggregate, Selectable, Selection};
 use super::executor::Executor;
 use super::executor::Statement;
 use super::fields::FieldType;
-use super::model::Model;
+use super::model::{FieldMeta, Model};
 use super::relations::{Prefetch, RelationField};
 use super::sql::cache;
 use super::sql::compiler::{Kind, Query, Set};
@@ -364,33 +364,36 @@ impl<M: Model> QuerySet<M> {
     /// [`Error::UnknownField`] for a step that
     /// is not a foreign key of its model.
     pub fn select_related_path(mut self, path: &str) -> Result<Self> {
-        let mut model = M::meta();
+        let resolved = M::meta().resolve_path(path)?;
+        // Every step, the last one included, must be a foreign key.
+        let joinable = |f: &FieldMeta| {
+            f.relation.is_some_and(|r| {
+                matches!(
+                    r.kind,
+                    super::model::RelationKind::ForeignKey | super::model::RelationKind::OneToOne
+                )
+            })
+        };
+        let steps = resolved
+            .relations
+            .iter()
+            .copied()
+            .chain([(resolved.model, resolved.field)]);
         let mut full = Vec::new();
-        for step in path.split("__") {
-            let field = model
-                .field(step)
-                .filter(|f| {
-                    f.column.is_some()
-                        && f.relation.is_some_and(|r| {
-                            matches!(
-                                r.kind,
-                                super::model::RelationKind::ForeignKey
-                                    | super::model::RelationKind::OneToOne
-                            )
-                        })
-                })
-                .ok_or_else(|| super::Error::UnknownField {
-                    model: model.name,
-                    field: step.to_owned(),
-                    known: model
+        for (owner, field) in steps {
+            if !joinable(field) {
+                return Err(super::Error::UnknownField {
+                    model: owner.name,
+                    field: field.name.to_owned(),
+                    known: owner
                         .column_fields()
-                        .filter(|f| f.relation.is_some())
+                        .filter(|f| joinable(f))
                         .map(|f| f.name)
                         .collect::<Vec<_>>()
                         .join(", "),
-                })?;
-            full.push(super::relations::relation_join(model, field)?);
-            model = field.relation.map_or(model, |r| (r.target)());
+                });
+            }
+            full.push(super::relations::relation_join(owner, field)?);
         }
         self.add_related(&full);
         Ok(self)

@@ -1,12 +1,29 @@
-//! What the admin's test files share: the password of their users, making
-//! staff members, logging them in, granting permissions, and reading a
-//! page's CSRF token.
+//! What the admin's test files share: the project the admin needs, the
+//! password of their users, making staff members, logging them in,
+//! granting permissions, and reading a page's CSRF token.
 #![allow(dead_code, unreachable_pub)]
 
 use manouche::contrib::auth::hashers::HasherSettings;
-use manouche::contrib::auth::{Permission, User};
+use manouche::contrib::auth::{self, Permission, User};
+use manouche::contrib::{messages, sessions};
 use manouche::db::{Database, Model};
+use manouche::prelude::*;
 use manouche::test::Client;
+
+/// A project in debug mode on the database `url` with the apps the admin
+/// stands on (sessions, auth, messages); the test adds its own and the
+/// admin's.
+pub fn admin_project(url: &str) -> Project {
+    let url = url.to_owned();
+    Project::new(Settings::default())
+        .configure(move |s| {
+            s.debug = true;
+            s.database_url = url;
+        })
+        .app(sessions::app())
+        .app(auth::app())
+        .app(messages::app())
+}
 
 /// Every test user's password.
 pub const PASSWORD: &str = "correct horse 42";

@@ -90,10 +90,10 @@ pub(super) async fn login_form(
         && user.is_staff
         && user.is_active
     {
-        return crate::web::found(&next.unwrap_or_else(|| site.root()));
+        return crate::web::found(&next.unwrap_or_else(|| site.root().to_owned()));
     }
     AdminLoginPage {
-        site: site.info(),
+        site: site.info().clone(),
         form_username: String::new(),
         next: next.unwrap_or_default(),
         error: None,
@@ -125,7 +125,7 @@ pub(super) async fn login_submit(
 ) -> crate::Result<Response> {
     let next = redirect.next(form.next.as_deref());
     let page = |error: String| AdminLoginPage {
-        site: site.info(),
+        site: site.info().clone(),
         form_username: form.username.clone(),
         next: next.clone().unwrap_or_default(),
         error: Some(error),
@@ -139,7 +139,7 @@ pub(super) async fn login_submit(
         Ok(mut user) if user.is_staff => {
             auth::login(&session, &mut user, &db).await?;
             Ok(crate::web::found(
-                &next.clone().unwrap_or_else(|| site.root()),
+                &next.clone().unwrap_or_else(|| site.root().to_owned()),
             ))
         }
         Ok(_) | Err(LoginError::Invalid) => Ok(page(STAFF_ONLY.to_owned()).into_response()),
@@ -174,12 +174,15 @@ pub(super) async fn logout(
     if let Some(to) = redirect.next(form_next) {
         return Ok(crate::web::found(&to));
     }
-    Ok(AdminLoggedOutPage { site: site.info() }.into_response())
+    Ok(AdminLoggedOutPage {
+        site: site.info().clone(),
+    }
+    .into_response())
 }
 
 fn change_page(admin: &AdminRequest, auth: &Auth) -> AdminPasswordChangePage {
     AdminPasswordChangePage {
-        site: admin.site.info(),
+        site: admin.site.info().clone(),
         username: admin.user.username.clone(),
         old_password_errors: Vec::new(),
         new_password_errors: Vec::new(),
@@ -235,7 +238,7 @@ pub(super) async fn password_change_submit(
 /// `GET /admin/password_change/done/`.
 pub(super) async fn password_change_done(admin: AdminRequest) -> AdminPasswordChangeDonePage {
     AdminPasswordChangeDonePage {
-        site: admin.site.info(),
+        site: admin.site.info().clone(),
         username: admin.user.username,
     }
 }

@@ -212,7 +212,6 @@ impl<M: Model + Default> ModelAdmin<M> {
     /// `distinct()`, as Django's admin does.
     pub(super) fn search(&self, qs: QuerySet<M>, text: &str) -> Result<QuerySet<M>, BadQuery> {
         let mut all = Q::all();
-        let mut duplicates = false;
         for word in text.split_whitespace() {
             let mut any = Q::none();
             for spec in &self.search_fields {
@@ -222,13 +221,15 @@ impl<M: Model + Default> ModelAdmin<M> {
                     _ => (LookupOp::IContains, *spec),
                 };
                 let q = Q::<M>::named(field, op, word).map_err(|e| BadQuery(e.to_string()))?;
-                duplicates |= M::meta()
-                    .resolve_path(field)
-                    .is_ok_and(|path| path.multi_valued());
                 any = any | q;
             }
             all = all & any;
         }
+        let duplicates = self.search_fields.iter().any(|spec| {
+            M::meta()
+                .resolve_path(spec.trim_start_matches(['^', '=']))
+                .is_ok_and(|path| path.multi_valued())
+        });
         let qs = qs.filter(all);
         Ok(if duplicates { qs.distinct() } else { qs })
     }

@@ -456,13 +456,12 @@ pub(super) async fn history(
             message: entry.change_message_text(),
         })
         .collect();
-    let list_url = admin.site.list_url(meta);
     Ok(HistoryPage {
-        site: admin.site.info(),
+        site: admin.site.info().clone(),
         username: admin.user.username.clone(),
         object,
-        change_url: format!("{list_url}{}/change/", pk),
-        list_url,
+        change_url: admin.site.change_url(meta, &pk),
+        list_url: admin.site.list_url(meta),
         list_title: capfirst(meta.verbose_name_plural),
         rows,
         count,
@@ -557,7 +556,7 @@ pub(crate) async fn recent_actions(
                     .object_id
                     .as_deref()
                     .zip(registered.filter(|_| there))
-                    .map(|(id, m)| format!("{}{id}/change/", site.list_url(m.meta()))),
+                    .map(|(id, m)| site.change_url(m.meta(), id)),
                 model: registered.map_or_else(
                     || format!("{}.{}", entry.app_label, entry.model),
                     |m| capfirst(m.meta().verbose_name),

@@ -264,7 +264,6 @@ impl<M: Model> ModelAdmin<M> {
         }
     }
 
-    /// The columns shown: the options', or the primary key.
     /// The list's columns: `list_display`, or without it one column of
     /// each object's title, as Django's default `("__str__",)`.
     pub(super) fn columns(&self) -> Vec<&'static str> {

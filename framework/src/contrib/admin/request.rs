@@ -125,5 +125,5 @@ fn to_login(parts: &Parts, site: &AdminSite) -> Response {
         .uri
         .path_and_query()
         .map_or("/", http::uri::PathAndQuery::as_str);
-    crate::web::found(&auth::redirect_to_login(next, &site.url("login", &[])))
+    crate::web::found(&auth::redirect_to_login(next, &site.info().login_url))
 }

@@ -194,7 +194,7 @@ async fn index(admin: AdminRequest) -> crate::Result<IndexPage> {
     }
     let recent = history::recent_actions(&admin.db, &admin.site, admin.user.key()).await?;
     Ok(IndexPage {
-        site: admin.site.info(),
+        site: admin.site.info().clone(),
         username: admin.user.username,
         apps,
         recent,
@@ -229,7 +229,7 @@ async fn changelist(
         .map(|a| (a.name, a.description))
         .collect();
     Ok(ChangeListPage {
-        site: site.info(),
+        site: site.info().clone(),
         username: admin.user.username.clone(),
         title: capfirst(meta.verbose_name_plural),
         add_url: admin.may(meta, "add").then(|| format!("{base}add/")),
@@ -350,7 +350,7 @@ fn delete_page(
         Err(why) => (Vec::new(), Some(why)),
     };
     DeletePage {
-        site: admin.site.info(),
+        site: admin.site.info().clone(),
         username: admin.user.username.clone(),
         model: meta.verbose_name.to_owned(),
         models: meta.verbose_name_plural.to_owned(),
@@ -493,7 +493,7 @@ async fn form_view(
             let done = if pk.is_none() { "added" } else { "changed" };
             let (to, then) = match button {
                 Some("_continue") => (
-                    format!("{list}{saved_pk}/change/"),
+                    admin.site.change_url(meta, &saved_pk),
                     " You may edit it again below.".to_owned(),
                 ),
                 Some("_addanother") => (
@@ -536,7 +536,7 @@ async fn form_view(
                 _ => None,
             };
             let page = ChangeFormPage {
-                site: admin.site.info(),
+                site: admin.site.info().clone(),
                 username: admin.user.username.clone(),
                 title,
                 list_url: list,
@@ -595,7 +595,7 @@ async fn delete_view(
         history::log_action(db, admin.user.key(), history::deletion(meta, pk, title)).await?;
         return Ok(crate::web::found(&list));
     }
-    let back = format!("{list}{pk}/change/");
+    let back = admin.site.change_url(meta, pk);
     Ok(delete_page(&admin, meta, outcome, list, back, false).into_response())
 }
 

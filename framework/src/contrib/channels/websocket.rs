@@ -257,10 +257,10 @@ async fn scope(
     })
 }
 
-/// The headers of the handshake that a consumer can use, in allocations
-/// of their own. hyper's header values are slices of the connection's
-/// read buffer (16 KiB), so a clone would keep that whole buffer alive for
-/// as long as the socket is open: with 10,000 idle sockets, 160 MB of it.
+/// The headers of the handshake that a consumer can use, copied out of
+/// hyper's read buffer ([`owned_header_value`](crate::request::owned_header_value)),
+/// which a clone would keep alive as long as the socket is open: with
+/// 10,000 idle sockets, 160 MB of it.
 /// The handshake's own mechanics (`Connection`, `Upgrade`,
 /// `Sec-WebSocket-Key`, `-Version`, `-Extensions`) are left out: they
 /// mean nothing once the socket is open, and every open socket would keep
@@ -279,10 +279,7 @@ fn own_headers(headers: &http::HeaderMap) -> http::HeaderMap {
     let kept = || headers.iter().filter(|(name, _)| !handshake.contains(name));
     let mut owned = http::HeaderMap::with_capacity(kept().count());
     for (name, value) in kept() {
-        let mut copy = http::HeaderValue::from_bytes(value.as_bytes())
-            .unwrap_or_else(|_| http::HeaderValue::from_static(""));
-        copy.set_sensitive(value.is_sensitive());
-        owned.append(name.clone(), copy);
+        owned.append(name.clone(), crate::request::owned_header_value(value));
     }
     owned
 }

@@ -291,11 +291,7 @@ impl<M: Model> Q<M> {
     pub fn named(field: &str, op: LookupOp, text: &str) -> crate::db::Result<Self> {
         use crate::db::fields::SqlType;
         let resolved = M::meta().resolve_path(field)?;
-        let path = resolved
-            .relations
-            .iter()
-            .map(|&(owner, field)| crate::db::relations::relation_join(owner, field))
-            .collect::<crate::db::Result<Vec<_>>>()?;
+        let path = resolved.joins()?;
         let meta = resolved.field;
         let column = meta.column.unwrap_or_default();
         let invalid = |message: String| crate::db::Error::InvalidValue {
