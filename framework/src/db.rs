@@ -99,7 +99,7 @@ pub(crate) mod tz;
 
 pub use database::{Database, DatabaseOptions, Db};
 pub use error::{Error, Result};
-pub use executor::{Backend, Executor, NativeDecode, Row, Statement};
+pub use executor::{Backend, Executor, NativeDecode, NewSink, Row, RowSink, Statement};
 pub use fields::{
     Auto, Date, DateTime, Decimal, Email, FieldType, FileField, ImageField, Json, Slug, SqlType,
     TextKind, Time, Url, Uuid,

@@ -14,11 +14,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use futures_util::TryStreamExt as _;
 use futures_util::future::BoxFuture;
+use futures_util::stream::BoxStream;
+use sea_query_binder::SqlxValues;
 
+use super::backends::postgres::is_stale_plan;
 use super::backends::{postgres, sqlite};
-use super::driver::{Execute, FetchAll, FetchOptional, Run, Unprepared, postgres_fresh_plan};
-use super::executor::{Backend, Executor, Row, Statement};
+use super::driver::{
+    Execute, FetchInto, FetchOptional, Run, Unprepared, postgres_fresh_plan,
+};
+use super::executor::{Backend, Executor, NewSink, Row, RowSink, Statement};
 use super::sqlite_pool::SqlitePool;
 use super::{Error, Result, Transaction};
 
@@ -373,8 +379,77 @@ impl Executor for Database {
         self
     }
 
-    fn fetch_all<'a>(&'a self, stmt: Statement) -> BoxFuture<'a, Result<Vec<Row>>> {
-        Box::pin(self.run(stmt, FetchAll))
+    fn fetch_into<'a>(
+        &'a self,
+        stmt: Statement,
+        sink: NewSink,
+    ) -> BoxFuture<'a, Result<Box<dyn RowSink>>> {
+        Box::pin(async move { self.run(stmt, FetchInto(sink)).await? })
+    }
+
+    fn fetch_stream<'a>(&'a self, stmt: Statement) -> BoxStream<'a, Result<Row>> {
+        let backend = self.backend();
+        let fail = move |e| classify(backend, e);
+        Box::pin(async_stream::try_stream! {
+            let started = self.note(&stmt.sql);
+            match &self.inner.pool {
+                Pool::Sqlite(p) => {
+                    // A connection of its own, never a combined read: the
+                    // statement steps as the rows are taken.
+                    let mut conn = p.acquire().await.map_err(fail)?;
+                    let mut rows =
+                        sqlx::query_with(&stmt.sql, SqlxValues(stmt.values)).fetch(&mut *conn);
+                    while let Some(row) = rows.try_next().await.map_err(fail)? {
+                        yield Row::Sqlite(row);
+                    }
+                    drop(rows);
+                    // Dropped before its end, the stream drops `conn`,
+                    // which goes back through sqlx's checked path.
+                    p.release(conn, &Ok(()));
+                }
+                Pool::Postgres(p) => {
+                    let mut conn = p.acquire().await.map_err(fail)?;
+                    // Kept for a second run after a stale prepared
+                    // statement (see `driver`), which fails before any row.
+                    let mut again = Some(stmt.values.clone());
+                    let mut values = stmt.values;
+                    loop {
+                        let taken = std::mem::replace(&mut values, sea_query::Values(Vec::new()));
+                        let mut rows =
+                            sqlx::query_with(&stmt.sql, SqlxValues(taken)).fetch(&mut *conn);
+                        let mut read_any = false;
+                        let failed = loop {
+                            match rows.try_next().await {
+                                Ok(Some(row)) => {
+                                    read_any = true;
+                                    yield Row::Postgres(row);
+                                }
+                                Ok(None) => break None,
+                                Err(e) => break Some(e),
+                            }
+                        };
+                        drop(rows);
+                        match (failed, again.take()) {
+                            (None, _) => break,
+                            (Some(e), Some(retry)) if !read_any && is_stale_plan(&e) => {
+                                tracing::info!(
+                                    target: "manouche::db",
+                                    sql = &*stmt.sql,
+                                    "a column type changed since this connection prepared the \
+                                     statement; preparing it again"
+                                );
+                                sqlx::Connection::clear_cached_statements(&mut *conn)
+                                    .await
+                                    .map_err(fail)?;
+                                values = retry;
+                            }
+                            (Some(e), _) => Err(fail(e))?,
+                        }
+                    }
+                }
+            }
+            finished(&stmt.sql, started);
+        })
     }
 
     fn fetch_optional<'a>(&'a self, stmt: Statement) -> BoxFuture<'a, Result<Option<Row>>> {
@@ -387,6 +462,14 @@ impl Executor for Database {
 
     fn begin<'a>(&'a self) -> BoxFuture<'a, Result<Transaction>> {
         Box::pin(Transaction::begin_on(self))
+    }
+
+    fn single_connection(&self) -> bool {
+        let most = match &self.inner.pool {
+            Pool::Sqlite(p) => p.sqlx().options().get_max_connections(),
+            Pool::Postgres(p) => p.options().get_max_connections(),
+        };
+        most <= 1
     }
 }
 

@@ -19,18 +19,25 @@
 //! [`postgres_in_transaction`] does the same for the first statement of a
 //! transaction.
 
+use std::sync::Arc;
+
+use futures_util::TryStreamExt as _;
 use futures_util::future::BoxFuture;
 use sea_query::Values;
 use sea_query_binder::SqlxValues;
 
+use super::Result;
 use super::backends::postgres::is_stale_plan;
-use super::executor::Row;
+use super::executor::{NewSink, Row, RowSink, sink_as};
 
 pub(crate) type SqlxResult<T> = std::result::Result<T, sqlx::Error>;
 
-/// What to do with a statement: every row, at most one row, or the number
-/// of affected rows.
-pub(crate) trait Run: Copy + Send + 'static {
+/// What to do with a statement: every row into a sink, at most one row, or
+/// the number of affected rows.
+///
+/// A kind is cloned for each run of its statement (a statement may run
+/// again, see [`NewSink`]); the kinds are unit structs or an `Arc`.
+pub(crate) trait Run: Clone + Send + 'static {
     /// What the statement returns.
     type Output: Send;
 
@@ -38,14 +45,17 @@ pub(crate) trait Run: Copy + Send + 'static {
     /// (not text that may hold several statements of its own).
     const MAY_GROUP: bool = true;
 
-    /// The output from every row of the statement, for the kinds that read
-    /// rows (SQLite runs such reads several to one command).
-    fn from_rows(_rows: Vec<Row>) -> Option<Self::Output> {
+    /// For a kind that reads rows, which SQLite runs several to one
+    /// command: where the rows go ([`from_sink`](Run::from_sink) gives the
+    /// output from it).
+    fn sink(&self) -> Option<NewSink> {
         None
     }
 
-    /// Whether [`from_rows`](Run::from_rows) gives the output.
-    const READS_ROWS: bool = false;
+    /// The output from the sink that took every row of the statement.
+    fn from_sink(_sink: Result<Box<dyn RowSink>>) -> SqlxResult<Self::Output> {
+        Err(sqlx::Error::WorkerCrashed)
+    }
 
     /// Runs on a SQLite connection.
     fn sqlite<'c>(
@@ -64,9 +74,10 @@ pub(crate) trait Run: Copy + Send + 'static {
     ) -> BoxFuture<'c, SqlxResult<Self::Output>>;
 }
 
-/// Every row.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct FetchAll;
+/// Every row, handed to a fresh sink as it is read. The sink's own error
+/// (a row that does not decode) stops the statement and is the output.
+#[derive(Clone)]
+pub(crate) struct FetchInto(pub(crate) NewSink);
 
 /// The first row, if any; the driver stops after it.
 #[derive(Debug, Clone, Copy)]
@@ -96,7 +107,7 @@ pub(crate) fn postgres_fresh_plan<'c, R: Run>(
     values: Values,
 ) -> BoxFuture<'c, SqlxResult<R::Output>> {
     Box::pin(async move {
-        match run.postgres(conn, sql, SqlxValues(values.clone())).await {
+        match run.clone().postgres(conn, sql, SqlxValues(values.clone())).await {
             Err(e) if is_stale_plan(&e) => {
                 tracing::info!(
                     target: "manouche::db",
@@ -129,7 +140,7 @@ pub(crate) fn postgres_in_transaction<'c, R: Run>(
 ) -> BoxFuture<'c, SqlxResult<R::Output>> {
     Box::pin(async move {
         let again = first.then(|| values.clone());
-        match run.postgres(conn, sql, SqlxValues(values)).await {
+        match run.clone().postgres(conn, sql, SqlxValues(values)).await {
             Err(e) if is_stale_plan(&e) => {
                 let cleared = sqlx::Connection::clear_cached_statements(&mut *conn).await;
                 let (Some(values), Ok(())) = (again, cleared) else {
@@ -152,7 +163,7 @@ pub(crate) fn postgres_in_transaction<'c, R: Run>(
 /// One implementation per backend from one body, which sees the SQL text,
 /// the values, the connection and the backend's [`Row`] variant.
 macro_rules! run_impl {
-    ($ty:ty, $output:ty, { $($extra:item)* } |$sql:ident, $values:ident, $conn:ident, $wrap:ident| $body:block) => {
+    ($ty:ty, $output:ty, { $($extra:item)* } |$this:ident, $sql:ident, $values:ident, $conn:ident, $wrap:ident| $body:block) => {
         impl Run for $ty {
             type Output = $output;
             $($extra)*
@@ -164,7 +175,7 @@ macro_rules! run_impl {
                 values: SqlxValues,
             ) -> BoxFuture<'c, SqlxResult<Self::Output>> {
                 Box::pin(async move {
-                    let ($sql, $values, $conn, $wrap) = (sql, values, conn, Row::Sqlite);
+                    let ($this, $sql, $values, $conn, $wrap) = (self, sql, values, conn, Row::Sqlite);
                     $body
                 })
             }
@@ -176,7 +187,7 @@ macro_rules! run_impl {
                 values: SqlxValues,
             ) -> BoxFuture<'c, SqlxResult<Self::Output>> {
                 Box::pin(async move {
-                    let ($sql, $values, $conn, $wrap) = (sql, values, conn, Row::Postgres);
+                    let ($this, $sql, $values, $conn, $wrap) = (self, sql, values, conn, Row::Postgres);
                     $body
                 })
             }
@@ -185,31 +196,56 @@ macro_rules! run_impl {
 }
 
 run_impl!(
-    FetchAll,
-    Vec<Row>,
+    FetchInto,
+    Result<Box<dyn RowSink>>,
     {
-        const READS_ROWS: bool = true;
-        fn from_rows(rows: Vec<Row>) -> Option<Vec<Row>> {
-            Some(rows)
+        fn sink(&self) -> Option<NewSink> {
+            Some(Arc::clone(&self.0))
         }
-    } | sql,
+        fn from_sink(sink: Result<Box<dyn RowSink>>) -> SqlxResult<Self::Output> {
+            Ok(sink)
+        }
+    } | this,
+    sql,
     values,
     conn,
     wrap | {
-        let rows = sqlx::query_with(sql, values).fetch_all(conn).await?;
-        Ok(rows.into_iter().map(wrap).collect())
+        let mut sink = (this.0)();
+        let mut rows = sqlx::query_with(sql, values).fetch(conn);
+        while let Some(row) = rows.try_next().await? {
+            if let Err(e) = sink.push(wrap(row)) {
+                return Ok(Err(e));
+            }
+        }
+        Ok(Ok(sink))
     }
 );
+
+/// The first row kept by a combined read (see [`FetchOptional`]).
+struct First(Option<Row>);
+
+impl RowSink for First {
+    fn push(&mut self, row: Row) -> Result<()> {
+        if self.0.is_none() {
+            self.0 = Some(row);
+        }
+        Ok(())
+    }
+}
 
 run_impl!(
     FetchOptional,
     Option<Row>,
     {
-        const READS_ROWS: bool = true;
-        fn from_rows(rows: Vec<Row>) -> Option<Option<Row>> {
-            Some(rows.into_iter().next())
+        fn sink(&self) -> Option<NewSink> {
+            Some(Arc::new(|| Box::new(First(None))))
         }
-    } | sql,
+        fn from_sink(sink: Result<Box<dyn RowSink>>) -> SqlxResult<Self::Output> {
+            let first = sink.and_then(sink_as::<First>).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+            Ok(first.0)
+        }
+    } | _this,
+    sql,
     values,
     conn,
     wrap | {
@@ -221,7 +257,8 @@ run_impl!(
 run_impl!(
     Execute,
     u64,
-    {} | sql,
+    {} | _this,
+    sql,
     values,
     conn,
     _wrap | {
@@ -235,7 +272,8 @@ run_impl!(
     (),
     {
         const MAY_GROUP: bool = false;
-    } | sql,
+    } | _this,
+    sql,
     _values,
     conn,
     _wrap | {

@@ -17,9 +17,11 @@
 //! # }
 //! ```
 
+use std::any::Any;
 use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
+use futures_util::stream::BoxStream;
 use sea_query::Values;
 use sqlx::{Row as _, ValueRef as _};
 
@@ -156,6 +158,67 @@ impl Row {
     }
 }
 
+/// Where a query's rows go as they arrive.
+///
+/// The driver hands each row over as soon as it has read it, and the row is
+/// dropped once the sink has taken what it wants from it (usually a decoded
+/// model), so a query holds its output and never a second copy of the raw
+/// rows. [`Executor::fetch_into`] takes a maker of sinks; most code uses
+/// [`fetch_map`](trait.Executor.html#method.fetch_map) instead.
+pub trait RowSink: Any + Send {
+    /// Takes one row. An error stops the query: no further rows are read.
+    ///
+    /// # Errors
+    ///
+    /// Whatever decoding the row gave.
+    fn push(&mut self, row: Row) -> Result<()>;
+}
+
+/// Makes an empty [`RowSink`] for one run of a statement.
+///
+/// A statement can run again from its start before its rows are answered
+/// (SQLite's group commit runs a batch's statements again one by one after
+/// a failure; PostgreSQL prepares a stale statement again), so the
+/// executor asks for a fresh sink each time.
+pub type NewSink = Arc<dyn Fn() -> Box<dyn RowSink> + Send + Sync>;
+
+/// The raw rows, kept ([`Executor::fetch_all`]).
+impl RowSink for Vec<Row> {
+    fn push(&mut self, row: Row) -> Result<()> {
+        Vec::push(self, row);
+        Ok(())
+    }
+}
+
+/// Rows decoded by a function as they arrive ([`Executor::fetch_map`]).
+struct Decoded<T, F> {
+    decode: Arc<F>,
+    out: Vec<T>,
+}
+
+impl<T, F> RowSink for Decoded<T, F>
+where
+    T: Send + 'static,
+    F: Fn(&Row) -> Result<T> + Send + Sync + 'static,
+{
+    fn push(&mut self, row: Row) -> Result<()> {
+        self.out.push((self.decode)(&row)?);
+        Ok(())
+    }
+}
+
+/// The sink an executor gave back, as the type that made it.
+pub(crate) fn sink_as<S: RowSink>(sink: Box<dyn RowSink>) -> Result<S> {
+    let any: Box<dyn Any + Send> = sink;
+    any.downcast::<S>()
+        .map(|s| *s)
+        .map_err(|_| Error::Query {
+            source: sqlx::Error::Protocol(String::from(
+                "an executor gave back another row sink than the one it was given",
+            )),
+        })
+}
+
 /// Something queries can run on: a [`Database`] or a [`Transaction`].
 ///
 /// Users do not implement this trait; they pass `&db` or `&tx` to query
@@ -174,7 +237,38 @@ pub trait Executor: Send + Sync {
     fn database(&self) -> &Database;
 
     /// Runs a statement and returns every row.
-    fn fetch_all<'a>(&'a self, stmt: Statement) -> BoxFuture<'a, Result<Vec<Row>>>;
+    ///
+    /// The rows stay as the driver read them, each value a separate copy:
+    /// to keep decoded values, [`fetch_map`](Self::fetch_map) holds far
+    /// less.
+    fn fetch_all<'a>(&'a self, stmt: Statement) -> BoxFuture<'a, Result<Vec<Row>>> {
+        Box::pin(async move {
+            let sink = self
+                .fetch_into(stmt, Arc::new(|| Box::new(Vec::<Row>::new())))
+                .await?;
+            sink_as::<Vec<Row>>(sink)
+        })
+    }
+
+    /// Runs a statement and hands every row, as the driver reads it, to a
+    /// sink made by `sink`; returns the sink. A sink's error stops the
+    /// query and is returned.
+    fn fetch_into<'a>(
+        &'a self,
+        stmt: Statement,
+        sink: NewSink,
+    ) -> BoxFuture<'a, Result<Box<dyn RowSink>>>;
+
+    /// Runs a statement and yields its rows one at a time, as the database
+    /// produces them, holding one connection until the stream ends or is
+    /// dropped. Memory stays bounded whatever the row count: SQLite steps
+    /// the statement as the rows are taken (its worker keeps at most 50
+    /// rows ahead), and PostgreSQL's rows are read off the socket as they
+    /// are taken, so the server waits while the consumer is slow.
+    ///
+    /// Inside a [`Transaction`], the stream holds the transaction's
+    /// connection: other queries on it wait until the stream is done.
+    fn fetch_stream<'a>(&'a self, stmt: Statement) -> BoxStream<'a, Result<Row>>;
 
     /// Runs a statement and returns its first row, if any, without reading
     /// further.
@@ -185,4 +279,34 @@ pub trait Executor: Send + Sync {
 
     /// Starts a transaction, or a savepoint when already inside one.
     fn begin<'a>(&'a self) -> BoxFuture<'a, Result<Transaction>>;
+
+    /// Whether every query here runs on one connection (a transaction, or
+    /// an in-memory SQLite database): a [`fetch_stream`](Self::fetch_stream)
+    /// then holds it, and other queries wait until the stream is done.
+    fn single_connection(&self) -> bool;
+}
+
+impl dyn Executor + '_ {
+    /// Runs a statement and decodes each row with `decode` as the driver
+    /// reads it: the result holds the decoded values only.
+    ///
+    /// # Errors
+    ///
+    /// The database's error, or the first error `decode` gives (the query
+    /// stops there).
+    pub async fn fetch_map<T, F>(&self, stmt: Statement, decode: F) -> Result<Vec<T>>
+    where
+        T: Send + 'static,
+        F: Fn(&Row) -> Result<T> + Send + Sync + 'static,
+    {
+        let decode = Arc::new(decode);
+        let sink: NewSink = Arc::new(move || {
+            Box::new(Decoded {
+                decode: Arc::clone(&decode),
+                out: Vec::new(),
+            })
+        });
+        let sink = self.fetch_into(stmt, sink).await?;
+        Ok(sink_as::<Decoded<T, F>>(sink)?.out)
+    }
 }

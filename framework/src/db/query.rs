@@ -118,14 +118,21 @@ pub use expr::{
 pub use lookup::{Assignment, Column, Join, Lookup, LookupOp, Numeric, OrderBy, Q, Textual};
 pub use values::{Aggregate, Selectable, Selection};
 
+use futures_util::TryStreamExt as _;
+use futures_util::stream::BoxStream;
+
 use super::executor::Executor;
-use super::executor::Statement;
+use super::executor::{Row, Statement};
 use super::fields::FieldType;
 use super::model::{FieldMeta, Model};
 use super::relations::{Prefetch, RelationField};
 use super::sql::cache;
 use super::sql::compiler::{Kind, Query, Set};
 use super::{Error, Result, persist};
+
+/// Rows per chunk of [`QuerySet::stream`] with `prefetch_related`
+/// (Django's default for `iterator()`).
+const DEFAULT_CHUNK_SIZE: usize = 2000;
 
 /// Things [`QuerySet::order_by`] accepts: one [`OrderBy`], a column
 /// (ascending), or an array / `Vec` of sort keys.
@@ -414,13 +421,122 @@ impl<M: Model> QuerySet<M> {
 
     /// Runs the query and returns every row.
     ///
+    /// Each row is decoded as the driver reads it: the result holds the
+    /// objects, never a second copy of the raw rows. To go through more rows
+    /// than should be held at once, use [`stream`](Self::stream).
+    ///
     /// # Errors
     ///
     /// The database's error (see [`Error`]).
     pub async fn all(self, db: &dyn Executor) -> Result<Vec<M>> {
         let stmt = self.statement(Kind::Select, db);
-        let rows = db.fetch_all(stmt).await?;
-        self.objects(rows, db).await
+        let loads = self.related_loads();
+        let mut out = db
+            .fetch_map(stmt, move |row| Ok(Self::decode(row, &loads)?.0))
+            .await?;
+        self.prefetch_into(&mut out, db).await?;
+        Ok(out)
+    }
+
+    /// The matching objects one at a time, as the database produces them:
+    /// memory stays the same whatever the row count (Django's
+    /// `iterator()`). The stream holds a database connection until it ends
+    /// or is dropped; dropping it early stops the query.
+    ///
+    /// `select_related` objects come with each row. With
+    /// `prefetch_related`, rows are taken 2,000 at a time and each chunk's
+    /// related objects are loaded with one query per relation, as
+    /// [`iterator`](Self::iterator) with that chunk size.
+    ///
+    /// ```no_run
+    /// # use manouche::db::{Auto, Database, Model};
+    /// # #[derive(Debug, Model)]
+    /// # #[model(app = "shop")]
+    /// # pub struct Order { pub id: Auto<i64>, pub total: i64 }
+    /// # async fn export(db: &Database) -> manouche::db::Result<i64> {
+    /// use futures_util::TryStreamExt as _;
+    ///
+    /// let mut orders = Order::objects().order_by(Order::id.asc()).stream(db);
+    /// let mut sum = 0;
+    /// while let Some(order) = orders.try_next().await? {
+    ///     sum += order.total;
+    /// }
+    /// # Ok(sum)
+    /// # }
+    /// ```
+    #[must_use = "a stream does nothing until it is read"]
+    pub fn stream(self, db: &dyn Executor) -> BoxStream<'_, Result<M>> {
+        self.iterator(db, DEFAULT_CHUNK_SIZE)
+    }
+
+    /// Django's `iterator(chunk_size)`: the objects as a stream (see
+    /// [`stream`](Self::stream)), with `prefetch_related` relations loaded
+    /// for every `chunk_size` rows. Without `prefetch_related`, the chunk
+    /// size changes nothing: rows are decoded one by one as they arrive.
+    ///
+    /// With `prefetch_related`, each chunk's prefetch queries run while the
+    /// stream holds its connection, so they need a second one: on a
+    /// [`Transaction`](super::Transaction), or a database of one connection
+    /// (in-memory SQLite), the stream gives an [`Error::InvalidQuery`]
+    /// rather than wait for itself. (Django reads such chunks on the same
+    /// connection; sqlx runs one statement at a time per connection.)
+    ///
+    /// # Errors
+    ///
+    /// The stream yields [`Error::InvalidQuery`] for a `chunk_size` of 0
+    /// (Django's `ValueError`) and in the case above, then the database's
+    /// errors.
+    #[must_use = "a stream does nothing until it is read"]
+    pub fn iterator(self, db: &dyn Executor, chunk_size: usize) -> BoxStream<'_, Result<M>> {
+        let invalid = |message: &str| Error::InvalidQuery {
+            model: M::meta().name,
+            message: message.to_owned(),
+        };
+        Box::pin(async_stream::try_stream! {
+            if chunk_size == 0 {
+                Err(invalid("the chunk size must be strictly positive"))?;
+            }
+            if !self.prefetch.is_empty() && db.single_connection() {
+                Err(invalid(
+                    "iterator() with prefetch_related() needs a second connection for the \
+                     prefetch queries; run it on the database, outside the transaction",
+                ))?;
+            }
+            let stmt = self.statement(Kind::Select, db);
+            let loads = self.related_loads();
+            let mut rows = db.fetch_stream(stmt);
+            if self.prefetch.is_empty() {
+                while let Some(row) = rows.try_next().await? {
+                    yield Self::decode(&row, &loads)?.0;
+                }
+            } else {
+                let mut chunk = Vec::with_capacity(chunk_size.min(DEFAULT_CHUNK_SIZE));
+                loop {
+                    let row = rows.try_next().await?;
+                    let done = row.is_none();
+                    if let Some(row) = row {
+                        chunk.push(Self::decode(&row, &loads)?.0);
+                    }
+                    if chunk.len() >= chunk_size || (done && !chunk.is_empty()) {
+                        self.prefetch_into(&mut chunk, db).await?;
+                        for obj in chunk.drain(..) {
+                            yield obj;
+                        }
+                    }
+                    if done {
+                        break;
+                    }
+                }
+            }
+        })
+    }
+
+    /// Runs the `prefetch_related` queries for `objs`.
+    async fn prefetch_into(&self, objs: &mut Vec<M>, db: &dyn Executor) -> Result<()> {
+        for prefetch in &self.prefetch {
+            prefetch.prefetch(objs, db).await?;
+        }
+        Ok(())
     }
 
     /// The `select_related` paths as field names, each with the column
@@ -439,7 +555,7 @@ impl<M: Model> QuerySet<M> {
 
     /// Decodes one row into an object and its `select_related` objects;
     /// also returns the index of the first column after them.
-    fn decode(row: &super::Row, loads: &[(Vec<&'static str>, usize)]) -> Result<(M, usize)> {
+    fn decode(row: &Row, loads: &[(Vec<&'static str>, usize)]) -> Result<(M, usize)> {
         let mut offset = 0;
         let mut obj = M::from_row(row, &mut offset)?;
         for (names, skip) in loads {
@@ -448,18 +564,14 @@ impl<M: Model> QuerySet<M> {
         Ok((obj, offset))
     }
 
-    /// Decodes rows (with their `select_related` objects) and runs the
-    /// `prefetch_related` queries.
-    async fn objects(&self, rows: Vec<super::Row>, db: &dyn Executor) -> Result<Vec<M>> {
-        let loads = self.related_loads();
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            out.push(Self::decode(&row, &loads)?.0);
-        }
-        for prefetch in &self.prefetch {
-            prefetch.prefetch(&mut out, db).await?;
-        }
-        Ok(out)
+    /// Decodes one row (with its `select_related` objects) and runs the
+    /// `prefetch_related` queries for it.
+    async fn object(&self, row: &Row, db: &dyn Executor) -> Result<M> {
+        let mut out = vec![Self::decode(row, &self.related_loads())?.0];
+        self.prefetch_into(&mut out, db).await?;
+        out.pop().ok_or(Error::DoesNotExist {
+            model: M::meta().name,
+        })
     }
 
     /// The first row in the query's order, if any.
@@ -483,7 +595,7 @@ impl<M: Model> QuerySet<M> {
         let Some(row) = db.fetch_optional(stmt).await? else {
             return Ok(None);
         };
-        Ok(qs.objects(vec![row], db).await?.pop())
+        Ok(Some(qs.object(&row, db).await?))
     }
 
     /// The last row in the query's order, if any: [`first`](Self::first)
@@ -570,11 +682,7 @@ impl<M: Model> QuerySet<M> {
             // row to prove there is none.
             let stmt = self.statement(Kind::Select, db);
             let row = db.fetch_optional(stmt).await?.ok_or_else(not_found)?;
-            return self
-                .objects(vec![row], db)
-                .await?
-                .pop()
-                .ok_or_else(not_found);
+            return self.object(&row, db).await;
         }
         let mut rows = self.limit(21).all(db).await?;
         match rows.len() {
@@ -869,8 +977,11 @@ pub struct ValuesQuery<M: Model, S> {
     pub(crate) selection: S,
 }
 
-impl<M: Model, S: Selection<M>> ValuesQuery<M, S> {
-    /// Runs the query.
+impl<M: Model, S: Selection<M> + 'static> ValuesQuery<M, S>
+where
+    S::Output: Send + 'static,
+{
+    /// Runs the query; each row is decoded as the driver reads it.
     ///
     /// # Errors
     ///
@@ -878,8 +989,16 @@ impl<M: Model, S: Selection<M>> ValuesQuery<M, S> {
     pub async fn all(self, db: &dyn Executor) -> Result<Vec<S::Output>> {
         let items = self.selection.items();
         let stmt = self.qs.statement(Kind::Values(&items), db);
-        let rows = db.fetch_all(stmt).await?;
-        rows.iter().map(|row| S::decode(row, 0)).collect()
+        db.fetch_map(stmt, |row| S::decode(row, 0)).await
+    }
+
+    /// The selected values one row at a time, as the database produces
+    /// them (see [`QuerySet::stream`]).
+    #[must_use = "a stream does nothing until it is read"]
+    pub fn stream(self, db: &dyn Executor) -> BoxStream<'_, Result<S::Output>> {
+        let items = self.selection.items();
+        let stmt = self.qs.statement(Kind::Values(&items), db);
+        Box::pin(db.fetch_stream(stmt).and_then(|row| async move { S::decode(&row, 0) }))
     }
 }
 
@@ -889,7 +1008,10 @@ pub struct AnnotatedQuery<M: Model, S> {
     selection: S,
 }
 
-impl<M: Model, S: Selection<M>> AnnotatedQuery<M, S> {
+impl<M: Model, S: Selection<M> + 'static> AnnotatedQuery<M, S>
+where
+    S::Output: Send + 'static,
+{
     /// Runs the query.
     ///
     /// # Errors
@@ -898,13 +1020,13 @@ impl<M: Model, S: Selection<M>> AnnotatedQuery<M, S> {
     pub async fn all(self, db: &dyn Executor) -> Result<Vec<(M, S::Output)>> {
         let items = self.selection.items();
         let stmt = self.qs.statement(Kind::Annotated(&items), db);
-        let rows = db.fetch_all(stmt).await?;
         let loads = self.qs.related_loads();
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let (obj, offset) = QuerySet::<M>::decode(&row, &loads)?;
-            out.push((obj, S::decode(&row, offset)?));
-        }
+        let out = db
+            .fetch_map(stmt, move |row| {
+                let (obj, offset) = QuerySet::<M>::decode(row, &loads)?;
+                Ok((obj, S::decode(row, offset)?))
+            })
+            .await?;
         let mut objs: Vec<M> = Vec::new();
         let mut extras = Vec::with_capacity(out.len());
         for (obj, extra) in out {

@@ -86,12 +86,8 @@ impl RawQuery {
     /// # Errors
     ///
     /// The database's error, or a decode error.
-    pub async fn fetch_all<T: FromRow>(self, db: &dyn Executor) -> Result<Vec<T>> {
-        db.fetch_all(self.stmt)
-            .await?
-            .iter()
-            .map(T::from_row)
-            .collect()
+    pub async fn fetch_all<T: FromRow + Send + 'static>(self, db: &dyn Executor) -> Result<Vec<T>> {
+        db.fetch_map(self.stmt, T::from_row).await
     }
 
     /// Runs the statement and returns the number of affected rows.

@@ -68,8 +68,8 @@ use sqlx::Sqlite;
 use sqlx::pool::PoolConnection;
 use tokio::sync::{Notify, oneshot};
 
-use super::driver::{FetchAll, Run, SqlxResult, Unprepared};
-use super::executor::Row;
+use super::driver::{FetchInto, Run, SqlxResult, Unprepared};
+use super::executor::{NewSink, Row, RowSink};
 
 /// The SQLite pool: see the module doc.
 #[derive(Debug, Clone)]
@@ -131,11 +131,16 @@ impl Drop for Slot<'_> {
     }
 }
 
-/// A queued read: its statement, and where its rows go.
+/// What a read's rows went into, or the sink's error.
+type Sunk = super::Result<Box<dyn RowSink>>;
+
+/// A queued read: its statement, where its rows go, and where the sink
+/// goes once it has them all.
 struct Read {
     sql: Arc<str>,
     values: Values,
-    tx: oneshot::Sender<SqlxResult<Vec<Row>>>,
+    sink: NewSink,
+    tx: oneshot::Sender<SqlxResult<Sunk>>,
 }
 
 #[derive(Default)]
@@ -270,7 +275,7 @@ impl SqlitePool {
 
     /// Puts a connection whose statement finished back on the ready stack,
     /// or through sqlx's checked path when it failed below SQL.
-    fn release<T>(&self, conn: PoolConnection<Sqlite>, result: &SqlxResult<T>) {
+    pub(crate) fn release<T>(&self, conn: PoolConnection<Sqlite>, result: &SqlxResult<T>) {
         if !reusable(result) {
             return;
         }
@@ -295,8 +300,8 @@ impl SqlitePool {
         if R::MAY_GROUP && writes_data(&sql) {
             return self.write(sql, values, run).await;
         }
-        if R::READS_ROWS && combinable_read(&sql, values.0.len()) {
-            return self.read(sql, values, run).await;
+        if let Some(sink) = run.sink().filter(|_| combinable_read(&sql, values.0.len())) {
+            return self.read(sql, values, sink, run).await;
         }
         self.alone(&sql, values, run).await
     }
@@ -324,12 +329,20 @@ impl SqlitePool {
         self.shared.pool.close().await;
     }
 
-    async fn read<R: Run>(&self, sql: Arc<str>, values: Values, run: R) -> SqlxResult<R::Output> {
+    /// A read that may share a command with others of the same text
+    /// (`sink` is where `run` puts its rows).
+    async fn read<R: Run>(
+        &self,
+        sql: Arc<str>,
+        values: Values,
+        sink: NewSink,
+        run: R,
+    ) -> SqlxResult<R::Output> {
         enum Way {
             /// Nothing queued, a reading slot free: run it here.
             Here(Arc<str>, Values),
             /// Queued; whether to start a reading task.
-            Queued(oneshot::Receiver<SqlxResult<Vec<Row>>>, bool),
+            Queued(oneshot::Receiver<SqlxResult<Sunk>>, bool),
         }
         let way = {
             let mut reads = lock(&self.shared.reads);
@@ -339,7 +352,12 @@ impl SqlitePool {
                 Way::Here(sql, values)
             } else {
                 let (tx, rx) = oneshot::channel();
-                reads.queue.push_back(Read { sql, values, tx });
+                reads.queue.push_back(Read {
+                    sql,
+                    values,
+                    sink,
+                    tx,
+                });
                 Way::Queued(rx, free)
             }
         };
@@ -354,8 +372,8 @@ impl SqlitePool {
                 if start {
                     tokio::spawn(self.clone().run_reads());
                 }
-                let rows = rx.await.unwrap_or(Err(sqlx::Error::WorkerCrashed))?;
-                R::from_rows(rows).ok_or(sqlx::Error::WorkerCrashed)
+                let sunk = rx.await.unwrap_or(Err(sqlx::Error::WorkerCrashed))?;
+                R::from_sink(sunk)
             }
         }
     }
@@ -498,7 +516,7 @@ impl<R: Run> Job for Pending<R> {
                 std::mem::replace(&mut self.values, Values(Vec::new()))
             };
             let sql = Arc::clone(&self.sql);
-            let result = self.run.sqlite(conn, &sql, SqlxValues(values)).await;
+            let result = self.run.clone().sqlite(conn, &sql, SqlxValues(values)).await;
             let ok = result.is_ok();
             self.result = Some(result);
             ok
@@ -597,14 +615,26 @@ async fn read_together(
             // Kept: a read after a failed one runs again with them.
             values.extend(read.values.0.iter().cloned());
         }
-        let mut rows = Vec::new();
+        // The front read's sink, made at its first row; a row that does
+        // not decode leaves its error in place of the sink, and the read's
+        // later rows are passed over.
+        let mut sink: Option<Sunk> = None;
         let mut stream = many(&mut conn, &sql, Values(values));
         while let Some(item) = stream.next().await {
             match item {
-                Ok(sqlx::Either::Right(row)) => rows.push(Row::Sqlite(row)),
+                Ok(sqlx::Either::Right(row)) => {
+                    let Some(read) = left.front() else { continue };
+                    let taking = sink.get_or_insert_with(|| Ok((read.sink)()));
+                    if let Ok(s) = taking
+                        && let Err(e) = s.push(Row::Sqlite(row))
+                    {
+                        *taking = Err(e);
+                    }
+                }
                 Ok(sqlx::Either::Left(_)) => {
                     if let Some(read) = left.pop_front() {
-                        let _ = read.tx.send(Ok(std::mem::take(&mut rows)));
+                        let sunk = sink.take().unwrap_or_else(|| Ok((read.sink)()));
+                        let _ = read.tx.send(Ok(sunk));
                     }
                 }
                 Err(e) => {
@@ -626,7 +656,7 @@ async fn read_together(
     }
     // Alone, or not reached by a command that stopped early: one by one.
     while let Some(read) = left.pop_front() {
-        let result = FetchAll
+        let result = FetchInto(read.sink)
             .sqlite(&mut conn, &read.sql, SqlxValues(read.values))
             .await;
         let keep = reusable(&result);
@@ -754,6 +784,7 @@ mod tests {
             queue.push_back(Read {
                 sql: Arc::clone(sql),
                 values,
+                sink: Arc::new(|| Box::new(Vec::<Row>::new())),
                 tx,
             });
         }

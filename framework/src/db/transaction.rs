@@ -25,14 +25,18 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use futures_util::FutureExt as _;
 use futures_util::future::BoxFuture;
+use futures_util::stream::BoxStream;
+use futures_util::{FutureExt as _, TryStreamExt as _};
 use sea_query_binder::SqlxValues;
 use tokio::sync::Mutex;
 
 use super::database::{Pool, classify, finished};
-use super::driver::{Execute, FetchAll, FetchOptional, Run, Unprepared, postgres_in_transaction};
-use super::executor::{Backend, Executor, Row, Statement};
+use super::backends::postgres::is_stale_plan;
+use super::driver::{
+    Execute, FetchInto, FetchOptional, Run, Unprepared, postgres_in_transaction,
+};
+use super::executor::{Backend, Executor, NewSink, Row, RowSink, Statement};
 use super::{Database, Error, Result};
 
 enum Conn {
@@ -302,8 +306,55 @@ impl Executor for Transaction {
         &self.db
     }
 
-    fn fetch_all<'a>(&'a self, stmt: Statement) -> BoxFuture<'a, Result<Vec<Row>>> {
-        Box::pin(self.run(stmt, FetchAll))
+    fn fetch_into<'a>(
+        &'a self,
+        stmt: Statement,
+        sink: NewSink,
+    ) -> BoxFuture<'a, Result<Box<dyn RowSink>>> {
+        Box::pin(async move { self.run(stmt, FetchInto(sink)).await? })
+    }
+
+    fn fetch_stream<'a>(&'a self, stmt: Statement) -> BoxStream<'a, Result<Row>> {
+        let backend = self.db.backend();
+        let fail = move |e| classify(backend, e);
+        Box::pin(async_stream::try_stream! {
+            // Holds the transaction's connection until the stream is done.
+            let mut state = self.lock().await?;
+            state.fresh = false;
+            let started = self.db.note(&stmt.sql);
+            match state.conn.as_mut() {
+                Some(Conn::Sqlite(c)) => {
+                    let mut rows =
+                        sqlx::query_with(&stmt.sql, SqlxValues(stmt.values)).fetch(&mut **c);
+                    while let Some(row) = rows.try_next().await.map_err(fail)? {
+                        yield Row::Sqlite(row);
+                    }
+                }
+                Some(Conn::Postgres(c)) => {
+                    let mut rows =
+                        sqlx::query_with(&stmt.sql, SqlxValues(stmt.values)).fetch(&mut **c);
+                    let failed = loop {
+                        match rows.try_next().await {
+                            Ok(Some(row)) => yield Row::Postgres(row),
+                            Ok(None) => break None,
+                            Err(e) => break Some(e),
+                        }
+                    };
+                    drop(rows);
+                    if let Some(e) = failed {
+                        // PostgreSQL has aborted the transaction; the next
+                        // one on this connection prepares its statements
+                        // afresh (a stream is not run again: see `driver`).
+                        if is_stale_plan(&e) {
+                            let _ = sqlx::Connection::clear_cached_statements(&mut **c).await;
+                        }
+                        Err(fail(e))?;
+                    }
+                }
+                None => Err(Error::TransactionFinished)?,
+            }
+            finished(&stmt.sql, started);
+        })
     }
 
     fn fetch_optional<'a>(&'a self, stmt: Statement) -> BoxFuture<'a, Result<Option<Row>>> {
@@ -328,5 +379,9 @@ impl Executor for Transaction {
                 finished: Arc::new(AtomicBool::new(false)),
             })
         })
+    }
+
+    fn single_connection(&self) -> bool {
+        true
     }
 }

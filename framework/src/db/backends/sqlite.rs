@@ -65,10 +65,10 @@ fn pool_options(
         .map_err(|source| Error::Connect { source })?
         .create_if_missing(true)
         .foreign_keys(true)
-        .busy_timeout(options.sqlite_busy_timeout)
-        // Makes `LIKE` case sensitive as on PostgreSQL; the `i*` lookups
-        // lower-case both sides instead.
-        .pragma("case_sensitive_like", "ON");
+        // `LIKE` keeps SQLite's default, case-insensitive for ASCII letters,
+        // as under Django: the case-insensitive lookups use it, and the
+        // case-sensitive ones `GLOB` (see the query compiler's `like`).
+        .busy_timeout(options.sqlite_busy_timeout);
     if !memory {
         connect = connect.journal_mode(SqliteJournalMode::Wal);
     }

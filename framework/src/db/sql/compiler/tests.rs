@@ -7,7 +7,7 @@ use super::{Kind, Query, Set};
 use crate::db::executor::Backend;
 use crate::db::query::expr::{Arith, ExprNode};
 use crate::db::query::values::Selection as _;
-use crate::db::query::{Aggregate, QuerySet};
+use crate::db::query::{Aggregate, Q, QuerySet};
 use crate::db::sql::cache::render;
 use crate::db::{Auto, ForeignKey, ManyToMany, Model, Reverse};
 
@@ -79,7 +79,7 @@ fn conditions_joins_ordering_and_limits() {
         .order_by([Note::stars.desc(), Note::writer.then(Writer::name).asc()])
         .limit(5)
         .offset(10);
-    let filters = r#"WHERE ("t0"."stars" = ? OR LOWER("t0"."title") LIKE LOWER(?) ESCAPE '!') AND ("t0"."rating" IS NULL) IS NOT TRUE AND ("t0"."stars" IN (?, ?)) IS NOT TRUE"#;
+    let filters = r#"WHERE ("t0"."stars" = ? OR "t0"."title" LIKE ? ESCAPE '!') AND ("t0"."rating" IS NULL) IS NOT TRUE AND ("t0"."stars" IN (?, ?)) IS NOT TRUE"#;
     let order = r#"ORDER BY "t0"."stars" DESC, "t1"."name" ASC"#;
     let values = |limit: u64| {
         vec![
@@ -92,6 +92,7 @@ fn conditions_joins_ordering_and_limits() {
         ]
     };
     let numbered = filters
+        .replace(r#""t0"."title" LIKE ?"#, r#"LOWER("t0"."title") LIKE LOWER(?)"#)
         .replacen('?', "$1", 1)
         .replacen('?', "$2", 1)
         .replacen('?', "$3", 1)
@@ -164,8 +165,8 @@ fn select_related_and_for_update() {
         &qs,
         Kind::Select,
         Backend::Sqlite,
-        &format!(r#"{head} {WRITER_JOIN} WHERE "t0"."title" LIKE ? ESCAPE '!'"#),
-        &[Value::from("x%")],
+        &format!(r#"{head} {WRITER_JOIN} WHERE "t0"."title" GLOB ?"#),
+        &[Value::from("x*")],
     );
 }
 
@@ -366,8 +367,8 @@ fn a_condition_on_an_aggregate_is_a_having_clause() {
         .filter(Post::title.startswith("a"))
         .filter(Post::tags.then(Tag::id).count().gt(1))
         .unordered();
-    let from = r#"FROM "compilertest_post" AS "t0" LEFT JOIN "compilertest_post_tags" AS "t1_j" ON "t1_j"."post_id" = "t0"."id" LEFT JOIN "compilertest_tag" AS "t1" ON "t1"."id" = "t1_j"."tag_id" WHERE "t0"."title" LIKE ? ESCAPE '!'"#;
-    let values = [Value::from("a%"), Value::BigInt(Some(1))];
+    let from = r#"FROM "compilertest_post" AS "t0" LEFT JOIN "compilertest_post_tags" AS "t1_j" ON "t1_j"."post_id" = "t0"."id" LEFT JOIN "compilertest_tag" AS "t1" ON "t1"."id" = "t1_j"."tag_id" WHERE "t0"."title" GLOB ?"#;
+    let values = [Value::from("a*"), Value::BigInt(Some(1))];
     check(
         &qs,
         Kind::Select,
@@ -469,4 +470,30 @@ fn nulls_first_or_last_and_reverse() {
         &format!(r#"{NOTE} ORDER BY "t0"."rating" ASC NULLS FIRST, "t0"."id" DESC"#),
         &[],
     );
+}
+
+#[test]
+fn user_wildcards_match_literally_in_like_and_glob_patterns() {
+    assert_eq!(super::like_pattern("50%_off!", true, true), "%50!%!_off!!%");
+    assert_eq!(super::like_pattern("a", false, true), "a%");
+    assert_eq!(super::glob_pattern("a*b?c[d]", true, false), "*a[*]b[?]c[[]d]");
+    assert_eq!(super::glob_pattern("É", false, false), "É");
+}
+
+#[test]
+fn sqlite_matches_case_insensitively_with_like_and_sensitively_with_glob() {
+    let check_one = |q: Q<Note>, sql: &str, value: &str| {
+        let qs = Note::objects().filter(q).unordered();
+        check(
+            &qs,
+            Kind::Exists,
+            Backend::Sqlite,
+            &format!(r#"SELECT "t0"."id" FROM "compilertest_note" AS "t0" WHERE {sql} LIMIT ?"#),
+            &[Value::from(value), Value::BigUnsigned(Some(1))],
+        );
+    };
+    check_one(Note::title.iexact("A_b"), r#""t0"."title" LIKE ? ESCAPE '!'"#, "A!_b");
+    check_one(Note::title.istartswith("a"), r#""t0"."title" LIKE ? ESCAPE '!'"#, "a%");
+    check_one(Note::title.endswith("a"), r#""t0"."title" GLOB ?"#, "*a");
+    check_one(Note::title.contains("a"), r#""t0"."title" GLOB ?"#, "*a*");
 }
