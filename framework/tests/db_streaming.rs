@@ -17,12 +17,7 @@ async fn articles(db: &Database, n: usize) -> Result<Vec<Article>> {
     let mut ada = User::new("ada");
     ada.save(db).await?;
     let tags = Tag::objects()
-        .bulk_create(
-            db,
-            (0..5)
-                .map(|i| Tag::new(&format!("t{i}")))
-                .collect(),
-        )
+        .bulk_create(db, (0..5).map(|i| Tag::new(&format!("t{i}"))).collect())
         .await?;
     let made = (0..n)
         .map(|i| {
@@ -72,7 +67,10 @@ async fn a_stream_yields_every_row_once_in_order_as_all_does() {
         let rows = rows?;
         assert_eq!(queries, 1);
         assert_eq!(ids(&rows), ids(&all));
-        assert!(rows.iter().all(|a| a.author.get().map(|u| u.username.as_str()) == Some("ada")));
+        assert!(
+            rows.iter()
+                .all(|a| a.author.get().map(|u| u.username.as_str()) == Some("ada"))
+        );
 
         // Selected values stream the same way.
         let views: Vec<i64> = ordered()
@@ -162,13 +160,19 @@ async fn a_stream_dropped_early_stops_and_gives_its_connection_back() {
         // More early stops than the pool has connections: a leaked
         // connection would make the later ones wait and fail.
         for _ in 0..25 {
-            let mut rows = Article::objects().order_by(Article::views.asc()).stream(&db);
+            let mut rows = Article::objects()
+                .order_by(Article::views.asc())
+                .stream(&db);
             let first = rows.next().await.expect("a row")?;
             assert_eq!(first.title, "a0000");
             drop(rows);
         }
         let (open, idle) = all_idle(&db).await;
-        assert_eq!(usize::try_from(open).expect("small"), idle, "a connection was kept");
+        assert_eq!(
+            usize::try_from(open).expect("small"),
+            idle,
+            "a connection was kept"
+        );
         assert_eq!(Article::objects().count(&db).await?, 300);
 
         // A stream read to its end also gives it back.
@@ -237,12 +241,21 @@ async fn text_lookups_keep_their_case_rules_and_match_wildcards_literally() {
         // ASCII letters fold on both backends.
         assert_eq!(titles(Article::title.icontains("rUST")).await?, ["Rust"]);
         assert_eq!(titles(Article::title.iexact("rust")).await?, ["Rust"]);
-        assert_eq!(titles(Article::title.istartswith("caf")).await?, ["CAFÉ NOIR", "Café au lait"]);
-        assert_eq!(titles(Article::title.iendswith("LAIT")).await?, ["Café au lait"]);
+        assert_eq!(
+            titles(Article::title.istartswith("caf")).await?,
+            ["CAFÉ NOIR", "Café au lait"]
+        );
+        assert_eq!(
+            titles(Article::title.iendswith("LAIT")).await?,
+            ["Café au lait"]
+        );
         // The case-sensitive lookups do not fold.
         assert!(titles(Article::title.contains("rust")).await?.is_empty());
         assert_eq!(titles(Article::title.startswith("Rus")).await?, ["Rust"]);
-        assert_eq!(titles(Article::title.endswith("NOIR")).await?, ["CAFÉ NOIR"]);
+        assert_eq!(
+            titles(Article::title.endswith("NOIR")).await?,
+            ["CAFÉ NOIR"]
+        );
         // Accented letters match in their own case on both; only
         // PostgreSQL folds them (SQLite's LIKE and LOWER know ASCII only,
         // as under Django).
@@ -255,12 +268,26 @@ async fn text_lookups_keep_their_case_rules_and_match_wildcards_literally() {
         // Wildcards in the value are literal characters.
         assert_eq!(titles(Article::title.icontains("0%")).await?, ["100% pure"]);
         assert_eq!(titles(Article::title.contains("0%")).await?, ["100% pure"]);
-        assert_eq!(titles(Article::title.icontains("r_s")).await?, ["under_score"]);
-        assert_eq!(titles(Article::title.contains("r_s")).await?, ["under_score"]);
+        assert_eq!(
+            titles(Article::title.icontains("r_s")).await?,
+            ["under_score"]
+        );
+        assert_eq!(
+            titles(Article::title.contains("r_s")).await?,
+            ["under_score"]
+        );
         assert!(titles(Article::title.iexact("RUS_")).await?.is_empty());
         for glob in ["*", "?", "[d]", "b?c["] {
-            assert_eq!(titles(Article::title.contains(glob)).await?, ["a*b?c[d]"], "{glob}");
-            assert_eq!(titles(Article::title.icontains(glob)).await?, ["a*b?c[d]"], "{glob}");
+            assert_eq!(
+                titles(Article::title.contains(glob)).await?,
+                ["a*b?c[d]"],
+                "{glob}"
+            );
+            assert_eq!(
+                titles(Article::title.icontains(glob)).await?,
+                ["a*b?c[d]"],
+                "{glob}"
+            );
         }
         Ok(())
     })
@@ -273,9 +300,8 @@ async fn executor_streams_raw_rows() {
         setup(&db).await?;
         articles(&db, 120).await?;
         let exec: &dyn Executor = &db;
-        let stmt = manouche::db::Statement::raw(
-            r#"SELECT "views" FROM "blog_article" ORDER BY "views""#,
-        );
+        let stmt =
+            manouche::db::Statement::raw(r#"SELECT "views" FROM "blog_article" ORDER BY "views""#);
         let views: Vec<i64> = exec
             .fetch_stream(stmt)
             .and_then(|row| async move { row.get::<i64>(0) })

@@ -21,9 +21,7 @@ use sea_query_binder::SqlxValues;
 
 use super::backends::postgres::is_stale_plan;
 use super::backends::{postgres, sqlite};
-use super::driver::{
-    Execute, FetchInto, FetchOptional, Run, Unprepared, postgres_fresh_plan,
-};
+use super::driver::{Execute, FetchInto, FetchOptional, Run, Unprepared, postgres_fresh_plan};
 use super::executor::{Backend, Executor, NewSink, Row, RowSink, Statement};
 use super::sqlite_pool::SqlitePool;
 use super::{Error, Result, Transaction};

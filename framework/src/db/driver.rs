@@ -107,7 +107,11 @@ pub(crate) fn postgres_fresh_plan<'c, R: Run>(
     values: Values,
 ) -> BoxFuture<'c, SqlxResult<R::Output>> {
     Box::pin(async move {
-        match run.clone().postgres(conn, sql, SqlxValues(values.clone())).await {
+        match run
+            .clone()
+            .postgres(conn, sql, SqlxValues(values.clone()))
+            .await
+        {
             Err(e) if is_stale_plan(&e) => {
                 tracing::info!(
                     target: "manouche::db",
@@ -241,7 +245,9 @@ run_impl!(
             Some(Arc::new(|| Box::new(First(None))))
         }
         fn from_sink(sink: Result<Box<dyn RowSink>>) -> SqlxResult<Self::Output> {
-            let first = sink.and_then(sink_as::<First>).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+            let first = sink
+                .and_then(sink_as::<First>)
+                .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
             Ok(first.0)
         }
     } | _this,

@@ -210,13 +210,11 @@ where
 /// The sink an executor gave back, as the type that made it.
 pub(crate) fn sink_as<S: RowSink>(sink: Box<dyn RowSink>) -> Result<S> {
     let any: Box<dyn Any + Send> = sink;
-    any.downcast::<S>()
-        .map(|s| *s)
-        .map_err(|_| Error::Query {
-            source: sqlx::Error::Protocol(String::from(
-                "an executor gave back another row sink than the one it was given",
-            )),
-        })
+    any.downcast::<S>().map(|s| *s).map_err(|_| Error::Query {
+        source: sqlx::Error::Protocol(String::from(
+            "an executor gave back another row sink than the one it was given",
+        )),
+    })
 }
 
 /// Something queries can run on: a [`Database`] or a [`Transaction`].

@@ -532,7 +532,7 @@ impl<M: Model> QuerySet<M> {
     }
 
     /// Runs the `prefetch_related` queries for `objs`.
-    async fn prefetch_into(&self, objs: &mut Vec<M>, db: &dyn Executor) -> Result<()> {
+    async fn prefetch_into(&self, objs: &mut [M], db: &dyn Executor) -> Result<()> {
         for prefetch in &self.prefetch {
             prefetch.prefetch(objs, db).await?;
         }
@@ -998,7 +998,10 @@ where
     pub fn stream(self, db: &dyn Executor) -> BoxStream<'_, Result<S::Output>> {
         let items = self.selection.items();
         let stmt = self.qs.statement(Kind::Values(&items), db);
-        Box::pin(db.fetch_stream(stmt).and_then(|row| async move { S::decode(&row, 0) }))
+        Box::pin(
+            db.fetch_stream(stmt)
+                .and_then(|row| async move { S::decode(&row, 0) }),
+        )
     }
 }
 

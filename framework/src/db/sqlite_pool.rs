@@ -516,7 +516,11 @@ impl<R: Run> Job for Pending<R> {
                 std::mem::replace(&mut self.values, Values(Vec::new()))
             };
             let sql = Arc::clone(&self.sql);
-            let result = self.run.clone().sqlite(conn, &sql, SqlxValues(values)).await;
+            let result = self
+                .run
+                .clone()
+                .sqlite(conn, &sql, SqlxValues(values))
+                .await;
             let ok = result.is_ok();
             self.result = Some(result);
             ok

@@ -31,11 +31,9 @@ use futures_util::{FutureExt as _, TryStreamExt as _};
 use sea_query_binder::SqlxValues;
 use tokio::sync::Mutex;
 
-use super::database::{Pool, classify, finished};
 use super::backends::postgres::is_stale_plan;
-use super::driver::{
-    Execute, FetchInto, FetchOptional, Run, Unprepared, postgres_in_transaction,
-};
+use super::database::{Pool, classify, finished};
+use super::driver::{Execute, FetchInto, FetchOptional, Run, Unprepared, postgres_in_transaction};
 use super::executor::{Backend, Executor, NewSink, Row, RowSink, Statement};
 use super::{Database, Error, Result};
 

@@ -92,7 +92,10 @@ fn conditions_joins_ordering_and_limits() {
         ]
     };
     let numbered = filters
-        .replace(r#""t0"."title" LIKE ?"#, r#"LOWER("t0"."title") LIKE LOWER(?)"#)
+        .replace(
+            r#""t0"."title" LIKE ?"#,
+            r#"LOWER("t0"."title") LIKE LOWER(?)"#,
+        )
         .replacen('?', "$1", 1)
         .replacen('?', "$2", 1)
         .replacen('?', "$3", 1)
@@ -476,7 +479,10 @@ fn nulls_first_or_last_and_reverse() {
 fn user_wildcards_match_literally_in_like_and_glob_patterns() {
     assert_eq!(super::like_pattern("50%_off!", true, true), "%50!%!_off!!%");
     assert_eq!(super::like_pattern("a", false, true), "a%");
-    assert_eq!(super::glob_pattern("a*b?c[d]", true, false), "*a[*]b[?]c[[]d]");
+    assert_eq!(
+        super::glob_pattern("a*b?c[d]", true, false),
+        "*a[*]b[?]c[[]d]"
+    );
     assert_eq!(super::glob_pattern("É", false, false), "É");
 }
 
@@ -492,8 +498,16 @@ fn sqlite_matches_case_insensitively_with_like_and_sensitively_with_glob() {
             &[Value::from(value), Value::BigUnsigned(Some(1))],
         );
     };
-    check_one(Note::title.iexact("A_b"), r#""t0"."title" LIKE ? ESCAPE '!'"#, "A!_b");
-    check_one(Note::title.istartswith("a"), r#""t0"."title" LIKE ? ESCAPE '!'"#, "a%");
+    check_one(
+        Note::title.iexact("A_b"),
+        r#""t0"."title" LIKE ? ESCAPE '!'"#,
+        "A!_b",
+    );
+    check_one(
+        Note::title.istartswith("a"),
+        r#""t0"."title" LIKE ? ESCAPE '!'"#,
+        "a%",
+    );
     check_one(Note::title.endswith("a"), r#""t0"."title" GLOB ?"#, "*a");
     check_one(Note::title.contains("a"), r#""t0"."title" GLOB ?"#, "*a*");
 }
