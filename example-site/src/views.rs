@@ -76,8 +76,12 @@ fn debug_urls() -> Urls {
     async fn echo(body: Bytes) -> String {
         format!("{} bytes", body.len())
     }
+    async fn bytes(Path(n): Path<usize>) -> Vec<u8> {
+        vec![b'x'; n.min(64 << 20)]
+    }
     Urls::namespaced("debug")
         .path("panic/", get(panic), "panic")
         .path("slow/<int:ms>/", get(slow), "slow")
         .path("echo/", post(echo), "echo")
+        .path("bytes/<int:n>/", get(bytes), "bytes")
 }

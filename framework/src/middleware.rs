@@ -90,6 +90,7 @@ use std::convert::Infallible;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -232,6 +233,9 @@ pub(crate) struct Pipeline {
     site: Arc<SiteState>,
     hooks: Hooks,
     metrics: bool,
+    /// Requests being served, for `server.max_requests_in_flight`.
+    in_flight: Arc<AtomicUsize>,
+    max_in_flight: usize,
 }
 
 impl Pipeline {
@@ -254,6 +258,8 @@ impl Pipeline {
             site,
             hooks,
             metrics: false,
+            in_flight: Arc::new(AtomicUsize::new(0)),
+            max_in_flight: settings.server.max_requests_in_flight,
         })
     }
 
@@ -422,6 +428,10 @@ impl SiteService {
         if pipeline.metrics {
             crate::metrics::request_started();
         }
+        if let Some(slot) = &self.slot {
+            slot.request_arrived();
+        }
+        let (in_flight, serving) = InFlight::enter(&pipeline.in_flight);
         let mut seen = Seen {
             // Only the access log and the metrics need the time.
             start: (pipeline.metrics
@@ -432,20 +442,40 @@ impl SiteService {
             request_id: pipeline.request_ids.assign(req.headers()),
             connection: self.connection,
             finishers: Finishers::default(),
+            _in_flight: in_flight,
         };
 
-        let refused = match pipeline.head.check(&req) {
-            Ok(()) => pipeline.hosts.check(&req).err().map(|detail| Refused {
-                status: StatusCode::BAD_REQUEST,
-                detail,
+        let refused = if serving > pipeline.max_in_flight {
+            // Shed at once, before any work: the server serves again as
+            // soon as it is back under the cap.
+            Some(Refused {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                detail: format!(
+                    "more than server.max_requests_in_flight ({}) requests at once",
+                    pipeline.max_in_flight
+                ),
                 close: false,
-                kind: "host",
-            }),
-            Err(refused) => Some(refused),
+                kind: "shed",
+            })
+        } else {
+            match pipeline.head.check(&req) {
+                Ok(()) => pipeline.hosts.check(&req).err().map(|detail| Refused {
+                    status: StatusCode::BAD_REQUEST,
+                    detail,
+                    close: false,
+                    kind: "host",
+                }),
+                Err(refused) => Some(refused),
+            }
         };
         if let Some(refused) = refused {
             warn_refused(&pipeline, &seen, &refused);
             let mut response = ErrorReport::new(refused.status, refused.detail).into_response();
+            if refused.status == StatusCode::SERVICE_UNAVAILABLE {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, http::HeaderValue::from_static("1"));
+            }
             // HTTP/2 has no `Connection` header (hyper would drop it with a
             // warning); its streams have their own framing.
             if refused.close && req.version() < http::Version::HTTP_2 {
@@ -575,6 +605,26 @@ struct Seen {
     connection: ConnectionInfo,
     /// The finishing steps the hooks gave ([`Before::Then`]).
     finishers: Finishers,
+    /// The request's place under `server.max_requests_in_flight`, given
+    /// back when the request is answered or abandoned.
+    _in_flight: InFlight,
+}
+
+/// One request's place in the pipeline's count of requests being served.
+struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    /// Takes a place; also returns how many requests are now being served.
+    fn enter(count: &Arc<AtomicUsize>) -> (Self, usize) {
+        let serving = count.fetch_add(1, Ordering::Relaxed) + 1;
+        (Self(Arc::clone(count)), serving)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// The finishing steps of one request's hooks, by hook index, in the order

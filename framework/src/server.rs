@@ -8,6 +8,15 @@
 //!   request body limit and request timeout (in [`crate::middleware`]), and a
 //!   cap on concurrent connections — further ones wait in the kernel's
 //!   listen queue instead of being served slowly or refused;
+//! - connection lifetime limits: a connection must complete its first
+//!   request head within `server.first_request_timeout` of being accepted
+//!   (the TLS handshake and the protocol detection count, so sockets that
+//!   never speak, or send one byte, cannot hold the connection cap), and a
+//!   client that stops reading is cut after `server.send_timeout` without
+//!   progress ([`guarded`]); past `server.max_requests_in_flight`
+//!   requests get 503 with `Retry-After` (in [`crate::middleware`]), and
+//!   `server.max_connections_per_client` caps one address's connections;
+//! - `server.http2 = false` refuses HTTP/2, prior knowledge included;
 //! - bounded request heads: the HTTP/1 read buffer stops at
 //!   `server.max_request_line + server.max_header_size` (a longer head is
 //!   answered 431 and the connection closed while it still arrives), and
@@ -34,6 +43,7 @@
 //! Projects reach it through `manage serve --bind ADDR` and
 //! `manage runserver`; `serve` is the function underneath.
 
+mod guarded;
 mod hold;
 mod listener;
 #[cfg(feature = "tls")]
@@ -48,7 +58,10 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Semaphore;
+use tokio::time::Instant;
 
+use guarded::Guarded;
+use hold::Clients;
 pub use hold::ConnectionHold;
 pub(crate) use hold::Slot;
 pub use listener::Bind;
@@ -138,6 +151,12 @@ pub(crate) async fn serve(
     );
 
     let warnings = Arc::new(Throttle::default());
+    let clients = Arc::new(Clients::default());
+    let limits = Limits {
+        first_request: settings.first_request_timeout,
+        send: settings.send_timeout,
+        http2: settings.http2,
+    };
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(settings.max_connections));
     let mut holds = hold::Holds::new();
@@ -163,9 +182,20 @@ pub(crate) async fn serve(
                 continue;
             }
         };
-        // The slot holds the permit and the count; an upgraded connection
+        let accepted_at = Instant::now();
+        let client = match (&connection, settings.max_connections_per_client) {
+            (Connection::Tcp(_, peer), most) if most > 0 => match clients.admit(peer.ip(), most) {
+                Some(ticket) => Some(ticket),
+                None => {
+                    refuse_crowded(&warnings, peer.ip(), most);
+                    continue;
+                }
+            },
+            _ => None,
+        };
+        // The slot holds the permit and the counts; an upgraded connection
         // keeps it after hyper lets go of the connection.
-        let slot = Arc::new(holds.slot(&stats, permit));
+        let slot = Arc::new(holds.slot(&stats, permit, client));
         let app = app.with_slot(Arc::clone(&slot));
         let watcher = graceful.watcher();
         let builder = Arc::clone(&builder);
@@ -176,6 +206,9 @@ pub(crate) async fn serve(
                 builder: &builder,
                 watcher,
                 warnings: &warnings,
+                limits,
+                first_request_by: accepted_at + limits.first_request,
+                slot: &slot,
             };
             acceptor.serve(connection, app, served).await;
             drop(slot);
@@ -213,7 +246,6 @@ enum Acceptor {
     #[cfg(feature = "tls")]
     Tls {
         acceptor: tokio_rustls::TlsAcceptor,
-        handshake_timeout: Duration,
     },
 }
 
@@ -223,9 +255,6 @@ impl Acceptor {
             #[cfg(feature = "tls")]
             (Some(cert), Some(key)) => Ok(Self::Tls {
                 acceptor: tls::acceptor(cert, key, settings.http2).map_err(ServerError::Tls)?,
-                // A handshake is part of "sending the headers": the same
-                // deadline stops slow or stalled ones.
-                handshake_timeout: settings.header_read_timeout,
             }),
             #[cfg(not(feature = "tls"))]
             (Some(_), _) => Err(ServerError::Tls(
@@ -251,26 +280,38 @@ impl Acceptor {
                 served.run(stream, app, Some(peer)).await;
             }
             #[cfg(feature = "tls")]
-            (
-                Self::Tls {
-                    acceptor,
-                    handshake_timeout,
-                },
-                Connection::Tcp(stream, peer),
-            ) => match tokio::time::timeout(*handshake_timeout, acceptor.accept(stream)).await {
-                Ok(Ok(stream)) => {
-                    let app = app.for_connection(ConnectionInfo::new(Some(peer), true));
-                    served.run(stream, app, Some(peer)).await;
+            // The handshake is part of the first request's time.
+            (Self::Tls { acceptor }, Connection::Tcp(stream, peer)) => {
+                match tokio::time::timeout_at(served.first_request_by, acceptor.accept(stream))
+                    .await
+                {
+                    Ok(Ok(stream)) => {
+                        let app = app.for_connection(ConnectionInfo::new(Some(peer), true));
+                        served.run(stream, app, Some(peer)).await;
+                    }
+                    Ok(Err(err)) => {
+                        tracing::debug!(target: "manouche::server", %peer, "TLS handshake failed: {err}");
+                    }
+                    Err(_) => {
+                        crate::metrics::record_client_error(FIRST_REQUEST_TIMEOUT);
+                        tracing::debug!(target: "manouche::server", %peer, "TLS handshake timed out");
+                    }
                 }
-                Ok(Err(err)) => {
-                    tracing::debug!(target: "manouche::server", %peer, "TLS handshake failed: {err}");
-                }
-                Err(_) => {
-                    tracing::debug!(target: "manouche::server", %peer, "TLS handshake timed out");
-                }
-            },
+            }
         }
     }
+}
+
+/// The metric label of a connection closed by
+/// `server.first_request_timeout`.
+const FIRST_REQUEST_TIMEOUT: &str = "first_request_timeout";
+
+/// The per-connection limits of `server.*` that the accept loop applies.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    first_request: Duration,
+    send: Duration,
+    http2: bool,
 }
 
 /// What serving one connection needs from the accept loop.
@@ -278,6 +319,10 @@ struct Served<'a> {
     builder: &'a auto::Builder<TokioExecutor>,
     watcher: Watcher,
     warnings: &'a Throttle,
+    limits: Limits,
+    /// When the first request head must be complete.
+    first_request_by: Instant,
+    slot: &'a Slot,
 }
 
 impl Served<'_> {
@@ -285,10 +330,32 @@ impl Served<'_> {
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
+        let io = Guarded::new(io, self.limits.send, self.limits.http2);
         let connection = self
             .builder
             .serve_connection_with_upgrades(TokioIo::new(io), app);
-        let Err(err) = self.watcher.watch(connection.into_owned()).await else {
+        let served = self.watcher.watch(connection.into_owned());
+        // Closes the connection when no request head is complete by the
+        // deadline; after one is, never fires.
+        let silent = async {
+            tokio::time::sleep_until(self.first_request_by).await;
+            if self.slot.has_spoken() {
+                std::future::pending::<()>().await;
+            }
+        };
+        let result = tokio::select! {
+            result = served => result,
+            () = silent => {
+                crate::metrics::record_client_error(FIRST_REQUEST_TIMEOUT);
+                tracing::debug!(
+                    target: "manouche::server",
+                    ?peer,
+                    "no request within server.first_request_timeout; connection closed"
+                );
+                return;
+            }
+        };
+        let Err(err) = result else {
             return;
         };
         let Some(abuse) = ClientError::of(err.as_ref()) else {
@@ -330,6 +397,10 @@ enum ClientError {
     Http2TooManyResets,
     /// Any other HTTP/2 protocol error.
     Http2Protocol,
+    /// The client read nothing for `server.send_timeout`.
+    SendTimeout,
+    /// HTTP/2 while `server.http2 = false`.
+    Http2Off,
 }
 
 impl ClientError {
@@ -337,6 +408,18 @@ impl ClientError {
     fn of(err: &(dyn std::error::Error + 'static)) -> Option<Self> {
         let mut next = Some(err);
         while let Some(err) = next {
+            if err.is::<guarded::SendTimedOut>() {
+                return Some(Self::SendTimeout);
+            }
+            if err.is::<guarded::Http2Off>() {
+                return Some(Self::Http2Off);
+            }
+            if let Some(io) = err.downcast_ref::<std::io::Error>()
+                && let Some(inner) = io.get_ref()
+            {
+                next = Some(inner);
+                continue;
+            }
             if let Some(h2) = err.downcast_ref::<h2::Error>() {
                 return match h2.reason() {
                     Some(h2::Reason::ENHANCE_YOUR_CALM) => Some(Self::Http2TooManyResets),
@@ -364,6 +447,8 @@ impl ClientError {
             Self::Malformed => "malformed",
             Self::Http2TooManyResets => "http2_too_many_resets",
             Self::Http2Protocol => "http2_protocol",
+            Self::SendTimeout => "send_timeout",
+            Self::Http2Off => "http2_off",
         }
     }
 
@@ -378,8 +463,26 @@ impl ClientError {
             }
             Self::Malformed => "malformed HTTP/1 request: answered 400, connection closed",
             Self::Http2TooManyResets | Self::Http2Protocol => "HTTP/2 protocol error",
+            Self::SendTimeout => {
+                "the client read nothing for server.send_timeout: connection closed"
+            }
+            Self::Http2Off => "HTTP/2 while server.http2 = false: connection closed",
         }
     }
+}
+
+/// A connection over `server.max_connections_per_client`: counted, and
+/// logged at most now and then per address.
+fn refuse_crowded(warnings: &Throttle, ip: std::net::IpAddr, most: usize) {
+    const KIND: &str = "connections_per_client";
+    crate::metrics::record_client_error(KIND);
+    crate::logging::throttled(warnings, Some(ip), KIND, |source| {
+        tracing::warn!(
+            target: "manouche::security",
+            client = %source,
+            "more than server.max_connections_per_client ({most}) connections: closed"
+        );
+    });
 }
 
 /// Out of file descriptors, the accept loop must not spin: back off a little.

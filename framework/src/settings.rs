@@ -554,6 +554,27 @@ pub struct ServerSettings {
     pub max_header_size: usize,
     /// Connections served at once; more wait in the listen queue.
     pub max_connections: usize,
+    /// From accepting a connection to the end of its first request's
+    /// headers, the TLS handshake and the protocol detection included: a
+    /// connection that has not sent a whole request head by then is closed
+    /// (a socket that never speaks, or sends one byte, cannot hold a place
+    /// under `max_connections` for longer).
+    #[serde(deserialize_with = "duration")]
+    pub first_request_timeout: Duration,
+    /// A connection whose client stops reading is closed when a write
+    /// makes no progress for this long. Measured between writes, as
+    /// nginx's `send_timeout`, not over the whole response: a slow but
+    /// moving download is never cut.
+    #[serde(deserialize_with = "duration")]
+    pub send_timeout: Duration,
+    /// Requests served at once across all connections; past it, a request
+    /// is answered 503 with `Retry-After` at once (load shedding), and
+    /// the server serves again as soon as it is back under the cap.
+    pub max_requests_in_flight: usize,
+    /// Connections at once from one client address (nginx's
+    /// `limit_conn`); one more is closed as soon as it is accepted. 0:
+    /// no cap (behind a proxy every client has the proxy's address).
+    pub max_connections_per_client: usize,
     /// Serve HTTP/2 (prior-knowledge h2c, and h2 over TLS) besides HTTP/1.1.
     pub http2: bool,
     /// Set `SO_REUSEPORT`, so that a new process can bind the same port
@@ -577,6 +598,10 @@ impl Default for ServerSettings {
             max_header_line: 8 * 1024,
             max_header_size: 32 * 1024,
             max_connections: 10_000,
+            first_request_timeout: Duration::from_secs(10),
+            send_timeout: Duration::from_secs(60),
+            max_requests_in_flight: 10_000,
+            max_connections_per_client: 0,
             http2: true,
             reuse_port: false,
             tls_cert: None,
@@ -879,6 +904,11 @@ impl Settings {
     /// | `MANOUCHE_MAX_HEADER_LINE` | `server.max_header_line` (bytes) |
     /// | `MANOUCHE_MAX_HEADER_SIZE` | `server.max_header_size` (bytes) |
     /// | `MANOUCHE_MAX_CONNECTIONS` | `server.max_connections` |
+    /// | `MANOUCHE_FIRST_REQUEST_TIMEOUT` | `server.first_request_timeout` |
+    /// | `MANOUCHE_SEND_TIMEOUT` | `server.send_timeout` |
+    /// | `MANOUCHE_MAX_REQUESTS_IN_FLIGHT` | `server.max_requests_in_flight` |
+    /// | `MANOUCHE_MAX_CONNECTIONS_PER_CLIENT` | `server.max_connections_per_client` (0: no cap) |
+    /// | `MANOUCHE_HTTP2` | `server.http2` |
     /// | `MANOUCHE_TLS_CERT`, `MANOUCHE_TLS_KEY` | `server.tls_cert`, `server.tls_key` |
     /// | `MANOUCHE_HSTS_SECONDS` | `security.hsts_seconds` |
     /// | `MANOUCHE_EMAIL_BACKEND` | `email.backend` (`console`, `file`, `memory`, `smtp`) |
@@ -943,6 +973,19 @@ impl Settings {
                 "MANOUCHE_MAX_CONNECTIONS" => {
                     next.server.max_connections = parse_number(name, value)?;
                 }
+                "MANOUCHE_FIRST_REQUEST_TIMEOUT" => {
+                    next.server.first_request_timeout = parse_duration(name, value)?;
+                }
+                "MANOUCHE_SEND_TIMEOUT" => {
+                    next.server.send_timeout = parse_duration(name, value)?;
+                }
+                "MANOUCHE_MAX_REQUESTS_IN_FLIGHT" => {
+                    next.server.max_requests_in_flight = parse_number(name, value)?;
+                }
+                "MANOUCHE_MAX_CONNECTIONS_PER_CLIENT" => {
+                    next.server.max_connections_per_client = parse_number(name, value)?;
+                }
+                "MANOUCHE_HTTP2" => next.server.http2 = parse_bool(name, value)?,
                 "MANOUCHE_TLS_CERT" => next.server.tls_cert = Some(value.into()),
                 "MANOUCHE_TLS_KEY" => next.server.tls_key = Some(value.into()),
                 "MANOUCHE_HSTS_SECONDS" => next.security.hsts_seconds = parse_number(name, value)?,
@@ -1109,12 +1152,20 @@ impl Settings {
         if self.server.max_connections == 0 {
             return invalid("server.max_connections", "must be at least 1");
         }
+        if self.server.max_requests_in_flight == 0 {
+            return invalid("server.max_requests_in_flight", "must be at least 1");
+        }
         for (setting, value) in [
             (
                 "server.header_read_timeout",
                 self.server.header_read_timeout,
             ),
             ("server.request_timeout", self.server.request_timeout),
+            (
+                "server.first_request_timeout",
+                self.server.first_request_timeout,
+            ),
+            ("server.send_timeout", self.server.send_timeout),
         ] {
             if value.is_zero() {
                 return invalid(setting, "must be longer than zero (e.g. \"10s\")");

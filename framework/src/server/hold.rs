@@ -9,22 +9,29 @@
 //! [`ConnectionHold::current`], whatever serves the upgraded stream: the
 //! slot is released when the last of them lets go.
 
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
 
 use super::ServerStats;
 
 /// One accepted connection's share of the server: its permit under
-/// `server.max_connections`, its place in the open-connections count, and
-/// a sender whose drop tells the drain that it is gone.
+/// `server.max_connections`, its place in the open-connections count and
+/// in its client's count, and a sender whose drop tells the drain that it
+/// is gone.
 #[derive(Debug)]
 pub(crate) struct Slot {
     stats: Arc<ServerStats>,
     shutdown: watch::Receiver<bool>,
+    /// Set when the connection's first request head is complete (see
+    /// `server.first_request_timeout`).
+    spoke: AtomicBool,
     _permit: OwnedSemaphorePermit,
     _alive: mpsc::Sender<()>,
+    _client: Option<ClientTicket>,
 }
 
 impl Slot {
@@ -33,13 +40,75 @@ impl Slot {
         permit: OwnedSemaphorePermit,
         shutdown: watch::Receiver<bool>,
         alive: mpsc::Sender<()>,
+        client: Option<ClientTicket>,
     ) -> Self {
         stats.open_connections.fetch_add(1, Ordering::Relaxed);
         Self {
             stats,
             shutdown,
+            spoke: AtomicBool::new(false),
             _permit: permit,
             _alive: alive,
+            _client: client,
+        }
+    }
+
+    /// Notes that a request head arrived on the connection.
+    pub(crate) fn request_arrived(&self) {
+        if !self.spoke.load(Ordering::Relaxed) {
+            self.spoke.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether a request head arrived on the connection.
+    pub(crate) fn has_spoken(&self) -> bool {
+        self.spoke.load(Ordering::Relaxed)
+    }
+}
+
+/// Open connections per client address, for
+/// `server.max_connections_per_client`.
+#[derive(Debug, Default)]
+pub(crate) struct Clients {
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+impl Clients {
+    /// A place for one more connection from `ip`, or `None` when it has
+    /// `most` open already.
+    pub(crate) fn admit(self: &Arc<Self>, ip: IpAddr, most: usize) -> Option<ClientTicket> {
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = open.entry(ip).or_insert(0);
+        if *count >= most {
+            return None;
+        }
+        *count += 1;
+        Some(ClientTicket {
+            clients: Arc::clone(self),
+            ip,
+        })
+    }
+}
+
+/// One connection's place in its client's count; given back on drop.
+#[derive(Debug)]
+pub(crate) struct ClientTicket {
+    clients: Arc<Clients>,
+    ip: IpAddr,
+}
+
+impl Drop for ClientTicket {
+    fn drop(&mut self) {
+        let mut open = self
+            .clients
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = open.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.ip);
+            }
         }
     }
 }
@@ -72,12 +141,18 @@ impl Holds {
     }
 
     /// The slot of a connection just accepted.
-    pub(crate) fn slot(&self, stats: &Arc<ServerStats>, permit: OwnedSemaphorePermit) -> Slot {
+    pub(crate) fn slot(
+        &self,
+        stats: &Arc<ServerStats>,
+        permit: OwnedSemaphorePermit,
+        client: Option<ClientTicket>,
+    ) -> Slot {
         Slot::new(
             Arc::clone(stats),
             permit,
             self.shutdown.subscribe(),
             self.alive.clone().expect("slots are made before the drain"),
+            client,
         )
     }
 
@@ -135,5 +210,25 @@ impl ConnectionHold {
         let mut shutdown = self.slot.shutdown.clone();
         // An error means the server is gone: that is a shutdown too.
         let _ = shutdown.wait_for(|draining| *draining).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_gets_at_most_its_share_and_gets_it_back() {
+        let clients = Arc::new(Clients::default());
+        let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        let first = clients.admit(a, 2).unwrap();
+        let second = clients.admit(a, 2).unwrap();
+        assert!(clients.admit(a, 2).is_none());
+        // Another address has its own count.
+        let other = clients.admit(b, 2).unwrap();
+        drop(first);
+        let third = clients.admit(a, 2).unwrap();
+        drop((second, third, other));
+        assert!(clients.open.lock().unwrap().is_empty());
     }
 }
