@@ -21,6 +21,10 @@
 //! max_request_line = 8192
 //! max_header_line = 8192
 //! max_header_size = 32768
+//! first_request_timeout = "10s"
+//! send_timeout = "60s"
+//! max_requests_in_flight = 10000
+//! max_connections_per_client = 0
 //!
 //! [security]
 //! hsts_seconds = 31536000
