@@ -528,14 +528,13 @@ async fn append_slash(conf: UrlConf, req: Request) -> Response {
     let path = req.uri().path();
     if !path.ends_with('/') {
         let with_slash = format!("{path}/");
-        // Only the site's own routes: a mounted router answers its paths
-        // (and its 404s) itself.
-        if conf
-            .inner
-            .matcher
-            .at(&with_slash)
-            .is_ok_and(|m| matches!(m.value, Target::Route(_)))
-        {
+        // Only the site's own routes, with their converters: a mounted
+        // router answers its paths (and its 404s) itself, and a path whose
+        // parameters do not fit would only be a 404 after the redirect.
+        if let Some(Target::Route(_)) = conf.serving(&with_slash) {
+            // `//evil.example/` would be a link to another site (Django's
+            // CVE-2018-14574): the path keeps its leading slashes escaped.
+            let with_slash = escape_leading_slashes(with_slash);
             let target = match req.uri().query() {
                 Some(q) => format!("{with_slash}?{q}"),
                 None => with_slash,
@@ -556,6 +555,15 @@ async fn append_slash(conf: UrlConf, req: Request) -> Response {
     ErrorReport::new(StatusCode::NOT_FOUND, format!("no route matches {path}"))
         .with_tried_patterns()
         .into_response()
+}
+
+/// `//host/...` as `/%2Fhost/...` (Django's `escape_leading_slashes`): a
+/// `Location` starting with two slashes is a link to another host.
+fn escape_leading_slashes(path: String) -> String {
+    match path.strip_prefix("//") {
+        Some(rest) => format!("/%2F{rest}"),
+        None => path,
+    }
 }
 
 /// The compiled URL tree: reverse lookup and the list of routes. Cheap to
@@ -720,9 +728,18 @@ impl UrlConf {
     /// its trailing-slash redirect) as in Django, where URL resolution
     /// comes before the check.
     pub(crate) fn csrf_exempt(&self, path: &str) -> Option<bool> {
+        match self.serving(path)? {
+            Target::Mount { csrf_exempt } => Some(csrf_exempt),
+            Target::Route(index) => Some(self.inner.csrf_exempt[index]),
+        }
+    }
+
+    /// What serves `path`: a mounted router, or a route whose parameters
+    /// all fit their converters; `None` when nothing does.
+    fn serving(&self, path: &str) -> Option<Target> {
         let found = self.inner.matcher.at(path).ok()?;
         match *found.value {
-            Target::Mount { csrf_exempt } => Some(csrf_exempt),
+            Target::Mount { .. } => Some(*found.value),
             Target::Route(index) => {
                 let pattern = &self.inner.patterns[index];
                 // The router hands views the decoded values; so does this.
@@ -733,7 +750,7 @@ impl UrlConf {
                             .is_ok_and(|value| converter.accepts(&value))
                     })
                 });
-                fits.then(|| self.inner.csrf_exempt[index])
+                fits.then_some(*found.value)
             }
         }
     }
@@ -927,4 +944,17 @@ pub enum NoReverseMatch {
         "reverse called outside a request: there is no current project here; use `Site::urls().reverse(...)` or `UrlConf::reverse`"
     )]
     NoConfiguration,
+}
+
+#[cfg(test)]
+mod slash_tests {
+    #[test]
+    fn leading_slashes_are_escaped_so_a_location_stays_on_the_site() {
+        assert_eq!(
+            super::escape_leading_slashes("//evil.example/".into()),
+            "/%2Fevil.example/"
+        );
+        assert_eq!(super::escape_leading_slashes("///x/".into()), "/%2F/x/");
+        assert_eq!(super::escape_leading_slashes("/news/".into()), "/news/");
+    }
 }

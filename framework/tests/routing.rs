@@ -176,12 +176,11 @@ async fn append_slash_redirects_only_to_existing_routes() {
     let r = client.get("/nothing").send().await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert_eq!(r.header("location"), None);
+    // As Django's `is_valid_path`: `/blog/abc/` does not resolve (`<int:id>`),
+    // so no redirect to it.
     let r = client.get("/blog/abc").send().await;
-    assert_eq!(
-        r.status(),
-        StatusCode::MOVED_PERMANENTLY,
-        "the router, not the converter, decides"
-    );
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(r.header("location"), None);
 }
 
 #[tokio::test]
@@ -273,4 +272,44 @@ fn project_build_reports_url_errors() {
         err.to_string().contains("parameter <a> appears twice"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn the_slash_redirect_never_leaves_the_site() {
+    let mut settings = Settings::default();
+    settings.debug = true;
+    let project = Project::new(settings).urls(
+        Urls::new()
+            .path("<slug:a>/<slug:b>/", get(|| async { "pair" }), "pair")
+            .path("s/<str:a>/<str:b>/", get(|| async { "strs" }), "strs")
+            .path("<str:name>/", get(|| async { "one" }), "one")
+            .path("files/<path:rest>", get(|| async { "file" }), "file"),
+    );
+    let client = Client::new(project).unwrap();
+    // Django's CVE-2018-14574: a path that starts with two slashes would
+    // become a protocol-relative Location.
+    for path in [
+        "//evil.example",
+        "//evil.example/x",
+        "///evil.example",
+        "/files//evil.example",
+        "//evil.example?next=/",
+        "/s//evil.example",
+    ] {
+        let r = client.get(path).send().await;
+        let location = r.header("location").unwrap_or_default().to_owned();
+        assert!(
+            !location.starts_with("//") && !location.contains("://"),
+            "{path} -> {} {location}",
+            r.status()
+        );
+    }
+    // Where a slash is missing and the route fits, the redirect stays.
+    let r = client.get("/news").send().await;
+    assert_eq!(r.status(), 301);
+    assert_eq!(r.header("location").unwrap_or_default(), "/news/");
+    // A path whose parameters do not fit their converters is a 404, not a
+    // redirect to another 404.
+    let r = client.get("/a/b.c").send().await;
+    assert_eq!(r.status(), 404);
 }

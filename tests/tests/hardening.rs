@@ -214,3 +214,41 @@ async fn one_address_gets_at_most_its_share_of_connections() {
     let n = again.read(&mut buf).await.unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
 }
+
+/// Sends raw bytes and reads until the server closes or 5 s pass.
+async fn raw_exchange(server: &Server, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    stream.write_all(request).await.unwrap();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut buf)).await;
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+#[tokio::test]
+async fn no_redirect_leaves_the_site_and_an_absolute_target_must_agree_with_host() {
+    let server = Server::serve(&[]);
+    for target in [
+        "//evil.example",
+        "//evil.example/x",
+        "///evil.example",
+        "/blog//evil.example",
+    ] {
+        let request =
+            format!("GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+        let response = raw_exchange(&server, request.as_bytes()).await;
+        let location = response.lines().find_map(|l| {
+            l.strip_prefix("location: ")
+                .or_else(|| l.strip_prefix("Location: "))
+        });
+        assert!(
+            location.is_none_or(|l| !l.starts_with("//") && !l.contains("://")),
+            "{target}: {response}"
+        );
+    }
+    let response = raw_exchange(
+        &server,
+        b"GET http://127.0.0.1/ HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(response.starts_with("HTTP/1.1 400"), "{response}");
+}
