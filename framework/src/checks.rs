@@ -112,6 +112,12 @@ fn weak_secret_key(key: &str) -> bool {
 /// The checks for a production deployment (`check --deploy`, and `serve`
 /// before it starts).
 pub fn deploy_checks(settings: &Settings) -> Vec<CheckMessage> {
+    checks_for(settings, cfg!(debug_assertions))
+}
+
+/// [`deploy_checks`] for a binary built with (`debug_build`) or without
+/// debug assertions.
+fn checks_for(settings: &Settings, debug_build: bool) -> Vec<CheckMessage> {
     // What is fatal in production is a warning in development.
     let fatal = if settings.debug {
         Level::Warning
@@ -181,6 +187,22 @@ pub fn deploy_checks(settings: &Settings) -> Vec<CheckMessage> {
             Level::Warning,
             "CSRF protection is off: other sites can make visitors' browsers post forms here",
             "remove csrf.enabled = false (MANOUCHE_CSRF_ENABLED); exempt only the views that need it with manouche::csrf::exempt",
+        ));
+    }
+    if settings.allowed_hosts.iter().any(|host| host == "*") {
+        out.push(finding(
+            9,
+            Level::Warning,
+            "allowed_hosts has \"*\": any Host header is accepted, so links built from it (password resets) can point anywhere",
+            "list the site's host names instead: allowed_hosts = [\"example.com\"]",
+        ));
+    }
+    if debug_build && !settings.debug {
+        out.push(finding(
+            10,
+            Level::Warning,
+            "this binary is a debug build: several times slower, and it serves the debug-only routes",
+            "build for production with `cargo build --release`",
         ));
     }
     let backend = settings.email_backend();
@@ -289,6 +311,27 @@ mod tests {
 
     fn ids(messages: &[CheckMessage]) -> Vec<&str> {
         messages.iter().map(|m| m.id.as_str()).collect()
+    }
+
+    /// The checks of a release build (the tests themselves are not one).
+    fn deploy_checks(settings: &Settings) -> Vec<CheckMessage> {
+        checks_for(settings, false)
+    }
+
+    #[test]
+    fn any_host_and_a_debug_build_are_reported() {
+        let mut s = Settings::default();
+        s.email.backend = Some(EmailBackendKind::File);
+        s.email.file_path = Some("sent-mail".into());
+        s.secret_key = "aB3$kL9!mN2@pQ7#rS5%tU8^vW1&xY4*zA6(bC0)dE-fG_hI+jK=".into();
+        s.security.hsts_seconds = 3600;
+        s.allowed_hosts = vec!["example.com".into(), "*".into()];
+        assert_eq!(ids(&deploy_checks(&s)), ["security.W009"]);
+        s.allowed_hosts = vec!["example.com".into()];
+        assert_eq!(ids(&checks_for(&s, true)), ["security.W010"]);
+        // In development, a debug build is the normal thing.
+        s.debug = true;
+        assert!(!ids(&checks_for(&s, true)).contains(&"security.W010"));
     }
 
     #[test]

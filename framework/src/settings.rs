@@ -137,7 +137,11 @@ pub enum SettingsError {
 /// All of a project's settings: the framework's own, and the apps'
 /// sections (`[polls]`), read by the apps that declare them
 /// ([`App::settings`](crate::App::settings)).
-#[derive(Debug, Clone, Deserialize)]
+///
+/// Its `Debug` output hides the secrets: `secret_key`, the password of
+/// `database_url`, the e-mail password, the S3 secret key, and the apps'
+/// sections' values (only their names are shown).
+#[derive(Clone, Deserialize)]
 #[serde(default)]
 #[non_exhaustive]
 pub struct Settings {
@@ -179,6 +183,80 @@ pub struct Settings {
     /// section overrides (`MANOUCHE_POLLS_TITLE`).
     #[serde(skip)]
     env_overrides: Vec<(String, String)>,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secret = if self.secret_key.is_empty() {
+            ""
+        } else {
+            "********"
+        };
+        f.debug_struct("Settings")
+            .field("debug", &self.debug)
+            .field("secret_key", &secret)
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("database", &self.database)
+            .field("log", &self.log)
+            .field("server", &self.server)
+            .field("security", &self.security)
+            .field("csrf", &self.csrf)
+            .field("static_files", &self.static_files)
+            .field("email", &self.email)
+            .field("media", &self.media)
+            .field("sections", &self.sections.keys().collect::<Vec<_>>())
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `url` with its password hidden, for logs and error messages: the
+/// password of its user information (`postgres://user:********@host/db`,
+/// also without a scheme: `user:********@host`) and the value of a
+/// `password=` parameter.
+pub(crate) fn redact_url(url: &str) -> String {
+    const HIDDEN: &str = "********";
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    let mut out = String::with_capacity(url.len());
+    match url[start..end].rfind('@') {
+        Some(at) => {
+            let userinfo = &url[start..start + at];
+            out.push_str(&url[..start]);
+            match userinfo.split_once(':') {
+                Some((user, _)) => {
+                    out.push_str(user);
+                    out.push(':');
+                    out.push_str(HIDDEN);
+                }
+                None => out.push_str(userinfo),
+            }
+            out.push_str(&url[start + at..end]);
+        }
+        None => out.push_str(&url[..end]),
+    }
+    let rest = &url[end..];
+    match rest.split_once('?') {
+        Some((path, query)) => {
+            out.push_str(path);
+            out.push('?');
+            let params: Vec<String> = query
+                .split('&')
+                .map(|param| match param.split_once('=') {
+                    Some((key, _)) if key.eq_ignore_ascii_case("password") => {
+                        format!("{key}={HIDDEN}")
+                    }
+                    _ => param.to_owned(),
+                })
+                .collect();
+            out.push_str(&params.join("&"));
+        }
+        None => out.push_str(rest),
+    }
+    out
 }
 
 impl Default for Settings {
@@ -1794,5 +1872,39 @@ mod tests {
             .to_string();
         assert!(err.contains("server.max_header_line"), "{err}");
         assert_eq!(s.server.max_header_line, 8192, "left unchanged");
+    }
+
+    #[test]
+    fn debug_output_hides_the_secrets() {
+        let mut s = Settings::default();
+        s.secret_key = "the-very-secret-key-0123456789".into();
+        s.database_url = "postgres://app:hunter2@db.internal:5432/site".into();
+        s.email.password = "mail-pass".into();
+        s.media.s3.secret_access_key = "s3-secret".into();
+        let shown = format!("{s:?}");
+        for secret in ["the-very-secret-key", "hunter2", "mail-pass", "s3-secret"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(
+            shown.contains("postgres://app:********@db.internal:5432/site"),
+            "{shown}"
+        );
+        for (url, shown) in [
+            ("postgres://u:p@h/db", "postgres://u:********@h/db"),
+            ("u:p@h/db", "u:********@h/db"),
+            ("postgres://u@h/db", "postgres://u@h/db"),
+            (
+                "postgres://h/db?user=u&password=p&x=1",
+                "postgres://h/db?user=u&password=********&x=1",
+            ),
+            ("postgres://u:p:q@h", "postgres://u:********@h"),
+            (
+                "sqlite://db.sqlite3?mode=rwc",
+                "sqlite://db.sqlite3?mode=rwc",
+            ),
+            ("postgres://u:p@h/a@b", "postgres://u:********@h/a@b"),
+        ] {
+            assert_eq!(redact_url(url), shown, "{url}");
+        }
     }
 }

@@ -341,14 +341,9 @@ pub(crate) fn classify(backend: Backend, err: sqlx::Error) -> Error {
     }
 }
 
+/// Never echo a password back in an error message.
 fn redact(url: &str) -> String {
-    // Never echo a password back in an error message.
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}://***{}", &url[..scheme], &url[at..])
-        }
-        _ => url.to_owned(),
-    }
+    crate::settings::redact_url(url)
 }
 
 impl Database {
