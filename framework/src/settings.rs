@@ -1876,9 +1876,11 @@ mod tests {
 
     #[test]
     fn debug_output_hides_the_secrets() {
-        let mut s = Settings::default();
-        s.secret_key = "the-very-secret-key-0123456789".into();
-        s.database_url = "postgres://app:hunter2@db.internal:5432/site".into();
+        let mut s = Settings {
+            secret_key: "the-very-secret-key-0123456789".into(),
+            database_url: "postgres://app:hunter2@db.internal:5432/site".into(),
+            ..Settings::default()
+        };
         s.email.password = "mail-pass".into();
         s.media.s3.secret_access_key = "s3-secret".into();
         let shown = format!("{s:?}");
