@@ -233,8 +233,7 @@ pub(crate) struct Pipeline {
     site: Arc<SiteState>,
     hooks: Hooks,
     metrics: bool,
-    /// Requests being served, for `server.max_requests_in_flight`.
-    in_flight: Arc<AtomicUsize>,
+    /// `server.max_requests_in_flight`.
     max_in_flight: usize,
 }
 
@@ -258,7 +257,6 @@ impl Pipeline {
             site,
             hooks,
             metrics: false,
-            in_flight: Arc::new(AtomicUsize::new(0)),
             max_in_flight: settings.server.max_requests_in_flight,
         })
     }
@@ -431,7 +429,7 @@ impl SiteService {
         if let Some(slot) = &self.slot {
             slot.request_arrived();
         }
-        let (in_flight, serving) = InFlight::enter(&pipeline.in_flight);
+        let (in_flight, serving) = InFlight::enter();
         let mut seen = Seen {
             // Only the access log and the metrics need the time.
             start: (pipeline.metrics
@@ -610,20 +608,24 @@ struct Seen {
     _in_flight: InFlight,
 }
 
-/// One request's place in the pipeline's count of requests being served.
-struct InFlight(Arc<AtomicUsize>);
+/// Requests being served by this process, for
+/// `server.max_requests_in_flight`: the load of the process, whatever
+/// sites it serves.
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+/// One request's place in [`IN_FLIGHT`].
+struct InFlight;
 
 impl InFlight {
     /// Takes a place; also returns how many requests are now being served.
-    fn enter(count: &Arc<AtomicUsize>) -> (Self, usize) {
-        let serving = count.fetch_add(1, Ordering::Relaxed) + 1;
-        (Self(Arc::clone(count)), serving)
+    fn enter() -> (Self, usize) {
+        (Self, IN_FLIGHT.fetch_add(1, Ordering::Relaxed) + 1)
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        IN_FLIGHT.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

@@ -649,9 +649,11 @@ pub struct ServerSettings {
     /// moving download is never cut.
     #[serde(deserialize_with = "duration")]
     pub send_timeout: Duration,
-    /// Requests served at once across all connections; past it, a request
-    /// is answered 503 with `Retry-After` at once (load shedding), and
-    /// the server serves again as soon as it is back under the cap.
+    /// Requests served at once across all connections (counted for the
+    /// whole process); past it, a request is answered 503 with
+    /// `Retry-After` at once (load shedding), and the server serves again
+    /// as soon as it is back under the cap. A request counts from its head
+    /// until its response head is ready (a body still streaming does not).
     pub max_requests_in_flight: usize,
     /// Connections at once from one client address (nginx's
     /// `limit_conn`); one more is closed as soon as it is accepted. 0:
