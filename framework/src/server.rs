@@ -322,7 +322,7 @@ struct Served<'a> {
     limits: Limits,
     /// When the first request head must be complete.
     first_request_by: Instant,
-    slot: &'a Slot,
+    slot: &'a Arc<Slot>,
 }
 
 impl Served<'_> {
@@ -330,31 +330,12 @@ impl Served<'_> {
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let io = Guarded::new(io, self.limits.send, self.limits.http2);
+        let first = (self.first_request_by, Arc::clone(self.slot));
+        let io = Guarded::new(io, Some(first), self.limits.send, self.limits.http2);
         let connection = self
             .builder
             .serve_connection_with_upgrades(TokioIo::new(io), app);
-        let served = self.watcher.watch(connection.into_owned());
-        // Closes the connection when no request head is complete by the
-        // deadline; after one is, never fires.
-        let silent = async {
-            tokio::time::sleep_until(self.first_request_by).await;
-            if self.slot.has_spoken() {
-                std::future::pending::<()>().await;
-            }
-        };
-        let result = tokio::select! {
-            result = served => result,
-            () = silent => {
-                crate::metrics::record_client_error(FIRST_REQUEST_TIMEOUT);
-                tracing::debug!(
-                    target: "manouche::server",
-                    ?peer,
-                    "no request within server.first_request_timeout; connection closed"
-                );
-                return;
-            }
-        };
+        let result = self.watcher.watch(connection.into_owned()).await;
         let Err(err) = result else {
             return;
         };
@@ -365,9 +346,7 @@ impl Served<'_> {
         };
         crate::metrics::record_client_error(abuse.kind());
         let ip = peer.map(|p| p.ip());
-        // HTTP/2 abuse is only counted: a client resetting streams in a
-        // loop opens thousands of connections a second.
-        if abuse.is_http2() {
+        if abuse.counted_only() {
             tracing::debug!(target: "manouche::server", ?peer, "connection ended: {err}");
             return;
         }
@@ -399,6 +378,8 @@ enum ClientError {
     Http2Protocol,
     /// The client read nothing for `server.send_timeout`.
     SendTimeout,
+    /// No request head was complete by `server.first_request_timeout`.
+    FirstRequestTimeout,
     /// HTTP/2 while `server.http2 = false`.
     Http2Off,
 }
@@ -410,6 +391,9 @@ impl ClientError {
         while let Some(err) = next {
             if err.is::<guarded::SendTimedOut>() {
                 return Some(Self::SendTimeout);
+            }
+            if err.is::<guarded::FirstRequestTimedOut>() {
+                return Some(Self::FirstRequestTimeout);
             }
             if err.is::<guarded::Http2Off>() {
                 return Some(Self::Http2Off);
@@ -448,12 +432,19 @@ impl ClientError {
             Self::Http2TooManyResets => "http2_too_many_resets",
             Self::Http2Protocol => "http2_protocol",
             Self::SendTimeout => "send_timeout",
+            Self::FirstRequestTimeout => FIRST_REQUEST_TIMEOUT,
             Self::Http2Off => "http2_off",
         }
     }
 
-    fn is_http2(self) -> bool {
-        matches!(self, Self::Http2TooManyResets | Self::Http2Protocol)
+    /// Counted only, not logged: HTTP/2 abuse (a client resetting streams
+    /// in a loop opens thousands of connections a second) and sockets that
+    /// never speak (scanners, and browsers' speculative connections).
+    fn counted_only(self) -> bool {
+        matches!(
+            self,
+            Self::Http2TooManyResets | Self::Http2Protocol | Self::FirstRequestTimeout
+        )
     }
 
     fn message(self) -> &'static str {
@@ -465,6 +456,9 @@ impl ClientError {
             Self::Http2TooManyResets | Self::Http2Protocol => "HTTP/2 protocol error",
             Self::SendTimeout => {
                 "the client read nothing for server.send_timeout: connection closed"
+            }
+            Self::FirstRequestTimeout => {
+                "no request within server.first_request_timeout: connection closed"
             }
             Self::Http2Off => "HTTP/2 while server.http2 = false: connection closed",
         }

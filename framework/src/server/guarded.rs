@@ -1,6 +1,14 @@
-//! A connection's socket as hyper sees it, with two limits hyper has no
+//! A connection's socket as hyper sees it, with three limits hyper has no
 //! setting for.
 //!
+//! - **First request.** Until the connection's first request head is
+//!   complete (the site's service has seen it: [`Slot::has_spoken`]), a
+//!   read fails once `server.first_request_timeout` has passed since the
+//!   connection was accepted. The clock is polled with the reads, so a
+//!   socket that never sends a byte is woken and cut at the deadline; it is
+//!   dropped at the first read after the first request, so later requests
+//!   cost no timer. hyper's own header timeout starts only once the
+//!   protocol is detected (24 bytes), which a client need never send.
 //! - **Send timeout.** A write that makes no progress for
 //!   `server.send_timeout` fails the connection: a client that stops
 //!   reading a response (a large file, a stream) gives its place back
@@ -19,8 +27,12 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
+
+use super::Slot;
 
 /// What HTTP/2 clients send first (RFC 9113, section 3.4).
 const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -29,6 +41,12 @@ const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 #[derive(Debug, thiserror::Error)]
 #[error("the client read nothing for server.send_timeout; connection closed")]
 pub(crate) struct SendTimedOut;
+
+/// The error a connection ends with when no request head was complete by
+/// `server.first_request_timeout`.
+#[derive(Debug, thiserror::Error)]
+#[error("no request within server.first_request_timeout; connection closed")]
+pub(crate) struct FirstRequestTimedOut;
 
 /// The error a connection ends with when it spoke HTTP/2 while it is off.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +58,9 @@ pin_project_lite::pin_project! {
     pub(crate) struct Guarded<I> {
         #[pin]
         io: I,
+        // Until the first request head is complete: its deadline's clock,
+        // and the slot that says when it is.
+        first: Option<(Pin<Box<Sleep>>, Arc<Slot>)>,
         send_timeout: Duration,
         // The send clock, made the first time a write waits, and kept.
         clock: Option<Pin<Box<Sleep>>>,
@@ -52,9 +73,17 @@ pin_project_lite::pin_project! {
 }
 
 impl<I> Guarded<I> {
-    pub(crate) fn new(io: I, send_timeout: Duration, http2: bool) -> Self {
+    /// `io` with the limits of the module doc; without `first` (a deadline
+    /// and the connection's slot) the first request has no time limit.
+    pub(crate) fn new(
+        io: I,
+        first: Option<(Instant, Arc<Slot>)>,
+        send_timeout: Duration,
+        http2: bool,
+    ) -> Self {
         Self {
             io,
+            first: first.map(|(by, slot)| (Box::pin(tokio::time::sleep_until(by)), slot)),
             send_timeout,
             clock: None,
             waiting: false,
@@ -90,6 +119,16 @@ impl<I: AsyncRead> AsyncRead for Guarded<I> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.project();
+        if let Some((clock, slot)) = this.first {
+            if slot.has_spoken() {
+                *this.first = None;
+            } else if clock.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    FirstRequestTimedOut,
+                )));
+            }
+        }
         let before = buf.filled().len();
         ready!(this.io.poll_read(cx, buf))?;
         if let Some(matched) = this.preface {
@@ -169,7 +208,7 @@ mod tests {
     async fn the_http2_preface_is_refused_only_when_http2_is_off() {
         for (http2, refused) in [(false, true), (true, false)] {
             let (mut client, server) = tokio::io::duplex(64);
-            let mut guarded = Guarded::new(server, Duration::from_secs(1), http2);
+            let mut guarded = Guarded::new(server, None, Duration::from_secs(1), http2);
             // In pieces, as a slow client would send it.
             client.write_all(&PREFACE[..10]).await.unwrap();
             client.write_all(&PREFACE[10..]).await.unwrap();
@@ -179,7 +218,7 @@ mod tests {
         }
         // HTTP/1 passes, including a request that starts like the preface.
         let (mut client, server) = tokio::io::duplex(64);
-        let mut guarded = Guarded::new(server, Duration::from_secs(1), false);
+        let mut guarded = Guarded::new(server, None, Duration::from_secs(1), false);
         client.write_all(b"PRI /x HTTP/1.1\r\n").await.unwrap();
         let mut got = vec![0; 17];
         guarded.read_exact(&mut got).await.unwrap();
@@ -189,7 +228,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_write_that_waits_longer_than_the_send_timeout_fails() {
         let (client, server) = tokio::io::duplex(8);
-        let mut guarded = Guarded::new(server, Duration::from_secs(5), true);
+        let mut guarded = Guarded::new(server, None, Duration::from_secs(5), true);
         // The client reads nothing: the pipe fills up, then the write waits.
         let err = guarded.write_all(&[0; 64]).await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
@@ -200,7 +239,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_slow_reader_that_keeps_reading_is_not_cut() {
         let (mut client, server) = tokio::io::duplex(8);
-        let mut guarded = Guarded::new(server, Duration::from_secs(5), true);
+        let mut guarded = Guarded::new(server, None, Duration::from_secs(5), true);
         let reader = tokio::spawn(async move {
             let mut total = 0;
             let mut buf = [0; 8];
