@@ -91,11 +91,10 @@ pub mod prelude {
     pub use crate::services::Service;
     pub use crate::settings::Settings;
     pub use crate::urls::{UrlConf, Urls};
+    pub use crate::web::{Form, Json, Path, Query};
     pub use crate::{App, Error, Project, Result};
     pub use askama::Template;
-    pub use axum::Json;
     pub use axum::body::Bytes;
-    pub use axum::extract::{Form, Path, Query};
     pub use axum::response::{Html, IntoResponse, Redirect, Response};
     pub use axum::routing::{delete, get, patch, post, put};
     pub use http::StatusCode;

@@ -477,7 +477,17 @@ impl Builder {
             }),
         };
         let fallback_conf = conf.clone();
-        let router = router.fallback(move |req: Request| append_slash(fallback_conf.clone(), req));
+        let router = router
+            .fallback(move |req: Request| append_slash(fallback_conf.clone(), req))
+            // A known path with another method: the project's 405 page
+            // (axum still adds the `Allow` header).
+            .method_not_allowed_fallback(|req: Request| async move {
+                ErrorReport::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    format!("{} is not allowed here", req.method()),
+                )
+                .into_response()
+            });
         Ok(CompiledUrls { router, conf })
     }
 }

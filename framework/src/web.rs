@@ -31,12 +31,14 @@
 
 pub mod cookies;
 mod database;
+mod extract;
 pub(crate) mod form_body;
 pub(crate) mod media;
 mod redirects;
 mod services;
 
 pub use database::{MissingDatabase, status_of};
+pub use extract::{Form, Json, Path, Query};
 pub use redirects::url_has_allowed_host_and_scheme;
 
 /// A `302 Found` redirect to `url` (Django's `HttpResponseRedirect`; axum's

@@ -283,3 +283,113 @@ async fn a_handler_without_a_configured_database_says_so() {
     assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert!(r.text().contains("DATABASE_URL"), "{}", r.text());
 }
+
+/// A project whose views use the prelude's extractors.
+fn extractors(debug: bool) -> Client {
+    #[derive(serde::Deserialize)]
+    struct Page {
+        page: u32,
+    }
+    #[derive(serde::Deserialize, serde::Serialize)]
+    struct Note {
+        title: String,
+    }
+    let mut s = Settings::default();
+    s.debug = debug;
+    s.allowed_hosts = vec!["testserver".into()];
+    s.csrf.enabled = false;
+    let project = Project::new(s).urls(
+        Urls::new()
+            .path(
+                "notes/",
+                post(|Json(note): Json<Note>| async move { Json(note) }),
+                "notes",
+            )
+            .path(
+                "page/",
+                get(|Query(p): Query<Page>| async move { format!("page {}", p.page) }),
+                "page",
+            )
+            .path(
+                "n/<str:id>/",
+                get(|Path(id): Path<i64>| async move { format!("note {id}") }),
+                "note",
+            ),
+    );
+    Client::new(project).unwrap()
+}
+
+#[tokio::test]
+async fn extractor_rejections_and_405_are_the_projects_error_pages() {
+    let c = extractors(false);
+    // What works still works, as a JSON response too.
+    let r = c
+        .post("/notes/")
+        .header("content-type", "application/json")
+        .body(r#"{"title":"hi"}"#)
+        .send()
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.text(), r#"{"title":"hi"}"#);
+    assert_eq!(c.get("/page/?page=2").send().await.text(), "page 2");
+    assert_eq!(c.get("/n/7/").send().await.text(), "note 7");
+    // Each rejection keeps axum's status, with the error page and no
+    // parser detail in production.
+    for (r, status, detail) in [
+        (
+            c.post("/notes/")
+                .header("content-type", "application/json")
+                .body("{not json")
+                .send()
+                .await,
+            StatusCode::BAD_REQUEST,
+            "JSON",
+        ),
+        (
+            c.post("/notes/")
+                .header("content-type", "application/json")
+                .body(r#"{"titel":"hi"}"#)
+                .send()
+                .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "missing field",
+        ),
+        (
+            c.post("/notes/").body(r#"{"title":"hi"}"#).send().await,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content-Type",
+        ),
+        (
+            c.get("/page/?page=abc").send().await,
+            StatusCode::BAD_REQUEST,
+            "page",
+        ),
+        (
+            c.get("/n/abc/").send().await,
+            StatusCode::BAD_REQUEST,
+            "abc",
+        ),
+    ] {
+        assert_eq!(r.status(), status);
+        let page = r.text();
+        assert!(page.contains(&format!("{}", status.as_u16())), "{page}");
+        assert!(page.contains("<html"), "not the error page: {page}");
+        assert!(
+            !page.contains(detail),
+            "{detail} shown in production: {page}"
+        );
+    }
+    // A known path with another method: 405 with `Allow`, as a page.
+    let r = c.get("/notes/").send().await;
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(r.header("allow"), Some("POST"));
+    assert!(r.text().contains("405"), "{}", r.text());
+    // In debug the page tells what the parser said.
+    let r = extractors(true)
+        .post("/notes/")
+        .header("content-type", "application/json")
+        .body(r#"{"titel":"hi"}"#)
+        .send()
+        .await;
+    assert!(r.text().contains("missing field"), "{}", r.text());
+}
