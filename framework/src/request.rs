@@ -267,6 +267,72 @@ impl<S: Send + Sync> FromRequestParts<S> for ConnectionInfo {
     }
 }
 
+/// The request's host, as the site's host check accepted it (Django's
+/// `request.get_host()`), and absolute URLs on it (Django's
+/// `build_absolute_uri`), for links that leave the page: password-reset
+/// mails, feeds.
+///
+/// The host is the request target's authority when it has one (HTTP/2's
+/// `:authority`, an absolute-form target), else its `Host` header; the
+/// pipeline has already refused a request whose host is not in
+/// `allowed_hosts`, whose `Host` contradicts its authority, or that has
+/// two `Host` headers. The scheme is the target's, or `https` on a TLS
+/// connection, else `http` (behind a proxy that ends TLS, the
+/// connection is plain HTTP).
+///
+/// ```
+/// use manouche::request::Host;
+///
+/// async fn reset_link(host: Host) -> String {
+///     host.absolute_url("/accounts/reset/abc/")
+/// }
+/// # let _ = reset_link;
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Host {
+    host: String,
+    scheme: &'static str,
+}
+
+impl Host {
+    /// `host` or `host:port`, lower-cased.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.host
+    }
+
+    /// `http` or `https`.
+    #[must_use]
+    pub fn scheme(&self) -> &'static str {
+        self.scheme
+    }
+
+    /// `scheme://host` and `path` (a path on this site, as `reverse`
+    /// gives it; a missing leading `/` is added).
+    #[must_use]
+    pub fn absolute_url(&self, path: &str) -> String {
+        let path = path.trim_start_matches('/');
+        format!("{}://{}/{path}", self.scheme, self.host)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Host {
+    type Rejection = crate::Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let host = crate::middleware::hosts::named_host(&parts.uri, &parts.headers)
+            .map_err(crate::Error::bad_request)?
+            .to_ascii_lowercase();
+        let scheme = match parts.uri.scheme_str() {
+            Some(s) if s.eq_ignore_ascii_case("https") => "https",
+            Some(_) => "http",
+            None if with_context(|c| c.connection.tls).unwrap_or(false) => "https",
+            None => "http",
+        };
+        Ok(Self { host, scheme })
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for UrlConf {
     type Rejection = crate::Error;
 

@@ -393,3 +393,44 @@ async fn extractor_rejections_and_405_are_the_projects_error_pages() {
         .await;
     assert!(r.text().contains("missing field"), "{}", r.text());
 }
+
+#[tokio::test]
+async fn the_host_extractor_gives_the_checked_host_and_absolute_urls() {
+    use manouche::request::Host;
+    let mut s = Settings::default();
+    s.allowed_hosts = vec!["example.com".into(), ".example.org".into()];
+    let project = Project::new(s).urls(Urls::new().path(
+        "link/",
+        get(|host: Host| async move { host.absolute_url("/accounts/reset/abc/") }),
+        "link",
+    ));
+    let c = Client::new(project).unwrap();
+    let r = c
+        .get("/link/")
+        .header("host", "Example.COM:8443")
+        .send()
+        .await;
+    assert_eq!(r.text(), "http://example.com:8443/accounts/reset/abc/");
+    let r = c
+        .get("/link/")
+        .header("host", "www.example.org")
+        .send()
+        .await;
+    assert_eq!(r.text(), "http://www.example.org/accounts/reset/abc/");
+    // A host outside allowed_hosts never reaches the view.
+    let r = c.get("/link/").header("host", "evil.example").send().await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // An absolute-form target: its authority and scheme, which Host repeats.
+    let r = c
+        .get("https://example.com/link/")
+        .header("host", "example.com")
+        .send()
+        .await;
+    assert_eq!(r.text(), "https://example.com/accounts/reset/abc/");
+    let r = c
+        .get("https://example.com/link/")
+        .header("host", "evil.example")
+        .send()
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}

@@ -108,48 +108,7 @@ impl AllowedHosts {
     /// authority form (`GET example.com:80`) or with a scheme other than
     /// `http`/`https`, and a port outside 1–65535.
     pub(crate) fn check<B>(&self, req: &Request<B>) -> Result<(), String> {
-        let mut hosts = req.headers().get_all(http::header::HOST).iter();
-        let header = hosts.next();
-        if hosts.next().is_some() {
-            return Err("the request has more than one Host header".into());
-        }
-        let uri = req.uri();
-        let raw = match uri.authority() {
-            Some(authority) => {
-                match uri.scheme_str() {
-                    None => {
-                        return Err("a request target in authority form is not served".into());
-                    }
-                    Some(scheme)
-                        if !scheme.eq_ignore_ascii_case("http")
-                            && !scheme.eq_ignore_ascii_case("https") =>
-                    {
-                        return Err(format!(
-                            "a request target with the scheme {:?} is not served",
-                            shorten(scheme)
-                        ));
-                    }
-                    Some(_) => {}
-                }
-                let authority = authority.as_str();
-                if let Some(value) = header
-                    && !value.as_bytes().eq_ignore_ascii_case(authority.as_bytes())
-                {
-                    return Err(format!(
-                        "the Host header {:?} contradicts the request's authority {:?}",
-                        shorten(&String::from_utf8_lossy(value.as_bytes())),
-                        shorten(authority)
-                    ));
-                }
-                authority
-            }
-            None => match header {
-                Some(value) => value
-                    .to_str()
-                    .map_err(|_| "the Host header is not valid text".to_owned())?,
-                None => return Err("the request has no Host header".into()),
-            },
-        };
+        let raw = named_host(req.uri(), req.headers())?;
         let host =
             split_host(raw).ok_or_else(|| format!("invalid Host header {:?}", shorten(raw)))?;
         if self.patterns.iter().any(|p| p.matches(host)) {
@@ -161,6 +120,55 @@ impl AllowedHosts {
                 shorten(host)
             ))
         }
+    }
+}
+
+/// The host a request names, as `host` or `host:port`: its target's
+/// authority (absolute form, HTTP/2's `:authority`), which a `Host`
+/// header must then repeat, or else its one `Host` header. `Err` says
+/// why the request names no usable host (see [`AllowedHosts::check`]).
+pub(crate) fn named_host<'r>(
+    uri: &'r http::Uri,
+    headers: &'r http::HeaderMap,
+) -> Result<&'r str, String> {
+    let mut hosts = headers.get_all(http::header::HOST).iter();
+    let header = hosts.next();
+    if hosts.next().is_some() {
+        return Err("the request has more than one Host header".into());
+    }
+    match uri.authority() {
+        Some(authority) => {
+            match uri.scheme_str() {
+                None => return Err("a request target in authority form is not served".into()),
+                Some(scheme)
+                    if !scheme.eq_ignore_ascii_case("http")
+                        && !scheme.eq_ignore_ascii_case("https") =>
+                {
+                    return Err(format!(
+                        "a request target with the scheme {:?} is not served",
+                        shorten(scheme)
+                    ));
+                }
+                Some(_) => {}
+            }
+            let authority = authority.as_str();
+            if let Some(value) = header
+                && !value.as_bytes().eq_ignore_ascii_case(authority.as_bytes())
+            {
+                return Err(format!(
+                    "the Host header {:?} contradicts the request's authority {:?}",
+                    shorten(&String::from_utf8_lossy(value.as_bytes())),
+                    shorten(authority)
+                ));
+            }
+            Ok(authority)
+        }
+        None => match header {
+            Some(value) => value
+                .to_str()
+                .map_err(|_| "the Host header is not valid text".to_owned()),
+            None => Err("the request has no Host header".into()),
+        },
     }
 }
 
