@@ -13,7 +13,7 @@
 //!   (the TLS handshake and the protocol detection count, so sockets that
 //!   never speak, or send one byte, cannot hold the connection cap), and a
 //!   client that stops reading is cut after `server.send_timeout` without
-//!   progress ([`guarded`]); past `server.max_requests_in_flight`
+//!   progress (the `guarded` socket); past `server.max_requests_in_flight`
 //!   requests get 503 with `Retry-After` (in [`crate::middleware`]), and
 //!   `server.max_connections_per_client` caps one address's connections;
 //! - `server.http2 = false` refuses HTTP/2, prior knowledge included;

@@ -237,7 +237,7 @@ pub trait Executor: Send + Sync {
     /// Runs a statement and returns every row.
     ///
     /// The rows stay as the driver read them, each value a separate copy:
-    /// to keep decoded values, [`fetch_map`](Self::fetch_map) holds far
+    /// to keep decoded values, `fetch_map` (on `dyn Executor`) holds far
     /// less.
     fn fetch_all<'a>(&'a self, stmt: Statement) -> BoxFuture<'a, Result<Vec<Row>>> {
         Box::pin(async move {
