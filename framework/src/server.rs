@@ -153,7 +153,6 @@ pub(crate) async fn serve(
     let warnings = Arc::new(Throttle::default());
     let clients = Arc::new(Clients::default());
     let limits = Limits {
-        first_request: settings.first_request_timeout,
         send: settings.send_timeout,
         http2: settings.http2,
     };
@@ -182,7 +181,7 @@ pub(crate) async fn serve(
                 continue;
             }
         };
-        let accepted_at = Instant::now();
+        let first_request_by = Instant::now() + settings.first_request_timeout;
         let client = match (&connection, settings.max_connections_per_client) {
             (Connection::Tcp(_, peer), most) if most > 0 => match clients.admit(peer.ip(), most) {
                 Some(ticket) => Some(ticket),
@@ -207,7 +206,7 @@ pub(crate) async fn serve(
                 watcher,
                 warnings: &warnings,
                 limits,
-                first_request_by: accepted_at + limits.first_request,
+                first_request_by,
                 slot: &slot,
             };
             acceptor.serve(connection, app, served).await;
@@ -309,7 +308,6 @@ const FIRST_REQUEST_TIMEOUT: &str = "first_request_timeout";
 /// The per-connection limits of `server.*` that the accept loop applies.
 #[derive(Debug, Clone, Copy)]
 struct Limits {
-    first_request: Duration,
     send: Duration,
     http2: bool,
 }

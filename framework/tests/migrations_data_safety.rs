@@ -10,6 +10,7 @@
 //! A site that serves while another pool or process migrates keeps
 //! working when a column's type changes under its prepared statements.
 
+use futures_util::TryStreamExt as _;
 use manouche::db::schema::{ColumnDefault, ColumnSchema};
 use manouche::db::testing::{for_each_database, for_each_database_with_url};
 use manouche::db::{Backend, Database, DatabaseOptions, Executor, Model, SqlType, Statement};
@@ -646,7 +647,10 @@ async fn a_serving_pool_survives_a_column_type_change_made_by_another_pool() {
         }
 
         migrate(&db, &set, Target::All).await.expect("0002");
-        // The same connection, its statements prepared before the change.
+        // The same connection, its statements prepared before the change;
+        // a stream prepares its statement again too.
+        let streamed: Vec<_> = serving.fetch_stream(raw()).try_collect().await?;
+        assert_eq!(streamed.len(), 2);
         assert_eq!(orm_titles(&serving).await?, ["a", "b"]);
         assert_eq!(serving.fetch_all(raw()).await?.len(), 2);
         assert_eq!(serving.pool_status().0, 1);

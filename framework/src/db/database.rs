@@ -17,11 +17,12 @@ use std::time::{Duration, Instant};
 use futures_util::TryStreamExt as _;
 use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
-use sea_query_binder::SqlxValues;
 
-use super::backends::postgres::is_stale_plan;
 use super::backends::{postgres, sqlite};
-use super::driver::{Execute, FetchInto, FetchOptional, Run, Unprepared, postgres_fresh_plan};
+use super::driver::{
+    Execute, FetchInto, FetchOptional, Run, Unprepared, postgres_fresh_plan, postgres_rows,
+    sqlite_rows,
+};
 use super::executor::{Backend, Executor, NewSink, Row, RowSink, Statement};
 use super::sqlite_pool::SqlitePool;
 use super::{Error, Result, Transaction};
@@ -120,7 +121,9 @@ impl Database {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Pool::Postgres(postgres::connect(url, options).await?)
         } else {
-            return Err(Error::UnsupportedUrl { url: redact(url) });
+            return Err(Error::UnsupportedUrl {
+                url: crate::settings::redact_url(url),
+            });
         };
         Ok(Self::from_pool(pool))
     }
@@ -140,7 +143,9 @@ impl Database {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Pool::Postgres(postgres::connect_lazy(url, options)?)
         } else {
-            return Err(Error::UnsupportedUrl { url: redact(url) });
+            return Err(Error::UnsupportedUrl {
+                url: crate::settings::redact_url(url),
+            });
         };
         Ok(Self::from_pool(pool))
     }
@@ -341,11 +346,6 @@ pub(crate) fn classify(backend: Backend, err: sqlx::Error) -> Error {
     }
 }
 
-/// Never echo a password back in an error message.
-fn redact(url: &str) -> String {
-    crate::settings::redact_url(url)
-}
-
 impl Database {
     /// Runs `stmt` on a connection from the pool: counted, timed, logged and
     /// its error classified.
@@ -390,10 +390,9 @@ impl Executor for Database {
                     // A connection of its own, never a combined read: the
                     // statement steps as the rows are taken.
                     let mut conn = p.acquire().await.map_err(fail)?;
-                    let mut rows =
-                        sqlx::query_with(&stmt.sql, SqlxValues(stmt.values)).fetch(&mut *conn);
+                    let mut rows = sqlite_rows(&mut conn, &stmt.sql, stmt.values);
                     while let Some(row) = rows.try_next().await.map_err(fail)? {
-                        yield Row::Sqlite(row);
+                        yield row;
                     }
                     drop(rows);
                     // Dropped before its end, the stream drops `conn`,
@@ -402,42 +401,9 @@ impl Executor for Database {
                 }
                 Pool::Postgres(p) => {
                     let mut conn = p.acquire().await.map_err(fail)?;
-                    // Kept for a second run after a stale prepared
-                    // statement (see `driver`), which fails before any row.
-                    let mut again = Some(stmt.values.clone());
-                    let mut values = stmt.values;
-                    loop {
-                        let taken = std::mem::replace(&mut values, sea_query::Values(Vec::new()));
-                        let mut rows =
-                            sqlx::query_with(&stmt.sql, SqlxValues(taken)).fetch(&mut *conn);
-                        let mut read_any = false;
-                        let failed = loop {
-                            match rows.try_next().await {
-                                Ok(Some(row)) => {
-                                    read_any = true;
-                                    yield Row::Postgres(row);
-                                }
-                                Ok(None) => break None,
-                                Err(e) => break Some(e),
-                            }
-                        };
-                        drop(rows);
-                        match (failed, again.take()) {
-                            (None, _) => break,
-                            (Some(e), Some(retry)) if !read_any && is_stale_plan(&e) => {
-                                tracing::info!(
-                                    target: "manouche::db",
-                                    sql = &*stmt.sql,
-                                    "a column type changed since this connection prepared the \
-                                     statement; preparing it again"
-                                );
-                                sqlx::Connection::clear_cached_statements(&mut *conn)
-                                    .await
-                                    .map_err(fail)?;
-                                values = retry;
-                            }
-                            (Some(e), _) => Err(fail(e))?,
-                        }
+                    let mut rows = postgres_rows(&mut conn, &stmt.sql, stmt.values, true);
+                    while let Some(row) = rows.try_next().await.map_err(fail)? {
+                        yield row;
                     }
                 }
             }

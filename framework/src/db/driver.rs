@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use futures_util::TryStreamExt as _;
 use futures_util::future::BoxFuture;
+use futures_util::stream::BoxStream;
 use sea_query::Values;
 use sea_query_binder::SqlxValues;
 
@@ -160,6 +161,70 @@ pub(crate) fn postgres_in_transaction<'c, R: Run>(
                 run.postgres(conn, sql, SqlxValues(values)).await
             }
             other => other,
+        }
+    })
+}
+
+/// The rows of one statement on a SQLite connection, as sqlx reads them
+/// (its worker steps the statement at most 50 rows ahead).
+pub(crate) fn sqlite_rows<'c>(
+    conn: &'c mut sqlx::SqliteConnection,
+    sql: &'c str,
+    values: Values,
+) -> BoxStream<'c, SqlxResult<Row>> {
+    Box::pin(
+        sqlx::query_with(sql, SqlxValues(values))
+            .fetch(conn)
+            .map_ok(Row::Sqlite),
+    )
+}
+
+/// The rows of one statement on a PostgreSQL connection, read off the
+/// socket as they are taken. A stale prepared statement (see the module
+/// doc) fails before any row; the connection's statements are then
+/// cleared, and with `again` the statement runs once more, as
+/// [`postgres_fresh_plan`] does (inside a transaction, which PostgreSQL
+/// has then aborted, the error stands).
+pub(crate) fn postgres_rows<'c>(
+    conn: &'c mut sqlx::PgConnection,
+    sql: &'c str,
+    values: Values,
+    again: bool,
+) -> BoxStream<'c, SqlxResult<Row>> {
+    Box::pin(async_stream::try_stream! {
+        let mut retry = again.then(|| values.clone());
+        let mut next = Some(values);
+        while let Some(values) = next.take() {
+            let mut rows = sqlx::query_with(sql, SqlxValues(values)).fetch(&mut *conn);
+            let mut read_any = false;
+            let failed = loop {
+                match rows.try_next().await {
+                    Ok(Some(row)) => {
+                        read_any = true;
+                        yield Row::Postgres(row);
+                    }
+                    Ok(None) => break None,
+                    Err(e) => break Some(e),
+                }
+            };
+            drop(rows);
+            let Some(e) = failed else { break };
+            let stale = !read_any && is_stale_plan(&e);
+            if stale {
+                let _ = sqlx::Connection::clear_cached_statements(&mut *conn).await;
+            }
+            match retry.take().filter(|_| stale) {
+                Some(values) => {
+                    tracing::info!(
+                        target: "manouche::db",
+                        sql,
+                        "a column type changed since this connection prepared the statement; \
+                         preparing it again"
+                    );
+                    next = Some(values);
+                }
+                None => Err(e)?,
+            }
         }
     })
 }

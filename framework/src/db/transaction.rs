@@ -31,9 +31,11 @@ use futures_util::{FutureExt as _, TryStreamExt as _};
 use sea_query_binder::SqlxValues;
 use tokio::sync::Mutex;
 
-use super::backends::postgres::is_stale_plan;
 use super::database::{Pool, classify, finished};
-use super::driver::{Execute, FetchInto, FetchOptional, Run, Unprepared, postgres_in_transaction};
+use super::driver::{
+    Execute, FetchInto, FetchOptional, Run, Unprepared, postgres_in_transaction, postgres_rows,
+    sqlite_rows,
+};
 use super::executor::{Backend, Executor, NewSink, Row, RowSink, Statement};
 use super::{Database, Error, Result};
 
@@ -320,37 +322,17 @@ impl Executor for Transaction {
             let mut state = self.lock().await?;
             state.fresh = false;
             let started = self.db.note(&stmt.sql);
-            match state.conn.as_mut() {
-                Some(Conn::Sqlite(c)) => {
-                    let mut rows =
-                        sqlx::query_with(&stmt.sql, SqlxValues(stmt.values)).fetch(&mut **c);
-                    while let Some(row) = rows.try_next().await.map_err(fail)? {
-                        yield Row::Sqlite(row);
-                    }
-                }
-                Some(Conn::Postgres(c)) => {
-                    let mut rows =
-                        sqlx::query_with(&stmt.sql, SqlxValues(stmt.values)).fetch(&mut **c);
-                    let failed = loop {
-                        match rows.try_next().await {
-                            Ok(Some(row)) => yield Row::Postgres(row),
-                            Ok(None) => break None,
-                            Err(e) => break Some(e),
-                        }
-                    };
-                    drop(rows);
-                    if let Some(e) = failed {
-                        // PostgreSQL has aborted the transaction; the next
-                        // one on this connection prepares its statements
-                        // afresh (a stream is not run again: see `driver`).
-                        if is_stale_plan(&e) {
-                            let _ = sqlx::Connection::clear_cached_statements(&mut **c).await;
-                        }
-                        Err(fail(e))?;
-                    }
-                }
+            let mut rows = match state.conn.as_mut() {
+                Some(Conn::Sqlite(c)) => sqlite_rows(c, &stmt.sql, stmt.values),
+                // Not run again after a stale plan: PostgreSQL has aborted
+                // the transaction (see `driver`).
+                Some(Conn::Postgres(c)) => postgres_rows(c, &stmt.sql, stmt.values, false),
                 None => Err(Error::TransactionFinished)?,
+            };
+            while let Some(row) = rows.try_next().await.map_err(fail)? {
+                yield row;
             }
+            drop(rows);
             finished(&stmt.sql, started);
         })
     }

@@ -92,14 +92,20 @@ impl<I> Guarded<I> {
     }
 }
 
-/// Runs the send clock for a write that has to wait: `Pending`, or the
-/// timeout's error once it ran out.
-fn wait<T>(
+/// A write's outcome under the send clock: progress (or an error) stops
+/// the clock; a write that has to wait starts it, and fails once it ran
+/// out.
+fn timed<T>(
+    poll: Poll<io::Result<T>>,
     clock: &mut Option<Pin<Box<Sleep>>>,
     waiting: &mut bool,
     limit: Duration,
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<T>> {
+    if poll.is_ready() {
+        *waiting = false;
+        return poll;
+    }
     let deadline = Instant::now() + limit;
     let sleep = clock.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
     if !*waiting {
@@ -154,13 +160,8 @@ impl<I: AsyncWrite> AsyncWrite for Guarded<I> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.project();
-        match this.io.poll_write(cx, buf) {
-            Poll::Pending => wait(this.clock, this.waiting, *this.send_timeout, cx),
-            done => {
-                *this.waiting = false;
-                done
-            }
-        }
+        let poll = this.io.poll_write(cx, buf);
+        timed(poll, this.clock, this.waiting, *this.send_timeout, cx)
     }
 
     fn poll_write_vectored(
@@ -169,13 +170,8 @@ impl<I: AsyncWrite> AsyncWrite for Guarded<I> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.project();
-        match this.io.poll_write_vectored(cx, bufs) {
-            Poll::Pending => wait(this.clock, this.waiting, *this.send_timeout, cx),
-            done => {
-                *this.waiting = false;
-                done
-            }
-        }
+        let poll = this.io.poll_write_vectored(cx, bufs);
+        timed(poll, this.clock, this.waiting, *this.send_timeout, cx)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -184,13 +180,8 @@ impl<I: AsyncWrite> AsyncWrite for Guarded<I> {
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.project();
-        match this.io.poll_flush(cx) {
-            Poll::Pending => wait(this.clock, this.waiting, *this.send_timeout, cx),
-            done => {
-                *this.waiting = false;
-                done
-            }
-        }
+        let poll = this.io.poll_flush(cx);
+        timed(poll, this.clock, this.waiting, *this.send_timeout, cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

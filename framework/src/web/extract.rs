@@ -68,74 +68,58 @@ wrapper!(
     Query
 );
 
-impl<T, S> FromRequest<S> for Json<T>
-where
-    T: DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = crate::Error;
+/// A wrapper that reads the request body through axum's extractor
+/// `$axum`, and answers as `$axum` does when returned.
+macro_rules! body_extractor {
+    ($name:ident, $($axum:ident)::+) => {
+        impl<T, S> FromRequest<S> for $name<T>
+        where
+            T: DeserializeOwned,
+            S: Send + Sync,
+        {
+            type Rejection = crate::Error;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(rejected!(rejection)),
+            async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+                match <$($axum)::+<T>>::from_request(req, state).await {
+                    Ok(value) => Ok(Self(value.0)),
+                    Err(rejection) => Err(rejected!(rejection)),
+                }
+            }
         }
-    }
-}
 
-impl<T: Serialize> IntoResponse for Json<T> {
-    fn into_response(self) -> Response {
-        axum::Json(self.0).into_response()
-    }
-}
-
-impl<T, S> FromRequest<S> for Form<T>
-where
-    T: DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = crate::Error;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::extract::Form::<T>::from_request(req, state).await {
-            Ok(axum::extract::Form(value)) => Ok(Self(value)),
-            Err(rejection) => Err(rejected!(rejection)),
+        impl<T: Serialize> IntoResponse for $name<T> {
+            fn into_response(self) -> Response {
+                $($axum)::+(self.0).into_response()
+            }
         }
-    }
+    };
 }
 
-impl<T: Serialize> IntoResponse for Form<T> {
-    fn into_response(self) -> Response {
-        axum::extract::Form(self.0).into_response()
-    }
-}
+/// A wrapper that reads the request head through axum's extractor
+/// `$axum`.
+macro_rules! parts_extractor {
+    ($name:ident, $($axum:ident)::+) => {
+        impl<T, S> FromRequestParts<S> for $name<T>
+        where
+            T: DeserializeOwned + Send,
+            S: Send + Sync,
+        {
+            type Rejection = crate::Error;
 
-impl<T, S> FromRequestParts<S> for Path<T>
-where
-    T: DeserializeOwned + Send,
-    S: Send + Sync,
-{
-    type Rejection = crate::Error;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Path(value)) => Ok(Self(value)),
-            Err(rejection) => Err(rejected!(rejection)),
+            async fn from_request_parts(
+                parts: &mut Parts,
+                state: &S,
+            ) -> Result<Self, Self::Rejection> {
+                match <$($axum)::+<T>>::from_request_parts(parts, state).await {
+                    Ok(value) => Ok(Self(value.0)),
+                    Err(rejection) => Err(rejected!(rejection)),
+                }
+            }
         }
-    }
+    };
 }
 
-impl<T, S> FromRequestParts<S> for Query<T>
-where
-    T: DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = crate::Error;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
-            Ok(axum::extract::Query(value)) => Ok(Self(value)),
-            Err(rejection) => Err(rejected!(rejection)),
-        }
-    }
-}
+body_extractor!(Json, axum::Json);
+body_extractor!(Form, axum::extract::Form);
+parts_extractor!(Path, axum::extract::Path);
+parts_extractor!(Query, axum::extract::Query);
