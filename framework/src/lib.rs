@@ -31,6 +31,12 @@
 #[allow(unused_extern_crates)]
 extern crate self as manouche;
 
+/// The process's allocator (the `jemalloc` feature, on by default): see
+/// the feature's note in the crate's `Cargo.toml`.
+#[cfg(feature = "jemalloc")]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 pub mod app;
 pub mod checks;
 pub mod contrib;

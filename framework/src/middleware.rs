@@ -91,7 +91,7 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -426,9 +426,6 @@ impl SiteService {
         if pipeline.metrics {
             crate::metrics::request_started();
         }
-        if let Some(slot) = &self.slot {
-            slot.request_arrived();
-        }
         let (in_flight, serving) = InFlight::enter();
         let mut seen = Seen {
             // Only the access log and the metrics need the time.
@@ -550,14 +547,91 @@ impl Service<Request<Body>> for SiteService {
 }
 
 impl hyper::service::Service<Request<Incoming>> for SiteService {
-    type Response = Response;
+    type Response = http::Response<SentBody>;
     type Error = Infallible;
-    type Future = ResponseFuture;
+    type Future = ServedFuture;
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
-        ResponseFuture {
+        // The connection's clock counts the request from here until hyper
+        // drops its response body (sent, or abandoned).
+        let request = self.slot.as_ref().map(crate::server::Slot::request_started);
+        ServedFuture {
             inner: self.dispatch(req.map(Body::new)),
+            request,
         }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`SiteService`]'s response under the built-in server:
+    /// the response, with a body that tells the connection when it is
+    /// sent.
+    pub struct ServedFuture {
+        #[pin]
+        inner: PipelineFuture,
+        request: Option<crate::server::RequestGuard>,
+    }
+}
+
+impl Future for ServedFuture {
+    type Output = Result<http::Response<SentBody>, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let Ok(response) = ready!(this.inner.poll(cx));
+        let request = this.request.take();
+        if response.status() == StatusCode::SWITCHING_PROTOCOLS
+            && let Some(request) = &request
+        {
+            request.upgraded();
+        }
+        Poll::Ready(Ok(response.map(|body| SentBody {
+            body,
+            _request: request,
+        })))
+    }
+}
+
+impl std::fmt::Debug for ServedFuture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServedFuture")
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response body under the built-in server: the body, and the
+    /// request's place in its connection's bookkeeping, given back when
+    /// hyper drops it.
+    pub struct SentBody {
+        #[pin]
+        body: Body,
+        _request: Option<crate::server::RequestGuard>,
+    }
+}
+
+impl http_body::Body for SentBody {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        self.project().body.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+impl std::fmt::Debug for SentBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SentBody").finish_non_exhaustive()
     }
 }
 

@@ -43,6 +43,8 @@
 //! Projects reach it through `manage serve --bind ADDR` and
 //! `manage runserver`; `serve` is the function underneath.
 
+mod clock;
+mod connection;
 mod guarded;
 mod hold;
 mod listener;
@@ -53,23 +55,21 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
+use clock::Clock;
+use connection::Protocols;
 use guarded::Guarded;
 use hold::Clients;
 pub use hold::ConnectionHold;
-pub(crate) use hold::Slot;
+pub(crate) use hold::{RequestGuard, Slot};
 pub use listener::Bind;
 pub(crate) use listener::inherited_sockets;
 use listener::{Connection, Listener};
 
 use crate::logging::Throttle;
-use crate::middleware::HeadLimits;
 use crate::middleware::SiteService;
 use crate::request::ConnectionInfo;
 use crate::settings::ServerSettings;
@@ -78,12 +78,19 @@ use crate::settings::ServerSettings;
 #[derive(Debug, Default)]
 pub struct ServerStats {
     open_connections: AtomicUsize,
+    parked_connections: AtomicUsize,
 }
 
 impl ServerStats {
     /// Connections currently open.
     pub fn open_connections(&self) -> usize {
         self.open_connections.load(Ordering::Relaxed)
+    }
+
+    /// Idle HTTP/1 connections currently parked: holding only their socket
+    /// until the client speaks again (they count as open too).
+    pub fn parked_connections(&self) -> usize {
+        self.parked_connections.load(Ordering::Relaxed)
     }
 }
 
@@ -121,26 +128,9 @@ pub(crate) async fn serve(
         })?;
     let acceptor = Acceptor::new(settings)?;
 
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(settings.header_read_timeout)
-        .keep_alive(true)
-        .half_close(true)
-        .max_buf_size(HeadLimits::read_buffer(settings));
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_header_list_size(
-            u32::try_from(settings.max_request_line + settings.max_header_size).unwrap_or(u32::MAX),
-        )
-        .max_concurrent_streams(256)
-        .keep_alive_interval(Some(Duration::from_secs(30)));
-    if !settings.http2 {
-        builder = builder.http1_only();
-    }
-    let builder = Arc::new(builder);
+    let protocols = Arc::new(Protocols::new(settings));
+    let clock = Clock::new(settings);
+    tokio::spawn(Arc::clone(&clock).run());
 
     let scheme = acceptor.scheme();
     tracing::info!(
@@ -152,11 +142,7 @@ pub(crate) async fn serve(
 
     let warnings = Arc::new(Throttle::default());
     let clients = Arc::new(Clients::default());
-    let limits = Limits {
-        send: settings.send_timeout,
-        http2: settings.http2,
-    };
-    let graceful = GracefulShutdown::new();
+    let http2 = settings.http2;
     let permits = Arc::new(Semaphore::new(settings.max_connections));
     let mut holds = hold::Holds::new();
     let mut shutdown = std::pin::pin!(shutdown);
@@ -194,18 +180,16 @@ pub(crate) async fn serve(
         };
         // The slot holds the permit and the counts; an upgraded connection
         // keeps it after hyper lets go of the connection.
-        let slot = Arc::new(holds.slot(&stats, permit, client));
+        let slot = holds.slot(&stats, permit, client, &clock);
         let app = app.with_slot(Arc::clone(&slot));
-        let watcher = graceful.watcher();
-        let builder = Arc::clone(&builder);
+        let protocols = Arc::clone(&protocols);
         let acceptor = acceptor.clone();
         let warnings = Arc::clone(&warnings);
         tokio::spawn(async move {
             let served = Served {
-                builder: &builder,
-                watcher,
+                protocols: &protocols,
                 warnings: &warnings,
-                limits,
+                http2,
                 first_request_by,
                 slot: &slot,
             };
@@ -216,6 +200,7 @@ pub(crate) async fn serve(
 
     drop(listener);
     holds.start_drain();
+    clock.drain();
     let open = stats.open_connections();
     tracing::info!(
         target: "manouche::server",
@@ -223,7 +208,7 @@ pub(crate) async fn serve(
         settings.drain_timeout
     );
     tokio::select! {
-        () = async { graceful.shutdown().await; holds.all_released().await } => {
+        () = holds.all_released() => {
             tracing::info!(target: "manouche::server", "all connections closed; bye");
         }
         () = tokio::time::sleep(settings.drain_timeout) => {
@@ -279,23 +264,28 @@ impl Acceptor {
                 served.run(stream, app, Some(peer)).await;
             }
             #[cfg(feature = "tls")]
-            // The handshake is part of the first request's time.
+            // The handshake is part of the first request's time. Boxed: a
+            // TLS session's state is large, and a plain connection's task
+            // would otherwise be as big.
             (Self::Tls { acceptor }, Connection::Tcp(stream, peer)) => {
-                match tokio::time::timeout_at(served.first_request_by, acceptor.accept(stream))
-                    .await
-                {
-                    Ok(Ok(stream)) => {
-                        let app = app.for_connection(ConnectionInfo::new(Some(peer), true));
-                        served.run(stream, app, Some(peer)).await;
+                Box::pin(async move {
+                    match tokio::time::timeout_at(served.first_request_by, acceptor.accept(stream))
+                        .await
+                    {
+                        Ok(Ok(stream)) => {
+                            let app = app.for_connection(ConnectionInfo::new(Some(peer), true));
+                            served.run(stream, app, Some(peer)).await;
+                        }
+                        Ok(Err(err)) => {
+                            tracing::debug!(target: "manouche::server", %peer, "TLS handshake failed: {err}");
+                        }
+                        Err(_) => {
+                            crate::metrics::record_client_error(FIRST_REQUEST_TIMEOUT);
+                            tracing::debug!(target: "manouche::server", %peer, "TLS handshake timed out");
+                        }
                     }
-                    Ok(Err(err)) => {
-                        tracing::debug!(target: "manouche::server", %peer, "TLS handshake failed: {err}");
-                    }
-                    Err(_) => {
-                        crate::metrics::record_client_error(FIRST_REQUEST_TIMEOUT);
-                        tracing::debug!(target: "manouche::server", %peer, "TLS handshake timed out");
-                    }
-                }
+                })
+                .await;
             }
         }
     }
@@ -305,20 +295,12 @@ impl Acceptor {
 /// `server.first_request_timeout`.
 const FIRST_REQUEST_TIMEOUT: &str = "first_request_timeout";
 
-/// The per-connection limits of `server.*` that the accept loop applies.
-#[derive(Debug, Clone, Copy)]
-struct Limits {
-    send: Duration,
-    http2: bool,
-}
-
 /// What serving one connection needs from the accept loop.
 struct Served<'a> {
-    builder: &'a auto::Builder<TokioExecutor>,
-    watcher: Watcher,
+    protocols: &'a Protocols,
     warnings: &'a Throttle,
-    limits: Limits,
-    /// When the first request head must be complete.
+    http2: bool,
+    /// When the TLS handshake must be over.
     first_request_by: Instant,
     slot: &'a Arc<Slot>,
 }
@@ -328,12 +310,8 @@ impl Served<'_> {
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let first = (self.first_request_by, Arc::clone(self.slot));
-        let io = Guarded::new(io, Some(first), self.limits.send, self.limits.http2);
-        let connection = self
-            .builder
-            .serve_connection_with_upgrades(TokioIo::new(io), app);
-        let result = self.watcher.watch(connection.into_owned()).await;
+        let io = Guarded::new(io, Some(Arc::clone(self.slot)), self.http2);
+        let result = connection::serve(io, app, self.protocols, self.slot).await;
         let Err(err) = result else {
             return;
         };
@@ -378,6 +356,8 @@ enum ClientError {
     SendTimeout,
     /// No request head was complete by `server.first_request_timeout`.
     FirstRequestTimeout,
+    /// A request head took longer than `server.header_read_timeout`.
+    HeaderReadTimeout,
     /// HTTP/2 while `server.http2 = false`.
     Http2Off,
 }
@@ -392,6 +372,9 @@ impl ClientError {
             }
             if err.is::<guarded::FirstRequestTimedOut>() {
                 return Some(Self::FirstRequestTimeout);
+            }
+            if err.is::<guarded::HeaderReadTimedOut>() {
+                return Some(Self::HeaderReadTimeout);
             }
             if err.is::<guarded::Http2Off>() {
                 return Some(Self::Http2Off);
@@ -431,6 +414,7 @@ impl ClientError {
             Self::Http2Protocol => "http2_protocol",
             Self::SendTimeout => "send_timeout",
             Self::FirstRequestTimeout => FIRST_REQUEST_TIMEOUT,
+            Self::HeaderReadTimeout => "header_read_timeout",
             Self::Http2Off => "http2_off",
         }
     }
@@ -441,7 +425,10 @@ impl ClientError {
     fn counted_only(self) -> bool {
         matches!(
             self,
-            Self::Http2TooManyResets | Self::Http2Protocol | Self::FirstRequestTimeout
+            Self::Http2TooManyResets
+                | Self::Http2Protocol
+                | Self::FirstRequestTimeout
+                | Self::HeaderReadTimeout
         )
     }
 
@@ -457,6 +444,9 @@ impl ClientError {
             }
             Self::FirstRequestTimeout => {
                 "no request within server.first_request_timeout: connection closed"
+            }
+            Self::HeaderReadTimeout => {
+                "a request head took longer than server.header_read_timeout: connection closed"
             }
             Self::Http2Off => "HTTP/2 while server.http2 = false: connection closed",
         }

@@ -22,6 +22,7 @@
 //! max_header_line = 8192
 //! max_header_size = 32768
 //! first_request_timeout = "10s"
+//! keep_alive_timeout = "75s"
 //! send_timeout = "60s"
 //! max_requests_in_flight = 10000
 //! max_connections_per_client = 0
@@ -609,8 +610,8 @@ pub struct ServerSettings {
     /// Where `serve` listens when no `--bind` is given: `HOST:PORT`,
     /// `unix:/path/to.sock` or `fd://N` (an inherited socket).
     pub bind: String,
-    /// A client must send its complete request headers within this time
-    /// (slowloris protection); also the idle keep-alive limit.
+    /// A client must send its complete request headers within this time,
+    /// from the first byte of a request (slowloris protection).
     #[serde(deserialize_with = "duration")]
     pub header_read_timeout: Duration,
     /// A request that takes longer gets 503.
@@ -643,6 +644,13 @@ pub struct ServerSettings {
     /// under `max_connections` for longer).
     #[serde(deserialize_with = "duration")]
     pub first_request_timeout: Duration,
+    /// A connection with no request in flight for this long is closed
+    /// (HTTP/2: with `GOAWAY`), as nginx's `keepalive_timeout`. Idle
+    /// HTTP/1 connections give back their buffers after a second, so a
+    /// long limit costs little memory; each idle connection still holds a
+    /// place under `max_connections`.
+    #[serde(deserialize_with = "duration")]
+    pub keep_alive_timeout: Duration,
     /// A connection whose client stops reading is closed when a write
     /// makes no progress for this long. Measured between writes, as
     /// nginx's `send_timeout`, not over the whole response: a slow but
@@ -683,6 +691,7 @@ impl Default for ServerSettings {
             max_header_size: 32 * 1024,
             max_connections: 10_000,
             first_request_timeout: Duration::from_secs(10),
+            keep_alive_timeout: Duration::from_secs(75),
             send_timeout: Duration::from_secs(60),
             max_requests_in_flight: 10_000,
             max_connections_per_client: 0,
@@ -989,6 +998,7 @@ impl Settings {
     /// | `MANOUCHE_MAX_HEADER_SIZE` | `server.max_header_size` (bytes) |
     /// | `MANOUCHE_MAX_CONNECTIONS` | `server.max_connections` |
     /// | `MANOUCHE_FIRST_REQUEST_TIMEOUT` | `server.first_request_timeout` |
+    /// | `MANOUCHE_KEEP_ALIVE_TIMEOUT` | `server.keep_alive_timeout` |
     /// | `MANOUCHE_SEND_TIMEOUT` | `server.send_timeout` |
     /// | `MANOUCHE_MAX_REQUESTS_IN_FLIGHT` | `server.max_requests_in_flight` |
     /// | `MANOUCHE_MAX_CONNECTIONS_PER_CLIENT` | `server.max_connections_per_client` (0: no cap) |
@@ -1059,6 +1069,9 @@ impl Settings {
                 }
                 "MANOUCHE_FIRST_REQUEST_TIMEOUT" => {
                     next.server.first_request_timeout = parse_duration(name, value)?;
+                }
+                "MANOUCHE_KEEP_ALIVE_TIMEOUT" => {
+                    next.server.keep_alive_timeout = parse_duration(name, value)?;
                 }
                 "MANOUCHE_SEND_TIMEOUT" => {
                     next.server.send_timeout = parse_duration(name, value)?;
@@ -1249,6 +1262,7 @@ impl Settings {
                 "server.first_request_timeout",
                 self.server.first_request_timeout,
             ),
+            ("server.keep_alive_timeout", self.server.keep_alive_timeout),
             ("server.send_timeout", self.server.send_timeout),
         ] {
             if value.is_zero() {

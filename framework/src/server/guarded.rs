@@ -1,41 +1,36 @@
-//! A connection's socket as hyper sees it, with three limits hyper has no
-//! setting for.
+//! A connection's socket as hyper sees it, with the limits hyper has no
+//! setting for, timed by the server's [`Clock`](super::clock::Clock).
 //!
-//! - **First request.** Until the connection's first request head is
-//!   complete (the site's service has seen it: [`Slot::has_spoken`]), a
-//!   read fails once `server.first_request_timeout` has passed since the
-//!   connection was accepted. The clock is polled with the reads, so a
-//!   socket that never sends a byte is woken and cut at the deadline; it is
-//!   dropped at the first read after the first request, so later requests
-//!   cost no timer. hyper's own header timeout starts only once the
-//!   protocol is detected (24 bytes), which a client need never send.
-//! - **Send timeout.** A write that makes no progress for
-//!   `server.send_timeout` fails the connection: a client that stops
-//!   reading a response (a large file, a stream) gives its place back
-//!   instead of holding it and its buffers forever. As nginx's
-//!   `send_timeout`, the clock starts when a write first has to wait and
-//!   stops at the next byte written, so a slow but moving download is
-//!   never cut.
+//! - **Stamps.** Bytes read on an idle HTTP/1 connection start its request
+//!   head's clock (`server.header_read_timeout`; before the first request,
+//!   `server.first_request_timeout` too); a write that has to wait starts
+//!   the send clock, and the next byte written stops it. As nginx's
+//!   `send_timeout`, a slow but moving download is never cut.
+//! - **Verdicts.** Once the clock has judged the connection (no first
+//!   request in time, a head too slow, a client that stopped reading),
+//!   reads and writes fail with the reason, so that whoever polls the
+//!   socket (hyper, or a websocket after an upgrade) lets it go.
+//! - **Parking.** While the connection is being parked, shutting it down
+//!   is a no-op: hyper lets go of an idle connection by shutting it down,
+//!   and the socket must stay open for the client's next request.
+//! - **Bytes read ahead** (protocol detection, or while parked) are handed
+//!   out first.
 //! - **HTTP/2 off.** With `server.http2 = false`, a client whose first
-//!   bytes are HTTP/2's connection preface is refused. hyper-util's
-//!   protocol detection ignores `http1_only` on connections that may be
-//!   upgraded (websockets), which every connection here may be; this
-//!   check sits below it.
+//!   bytes are HTTP/2's connection preface is refused.
 
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
-use std::time::Duration;
-
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 
+use bytes::{Buf as _, Bytes};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::time::{Instant, Sleep};
 
 use super::Slot;
+use super::clock::verdict;
 
 /// What HTTP/2 clients send first (RFC 9113, section 3.4).
-const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+pub(crate) const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /// The error a connection ends with when its client stopped reading.
 #[derive(Debug, thiserror::Error)]
@@ -48,23 +43,38 @@ pub(crate) struct SendTimedOut;
 #[error("no request within server.first_request_timeout; connection closed")]
 pub(crate) struct FirstRequestTimedOut;
 
+/// The error a connection ends with when a request head took longer than
+/// `server.header_read_timeout`.
+#[derive(Debug, thiserror::Error)]
+#[error("a request head took longer than server.header_read_timeout; connection closed")]
+pub(crate) struct HeaderReadTimedOut;
+
 /// The error a connection ends with when it spoke HTTP/2 while it is off.
 #[derive(Debug, thiserror::Error)]
 #[error("HTTP/2 is off (server.http2 = false); connection closed")]
 pub(crate) struct Http2Off;
+
+/// The error of a connection the clock has cut, by its verdict bits.
+pub(crate) fn cut(bits: u8) -> io::Error {
+    if bits & verdict::SEND != 0 {
+        io::Error::new(io::ErrorKind::TimedOut, SendTimedOut)
+    } else if bits & verdict::FIRST_REQUEST != 0 {
+        io::Error::new(io::ErrorKind::TimedOut, FirstRequestTimedOut)
+    } else {
+        io::Error::new(io::ErrorKind::TimedOut, HeaderReadTimedOut)
+    }
+}
 
 pin_project_lite::pin_project! {
     /// The socket with the limits of the module doc.
     pub(crate) struct Guarded<I> {
         #[pin]
         io: I,
-        // Until the first request head is complete: its deadline's clock,
-        // and the slot that says when it is.
-        first: Option<(Pin<Box<Sleep>>, Arc<Slot>)>,
-        send_timeout: Duration,
-        // The send clock, made the first time a write waits, and kept.
-        clock: Option<Pin<Box<Sleep>>>,
-        // Whether the clock runs (a write waits since the last progress).
+        // The connection's bookkeeping; none in unit tests (no clock).
+        slot: Option<Arc<Slot>>,
+        // Bytes read ahead, handed out first.
+        ahead: Bytes,
+        // Whether a write is waiting (the send clock runs).
         waiting: bool,
         // While HTTP/2 is off and the client's first bytes could still be
         // the preface: how many of them matched it.
@@ -73,48 +83,53 @@ pin_project_lite::pin_project! {
 }
 
 impl<I> Guarded<I> {
-    /// `io` with the limits of the module doc; without `first` (a deadline
-    /// and the connection's slot) the first request has no time limit.
-    pub(crate) fn new(
-        io: I,
-        first: Option<(Instant, Arc<Slot>)>,
-        send_timeout: Duration,
-        http2: bool,
-    ) -> Self {
+    /// `io` under the clock of `slot`'s server (no limits without one).
+    pub(crate) fn new(io: I, slot: Option<Arc<Slot>>, http2: bool) -> Self {
         Self {
             io,
-            first: first.map(|(by, slot)| (Box::pin(tokio::time::sleep_until(by)), slot)),
-            send_timeout,
-            clock: None,
+            slot,
+            ahead: Bytes::new(),
             waiting: false,
             preface: (!http2).then_some(0),
         }
     }
+
+    /// Bytes to hand out before reading the socket again.
+    pub(crate) fn read_ahead(&mut self, bytes: Bytes) {
+        debug_assert!(self.ahead.is_empty());
+        self.ahead = bytes;
+    }
 }
 
 /// A write's outcome under the send clock: progress (or an error) stops
-/// the clock; a write that has to wait starts it, and fails once it ran
-/// out.
+/// it, a write that has to wait starts it.
 fn timed<T>(
     poll: Poll<io::Result<T>>,
-    clock: &mut Option<Pin<Box<Sleep>>>,
+    slot: Option<&Arc<Slot>>,
     waiting: &mut bool,
-    limit: Duration,
-    cx: &mut Context<'_>,
+    cx: &Context<'_>,
 ) -> Poll<io::Result<T>> {
+    let Some(slot) = slot else { return poll };
     if poll.is_ready() {
-        *waiting = false;
-        return poll;
+        if *waiting {
+            *waiting = false;
+            slot.watch.on_write_wait(None);
+        }
+    } else {
+        if !*waiting {
+            *waiting = true;
+            slot.watch.on_write_wait(Some(slot.clock.now()));
+        }
+        slot.watch.register(cx.waker());
     }
-    let deadline = Instant::now() + limit;
-    let sleep = clock.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-    if !*waiting {
-        sleep.as_mut().reset(deadline);
-        *waiting = true;
-    }
-    match sleep.as_mut().poll(cx) {
-        Poll::Ready(()) => Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, SendTimedOut))),
-        Poll::Pending => Poll::Pending,
+    poll
+}
+
+/// The verdict that ends the connection, if the clock gave one.
+fn verdict_of(slot: Option<&Arc<Slot>>) -> io::Result<()> {
+    match slot.map(|slot| slot.watch.verdict() & verdict::KILL) {
+        Some(bits) if bits != 0 => Err(cut(bits)),
+        _ => Ok(()),
     }
 }
 
@@ -125,20 +140,29 @@ impl<I: AsyncRead> AsyncRead for Guarded<I> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.project();
-        if let Some((clock, slot)) = this.first {
-            if slot.has_spoken() {
-                *this.first = None;
-            } else if clock.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    FirstRequestTimedOut,
-                )));
+        verdict_of(this.slot.as_ref())?;
+        if !this.ahead.is_empty() {
+            let n = this.ahead.len().min(buf.remaining());
+            buf.put_slice(&this.ahead[..n]);
+            this.ahead.advance(n);
+            if this.ahead.is_empty() {
+                // Let go of the allocation too (a parked connection's task
+                // keeps this socket).
+                *this.ahead = Bytes::new();
             }
+            return Poll::Ready(Ok(()));
         }
         let before = buf.filled().len();
         ready!(this.io.poll_read(cx, buf))?;
+        let read = &buf.filled()[before..];
+        if read.is_empty() {
+            return Poll::Ready(Ok(()));
+        }
+        if let Some(slot) = this.slot {
+            slot.watch.on_read(slot.clock.now());
+        }
         if let Some(matched) = this.preface {
-            for &byte in &buf.filled()[before..] {
+            for &byte in read {
                 if PREFACE[usize::from(*matched)] != byte {
                     *this.preface = None;
                     break;
@@ -160,8 +184,9 @@ impl<I: AsyncWrite> AsyncWrite for Guarded<I> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.project();
+        verdict_of(this.slot.as_ref())?;
         let poll = this.io.poll_write(cx, buf);
-        timed(poll, this.clock, this.waiting, *this.send_timeout, cx)
+        timed(poll, this.slot.as_ref(), this.waiting, cx)
     }
 
     fn poll_write_vectored(
@@ -170,8 +195,9 @@ impl<I: AsyncWrite> AsyncWrite for Guarded<I> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.project();
+        verdict_of(this.slot.as_ref())?;
         let poll = this.io.poll_write_vectored(cx, bufs);
-        timed(poll, this.clock, this.waiting, *this.send_timeout, cx)
+        timed(poll, this.slot.as_ref(), this.waiting, cx)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -180,26 +206,57 @@ impl<I: AsyncWrite> AsyncWrite for Guarded<I> {
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.project();
+        verdict_of(this.slot.as_ref())?;
         let poll = this.io.poll_flush(cx);
-        timed(poll, this.clock, this.waiting, *this.send_timeout, cx)
+        timed(poll, this.slot.as_ref(), this.waiting, cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.project().io.poll_shutdown(cx)
+        let this = self.project();
+        if this
+            .slot
+            .as_ref()
+            .is_some_and(|slot| slot.watch.verdict() & verdict::PARKING != 0)
+        {
+            return Poll::Ready(Ok(()));
+        }
+        this.io.poll_shutdown(cx)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use std::time::Duration;
 
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    use tokio::sync::Semaphore;
+
+    use super::super::ServerStats;
+    use super::super::clock::Clock;
+    use super::super::hold::Holds;
     use super::*;
+    use crate::settings::ServerSettings;
+
+    /// A connection's slot under a running clock with `send_timeout`, with
+    /// a request being served (so only the send timeout applies).
+    fn slot(send_timeout: Duration) -> (Arc<Slot>, Holds) {
+        let clock = Clock::new(&ServerSettings {
+            send_timeout,
+            ..ServerSettings::default()
+        });
+        tokio::spawn(Arc::clone(&clock).run());
+        let holds = Holds::new();
+        let permit = Arc::new(Semaphore::new(1)).try_acquire_owned().unwrap();
+        let slot = holds.slot(&Arc::new(ServerStats::default()), permit, None, &clock);
+        slot.watch.request_started();
+        (slot, holds)
+    }
 
     #[tokio::test]
     async fn the_http2_preface_is_refused_only_when_http2_is_off() {
         for (http2, refused) in [(false, true), (true, false)] {
             let (mut client, server) = tokio::io::duplex(64);
-            let mut guarded = Guarded::new(server, None, Duration::from_secs(1), http2);
+            let mut guarded = Guarded::new(server, None, http2);
             // In pieces, as a slow client would send it.
             client.write_all(&PREFACE[..10]).await.unwrap();
             client.write_all(&PREFACE[10..]).await.unwrap();
@@ -209,28 +266,47 @@ mod tests {
         }
         // HTTP/1 passes, including a request that starts like the preface.
         let (mut client, server) = tokio::io::duplex(64);
-        let mut guarded = Guarded::new(server, None, Duration::from_secs(1), false);
+        let mut guarded = Guarded::new(server, None, false);
         client.write_all(b"PRI /x HTTP/1.1\r\n").await.unwrap();
         let mut got = vec![0; 17];
         guarded.read_exact(&mut got).await.unwrap();
         assert_eq!(&got, b"PRI /x HTTP/1.1\r\n");
     }
 
+    #[tokio::test]
+    async fn bytes_read_ahead_come_first() {
+        let (mut client, server) = tokio::io::duplex(64);
+        let mut guarded = Guarded::new(server, None, true);
+        guarded.read_ahead(Bytes::from_static(b"GET / "));
+        client.write_all(b"HTTP/1.1\r\n").await.unwrap();
+        let mut got = vec![0; 16];
+        guarded.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"GET / HTTP/1.1\r\n");
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_write_that_waits_longer_than_the_send_timeout_fails() {
+        let (slot, _holds) = slot(Duration::from_secs(5));
         let (client, server) = tokio::io::duplex(8);
-        let mut guarded = Guarded::new(server, None, Duration::from_secs(5), true);
+        let mut guarded = Guarded::new(server, Some(slot), true);
         // The client reads nothing: the pipe fills up, then the write waits.
+        let started = tokio::time::Instant::now();
         let err = guarded.write_all(&[0; 64]).await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
         assert!(err.get_ref().is_some_and(|e| e.is::<SendTimedOut>()));
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_secs(5) && waited < Duration::from_secs(6),
+            "cut after {waited:?}"
+        );
         drop(client);
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_slow_reader_that_keeps_reading_is_not_cut() {
+        let (slot, _holds) = slot(Duration::from_secs(5));
         let (mut client, server) = tokio::io::duplex(8);
-        let mut guarded = Guarded::new(server, None, Duration::from_secs(5), true);
+        let mut guarded = Guarded::new(server, Some(slot), true);
         let reader = tokio::spawn(async move {
             let mut total = 0;
             let mut buf = [0; 8];

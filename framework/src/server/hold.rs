@@ -11,12 +11,13 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
 
 use super::ServerStats;
+use super::clock::{Clock, Watch};
 
 /// One accepted connection's share of the server: its permit under
 /// `server.max_connections`, its place in the open-connections count and
@@ -26,9 +27,9 @@ use super::ServerStats;
 pub(crate) struct Slot {
     stats: Arc<ServerStats>,
     shutdown: watch::Receiver<bool>,
-    /// Set when the connection's first request head is complete (see
-    /// `server.first_request_timeout`).
-    spoke: AtomicBool,
+    /// The connection's stamps and verdicts under the server's clock.
+    pub(crate) watch: Watch,
+    pub(crate) clock: Arc<Clock>,
     _permit: OwnedSemaphorePermit,
     _alive: mpsc::Sender<()>,
     _client: Option<ClientTicket>,
@@ -41,28 +42,71 @@ impl Slot {
         shutdown: watch::Receiver<bool>,
         alive: mpsc::Sender<()>,
         client: Option<ClientTicket>,
+        clock: Arc<Clock>,
     ) -> Self {
         stats.open_connections.fetch_add(1, Ordering::Relaxed);
         Self {
             stats,
             shutdown,
-            spoke: AtomicBool::new(false),
+            watch: Watch::new(clock.now()),
+            clock,
             _permit: permit,
             _alive: alive,
             _client: client,
         }
     }
 
-    /// Notes that a request head arrived on the connection.
-    pub(crate) fn request_arrived(&self) {
-        if !self.spoke.load(Ordering::Relaxed) {
-            self.spoke.store(true, Ordering::Relaxed);
-        }
+    /// Counts the connection as parked until the returned guard drops.
+    pub(crate) fn parked(&self) -> ParkedGuard<'_> {
+        self.stats
+            .parked_connections
+            .fetch_add(1, Ordering::Relaxed);
+        ParkedGuard { stats: &self.stats }
     }
 
-    /// Whether a request head arrived on the connection.
-    pub(crate) fn has_spoken(&self) -> bool {
-        self.spoke.load(Ordering::Relaxed)
+    /// A request head is complete and goes to the site: the returned
+    /// guard stands for the request until its response is sent or
+    /// abandoned (for the clock's idle and keep-alive rules).
+    pub(crate) fn request_started(self: &Arc<Self>) -> RequestGuard {
+        self.watch.request_started();
+        RequestGuard {
+            slot: Arc::clone(self),
+        }
+    }
+}
+
+/// A parked connection's place in [`ServerStats::parked_connections`].
+#[derive(Debug)]
+pub(crate) struct ParkedGuard<'a> {
+    stats: &'a ServerStats,
+}
+
+impl Drop for ParkedGuard<'_> {
+    fn drop(&mut self) {
+        self.stats
+            .parked_connections
+            .fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// One request on a connection, from its complete head until its response
+/// is sent (the response body dropped by hyper) or abandoned.
+#[derive(Debug)]
+pub(crate) struct RequestGuard {
+    slot: Arc<Slot>,
+}
+
+impl RequestGuard {
+    /// The response switches protocols (`101`): from now on, only the
+    /// send timeout applies to the connection.
+    pub(crate) fn upgraded(&self) {
+        self.slot.watch.set_phase(super::clock::phase::UPGRADED);
+    }
+}
+
+impl Drop for RequestGuard {
+    fn drop(&mut self) {
+        self.slot.watch.request_done(self.slot.clock.now());
     }
 }
 
@@ -146,14 +190,18 @@ impl Holds {
         stats: &Arc<ServerStats>,
         permit: OwnedSemaphorePermit,
         client: Option<ClientTicket>,
-    ) -> Slot {
-        Slot::new(
+        clock: &Arc<Clock>,
+    ) -> Arc<Slot> {
+        let slot = Arc::new(Slot::new(
             Arc::clone(stats),
             permit,
             self.shutdown.subscribe(),
             self.alive.clone().expect("slots are made before the drain"),
             client,
-        )
+            Arc::clone(clock),
+        ));
+        clock.watch(&slot);
+        slot
     }
 
     /// Tells held connections that the server is shutting down.
