@@ -148,7 +148,6 @@ pub(crate) async fn serve(
 
     let warnings = Arc::new(Throttle::default());
     let clients = Arc::new(Clients::default());
-    let http2 = settings.http2;
     let permits = Arc::new(Semaphore::new(settings.max_connections));
     let mut holds = hold::Holds::new();
     let mut shutdown = std::pin::pin!(shutdown);
@@ -195,7 +194,6 @@ pub(crate) async fn serve(
             let served = Served {
                 protocols: &protocols,
                 warnings: &warnings,
-                http2,
                 first_request_by,
                 slot: &slot,
             };
@@ -305,7 +303,6 @@ const FIRST_REQUEST_TIMEOUT: &str = "first_request_timeout";
 struct Served<'a> {
     protocols: &'a Protocols,
     warnings: &'a Throttle,
-    http2: bool,
     /// When the TLS handshake must be over.
     first_request_by: Instant,
     slot: &'a Arc<Slot>,
@@ -316,7 +313,7 @@ impl Served<'_> {
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let io = Guarded::new(io, Some(Arc::clone(self.slot)), self.http2);
+        let io = Guarded::new(io, Some(Arc::clone(self.slot)), self.protocols.http2());
         let result = connection::serve(io, app, self.protocols, self.slot).await;
         let Err(err) = result else {
             return;

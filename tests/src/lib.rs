@@ -284,3 +284,23 @@ pub fn run_binary(binary: &Path, dir: &Path, args: &[&str], env: &[(&str, &str)]
     );
     (out.status.code().unwrap_or(-1), text)
 }
+
+/// How long after `since` the server closed `stream` (reading gives EOF or
+/// an error), or `None` when it was still open after `limit`. Whatever the
+/// server sends meanwhile is read and dropped.
+pub async fn closed_within(
+    stream: &mut tokio::net::TcpStream,
+    since: Instant,
+    limit: Duration,
+) -> Option<Duration> {
+    use tokio::io::AsyncReadExt as _;
+    let mut buf = [0u8; 1024];
+    let deadline = tokio::time::Instant::from_std(since + limit);
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => return None,
+            Ok(Ok(0) | Err(_)) => return Some(since.elapsed()),
+            Ok(Ok(_)) => {}
+        }
+    }
+}

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use manouche_e2e::Server;
+use manouche_e2e::{Server, closed_within};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
@@ -13,24 +13,6 @@ fn client() -> reqwest::Client {
         .timeout(Duration::from_secs(20))
         .build()
         .unwrap()
-}
-
-/// How long after `since` the server closed `stream` (reading gives EOF or
-/// an error), or `None` when it was still open after `limit`.
-async fn closed_within(
-    stream: &mut TcpStream,
-    since: Instant,
-    limit: Duration,
-) -> Option<Duration> {
-    let mut buf = [0u8; 1024];
-    let deadline = tokio::time::Instant::from_std(since + limit);
-    loop {
-        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
-            Err(_) => return None,
-            Ok(Ok(0) | Err(_)) => return Some(since.elapsed()),
-            Ok(Ok(_)) => {}
-        }
-    }
 }
 
 #[tokio::test]

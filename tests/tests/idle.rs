@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use manouche_e2e::Server;
+use manouche_e2e::{Server, closed_within};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -124,24 +124,6 @@ async fn an_idle_connection_is_parked_and_still_serves_what_comes_next() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let page = scrape(&metrics).await;
     assert_eq!(gauge(&page, "manouche_parked_connections"), 0.0, "{page}");
-}
-
-/// How long after `since` the server closed `stream`, or `None` when it was
-/// still open after `limit`.
-async fn closed_within(
-    stream: &mut TcpStream,
-    since: Instant,
-    limit: Duration,
-) -> Option<Duration> {
-    let mut buf = [0u8; 1024];
-    let deadline = tokio::time::Instant::from_std(since + limit);
-    loop {
-        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
-            Err(_) => return None,
-            Ok(Ok(0) | Err(_)) => return Some(since.elapsed()),
-            Ok(Ok(_)) => {}
-        }
-    }
 }
 
 #[tokio::test]

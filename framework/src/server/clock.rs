@@ -13,10 +13,10 @@
 //!   [`Slot`]): when its current request head started, when it went idle,
 //!   when a write started waiting. Setting one is a relaxed store of the
 //!   clock's current tick, read from an atomic (no system call);
-//! - one sweeper task ticks every `tick` (a quarter second by default, an
-//!   eighth of the shortest limit when that is shorter) and walks the
-//!   connections. A connection past a limit gets a verdict bit and a wake
-//!   of its task, which acts on it at its next poll.
+//! - one sweeper task ticks every eighth of the shortest limit (at most
+//!   125 ms, an eighth of the one-second park below; at least 10 ms) and
+//!   walks the connections. A connection past a limit gets a verdict bit
+//!   and a wake of its task, which acts on it at its next poll.
 //!
 //! A limit is enforced between `limit` and `limit + 2 × tick` after the
 //! event: never early.
@@ -41,9 +41,6 @@ use crate::settings::ServerSettings;
 /// loading a page, a load balancer's pool) never pays for rebuilding them,
 /// short enough that thousands of idle clients hold only their sockets.
 pub(crate) const PARK_AFTER: Duration = Duration::from_secs(1);
-
-/// The longest tick.
-const MAX_TICK: Duration = Duration::from_millis(250);
 
 /// What a connection's task is told to do. Bits of [`Watch::verdict`].
 pub(crate) mod verdict {
@@ -105,12 +102,10 @@ impl Clock {
             settings.header_read_timeout,
             settings.keep_alive_timeout,
             settings.send_timeout,
-            PARK_AFTER,
         ]
         .into_iter()
-        .min()
-        .unwrap_or(MAX_TICK);
-        let tick = (shortest / 8).clamp(Duration::from_millis(10), MAX_TICK);
+        .fold(PARK_AFTER, Duration::min);
+        let tick = (shortest / 8).max(Duration::from_millis(10));
         let ticks = |limit: Duration| {
             // Rounded up: a limit is never shorter than asked.
             u32::try_from(limit.as_nanos().div_ceil(tick.as_nanos())).unwrap_or(u32::MAX)

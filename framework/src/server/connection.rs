@@ -73,6 +73,11 @@ impl Protocols {
         });
         Self { http1, http2 }
     }
+
+    /// Whether HTTP/2 is served.
+    pub(super) fn http2(&self) -> bool {
+        self.http2.is_some()
+    }
 }
 
 /// Serves the connection `io` until it ends.
@@ -142,16 +147,7 @@ async fn detect<I: AsyncRead + Unpin>(
     let mut first = [0u8; PREFACE.len()];
     let mut filled = 0;
     while filled < first.len() && first[..filled] == PREFACE[..filled] {
-        let n = poll_fn(|cx| {
-            watch.register(cx.waker());
-            if watch.verdict() & verdict::CLOSE != 0 {
-                return Poll::Ready(Ok(0));
-            }
-            let mut buf = ReadBuf::new(&mut first[filled..]);
-            ready!(Pin::new(&mut *io).poll_read(cx, &mut buf))?;
-            Poll::Ready(Ok::<_, std::io::Error>(buf.filled().len()))
-        })
-        .await?;
+        let n = poll_fn(|cx| poll_read_until_closed(io, watch, cx, &mut first[filled..])).await?;
         if n == 0 {
             return Ok(None);
         }
@@ -167,19 +163,34 @@ async fn wake_on_bytes<I: AsyncRead + Unpin>(
     io: &mut Guarded<I>,
     watch: &Watch,
 ) -> Result<Option<Bytes>, BoxError> {
-    poll_fn(|cx| {
-        watch.register(cx.waker());
-        if watch.verdict() & (verdict::CLOSE | verdict::KILL) != 0 {
-            return Poll::Ready(Ok(None));
-        }
-        // On the stack: a parked task keeps no buffer.
+    let ahead = poll_fn(|cx| {
+        // On the stack, inside the poll: a parked task keeps no buffer.
         let mut bytes = [0u8; 1024];
-        let mut buf = ReadBuf::new(&mut bytes);
-        ready!(Pin::new(&mut *io).poll_read(cx, &mut buf))?;
-        let read = buf.filled();
-        Poll::Ready(Ok((!read.is_empty()).then(|| Bytes::copy_from_slice(read))))
+        let n = ready!(poll_read_until_closed(io, watch, cx, &mut bytes))?;
+        Poll::Ready(Ok::<_, std::io::Error>(
+            (n > 0).then(|| Bytes::copy_from_slice(&bytes[..n])),
+        ))
     })
-    .await
+    .await?;
+    Ok(ahead)
+}
+
+/// Reads what the client sent into `buf` while no hyper connection does:
+/// the count, 0 when the client went away or the clock told the connection
+/// to close. The clock's wake reaches this task.
+fn poll_read_until_closed<I: AsyncRead + Unpin>(
+    io: &mut Guarded<I>,
+    watch: &Watch,
+    cx: &mut Context<'_>,
+    buf: &mut [u8],
+) -> Poll<std::io::Result<usize>> {
+    watch.register(cx.waker());
+    if watch.verdict() & verdict::CLOSE != 0 {
+        return Poll::Ready(Ok(0));
+    }
+    let mut buf = ReadBuf::new(buf);
+    ready!(Pin::new(io).poll_read(cx, &mut buf))?;
+    Poll::Ready(Ok(buf.filled().len()))
 }
 
 /// hyper's connections, HTTP/1 and HTTP/2, as [`drive`] needs them.

@@ -74,8 +74,6 @@ pin_project_lite::pin_project! {
         slot: Option<Arc<Slot>>,
         // Bytes read ahead, handed out first.
         ahead: Bytes,
-        // Whether a write is waiting (the send clock runs).
-        waiting: bool,
         // While HTTP/2 is off and the client's first bytes could still be
         // the preface: how many of them matched it.
         preface: Option<u8>,
@@ -89,7 +87,6 @@ impl<I> Guarded<I> {
             io,
             slot,
             ahead: Bytes::new(),
-            waiting: false,
             preface: (!http2).then_some(0),
         }
     }
@@ -106,18 +103,16 @@ impl<I> Guarded<I> {
 fn timed<T>(
     poll: Poll<io::Result<T>>,
     slot: Option<&Arc<Slot>>,
-    waiting: &mut bool,
     cx: &Context<'_>,
 ) -> Poll<io::Result<T>> {
     let Some(slot) = slot else { return poll };
+    let waiting = !slot.watch.writes_done();
     if poll.is_ready() {
-        if *waiting {
-            *waiting = false;
+        if waiting {
             slot.watch.on_write_wait(None);
         }
     } else {
-        if !*waiting {
-            *waiting = true;
+        if !waiting {
             slot.watch.on_write_wait(Some(slot.clock.now()));
         }
         slot.watch.register(cx.waker());
@@ -186,7 +181,7 @@ impl<I: AsyncWrite> AsyncWrite for Guarded<I> {
         let this = self.project();
         verdict_of(this.slot.as_ref())?;
         let poll = this.io.poll_write(cx, buf);
-        timed(poll, this.slot.as_ref(), this.waiting, cx)
+        timed(poll, this.slot.as_ref(), cx)
     }
 
     fn poll_write_vectored(
@@ -197,7 +192,7 @@ impl<I: AsyncWrite> AsyncWrite for Guarded<I> {
         let this = self.project();
         verdict_of(this.slot.as_ref())?;
         let poll = this.io.poll_write_vectored(cx, bufs);
-        timed(poll, this.slot.as_ref(), this.waiting, cx)
+        timed(poll, this.slot.as_ref(), cx)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -208,7 +203,7 @@ impl<I: AsyncWrite> AsyncWrite for Guarded<I> {
         let this = self.project();
         verdict_of(this.slot.as_ref())?;
         let poll = this.io.poll_flush(cx);
-        timed(poll, this.slot.as_ref(), this.waiting, cx)
+        timed(poll, this.slot.as_ref(), cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
