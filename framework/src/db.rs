@@ -25,7 +25,8 @@
 //!
 //! Values are always bound; identifiers come only from model definitions
 //! (names given at run time, as in [`QuerySet::order_by_names`], are checked
-//! against the model's fields).
+//! against the model's fields). Names from a client's query string go
+//! through a [`query::FilterSet`], which allows only the fields it lists.
 //!
 //! ```
 //! use manouche::db::{Auto, Database, DateTime, ForeignKey, Model, schema};

@@ -120,6 +120,17 @@ pub enum Error {
         /// The model's field names, comma separated.
         known: String,
     },
+    /// A name from the client (a query-string filter or sort) is not on the
+    /// allow-list of a [`FilterSet`](crate::db::query::FilterSet).
+    #[error("`{field}` cannot be filtered or sorted on in {model}; allowed: {allowed}")]
+    RefusedField {
+        /// The model's name.
+        model: &'static str,
+        /// The name that was given.
+        field: String,
+        /// What is allowed instead.
+        allowed: String,
+    },
     /// A delete was refused because of an `on_delete = protect` foreign key.
     #[error(
         "cannot delete {model}: {count} {related_model} row(s) still refer to it through \

@@ -125,7 +125,14 @@ impl SqlType {
             Self::SmallInt => Value::SmallInt(Some(t.parse().map_err(|_| bad("a whole number"))?)),
             Self::Integer => Value::Int(Some(t.parse().map_err(|_| bad("a whole number"))?)),
             Self::BigInt => Value::BigInt(Some(t.parse().map_err(|_| bad("a whole number"))?)),
-            Self::Double => Value::Double(Some(t.parse().map_err(|_| bad("a number"))?)),
+            // As Django's `FloatField`: `NaN` and infinities are not numbers
+            // a form or a query string may give.
+            Self::Double => Value::Double(Some(
+                t.parse::<f64>()
+                    .ok()
+                    .filter(|n| n.is_finite())
+                    .ok_or_else(|| bad("a number"))?,
+            )),
             Self::Decimal => Value::Decimal(Some(Box::new(
                 t.parse().map_err(|_| bad("a decimal number"))?,
             ))),

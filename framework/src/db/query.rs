@@ -106,6 +106,7 @@
 //! `count()` does.
 
 pub(crate) mod expr;
+pub mod filterset;
 pub(crate) mod lookup;
 pub(crate) mod values;
 
@@ -115,6 +116,7 @@ use std::sync::Arc;
 pub use expr::{
     DatePart, Expr, F, HasDate, HasTime, IntoExpr, IntoSubquery, OuterRef, TimeZone, Zoned, exists,
 };
+pub use filterset::FilterSet;
 pub use lookup::{Assignment, Column, Join, Lookup, LookupOp, Numeric, OrderBy, Q, Textual};
 pub use values::{Aggregate, Selectable, Selection};
 
@@ -249,9 +251,11 @@ impl<M: Model> QuerySet<M> {
         self
     }
 
-    /// Sorts by field names given as strings, such as a `?sort=-created`
-    /// query parameter: `-` means descending. Only the model's own field (or
-    /// column) names are accepted, so user input never reaches the SQL text.
+    /// Sorts by field names given as strings by the project's code (the
+    /// admin's `ordering`): `-` means descending. Only the model's own field
+    /// (or column) names are accepted, so no name reaches the SQL text; but
+    /// every field can be named, so for a client's `?ordering=-created` use
+    /// a [`FilterSet`], which sorts only on the fields it lists.
     ///
     /// # Errors
     ///

@@ -85,6 +85,7 @@ pub fn status_of(err: &db::Error) -> StatusCode {
         | Error::Restricted { .. } => StatusCode::CONFLICT,
         Error::InvalidValue { .. }
         | Error::UnknownField { .. }
+        | Error::RefusedField { .. }
         | Error::NotNullViolation { .. } => StatusCode::BAD_REQUEST,
         Error::Unavailable { .. } | Error::Connect { .. } => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,

@@ -270,9 +270,13 @@ impl<M> Q<M> {
 }
 
 impl<M: Model> Q<M> {
-    /// A lookup on a field named at run time (admin filters, API query
-    /// parameters), with its value given as text and parsed for the field's
-    /// type: `Q::<Article>::named("published", LookupOp::Exact, "true")`.
+    /// A lookup on a field named at run time by the project's code (the
+    /// admin's `list_filter`, a paginator's keys), with its value given as
+    /// text and parsed for the field's type:
+    /// `Q::<Article>::named("published", LookupOp::Exact, "true")`. Every
+    /// field can be named: for names from a query string, go through a
+    /// [`FilterSet`](super::FilterSet), which allows only the fields it
+    /// lists.
     /// The name is a column field of the model, or a path through its
     /// relations as in Django (`"author__username"`, `"tags__name"`; see
     /// [`ModelMeta::resolve_path`]); the value is bound. Through a

@@ -1288,13 +1288,18 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
         }
         let (limit, offset) = self.q.limits(self.pass.backend());
         let limit = if exists { Some(1) } else { limit };
+        // Bound as BIGINT: no table holds more than `i64::MAX` rows, so a
+        // larger limit or offset (a client's number, a saturated page
+        // offset) means the same as `i64::MAX`, where binding the `u64`
+        // itself would not fit the column type.
+        let clamp = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         if let Some(limit) = limit {
             self.pass.sql(" LIMIT ");
-            self.pass.bind(limit.into());
+            self.pass.bind(clamp(limit).into());
         }
         if let Some(offset) = offset {
             self.pass.sql(" OFFSET ");
-            self.pass.bind(offset.into());
+            self.pass.bind(clamp(offset).into());
         }
     }
 

@@ -81,14 +81,14 @@ fn conditions_joins_ordering_and_limits() {
         .offset(10);
     let filters = r#"WHERE ("t0"."stars" = ? OR "t0"."title" LIKE ? ESCAPE '!') AND ("t0"."rating" IS NULL) IS NOT TRUE AND ("t0"."stars" IN (?, ?)) IS NOT TRUE"#;
     let order = r#"ORDER BY "t0"."stars" DESC, "t1"."name" ASC"#;
-    let values = |limit: u64| {
+    let values = |limit: i64| {
         vec![
             Value::Int(Some(1)),
             Value::from("%a!_b%"),
             Value::Int(Some(4)),
             Value::Int(Some(5)),
             Value::from(limit),
-            Value::from(10_u64),
+            Value::from(10_i64),
         ]
     };
     let numbered = filters
@@ -137,14 +137,14 @@ fn an_offset_without_a_limit() {
         Kind::Select,
         Backend::Sqlite,
         &format!("{NOTE} LIMIT ? OFFSET ?"),
-        &[Value::from(u64::MAX >> 1), Value::from(3_u64)],
+        &[Value::from(i64::MAX), Value::from(3_i64)],
     );
     check(
         &qs,
         Kind::Select,
         Backend::Postgres,
         &format!("{NOTE} OFFSET $1"),
-        &[Value::from(3_u64)],
+        &[Value::from(3_i64)],
     );
 }
 
@@ -333,7 +333,7 @@ fn aggregates_over_a_slice_or_distinct_rows_read_a_subquery() {
         Kind::Values(&items),
         Backend::Sqlite,
         r#"SELECT CAST(SUM("t0"."stars") AS INTEGER) FROM (SELECT "t0"."id", "t0"."title", "t0"."stars", "t0"."rating", "t0"."writer_id" FROM "compilertest_note" AS "t0" ORDER BY "t0"."rating" DESC LIMIT ?) AS "t0""#,
-        &[Value::BigUnsigned(Some(3))],
+        &[Value::BigInt(Some(3))],
     );
     let qs = Note::objects()
         .filter(Note::writer.then(Writer::name).eq("a"))
@@ -457,7 +457,7 @@ fn subqueries_name_their_tables_at_their_own_level() {
         Kind::Select,
         Backend::Sqlite,
         r#"SELECT "t0"."id", "t0"."name" FROM "compilertest_writer" AS "t0" WHERE EXISTS (SELECT "q1t0"."id" FROM "compilertest_note" AS "q1t0" WHERE "q1t0"."writer_id" = "t0"."id" AND "q1t0"."stars" > ? LIMIT ?) AND "t0"."id" IN (SELECT "q1t0"."writer_id" FROM "compilertest_note" AS "q1t0")"#,
-        &[Value::Int(Some(4)), Value::from(1_u64)],
+        &[Value::Int(Some(4)), Value::from(1_i64)],
     );
 }
 
@@ -495,7 +495,7 @@ fn sqlite_matches_case_insensitively_with_like_and_sensitively_with_glob() {
             Kind::Exists,
             Backend::Sqlite,
             &format!(r#"SELECT "t0"."id" FROM "compilertest_note" AS "t0" WHERE {sql} LIMIT ?"#),
-            &[Value::from(value), Value::BigUnsigned(Some(1))],
+            &[Value::from(value), Value::BigInt(Some(1))],
         );
     };
     check_one(
