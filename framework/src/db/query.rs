@@ -418,8 +418,9 @@ impl<M: Model> QuerySet<M> {
         self
     }
 
-    /// The statement `kind` of this query set on `db`'s backend.
-    fn statement(&self, kind: Kind<'_>, db: &dyn Executor) -> Statement {
+    /// The statement `kind` of this query set on `db`'s backend, and
+    /// what to call once it has run, so that its text is kept.
+    fn statement(&self, kind: Kind<'_>, db: &dyn Executor) -> (Statement, cache::Pending) {
         cache::statement(&Query::of(self), kind, db.backend())
     }
 
@@ -433,11 +434,12 @@ impl<M: Model> QuerySet<M> {
     ///
     /// The database's error (see [`Error`]).
     pub async fn all(self, db: &dyn Executor) -> Result<Vec<M>> {
-        let stmt = self.statement(Kind::Select, db);
+        let (stmt, pending) = self.statement(Kind::Select, db);
         let loads = self.related_loads();
         let mut out = db
             .fetch_map(stmt, move |row| Ok(Self::decode(row, &loads)?.0))
             .await?;
+        pending.succeeded();
         self.prefetch_into(&mut out, db).await?;
         Ok(out)
     }
@@ -506,9 +508,16 @@ impl<M: Model> QuerySet<M> {
                      prefetch queries; run it on the database, outside the transaction",
                 ))?;
             }
-            let stmt = self.statement(Kind::Select, db);
+            let (stmt, pending) = self.statement(Kind::Select, db);
             let loads = self.related_loads();
-            let mut rows = db.fetch_stream(stmt);
+            let mut rows = futures_util::StreamExt::fuse(db.fetch_stream(stmt));
+            // The first answer, a row or the end, shows the query ran.
+            let first = rows.try_next().await?;
+            pending.succeeded();
+            let mut rows = futures_util::StreamExt::chain(
+                futures_util::stream::iter(first.map(Ok::<_, Error>)),
+                rows,
+            );
             if self.prefetch.is_empty() {
                 while let Some(row) = rows.try_next().await? {
                     yield Self::decode(&row, &loads)?.0;
@@ -595,8 +604,10 @@ impl<M: Model> QuerySet<M> {
         }
         // The first row ends the query: no wait for the driver to report
         // that no second one follows.
-        let stmt = qs.statement(Kind::Select, db);
-        let Some(row) = db.fetch_optional(stmt).await? else {
+        let (stmt, pending) = qs.statement(Kind::Select, db);
+        let row = db.fetch_optional(stmt).await?;
+        pending.succeeded();
+        let Some(row) = row else {
             return Ok(None);
         };
         Ok(Some(qs.object(&row, db).await?))
@@ -684,8 +695,10 @@ impl<M: Model> QuerySet<M> {
         if lookup::at_most_one_row(&self.filters, M::meta()) {
             // The filters pin a unique column: no need to ask for a second
             // row to prove there is none.
-            let stmt = self.statement(Kind::Select, db);
-            let row = db.fetch_optional(stmt).await?.ok_or_else(not_found)?;
+            let (stmt, pending) = self.statement(Kind::Select, db);
+            let row = db.fetch_optional(stmt).await?;
+            pending.succeeded();
+            let row = row.ok_or_else(not_found)?;
             return self.object(&row, db).await;
         }
         let mut rows = self.limit(21).all(db).await?;
@@ -705,8 +718,9 @@ impl<M: Model> QuerySet<M> {
     ///
     /// The database's error.
     pub async fn count(self, db: &dyn Executor) -> Result<i64> {
-        let stmt = self.statement(Kind::Count, db);
+        let (stmt, pending) = self.statement(Kind::Count, db);
         let rows = db.fetch_all(stmt).await?;
+        pending.succeeded();
         match rows.first() {
             Some(row) => row.get::<i64>(0),
             None => Ok(0),
@@ -719,8 +733,10 @@ impl<M: Model> QuerySet<M> {
     ///
     /// The database's error.
     pub async fn exists(self, db: &dyn Executor) -> Result<bool> {
-        let stmt = self.statement(Kind::Exists, db);
-        Ok(!db.fetch_all(stmt).await?.is_empty())
+        let (stmt, pending) = self.statement(Kind::Exists, db);
+        let rows = db.fetch_all(stmt).await?;
+        pending.succeeded();
+        Ok(!rows.is_empty())
     }
 
     /// Selected columns and/or aggregates instead of whole rows:
@@ -784,8 +800,10 @@ impl<M: Model> QuerySet<M> {
         if sets.is_empty() {
             return Ok(0);
         }
-        let stmt = self.statement(Kind::Update(&sets), db);
-        db.execute(stmt).await
+        let (stmt, pending) = self.statement(Kind::Update(&sets), db);
+        let updated = db.execute(stmt).await?;
+        pending.succeeded();
+        Ok(updated)
     }
 
     /// Deletes every matching row, applying every `on_delete` rule of the
@@ -808,8 +826,10 @@ impl<M: Model> QuerySet<M> {
     ///
     /// [`Error::Protected`] / [`Error::Restricted`] and the database's error.
     pub async fn delete_counted(self, db: &dyn Executor) -> Result<super::Deleted> {
-        let stmt = self.statement(Kind::Pks, db);
-        persist::delete_where(M::meta(), stmt, db).await
+        let (stmt, pending) = self.statement(Kind::Pks, db);
+        let deleted = persist::delete_where(M::meta(), stmt, db).await?;
+        pending.succeeded();
+        Ok(deleted)
     }
 
     /// `SUM(column)`; `None` when no row matches.
@@ -992,8 +1012,10 @@ where
     /// The database's error.
     pub async fn all(self, db: &dyn Executor) -> Result<Vec<S::Output>> {
         let items = self.selection.items();
-        let stmt = self.qs.statement(Kind::Values(&items), db);
-        db.fetch_map(stmt, |row| S::decode(row, 0)).await
+        let (stmt, pending) = self.qs.statement(Kind::Values(&items), db);
+        let rows = db.fetch_map(stmt, |row| S::decode(row, 0)).await?;
+        pending.succeeded();
+        Ok(rows)
     }
 
     /// The selected values one row at a time, as the database produces
@@ -1001,9 +1023,16 @@ where
     #[must_use = "a stream does nothing until it is read"]
     pub fn stream(self, db: &dyn Executor) -> BoxStream<'_, Result<S::Output>> {
         let items = self.selection.items();
-        let stmt = self.qs.statement(Kind::Values(&items), db);
+        let (stmt, pending) = self.qs.statement(Kind::Values(&items), db);
+        let mut pending = Some(pending);
         Box::pin(
             db.fetch_stream(stmt)
+                .inspect_ok(move |_| {
+                    // A first row shows the query ran.
+                    if let Some(pending) = pending.take() {
+                        pending.succeeded();
+                    }
+                })
                 .and_then(|row| async move { S::decode(&row, 0) }),
         )
     }
@@ -1026,7 +1055,7 @@ where
     /// The database's error.
     pub async fn all(self, db: &dyn Executor) -> Result<Vec<(M, S::Output)>> {
         let items = self.selection.items();
-        let stmt = self.qs.statement(Kind::Annotated(&items), db);
+        let (stmt, pending) = self.qs.statement(Kind::Annotated(&items), db);
         let loads = self.qs.related_loads();
         let out = db
             .fetch_map(stmt, move |row| {
@@ -1034,6 +1063,7 @@ where
                 Ok((obj, S::decode(row, offset)?))
             })
             .await?;
+        pending.succeeded();
         let mut objs: Vec<M> = Vec::new();
         let mut extras = Vec::with_capacity(out.len());
         for (obj, extra) in out {

@@ -10,12 +10,22 @@
 //!
 //! Keys are finite in a program except for `IN` lists, whose lengths follow
 //! the data: statements with lists longer than
-//! [`MAX_IN_VALUES`](super::pass::MAX_IN_VALUES) are written every time,
-//! and the cache stops growing at [`MAX_ENTRIES`] statements.
+//! [`MAX_IN_VALUES`](super::pass::MAX_IN_VALUES) are written every time.
+//! The cache stops growing at [`MAX_ENTRIES`] statements or [`MAX_BYTES`]
+//! of keys and text, whichever comes first, so that shapes a client can
+//! multiply (filters chosen in a query string) cannot grow it without
+//! bound.
+//!
+//! A statement's text is kept only once its query has succeeded
+//! ([`Pending::succeeded`]): a shape the database refuses, or a burst of
+//! shapes that all fail, takes no place from the ones that work. In debug
+//! builds, one cache hit in [`RECHECK_EVERY`] is written again and compared
+//! with the kept text, so that two shapes sharing a key would show in the
+//! test suites rather than as a wrong query in production.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, RwLock};
+use std::sync::{Arc, LazyLock, PoisonError, RwLock};
 
 use rustc_hash::FxBuildHasher;
 use sea_query::Values;
@@ -27,51 +37,131 @@ use crate::db::executor::{Backend, Statement};
 /// The most statements kept.
 pub(crate) const MAX_ENTRIES: usize = 4096;
 
-/// SQL by statement key. Keys come from the program, not from clients: a
-/// fast non-cryptographic hash is enough.
-type Cache = HashMap<Box<[u64]>, Arc<str>, FxBuildHasher>;
+/// The most bytes of keys and SQL text kept (each entry counted with
+/// [`ENTRY_OVERHEAD`]).
+pub(crate) const MAX_BYTES: usize = 8 << 20;
 
-static CACHE: LazyLock<RwLock<Cache>> =
-    LazyLock::new(|| RwLock::new(HashMap::with_hasher(FxBuildHasher)));
+/// What an entry costs beyond its key and text: the map's slot, the two
+/// allocations' headers and the `Arc`'s counts, roughly.
+const ENTRY_OVERHEAD: usize = 96;
+
+/// In debug builds, one hit in this many is written again and compared.
+pub(crate) const RECHECK_EVERY: u32 = 8;
+
+/// SQL by statement key, with its size. Keys come from the program, not
+/// from clients: a fast non-cryptographic hash is enough.
+#[derive(Debug)]
+struct Shapes {
+    map: HashMap<Box<[u64]>, Arc<str>, FxBuildHasher>,
+    bytes: usize,
+    max_entries: usize,
+    max_bytes: usize,
+}
+
+impl Shapes {
+    fn new(max_entries: usize, max_bytes: usize) -> Self {
+        Self {
+            map: HashMap::with_hasher(FxBuildHasher),
+            bytes: 0,
+            max_entries,
+            max_bytes,
+        }
+    }
+
+    fn get(&self, key: &[u64]) -> Option<Arc<str>> {
+        self.map.get(key).cloned()
+    }
+
+    /// Keeps `sql` under `key` unless a bound would be passed.
+    fn insert(&mut self, key: Box<[u64]>, sql: Arc<str>) {
+        let cost = key.len() * size_of::<u64>() + sql.len() + ENTRY_OVERHEAD;
+        if self.map.contains_key(&key)
+            || self.map.len() >= self.max_entries
+            || self.bytes + cost > self.max_bytes
+        {
+            return;
+        }
+        self.bytes += cost;
+        self.map.insert(key, sql);
+    }
+}
+
+static CACHE: LazyLock<RwLock<Shapes>> =
+    LazyLock::new(|| RwLock::new(Shapes::new(MAX_ENTRIES, MAX_BYTES)));
 
 thread_local! {
     /// The key being built, reused so that a cache hit allocates no key.
     static KEY: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
 }
 
+/// A statement written on a cache miss, to be kept once its query has
+/// succeeded. Dropping it (the query failed) keeps nothing.
+#[derive(Debug, Default)]
+#[must_use = "call `succeeded()` once the query has run, or the text is written again next time"]
+pub(crate) struct Pending(Option<(Box<[u64]>, Arc<str>)>);
+
+impl Pending {
+    /// The query ran: its statement's text is kept for its shape.
+    pub(crate) fn succeeded(self) {
+        if let Some((key, sql)) = self.0 {
+            CACHE
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(key, sql);
+        }
+    }
+}
+
 /// `kind` of `q` on `backend`: its SQL from the cache when its key was seen
-/// before, its values from the walk that made the key.
-pub(crate) fn statement(q: &Query<'_>, kind: Kind<'_>, backend: Backend) -> Statement {
+/// (and its query succeeded) before, its values from the walk that made
+/// the key. On a miss, the [`Pending`] keeps the text once the caller's
+/// query succeeds.
+pub(crate) fn statement(q: &Query<'_>, kind: Kind<'_>, backend: Backend) -> (Statement, Pending) {
     KEY.with(|key| {
         // Not reentrant, but stay correct if it ever is.
         let Ok(mut key) = key.try_borrow_mut() else {
-            return render(q, kind, backend);
+            return (render(q, kind, backend), Pending(None));
         };
         let mut pass = KeyPass::new(backend, &mut key);
         compile(q, kind, &mut pass);
         let (values, cacheable) = pass.finish();
         if !cacheable {
-            return render(q, kind, backend);
+            return (render(q, kind, backend), Pending(None));
         }
         let hit = CACHE
             .read()
-            .ok()
-            .and_then(|cache| cache.get(key.as_slice()).cloned());
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key.as_slice());
         if let Some(sql) = hit {
-            return Statement {
+            #[cfg(debug_assertions)]
+            recheck(&sql, q, kind, backend);
+            let stmt = Statement {
                 sql,
                 values: Values(values),
             };
+            return (stmt, Pending(None));
         }
         let stmt = render(q, kind, backend);
         debug_assert_eq!(stmt.values.0, values, "the passes bound different values");
-        if let Ok(mut cache) = CACHE.write()
-            && cache.len() < MAX_ENTRIES
-        {
-            cache.insert(key.as_slice().into(), Arc::clone(&stmt.sql));
-        }
-        stmt
+        let pending = Pending(Some((key.as_slice().into(), Arc::clone(&stmt.sql))));
+        (stmt, pending)
     })
+}
+
+/// Writes one hit in [`RECHECK_EVERY`] again: the kept text must be the
+/// one the statement's own walk writes.
+#[cfg(debug_assertions)]
+fn recheck(kept: &str, q: &Query<'_>, kind: Kind<'_>, backend: Backend) {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static HITS: AtomicU32 = AtomicU32::new(0);
+    if HITS.fetch_add(1, Ordering::Relaxed) % RECHECK_EVERY == 0 {
+        let written = render(q, kind, backend);
+        assert_eq!(
+            kept, &*written.sql,
+            "two statement shapes share a cache key: the kept SQL is not the one this \
+             query writes"
+        );
+    }
 }
 
 /// `kind` of `q` on `backend`, written without the cache.
@@ -84,7 +174,7 @@ pub(crate) fn render(q: &Query<'_>, kind: Kind<'_>, backend: Backend) -> Stateme
 /// The number of statements cached (for tests).
 #[cfg(test)]
 pub(crate) fn len() -> usize {
-    CACHE.read().map(|c| c.len()).unwrap_or(0)
+    CACHE.read().map(|c| c.map.len()).unwrap_or(0)
 }
 
 /// The key of `kind` of `q`, or `None` when it is not kept (for tests).
@@ -101,7 +191,7 @@ fn key(q: &Query<'_>, kind: Kind<'_>, backend: Backend) -> Option<Vec<u64>> {
 mod tests {
     use sea_query::Value;
 
-    use super::{Kind, Query, render, statement};
+    use super::{CACHE, Kind, Query, Shapes, render, statement};
     use crate::db::executor::{Backend, Statement};
     use crate::db::query::QuerySet;
     use crate::db::query::lookup::{Lookup, LookupOp, Node};
@@ -252,14 +342,14 @@ mod tests {
             // Fill the cache with the first values, then read it with others.
             for qs in shapes("first", 1, Some(1.0)) {
                 for kind in KINDS {
-                    let _ = statement(&Query::of(&qs), kind, backend);
+                    statement(&Query::of(&qs), kind, backend).1.succeeded();
                 }
             }
             for (text, n, maybe) in [("sec%ond", 2, Some(7.0)), ("", 9, None)] {
                 for qs in shapes(text, n, maybe) {
                     for kind in KINDS {
                         let fresh = fresh(&qs, backend, kind);
-                        let cached = statement(&Query::of(&qs), kind, backend);
+                        let (cached, _) = statement(&Query::of(&qs), kind, backend);
                         assert_eq!(cached.sql, fresh.sql);
                         assert_eq!(cached.values.0, fresh.values.0, "{}", fresh.sql);
                     }
@@ -302,5 +392,81 @@ mod tests {
         );
         // Long IN lists are not cached.
         assert!(select(&q().filter(Note::stars.in_(0..100))).is_none());
+    }
+
+    /// A shape used by no other test, so that the global cache's state for
+    /// it is this test's alone.
+    fn lonely(n: usize) -> QuerySet<Note> {
+        let mut qs = Note::objects();
+        for i in 0..n {
+            qs = qs.filter(Note::stars.lte(i32::try_from(i).unwrap_or(0)));
+        }
+        qs.exclude(Note::title.iendswith("lonely"))
+    }
+
+    fn cached(qs: &QuerySet<Note>) -> bool {
+        let key = key(qs, Backend::Postgres, Kind::Count).expect("cacheable");
+        CACHE.read().expect("cache").get(&key).is_some()
+    }
+
+    #[test]
+    fn a_statement_is_kept_only_once_its_query_succeeded() {
+        let qs = lonely(7);
+        let q = Query::of(&qs);
+        let (_, pending) = statement(&q, Kind::Count, Backend::Postgres);
+        drop(pending); // the query failed
+        assert!(!cached(&qs));
+        let (first, pending) = statement(&q, Kind::Count, Backend::Postgres);
+        assert!(!cached(&qs), "still a miss");
+        pending.succeeded();
+        assert!(cached(&qs));
+        let (hit, pending) = statement(&q, Kind::Count, Backend::Postgres);
+        assert!(pending.0.is_none(), "a hit has nothing to keep");
+        assert_eq!(hit.sql, first.sql);
+    }
+
+    #[test]
+    fn the_cache_stops_at_its_byte_bound_as_at_its_entry_bound() {
+        let sql = |n: usize| -> std::sync::Arc<str> { "x".repeat(n).into() };
+        // 1,050 bytes: three 200-byte statements fit with their keys and
+        // overhead (3 x 312), a fourth does not.
+        let mut shapes = Shapes::new(100, 1_050);
+        for i in 0..10_u64 {
+            shapes.insert(vec![i, i].into(), sql(200));
+        }
+        assert_eq!(shapes.map.len(), 3);
+        assert_eq!(shapes.bytes, 936);
+        // A small one (105) still fits in what is left.
+        shapes.insert(vec![99].into(), sql(1));
+        assert_eq!(shapes.map.len(), 4);
+        // The same key twice is counted once.
+        let before = shapes.bytes;
+        shapes.insert(vec![99].into(), sql(1));
+        assert_eq!(shapes.bytes, before);
+        // The entry bound.
+        let mut shapes = Shapes::new(2, usize::MAX);
+        for i in 0..5_u64 {
+            shapes.insert(vec![i].into(), sql(10));
+        }
+        assert_eq!(shapes.map.len(), 2);
+        // The real bounds hold a realistic program's shapes: a long
+        // statement of 2 KB, 4,096 times, is about the byte bound.
+        assert!(super::MAX_BYTES >= super::MAX_ENTRIES * 2_000);
+    }
+
+    #[cfg(debug_assertions)]
+    #[test]
+    #[should_panic(expected = "share a cache key")]
+    fn debug_builds_write_a_sample_of_hits_again_and_compare() {
+        let qs = lonely(9);
+        let key = key(&qs, Backend::Postgres, Kind::Count).expect("cacheable");
+        // A wrong text under the shape's key, as a key collision would give.
+        CACHE
+            .write()
+            .expect("cache")
+            .insert(key.into(), "SELECT 'not this query'".into());
+        for _ in 0..100_000 {
+            let _ = statement(&Query::of(&qs), Kind::Count, Backend::Postgres);
+        }
     }
 }
