@@ -774,6 +774,23 @@ pin_project_lite::pin_project! {
             ran: Ran,
         },
     }
+
+    impl PinnedDrop for PipelineFuture {
+        fn drop(this: Pin<&mut Self>) {
+            // Dropped before its answer: the client went away (an HTTP/2
+            // stream reset, a connection closed mid-request).
+            match this.project() {
+                Projected::Reading { seen, pipeline, .. }
+                | Projected::Running { seen, pipeline, .. }
+                | Projected::Finishing { seen, pipeline, .. } => {
+                    if let Some(seen) = seen.take() {
+                        abandoned(pipeline, &seen);
+                    }
+                }
+                Projected::Ready { .. } => {}
+            }
+        }
+    }
 }
 
 const POLLED_AFTER_COMPLETION: &str = "PipelineFuture polled after completion";
@@ -1062,6 +1079,26 @@ fn error_page(pipeline: &Pipeline, mut response: Response, seen: &Seen) -> Respo
     Response::from_parts(parts, body)
 }
 
+/// nginx's status for a request whose client closed the connection
+/// before the answer.
+const CLIENT_CLOSED: u16 = 499;
+
+/// The end of a request its client abandoned: the metrics (the in-flight
+/// gauge comes down) and the access-log line, with status 499 as nginx
+/// writes it. The handler's future is dropped with it, so its work stops
+/// at its next await.
+fn abandoned(pipeline: &Pipeline, seen: &Seen) {
+    let Some(start) = seen.start else {
+        return;
+    };
+    let status = StatusCode::from_u16(CLIENT_CLOSED).unwrap_or(StatusCode::BAD_REQUEST);
+    if pipeline.metrics {
+        let route = pipeline.site.urls.route_label(seen.uri.path());
+        crate::metrics::record_request(route, status, start.elapsed(), None);
+    }
+    access_line(seen, status, None, start);
+}
+
 /// The last touches: security headers, the request id header, metrics
 /// and the access log. `answered`: the hook that answered, if one did.
 fn seal(
@@ -1086,24 +1123,34 @@ fn seal(
         };
         crate::metrics::record_request(route, response.status(), start.elapsed(), static_bytes);
     }
-    if let Some(start) = seen.start
-        && tracing::enabled!(target: "manouche::access", tracing::Level::INFO)
-    {
-        let elapsed = start.elapsed();
-        let bytes = response.body().size_hint().exact();
-        tracing::info!(
-            target: "manouche::access",
-            // A request line is at most server.max_request_line long;
-            // the log keeps the first kilobyte of a longer one's target.
-            method = %clip(seen.method.as_str()),
-            path = %clip_at(seen.uri.path_and_query().map_or("/", |p| p.as_str()), 1024),
-            status = response.status().as_u16(),
-            bytes = tracing::field::display(BodySize(bytes)),
-            ms = format_args!("{:.2}", elapsed.as_secs_f64() * 1000.0),
-            request_id = %seen.request_id,
+    if let Some(start) = seen.start {
+        access_line(
+            seen,
+            response.status(),
+            response.body().size_hint().exact(),
+            start,
         );
     }
     response
+}
+
+/// The request's line in the access log, when that log is on.
+fn access_line(seen: &Seen, status: StatusCode, bytes: Option<u64>, start: Instant) {
+    if !tracing::enabled!(target: "manouche::access", tracing::Level::INFO) {
+        return;
+    }
+    let elapsed = start.elapsed();
+    tracing::info!(
+        target: "manouche::access",
+        // A request line is at most server.max_request_line long; the log
+        // keeps the first kilobyte of a longer one's target.
+        method = %clip(seen.method.as_str()),
+        path = %clip_at(seen.uri.path_and_query().map_or("/", |p| p.as_str()), 1024),
+        status = status.as_u16(),
+        bytes = tracing::field::display(BodySize(bytes)),
+        ms = format_args!("{:.2}", elapsed.as_secs_f64() * 1000.0),
+        request_id = %seen.request_id,
+    );
 }
 
 /// Removes a `Content-Length` that only repeats the body's exact size:

@@ -451,6 +451,31 @@ async fn metrics_endpoint_counts_requests_by_route_and_status() {
         "{first}"
     );
 
+    // An HTTP/2 client resets its stream mid-request: the request is
+    // counted with nginx's 499 and leaves the in-flight gauge.
+    let h2 = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let reset = h2.get(server.url("/debug/slow/5000/")).send().await;
+    assert!(reset.is_err(), "the client should have given up");
+    let slow = r#"manouche_requests_total{route="debug:slow",status="499"}"#;
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let abandoned = loop {
+        let text = scrape().await;
+        if sample(&text, slow).is_some() || Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(sample(&abandoned, slow), Some(1.0), "{abandoned}");
+    assert_eq!(
+        sample(&abandoned, "manouche_requests_in_flight"),
+        Some(0.0),
+        "{abandoned}"
+    );
+
     // The counters move with more requests.
     c.get(server.url("/")).send().await.unwrap();
     c.get(server.url("/static/site/app.css"))
