@@ -1,6 +1,10 @@
 //! Logging through `tracing`: the `log` setting (or `RUST_LOG`) as the
 //! filter, lines written by a background thread so that a burst of access-log
-//! lines never makes a request wait on the terminal or a pipe.
+//! lines never makes a request wait on the terminal or a pipe. When that
+//! thread falls behind by [`BUFFERED_LINES`] lines (stdout blocked: a full
+//! pipe, a stopped log collector), new lines are dropped rather than
+//! stalling requests, and counted: `manouche_log_lines_dropped_total` in the
+//! metrics.
 //!
 //! Targets worth knowing: `manouche::access` (one line per request),
 //! `manouche::server`, `manouche::security`, `manouche::panic`,
@@ -19,9 +23,33 @@ mod throttle;
 pub(crate) use throttle::{Throttle, throttled};
 
 use std::io::IsTerminal;
+use std::sync::OnceLock;
 
-use tracing_appender::non_blocking::WorkerGuard;
+use tracing_appender::non_blocking::{ErrorCounter, NonBlocking, WorkerGuard};
 use tracing_subscriber::EnvFilter;
+
+/// Lines waiting for the writer thread before new ones are dropped.
+pub const BUFFERED_LINES: usize = 128_000;
+
+/// The drop count of the installed writer.
+static DROPPED: OnceLock<ErrorCounter> = OnceLock::new();
+
+/// Log lines dropped so far because stdout could not keep up.
+pub(crate) fn dropped_lines() -> usize {
+    DROPPED.get().map_or(0, ErrorCounter::dropped_lines)
+}
+
+/// A writer that hands lines to a thread writing them to `out`, dropping
+/// (and counting) lines once `lines` are waiting.
+fn lossy_writer<W: std::io::Write + Send + 'static>(
+    out: W,
+    lines: usize,
+) -> (NonBlocking, WorkerGuard) {
+    tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(true)
+        .buffered_lines_limit(lines)
+        .finish(out)
+}
 
 /// Keeps the log writer alive; dropping it flushes the last lines.
 #[derive(Debug)]
@@ -40,15 +68,17 @@ pub fn init(filter: &str) -> LogGuard {
         eprintln!("warning: invalid log filter {filter:?} ({err}); using \"info\"");
         EnvFilter::new(quiet_h2("info"))
     });
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .finish(std::io::stdout());
+    let (writer, guard) = lossy_writer(std::io::stdout(), BUFFERED_LINES);
+    let counter = writer.error_counter();
     let installed = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stdout().is_terminal())
         .with_writer(writer)
         .try_init()
         .is_ok();
+    if installed {
+        let _ = DROPPED.set(counter);
+    }
     LogGuard {
         _guard: installed.then_some(guard),
     }
@@ -104,6 +134,46 @@ impl std::fmt::Display for Clip<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An output that blocks until it is let go, as a full pipe does.
+    struct Blocked(std::sync::mpsc::Receiver<()>);
+
+    impl std::io::Write for Blocked {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let _ = self.0.recv();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_blocked_output_drops_and_counts_lines_instead_of_blocking() {
+        use std::io::Write as _;
+        use tracing_subscriber::fmt::MakeWriter as _;
+        let (release, wait) = std::sync::mpsc::channel();
+        let (writer, guard) = lossy_writer(Blocked(wait), 8);
+        let counter = writer.error_counter();
+        let start = std::time::Instant::now();
+        for i in 0..1_000 {
+            writer
+                .make_writer()
+                .write_all(format!("line {i}\n").as_bytes())
+                .expect("a lossy writer never fails");
+        }
+        // A thousand lines against an output that takes none: the writes
+        // returned at once, and all but the few buffered ones were dropped.
+        assert!(start.elapsed() < std::time::Duration::from_secs(5));
+        let dropped = counter.dropped_lines();
+        assert!((990..=1_000).contains(&dropped), "{dropped} dropped");
+        // Let the output go: the buffered lines are written, nothing hangs.
+        for _ in 0..100 {
+            let _ = release.send(());
+        }
+        drop(release);
+        drop(guard);
+    }
 
     #[test]
     fn h2_warnings_are_off_unless_the_filter_names_h2() {

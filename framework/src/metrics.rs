@@ -11,6 +11,7 @@
 //! | `manouche_parked_connections` | gauge | (idle HTTP/1 connections holding only their socket; also counted in `manouche_open_connections`) |
 //! | `manouche_db_pool_connections` | gauge | `state` (`in_use`, `idle`) |
 //! | `manouche_static_bytes_total` | counter | |
+//! | `manouche_log_lines_dropped_total` | counter | (log lines dropped because stdout could not keep up; see [`crate::logging`]) |
 //! | `manouche_client_errors_total` | counter | `kind`: `head_too_large`, `malformed` (HTTP/1 heads the parser refused), `http2_too_many_resets` (rapid reset), `http2_protocol`, `http2_off`, `first_request_timeout`, `header_read_timeout`, `send_timeout`, `connections_per_client` |
 //! | `manouche_websockets_open` | gauge | (websockets also count in `manouche_open_connections`) |
 //! | `manouche_websockets_total` | counter | |
@@ -99,6 +100,8 @@ pub(crate) async fn start(
 fn render(handle: &PrometheusHandle, stats: &ServerStats, database: Option<&Database>) -> String {
     metrics::gauge!("manouche_open_connections").set(stats.open_connections() as f64);
     metrics::gauge!("manouche_parked_connections").set(stats.parked_connections() as f64);
+    metrics::counter!("manouche_log_lines_dropped_total")
+        .absolute(crate::logging::dropped_lines() as u64);
     if let Some(db) = database {
         let (size, idle) = db.pool_status();
         metrics::gauge!("manouche_db_pool_connections", "state" => "in_use")

@@ -450,6 +450,11 @@ async fn metrics_endpoint_counts_requests_by_route_and_status() {
         Some(0.0),
         "{first}"
     );
+    assert_eq!(
+        sample(&first, "manouche_log_lines_dropped_total"),
+        Some(0.0),
+        "{first}"
+    );
 
     // An HTTP/2 client resets its stream mid-request: the request is
     // counted with nginx's 499 and leaves the in-flight gauge.
