@@ -540,7 +540,10 @@ fn connect_database(settings: &Settings) -> Result<Option<Database>, StartupErro
     if settings.database_url.is_empty() || tokio::runtime::Handle::try_current().is_err() {
         return Ok(None);
     }
-    Database::connect_lazy(&settings.database_url, &settings.database.pool_options())
+    let options = settings
+        .database
+        .serving_pool_options(settings.server.request_timeout);
+    Database::connect_lazy(&settings.database_url, &options)
         .map(Some)
         .map_err(|e| StartupError::improperly_configured(format!("database_url: {e}")))
 }

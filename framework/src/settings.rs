@@ -576,6 +576,14 @@ pub struct DatabaseSettings {
     /// off saves that round trip per query; a connection that died while
     /// idle then fails one request (503) before the pool replaces it.
     pub health_checks: bool,
+    /// PostgreSQL: the server cancels a statement that runs longer than
+    /// this (its `statement_timeout`), so that a request cut by
+    /// `server.request_timeout` does not leave its query running, holding
+    /// a connection and locks. Unset (the default), it is
+    /// `server.request_timeout`; `"0s"` turns it off. `manage migrate`
+    /// never has one. `MANOUCHE_DB_STATEMENT_TIMEOUT`.
+    #[serde(deserialize_with = "optional_duration")]
+    pub statement_timeout: Option<Duration>,
 }
 
 impl Default for DatabaseSettings {
@@ -585,6 +593,7 @@ impl Default for DatabaseSettings {
             acquire_timeout: Duration::from_secs(5),
             sqlite_busy_timeout: Duration::from_secs(5),
             health_checks: true,
+            statement_timeout: None,
         }
     }
 }
@@ -598,6 +607,17 @@ impl DatabaseSettings {
             sqlite_busy_timeout: self.sqlite_busy_timeout,
             health_checks: self.health_checks,
             ..crate::db::DatabaseOptions::default()
+        }
+    }
+
+    /// The pool options of a project serving requests cut after
+    /// `request_timeout`: these settings', with the statement timeout (see
+    /// [`statement_timeout`](Self::statement_timeout)).
+    pub fn serving_pool_options(&self, request_timeout: Duration) -> crate::db::DatabaseOptions {
+        let timeout = self.statement_timeout.unwrap_or(request_timeout);
+        crate::db::DatabaseOptions {
+            statement_timeout: (!timeout.is_zero()).then_some(timeout),
+            ..self.pool_options()
         }
     }
 }
@@ -1002,6 +1022,7 @@ impl Settings {
     /// | `MANOUCHE_SEND_TIMEOUT` | `server.send_timeout` |
     /// | `MANOUCHE_MAX_REQUESTS_IN_FLIGHT` | `server.max_requests_in_flight` |
     /// | `MANOUCHE_MAX_CONNECTIONS_PER_CLIENT` | `server.max_connections_per_client` (0: no cap) |
+    /// | `MANOUCHE_DB_STATEMENT_TIMEOUT` | `database.statement_timeout` (`0s`: none) |
     /// | `MANOUCHE_HTTP2` | `server.http2` |
     /// | `MANOUCHE_TLS_CERT`, `MANOUCHE_TLS_KEY` | `server.tls_cert`, `server.tls_key` |
     /// | `MANOUCHE_HSTS_SECONDS` | `security.hsts_seconds` |
@@ -1078,6 +1099,9 @@ impl Settings {
                 }
                 "MANOUCHE_MAX_REQUESTS_IN_FLIGHT" => {
                     next.server.max_requests_in_flight = parse_number(name, value)?;
+                }
+                "MANOUCHE_DB_STATEMENT_TIMEOUT" => {
+                    next.database.statement_timeout = Some(parse_duration(name, value)?);
                 }
                 "MANOUCHE_MAX_CONNECTIONS_PER_CLIENT" => {
                     next.server.max_connections_per_client = parse_number(name, value)?;
@@ -1509,6 +1533,12 @@ fn env_error(name: &str, value: &str, expected: &str) -> SettingsError {
 }
 
 /// Durations are written as text: `"10s"`, `"500ms"`, `"1m 30s"`.
+fn optional_duration<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Duration>, D::Error> {
+    duration(deserializer).map(Some)
+}
+
 fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
     let text = String::deserialize(deserializer)?;
     humantime::parse_duration(&text).map_err(|_| {
@@ -1561,6 +1591,31 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("health_checks"), "{err}");
+    }
+
+    #[test]
+    fn the_statement_timeout_follows_the_request_timeout_unless_set() {
+        let thirty = Duration::from_secs(30);
+        let s = Settings::from_toml_str("").unwrap();
+        assert_eq!(s.database.pool_options().statement_timeout, None);
+        assert_eq!(
+            s.database.serving_pool_options(thirty).statement_timeout,
+            Some(thirty)
+        );
+        let s = Settings::from_toml_str("[database]\nstatement_timeout = \"5s\"").unwrap();
+        assert_eq!(
+            s.database.serving_pool_options(thirty).statement_timeout,
+            Some(Duration::from_secs(5))
+        );
+        let s = Settings::from_toml_str("[database]\nstatement_timeout = \"0s\"").unwrap();
+        assert_eq!(
+            s.database.serving_pool_options(thirty).statement_timeout,
+            None
+        );
+        let err = Settings::from_toml_str("[database]\nstatement_timeout = \"soon\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("statement_timeout"), "{err}");
     }
 
     #[test]

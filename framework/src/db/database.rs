@@ -49,6 +49,11 @@ pub struct DatabaseOptions {
     /// instead of failing a request. Costs one round trip per query. SQLite
     /// connections live in the process and are never checked.
     pub health_checks: bool,
+    /// PostgreSQL: the server cancels a statement running longer than this
+    /// (the connection's `statement_timeout`), with
+    /// [`Error::StatementTimeout`](crate::db::Error::StatementTimeout).
+    /// SQLite has no such limit. `None`: no limit.
+    pub statement_timeout: Option<Duration>,
 }
 
 impl Default for DatabaseOptions {
@@ -60,6 +65,7 @@ impl Default for DatabaseOptions {
             idle_timeout: Some(Duration::from_secs(600)),
             sqlite_busy_timeout: Duration::from_secs(5),
             health_checks: true,
+            statement_timeout: None,
         }
     }
 }

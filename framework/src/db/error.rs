@@ -120,6 +120,17 @@ pub enum Error {
         /// The model's field names, comma separated.
         known: String,
     },
+    /// The database cancelled a statement that ran past the statement
+    /// timeout (PostgreSQL's `statement_timeout`; see
+    /// [`DatabaseOptions`](crate::db::DatabaseOptions)).
+    #[error(
+        "the statement ran past the statement timeout and was cancelled ({message}); make \
+         the query cheaper (an index, fewer rows) or raise database.statement_timeout"
+    )]
+    StatementTimeout {
+        /// The database's message.
+        message: String,
+    },
     /// A name from the client (a query-string filter or sort) is not on the
     /// allow-list of a [`FilterSet`](crate::db::query::FilterSet).
     #[error("`{field}` cannot be filtered or sorted on in {model}; allowed: {allowed}")]

@@ -59,7 +59,14 @@ pub(crate) fn connect_lazy(url: &str, options: &DatabaseOptions) -> Result<sqlx:
 }
 
 fn pool_options(url: &str, options: &DatabaseOptions) -> Result<(PgPoolOptions, PgConnectOptions)> {
-    let connect = PgConnectOptions::from_str(url).map_err(|source| Error::Connect { source })?;
+    let mut connect =
+        PgConnectOptions::from_str(url).map_err(|source| Error::Connect { source })?;
+    if let Some(timeout) = options.statement_timeout {
+        // Sent at connection start-up (`-c statement_timeout=...`): no
+        // round trip per query.
+        let ms = timeout.as_millis().max(1);
+        connect = connect.options([("statement_timeout", format!("{ms}ms"))]);
+    }
     let pool = PgPoolOptions::new()
         .max_connections(options.max_connections.max(1))
         .min_connections(options.min_connections)
@@ -153,6 +160,11 @@ fn classify(err: Box<dyn DatabaseError>) -> Error {
             Error::MissingTable { table }
         }
         "42703" => Error::MissingColumn {
+            message: pg.message().to_owned(),
+        },
+        // query_canceled: by statement_timeout (a cancel request from
+        // another session gives the same code and is as much a timeout).
+        "57014" => Error::StatementTimeout {
             message: pg.message().to_owned(),
         },
         _ => Error::Query {

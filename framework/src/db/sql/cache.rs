@@ -41,6 +41,10 @@ pub(crate) const MAX_ENTRIES: usize = 4096;
 /// [`ENTRY_OVERHEAD`]).
 pub(crate) const MAX_BYTES: usize = 8 << 20;
 
+// The entry bound is the one a realistic program meets first: 4,096
+// statements of 2 KB each still fit in the byte bound.
+const _: () = assert!(MAX_BYTES >= MAX_ENTRIES * 2_000);
+
 /// What an entry costs beyond its key and text: the map's slot, the two
 /// allocations' headers and the `Arc`'s counts, roughly.
 const ENTRY_OVERHEAD: usize = 96;
@@ -154,7 +158,10 @@ pub(crate) fn statement(q: &Query<'_>, kind: Kind<'_>, backend: Backend) -> (Sta
 fn recheck(kept: &str, q: &Query<'_>, kind: Kind<'_>, backend: Backend) {
     use std::sync::atomic::{AtomicU32, Ordering};
     static HITS: AtomicU32 = AtomicU32::new(0);
-    if HITS.fetch_add(1, Ordering::Relaxed) % RECHECK_EVERY == 0 {
+    if HITS
+        .fetch_add(1, Ordering::Relaxed)
+        .is_multiple_of(RECHECK_EVERY)
+    {
         let written = render(q, kind, backend);
         assert_eq!(
             kept, &*written.sql,
@@ -449,9 +456,6 @@ mod tests {
             shapes.insert(vec![i].into(), sql(10));
         }
         assert_eq!(shapes.map.len(), 2);
-        // The real bounds hold a realistic program's shapes: a long
-        // statement of 2 KB, 4,096 times, is about the byte bound.
-        assert!(super::MAX_BYTES >= super::MAX_ENTRIES * 2_000);
     }
 
     #[cfg(debug_assertions)]
