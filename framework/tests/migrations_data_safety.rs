@@ -774,3 +774,50 @@ async fn a_site_serving_while_another_process_migrates_gets_no_errors() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_migration_behind_a_long_transaction_gives_up_instead_of_queueing() {
+    for_each_database(|db| async move {
+        // SQLite's `BEGIN IMMEDIATE` already fails after its busy timeout.
+        if db.backend() != Backend::Postgres {
+            return Ok(());
+        }
+        let defaulted = note_column("rating", |c| c.default = Some(ColumnDefault::Int(3)));
+        let set = seeded(&db, step(vec![alter(defaulted)]), &[("a", "1", 1)]).await;
+        // A transaction that read the table and stays open: the ALTER
+        // TABLE cannot take its lock until it ends.
+        let reader = db.begin().await?;
+        exec_in(&reader, &format!("SELECT COUNT(*) FROM {TABLE}")).await?;
+        let before = snapshot(&db, &["title", "rating"]).await;
+        let started = std::time::Instant::now();
+        let err = migrate(&db, &set, Target::All)
+            .await
+            .expect_err("gave up waiting");
+        let waited = started.elapsed();
+        assert!(
+            waited >= executor::LOCK_TIMEOUT && waited < executor::LOCK_TIMEOUT * 2,
+            "waited {waited:?}"
+        );
+        let text = err.to_string();
+        assert!(
+            matches!(
+                err,
+                MigrationError::Statement {
+                    source: manouche::db::Error::LockTimeout { .. },
+                    ..
+                }
+            ),
+            "{text}"
+        );
+        assert!(text.contains("rolled back"), "{text}");
+        assert!(text.contains("pg_stat_activity"), "{text}");
+        assert_eq!(snapshot(&db, &["title", "rating"]).await, before);
+        reader.rollback().await?;
+        migrate(&db, &set, Target::All)
+            .await
+            .expect("applies once free");
+        assert_eq!(applied_names(&db).await.len(), 2);
+        Ok(())
+    })
+    .await;
+}

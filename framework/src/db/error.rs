@@ -131,6 +131,17 @@ pub enum Error {
         /// The database's message.
         message: String,
     },
+    /// A statement waited too long for a lock another transaction holds
+    /// (PostgreSQL's `lock_timeout`; migrations set one).
+    #[error(
+        "gave up waiting for a lock ({message}): another transaction holds the table; find \
+         it in pg_stat_activity (a long transaction, an idle one left open) and run this \
+         again once it has ended"
+    )]
+    LockTimeout {
+        /// The database's message.
+        message: String,
+    },
     /// A name from the client (a query-string filter or sort) is not on the
     /// allow-list of a [`FilterSet`](crate::db::query::FilterSet).
     #[error("`{field}` cannot be filtered or sorted on in {model}; allowed: {allowed}")]

@@ -16,6 +16,12 @@
 //!   takes `pg_advisory_xact_lock` and re-reads the recorder, so a second
 //!   `migrate` running at the same time waits, then skips what the first one
 //!   applied. On SQLite, `BEGIN IMMEDIATE` takes the write lock the same way.
+//! - **No queue behind a lock.** On PostgreSQL a migration waits at most
+//!   [`LOCK_TIMEOUT`] for each lock on a table (`SET LOCAL lock_timeout`):
+//!   an `ALTER TABLE` waiting behind a long transaction would otherwise
+//!   make every request touching that table queue behind it. It fails
+//!   instead, rolled back, with [`db::Error::LockTimeout`](crate::db::Error::LockTimeout)
+//!   naming what to do; run it again when the table is free.
 //! - **No value cut or made up.** A narrower `max_length`, a column made
 //!   `NOT NULL` and a non-null column added back first count the rows they
 //!   would damage ([`Step::Check`]); when there are any, the migration is
@@ -576,10 +582,18 @@ async fn begin(db: &Database) -> Result<Transaction, MigrationError> {
             }
         }
     } else {
+        // The runners' lock first, for as long as it takes (another
+        // `migrate`); then the table locks, each for at most LOCK_TIMEOUT.
         tx.execute(sql::lock(db.backend())).await?;
+        let ms = LOCK_TIMEOUT.as_millis();
+        tx.execute(Statement::raw(format!("SET LOCAL lock_timeout = '{ms}ms'")))
+            .await?;
     }
     Ok(tx)
 }
+
+/// How long a migration waits for a lock on a table (PostgreSQL).
+pub const LOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 async fn restore_sqlite(tx: &Transaction) -> Result<(), crate::db::Error> {
     let [rollback, on, begin] = sql::sqlite_foreign_keys_on(sql::SqliteEnd::Rollback);

@@ -87,9 +87,10 @@ pub fn status_of(err: &db::Error) -> StatusCode {
         | Error::UnknownField { .. }
         | Error::RefusedField { .. }
         | Error::NotNullViolation { .. } => StatusCode::BAD_REQUEST,
-        Error::Unavailable { .. } | Error::Connect { .. } | Error::StatementTimeout { .. } => {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
+        Error::Unavailable { .. }
+        | Error::Connect { .. }
+        | Error::StatementTimeout { .. }
+        | Error::LockTimeout { .. } => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -164,6 +164,9 @@ fn classify(err: Box<dyn DatabaseError>) -> Error {
         },
         // query_canceled: by statement_timeout (a cancel request from
         // another session gives the same code and is as much a timeout).
+        "55P03" => Error::LockTimeout {
+            message: pg.message().to_owned(),
+        },
         "57014" => Error::StatementTimeout {
             message: pg.message().to_owned(),
         },
