@@ -631,7 +631,9 @@ pub struct ServerSettings {
     /// `unix:/path/to.sock` or `fd://N` (an inherited socket).
     pub bind: String,
     /// A client must send its complete request headers within this time,
-    /// from the first byte of a request (slowloris protection).
+    /// from the first byte of a request (slowloris protection); on HTTP/2,
+    /// from the `HEADERS` frame that opens a header block to the frame
+    /// that ends it, whatever the connection's other streams do.
     #[serde(deserialize_with = "duration")]
     pub header_read_timeout: Duration,
     /// A request that takes longer gets 503.

@@ -260,3 +260,29 @@ async fn no_redirect_leaves_the_site_and_an_absolute_target_must_agree_with_host
     .await;
     assert!(response.starts_with("HTTP/1.1 400"), "{response}");
 }
+
+#[tokio::test]
+async fn an_http2_client_that_never_finishes_its_headers_is_cut() {
+    let server = Server::serve(&[("MANOUCHE_HEADER_READ_TIMEOUT", "1s")]);
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    let mut bytes = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    // An empty SETTINGS frame, then HEADERS for stream 1 (`:method GET`)
+    // without END_HEADERS: the block stays open, no CONTINUATION follows.
+    bytes.extend([0, 0, 0, 0x4, 0, 0, 0, 0, 0]);
+    bytes.extend([0, 0, 1, 0x1, 0x1, 0, 0, 0, 1, 0x82]);
+    stream.write_all(&bytes).await.unwrap();
+    let opened = Instant::now();
+    // A client that sends whole requests is served meanwhile.
+    let h2 = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let r = h2.get(server.url("/")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let closed = closed_within(&mut stream, opened, Duration::from_secs(5)).await;
+    let closed = closed.expect("a half-sent header block kept its connection for 5 s");
+    assert!(
+        closed >= Duration::from_millis(900) && closed < Duration::from_secs(4),
+        "closed after {closed:?}"
+    );
+}

@@ -231,6 +231,11 @@ impl Watch {
         if !self.spoke.load(Ordering::Relaxed) && past(self.accepted, limits.first) {
             verdict |= verdict::FIRST_REQUEST;
         }
+        // An HTTP/2 header block open too long, whatever the other streams
+        // do.
+        if phase == phase::HTTP2 && past(self.head_since.load(Ordering::Relaxed), limits.head) {
+            verdict |= verdict::HEADER_READ;
+        }
         if self.in_flight.load(Ordering::Relaxed) != 0 {
             return verdict;
         }
@@ -287,6 +292,14 @@ impl Watch {
             && self.in_flight.load(Ordering::Relaxed) == 0
         {
             self.head_since.store(now, Ordering::Relaxed);
+        }
+    }
+
+    /// An HTTP/2 header block opened at tick `since` (`Some`), or closed
+    /// (`None`).
+    pub(crate) fn header_block(&self, since: Option<u32>) {
+        if self.phase.load(Ordering::Relaxed) == phase::HTTP2 {
+            self.head_since.store(since.unwrap_or(0), Ordering::Relaxed);
         }
     }
 
@@ -407,5 +420,25 @@ mod tests {
         assert!(!watch.reading_head());
         assert_eq!(watch.judge(300, &limits()), 0);
         assert_eq!(watch.judge(307, &limits()), verdict::CLOSE);
+    }
+
+    #[test]
+    fn an_http2_header_block_open_too_long_is_cut_while_other_streams_run() {
+        let watch = Watch::new(1);
+        watch.set_phase(phase::HTTP2);
+        watch.request_started();
+        watch.request_started();
+        // Another stream is served; this one's headers are half-sent.
+        watch.request_done(5);
+        watch.header_block(Some(10));
+        assert_eq!(watch.judge(50, &limits()), 0);
+        assert_eq!(watch.judge(51, &limits()), verdict::HEADER_READ);
+        // Finished in time, the block is forgotten.
+        watch.header_block(None);
+        assert_eq!(watch.judge(51, &limits()), 0);
+        // HTTP/1 heads are timed by their bytes, not by blocks.
+        let watch = Watch::new(1);
+        watch.header_block(Some(10));
+        assert!(!watch.reading_head());
     }
 }

@@ -98,6 +98,7 @@ where
         io.read_ahead(ahead);
         if is_http2 {
             watch.set_phase(phase::HTTP2);
+            io.follow_http2_frames();
             let mut connection = Box::pin(http2.serve_connection(TokioIo::new(io), service));
             drive(connection.as_mut(), watch, false).await?;
             return Ok(());

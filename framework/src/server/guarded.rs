@@ -17,6 +17,13 @@
 //!   out first.
 //! - **HTTP/2 off.** With `server.http2 = false`, a client whose first
 //!   bytes are HTTP/2's connection preface is refused.
+//! - **HTTP/2 header blocks.** On an HTTP/2 connection the frames' 9-byte
+//!   headers are followed as they are read (nothing is copied or
+//!   decoded): a `HEADERS` frame without `END_HEADERS` opens a header
+//!   block and the `CONTINUATION` that ends it closes it. A block left
+//!   open longer than `server.header_read_timeout` ends the connection,
+//!   whatever its other streams do: a client cannot hold a stream's
+//!   headers half-sent, which hyper has no limit for.
 
 use std::io;
 use std::pin::Pin;
@@ -77,6 +84,76 @@ pin_project_lite::pin_project! {
         // While HTTP/2 is off and the client's first bytes could still be
         // the preface: how many of them matched it.
         preface: Option<u8>,
+        // On an HTTP/2 connection: where the frames stand.
+        frames: Option<Frames>,
+    }
+}
+
+/// `HEADERS` (RFC 9113, 6.2) and `CONTINUATION` (6.10) frame types.
+const HEADERS: u8 = 0x1;
+const CONTINUATION: u8 = 0x9;
+/// The flag that ends a header block.
+const END_HEADERS: u8 = 0x4;
+
+/// Where the client's HTTP/2 byte stream stands: in the preface, in a
+/// frame's 9-byte header, or in its payload; and whether a header block is
+/// open.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Frames {
+    /// Preface bytes still to pass.
+    preface: u8,
+    /// The frame header being read, and how much of it came.
+    head: [u8; 9],
+    have: u8,
+    /// Payload bytes still to pass.
+    payload: u32,
+    /// A header block is open (a `HEADERS` without `END_HEADERS`, until the
+    /// `CONTINUATION` with it).
+    open: bool,
+}
+
+impl Frames {
+    fn new() -> Self {
+        Self {
+            // PREFACE is 24 bytes.
+            preface: 24,
+            ..Self::default()
+        }
+    }
+
+    /// Follows `bytes`; whether a header block is open after them.
+    fn feed(&mut self, mut bytes: &[u8]) -> bool {
+        while !bytes.is_empty() {
+            if self.preface > 0 {
+                let n = usize::from(self.preface).min(bytes.len());
+                self.preface -= u8::try_from(n).unwrap_or(self.preface);
+                bytes = &bytes[n..];
+            } else if self.payload > 0 {
+                let n = usize::try_from(self.payload)
+                    .unwrap_or(usize::MAX)
+                    .min(bytes.len());
+                self.payload -= u32::try_from(n).unwrap_or(self.payload);
+                bytes = &bytes[n..];
+            } else {
+                let at = usize::from(self.have);
+                let n = (9 - at).min(bytes.len());
+                self.head[at..at + n].copy_from_slice(&bytes[..n]);
+                self.have += u8::try_from(n).unwrap_or(0);
+                bytes = &bytes[n..];
+                if self.have == 9 {
+                    self.have = 0;
+                    let [a, b, c, kind, flags, ..] = self.head;
+                    self.payload = u32::from_be_bytes([0, a, b, c]);
+                    let ends = flags & END_HEADERS != 0;
+                    match kind {
+                        HEADERS => self.open = !ends,
+                        CONTINUATION if ends => self.open = false,
+                        _ => {}
+                    }
+                }
+            }
+        }
+        self.open
     }
 }
 
@@ -88,13 +165,33 @@ impl<I> Guarded<I> {
             slot,
             ahead: Bytes::new(),
             preface: (!http2).then_some(0),
+            frames: None,
         }
+    }
+
+    /// The connection speaks HTTP/2 from its first byte (the preface,
+    /// maybe among the bytes read ahead): follow its header blocks.
+    pub(crate) fn follow_http2_frames(&mut self) {
+        self.frames = Some(Frames::new());
     }
 
     /// Bytes to hand out before reading the socket again.
     pub(crate) fn read_ahead(&mut self, bytes: Bytes) {
         debug_assert!(self.ahead.is_empty());
         self.ahead = bytes;
+    }
+}
+
+/// Follows HTTP/2 `bytes` just read, telling the clock when a header
+/// block opens or closes.
+fn follow(frames: &mut Option<Frames>, slot: Option<&Arc<Slot>>, bytes: &[u8]) {
+    let Some(frames) = frames else { return };
+    let was = frames.open;
+    let open = frames.feed(bytes);
+    if open != was
+        && let Some(slot) = slot
+    {
+        slot.watch.header_block(open.then(|| slot.clock.now()));
     }
 }
 
@@ -139,6 +236,7 @@ impl<I: AsyncRead> AsyncRead for Guarded<I> {
         if !this.ahead.is_empty() {
             let n = this.ahead.len().min(buf.remaining());
             buf.put_slice(&this.ahead[..n]);
+            follow(this.frames, this.slot.as_ref(), &this.ahead[..n]);
             this.ahead.advance(n);
             if this.ahead.is_empty() {
                 // Let go of the allocation too (a parked connection's task
@@ -156,6 +254,7 @@ impl<I: AsyncRead> AsyncRead for Guarded<I> {
         if let Some(slot) = this.slot {
             slot.watch.on_read(slot.clock.now());
         }
+        follow(this.frames, this.slot.as_ref(), read);
         if let Some(matched) = this.preface {
             for &byte in read {
                 if PREFACE[usize::from(*matched)] != byte {
@@ -316,5 +415,106 @@ mod tests {
         guarded.write_all(&[0; 64]).await.unwrap();
         drop(guarded);
         assert_eq!(reader.await.unwrap(), 64);
+    }
+
+    /// A frame header: `len` bytes of payload, `kind`, `flags`, stream 1.
+    fn frame(len: u32, kind: u8, flags: u8) -> Vec<u8> {
+        let [_, a, b, c] = len.to_be_bytes();
+        vec![a, b, c, kind, flags, 0, 0, 0, 1]
+    }
+
+    /// The client's bytes: preface, SETTINGS, a HEADERS frame without
+    /// END_HEADERS (block opens), DATA on another stream, a CONTINUATION
+    /// without it, then one with it (block closes).
+    fn stream() -> (Vec<u8>, Vec<(usize, bool)>) {
+        let mut bytes = PREFACE.to_vec();
+        let mut marks = Vec::new();
+        bytes.extend(frame(6, 0x4, 0));
+        bytes.extend([0; 6]);
+        marks.push((bytes.len(), false));
+        bytes.extend(frame(3, HEADERS, 0x1));
+        bytes.extend([0x82, 0x86, 0x84]);
+        marks.push((bytes.len(), true));
+        bytes.extend(frame(2, 0x0, 0));
+        bytes.extend([b'h', b'i']);
+        bytes.extend(frame(1, CONTINUATION, 0));
+        bytes.extend([0x41]);
+        marks.push((bytes.len(), true));
+        bytes.extend(frame(1, CONTINUATION, END_HEADERS));
+        bytes.extend([0x01]);
+        marks.push((bytes.len(), false));
+        bytes.extend(frame(2, HEADERS, END_HEADERS | 0x1));
+        bytes.extend([0x82, 0x84]);
+        marks.push((bytes.len(), false));
+        (bytes, marks)
+    }
+
+    #[test]
+    fn header_blocks_are_followed_across_any_split_of_the_bytes() {
+        let (bytes, marks) = stream();
+        for piece in [1, 2, 5, 9, 10, 24, 33, bytes.len()] {
+            let mut frames = Frames::new();
+            let mut at = 0;
+            let mut seen = Vec::new();
+            for chunk in bytes.chunks(piece) {
+                let open = frames.feed(chunk);
+                at += chunk.len();
+                seen.push((at, open));
+            }
+            // At each mark that a chunk ends on, the state is the mark's.
+            for &(mark, open) in &marks {
+                if let Some(&(_, got)) = seen.iter().find(|(at, _)| *at == mark) {
+                    assert_eq!(got, open, "split {piece}, at byte {mark}");
+                }
+            }
+            assert!(!frames.open, "split {piece}: closed at the end");
+        }
+        // Byte by byte, every mark is checked.
+        let mut frames = Frames::new();
+        for (i, byte) in bytes.iter().enumerate() {
+            let open = frames.feed(&[*byte]);
+            if let Some(&(_, want)) = marks.iter().find(|(mark, _)| *mark == i + 1) {
+                assert_eq!(open, want, "at byte {}", i + 1);
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_http2_header_block_left_open_ends_the_connection() {
+        let clock = Clock::new(&ServerSettings {
+            header_read_timeout: Duration::from_secs(2),
+            ..ServerSettings::default()
+        });
+        tokio::spawn(Arc::clone(&clock).run());
+        let holds = Holds::new();
+        let permit = Arc::new(Semaphore::new(1)).try_acquire_owned().unwrap();
+        let slot = holds.slot(&Arc::new(ServerStats::default()), permit, None, &clock);
+        slot.watch.set_phase(super::super::clock::phase::HTTP2);
+        let (mut client, server) = tokio::io::duplex(1024);
+        let mut guarded = Guarded::new(server, Some(slot), true);
+        guarded.follow_http2_frames();
+        let (bytes, marks) = stream();
+        // Up to the first open block, then nothing more.
+        let upto = marks[1].0;
+        client.write_all(&bytes[..upto]).await.unwrap();
+        let mut got = vec![0; upto];
+        guarded.read_exact(&mut got).await.unwrap();
+        let started = tokio::time::Instant::now();
+        // The connection's driver is woken by the clock; here, look again
+        // every 100 ms.
+        let err = loop {
+            match tokio::time::timeout(Duration::from_millis(100), guarded.read(&mut [0; 16])).await
+            {
+                Ok(Err(err)) => break err,
+                Ok(Ok(n)) => panic!("read {n} bytes"),
+                Err(_) => assert!(started.elapsed() < Duration::from_secs(10), "never cut"),
+            }
+        };
+        assert!(err.get_ref().is_some_and(|e| e.is::<HeaderReadTimedOut>()));
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_secs(2) && waited < Duration::from_secs(3),
+            "cut after {waited:?}"
+        );
     }
 }
