@@ -118,6 +118,48 @@ async fn nested_transactions_use_savepoints() {
     .await;
 }
 
+#[tokio::test]
+async fn a_savepoint_dropped_while_its_transaction_is_busy_is_still_rolled_back() {
+    use futures_util::TryStreamExt as _;
+    for_each_database(|db| async move {
+        setup(&db).await?;
+        let tx = db.begin().await?;
+        Tag::new("outer").save(&tx).await?;
+        let outer_sp = tx.begin().await?;
+        Tag::new("in the outer savepoint").save(&outer_sp).await?;
+        let inner_sp = outer_sp.begin().await?;
+        Tag::new("in the inner savepoint").save(&inner_sp).await?;
+        {
+            // A stream on the transaction holds its connection while the
+            // savepoints are dropped, the enclosing one last.
+            let mut rows = tx.fetch_stream(manouche::db::Statement::raw("SELECT 1"));
+            assert!(rows.try_next().await?.is_some());
+            drop(inner_sp);
+            drop(outer_sp);
+        }
+        assert_eq!(Tag::objects().count(&tx).await?, 1);
+        tx.commit().await?;
+        let names: Vec<String> = Tag::objects()
+            .all(&db)
+            .await?
+            .into_iter()
+            .map(|t| t.name)
+            .collect();
+        assert_eq!(names, ["outer"]);
+        // Dropped the other way round (enclosing first), also fine.
+        let tx = db.begin().await?;
+        let outer_sp = tx.begin().await?;
+        let inner_sp = outer_sp.begin().await?;
+        Tag::new("gone").save(&inner_sp).await?;
+        drop(outer_sp);
+        drop(inner_sp);
+        assert_eq!(Tag::objects().count(&tx).await?, 1);
+        tx.commit().await?;
+        Ok(())
+    })
+    .await;
+}
+
 /// Every query method's future must be `Send` to be awaited in a handler.
 #[allow(dead_code)]
 async fn list_everything(db: Db) -> Result<String, String> {

@@ -46,9 +46,6 @@ enum Conn {
 
 struct State {
     conn: Option<Conn>,
-    /// Savepoints dropped without commit or rollback: rolled back before the
-    /// next statement (a destructor cannot run SQL).
-    pending: Vec<String>,
     next_savepoint: usize,
     /// No statement has run in the transaction yet.
     fresh: bool,
@@ -67,6 +64,11 @@ pub struct Transaction {
     /// `None` for the outermost transaction, else the savepoint's name.
     savepoint: Option<String>,
     finished: Arc<AtomicBool>,
+    /// Savepoints dropped without commit or rollback, rolled back before
+    /// the next statement (a destructor cannot run SQL). Apart from the
+    /// state's lock, so that a drop records its savepoint even while a
+    /// statement or a stream holds that lock.
+    abandoned: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl std::fmt::Debug for Transaction {
@@ -99,12 +101,12 @@ impl Transaction {
             db: db.clone(),
             state: Arc::new(Mutex::new(State {
                 conn: Some(conn),
-                pending: Vec::new(),
                 next_savepoint: 0,
                 fresh: true,
             })),
             savepoint: None,
             finished: Arc::new(AtomicBool::new(false)),
+            abandoned: Arc::default(),
         })
     }
 
@@ -152,7 +154,8 @@ impl Transaction {
             return Err(Error::TransactionFinished);
         }
         let mut state = self.state.lock().await;
-        while let Some(sp) = state.pending.pop() {
+        // Innermost (last dropped) first.
+        while let Some(sp) = self.take_abandoned() {
             let sql = format!("ROLLBACK TO SAVEPOINT {sp}; RELEASE SAVEPOINT {sp}");
             self.run_raw(&mut state, sql).await?;
         }
@@ -160,6 +163,24 @@ impl Transaction {
             return Err(Error::TransactionFinished);
         }
         Ok(state)
+    }
+
+    /// The most recent abandoned savepoint: rolled back before the ones
+    /// made earlier (which may enclose it), whatever order they were
+    /// dropped in.
+    fn take_abandoned(&self) -> Option<String> {
+        let mut abandoned = self
+            .abandoned
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let number = |sp: &String| {
+            sp.rsplit('_')
+                .next()
+                .and_then(|n| n.parse::<usize>().ok())
+                .unwrap_or(0)
+        };
+        let latest = (0..abandoned.len()).max_by_key(|&i| number(&abandoned[i]))?;
+        Some(abandoned.swap_remove(latest))
     }
 
     /// Commits the transaction (or releases the savepoint).
@@ -287,11 +308,19 @@ impl Drop for Transaction {
             return;
         }
         self.finished.store(true, Ordering::SeqCst);
-        if let Ok(mut state) = self.state.try_lock() {
-            match &self.savepoint {
-                Some(sp) => state.pending.push(sp.clone()),
-                // Dropping sqlx's transaction queues its rollback.
-                None => drop(state.conn.take()),
+        match &self.savepoint {
+            Some(sp) => self
+                .abandoned
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(sp.clone()),
+            // Dropping sqlx's transaction queues its rollback; when a
+            // statement holds the state, the last handle to the state
+            // drops it, as soon as that statement is done.
+            None => {
+                if let Ok(mut state) = self.state.try_lock() {
+                    drop(state.conn.take());
+                }
             }
         }
     }
@@ -357,6 +386,7 @@ impl Executor for Transaction {
                 state: Arc::clone(&self.state),
                 savepoint: Some(name),
                 finished: Arc::new(AtomicBool::new(false)),
+                abandoned: Arc::clone(&self.abandoned),
             })
         })
     }
