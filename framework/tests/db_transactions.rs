@@ -160,6 +160,51 @@ async fn a_savepoint_dropped_while_its_transaction_is_busy_is_still_rolled_back(
     .await;
 }
 
+#[tokio::test]
+async fn update_or_create_is_safe_when_called_at_the_same_time() {
+    use models::User;
+    for_each_database(|db| async move {
+        setup(&db).await?;
+        for round in 0..5 {
+            let name = format!("racer{round}");
+            let calls = (0..8).map(|i| {
+                let db = db.clone();
+                let name = name.clone();
+                tokio::spawn(async move {
+                    User::objects()
+                        .filter(User::username.eq(name.clone()))
+                        .update_or_create(
+                            &db,
+                            |u| u.email = Some(format!("{i}@example.com").parse().unwrap()),
+                            || {
+                                let mut u = User::new(&name);
+                                u.email = Some(format!("{i}@example.com").parse().unwrap());
+                                u
+                            },
+                        )
+                        .await
+                })
+            });
+            let mut created = 0;
+            for call in futures_util::future::join_all(calls).await {
+                let (user, was_created) = call.expect("task")?;
+                assert_eq!(user.username, name);
+                created += usize::from(was_created);
+            }
+            assert_eq!(created, 1, "round {round}: one call creates the row");
+            assert_eq!(
+                User::objects()
+                    .filter(User::username.eq(name.clone()))
+                    .count(&db)
+                    .await?,
+                1
+            );
+        }
+        Ok(())
+    })
+    .await;
+}
+
 /// Every query method's future must be `Send` to be awaited in a handler.
 #[allow(dead_code)]
 async fn list_everything(db: Db) -> Result<String, String> {

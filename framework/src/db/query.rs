@@ -971,6 +971,12 @@ impl<M: Model> QuerySet<M> {
     /// Updates the row matching the query with `apply`, or inserts the one
     /// made by `make`. Returns the row and whether it was created.
     ///
+    /// Safe when called at the same time for the same row, as Django's: the
+    /// row is read with `SELECT ... FOR UPDATE` (on SQLite the transaction
+    /// holds the write lock), so concurrent updates take turns; and when
+    /// another call inserted the row first (a unique violation), the insert
+    /// is undone (a savepoint) and that row is updated instead.
+    ///
     /// # Errors
     ///
     /// [`Error::MultipleObjectsReturned`] and the database's errors.
@@ -981,13 +987,33 @@ impl<M: Model> QuerySet<M> {
         make: impl FnOnce() -> M + Send,
     ) -> Result<(M, bool)> {
         let tx = db.begin().await?;
-        let out = match self.clone().get(&tx).await {
-            Ok(mut obj) => {
-                apply(&mut obj);
-                obj.save(&tx).await?;
-                (obj, false)
+        let locked = self.clone().select_for_update();
+        let in_tx = &tx;
+        let update = move |mut obj: M| async move {
+            apply(&mut obj);
+            obj.save(in_tx).await?;
+            Ok::<_, Error>((obj, false))
+        };
+        let out = match locked.clone().get(&tx).await {
+            Ok(obj) => update(obj).await?,
+            Err(Error::DoesNotExist { .. }) => {
+                let savepoint = tx.begin().await?;
+                match self.create(&savepoint, make()).await {
+                    Ok(obj) => {
+                        savepoint.commit().await?;
+                        (obj, true)
+                    }
+                    Err(e @ Error::UniqueViolation { .. }) => {
+                        // Another call created it meanwhile: update it.
+                        savepoint.rollback().await?;
+                        match locked.get(&tx).await {
+                            Ok(obj) => update(obj).await?,
+                            Err(_) => return Err(e),
+                        }
+                    }
+                    Err(e) => return Err(e),
+                }
             }
-            Err(Error::DoesNotExist { .. }) => (self.create(&tx, make()).await?, true),
             Err(e) => return Err(e),
         };
         tx.commit().await?;
