@@ -205,6 +205,36 @@ async fn update_or_create_is_safe_when_called_at_the_same_time() {
     .await;
 }
 
+#[tokio::test]
+async fn a_read_only_transaction_does_not_hold_up_writers() {
+    use manouche::db::Backend;
+    for_each_database(|db| async move {
+        setup(&db).await?;
+        Tag::new("before").save(&db).await?;
+        let reader = db.begin_read_only().await?;
+        assert_eq!(Tag::objects().count(&reader).await?, 1);
+        // Another connection writes at once: a read/write transaction
+        // would hold SQLite's write lock until it ends (the write would
+        // wait out the busy timeout and fail).
+        let started = std::time::Instant::now();
+        Tag::new("meanwhile").save(&db).await?;
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "the write waited {:?}",
+            started.elapsed()
+        );
+        // The reader keeps its snapshot, and may not write on PostgreSQL.
+        assert_eq!(Tag::objects().count(&reader).await?, 1);
+        if db.backend() == Backend::Postgres {
+            assert!(Tag::new("refused").save(&reader).await.is_err());
+        }
+        reader.rollback().await?;
+        assert_eq!(Tag::objects().count(&db).await?, 2);
+        Ok(())
+    })
+    .await;
+}
+
 /// Every query method's future must be `Send` to be awaited in a handler.
 #[allow(dead_code)]
 async fn list_everything(db: Db) -> Result<String, String> {

@@ -79,23 +79,57 @@ impl std::fmt::Debug for Transaction {
     }
 }
 
+/// Whether a transaction may write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    ReadWrite,
+    ReadOnly,
+}
+
 impl Transaction {
     pub(crate) async fn begin_on(db: &Database) -> Result<Self> {
-        db.note("BEGIN");
+        Self::begin_with(db, Access::ReadWrite).await
+    }
+
+    pub(crate) async fn begin_with(db: &Database, access: Access) -> Result<Self> {
+        db.note(match access {
+            Access::ReadWrite => "BEGIN",
+            Access::ReadOnly => "BEGIN READ ONLY",
+        });
         let backend = db.backend();
         let conn = match db.pool() {
-            // IMMEDIATE takes the write lock up front: a deferred transaction
-            // that reads then writes can fail with SQLITE_BUSY regardless of
-            // the busy timeout when another writer got in between.
             Pool::Sqlite(p) => {
+                // IMMEDIATE takes the write lock up front: a deferred
+                // transaction that reads then writes can fail with
+                // SQLITE_BUSY regardless of the busy timeout when another
+                // writer got in between. A read-only one takes no lock
+                // until its first read, and only a shared one then (in WAL
+                // mode, none that stops writers).
+                let begin = match access {
+                    Access::ReadWrite => "BEGIN IMMEDIATE",
+                    Access::ReadOnly => "BEGIN DEFERRED",
+                };
                 let conn = p.acquire().await.map_err(|e| classify(backend, e))?;
                 Conn::Sqlite(
-                    sqlx::Transaction::begin(conn, Some("BEGIN IMMEDIATE".into()))
+                    sqlx::Transaction::begin(conn, Some(begin.into()))
                         .await
                         .map_err(|e| classify(backend, e))?,
                 )
             }
-            Pool::Postgres(p) => Conn::Postgres(p.begin().await.map_err(|e| classify(backend, e))?),
+            Pool::Postgres(p) => {
+                let begin = match access {
+                    Access::ReadWrite => "BEGIN",
+                    // One snapshot for the whole transaction, as SQLite's
+                    // (a read-only one never fails to serialize).
+                    Access::ReadOnly => "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+                };
+                let conn = p.acquire().await.map_err(|e| classify(backend, e))?;
+                Conn::Postgres(
+                    sqlx::Transaction::begin(conn, Some(begin.into()))
+                        .await
+                        .map_err(|e| classify(backend, e))?,
+                )
+            }
         };
         Ok(Self {
             db: db.clone(),
@@ -282,6 +316,22 @@ impl Database {
     /// [`Error::Unavailable`] when no connection can be had.
     pub async fn begin(&self) -> Result<Transaction> {
         Transaction::begin_on(self).await
+    }
+
+    /// Starts a transaction that only reads: one consistent snapshot for
+    /// several queries (a page and its count) without holding up writers.
+    /// On SQLite it is `BEGIN DEFERRED` (a read/write transaction takes the
+    /// write lock at once, so that it cannot fail half-way; this one takes
+    /// none); on PostgreSQL `REPEATABLE READ, READ ONLY`, one snapshot
+    /// where a write fails. On
+    /// SQLite a write inside it takes the write lock then, and may fail
+    /// with a busy error: write in [`begin`](Self::begin)'s transactions.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`] when no connection can be had.
+    pub async fn begin_read_only(&self) -> Result<Transaction> {
+        Transaction::begin_with(self, Access::ReadOnly).await
     }
 
     /// Runs `f` in a transaction: commits when it returns `Ok`, rolls back
