@@ -50,6 +50,7 @@ const _: () = assert!(MAX_BYTES >= MAX_ENTRIES * 2_000);
 const ENTRY_OVERHEAD: usize = 96;
 
 /// In debug builds, one hit in this many is written again and compared.
+#[cfg_attr(not(debug_assertions), allow(dead_code))]
 pub(crate) const RECHECK_EVERY: u32 = 8;
 
 /// SQL by statement key, with its size. Keys come from the program, not
