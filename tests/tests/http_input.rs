@@ -411,6 +411,74 @@ async fn http2_rapid_reset_is_counted_in_the_metrics_not_logged() {
     assert!(warnings.is_empty(), "{warnings:#?}");
 }
 
+/// The frames in `bytes` as (type, flags, stream, payload); a cut last
+/// frame is left out.
+fn frames(mut bytes: &[u8]) -> Vec<(u8, u8, u32, Vec<u8>)> {
+    let mut out = Vec::new();
+    while bytes.len() >= 9 {
+        let len = usize::try_from(u32::from_be_bytes([0, bytes[0], bytes[1], bytes[2]])).unwrap();
+        if bytes.len() < 9 + len {
+            break;
+        }
+        let stream = u32::from_be_bytes([bytes[5], bytes[6], bytes[7], bytes[8]]) & 0x7fff_ffff;
+        out.push((bytes[3], bytes[4], stream, bytes[9..9 + len].to_vec()));
+        bytes = &bytes[9 + len..];
+    }
+    out
+}
+
+#[tokio::test]
+async fn http2_streams_past_the_limit_are_refused_and_others_are_served() {
+    let server = Server::serve(&[]);
+    // `GET /debug/slow/3000/` on 300 streams at once: past the limit of
+    // 256 concurrent streams per connection.
+    let path = b"/debug/slow/3000/";
+    let mut headers = vec![0x82, 0x86, 0x04, u8::try_from(path.len()).unwrap()];
+    headers.extend(path);
+    headers.extend([0x01, 9]);
+    headers.extend(b"127.0.0.1");
+    let mut preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    preface.extend(frame(0x4, 0, 0, &[]));
+    let mut attacker = TcpStream::connect(server.addr).await.unwrap();
+    attacker.write_all(&preface).await.unwrap();
+    // The server's SETTINGS (with its stream limit) is acknowledged, so
+    // that the limit is in force.
+    let mut first = vec![0; 1024];
+    let n = attacker.read(&mut first).await.unwrap();
+    assert!(frames(&first[..n]).iter().any(|f| f.0 == 0x4 && f.1 == 0));
+    let mut attack = frame(0x4, 0x1, 0, &[]);
+    for n in 0..300u32 {
+        attack.extend(frame(0x1, 0x5, 2 * n + 1, &headers));
+    }
+    attacker.write_all(&attack).await.unwrap();
+    // Another client is served at once, while the 256 wait.
+    let started = std::time::Instant::now();
+    let ok = reqwest::get(server.url("/")).await.unwrap();
+    assert_eq!(ok.status(), 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    // The streams past the limit were reset with REFUSED_STREAM (7).
+    let mut reply = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let mut buf = vec![0; 64 * 1024];
+        loop {
+            match attacker.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => reply.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    let refused = frames(&reply)
+        .into_iter()
+        .filter(|(kind, _, _, payload)| *kind == 0x3 && payload[..] == 7u32.to_be_bytes())
+        .count();
+    assert_eq!(refused, 300 - 256, "{} bytes of reply", reply.len());
+}
+
 #[tokio::test]
 async fn stalled_390_kb_headers_from_500_clients_do_not_hold_memory() {
     let server = Server::serve(&[]);
