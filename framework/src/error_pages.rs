@@ -170,11 +170,26 @@ impl ErrorPages {
                 Vec::new()
             },
         };
-        let html = match self.custom.get(&report.status) {
-            Some(render) => render(&ctx).unwrap_or_else(|err| {
+        // A custom page that fails, or panics, gives way to the built-in
+        // one: the error page is the last thing that may fail a request,
+        // and a panic here would end the connection unanswered.
+        let custom = self
+            .custom
+            .get(&report.status)
+            .map(|render| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| render(&ctx))));
+        let html = match custom {
+            Some(Ok(Ok(html))) => html,
+            Some(Ok(Err(err))) => {
                 tracing::error!(status = report.status.as_u16(), error = %err, "custom error page failed to render; using the built-in one");
                 default_page(&ctx)
-            }),
+            }
+            Some(Err(_)) => {
+                tracing::error!(
+                    status = report.status.as_u16(),
+                    "custom error page panicked; using the built-in one"
+                );
+                default_page(&ctx)
+            }
             None => default_page(&ctx),
         };
         let mut response = Response::new(Body::from(html));

@@ -244,6 +244,21 @@ async fn handler_errors_render_the_projects_error_page() {
 }
 
 #[tokio::test]
+async fn a_custom_error_page_that_panics_gives_way_to_the_built_in_one() {
+    let project = Project::new(settings(false)).urls(urls()).error_page(
+        StatusCode::NOT_FOUND,
+        |_: &ErrorContext| -> Result<String, askama::Error> { panic!("a broken 404 page") },
+    );
+    let c = Client::new(project).unwrap();
+    for _ in 0..2 {
+        let r = c.get("/missing/3/").send().await;
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        assert!(r.text().contains("404 Not Found"), "{}", r.text());
+    }
+    assert_eq!(c.get("/").send().await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
 async fn a_database_outage_is_a_503_not_a_crash() {
     async fn needs_db(db: manouche::db::Db) -> Result<&'static str> {
         db.ping().await?;
