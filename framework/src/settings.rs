@@ -1534,13 +1534,14 @@ fn env_error(name: &str, value: &str, expected: &str) -> SettingsError {
     }
 }
 
-/// Durations are written as text: `"10s"`, `"500ms"`, `"1m 30s"`.
+/// A duration that may be left out (see [`duration`]).
 fn optional_duration<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<Duration>, D::Error> {
     duration(deserializer).map(Some)
 }
 
+/// Durations are written as text: `"10s"`, `"500ms"`, `"1m 30s"`.
 fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
     let text = String::deserialize(deserializer)?;
     humantime::parse_duration(&text).map_err(|_| {

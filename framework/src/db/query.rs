@@ -424,6 +424,19 @@ impl<M: Model> QuerySet<M> {
         cache::statement(&Query::of(self), kind, db.backend())
     }
 
+    /// Runs the statement `kind` of this query set with `exec`; once that
+    /// succeeded, the statement's text is kept for the next time.
+    async fn run<T, F, Fut>(&self, kind: Kind<'_>, db: &dyn Executor, exec: F) -> Result<T>
+    where
+        F: FnOnce(Statement) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let (stmt, pending) = self.statement(kind, db);
+        let out = exec(stmt).await?;
+        pending.succeeded();
+        Ok(out)
+    }
+
     /// Runs the query and returns every row.
     ///
     /// Each row is decoded as the driver reads it: the result holds the
@@ -434,12 +447,12 @@ impl<M: Model> QuerySet<M> {
     ///
     /// The database's error (see [`Error`]).
     pub async fn all(self, db: &dyn Executor) -> Result<Vec<M>> {
-        let (stmt, pending) = self.statement(Kind::Select, db);
         let loads = self.related_loads();
-        let mut out = db
-            .fetch_map(stmt, move |row| Ok(Self::decode(row, &loads)?.0))
+        let mut out = self
+            .run(Kind::Select, db, |stmt| {
+                db.fetch_map(stmt, move |row| Ok(Self::decode(row, &loads)?.0))
+            })
             .await?;
-        pending.succeeded();
         self.prefetch_into(&mut out, db).await?;
         Ok(out)
     }
@@ -510,14 +523,7 @@ impl<M: Model> QuerySet<M> {
             }
             let (stmt, pending) = self.statement(Kind::Select, db);
             let loads = self.related_loads();
-            let mut rows = futures_util::StreamExt::fuse(db.fetch_stream(stmt));
-            // The first answer, a row or the end, shows the query ran.
-            let first = rows.try_next().await?;
-            pending.succeeded();
-            let mut rows = futures_util::StreamExt::chain(
-                futures_util::stream::iter(first.map(Ok::<_, Error>)),
-                rows,
-            );
+            let mut rows = kept_at_first_row(db.fetch_stream(stmt), pending);
             if self.prefetch.is_empty() {
                 while let Some(row) = rows.try_next().await? {
                     yield Self::decode(&row, &loads)?.0;
@@ -604,9 +610,9 @@ impl<M: Model> QuerySet<M> {
         }
         // The first row ends the query: no wait for the driver to report
         // that no second one follows.
-        let (stmt, pending) = qs.statement(Kind::Select, db);
-        let row = db.fetch_optional(stmt).await?;
-        pending.succeeded();
+        let row = qs
+            .run(Kind::Select, db, |stmt| db.fetch_optional(stmt))
+            .await?;
         let Some(row) = row else {
             return Ok(None);
         };
@@ -695,10 +701,10 @@ impl<M: Model> QuerySet<M> {
         if lookup::at_most_one_row(&self.filters, M::meta()) {
             // The filters pin a unique column: no need to ask for a second
             // row to prove there is none.
-            let (stmt, pending) = self.statement(Kind::Select, db);
-            let row = db.fetch_optional(stmt).await?;
-            pending.succeeded();
-            let row = row.ok_or_else(not_found)?;
+            let row = self
+                .run(Kind::Select, db, |stmt| db.fetch_optional(stmt))
+                .await?
+                .ok_or_else(not_found)?;
             return self.object(&row, db).await;
         }
         let mut rows = self.limit(21).all(db).await?;
@@ -718,9 +724,7 @@ impl<M: Model> QuerySet<M> {
     ///
     /// The database's error.
     pub async fn count(self, db: &dyn Executor) -> Result<i64> {
-        let (stmt, pending) = self.statement(Kind::Count, db);
-        let rows = db.fetch_all(stmt).await?;
-        pending.succeeded();
+        let rows = self.run(Kind::Count, db, |stmt| db.fetch_all(stmt)).await?;
         match rows.first() {
             Some(row) => row.get::<i64>(0),
             None => Ok(0),
@@ -733,9 +737,9 @@ impl<M: Model> QuerySet<M> {
     ///
     /// The database's error.
     pub async fn exists(self, db: &dyn Executor) -> Result<bool> {
-        let (stmt, pending) = self.statement(Kind::Exists, db);
-        let rows = db.fetch_all(stmt).await?;
-        pending.succeeded();
+        let rows = self
+            .run(Kind::Exists, db, |stmt| db.fetch_all(stmt))
+            .await?;
         Ok(!rows.is_empty())
     }
 
@@ -800,10 +804,8 @@ impl<M: Model> QuerySet<M> {
         if sets.is_empty() {
             return Ok(0);
         }
-        let (stmt, pending) = self.statement(Kind::Update(&sets), db);
-        let updated = db.execute(stmt).await?;
-        pending.succeeded();
-        Ok(updated)
+        self.run(Kind::Update(&sets), db, |stmt| db.execute(stmt))
+            .await
     }
 
     /// Deletes every matching row, applying every `on_delete` rule of the
@@ -826,10 +828,10 @@ impl<M: Model> QuerySet<M> {
     ///
     /// [`Error::Protected`] / [`Error::Restricted`] and the database's error.
     pub async fn delete_counted(self, db: &dyn Executor) -> Result<super::Deleted> {
-        let (stmt, pending) = self.statement(Kind::Pks, db);
-        let deleted = persist::delete_where(M::meta(), stmt, db).await?;
-        pending.succeeded();
-        Ok(deleted)
+        self.run(Kind::Pks, db, |stmt| {
+            persist::delete_where(M::meta(), stmt, db)
+        })
+        .await
     }
 
     /// `SUM(column)`; `None` when no row matches.
@@ -1021,6 +1023,21 @@ impl<M: Model> QuerySet<M> {
     }
 }
 
+/// `rows`, keeping their statement's text (see [`cache::Pending`]) once
+/// the first row came: it shows the query ran. A stream that yields no
+/// row has its text written again next time.
+fn kept_at_first_row<'a>(
+    rows: BoxStream<'a, Result<Row>>,
+    pending: cache::Pending,
+) -> impl futures_util::Stream<Item = Result<Row>> + Send + 'a {
+    let mut pending = Some(pending);
+    rows.inspect_ok(move |_| {
+        if let Some(pending) = pending.take() {
+            pending.succeeded();
+        }
+    })
+}
+
 /// A query returning selected columns / aggregates; see [`QuerySet::values`].
 pub struct ValuesQuery<M: Model, S> {
     pub(crate) qs: QuerySet<M>,
@@ -1038,10 +1055,11 @@ where
     /// The database's error.
     pub async fn all(self, db: &dyn Executor) -> Result<Vec<S::Output>> {
         let items = self.selection.items();
-        let (stmt, pending) = self.qs.statement(Kind::Values(&items), db);
-        let rows = db.fetch_map(stmt, |row| S::decode(row, 0)).await?;
-        pending.succeeded();
-        Ok(rows)
+        self.qs
+            .run(Kind::Values(&items), db, |stmt| {
+                db.fetch_map(stmt, |row| S::decode(row, 0))
+            })
+            .await
     }
 
     /// The selected values one row at a time, as the database produces
@@ -1050,15 +1068,8 @@ where
     pub fn stream(self, db: &dyn Executor) -> BoxStream<'_, Result<S::Output>> {
         let items = self.selection.items();
         let (stmt, pending) = self.qs.statement(Kind::Values(&items), db);
-        let mut pending = Some(pending);
         Box::pin(
-            db.fetch_stream(stmt)
-                .inspect_ok(move |_| {
-                    // A first row shows the query ran.
-                    if let Some(pending) = pending.take() {
-                        pending.succeeded();
-                    }
-                })
+            kept_at_first_row(db.fetch_stream(stmt), pending)
                 .and_then(|row| async move { S::decode(&row, 0) }),
         )
     }
@@ -1081,15 +1092,16 @@ where
     /// The database's error.
     pub async fn all(self, db: &dyn Executor) -> Result<Vec<(M, S::Output)>> {
         let items = self.selection.items();
-        let (stmt, pending) = self.qs.statement(Kind::Annotated(&items), db);
         let loads = self.qs.related_loads();
-        let out = db
-            .fetch_map(stmt, move |row| {
-                let (obj, offset) = QuerySet::<M>::decode(row, &loads)?;
-                Ok((obj, S::decode(row, offset)?))
+        let out = self
+            .qs
+            .run(Kind::Annotated(&items), db, |stmt| {
+                db.fetch_map(stmt, move |row| {
+                    let (obj, offset) = QuerySet::<M>::decode(row, &loads)?;
+                    Ok((obj, S::decode(row, offset)?))
+                })
             })
             .await?;
-        pending.succeeded();
         let mut objs: Vec<M> = Vec::new();
         let mut extras = Vec::with_capacity(out.len());
         for (obj, extra) in out {

@@ -61,14 +61,25 @@ struct State {
 pub struct Transaction {
     db: Database,
     state: Arc<Mutex<State>>,
-    /// `None` for the outermost transaction, else the savepoint's name.
-    savepoint: Option<String>,
+    /// `None` for the outermost transaction, else its savepoint.
+    savepoint: Option<Savepoint>,
     finished: Arc<AtomicBool>,
     /// Savepoints dropped without commit or rollback, rolled back before
     /// the next statement (a destructor cannot run SQL). Apart from the
     /// state's lock, so that a drop records its savepoint even while a
     /// statement or a stream holds that lock.
-    abandoned: Arc<std::sync::Mutex<Vec<String>>>,
+    abandoned: Arc<std::sync::Mutex<Vec<Savepoint>>>,
+}
+
+/// A savepoint, by its number in its transaction: made later, numbered
+/// higher. Shown as its SQL name, `manouche_sp_N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Savepoint(usize);
+
+impl std::fmt::Display for Savepoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "manouche_sp_{}", self.0)
+    }
 }
 
 impl std::fmt::Debug for Transaction {
@@ -188,7 +199,7 @@ impl Transaction {
             return Err(Error::TransactionFinished);
         }
         let mut state = self.state.lock().await;
-        // Innermost (last dropped) first.
+        // The most recently made first (see `take_abandoned`).
         while let Some(sp) = self.take_abandoned() {
             let sql = format!("ROLLBACK TO SAVEPOINT {sp}; RELEASE SAVEPOINT {sp}");
             self.run_raw(&mut state, sql).await?;
@@ -202,18 +213,12 @@ impl Transaction {
     /// The most recent abandoned savepoint: rolled back before the ones
     /// made earlier (which may enclose it), whatever order they were
     /// dropped in.
-    fn take_abandoned(&self) -> Option<String> {
+    fn take_abandoned(&self) -> Option<Savepoint> {
         let mut abandoned = self
             .abandoned
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let number = |sp: &String| {
-            sp.rsplit('_')
-                .next()
-                .and_then(|n| n.parse::<usize>().ok())
-                .unwrap_or(0)
-        };
-        let latest = (0..abandoned.len()).max_by_key(|&i| number(&abandoned[i]))?;
+        let latest = (0..abandoned.len()).max_by_key(|&i| abandoned[i])?;
         Some(abandoned.swap_remove(latest))
     }
 
@@ -363,7 +368,7 @@ impl Drop for Transaction {
                 .abandoned
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .push(sp.clone()),
+                .push(*sp),
             // Dropping sqlx's transaction queues its rollback; when a
             // statement holds the state, the last handle to the state
             // drops it, as soon as that statement is done.
@@ -428,7 +433,7 @@ impl Executor for Transaction {
         Box::pin(async move {
             let mut state = self.lock().await?;
             state.next_savepoint += 1;
-            let name = format!("manouche_sp_{}", state.next_savepoint);
+            let name = Savepoint(state.next_savepoint);
             self.run_raw(&mut state, format!("SAVEPOINT {name}"))
                 .await?;
             Ok(Transaction {

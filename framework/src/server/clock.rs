@@ -231,19 +231,15 @@ impl Watch {
         if !self.spoke.load(Ordering::Relaxed) && past(self.accepted, limits.first) {
             verdict |= verdict::FIRST_REQUEST;
         }
-        // An HTTP/2 header block open too long, whatever the other streams
-        // do.
-        if phase == phase::HTTP2 && past(self.head_since.load(Ordering::Relaxed), limits.head) {
+        let busy = self.in_flight.load(Ordering::Relaxed) != 0;
+        let head = self.head_since.load(Ordering::Relaxed);
+        // An HTTP/1 head is timed only while no request is served (a body's
+        // bytes start no head); an HTTP/2 header block whatever the other
+        // streams do.
+        if past(head, limits.head) && (phase == phase::HTTP2 || !busy) {
             verdict |= verdict::HEADER_READ;
         }
-        if self.in_flight.load(Ordering::Relaxed) != 0 {
-            return verdict;
-        }
-        let head = self.head_since.load(Ordering::Relaxed);
-        if head != 0 {
-            if past(head, limits.head) {
-                verdict |= verdict::HEADER_READ;
-            }
+        if busy || head != 0 {
             return verdict;
         }
         let idle = self.idle_since.load(Ordering::Relaxed);

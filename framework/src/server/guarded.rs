@@ -95,18 +95,16 @@ const CONTINUATION: u8 = 0x9;
 /// The flag that ends a header block.
 const END_HEADERS: u8 = 0x4;
 
-/// Where the client's HTTP/2 byte stream stands: in the preface, in a
-/// frame's 9-byte header, or in its payload; and whether a header block is
-/// open.
+/// Where the client's HTTP/2 byte stream stands: in a frame's 9-byte
+/// header, or in bytes to pass (the preface, a payload); and whether a
+/// header block is open.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Frames {
-    /// Preface bytes still to pass.
-    preface: u8,
     /// The frame header being read, and how much of it came.
     head: [u8; 9],
     have: u8,
-    /// Payload bytes still to pass.
-    payload: u32,
+    /// Bytes still to pass: the preface's, then each frame's payload.
+    skip: u32,
     /// A header block is open (a `HEADERS` without `END_HEADERS`, until the
     /// `CONTINUATION` with it).
     open: bool,
@@ -115,8 +113,7 @@ pub(crate) struct Frames {
 impl Frames {
     fn new() -> Self {
         Self {
-            // PREFACE is 24 bytes.
-            preface: 24,
+            skip: 24, // PREFACE's length
             ..Self::default()
         }
     }
@@ -124,15 +121,11 @@ impl Frames {
     /// Follows `bytes`; whether a header block is open after them.
     fn feed(&mut self, mut bytes: &[u8]) -> bool {
         while !bytes.is_empty() {
-            if self.preface > 0 {
-                let n = usize::from(self.preface).min(bytes.len());
-                self.preface -= u8::try_from(n).unwrap_or(self.preface);
-                bytes = &bytes[n..];
-            } else if self.payload > 0 {
-                let n = usize::try_from(self.payload)
+            if self.skip > 0 {
+                let n = usize::try_from(self.skip)
                     .unwrap_or(usize::MAX)
                     .min(bytes.len());
-                self.payload -= u32::try_from(n).unwrap_or(self.payload);
+                self.skip -= u32::try_from(n).unwrap_or(self.skip);
                 bytes = &bytes[n..];
             } else {
                 let at = usize::from(self.have);
@@ -143,7 +136,7 @@ impl Frames {
                 if self.have == 9 {
                     self.have = 0;
                     let [a, b, c, kind, flags, ..] = self.head;
-                    self.payload = u32::from_be_bytes([0, a, b, c]);
+                    self.skip = u32::from_be_bytes([0, a, b, c]);
                     let ends = flags & END_HEADERS != 0;
                     match kind {
                         HEADERS => self.open = !ends,

@@ -162,11 +162,12 @@ fn classify(err: Box<dyn DatabaseError>) -> Error {
         "42703" => Error::MissingColumn {
             message: pg.message().to_owned(),
         },
-        // query_canceled: by statement_timeout (a cancel request from
-        // another session gives the same code and is as much a timeout).
+        // lock_not_available: past lock_timeout (migrations set one).
         "55P03" => Error::LockTimeout {
             message: pg.message().to_owned(),
         },
+        // query_canceled: by statement_timeout (a cancel request from
+        // another session gives the same code and is as much a timeout).
         "57014" => Error::StatementTimeout {
             message: pg.message().to_owned(),
         },

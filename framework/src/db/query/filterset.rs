@@ -137,6 +137,11 @@ impl<M: Model> FilterSet<M> {
     /// not fit the field, [`Error::UnknownField`] when an allowed name is
     /// not a field of `M` at all (a mistake in the allow-list).
     pub fn q(&self, param: &str, text: &str) -> Result<Q<M>> {
+        Ok(self.condition(param, text)?.0)
+    }
+
+    /// The condition of `param` with `text`, and the allowed path it is on.
+    fn condition<'p>(&self, param: &'p str, text: &str) -> Result<(Q<M>, &'p str)> {
         let (path, op) = self.split(param)?;
         let op = match op {
             LookupOp::IsNull(_) => {
@@ -151,7 +156,7 @@ impl<M: Model> FilterSet<M> {
             }
             op => op,
         };
-        Q::named(path, op, text)
+        Ok((Q::named(path, op, text)?, path))
     }
 
     /// `qs` sorted by an `?ordering=` value: comma-separated allowed
@@ -217,9 +222,9 @@ impl<M: Model> FilterSet<M> {
                 qs = self.order_by(qs, value)?;
                 continue;
             }
-            let (path, _) = self.split(name)?;
+            let (q, path) = self.condition(name, value)?;
             distinct |= M::meta().resolve_path(path).is_ok_and(|p| p.multi_valued());
-            qs = qs.filter(self.q(name, value)?);
+            qs = qs.filter(q);
         }
         Ok(if distinct { qs.distinct() } else { qs })
     }

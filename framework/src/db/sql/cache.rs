@@ -25,6 +25,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::{Arc, LazyLock, PoisonError, RwLock};
 
 use rustc_hash::FxBuildHasher;
@@ -80,14 +81,13 @@ impl Shapes {
     /// Keeps `sql` under `key` unless a bound would be passed.
     fn insert(&mut self, key: Box<[u64]>, sql: Arc<str>) {
         let cost = key.len() * size_of::<u64>() + sql.len() + ENTRY_OVERHEAD;
-        if self.map.contains_key(&key)
-            || self.map.len() >= self.max_entries
-            || self.bytes + cost > self.max_bytes
-        {
+        if self.map.len() >= self.max_entries || self.bytes + cost > self.max_bytes {
             return;
         }
-        self.bytes += cost;
-        self.map.insert(key, sql);
+        if let Entry::Vacant(slot) = self.map.entry(key) {
+            self.bytes += cost;
+            slot.insert(sql);
+        }
     }
 }
 
@@ -101,7 +101,7 @@ thread_local! {
 
 /// A statement written on a cache miss, to be kept once its query has
 /// succeeded. Dropping it (the query failed) keeps nothing.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 #[must_use = "call `succeeded()` once the query has run, or the text is written again next time"]
 pub(crate) struct Pending(Option<(Box<[u64]>, Arc<str>)>);
 
