@@ -4,35 +4,18 @@
 //! a thread-local subscriber, which a test on another thread could race
 //! for the log call sites' cached interest.
 
-use std::sync::{Arc, Mutex};
+#[path = "support/captured_log.rs"]
+mod captured_log;
+
 use std::time::Duration;
 
 use manouche::prelude::*;
 use manouche::test::Client;
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "current_thread")]
 async fn a_request_abandoned_by_its_client_is_logged_with_499() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let captured = captured_log::Captured::default();
+    let _guard = captured.install(tracing::Level::INFO);
 
     let urls = Urls::new().path("", get(|| async { "home" }), "home").path(
         "slow/",
@@ -57,7 +40,7 @@ async fn a_request_abandoned_by_its_client_is_logged_with_499() {
     // A request that is answered is logged as before.
     assert_eq!(client.get("/").send().await.status(), StatusCode::OK);
 
-    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let log = captured.text();
     let lines: Vec<&str> = log
         .lines()
         .filter(|l| l.contains("manouche::access"))

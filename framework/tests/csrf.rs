@@ -2,7 +2,8 @@
 //! `csrftoken` cookie a page sets, as a browser would; tests that need
 //! another cookie set it by hand.
 
-use std::sync::{Arc, Mutex};
+#[path = "support/captured_log.rs"]
+mod captured_log;
 
 use manouche::csrf::{self, ChecksOff, CsrfToken};
 use manouche::prelude::*;
@@ -654,28 +655,11 @@ async fn a_refused_request_is_logged_as_django_logs_it() {
     if in_own_process("a_refused_request_is_logged_as_django_logs_it") {
         return;
     }
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::WARN)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let captured = captured_log::Captured::default();
+    let _guard = captured.install(tracing::Level::WARN);
     let r = client().post("/form/").send().await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let log = captured.text();
     assert!(log.contains("WARN"), "{log}");
     assert!(log.contains("manouche::security"), "{log}");
     assert!(

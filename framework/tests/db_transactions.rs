@@ -10,6 +10,16 @@ use manouche::db::testing::for_each_database;
 use manouche::db::{Db, Error, Executor, Model, Q};
 use models::{Tag, setup};
 
+/// The names of every tag, in the model's order.
+async fn tag_names(db: &dyn Executor) -> Result<Vec<String>, Error> {
+    Ok(Tag::objects()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| t.name)
+        .collect())
+}
+
 #[tokio::test]
 async fn commit_and_rollback_on_error() {
     for_each_database(|db| async move {
@@ -30,12 +40,7 @@ async fn commit_and_rollback_on_error() {
             })
             .await;
         assert!(matches!(res, Err(Error::UniqueViolation { .. })));
-        let names: Vec<String> = Tag::objects()
-            .all(&db)
-            .await?
-            .into_iter()
-            .map(|t| t.name)
-            .collect();
+        let names = tag_names(&db).await?;
         assert_eq!(names, ["kept"]);
         Ok(())
     })
@@ -96,12 +101,7 @@ async fn nested_transactions_use_savepoints() {
             Ok::<_, Error>(())
         })
         .await?;
-        let names: Vec<String> = Tag::objects()
-            .all(&db)
-            .await?
-            .into_iter()
-            .map(|t| t.name)
-            .collect();
+        let names = tag_names(&db).await?;
         assert_eq!(names, ["inner2", "outer"]);
         // Manual form: dropping rolls back.
         {
@@ -139,12 +139,7 @@ async fn a_savepoint_dropped_while_its_transaction_is_busy_is_still_rolled_back(
         }
         assert_eq!(Tag::objects().count(&tx).await?, 1);
         tx.commit().await?;
-        let names: Vec<String> = Tag::objects()
-            .all(&db)
-            .await?
-            .into_iter()
-            .map(|t| t.name)
-            .collect();
+        let names = tag_names(&db).await?;
         assert_eq!(names, ["outer"]);
         // Dropped the other way round (enclosing first), also fine.
         let tx = db.begin().await?;
