@@ -581,7 +581,9 @@ pub struct DatabaseSettings {
     /// `server.request_timeout` does not leave its query running, holding
     /// a connection and locks. Unset (the default), it is
     /// `server.request_timeout`; `"0s"` turns it off. `manage migrate`
-    /// never has one. `MANOUCHE_DB_STATEMENT_TIMEOUT`.
+    /// never has one. `MANOUCHE_DB_STATEMENT_TIMEOUT`. SQLite needs no
+    /// setting: a statement whose request was cut (its future dropped) is
+    /// stopped in the process at once.
     #[serde(deserialize_with = "optional_duration")]
     pub statement_timeout: Option<Duration>,
 }

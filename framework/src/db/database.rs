@@ -21,7 +21,6 @@ use futures_util::stream::BoxStream;
 use super::backends::{postgres, sqlite};
 use super::driver::{
     Execute, FetchInto, FetchOptional, Run, Unprepared, postgres_fresh_plan, postgres_rows,
-    sqlite_rows,
 };
 use super::executor::{Backend, Executor, NewSink, Row, RowSink, Statement};
 use super::sqlite_pool::SqlitePool;
@@ -396,13 +395,14 @@ impl Executor for Database {
                     // A connection of its own, never a combined read: the
                     // statement steps as the rows are taken.
                     let mut conn = p.acquire().await.map_err(fail)?;
-                    let mut rows = sqlite_rows(&mut conn, &stmt.sql, stmt.values);
+                    let mut rows = conn.rows(&stmt.sql, stmt.values);
                     while let Some(row) = rows.try_next().await.map_err(fail)? {
                         yield row;
                     }
                     drop(rows);
-                    // Dropped before its end, the stream drops `conn`,
-                    // which goes back through sqlx's checked path.
+                    // Dropped before its end, the stream stops the
+                    // statement and drops `conn`, which goes back through
+                    // sqlx's checked path.
                     p.release(conn, &Ok(()));
                 }
                 Pool::Postgres(p) => {

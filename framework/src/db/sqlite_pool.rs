@@ -54,9 +54,27 @@
 //! run again on its own, in order, in autocommit; nothing was answered yet,
 //! so every statement takes effect exactly once. No answer is given before
 //! the commit that made the write durable.
+//!
+//! **A query nobody waits for is stopped.** When a request times out, its
+//! future is dropped, and with it the query's; but sqlx's worker thread
+//! would go on stepping the statement to its end, and the connection would
+//! only be free after that (a slow aggregate: seconds, minutes). So each
+//! connection gets a stop flag ([`Conn`]) and a progress handler that reads
+//! it every [`STOP_CHECK_EVERY`] virtual-machine instructions, set once
+//! when sqlx's pool hands the connection over. A statement run on it is
+//! watched; dropped before its end, the flag is set and the statement ends
+//! with `SQLITE_INTERRUPT` on the worker. The next statement on that
+//! connection first waits for the stopped one to end (the worker runs
+//! commands in order), then clears the flag. A read running in a combined
+//! command is stopped when every read still unanswered in it has gone;
+//! writes in a group commit are not (a write stands once queued, as
+//! before). This is PostgreSQL's `statement_timeout` for the embedded
+//! database, with the request timeout as its limit.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
@@ -68,7 +86,7 @@ use sqlx::Sqlite;
 use sqlx::pool::PoolConnection;
 use tokio::sync::{Notify, oneshot};
 
-use super::driver::{FetchInto, Run, SqlxResult, Unprepared};
+use super::driver::{FetchInto, Run, SqlxResult, Unprepared, sqlite_rows};
 use super::executor::{NewSink, Row, RowSink};
 
 /// The SQLite pool: see the module doc.
@@ -82,7 +100,7 @@ struct Shared {
     pool: sqlx::SqlitePool,
     /// Connections whose last statement finished, ready for the next;
     /// `None` once the pool is closed.
-    ready: Mutex<Option<Vec<PoolConnection<Sqlite>>>>,
+    ready: Mutex<Option<Vec<Conn>>>,
     /// Wakes a query waiting for a connection when one is put on `ready`.
     returned: Notify,
     acquire_timeout: Duration,
@@ -94,6 +112,168 @@ struct Shared {
 
 /// The most reads combined into one command.
 const MOST_READS: usize = 16;
+
+/// A connection of the pool with its stop flag, for stopping a statement
+/// nobody waits for (see the module doc).
+pub(crate) struct Conn {
+    conn: PoolConnection<Sqlite>,
+    stop: Stop,
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn").finish_non_exhaustive()
+    }
+}
+
+/// How many SQLite virtual-machine instructions run between two looks at a
+/// connection's stop flag: a few microseconds of work, so a statement stops
+/// at once, for one atomic load in thousands of instructions.
+const STOP_CHECK_EVERY: i32 = 1000;
+
+impl Conn {
+    /// Gives a connection sqlx's pool handed over a stop flag of its own,
+    /// read by a progress handler on its worker thread (one round trip to
+    /// the thread, once per hand-over).
+    async fn new(mut conn: PoolConnection<Sqlite>) -> SqlxResult<Self> {
+        let stop = Stop::default();
+        let flag = Arc::clone(&stop.0);
+        conn.lock_handle()
+            .await?
+            .set_progress_handler(STOP_CHECK_EVERY, move || !flag.load(Ordering::Relaxed));
+        Ok(Self { conn, stop })
+    }
+
+    /// The connection, for a transaction to own, and its stop flag, to
+    /// watch the transaction's statements with.
+    pub(crate) fn into_parts(self) -> (PoolConnection<Sqlite>, Stop) {
+        (self.conn, self.stop)
+    }
+
+    /// Runs `run` on this connection, watched.
+    pub(crate) async fn run<R: Run>(
+        &mut self,
+        sql: &str,
+        values: Values,
+        run: R,
+    ) -> SqlxResult<R::Output> {
+        watched(&self.stop, &mut self.conn, run, sql, values).await
+    }
+
+    /// The rows of `sql`, watched.
+    pub(crate) fn rows<'c>(
+        &'c mut self,
+        sql: &'c str,
+        values: Values,
+    ) -> BoxStream<'c, SqlxResult<Row>> {
+        watched_rows(&self.stop, &mut self.conn, sql, values)
+    }
+}
+
+impl std::ops::Deref for Conn {
+    type Target = sqlx::SqliteConnection;
+
+    fn deref(&self) -> &Self::Target {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.conn
+    }
+}
+
+/// A connection's stop flag: set, its progress handler ends the statement
+/// running with `SQLITE_INTERRUPT`.
+#[derive(Debug, Default)]
+pub(crate) struct Stop(Arc<AtomicBool>);
+
+impl Stop {
+    /// A watch over the statement about to run on `conn`, whose flag this
+    /// is. When a stop is pending (a statement before was dropped), a
+    /// round trip to the worker thread first waits for that statement to
+    /// end, since the worker runs commands in order; the flag is cleared
+    /// after that, so a stop is never lost by the next statement coming
+    /// too soon, and never reaches it.
+    async fn watch(&self, conn: &mut sqlx::SqliteConnection) -> Watch<'_> {
+        if self.0.load(Ordering::Relaxed) {
+            let _ = sqlx::Connection::ping(conn).await;
+            self.0.store(false, Ordering::Relaxed);
+        }
+        Watch {
+            stop: self,
+            armed: true,
+        }
+    }
+}
+
+/// Stops the statement running on a connection when dropped before
+/// [`Watch::done`].
+struct Watch<'s> {
+    stop: &'s Stop,
+    armed: bool,
+}
+
+impl Watch<'_> {
+    /// The statement ended: nothing to stop.
+    fn done(mut self) {
+        self.armed = false;
+    }
+
+    /// Stops the statement now; it ends with `SQLITE_INTERRUPT` at the
+    /// progress handler's next look.
+    fn interrupt(&mut self) {
+        if std::mem::replace(&mut self.armed, false) {
+            tracing::debug!(target: "manouche::db", "stopping a query nobody waits for");
+            self.stop.0.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for Watch<'_> {
+    fn drop(&mut self) {
+        self.interrupt();
+    }
+}
+
+/// Runs `run` on `conn` (whose flag `stop` is), stopping the statement if
+/// this future is dropped before it ends.
+pub(crate) async fn watched<R: Run>(
+    stop: &Stop,
+    conn: &mut sqlx::SqliteConnection,
+    run: R,
+    sql: &str,
+    values: Values,
+) -> SqlxResult<R::Output> {
+    let watch = stop.watch(conn).await;
+    let result = run.sqlite(conn, sql, SqlxValues(values)).await;
+    watch.done();
+    result
+}
+
+/// The rows of `sql` on `conn` (whose flag `stop` is); the statement is
+/// stopped if the stream is dropped before its end.
+pub(crate) fn watched_rows<'c>(
+    stop: &'c Stop,
+    conn: &'c mut sqlx::SqliteConnection,
+    sql: &'c str,
+    values: Values,
+) -> BoxStream<'c, SqlxResult<Row>> {
+    Box::pin(async_stream::stream! {
+        let watch = stop.watch(conn).await;
+        let mut rows = sqlite_rows(conn, sql, values);
+        while let Some(row) = rows.next().await {
+            let failed = row.is_err();
+            yield row;
+            if failed {
+                break;
+            }
+        }
+        drop(rows);
+        watch.done();
+    })
+}
 
 #[derive(Default)]
 struct Reads {
@@ -239,9 +419,12 @@ impl SqlitePool {
 
     /// A connection: a ready one, else one from sqlx's pool, waiting (up to
     /// the acquire timeout) for whichever comes first.
-    pub(crate) async fn acquire(&self) -> SqlxResult<PoolConnection<Sqlite>> {
-        if let Some(conn) = self.take() {
+    pub(crate) async fn acquire(&self) -> SqlxResult<Conn> {
+        if let Some(conn) = self.take_ready() {
             return Ok(conn);
+        }
+        if let Some(conn) = self.shared.pool.try_acquire() {
+            return Conn::new(conn).await;
         }
         let shared = &*self.shared;
         let wait = async {
@@ -250,11 +433,11 @@ impl SqlitePool {
                 tokio::pin!(returned);
                 returned.as_mut().enable();
                 // Put back before `enable`: not notified, but there.
-                if let Some(conn) = self.take() {
+                if let Some(conn) = self.take_ready() {
                     return Ok(conn);
                 }
                 tokio::select! {
-                    conn = shared.pool.acquire() => return conn,
+                    conn = shared.pool.acquire() => return Conn::new(conn?).await,
                     () = &mut returned => {}
                 }
             }
@@ -265,17 +448,14 @@ impl SqlitePool {
         }
     }
 
-    /// A ready connection, or an idle one from sqlx's pool, without waiting.
-    fn take(&self) -> Option<PoolConnection<Sqlite>> {
-        lock(&self.shared.ready)
-            .as_mut()
-            .and_then(Vec::pop)
-            .or_else(|| self.shared.pool.try_acquire())
+    /// A ready connection, without waiting.
+    fn take_ready(&self) -> Option<Conn> {
+        lock(&self.shared.ready).as_mut().and_then(Vec::pop)
     }
 
     /// Puts a connection whose statement finished back on the ready stack,
     /// or through sqlx's checked path when it failed below SQL.
-    pub(crate) fn release<T>(&self, conn: PoolConnection<Sqlite>, result: &SqlxResult<T>) {
+    pub(crate) fn release<T>(&self, conn: Conn, result: &SqlxResult<T>) {
         if !reusable(result) {
             return;
         }
@@ -309,9 +489,10 @@ impl SqlitePool {
     /// Runs one statement on a connection of its own.
     async fn alone<R: Run>(&self, sql: &str, values: Values, run: R) -> SqlxResult<R::Output> {
         let mut conn = self.acquire().await?;
-        // Cancelled here, `conn` is dropped with this future and goes back
-        // through sqlx's checked path.
-        let result = run.sqlite(&mut conn, sql, SqlxValues(values)).await;
+        // Cancelled here, the statement is interrupted and `conn` is
+        // dropped with this future: it goes back through sqlx's checked
+        // path.
+        let result = conn.run(sql, values, run).await;
         self.release(conn, &result);
         result
     }
@@ -406,9 +587,9 @@ impl SqlitePool {
         &self,
         mut next: impl FnMut() -> Option<B>,
         fail: impl Fn(B, &sqlx::Error),
-        run: impl Fn(PoolConnection<Sqlite>, B) -> F,
+        run: impl Fn(Conn, B) -> F,
     ) where
-        F: Future<Output = Option<PoolConnection<Sqlite>>>,
+        F: Future<Output = Option<Conn>>,
     {
         let mut conn = None;
         while let Some(batch) = next() {
@@ -472,7 +653,7 @@ impl Drop for Shared {
             && let Some(ready) = lock(&self.ready).take()
         {
             for conn in ready {
-                drop(conn.detach());
+                drop(conn.conn.detach());
             }
         }
     }
@@ -600,13 +781,26 @@ fn many<'c>(conn: &'c mut sqlx::SqliteConnection, sql: &'c str, values: Values) 
     sqlx::Executor::fetch_many(conn, sqlx::query_with(sql, SqlxValues(values)))
 }
 
+/// Whether every read in `reads` has gone (its request dropped, a timeout):
+/// nobody waits for their rows. Registers `cx` to be woken when the first
+/// still waiting goes.
+fn all_gone<'r>(reads: impl IntoIterator<Item = &'r mut Read>, cx: &mut Context<'_>) -> bool {
+    let mut any = false;
+    for read in reads {
+        any = true;
+        if read.tx.poll_closed(cx).is_pending() {
+            return false;
+        }
+    }
+    any
+}
+
 /// Runs reads of one text as one command and answers each; gives the
-/// connection back unless it broke.
-async fn read_together(
-    mut conn: PoolConnection<Sqlite>,
-    batch: Vec<Read>,
-) -> Option<PoolConnection<Sqlite>> {
+/// connection back unless it broke. A statement whose reads have all gone
+/// is interrupted, and reads gone before their turn are not run.
+async fn read_together(mut conn: Conn, batch: Vec<Read>) -> Option<Conn> {
     let mut left: VecDeque<Read> = batch.into();
+    left.retain(|read| !read.tx.is_closed());
     if left.len() > 1 {
         let one = Arc::clone(&left[0].sql);
         let mut sql = String::with_capacity((one.len() + 2) * left.len());
@@ -623,8 +817,24 @@ async fn read_together(
         // not decode leaves its error in place of the sink, and the read's
         // later rows are passed over.
         let mut sink: Option<Sunk> = None;
-        let mut stream = many(&mut conn, &sql, Values(values));
-        while let Some(item) = stream.next().await {
+        let Conn { conn: c, stop } = &mut conn;
+        let mut watch = stop.watch(c).await;
+        let mut stream = many(c, &sql, Values(values));
+        loop {
+            // The next answer, unless every read still unanswered has gone.
+            let next = std::future::poll_fn(|cx| match stream.poll_next_unpin(cx) {
+                Poll::Ready(item) => Poll::Ready(Some(item)),
+                Poll::Pending if all_gone(left.iter_mut(), cx) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            });
+            let Some(item) = next.await else {
+                // Stopped, the statement ends soon with an error, for
+                // nobody: the connection is free once it has.
+                watch.interrupt();
+                left.clear();
+                continue;
+            };
+            let Some(item) = item else { break };
             match item {
                 Ok(sqlx::Either::Right(row)) => {
                     let Some(read) = left.front() else { continue };
@@ -648,6 +858,7 @@ async fn read_together(
                     }
                     if !keep {
                         drop(stream);
+                        watch.done();
                         for read in left {
                             let _ = read.tx.send(Err(sqlx::Error::WorkerCrashed));
                         }
@@ -657,14 +868,45 @@ async fn read_together(
                 }
             }
         }
+        drop(stream);
+        watch.done();
     }
     // Alone, or not reached by a command that stopped early: one by one.
     while let Some(read) = left.pop_front() {
-        let result = FetchInto(read.sink)
-            .sqlite(&mut conn, &read.sql, SqlxValues(read.values))
-            .await;
+        if read.tx.is_closed() {
+            continue;
+        }
+        let Read {
+            sql,
+            values,
+            sink,
+            mut tx,
+        } = read;
+        let Conn { conn: c, stop } = &mut conn;
+        let mut watch = stop.watch(c).await;
+        let mut fetch = FetchInto(sink).sqlite(c, &sql, SqlxValues(values));
+        let result = std::future::poll_fn(|cx| match fetch.as_mut().poll(cx) {
+            Poll::Ready(result) => Poll::Ready(Some(result)),
+            Poll::Pending if tx.poll_closed(cx).is_ready() => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        })
+        .await;
+        let Some(result) = result else {
+            watch.interrupt();
+            // Free once the stopped statement has ended.
+            let ended = fetch.await;
+            if !reusable(&ended) {
+                for read in left {
+                    let _ = read.tx.send(Err(sqlx::Error::WorkerCrashed));
+                }
+                return None;
+            }
+            continue;
+        };
+        drop(fetch);
+        watch.done();
         let keep = reusable(&result);
-        let _ = read.tx.send(result);
+        let _ = tx.send(result);
         if !keep {
             for read in left {
                 let _ = read.tx.send(Err(sqlx::Error::WorkerCrashed));
@@ -693,10 +935,7 @@ enum Together {
 
 /// Runs a batch and answers its jobs; gives the connection back unless it
 /// broke.
-async fn commit(
-    mut conn: PoolConnection<Sqlite>,
-    mut batch: Vec<Box<dyn Job>>,
-) -> Option<PoolConnection<Sqlite>> {
+async fn commit(mut conn: Conn, mut batch: Vec<Box<dyn Job>>) -> Option<Conn> {
     if let [job] = batch.as_mut_slice() {
         job.run(&mut conn, false).await;
     } else {
@@ -719,7 +958,7 @@ async fn commit(
                         // close the connection.
                         tracing::error!(target: "manouche::db", "a group commit could not be rolled back: {e}");
                         fail(batch, &e);
-                        conn.close_on_drop();
+                        conn.conn.close_on_drop();
                         return None;
                     }
                 }

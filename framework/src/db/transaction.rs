@@ -28,19 +28,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
 use futures_util::{FutureExt as _, TryStreamExt as _};
-use sea_query_binder::SqlxValues;
 use tokio::sync::Mutex;
 
 use super::database::{Pool, classify, finished};
 use super::driver::{
     Execute, FetchInto, FetchOptional, Run, Unprepared, postgres_in_transaction, postgres_rows,
-    sqlite_rows,
 };
 use super::executor::{Backend, Executor, NewSink, Row, RowSink, Statement};
+use super::sqlite_pool::{Stop, watched, watched_rows};
 use super::{Database, Error, Result};
 
 enum Conn {
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    /// With the connection's stop flag: a statement dropped before its end
+    /// is stopped (see `sqlite_pool`).
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>, Stop),
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 
@@ -120,11 +121,16 @@ impl Transaction {
                     Access::ReadWrite => "BEGIN IMMEDIATE",
                     Access::ReadOnly => "BEGIN DEFERRED",
                 };
-                let conn = p.acquire().await.map_err(|e| classify(backend, e))?;
+                let (conn, stop) = p
+                    .acquire()
+                    .await
+                    .map_err(|e| classify(backend, e))?
+                    .into_parts();
                 Conn::Sqlite(
                     sqlx::Transaction::begin(conn, Some(begin.into()))
                         .await
                         .map_err(|e| classify(backend, e))?,
+                    stop,
                 )
             }
             Pool::Postgres(p) => {
@@ -176,7 +182,7 @@ impl Transaction {
     ) -> Result<R::Output> {
         let started = self.db.note(&stmt.sql);
         let res = match state.conn.as_mut() {
-            Some(Conn::Sqlite(c)) => run.sqlite(c, &stmt.sql, SqlxValues(stmt.values)).await,
+            Some(Conn::Sqlite(c, stop)) => watched(stop, c, run, &stmt.sql, stmt.values).await,
             Some(Conn::Postgres(c)) => {
                 let first = std::mem::replace(&mut state.fresh, false);
                 postgres_in_transaction(run, c, &stmt.sql, stmt.values, first).await
@@ -239,7 +245,7 @@ impl Transaction {
                 self.db.note("COMMIT");
                 let backend = self.db.backend();
                 match state.conn.take() {
-                    Some(Conn::Sqlite(c)) => c.commit().await.map_err(|e| classify(backend, e)),
+                    Some(Conn::Sqlite(c, _)) => c.commit().await.map_err(|e| classify(backend, e)),
                     Some(Conn::Postgres(c)) => c.commit().await.map_err(|e| classify(backend, e)),
                     None => Err(Error::TransactionFinished),
                 }
@@ -264,7 +270,9 @@ impl Transaction {
                 self.db.note("ROLLBACK");
                 let backend = self.db.backend();
                 match state.conn.take() {
-                    Some(Conn::Sqlite(c)) => c.rollback().await.map_err(|e| classify(backend, e)),
+                    Some(Conn::Sqlite(c, _)) => {
+                        c.rollback().await.map_err(|e| classify(backend, e))
+                    }
                     Some(Conn::Postgres(c)) => c.rollback().await.map_err(|e| classify(backend, e)),
                     None => Err(Error::TransactionFinished),
                 }
@@ -407,7 +415,7 @@ impl Executor for Transaction {
             state.fresh = false;
             let started = self.db.note(&stmt.sql);
             let mut rows = match state.conn.as_mut() {
-                Some(Conn::Sqlite(c)) => sqlite_rows(c, &stmt.sql, stmt.values),
+                Some(Conn::Sqlite(c, stop)) => watched_rows(stop, c, &stmt.sql, stmt.values),
                 // Not run again after a stale plan: PostgreSQL has aborted
                 // the transaction (see `driver`).
                 Some(Conn::Postgres(c)) => postgres_rows(c, &stmt.sql, stmt.values, false),
