@@ -16,13 +16,24 @@
 //! [`questioner`](super::questioner)). A new non-null column
 //! without a default needs a value for the existing rows
 //! ([`Hints::defaults`], `--default app.Model.column=VALUE`), and so does a
-//! column that becomes non-null. A many-to-many join table that disappears
-//! while another appears on the same model (a renamed many-to-many field or
-//! model) stops detection too ([`MigrationError::PossibleJoinTableRename`]):
-//! renaming join tables is not supported, and drop + create would lose
-//! the links silently. An index whose name alone changes (a new name in
-//! the model, or the automatic name of a renamed model's or field's index)
-//! is renamed ([`Operation::RenameIndex`]), not dropped and built again.
+//! column that becomes non-null. An index whose name alone changes (a new
+//! name in the model, or the automatic name of a renamed model's or
+//! field's index) is renamed ([`Operation::RenameIndex`]), not dropped and
+//! built again.
+//!
+//! **Across apps.** Every app's model renames are made first, so that the
+//! foreign keys and join tables of other apps follow them in the state and
+//! need no `AlterField`, whatever the order of the labels. A renamed
+//! model's join tables, and join tables pointing at it, follow with their
+//! rows ([`Operation::AlterJoinTable`]); so does a join column whose
+//! target's primary key changes type. Without a model rename, a join table
+//! that disappears while another appears on the same model (a renamed
+//! many-to-many field) stops detection
+//! ([`MigrationError::PossibleJoinTableRename`]): drop + create would lose
+//! the links silently. New migrations of two apps that would depend on each
+//! other (foreign keys both ways) are split as Django does: the first app
+//! by label creates its models without the foreign keys into the cycle and
+//! adds them in a second migration.
 //!
 //! ```
 //! use manouche::migrations::{MigrationSet, Operation, autodetector::{Hints, detect}};
@@ -46,7 +57,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::error::MigrationError;
 use super::loader::{Migration, MigrationSet};
-use super::operation::Operation;
+use super::operation::{Operation, same_join_shape};
 use super::state::ProjectState;
 use crate::db::OnDelete;
 use crate::db::fields::SqlType;
@@ -204,13 +215,45 @@ pub fn detect(
     let mut state = set.state()?;
     let target =
         ProjectState::from_schemas(models.iter().filter(|m| apps.contains(&m.app)).cloned());
+    // Every app's model renames first: a rename retargets the foreign keys
+    // and join tables of other apps that point at the model (in the
+    // state), so that their diff finds nothing to change because of it,
+    // whatever the order of the apps' labels (as Django, no `AlterField`
+    // when only the target's name changed).
     let mut per_app: BTreeMap<String, Vec<Operation>> = BTreeMap::new();
+    // (app, new model name) → the model's table before: its join tables
+    // follow it.
+    let mut renamed_tables = BTreeMap::new();
+    let before_renames = state.clone();
     for app in apps {
-        let ops = diff_app(app, &mut state, &target, hints)?;
-        if !ops.is_empty() {
-            per_app.insert(app.clone(), ops);
+        let ops = rename_models(app, &mut state, &target, hints, &mut renamed_tables)?;
+        per_app.insert(app.clone(), ops);
+    }
+    // A renamed model's table must keep its old name until every existing
+    // migration of another app that points at it has run (on a database
+    // where they have not, they would point at a table that is gone): the
+    // rename depends on the latest migration of each such app.
+    let mut run_after: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
+    for ((app, _), old_table) in &renamed_tables {
+        for (other, models) in &before_renames.apps {
+            let points_at = models.values().any(|m| {
+                std::iter::once(&m.table)
+                    .chain(&m.join_tables)
+                    .any(|t| t.foreign_keys.iter().any(|f| f.target_table == *old_table))
+            });
+            if other != app
+                && points_at
+                && let Some(leaf) = set.leaf(other)
+            {
+                run_after.entry(app.clone()).or_default().insert(leaf.key());
+            }
         }
     }
+    for app in apps {
+        let mut ops = diff_app(app, &mut state, &target, hints, &renamed_tables)?;
+        per_app.entry(app.clone()).or_default().append(&mut ops);
+    }
+    per_app.retain(|_, ops| !ops.is_empty());
     let full_target = ProjectState::from_schemas(models.iter().cloned());
     let mut out = Vec::new();
     for (app, operations) in &per_app {
@@ -219,7 +262,7 @@ pub fn detect(
             .and_then(|m| m.name.get(..4))
             .and_then(|n| n.parse::<u32>().ok())
             .map_or(1, |n| n + 1);
-        let mut deps: BTreeSet<(String, String)> = BTreeSet::new();
+        let mut deps: BTreeSet<(String, String)> = run_after.remove(app).unwrap_or_default();
         if let Some(leaf) = set.leaf(app) {
             deps.insert(leaf.key());
         }
@@ -263,7 +306,185 @@ pub fn detect(
             }
         }
     }
+    // New migrations that depend on each other (models of two apps that
+    // point at each other) are a cycle no order can apply: as Django, one
+    // side creates its models without the foreign keys into the cycle, and
+    // a second migration adds them once the other side's tables exist.
+    while let Some(cycle) = new_cycle(&out) {
+        let Some(&first) = cycle.iter().min_by_key(|&&i| &out[i].app) else {
+            break;
+        };
+        let others: BTreeSet<String> = cycle
+            .iter()
+            .filter(|&&i| i != first)
+            .map(|&i| out[i].app.clone())
+            .collect();
+        let owned_by_others = |table: &str| {
+            full_target
+                .owner_of_table(table)
+                .is_some_and(|owner| others.contains(&owner.app))
+        };
+        let later = split_off_foreign_keys(&mut out[first], &owned_by_others);
+        if later.is_empty() {
+            // Nothing to move: the cycle is not made of foreign keys.
+            return Err(MigrationError::InvalidOperation {
+                migration: out[first].label(),
+                problem: format!(
+                    "its new migration and those of {} depend on each other",
+                    others.into_iter().collect::<Vec<_>>().join(", ")
+                ),
+            });
+        }
+        let keep = out[first].app.clone();
+        let still: BTreeSet<String> = referenced_tables(&out[first].operations)
+            .iter()
+            .filter_map(|t| full_target.owner_of_table(t).map(|o| o.app.clone()))
+            .collect();
+        // The other side's new migrations, unless still referred to.
+        out[first].dependencies.retain(|dep| {
+            !(created.contains(dep) && others.contains(&dep.0) && !still.contains(&dep.0))
+        });
+        let number = out[first]
+            .name
+            .get(..4)
+            .and_then(|n| n.parse::<u32>().ok())
+            .map_or(2, |n| n + 1);
+        let mut dependencies = vec![out[first].key()];
+        for table in referenced_tables(&later) {
+            if let Some(owner) = full_target.owner_of_table(&table)
+                && owner.app != keep
+                && let Some(key) = created.iter().find(|k| k.0 == owner.app)
+                && !dependencies.contains(key)
+            {
+                dependencies.push(key.clone());
+            }
+        }
+        out.push(Migration {
+            app: keep,
+            name: format!(
+                "{number:04}_{}",
+                migration_name(number, &later, &Hints::default())
+            ),
+            dependencies,
+            operations: later,
+        });
+    }
     Ok(out)
+}
+
+/// A cycle among the dependencies between `migrations` (their indexes),
+/// if there is one.
+fn new_cycle(migrations: &[Migration]) -> Option<Vec<usize>> {
+    fn visit(
+        i: usize,
+        migrations: &[Migration],
+        path: &mut Vec<usize>,
+        done: &mut BTreeSet<usize>,
+    ) -> Option<Vec<usize>> {
+        if let Some(at) = path.iter().position(|&p| p == i) {
+            return Some(path[at..].to_vec());
+        }
+        if done.contains(&i) {
+            return None;
+        }
+        path.push(i);
+        for dep in &migrations[i].dependencies {
+            if let Some(j) = migrations.iter().position(|m| m.key() == *dep)
+                && let Some(cycle) = visit(j, migrations, path, done)
+            {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.insert(i);
+        None
+    }
+    let mut done = BTreeSet::new();
+    (0..migrations.len()).find_map(|i| visit(i, migrations, &mut Vec::new(), &mut done))
+}
+
+/// Takes out of `migration` what points at a table `into_cycle` accepts:
+/// the foreign-key columns of the models it creates (as `AddField`s, with
+/// their indexes after them), their join tables, and the fields it adds
+/// or alters with such a foreign key. What was taken, in order.
+fn split_off_foreign_keys(
+    migration: &mut Migration,
+    into_cycle: &dyn Fn(&str) -> bool,
+) -> Vec<Operation> {
+    let mut later = Vec::new();
+    let mut kept = Vec::new();
+    for op in std::mem::take(&mut migration.operations) {
+        match op {
+            Operation::CreateModel { mut schema } => {
+                let model = schema.model.clone();
+                let table = &mut schema.table;
+                let moved: Vec<_> = table
+                    .foreign_keys
+                    .iter()
+                    .filter(|f| into_cycle(&f.target_table) && f.target_table != table.name)
+                    .cloned()
+                    .collect();
+                for fk in moved {
+                    let Some(at) = table.columns.iter().position(|c| c.name == fk.column) else {
+                        continue;
+                    };
+                    let column = table.columns.remove(at);
+                    table.foreign_keys.retain(|f| f.column != fk.column);
+                    later.push(Operation::AddField {
+                        model: model.clone(),
+                        column,
+                        foreign_key: Some(fk.clone()),
+                        fill: None,
+                    });
+                    let (with, without): (Vec<_>, Vec<_>) = std::mem::take(&mut table.indexes)
+                        .into_iter()
+                        .partition(|ix| ix.columns.contains(&fk.column));
+                    table.indexes = without;
+                    for ix in with {
+                        later.push(if ix.unique {
+                            Operation::AddConstraint {
+                                model: model.clone(),
+                                constraint: ix,
+                            }
+                        } else {
+                            Operation::AddIndex {
+                                model: model.clone(),
+                                index: ix,
+                            }
+                        });
+                    }
+                }
+                let (moved, stay): (Vec<_>, Vec<_>) = std::mem::take(&mut schema.join_tables)
+                    .into_iter()
+                    .partition(|j| j.foreign_keys.iter().any(|f| into_cycle(&f.target_table)));
+                schema.join_tables = stay;
+                later.extend(moved.into_iter().map(|table| Operation::CreateJoinTable {
+                    model: model.clone(),
+                    table,
+                }));
+                kept.push(Operation::CreateModel { schema });
+            }
+            Operation::AddField {
+                foreign_key: Some(ref fk),
+                ..
+            }
+            | Operation::AlterField {
+                foreign_key: Some(ref fk),
+                ..
+            } if into_cycle(&fk.target_table) => later.push(op),
+            Operation::CreateJoinTable { ref table, .. }
+                if table
+                    .foreign_keys
+                    .iter()
+                    .any(|f| into_cycle(&f.target_table)) =>
+            {
+                later.push(op);
+            }
+            other => kept.push(other),
+        }
+    }
+    migration.operations = kept;
+    later
 }
 
 /// An empty migration for `app` (`makemigrations --empty`).
@@ -328,10 +549,14 @@ fn referenced_tables(ops: &[Operation]) -> BTreeSet<String> {
             Operation::AddField {
                 foreign_key: Some(fk),
                 ..
+            }
+            | Operation::AlterField {
+                foreign_key: Some(fk),
+                ..
             } => {
                 out.insert(fk.target_table.clone());
             }
-            Operation::CreateJoinTable { table, .. } => {
+            Operation::CreateJoinTable { table, .. } | Operation::AlterJoinTable { table, .. } => {
                 out.extend(table.foreign_keys.iter().map(|f| f.target_table.clone()));
             }
             _ => {}
@@ -380,25 +605,126 @@ fn push(
     Ok(())
 }
 
-#[allow(clippy::too_many_lines)]
-fn diff_app(
+/// The join-table changes of the model `name` from `from` to `to`, added
+/// to `ops`:
+/// - a join table of the same name whose columns' names or types changed
+///   (a renamed target model, a target's primary key of another type) is
+///   altered in place, its rows kept ([`Operation::AlterJoinTable`]), or
+///   dropped and made again when it points at other tables now (a field
+///   that points at another model, as Django does);
+/// - when the model was renamed in this run (its table was `old_table`),
+///   each of its join tables that disappears is paired with the one that
+///   appears in its place (same shape; among several, the same name once
+///   the owner's old and new table names are taken off the front) and
+///   renamed with its rows;
+/// - otherwise a join table that disappears while another appears may be a
+///   renamed field: [`MigrationError::PossibleJoinTableRename`], unless
+///   `--no-rename-check`;
+/// - the rest are created or dropped.
+fn join_table_changes(
+    app: &str,
+    name: &str,
+    from: &ModelSchema,
+    to: &ModelSchema,
+    old_table: Option<&str>,
+    hints: &Hints,
+    ops: &mut Vec<Operation>,
+) -> Result<(), MigrationError> {
+    let alter = |old: &str, table: &crate::db::schema::TableSchema| Operation::AlterJoinTable {
+        model: name.to_owned(),
+        old: old.to_owned(),
+        table: table.clone(),
+    };
+    let mut gone: Vec<&crate::db::schema::TableSchema> = Vec::new();
+    for j in &from.join_tables {
+        match to.join_tables.iter().find(|t| t.name == j.name) {
+            Some(t) if t == j => {}
+            Some(t) if same_join_shape(j, t) => ops.push(alter(&j.name, t)),
+            Some(t) => {
+                ops.push(Operation::DeleteJoinTable {
+                    model: name.to_owned(),
+                    table: j.name.clone(),
+                });
+                ops.push(Operation::CreateJoinTable {
+                    model: name.to_owned(),
+                    table: t.clone(),
+                });
+            }
+            None => gone.push(j),
+        }
+    }
+    let mut added: Vec<&crate::db::schema::TableSchema> = to
+        .join_tables
+        .iter()
+        .filter(|t| !from.join_tables.iter().any(|f| f.name == t.name))
+        .collect();
+    if let Some(old_table) = old_table {
+        let suffix = |table: &str, owner: &str| table.strip_prefix(owner).map(str::to_owned);
+        gone.retain(|old| {
+            let fits: Vec<usize> = (0..added.len())
+                .filter(|&i| same_join_shape(old, added[i]))
+                .collect();
+            let pick = match fits.as_slice() {
+                [one] => Some(*one),
+                _ => fits.iter().copied().find(|&i| {
+                    suffix(&old.name, old_table).is_some()
+                        && suffix(&old.name, old_table) == suffix(&added[i].name, &to.table.name)
+                }),
+            };
+            match pick {
+                Some(i) => {
+                    ops.push(alter(&old.name, added.remove(i)));
+                    false
+                }
+                None => true,
+            }
+        });
+    }
+    if !hints.no_rename_check
+        && let (Some(old), Some(new)) = (gone.first(), added.first())
+    {
+        return Err(MigrationError::PossibleJoinTableRename {
+            app: app.to_owned(),
+            model: name.to_owned(),
+            old: old.name.clone(),
+            new: new.name.clone(),
+        });
+    }
+    for t in added {
+        ops.push(Operation::CreateJoinTable {
+            model: name.to_owned(),
+            table: t.clone(),
+        });
+    }
+    for j in gone {
+        ops.push(Operation::DeleteJoinTable {
+            model: name.to_owned(),
+            table: j.name.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// The model renames of `app` (hinted only).
+fn rename_models(
     app: &str,
     state: &mut ProjectState,
     target: &ProjectState,
     hints: &Hints,
+    renamed: &mut BTreeMap<(String, String), String>,
 ) -> Result<Vec<Operation>, MigrationError> {
     let mut ops = Vec::new();
-    let empty = BTreeMap::new();
-    let wanted = target.apps.get(app).unwrap_or(&empty);
-
-    // Model renames (hinted only).
+    let Some(wanted) = target.apps.get(app) else {
+        return Ok(ops);
+    };
     for (h_app, old, field, new) in &hints.renames {
         if h_app != app || field.is_some() || state.model(app, new).is_some() {
             continue;
         }
-        let (Some(_), Some(to)) = (state.model(app, old), wanted.get(new)) else {
+        let (Some(from), Some(to)) = (state.model(app, old), wanted.get(new)) else {
             continue;
         };
+        renamed.insert((app.to_owned(), new.clone()), from.table.name.clone());
         let op = Operation::RenameModel {
             old: old.clone(),
             new: new.clone(),
@@ -406,6 +732,20 @@ fn diff_app(
         };
         push(app, state, &mut ops, op)?;
     }
+    Ok(ops)
+}
+
+#[allow(clippy::too_many_lines)]
+fn diff_app(
+    app: &str,
+    state: &mut ProjectState,
+    target: &ProjectState,
+    hints: &Hints,
+    renamed: &BTreeMap<(String, String), String>,
+) -> Result<Vec<Operation>, MigrationError> {
+    let mut ops = Vec::new();
+    let empty = BTreeMap::new();
+    let wanted = target.apps.get(app).unwrap_or(&empty);
 
     // New models, those they refer to first.
     let mut new_models: Vec<&ModelSchema> = wanted
@@ -650,41 +990,10 @@ fn diff_app(
                 removals.push(op);
             }
         }
-        let added_joins: Vec<_> = to
-            .join_tables
-            .iter()
-            .filter(|j| !from.join_tables.iter().any(|f| f.name == j.name))
-            .collect();
-        if !hints.no_rename_check
-            && let Some(old) = from
-                .join_tables
-                .iter()
-                .find(|f| !to.join_tables.iter().any(|t| t.name == f.name))
-            && let Some(new) = added_joins.first()
-        {
-            return Err(MigrationError::PossibleJoinTableRename {
-                app: app.to_owned(),
-                model: name.clone(),
-                old: old.name.clone(),
-                new: new.name.clone(),
-            });
-        }
-        for j in &to.join_tables {
-            if !from.join_tables.iter().any(|f| f.name == j.name) {
-                removals.push(Operation::CreateJoinTable {
-                    model: name.clone(),
-                    table: j.clone(),
-                });
-            }
-        }
-        for j in &from.join_tables {
-            if !to.join_tables.iter().any(|t| t.name == j.name) {
-                removals.push(Operation::DeleteJoinTable {
-                    model: name.clone(),
-                    table: j.name.clone(),
-                });
-            }
-        }
+        let old_table = renamed
+            .get(&(app.to_owned(), name.clone()))
+            .map(String::as_str);
+        join_table_changes(app, name, &from, to, old_table, hints, &mut removals)?;
     }
     for op in removals {
         push(app, state, &mut ops, op)?;

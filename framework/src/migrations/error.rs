@@ -255,7 +255,7 @@ pub enum MigrationError {
     },
     /// A join table was removed and another added on the same model.
     #[error(
-        "{app}.{model}: join table {old} would be dropped and {new} created (a renamed many-to-many field or model?); migrations cannot rename join tables yet and dropping {old} loses its links: copy them with a `run_sql` migration (`makemigrations --empty {app}`) after passing `--no-rename-check`, which drops {old} and creates {new}"
+        "{app}.{model}: join table {old} would be dropped and {new} created (a renamed many-to-many field?), and dropping {old} loses its links. A renamed model's join tables follow it (`--rename {app}.OldModel={model}`); for a renamed field, copy the links with a `run_sql` migration (`makemigrations --empty {app}`) after passing `--no-rename-check`, which drops {old} and creates {new}"
     )]
     PossibleJoinTableRename {
         /// The app.

@@ -144,6 +144,22 @@ pub enum Operation {
         /// The join table's name.
         table: String,
     },
+    /// Changes the join table `old` of a many-to-many field into `table`,
+    /// keeping its rows: the table, its columns (matched in order) and its
+    /// indexes take their new names, and its columns their new types. A
+    /// renamed model's join tables follow it this way (Django's
+    /// `RenameModel` renames the automatic join tables and their columns),
+    /// and so do the join tables pointing at it, and a join column follows
+    /// a change of the primary key type it points at.
+    AlterJoinTable {
+        /// The model owning the field.
+        model: String,
+        /// The join table's current name.
+        old: String,
+        /// The join table as it becomes: as many columns, in the same
+        /// order, pointing at the same tables.
+        table: TableSchema,
+    },
     /// Raw SQL, per backend. Without `reverse_*` the migration cannot be
     /// unapplied on that backend; give `[]` for "nothing to undo".
     RunSql {
@@ -220,6 +236,12 @@ impl Operation {
             Self::DeleteJoinTable { model, table } => {
                 format!("Delete join table {table} of {model}")
             }
+            Self::AlterJoinTable { model, old, table } if *old == table.name => {
+                format!("Alter join table {old} of {model}")
+            }
+            Self::AlterJoinTable { model, old, table } => {
+                format!("Rename join table {old} of {model} to {}", table.name)
+            }
             Self::RunSql { .. } => "Raw SQL".to_owned(),
             Self::RunRust { function, .. } => format!("Run Rust function {function}"),
         }
@@ -242,7 +264,8 @@ impl Operation {
             | Self::AddConstraint { model, .. }
             | Self::RemoveConstraint { model, .. }
             | Self::CreateJoinTable { model, .. }
-            | Self::DeleteJoinTable { model, .. } => Some(model),
+            | Self::DeleteJoinTable { model, .. }
+            | Self::AlterJoinTable { model, .. } => Some(model),
             Self::RunSql { .. } | Self::RunRust { .. } => None,
         }
     }
@@ -419,10 +442,45 @@ impl Operation {
                     return Err(format!("{app}.{model} has no join table {table}"));
                 }
             }
+            Self::AlterJoinTable { model, old, table } => {
+                let m = model_mut(state, app, model)?;
+                if *old != table.name && m.join_tables.iter().any(|t| t.name == table.name) {
+                    return Err(format!(
+                        "{app}.{model} already has join table {}",
+                        table.name
+                    ));
+                }
+                let slot = m
+                    .join_tables
+                    .iter_mut()
+                    .find(|t| &t.name == old)
+                    .ok_or_else(|| format!("{app}.{model} has no join table {old}"))?;
+                if !same_join_shape(slot, table) {
+                    return Err(format!(
+                        "join table {old} of {app}.{model} cannot become {}: a join table keeps \
+                         its columns, in order, and the tables they point at",
+                        table.name
+                    ));
+                }
+                *slot = table.clone();
+            }
             Self::RunSql { .. } | Self::RunRust { .. } => {}
         }
         Ok(())
     }
+}
+
+/// Whether `new` can be `old` under other names and column types: as many
+/// columns, and the same foreign keys in order (the same tables and
+/// columns pointed at).
+pub(crate) fn same_join_shape(old: &TableSchema, new: &TableSchema) -> bool {
+    old.columns.len() == new.columns.len()
+        && old.foreign_keys.len() == new.foreign_keys.len()
+        && old
+            .foreign_keys
+            .iter()
+            .zip(&new.foreign_keys)
+            .all(|(o, n)| o.target_table == n.target_table && o.target_column == n.target_column)
 }
 
 fn for_each_table(state: &mut ProjectState, mut f: impl FnMut(&mut TableSchema)) {

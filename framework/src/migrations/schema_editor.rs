@@ -202,6 +202,52 @@ fn model<'s>(state: &'s ProjectState, app: &str, name: &str) -> Result<&'s Model
         .ok_or_else(|| format!("model {app}.{name} does not exist"))
 }
 
+/// The join table `table` of `app.name` in `state`.
+fn join_table<'s>(
+    state: &'s ProjectState,
+    app: &str,
+    name: &str,
+    table: &str,
+) -> Result<&'s TableSchema, String> {
+    model(state, app, name)?
+        .join_tables
+        .iter()
+        .find(|t| t.name == table)
+        .ok_or_else(|| format!("{app}.{name} has no join table {table}"))
+}
+
+/// The steps that turn the join table `from` into `to` (same shape, see
+/// [`Operation::AlterJoinTable`]): the table renamed, then one table diff
+/// with its columns renamed in order.
+fn alter_join_table(backend: Backend, from: &TableSchema, to: &TableSchema) -> Vec<Step> {
+    let mut out = Vec::new();
+    if from.name != to.name {
+        out.push(Step::Sql(format!(
+            "ALTER TABLE {} RENAME TO {}",
+            quote(&from.name),
+            quote(&to.name)
+        )));
+    }
+    let renamed = TableSchema {
+        name: to.name.clone(),
+        ..from.clone()
+    };
+    let change = TableChange {
+        old: &renamed,
+        new: to,
+        renames: from
+            .columns
+            .iter()
+            .zip(&to.columns)
+            .filter(|(o, n)| o.name != n.name)
+            .map(|(o, n)| (o.name.clone(), n.name.clone()))
+            .collect(),
+        fill: BTreeMap::new(),
+    };
+    out.extend(alter_table(backend, &change));
+    out
+}
+
 /// The SQL applying `op` (of a migration of `app`) on `backend`, given the
 /// states before and after it.
 ///
@@ -243,6 +289,15 @@ pub(crate) fn forwards(
             create_table(backend, model(after, app, name)?, table)
         }
         Operation::DeleteJoinTable { table, .. } => vec![drop_table(table)],
+        Operation::AlterJoinTable {
+            model: name,
+            old,
+            table,
+        } => {
+            let from = join_table(before, app, name, old)?;
+            let to = join_table(after, app, name, &table.name)?;
+            return Ok(alter_join_table(backend, from, to));
+        }
         Operation::RenameIndex { old, new, .. } if backend == Backend::Postgres => {
             vec![rename_index(old, new)]
         }
@@ -337,6 +392,15 @@ pub(crate) fn backwards(
             }
         }
         Operation::CreateJoinTable { table, .. } => vec![drop_table(&table.name)],
+        Operation::AlterJoinTable {
+            model: name,
+            old,
+            table,
+        } => {
+            let from = join_table(after, app, name, &table.name)?;
+            let to = join_table(before, app, name, old)?;
+            return Ok(alter_join_table(backend, from, to));
+        }
         Operation::RenameIndex { old, new, .. } if backend == Backend::Postgres => {
             vec![rename_index(new, old)]
         }
