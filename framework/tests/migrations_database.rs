@@ -583,6 +583,7 @@ async fn join_table_and_delete_model_round_trip() {
             ],
             foreign_keys: Vec::new(),
             indexes: Vec::new(),
+            checks: Vec::new(),
         };
         let ops = vec![
             Operation::CreateJoinTable {

@@ -58,6 +58,8 @@ pub(crate) struct ModelDef {
     pub(crate) ordering: Vec<(String, bool)>,
     pub(crate) unique_together: Vec<Vec<String>>,
     pub(crate) indexes: Vec<Vec<String>>,
+    /// Check constraints: `(name, SQL condition)`.
+    pub(crate) checks: Vec<(String, String)>,
     pub(crate) verbose_name: String,
     pub(crate) verbose_name_plural: String,
     /// Custom `(codename, name)` permissions.
@@ -369,6 +371,8 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         .map(|set| set.iter().map(|n| column_of(n, &mut errors)).collect())
         .collect();
 
+    let checks = check_constraints(&opts.checks, &mut errors);
+
     let verbose_name = opts
         .verbose_name
         .as_ref()
@@ -391,6 +395,7 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         ordering,
         unique_together,
         indexes,
+        checks,
         verbose_name,
         verbose_name_plural,
         permissions,
@@ -690,4 +695,41 @@ impl FieldDef {
     pub(crate) fn span(&self) -> Span {
         self.ident.span()
     }
+}
+
+/// The check constraints, validated: a name is a lowercase SQL identifier
+/// of at most 63 bytes (PostgreSQL's limit: longer names are cut, and two
+/// cut names could clash), given once; a condition is one non-empty
+/// expression (no `;`).
+fn check_constraints(checks: &[(LitStr, LitStr)], errors: &mut Errors) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (name, sql) in checks {
+        let (n, q) = (name.value(), sql.value());
+        let identifier = !n.is_empty()
+            && n.len() <= 63
+            && n.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+            && n.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !identifier {
+            errors.push(syn::Error::new(
+                name.span(),
+                "a check's name is a lowercase SQL identifier (letters, digits, `_`) of at most 63 \
+                 characters, unique in the database: `price_not_negative`",
+            ));
+        } else if out.iter().any(|(o, _)| *o == n) {
+            errors.push(syn::Error::new(
+                name.span(),
+                format!("check `{n}` is declared twice"),
+            ));
+        }
+        if q.trim().is_empty() || q.contains(';') {
+            errors.push(syn::Error::new(
+                sql.span(),
+                "a check's `sql` is one SQL condition over the table's columns, without `;`: \
+                 `price >= 0`",
+            ));
+        }
+        out.push((n, q));
+    }
+    out
 }

@@ -92,6 +92,18 @@ pub enum Error {
         /// The column.
         field: String,
     },
+    /// An insert or update broke a check constraint
+    /// (`#[model(check(...))]`).
+    #[error(
+        "check constraint `{constraint}` violated{}: the row's values do not meet its condition",
+        if table.is_empty() { String::new() } else { format!(" on `{table}`") }
+    )]
+    CheckViolation {
+        /// The table (empty when the backend does not say: SQLite).
+        table: String,
+        /// The constraint's name.
+        constraint: String,
+    },
     /// `get()` matched no row.
     #[error("{model} matching query does not exist")]
     DoesNotExist {

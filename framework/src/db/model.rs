@@ -25,6 +25,7 @@
 //! | `ordering = "-created, title"` | default ordering; `-` for descending |
 //! | `unique_together = ["author", "slug"]` | a multi-column unique constraint (repeatable) |
 //! | `index = ["published", "created"]` | a multi-column index (repeatable) |
+//! | `check(name = "price_not_negative", sql = "price >= 0")` | a check constraint every row must meet (Django's `CheckConstraint`; repeatable). The condition is SQL both backends must read, over the table's columns; `migrate` refuses to add it while rows fail it |
 //! | `verbose_name = "..."`, `verbose_name_plural = "..."` | human-readable names |
 //! | `permissions = [("publish_article", "Can publish articles")]` | custom `(codename, name)` permissions, besides the default ones (Django's `Meta.permissions`) |
 //! | `default_permissions = ["add", "change", "delete", "view"]` | the actions that get a permission `"{action}_{model}"` (the default: all four; `[]` for none) |
@@ -284,6 +285,10 @@ pub struct ModelMeta {
     pub unique_together: &'static [&'static [&'static str]],
     /// Sets of columns to index.
     pub indexes: &'static [&'static [&'static str]],
+    /// Check constraints as `(name, SQL condition)` pairs, from
+    /// `#[model(check(name = "...", sql = "..."))]` (Django's
+    /// `CheckConstraint`).
+    pub checks: &'static [(&'static str, &'static str)],
     /// Human-readable name.
     pub verbose_name: &'static str,
     /// Human-readable plural name.
@@ -885,6 +890,7 @@ mod tests {
             fields: &[],
             ordering: &[],
             unique_together: &[],
+            checks: &[],
             indexes: &[],
             verbose_name,
             verbose_name_plural: "",

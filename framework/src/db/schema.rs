@@ -124,6 +124,17 @@ pub struct IndexSchema {
     pub unique: bool,
 }
 
+/// A check constraint: a condition every row must meet (Django's
+/// `CheckConstraint`), as SQL both backends read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckSchema {
+    /// The constraint's name, unique in the database.
+    pub name: String,
+    /// The condition, an SQL expression over the table's columns
+    /// (`price >= 0`).
+    pub sql: String,
+}
+
 /// One table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TableSchema {
@@ -135,6 +146,9 @@ pub struct TableSchema {
     pub foreign_keys: Vec<ForeignKeySchema>,
     /// Indexes and unique-together constraints.
     pub indexes: Vec<IndexSchema>,
+    /// Check constraints.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<CheckSchema>,
 }
 
 impl TableSchema {
@@ -285,6 +299,7 @@ impl ModelSchema {
                             unique: false,
                         },
                     ],
+                    checks: Vec::new(),
                 });
             }
         }
@@ -312,6 +327,14 @@ impl ModelSchema {
                 columns,
                 foreign_keys,
                 indexes,
+                checks: meta
+                    .checks
+                    .iter()
+                    .map(|(name, sql)| CheckSchema {
+                        name: (*name).to_owned(),
+                        sql: (*sql).to_owned(),
+                    })
+                    .collect(),
             },
             join_tables,
             ordering: meta
@@ -417,6 +440,25 @@ fn create_table(backend: Backend, table: &TableSchema, inline_fks: bool) -> Tabl
     stmt
 }
 
+/// `create`, a `CREATE TABLE` statement, with `checks` as named table
+/// constraints before its closing parenthesis (sea-query writes only
+/// unnamed ones, which could not be dropped by name).
+fn with_checks(mut create: String, checks: &[CheckSchema]) -> String {
+    if let Some(end) = create.rfind(')') {
+        let constraints: String = checks
+            .iter()
+            .map(|c| format!(", CONSTRAINT {} CHECK ({})", quote_ident(&c.name), c.sql))
+            .collect();
+        create.insert_str(end, &constraints);
+    }
+    create
+}
+
+/// `ident` quoted for SQL (both backends).
+fn quote_ident(ident: &str) -> String {
+    format!("\"{}\"", ident.replace('"', "\"\""))
+}
+
 /// The DDL that creates `tables` on `backend`, in an order that satisfies
 /// the foreign keys.
 #[must_use]
@@ -430,7 +472,10 @@ pub fn create_table_sql(backend: Backend, schemas: &[ModelSchema]) -> Vec<String
     let inline = backend == Backend::Sqlite;
     let mut out = Vec::new();
     for table in &tables {
-        out.push(backend.build_schema(&create_table(backend, table, inline)));
+        out.push(with_checks(
+            backend.build_schema(&create_table(backend, table, inline)),
+            &table.checks,
+        ));
         for index in &table.indexes {
             let mut stmt = Index::create();
             stmt.name(index.name.as_str())

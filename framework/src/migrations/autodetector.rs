@@ -919,6 +919,16 @@ fn diff_app(
                 push(app, state, &mut ops, op)?;
             }
         }
+        // Check constraints that go away (or change), before their columns.
+        for check in &from.table.checks {
+            if !to.table.checks.contains(check) {
+                let op = Operation::RemoveCheck {
+                    model: name.clone(),
+                    name: check.name.clone(),
+                };
+                push(app, state, &mut ops, op)?;
+            }
+        }
         for (old, new) in &renamed_indexes {
             let op = Operation::RenameIndex {
                 model: name.clone(),
@@ -973,6 +983,15 @@ fn diff_app(
                 model: name.clone(),
                 column: c.name.clone(),
             });
+        }
+        // New (or changed) check constraints, once their columns exist.
+        for check in &to.table.checks {
+            if !from.table.checks.contains(check) {
+                removals.push(Operation::AddCheck {
+                    model: name.clone(),
+                    check: check.clone(),
+                });
+            }
         }
         for ix in &to.table.indexes {
             if !from.table.indexes.contains(ix) && !renamed_to(ix) {

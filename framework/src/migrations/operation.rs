@@ -19,7 +19,8 @@ use serde::{Deserialize, Serialize};
 
 use super::state::ProjectState;
 use crate::db::schema::{
-    ColumnDefault, ColumnSchema, ForeignKeySchema, IndexSchema, ModelSchema, TableSchema,
+    CheckSchema, ColumnDefault, ColumnSchema, ForeignKeySchema, IndexSchema, ModelSchema,
+    TableSchema,
 };
 
 /// One change to the schema. Model names are those of the migration's app.
@@ -130,6 +131,22 @@ pub enum Operation {
         /// The constraint's name.
         name: String,
     },
+    /// Adds a check constraint (Django's `AddConstraint` of a
+    /// `CheckConstraint`). `migrate` counts the rows that fail it first and
+    /// refuses the migration when there are any.
+    AddCheck {
+        /// The model's name.
+        model: String,
+        /// The constraint.
+        check: CheckSchema,
+    },
+    /// Drops a check constraint.
+    RemoveCheck {
+        /// The model's name.
+        model: String,
+        /// The constraint's name.
+        name: String,
+    },
     /// Creates the join table of a new many-to-many field.
     CreateJoinTable {
         /// The model owning the field.
@@ -230,6 +247,12 @@ impl Operation {
             Self::RemoveConstraint { model, name } => {
                 format!("Remove constraint {name} from {model}")
             }
+            Self::AddCheck { model, check } => {
+                format!("Create check constraint {} on {model}", check.name)
+            }
+            Self::RemoveCheck { model, name } => {
+                format!("Remove check constraint {name} from {model}")
+            }
             Self::CreateJoinTable { model, table } => {
                 format!("Create join table {} for {model}", table.name)
             }
@@ -263,6 +286,8 @@ impl Operation {
             | Self::RenameIndex { model, .. }
             | Self::AddConstraint { model, .. }
             | Self::RemoveConstraint { model, .. }
+            | Self::AddCheck { model, .. }
+            | Self::RemoveCheck { model, .. }
             | Self::CreateJoinTable { model, .. }
             | Self::DeleteJoinTable { model, .. }
             | Self::AlterJoinTable { model, .. } => Some(model),
@@ -423,6 +448,24 @@ impl Operation {
                     .find(|i| &i.name == old)
                     .ok_or_else(|| format!("{app}.{model} has no index or constraint {old}"))?;
                 new.clone_into(&mut ix.name);
+            }
+            Self::AddCheck { model, check } => {
+                let m = model_mut(state, app, model)?;
+                if m.table.checks.iter().any(|c| c.name == check.name) {
+                    return Err(format!(
+                        "{app}.{model} already has a check constraint {}",
+                        check.name
+                    ));
+                }
+                m.table.checks.push(check.clone());
+            }
+            Self::RemoveCheck { model, name } => {
+                let m = model_mut(state, app, model)?;
+                let before = m.table.checks.len();
+                m.table.checks.retain(|c| &c.name != name);
+                if m.table.checks.len() == before {
+                    return Err(format!("{app}.{model} has no check constraint {name}"));
+                }
             }
             Self::CreateJoinTable { model, table } => {
                 let m = model_mut(state, app, model)?;

@@ -26,7 +26,7 @@ use crate::db::Backend;
 use crate::db::sql::migrate::{RowFilter, count_rows};
 
 /// What the rows of a column must not hold for a change to go ahead.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RowProblem {
     /// Values longer than the column's new `max_length` (in characters).
@@ -50,6 +50,13 @@ pub enum RowProblem {
     /// them (unapplying the removal of such a field, or adding one without
     /// a one-off default).
     NoValue,
+    /// Rows that fail a check constraint being added (its condition is
+    /// false; a `NULL` condition passes, as the database judges it). The
+    /// check's [`RowCheck::column`] is the constraint's name.
+    FailsCheck {
+        /// The constraint's condition.
+        sql: String,
+    },
 }
 
 /// A count of the rows of `table` that would block a change of `column`;
@@ -79,11 +86,12 @@ impl RowCheck {
     /// The `SELECT COUNT(*)` that counts the offending rows on `backend`.
     #[must_use]
     pub fn sql(&self, backend: Backend) -> String {
-        let filter = match self.problem {
-            RowProblem::TooLong { max_length } => RowFilter::LongerThan(&self.column, max_length),
-            RowProblem::OutOfRange { min, max } => RowFilter::Outside(&self.column, min, max),
+        let filter = match &self.problem {
+            RowProblem::TooLong { max_length } => RowFilter::LongerThan(&self.column, *max_length),
+            RowProblem::OutOfRange { min, max } => RowFilter::Outside(&self.column, *min, *max),
             RowProblem::Null => RowFilter::Null(&self.column),
             RowProblem::NoValue => RowFilter::All,
+            RowProblem::FailsCheck { sql } => RowFilter::Failing(sql),
         };
         count_rows(backend, &self.table, filter)
     }
@@ -123,6 +131,11 @@ impl RowCheck {
                 "{place}: {count} would have no value, as the column is added NOT NULL \
                  without a default; give the field a default (or the operation a one-off \
                  \"fill\" value), or delete those rows first"
+            ),
+            RowProblem::FailsCheck { sql } => format!(
+                "table {table:?}: {count} {verb} failing the check constraint {column:?} \
+                 ({sql}); change those rows first (a data migration before this one) or the \
+                 condition"
             ),
         }
     }
@@ -164,5 +177,20 @@ mod tests {
         );
         let text = RowCheck::new("blog_note", "stars", RowProblem::NoValue).explain(3);
         assert!(text.contains("3 rows would have no value"), "{text}");
+        let failing = RowProblem::FailsCheck {
+            sql: "stars >= 0".into(),
+        };
+        let check = RowCheck::new("blog_note", "stars_not_negative", failing);
+        assert_eq!(
+            check.sql(Backend::Postgres),
+            r#"SELECT COUNT(*) FROM "blog_note" WHERE NOT (stars >= 0)"#
+        );
+        let text = check.explain(2);
+        assert!(
+            text.starts_with(
+                r#"table "blog_note": 2 rows are failing the check constraint "stars_not_negative" (stars >= 0)"#
+            ),
+            "{text}"
+        );
     }
 }

@@ -105,6 +105,14 @@ fn row_checks(change: &TableChange<'_>) -> Vec<RowCheck> {
             None => {}
         }
     }
+    for check in &change.new.checks {
+        if !change.old.checks.contains(check) {
+            let problem = RowProblem::FailsCheck {
+                sql: check.sql.clone(),
+            };
+            out.push(RowCheck::new(table, &check.name, problem));
+        }
+    }
     out
 }
 
@@ -318,7 +326,9 @@ pub(crate) fn forwards(
         | Operation::RemoveIndex { model: name, .. }
         | Operation::RenameIndex { model: name, .. }
         | Operation::AddConstraint { model: name, .. }
-        | Operation::RemoveConstraint { model: name, .. } => {
+        | Operation::RemoveConstraint { model: name, .. }
+        | Operation::AddCheck { model: name, .. }
+        | Operation::RemoveCheck { model: name, .. } => {
             let mut change = TableChange {
                 old: &model(before, app, name)?.table,
                 new: &model(after, app, name)?.table,
@@ -450,7 +460,9 @@ pub(crate) fn backwards(
         | Operation::RemoveIndex { model: name, .. }
         | Operation::RenameIndex { model: name, .. }
         | Operation::AddConstraint { model: name, .. }
-        | Operation::RemoveConstraint { model: name, .. } => {
+        | Operation::RemoveConstraint { model: name, .. }
+        | Operation::AddCheck { model: name, .. }
+        | Operation::RemoveCheck { model: name, .. } => {
             let mut change = TableChange {
                 old: &model(after, app, name)?.table,
                 new: &model(before, app, name)?.table,

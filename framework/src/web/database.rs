@@ -86,7 +86,8 @@ pub fn status_of(err: &db::Error) -> StatusCode {
         Error::InvalidValue { .. }
         | Error::UnknownField { .. }
         | Error::RefusedField { .. }
-        | Error::NotNullViolation { .. } => StatusCode::BAD_REQUEST,
+        | Error::NotNullViolation { .. }
+        | Error::CheckViolation { .. } => StatusCode::BAD_REQUEST,
         Error::Unavailable { .. }
         | Error::Connect { .. }
         | Error::StatementTimeout { .. }

@@ -204,6 +204,7 @@ pub(crate) fn model(m: &ModelDef) -> TokenStream {
     let ordering = m.ordering.iter().map(|(c, d)| quote!((#c, #d)));
     let unique_together = m.unique_together.iter().map(|set| quote!(&[#(#set),*]));
     let indexes = m.indexes.iter().map(|set| quote!(&[#(#set),*]));
+    let check_constraints = m.checks.iter().map(|(name, sql)| quote!((#name, #sql)));
     let permissions = m
         .permissions
         .iter()
@@ -338,6 +339,7 @@ pub(crate) fn model(m: &ModelDef) -> TokenStream {
                     ordering: &[#(#ordering),*],
                     unique_together: &[#(#unique_together),*],
                     indexes: &[#(#indexes),*],
+                    checks: &[#(#check_constraints),*],
                     verbose_name: #verbose_name,
                     verbose_name_plural: #verbose_name_plural,
                     permissions: &[#(#permissions),*],

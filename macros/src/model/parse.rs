@@ -30,7 +30,7 @@ impl Errors {
     }
 }
 
-pub(crate) const MODEL_OPTIONS: &str = "table, app, ordering, unique_together, index, verbose_name, verbose_name_plural, \
+pub(crate) const MODEL_OPTIONS: &str = "table, app, ordering, unique_together, index, check, verbose_name, verbose_name_plural, \
      permissions, default_permissions, impl_default";
 pub(crate) const FIELD_OPTIONS: &str = "primary_key, max_length, max_digits, decimal_places, unique, db_index, default, \
      default_fn, auto_now, auto_now_add, choices, db_column, blank, help_text, verbose_name, \
@@ -43,6 +43,8 @@ pub(crate) struct ModelOptions {
     pub(crate) ordering: Option<LitStr>,
     pub(crate) unique_together: Vec<Vec<LitStr>>,
     pub(crate) indexes: Vec<Vec<LitStr>>,
+    /// `check(name = "...", sql = "...")`, repeatable.
+    pub(crate) checks: Vec<(LitStr, LitStr)>,
     pub(crate) verbose_name: Option<LitStr>,
     pub(crate) verbose_name_plural: Option<LitStr>,
     /// `permissions = [("codename", "name"), ...]`.
@@ -215,6 +217,37 @@ pub(crate) fn model_options(attrs: &[syn::Attribute], errors: &mut Errors) -> Mo
                 "index" => {
                     opts.indexes.push(str_list(&meta.value()?.parse()?, &name)?);
                     Ok(())
+                }
+                "check" => {
+                    let (mut check_name, mut sql) = (None, None);
+                    meta.parse_nested_meta(|inner| {
+                        let key = inner
+                            .path
+                            .get_ident()
+                            .map(ToString::to_string)
+                            .unwrap_or_default();
+                        let slot = match key.as_str() {
+                            "name" => &mut check_name,
+                            "sql" => &mut sql,
+                            _ => {
+                                return Err(inner.error(
+                                    "unknown check option; expected `name = \"...\"` and `sql = \"...\"`",
+                                ));
+                            }
+                        };
+                        let value = lit_str(&inner.value()?.parse()?, &key)?;
+                        set_once(slot, value, inner.path.span(), &key)
+                    })?;
+                    match (check_name, sql) {
+                        (Some(n), Some(q)) => {
+                            opts.checks.push((n, q));
+                            Ok(())
+                        }
+                        _ => Err(meta.error(
+                            "a check needs both `name = \"...\"` and `sql = \"...\"`: \
+                             `check(name = \"price_not_negative\", sql = \"price >= 0\")`",
+                        )),
+                    }
                 }
                 _ => Err(meta.error(format!(
                     "unknown model option `{}`; expected one of: {MODEL_OPTIONS}",

@@ -149,6 +149,10 @@ fn classify(err: Box<dyn DatabaseError>) -> Error {
             table,
             field: pg.column().unwrap_or_default().to_owned(),
         },
+        "23514" => Error::CheckViolation {
+            table,
+            constraint: pg.constraint().unwrap_or_default().to_owned(),
+        },
         "42P01" => {
             // relation "blog_article" does not exist
             let table = pg

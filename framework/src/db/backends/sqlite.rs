@@ -142,6 +142,12 @@ fn classify(err: Box<dyn DatabaseError>) -> Error {
             field: field.to_owned(),
         };
     }
+    if let Some(constraint) = msg.strip_prefix("CHECK constraint failed: ") {
+        return Error::CheckViolation {
+            table: String::new(),
+            constraint: constraint.to_owned(),
+        };
+    }
     if msg.starts_with("FOREIGN KEY constraint failed") {
         // SQLite does not say which key; the caller fills the table in.
         return Error::ForeignKeyViolation {

@@ -219,6 +219,8 @@ pub(crate) enum RowFilter<'a> {
     Outside(&'a str, i64, i64),
     /// Rows whose column is `NULL`.
     Null(&'a str),
+    /// Rows for which this SQL condition is false.
+    Failing(&'a str),
     /// Every row.
     All,
 }
@@ -247,6 +249,9 @@ pub(crate) fn count_rows(backend: Backend, table: &str, filter: RowFilter<'_>) -
         }
         RowFilter::Null(column) => {
             stmt.and_where(Expr::col(Alias::new(column)).is_null());
+        }
+        RowFilter::Failing(condition) => {
+            stmt.and_where(Expr::cust(format!("NOT ({condition})")));
         }
         RowFilter::All => {}
     }

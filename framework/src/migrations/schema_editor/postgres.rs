@@ -123,6 +123,14 @@ pub(super) fn alter_table(change: &TableChange<'_>) -> Vec<String> {
             out.push(drop_column_constraints(&new.name, &f.column, 'f'));
         }
     }
+    for check in &old.checks {
+        if !new.checks.contains(check) {
+            out.push(format!(
+                "ALTER TABLE {t} DROP CONSTRAINT {}",
+                quote(&check.name)
+            ));
+        }
+    }
     for c in &old.columns {
         if change.new_name(&c.name).is_none() {
             out.push(format!("ALTER TABLE {t} DROP COLUMN {}", quote(&c.name)));
@@ -145,6 +153,15 @@ pub(super) fn alter_table(change: &TableChange<'_>) -> Vec<String> {
     for i in &new.indexes {
         if !old_indexes.iter().any(|o| index_key(o) == index_key(i)) {
             out.push(super::sqlite::create_index(&new.name, i));
+        }
+    }
+    for check in &new.checks {
+        if !old.checks.contains(check) {
+            out.push(format!(
+                "ALTER TABLE {t} ADD CONSTRAINT {} CHECK ({})",
+                quote(&check.name),
+                check.sql
+            ));
         }
     }
     out

@@ -57,8 +57,11 @@ pub(super) fn alter_table(change: &TableChange<'_>) -> Vec<String> {
             })
         });
 
+    // A check constraint is part of the table's definition: any change of
+    // them rebuilds it.
+    let checks_equal = old.checks == new.checks;
     let mut out = Vec::new();
-    if renamed_columns_equal && renamed_fks_equal {
+    if renamed_columns_equal && renamed_fks_equal && checks_equal {
         for (o, n) in &change.renames {
             if o != n {
                 out.push(format!(
@@ -75,7 +78,8 @@ pub(super) fn alter_table(change: &TableChange<'_>) -> Vec<String> {
 
     // Appending plain nullable (or defaulted) columns works in place.
     let appended = &new.columns[old.columns.len().min(new.columns.len())..];
-    let only_appends = change.renames.is_empty()
+    let only_appends = checks_equal
+        && change.renames.is_empty()
         && new.columns.len() > old.columns.len()
         && old.columns.iter().zip(&new.columns).all(|(o, n)| o == n)
         && old
