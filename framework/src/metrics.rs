@@ -10,6 +10,7 @@
 //! | `manouche_open_connections` | gauge | |
 //! | `manouche_parked_connections` | gauge | (idle HTTP/1 connections holding only their socket; also counted in `manouche_open_connections`) |
 //! | `manouche_db_pool_connections` | gauge | `state` (`in_use`, `idle`) |
+//! | `manouche_db_statements_prepared_again_total` | counter | (PostgreSQL: statements run again after a column type changed under a connection's prepared statements, at most once per connection and change; see [`crate::db`]'s driver notes) |
 //! | `manouche_static_bytes_total` | counter | |
 //! | `manouche_log_lines_dropped_total` | counter | (log lines dropped because stdout could not keep up; see [`crate::logging`]) |
 //! | `manouche_client_errors_total` | counter | `kind`: `head_too_large`, `malformed` (HTTP/1 heads the parser refused), `http2_too_many_resets` (rapid reset), `http2_protocol`, `http2_off`, `first_request_timeout`, `header_read_timeout`, `send_timeout`, `connections_per_client` |

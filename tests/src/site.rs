@@ -89,13 +89,21 @@ impl Site {
     /// A server process on the site's database, with `extra` settings on
     /// top of the site's; returns once it listens.
     pub fn serve(&self, extra: &[(&'static str, &str)]) -> Server {
+        self.serve_with(&[], extra)
+    }
+
+    /// Like [`Site::serve`], with more arguments after `serve --bind ...`
+    /// (`--metrics ADDR`).
+    pub fn serve_with(&self, args: &[&str], extra: &[(&'static str, &str)]) -> Server {
         let bind = format!("127.0.0.1:{}", free_port());
         let mut env = self.env.clone();
         env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        let mut all = vec!["serve", "--bind", &bind];
+        all.extend_from_slice(args);
         let server = Server::spawn_binary(
             example_site(),
             workspace_root(),
-            &["serve", "--bind", &bind],
+            &all,
             &env,
             bind.parse().expect("a socket address"),
         );

@@ -93,6 +93,18 @@ pub(crate) struct Execute;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Unprepared;
 
+/// Logs and counts (`manouche_db_statements_prepared_again_total`) a
+/// statement run again after its connection's prepared statements were
+/// cleared (see the module doc); `then` says what happens next.
+fn prepared_again(sql: &str, then: &str) {
+    tracing::info!(
+        target: "manouche::db",
+        sql,
+        "a column type changed since this connection prepared the statement; {then}"
+    );
+    metrics::counter!("manouche_db_statements_prepared_again_total").increment(1);
+}
+
 /// Runs `run` on a pooled PostgreSQL connection; when the connection's
 /// prepared copy of the statement is stale (see the module doc), clears the
 /// connection's prepared statements and runs it once more.
@@ -114,12 +126,7 @@ pub(crate) fn postgres_fresh_plan<'c, R: Run>(
             .await
         {
             Err(e) if is_stale_plan(&e) => {
-                tracing::info!(
-                    target: "manouche::db",
-                    sql,
-                    "a column type changed since this connection prepared the statement; \
-                     preparing it again"
-                );
+                prepared_again(sql, "preparing it again");
                 sqlx::Connection::clear_cached_statements(&mut *conn).await?;
                 run.postgres(conn, sql, SqlxValues(values)).await
             }
@@ -151,12 +158,7 @@ pub(crate) fn postgres_in_transaction<'c, R: Run>(
                 let (Some(values), Ok(())) = (again, cleared) else {
                     return Err(e);
                 };
-                tracing::info!(
-                    target: "manouche::db",
-                    sql,
-                    "a column type changed since this connection prepared the statement; \
-                     restarting the transaction it began"
-                );
+                prepared_again(sql, "restarting the transaction it began");
                 sqlx::Executor::execute(&mut *conn, "ROLLBACK; BEGIN").await?;
                 run.postgres(conn, sql, SqlxValues(values)).await
             }
@@ -215,12 +217,7 @@ pub(crate) fn postgres_rows<'c>(
             }
             match retry.take().filter(|_| stale) {
                 Some(values) => {
-                    tracing::info!(
-                        target: "manouche::db",
-                        sql,
-                        "a column type changed since this connection prepared the statement; \
-                         preparing it again"
-                    );
+                    prepared_again(sql, "preparing it again");
                     next = Some(values);
                 }
                 None => Err(e)?,
