@@ -342,7 +342,7 @@ fn a_rename_writes_no_alter_field_elsewhere_and_comes_first() {
             &apps,
             &Hints::default(),
         );
-        let (_, new) = makemigrations(&set, &v2_models(labels), &apps, &rename_hints(labels));
+        let (after, new) = makemigrations(&set, &v2_models(labels), &apps, &rename_hints(labels));
         let people = labels.of("people");
         let catalog = labels.of("catalog");
         let orders = labels.of("orders");
@@ -406,6 +406,25 @@ fn a_rename_writes_no_alter_field_elsewhere_and_comes_first() {
         };
         assert!(deps(&catalog).contains(&key(&people)), "{labels:?}");
         assert!(deps(&orders).contains(&key(&catalog)), "{labels:?}");
+
+        // The join table is renamed, not rebuilt: its indexes too, in place
+        // on PostgreSQL.
+        let catalog_migration = new.iter().find(|m| m.app == catalog).expect("catalog");
+        let sql = executor::sql_for(&after, Backend::Postgres, catalog_migration, false)
+            .expect("sql")
+            .join(";\n");
+        for expected in [
+            r#"ALTER TABLE "catalog_team_riders" RENAME TO "catalog_squad_riders""#,
+            r#"ALTER TABLE "catalog_squad_riders" RENAME COLUMN "team_id" TO "squad_id""#,
+            r#"ALTER INDEX "catalog_team_riders_team_id_rider_id_uniq" RENAME TO "catalog_squad_riders_squad_id_cyclist_id_uniq""#,
+            r#"ALTER INDEX "catalog_team_riders_rider_id_idx" RENAME TO "catalog_squad_riders_cyclist_id_idx""#,
+        ] {
+            assert!(sql.contains(expected), "{expected} in\n{sql}");
+        }
+        assert!(
+            !sql.contains("DROP INDEX") && !sql.contains("CREATE"),
+            "{sql}"
+        );
     }
 }
 

@@ -236,10 +236,29 @@ fn alter_join_table(backend: Backend, from: &TableSchema, to: &TableSchema) -> V
             quote(&to.name)
         )));
     }
-    let renamed = TableSchema {
+    let mut renamed = TableSchema {
         name: to.name.clone(),
         ..from.clone()
     };
+    // PostgreSQL renames an index in place when only its name changes (the
+    // columns it covers are the same ones under their new names); SQLite
+    // cannot, and the table diff drops and creates it.
+    if backend == Backend::Postgres {
+        let new_column = |c: &String| {
+            from.columns
+                .iter()
+                .position(|o| &o.name == c)
+                .and_then(|i| to.columns.get(i))
+                .map_or_else(|| c.clone(), |n| n.name.clone())
+        };
+        for (old, new) in renamed.indexes.iter_mut().zip(&to.indexes) {
+            let columns: Vec<String> = old.columns.iter().map(new_column).collect();
+            if old.name != new.name && old.unique == new.unique && columns == new.columns {
+                out.push(Step::Sql(rename_index(&old.name, &new.name)));
+                old.name.clone_from(&new.name);
+            }
+        }
+    }
     let change = TableChange {
         old: &renamed,
         new: to,
