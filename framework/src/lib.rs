@@ -54,6 +54,7 @@ pub mod middleware;
 pub mod migrations;
 pub mod paginator;
 pub mod project;
+pub mod proxies;
 pub mod request;
 pub mod server;
 pub mod services;

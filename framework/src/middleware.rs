@@ -110,7 +110,8 @@ use tower::util::BoxCloneSyncService;
 use crate::csrf::layer::{CsrfFuture, CsrfService};
 use crate::error_pages::{ErrorPages, ErrorReport, RequestSummary};
 use crate::logging::{clip, clip_at};
-use crate::request::{ConnectionInfo, RequestContext, RequestId, Scoped, SiteState};
+use crate::proxies::TrustedProxies;
+use crate::request::{ClientInfo, ConnectionInfo, RequestContext, RequestId, Scoped, SiteState};
 use crate::settings::{Settings, SettingsError};
 use head::Refused;
 use hosts::AllowedHosts;
@@ -235,6 +236,8 @@ pub(crate) struct Pipeline {
     metrics: bool,
     /// `server.max_requests_in_flight`.
     max_in_flight: usize,
+    /// `server.trusted_proxies` and `server.proxy_headers`.
+    proxies: TrustedProxies,
 }
 
 impl Pipeline {
@@ -258,12 +261,23 @@ impl Pipeline {
             hooks,
             metrics: false,
             max_in_flight: settings.server.max_requests_in_flight,
+            proxies: settings.server.trusted_proxies()?,
         })
     }
 
     /// Record Prometheus metrics for every request.
     pub(crate) fn enable_metrics(&mut self) {
         self.metrics = true;
+    }
+
+    /// The client of a request on `connection` with `headers`: the
+    /// connection's peer unless it is a trusted proxy.
+    fn client(&self, connection: &ConnectionInfo, headers: &http::HeaderMap) -> ClientInfo {
+        if self.proxies.is_empty() {
+            return ClientInfo::direct(connection);
+        }
+        self.proxies
+            .client(connection.peer.map(|p| p.ip()), connection.tls, headers)
     }
 
     /// Also accept `host` (the test client's `testserver`).
@@ -436,6 +450,7 @@ impl SiteService {
             uri: req.uri().clone(),
             request_id: pipeline.request_ids.assign(req.headers()),
             connection: self.connection,
+            client: pipeline.client(&self.connection, req.headers()),
             finishers: Finishers::default(),
             _in_flight: in_flight,
         };
@@ -517,6 +532,7 @@ impl SiteService {
             site: Arc::clone(&pipeline.site),
             request_id: seen.request_id.clone(),
             connection: self.connection,
+            client: seen.client,
             slot: self.slot.clone(),
         };
         let handler = crate::request::scope(context, views.call(req));
@@ -675,6 +691,8 @@ struct Seen {
     uri: http::Uri,
     request_id: RequestId,
     connection: ConnectionInfo,
+    /// The client, after the trusted proxies' headers.
+    client: ClientInfo,
     /// The finishing steps the hooks gave ([`Before::Then`]).
     finishers: Finishers,
     /// The request's place under `server.max_requests_in_flight`, given
@@ -977,17 +995,21 @@ fn resume(
 /// client address and kind (see [`crate::logging`]), with at most 200
 /// bytes of its detail.
 fn warn_refused(pipeline: &Pipeline, seen: &Seen, refused: &Refused) {
-    let peer = seen.connection.peer.map(|p| p.ip());
-    crate::logging::throttled(&pipeline.site.warnings, peer, refused.kind, |source| {
-        tracing::warn!(
-            target: "manouche::security",
-            request_id = %seen.request_id,
-            client = %source,
-            status = refused.status.as_u16(),
-            "{}",
-            clip(&refused.detail)
-        );
-    });
+    crate::logging::throttled(
+        &pipeline.site.warnings,
+        seen.client.addr,
+        refused.kind,
+        |source| {
+            tracing::warn!(
+                target: "manouche::security",
+                request_id = %seen.request_id,
+                client = %source,
+                status = refused.status.as_u16(),
+                "{}",
+                clip(&refused.detail)
+            );
+        },
+    );
 }
 
 fn on_panic(payload: &(dyn std::any::Any + Send), seen: &Seen) -> Response {
@@ -1065,6 +1087,7 @@ fn error_page(pipeline: &Pipeline, mut response: Response, seen: &Seen) -> Respo
         site: Arc::clone(&pipeline.site),
         request_id: seen.request_id.clone(),
         connection: seen.connection,
+        client: seen.client,
         slot: None,
     };
     let page = crate::request::sync_scope(context, || {
@@ -1144,6 +1167,7 @@ fn access_line(seen: &Seen, status: StatusCode, bytes: Option<u64>, start: Insta
         target: "manouche::access",
         // A request line is at most server.max_request_line long; the log
         // keeps the first kilobyte of a longer one's target.
+        client = tracing::field::display(ClientAddr(seen.client.addr)),
         method = %clip(seen.method.as_str()),
         path = %clip_at(seen.uri.path_and_query().map_or("/", |p| p.as_str()), 1024),
         status = status.as_u16(),
@@ -1188,6 +1212,18 @@ pub(crate) fn server_writes_length(method: &http::Method, status: StatusCode) ->
         && !status.is_informational()
         && status != StatusCode::NO_CONTENT
         && status != StatusCode::NOT_MODIFIED
+}
+
+/// A client address for the log, or `-` when unknown.
+struct ClientAddr(Option<std::net::IpAddr>);
+
+impl std::fmt::Display for ClientAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(ip) => write!(f, "{ip}"),
+            None => f.write_str("-"),
+        }
+    }
 }
 
 /// A body size for the log: the byte count, or `-` for a stream.

@@ -639,9 +639,32 @@ pub struct ServerSettings {
     /// A request that takes longer gets 503.
     #[serde(deserialize_with = "duration")]
     pub request_timeout: Duration,
-    /// On SIGTERM, in-flight requests get this long to finish.
+    /// On SIGTERM, in-flight requests get this long to finish; the whole
+    /// drain (the grace below included) is bounded by it.
     #[serde(deserialize_with = "duration")]
     pub drain_timeout: Duration,
+    /// While draining, an idle HTTP/1 keep-alive connection stays open
+    /// this long (from the start of the drain, or from its last response
+    /// if later), so that a request its client is already sending is still
+    /// answered (with `Connection: close`) instead of meeting a closed
+    /// connection; then it is closed. Every response sent while draining
+    /// carries `Connection: close`, so busy clients leave on their own.
+    #[serde(deserialize_with = "duration")]
+    pub drain_grace: Duration,
+    /// Where `/healthz` (liveness) and `/readyz` (readiness) are answered:
+    /// `"main"` (the site's own address, before the host check),
+    /// `"metrics"` (the `--metrics` address only) or `"off"`. See
+    /// [`crate::health`].
+    pub health: HealthEndpoints,
+    /// Proxies whose `X-Forwarded-For` / `X-Forwarded-Proto` (or
+    /// `Forwarded`, see `proxy_headers`) give the client's address and
+    /// scheme: IP addresses, CIDR ranges (`"10.0.0.0/8"`) and `"unix"`
+    /// (connections over a Unix socket). Empty (the default): the headers
+    /// are never read. See [`crate::proxies`].
+    pub trusted_proxies: Vec<String>,
+    /// Which headers the trusted proxies set: `"x-forwarded"` (the
+    /// default) or `"forwarded"` (RFC 7239). Only that family is read.
+    pub proxy_headers: crate::proxies::ProxyHeaders,
     /// Largest request body in bytes; bigger ones get 413.
     pub body_limit: u64,
     /// Longest request line (method, target, version) in bytes; longer
@@ -707,6 +730,10 @@ impl Default for ServerSettings {
             header_read_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(30),
+            drain_grace: Duration::from_secs(2),
+            health: HealthEndpoints::Main,
+            trusted_proxies: Vec::new(),
+            proxy_headers: crate::proxies::ProxyHeaders::XForwarded,
             body_limit: DEFAULT_BODY_LIMIT,
             max_request_line: 8 * 1024,
             max_header_line: 8 * 1024,
@@ -721,6 +748,50 @@ impl Default for ServerSettings {
             reuse_port: false,
             tls_cert: None,
             tls_key: None,
+        }
+    }
+}
+
+impl ServerSettings {
+    /// `trusted_proxies` and `proxy_headers`, parsed.
+    ///
+    /// # Errors
+    /// [`SettingsError::Invalid`] naming the entry that is not an address,
+    /// a range or `unix`.
+    pub fn trusted_proxies(&self) -> Result<crate::proxies::TrustedProxies, SettingsError> {
+        crate::proxies::TrustedProxies::new(&self.trusted_proxies, self.proxy_headers).map_err(
+            |message| SettingsError::Invalid {
+                setting: "server.trusted_proxies",
+                message,
+            },
+        )
+    }
+}
+
+/// Where the health endpoints are answered (`server.health`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum HealthEndpoints {
+    /// On the site's own address (the default), before the host check, so
+    /// that a load balancer probing by IP address is answered.
+    #[default]
+    Main,
+    /// On the metrics address (`serve --metrics ADDR`) only.
+    Metrics,
+    /// Nowhere.
+    Off,
+}
+
+impl std::str::FromStr for HealthEndpoints {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "main" => Ok(Self::Main),
+            "metrics" => Ok(Self::Metrics),
+            "off" => Ok(Self::Off),
+            _ => Err("one of main, metrics, off".to_owned()),
         }
     }
 }
@@ -1014,6 +1085,10 @@ impl Settings {
     /// | `MANOUCHE_HEADER_READ_TIMEOUT` | `server.header_read_timeout` (`10s`, `500ms`) |
     /// | `MANOUCHE_REQUEST_TIMEOUT` | `server.request_timeout` |
     /// | `MANOUCHE_DRAIN_TIMEOUT` | `server.drain_timeout` |
+    /// | `MANOUCHE_DRAIN_GRACE` | `server.drain_grace` |
+    /// | `MANOUCHE_HEALTH` | `server.health` (`main`, `metrics`, `off`) |
+    /// | `MANOUCHE_TRUSTED_PROXIES` | `server.trusted_proxies`, comma-separated (empty: none) |
+    /// | `MANOUCHE_PROXY_HEADERS` | `server.proxy_headers` (`x-forwarded`, `forwarded`) |
     /// | `MANOUCHE_BODY_LIMIT` | `server.body_limit` (bytes) |
     /// | `MANOUCHE_MAX_REQUEST_LINE` | `server.max_request_line` (bytes) |
     /// | `MANOUCHE_MAX_HEADER_LINE` | `server.max_header_line` (bytes) |
@@ -1076,6 +1151,18 @@ impl Settings {
                 }
                 "MANOUCHE_DRAIN_TIMEOUT" => {
                     next.server.drain_timeout = parse_duration(name, value)?
+                }
+                "MANOUCHE_DRAIN_GRACE" => next.server.drain_grace = parse_duration(name, value)?,
+                "MANOUCHE_HEALTH" => {
+                    next.server.health = value
+                        .parse()
+                        .map_err(|expected: String| env_error(name, value, &expected))?;
+                }
+                "MANOUCHE_TRUSTED_PROXIES" => next.server.trusted_proxies = split_list(value),
+                "MANOUCHE_PROXY_HEADERS" => {
+                    next.server.proxy_headers = value
+                        .parse()
+                        .map_err(|_| env_error(name, value, "x-forwarded or forwarded"))?;
                 }
                 "MANOUCHE_BODY_LIMIT" => next.server.body_limit = parse_number(name, value)?,
                 "MANOUCHE_MAX_REQUEST_LINE" => {
@@ -1295,6 +1382,7 @@ impl Settings {
                 return invalid(setting, "must be longer than zero (e.g. \"10s\")");
             }
         }
+        self.server.trusted_proxies()?;
         if self.server.tls_cert.is_some() != self.server.tls_key.is_some() {
             return invalid(
                 "server.tls_cert",
