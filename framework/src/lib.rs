@@ -46,6 +46,7 @@ pub mod db;
 mod error;
 pub mod error_pages;
 pub mod forms;
+pub mod health;
 pub mod logging;
 pub mod mail;
 mod manage;

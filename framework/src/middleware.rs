@@ -109,6 +109,7 @@ use tower::util::BoxCloneSyncService;
 
 use crate::csrf::layer::{CsrfFuture, CsrfService};
 use crate::error_pages::{ErrorPages, ErrorReport, RequestSummary};
+use crate::health::{Health, Probe};
 use crate::logging::{clip, clip_at};
 use crate::proxies::TrustedProxies;
 use crate::request::{ClientInfo, ConnectionInfo, RequestContext, RequestId, Scoped, SiteState};
@@ -238,6 +239,9 @@ pub(crate) struct Pipeline {
     max_in_flight: usize,
     /// `server.trusted_proxies` and `server.proxy_headers`.
     proxies: TrustedProxies,
+    /// The health probes, when `server.health = "main"` and the server
+    /// serves them.
+    health: Option<Arc<Health>>,
 }
 
 impl Pipeline {
@@ -262,6 +266,7 @@ impl Pipeline {
             metrics: false,
             max_in_flight: settings.server.max_requests_in_flight,
             proxies: settings.server.trusted_proxies()?,
+            health: None,
         })
     }
 
@@ -278,6 +283,11 @@ impl Pipeline {
         }
         self.proxies
             .client(connection.peer.map(|p| p.ip()), connection.tls, headers)
+    }
+
+    /// Answer `/healthz` and `/readyz` with `health`.
+    pub(crate) fn serve_health(&mut self, health: Arc<Health>) {
+        self.health = Some(health);
     }
 
     /// Also accept `host` (the test client's `testserver`).
@@ -455,6 +465,19 @@ impl SiteService {
             _in_flight: in_flight,
         };
 
+        if let Some(health) = &pipeline.health
+            && let Some(probe) = Probe::of(req.method(), req.uri().path())
+            && pipeline.head.check(&req).is_ok()
+        {
+            // Before shedding (a loaded process is alive) and before the
+            // host check (balancers probe by address).
+            return PipelineFuture::Reading {
+                fut: Box::pin(Arc::clone(health).answer(probe)),
+                seen: Some(seen),
+                pipeline,
+                ran: Ran::None,
+            };
+        }
         let refused = if serving > pipeline.max_in_flight {
             // Shed at once, before any work: the server serves again as
             // soon as it is back under the cap.
@@ -571,9 +594,11 @@ impl hyper::service::Service<Request<Incoming>> for SiteService {
         // The connection's clock counts the request from here until hyper
         // drops its response body (sent, or abandoned).
         let request = self.slot.as_ref().map(crate::server::Slot::request_started);
+        let http1 = req.version() < http::Version::HTTP_2;
         ServedFuture {
             inner: self.dispatch(req.map(Body::new)),
             request,
+            http1,
         }
     }
 }
@@ -586,6 +611,8 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: PipelineFuture,
         request: Option<crate::server::RequestGuard>,
+        // HTTP/1.x: a response during the drain closes the connection.
+        http1: bool,
     }
 }
 
@@ -594,12 +621,18 @@ impl Future for ServedFuture {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let Ok(response) = ready!(this.inner.poll(cx));
+        let Ok(mut response) = ready!(this.inner.poll(cx));
         let request = this.request.take();
-        if response.status() == StatusCode::SWITCHING_PROTOCOLS
-            && let Some(request) = &request
-        {
-            request.upgraded();
+        if let Some(request) = &request {
+            if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+                request.upgraded();
+            } else if *this.http1 && request.draining() {
+                // The server is draining: this is the connection's last
+                // response, and the client is told so (HTTP/2 has GOAWAY).
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, http::HeaderValue::from_static("close"));
+            }
         }
         Poll::Ready(Ok(response.map(|body| SentBody {
             body,
