@@ -26,6 +26,11 @@
 //! send_timeout = "60s"
 //! max_requests_in_flight = 10000
 //! max_connections_per_client = 0
+//! drain_timeout = "30s"
+//! drain_grace = "2s"
+//! health = "main"
+//! trusted_proxies = ["10.0.0.0/8"]
+//! proxy_headers = "x-forwarded"
 //!
 //! [security]
 //! hsts_seconds = 31536000
