@@ -963,6 +963,10 @@ impl Future for PipelineFuture {
 }
 
 /// Where the way out stands.
+// A return value moved once into the pipeline's future, which holds the
+// same `Seen` inline anyway: boxing `Waiting` would add an allocation to
+// every request whose session is saved, and save nothing.
+#[allow(clippy::large_enum_variant)]
 enum Outward {
     /// Finished and sealed.
     Done(Response),

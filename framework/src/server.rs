@@ -53,9 +53,9 @@
 //!   them to close (a websocket with 1001) and waits for them
 //!   ([`ConnectionHold`]).
 //!
-//! Starting is two steps, [`listen`] then [`serve`], so that what must
+//! Starting is two steps, `listen` then `serve`, so that what must
 //! happen once the socket is ready and before requests are served (the
-//! pidfile, [`PidFile`]) has its place between them.
+//! pidfile, `pidfile`) has its place between them.
 //!
 //! Projects reach it through `manage serve --bind ADDR` and
 //! `manage runserver`; `serve` is the function underneath.

@@ -156,7 +156,7 @@ async fn keep_busy(addr: SocketAddr, worker: usize, tally: Arc<Tally>, signalled
             // Some clients think between requests (a quarter send back
             // to back): at any moment many connections are idle, which is
             // where a drain that closes idle connections loses requests.
-            if worker % 4 != 0 {
+            if !worker.is_multiple_of(4) {
                 tokio::time::sleep(Duration::from_millis(5 * (worker % 4) as u64)).await;
             }
             let during_drain = signalled.load(Ordering::SeqCst);
