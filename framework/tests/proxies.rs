@@ -18,8 +18,7 @@ async fn whoami(client: ClientInfo, host: Host) -> String {
 fn client(trusted: &[&str]) -> Client {
     let mut settings = Settings::default();
     settings.server.trusted_proxies = trusted.iter().map(|s| (*s).to_owned()).collect();
-    Client::new(Project::new(settings).urls(Urls::new().path("", get(whoami), "whoami")))
-        .unwrap()
+    Client::new(Project::new(settings).urls(Urls::new().path("", get(whoami), "whoami"))).unwrap()
 }
 
 #[tokio::test]
