@@ -1794,6 +1794,58 @@ mod tests {
     }
 
     #[test]
+    fn deploy_settings_from_the_file_and_the_environment() {
+        let mut s = Settings::from_toml_str(
+            "[server]\ndrain_grace = \"500ms\"\nhealth = \"metrics\"\ntrusted_proxies = [\"10.0.0.0/8\"]\nproxy_headers = \"forwarded\"",
+        )
+        .unwrap();
+        assert_eq!(s.server.drain_grace, Duration::from_millis(500));
+        assert_eq!(s.server.health, HealthEndpoints::Metrics);
+        assert_eq!(
+            s.server.proxy_headers,
+            crate::proxies::ProxyHeaders::Forwarded
+        );
+        s.apply_env([
+            ("MANOUCHE_DRAIN_GRACE", "3s"),
+            ("MANOUCHE_HEALTH", "off"),
+            ("MANOUCHE_TRUSTED_PROXIES", "127.0.0.1, unix"),
+            ("MANOUCHE_PROXY_HEADERS", "x-forwarded"),
+        ])
+        .unwrap();
+        assert_eq!(s.server.drain_grace, Duration::from_secs(3));
+        assert_eq!(s.server.health, HealthEndpoints::Off);
+        assert_eq!(s.server.trusted_proxies, ["127.0.0.1", "unix"]);
+        assert!(s.server.trusted_proxies().unwrap().trusts(None));
+        for (name, value, says) in [
+            ("MANOUCHE_HEALTH", "sometimes", "MANOUCHE_HEALTH"),
+            (
+                "MANOUCHE_PROXY_HEADERS",
+                "x-real-ip",
+                "MANOUCHE_PROXY_HEADERS",
+            ),
+            (
+                "MANOUCHE_TRUSTED_PROXIES",
+                "10.0.0.1/8",
+                "server.trusted_proxies",
+            ),
+            ("MANOUCHE_DRAIN_GRACE", "soon", "MANOUCHE_DRAIN_GRACE"),
+        ] {
+            let err = s.apply_env([(name, value)]).unwrap_err().to_string();
+            assert!(err.contains(says), "{name}: {err}");
+        }
+        assert_eq!(
+            s.server.trusted_proxies,
+            ["127.0.0.1", "unix"],
+            "unchanged on error"
+        );
+        let err = Settings::from_toml_str("[server]\ntrusted_proxies = [\"proxy.example\"]")
+            .and_then(|s| s.validate())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("proxy.example"), "{err}");
+    }
+
+    #[test]
     fn email_settings_from_the_file_and_the_environment() {
         let s = Settings::from_toml_str("").unwrap();
         assert_eq!(s.email.port, 25);
