@@ -30,6 +30,7 @@ use axum::routing::get;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::db::Database;
+use crate::health::Health;
 use crate::server::ServerStats;
 
 /// Latency buckets, in seconds: 0.5 ms to 10 s.
@@ -57,7 +58,7 @@ fn handle() -> Result<PrometheusHandle, String> {
 }
 
 /// Installs the recorder (once) and serves `/metrics` on `addr` until the
-/// process ends.
+/// process ends (through a drain too), with the health probes when given.
 ///
 /// # Errors
 /// When the address cannot be bound or the recorder cannot be installed.
@@ -65,12 +66,13 @@ pub(crate) async fn start(
     addr: SocketAddr,
     stats: Arc<ServerStats>,
     database: Option<Database>,
+    health: Option<Arc<Health>>,
 ) -> Result<(), String> {
     let handle = handle()?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr} for metrics: {e}"))?;
-    let router = Router::new().route(
+    let mut router = Router::new().route(
         "/metrics",
         get(move || {
             let handle = handle.clone();
@@ -79,6 +81,10 @@ pub(crate) async fn start(
             async move { render(&handle, &stats, database.as_ref()) }
         }),
     );
+    if let Some(health) = health {
+        router = router.merge(health.router());
+        tracing::info!(target: "manouche::server", "health probes on http://{addr}/healthz and /readyz");
+    }
     tracing::info!(target: "manouche::server", "metrics on http://{addr}/metrics");
     tokio::spawn(async move {
         if let Err(err) = axum::serve(listener, router).await {

@@ -109,8 +109,10 @@ use tower::util::BoxCloneSyncService;
 
 use crate::csrf::layer::{CsrfFuture, CsrfService};
 use crate::error_pages::{ErrorPages, ErrorReport, RequestSummary};
+use crate::health::{Health, Probe};
 use crate::logging::{clip, clip_at};
-use crate::request::{ConnectionInfo, RequestContext, RequestId, Scoped, SiteState};
+use crate::proxies::TrustedProxies;
+use crate::request::{ClientInfo, ConnectionInfo, RequestContext, RequestId, Scoped, SiteState};
 use crate::settings::{Settings, SettingsError};
 use head::Refused;
 use hosts::AllowedHosts;
@@ -235,6 +237,11 @@ pub(crate) struct Pipeline {
     metrics: bool,
     /// `server.max_requests_in_flight`.
     max_in_flight: usize,
+    /// `server.trusted_proxies` and `server.proxy_headers`.
+    proxies: TrustedProxies,
+    /// The health probes, when `server.health = "main"` and the server
+    /// serves them.
+    health: Option<Arc<Health>>,
 }
 
 impl Pipeline {
@@ -258,12 +265,29 @@ impl Pipeline {
             hooks,
             metrics: false,
             max_in_flight: settings.server.max_requests_in_flight,
+            proxies: settings.server.trusted_proxies()?,
+            health: None,
         })
     }
 
     /// Record Prometheus metrics for every request.
     pub(crate) fn enable_metrics(&mut self) {
         self.metrics = true;
+    }
+
+    /// The client of a request on `connection` with `headers`: the
+    /// connection's peer unless it is a trusted proxy.
+    fn client(&self, connection: &ConnectionInfo, headers: &http::HeaderMap) -> ClientInfo {
+        if self.proxies.is_empty() {
+            return ClientInfo::direct(connection);
+        }
+        self.proxies
+            .client(connection.peer.map(|p| p.ip()), connection.tls, headers)
+    }
+
+    /// Answer `/healthz` and `/readyz` with `health`.
+    pub(crate) fn serve_health(&mut self, health: Arc<Health>) {
+        self.health = Some(health);
     }
 
     /// Also accept `host` (the test client's `testserver`).
@@ -436,10 +460,24 @@ impl SiteService {
             uri: req.uri().clone(),
             request_id: pipeline.request_ids.assign(req.headers()),
             connection: self.connection,
+            client: pipeline.client(&self.connection, req.headers()),
             finishers: Finishers::default(),
             _in_flight: in_flight,
         };
 
+        if let Some(health) = &pipeline.health
+            && let Some(probe) = Probe::of(req.method(), req.uri().path())
+            && pipeline.head.check(&req).is_ok()
+        {
+            // Before shedding (a loaded process is alive) and before the
+            // host check (balancers probe by address).
+            return PipelineFuture::Reading {
+                fut: Box::pin(Arc::clone(health).answer(probe)),
+                seen: Some(seen),
+                pipeline,
+                ran: Ran::None,
+            };
+        }
         let refused = if serving > pipeline.max_in_flight {
             // Shed at once, before any work: the server serves again as
             // soon as it is back under the cap.
@@ -517,6 +555,7 @@ impl SiteService {
             site: Arc::clone(&pipeline.site),
             request_id: seen.request_id.clone(),
             connection: self.connection,
+            client: seen.client,
             slot: self.slot.clone(),
         };
         let handler = crate::request::scope(context, views.call(req));
@@ -555,9 +594,11 @@ impl hyper::service::Service<Request<Incoming>> for SiteService {
         // The connection's clock counts the request from here until hyper
         // drops its response body (sent, or abandoned).
         let request = self.slot.as_ref().map(crate::server::Slot::request_started);
+        let http1 = req.version() < http::Version::HTTP_2;
         ServedFuture {
             inner: self.dispatch(req.map(Body::new)),
             request,
+            http1,
         }
     }
 }
@@ -570,6 +611,8 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: PipelineFuture,
         request: Option<crate::server::RequestGuard>,
+        // HTTP/1.x: a response during the drain closes the connection.
+        http1: bool,
     }
 }
 
@@ -578,12 +621,18 @@ impl Future for ServedFuture {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let Ok(response) = ready!(this.inner.poll(cx));
+        let Ok(mut response) = ready!(this.inner.poll(cx));
         let request = this.request.take();
-        if response.status() == StatusCode::SWITCHING_PROTOCOLS
-            && let Some(request) = &request
-        {
-            request.upgraded();
+        if let Some(request) = &request {
+            if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+                request.upgraded();
+            } else if *this.http1 && request.draining() {
+                // The server is draining: this is the connection's last
+                // response, and the client is told so (HTTP/2 has GOAWAY).
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, http::HeaderValue::from_static("close"));
+            }
         }
         Poll::Ready(Ok(response.map(|body| SentBody {
             body,
@@ -675,6 +724,8 @@ struct Seen {
     uri: http::Uri,
     request_id: RequestId,
     connection: ConnectionInfo,
+    /// The client, after the trusted proxies' headers.
+    client: ClientInfo,
     /// The finishing steps the hooks gave ([`Before::Then`]).
     finishers: Finishers,
     /// The request's place under `server.max_requests_in_flight`, given
@@ -912,6 +963,10 @@ impl Future for PipelineFuture {
 }
 
 /// Where the way out stands.
+// A return value moved once into the pipeline's future, which holds the
+// same `Seen` inline anyway: boxing `Waiting` would add an allocation to
+// every request whose session is saved, and save nothing.
+#[allow(clippy::large_enum_variant)]
 enum Outward {
     /// Finished and sealed.
     Done(Response),
@@ -977,17 +1032,21 @@ fn resume(
 /// client address and kind (see [`crate::logging`]), with at most 200
 /// bytes of its detail.
 fn warn_refused(pipeline: &Pipeline, seen: &Seen, refused: &Refused) {
-    let peer = seen.connection.peer.map(|p| p.ip());
-    crate::logging::throttled(&pipeline.site.warnings, peer, refused.kind, |source| {
-        tracing::warn!(
-            target: "manouche::security",
-            request_id = %seen.request_id,
-            client = %source,
-            status = refused.status.as_u16(),
-            "{}",
-            clip(&refused.detail)
-        );
-    });
+    crate::logging::throttled(
+        &pipeline.site.warnings,
+        seen.client.addr,
+        refused.kind,
+        |source| {
+            tracing::warn!(
+                target: "manouche::security",
+                request_id = %seen.request_id,
+                client = %source,
+                status = refused.status.as_u16(),
+                "{}",
+                clip(&refused.detail)
+            );
+        },
+    );
 }
 
 fn on_panic(payload: &(dyn std::any::Any + Send), seen: &Seen) -> Response {
@@ -1065,6 +1124,7 @@ fn error_page(pipeline: &Pipeline, mut response: Response, seen: &Seen) -> Respo
         site: Arc::clone(&pipeline.site),
         request_id: seen.request_id.clone(),
         connection: seen.connection,
+        client: seen.client,
         slot: None,
     };
     let page = crate::request::sync_scope(context, || {
@@ -1144,6 +1204,7 @@ fn access_line(seen: &Seen, status: StatusCode, bytes: Option<u64>, start: Insta
         target: "manouche::access",
         // A request line is at most server.max_request_line long; the log
         // keeps the first kilobyte of a longer one's target.
+        client = tracing::field::display(ClientAddr(seen.client.addr)),
         method = %clip(seen.method.as_str()),
         path = %clip_at(seen.uri.path_and_query().map_or("/", |p| p.as_str()), 1024),
         status = status.as_u16(),
@@ -1188,6 +1249,18 @@ pub(crate) fn server_writes_length(method: &http::Method, status: StatusCode) ->
         && !status.is_informational()
         && status != StatusCode::NO_CONTENT
         && status != StatusCode::NOT_MODIFIED
+}
+
+/// A client address for the log, or `-` when unknown.
+struct ClientAddr(Option<std::net::IpAddr>);
+
+impl std::fmt::Display for ClientAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(ip) => write!(f, "{ip}"),
+            None => f.write_str("-"),
+        }
+    }
 }
 
 /// A body size for the log: the byte count, or `-` for a stream.

@@ -617,6 +617,12 @@ impl Site {
         self.pipeline.enable_metrics();
     }
 
+    /// Answer the health probes on the site's own address (see
+    /// [`crate::health`]).
+    pub(crate) fn serve_health(&mut self, health: Arc<crate::health::Health>) {
+        self.pipeline.serve_health(health);
+    }
+
     /// Also accept requests for `host` (used by the test client).
     pub(crate) fn allow_host(&mut self, host: &str) {
         self.pipeline.allow_host(host);

@@ -19,7 +19,7 @@
 
 use std::convert::Infallible;
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::FromRequestParts;
 use http::HeaderValue;
@@ -45,6 +45,41 @@ pub struct ConnectionInfo {
 impl ConnectionInfo {
     pub(crate) fn new(peer: Option<SocketAddr>, tls: bool) -> Self {
         Self { peer, tls }
+    }
+}
+
+/// The client of the request: the connection's peer and scheme, or, on a
+/// connection from a trusted proxy (`server.trusted_proxies`), the address
+/// and scheme the proxy reports (see [`crate::proxies`]). Use it for
+/// anything about the client (throttling by address, building `https`
+/// links); [`ConnectionInfo`] stays the socket's own view.
+///
+/// ```
+/// use manouche::request::ClientInfo;
+///
+/// async fn whoami(client: ClientInfo) -> String {
+///     format!("{:?} (HTTPS: {})", client.addr, client.secure)
+/// }
+/// # let _ = whoami;
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClientInfo {
+    /// The client's address (`None`: a Unix socket with no trusted proxy
+    /// header, the test client, or a proxy that hides the address).
+    pub addr: Option<IpAddr>,
+    /// Whether the client spoke HTTPS, to this server or to the trusted
+    /// proxy that received its connection (Django's `request.is_secure()`).
+    pub secure: bool,
+}
+
+impl ClientInfo {
+    /// The client of a connection with no proxy in front.
+    pub(crate) fn direct(connection: &ConnectionInfo) -> Self {
+        Self {
+            addr: connection.peer.map(|p| p.ip().to_canonical()),
+            secure: connection.tls,
+        }
     }
 }
 
@@ -161,6 +196,8 @@ pub(crate) struct RequestContext {
     pub(crate) site: Arc<SiteState>,
     pub(crate) request_id: RequestId,
     pub(crate) connection: ConnectionInfo,
+    /// The client, after the trusted proxies' headers.
+    pub(crate) client: ClientInfo,
     /// The server's bookkeeping of the connection, for
     /// [`ConnectionHold`](crate::server::ConnectionHold).
     pub(crate) slot: Option<Arc<crate::server::Slot>>,
@@ -235,6 +272,12 @@ impl Detached {
     pub fn connection(&self) -> ConnectionInfo {
         self.0.connection
     }
+
+    /// The client of the request this was taken from.
+    #[must_use]
+    pub fn client(&self) -> ClientInfo {
+        self.0.client
+    }
 }
 
 /// The project service of type `T` of the project serving the current
@@ -267,6 +310,14 @@ impl<S: Send + Sync> FromRequestParts<S> for ConnectionInfo {
     }
 }
 
+impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(_: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(with_context(|c| c.client).unwrap_or_default())
+    }
+}
+
 /// The request's host, as the site's host check accepted it (Django's
 /// `request.get_host()`), and absolute URLs on it (Django's
 /// `build_absolute_uri`), for links that leave the page: password-reset
@@ -276,9 +327,9 @@ impl<S: Send + Sync> FromRequestParts<S> for ConnectionInfo {
 /// `:authority`, an absolute-form target), else its `Host` header; the
 /// pipeline has already refused a request whose host is not in
 /// `allowed_hosts`, whose `Host` contradicts its authority, or that has
-/// two `Host` headers. The scheme is the target's, or `https` on a TLS
-/// connection, else `http` (behind a proxy that ends TLS, the
-/// connection is plain HTTP).
+/// two `Host` headers. The scheme is the target's, or `https` when the
+/// client spoke HTTPS ([`ClientInfo::secure`]: a TLS connection, or a
+/// trusted proxy's `X-Forwarded-Proto` / `Forwarded`), else `http`.
 ///
 /// ```
 /// use manouche::request::Host;
@@ -326,7 +377,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Host {
         let scheme = match parts.uri.scheme_str() {
             Some(s) if s.eq_ignore_ascii_case("https") => "https",
             Some(_) => "http",
-            None if with_context(|c| c.connection.tls).unwrap_or(false) => "https",
+            None if with_context(|c| c.client.secure).unwrap_or(false) => "https",
             None => "http",
         };
         Ok(Self { host, scheme })
@@ -347,9 +398,8 @@ impl<S: Send + Sync> FromRequestParts<S> for UrlConf {
 pub(crate) fn throttled_warning(kind: &'static str, write: impl FnOnce(&str)) {
     let mut write = Some(write);
     with_context(|c| {
-        let peer = c.connection.peer.map(|p| p.ip());
         if let Some(write) = write.take() {
-            crate::logging::throttled(&c.site.warnings, peer, kind, write);
+            crate::logging::throttled(&c.site.warnings, c.client.addr, kind, write);
         }
     });
     if let Some(write) = write {

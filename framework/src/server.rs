@@ -39,12 +39,23 @@
 //!   malformed request, HTTP/2 rapid reset and other abuse) are counted in
 //!   the metrics (`manouche_client_errors_total`); HTTP/1 ones are also
 //!   logged, rate-limited per client address, HTTP/2 ones are not;
-//! - graceful shutdown on SIGTERM or SIGINT: stop accepting, let in-flight
-//!   requests finish within the drain timeout, exit 0. A second signal stops
-//!   at once;
+//! - a drain that loses no request, on SIGTERM or SIGINT: the listener is
+//!   closed at once; every HTTP/1 response sent from then on carries
+//!   `Connection: close`; an idle keep-alive connection stays open for
+//!   `server.drain_grace`, so a request its client was already sending is
+//!   answered, and is closed only then; HTTP/2 connections get `GOAWAY`
+//!   and their streams in flight finish (see `clock`). The whole drain is
+//!   bounded by `server.drain_timeout`; then the process exits 0. A second
+//!   signal stops at once (exit 1). [`ServerStats::is_draining`] tells the
+//!   readiness probe ([`crate::health`]);
 //! - upgraded connections (websockets) keep their place under the
 //!   connection cap and in the open-connections count, and the drain tells
-//!   them to close and waits for them ([`ConnectionHold`]).
+//!   them to close (a websocket with 1001) and waits for them
+//!   ([`ConnectionHold`]).
+//!
+//! Starting is two steps, `listen` then `serve`, so that what must
+//! happen once the socket is ready and before requests are served (the
+//! pidfile, `pidfile`) has its place between them.
 //!
 //! Projects reach it through `manage serve --bind ADDR` and
 //! `manage runserver`; `serve` is the function underneath.
@@ -54,11 +65,12 @@ mod connection;
 mod guarded;
 mod hold;
 mod listener;
+mod pidfile;
 #[cfg(feature = "tls")]
 mod tls;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -74,6 +86,7 @@ pub(crate) use hold::{RequestGuard, Slot};
 pub use listener::Bind;
 pub(crate) use listener::inherited_sockets;
 use listener::{Connection, Listener};
+pub(crate) use pidfile::PidFile;
 
 use crate::logging::Throttle;
 use crate::middleware::SiteService;
@@ -85,6 +98,7 @@ use crate::settings::ServerSettings;
 pub struct ServerStats {
     open_connections: AtomicUsize,
     parked_connections: AtomicUsize,
+    draining: AtomicBool,
 }
 
 impl ServerStats {
@@ -97,6 +111,15 @@ impl ServerStats {
     /// until the client speaks again (they count as open too).
     pub fn parked_connections(&self) -> usize {
         self.parked_connections.load(Ordering::Relaxed)
+    }
+
+    /// Whether the server has stopped accepting and is draining.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn start_draining(&self) {
+        self.draining.store(true, Ordering::Relaxed);
     }
 }
 
@@ -117,14 +140,21 @@ pub enum ServerError {
     Tls(String),
 }
 
-/// Serves `app` on `bind` until `shutdown` resolves, then drains.
-pub(crate) async fn serve(
-    app: SiteService,
+/// A bound (or adopted) listening socket, with its TLS setup: the server
+/// before it serves.
+pub(crate) struct Listening {
+    listener: Listener,
+    acceptor: Acceptor,
+}
+
+/// Binds `bind` (or adopts the inherited socket) and loads the TLS files.
+///
+/// # Errors
+/// When the address cannot be bound or the TLS files are unusable.
+pub(crate) async fn listen(
     settings: &ServerSettings,
     bind: &Bind,
-    stats: Arc<ServerStats>,
-    shutdown: impl Future<Output = ()>,
-) -> Result<(), ServerError> {
+) -> Result<Listening, ServerError> {
     raise_open_files_limit(settings.max_connections);
     let listener = Listener::bind(bind, settings.reuse_port)
         .await
@@ -133,7 +163,31 @@ pub(crate) async fn serve(
             source,
         })?;
     let acceptor = Acceptor::new(settings)?;
+    Ok(Listening { listener, acceptor })
+}
 
+/// How a [`serve`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Drained {
+    /// Every connection closed within `server.drain_timeout`.
+    Clean,
+    /// `server.drain_timeout` passed with connections still open.
+    TimedOut,
+    /// `stop_now` resolved during the drain (a second signal).
+    Stopped,
+}
+
+/// Serves `app` on `listening` until `shutdown` resolves, then drains
+/// (see the module doc); `stop_now` cuts the drain short.
+pub(crate) async fn serve(
+    listening: Listening,
+    app: SiteService,
+    settings: &ServerSettings,
+    stats: Arc<ServerStats>,
+    shutdown: impl Future<Output = ()>,
+    stop_now: impl Future<Output = ()>,
+) -> Drained {
+    let Listening { listener, acceptor } = listening;
     let protocols = Arc::new(Protocols::new(settings));
     let clock = Clock::new(settings);
     tokio::spawn(Arc::clone(&clock).run());
@@ -202,18 +256,23 @@ pub(crate) async fn serve(
         });
     }
 
+    // Stop accepting first: a connection told to close must not be able
+    // to come back to this process.
     drop(listener);
+    stats.start_draining();
     holds.start_drain();
     clock.drain();
     let open = stats.open_connections();
     tracing::info!(
         target: "manouche::server",
-        "shutting down: no longer accepting; waiting for {open} open connection(s) (up to {:?})",
+        "shutting down: no longer accepting; waiting for {open} open connection(s) (idle ones get {:?}, all of them up to {:?})",
+        settings.drain_grace.min(settings.drain_timeout),
         settings.drain_timeout
     );
     tokio::select! {
         () = holds.all_released() => {
             tracing::info!(target: "manouche::server", "all connections closed; bye");
+            Drained::Clean
         }
         () = tokio::time::sleep(settings.drain_timeout) => {
             tracing::warn!(
@@ -222,9 +281,17 @@ pub(crate) async fn serve(
                 settings.drain_timeout,
                 stats.open_connections()
             );
+            Drained::TimedOut
+        }
+        () = stop_now => {
+            tracing::warn!(
+                target: "manouche::server",
+                "second signal: stopping without draining ({} connection(s) still open)",
+                stats.open_connections()
+            );
+            Drained::Stopped
         }
     }
-    Ok(())
 }
 
 /// How accepted connections start: plain, or with a TLS handshake.
@@ -493,6 +560,54 @@ fn raise_open_files_limit(max_connections: usize) {
         Ok(_) => {}
         Err(err) => {
             tracing::warn!(target: "manouche::server", "cannot raise the open-files limit: {err}")
+        }
+    }
+}
+
+/// The stop signals (SIGTERM, SIGINT), counted, for a server that drains
+/// on the first and stops on the second.
+#[derive(Debug, Clone)]
+pub(crate) struct Signals {
+    received: tokio::sync::watch::Receiver<u8>,
+}
+
+impl Signals {
+    /// Starts listening for the signals.
+    pub(crate) fn install() -> Self {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (count, received) = tokio::sync::watch::channel(0u8);
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::spawn(async move {
+                    let mut n = 0u8;
+                    loop {
+                        let name = tokio::select! {
+                            _ = term.recv() => "SIGTERM",
+                            _ = int.recv() => "SIGINT",
+                        };
+                        n = n.saturating_add(1);
+                        count.send_replace(n);
+                        if n == 1 {
+                            tracing::info!(target: "manouche::server", "{name} received: finishing in-flight requests (send it again to stop now)");
+                        }
+                    }
+                });
+            }
+            _ => {
+                tracing::error!(target: "manouche::server", "cannot install signal handlers; stop the server with SIGKILL")
+            }
+        }
+        Self { received }
+    }
+
+    /// Resolves once `n` signals have arrived (never, when the handlers
+    /// could not be installed).
+    pub(crate) async fn count(mut self, n: u8) {
+        if self.received.wait_for(|got| *got >= n).await.is_err() {
+            std::future::pending::<()>().await;
         }
     }
 }

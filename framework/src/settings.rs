@@ -26,6 +26,11 @@
 //! send_timeout = "60s"
 //! max_requests_in_flight = 10000
 //! max_connections_per_client = 0
+//! drain_timeout = "30s"
+//! drain_grace = "2s"
+//! health = "main"
+//! trusted_proxies = ["10.0.0.0/8"]
+//! proxy_headers = "x-forwarded"
 //!
 //! [security]
 //! hsts_seconds = 31536000
@@ -641,9 +646,32 @@ pub struct ServerSettings {
     /// A request that takes longer gets 503.
     #[serde(deserialize_with = "duration")]
     pub request_timeout: Duration,
-    /// On SIGTERM, in-flight requests get this long to finish.
+    /// On SIGTERM, in-flight requests get this long to finish; the whole
+    /// drain (the grace below included) is bounded by it.
     #[serde(deserialize_with = "duration")]
     pub drain_timeout: Duration,
+    /// While draining, an idle HTTP/1 keep-alive connection stays open
+    /// this long (from the start of the drain, or from its last response
+    /// if later), so that a request its client is already sending is still
+    /// answered (with `Connection: close`) instead of meeting a closed
+    /// connection; then it is closed. Every response sent while draining
+    /// carries `Connection: close`, so busy clients leave on their own.
+    #[serde(deserialize_with = "duration")]
+    pub drain_grace: Duration,
+    /// Where `/healthz` (liveness) and `/readyz` (readiness) are answered:
+    /// `"main"` (the site's own address, before the host check),
+    /// `"metrics"` (the `--metrics` address only) or `"off"`. See
+    /// [`crate::health`].
+    pub health: HealthEndpoints,
+    /// Proxies whose `X-Forwarded-For` / `X-Forwarded-Proto` (or
+    /// `Forwarded`, see `proxy_headers`) give the client's address and
+    /// scheme: IP addresses, CIDR ranges (`"10.0.0.0/8"`) and `"unix"`
+    /// (connections over a Unix socket). Empty (the default): the headers
+    /// are never read. See [`crate::proxies`].
+    pub trusted_proxies: Vec<String>,
+    /// Which headers the trusted proxies set: `"x-forwarded"` (the
+    /// default) or `"forwarded"` (RFC 7239). Only that family is read.
+    pub proxy_headers: crate::proxies::ProxyHeaders,
     /// Largest request body in bytes; bigger ones get 413.
     pub body_limit: u64,
     /// Longest request line (method, target, version) in bytes; longer
@@ -709,6 +737,10 @@ impl Default for ServerSettings {
             header_read_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(30),
+            drain_grace: Duration::from_secs(2),
+            health: HealthEndpoints::Main,
+            trusted_proxies: Vec::new(),
+            proxy_headers: crate::proxies::ProxyHeaders::XForwarded,
             body_limit: DEFAULT_BODY_LIMIT,
             max_request_line: 8 * 1024,
             max_header_line: 8 * 1024,
@@ -723,6 +755,50 @@ impl Default for ServerSettings {
             reuse_port: false,
             tls_cert: None,
             tls_key: None,
+        }
+    }
+}
+
+impl ServerSettings {
+    /// `trusted_proxies` and `proxy_headers`, parsed.
+    ///
+    /// # Errors
+    /// [`SettingsError::Invalid`] naming the entry that is not an address,
+    /// a range or `unix`.
+    pub fn trusted_proxies(&self) -> Result<crate::proxies::TrustedProxies, SettingsError> {
+        crate::proxies::TrustedProxies::new(&self.trusted_proxies, self.proxy_headers).map_err(
+            |message| SettingsError::Invalid {
+                setting: "server.trusted_proxies",
+                message,
+            },
+        )
+    }
+}
+
+/// Where the health endpoints are answered (`server.health`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum HealthEndpoints {
+    /// On the site's own address (the default), before the host check, so
+    /// that a load balancer probing by IP address is answered.
+    #[default]
+    Main,
+    /// On the metrics address (`serve --metrics ADDR`) only.
+    Metrics,
+    /// Nowhere.
+    Off,
+}
+
+impl std::str::FromStr for HealthEndpoints {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "main" => Ok(Self::Main),
+            "metrics" => Ok(Self::Metrics),
+            "off" => Ok(Self::Off),
+            _ => Err("one of main, metrics, off".to_owned()),
         }
     }
 }
@@ -1016,6 +1092,10 @@ impl Settings {
     /// | `MANOUCHE_HEADER_READ_TIMEOUT` | `server.header_read_timeout` (`10s`, `500ms`) |
     /// | `MANOUCHE_REQUEST_TIMEOUT` | `server.request_timeout` |
     /// | `MANOUCHE_DRAIN_TIMEOUT` | `server.drain_timeout` |
+    /// | `MANOUCHE_DRAIN_GRACE` | `server.drain_grace` |
+    /// | `MANOUCHE_HEALTH` | `server.health` (`main`, `metrics`, `off`) |
+    /// | `MANOUCHE_TRUSTED_PROXIES` | `server.trusted_proxies`, comma-separated (empty: none) |
+    /// | `MANOUCHE_PROXY_HEADERS` | `server.proxy_headers` (`x-forwarded`, `forwarded`) |
     /// | `MANOUCHE_BODY_LIMIT` | `server.body_limit` (bytes) |
     /// | `MANOUCHE_MAX_REQUEST_LINE` | `server.max_request_line` (bytes) |
     /// | `MANOUCHE_MAX_HEADER_LINE` | `server.max_header_line` (bytes) |
@@ -1078,6 +1158,18 @@ impl Settings {
                 }
                 "MANOUCHE_DRAIN_TIMEOUT" => {
                     next.server.drain_timeout = parse_duration(name, value)?
+                }
+                "MANOUCHE_DRAIN_GRACE" => next.server.drain_grace = parse_duration(name, value)?,
+                "MANOUCHE_HEALTH" => {
+                    next.server.health = value
+                        .parse()
+                        .map_err(|expected: String| env_error(name, value, &expected))?;
+                }
+                "MANOUCHE_TRUSTED_PROXIES" => next.server.trusted_proxies = split_list(value),
+                "MANOUCHE_PROXY_HEADERS" => {
+                    next.server.proxy_headers = value
+                        .parse()
+                        .map_err(|_| env_error(name, value, "x-forwarded or forwarded"))?;
                 }
                 "MANOUCHE_BODY_LIMIT" => next.server.body_limit = parse_number(name, value)?,
                 "MANOUCHE_MAX_REQUEST_LINE" => {
@@ -1297,6 +1389,7 @@ impl Settings {
                 return invalid(setting, "must be longer than zero (e.g. \"10s\")");
             }
         }
+        self.server.trusted_proxies()?;
         if self.server.tls_cert.is_some() != self.server.tls_key.is_some() {
             return invalid(
                 "server.tls_cert",
@@ -1700,6 +1793,58 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("allowed_hosts"), "{err}");
+    }
+
+    #[test]
+    fn deploy_settings_from_the_file_and_the_environment() {
+        let mut s = Settings::from_toml_str(
+            "[server]\ndrain_grace = \"500ms\"\nhealth = \"metrics\"\ntrusted_proxies = [\"10.0.0.0/8\"]\nproxy_headers = \"forwarded\"",
+        )
+        .unwrap();
+        assert_eq!(s.server.drain_grace, Duration::from_millis(500));
+        assert_eq!(s.server.health, HealthEndpoints::Metrics);
+        assert_eq!(
+            s.server.proxy_headers,
+            crate::proxies::ProxyHeaders::Forwarded
+        );
+        s.apply_env([
+            ("MANOUCHE_DRAIN_GRACE", "3s"),
+            ("MANOUCHE_HEALTH", "off"),
+            ("MANOUCHE_TRUSTED_PROXIES", "127.0.0.1, unix"),
+            ("MANOUCHE_PROXY_HEADERS", "x-forwarded"),
+        ])
+        .unwrap();
+        assert_eq!(s.server.drain_grace, Duration::from_secs(3));
+        assert_eq!(s.server.health, HealthEndpoints::Off);
+        assert_eq!(s.server.trusted_proxies, ["127.0.0.1", "unix"]);
+        assert!(s.server.trusted_proxies().unwrap().trusts(None));
+        for (name, value, says) in [
+            ("MANOUCHE_HEALTH", "sometimes", "MANOUCHE_HEALTH"),
+            (
+                "MANOUCHE_PROXY_HEADERS",
+                "x-real-ip",
+                "MANOUCHE_PROXY_HEADERS",
+            ),
+            (
+                "MANOUCHE_TRUSTED_PROXIES",
+                "10.0.0.1/8",
+                "server.trusted_proxies",
+            ),
+            ("MANOUCHE_DRAIN_GRACE", "soon", "MANOUCHE_DRAIN_GRACE"),
+        ] {
+            let err = s.apply_env([(name, value)]).unwrap_err().to_string();
+            assert!(err.contains(says), "{name}: {err}");
+        }
+        assert_eq!(
+            s.server.trusted_proxies,
+            ["127.0.0.1", "unix"],
+            "unchanged on error"
+        );
+        let err = Settings::from_toml_str("[server]\ntrusted_proxies = [\"proxy.example\"]")
+            .and_then(|s| s.validate())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("proxy.example"), "{err}");
     }
 
     #[test]

@@ -744,6 +744,11 @@ impl UrlConf {
         }
     }
 
+    /// Whether a route or a mounted router serves `path`.
+    pub(crate) fn serves(&self, path: &str) -> bool {
+        self.serving(path).is_some()
+    }
+
     /// What serves `path`: a mounted router, or a route whose parameters
     /// all fit their converters; `None` when nothing does.
     fn serving(&self, path: &str) -> Option<Target> {

@@ -555,8 +555,7 @@ where
                     let mut state = state.take().expect(POLLED_AFTER_COMPLETION);
                     // Polled inside the pipeline's request scope, which
                     // knows the connection.
-                    let secure =
-                        crate::request::with_context(|c| c.connection.tls).unwrap_or(false);
+                    let secure = crate::request::with_context(|c| c.client.secure).unwrap_or(false);
                     match check(&request, &mut state, secure) {
                         Step::Accept => Self::run(inner, request, state),
                         Step::Reject(reason) => {

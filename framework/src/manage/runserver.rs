@@ -33,5 +33,9 @@ pub(crate) async fn run(project: Project, args: Args) -> Result<super::ExitCode,
     }
     println!("Quit with CONTROL-C.");
     super::migrate::on_runserver(&project).await;
-    super::serve::serve_until_signal(project.build()?, &bind, None).await
+    let options = super::serve::Options {
+        migrations: super::serve::migration_set(&project),
+        ..super::serve::Options::default()
+    };
+    super::serve::serve_until_signal(project.build()?, &bind, options).await
 }

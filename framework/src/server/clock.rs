@@ -24,8 +24,18 @@
 //! The sweeper also **parks** HTTP/1 connections that have been quiet for
 //! [`PARK_AFTER`]: their task lets go of hyper's connection (its 8 KiB read
 //! and 8 KiB write buffers and its state) and keeps only the socket, until
-//! the client speaks again (see `connection`). And at shutdown it tells every
-//! connection to finish ([`Clock::drain`]).
+//! the client speaks again (see `connection`).
+//!
+//! And it runs the **drain** ([`Clock::drain`]). HTTP/2 connections are
+//! told to close at once (`GOAWAY`; their streams in flight finish). An
+//! HTTP/1 connection is never closed under a request: while it serves one,
+//! it is left alone (the response carries `Connection: close`, added by
+//! the site's service, and hyper closes the connection after it); once
+//! idle, it is closed only after `server.drain_grace` from the later of
+//! the drain's start and its last response, so that a client that was
+//! about to send its next request is answered rather than finding the
+//! connection closed. Upgraded connections are told through their
+//! [`ConnectionHold`](super::ConnectionHold), not here.
 
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -80,6 +90,7 @@ struct Ticks {
     keep_alive: u32,
     send: u32,
     park: u32,
+    drain_grace: u32,
 }
 
 /// The server's clock: its tick count, the limits, and the connections it
@@ -90,7 +101,8 @@ pub(crate) struct Clock {
     now: AtomicU32,
     tick: Duration,
     limits: Ticks,
-    draining: AtomicBool,
+    /// The tick the drain started at; 0 while serving.
+    drain_since: AtomicU32,
     connections: Mutex<Vec<Weak<Slot>>>,
 }
 
@@ -104,6 +116,7 @@ impl Clock {
             settings.send_timeout,
         ]
         .into_iter()
+        .chain((!settings.drain_grace.is_zero()).then_some(settings.drain_grace))
         .fold(PARK_AFTER, Duration::min);
         let tick = (shortest / 8).max(Duration::from_millis(10));
         let ticks = |limit: Duration| {
@@ -119,8 +132,10 @@ impl Clock {
                 keep_alive: ticks(settings.keep_alive_timeout),
                 send: ticks(settings.send_timeout),
                 park: ticks(PARK_AFTER),
+                // Bounded by the drain timeout, which ends the drain anyway.
+                drain_grace: ticks(settings.drain_grace.min(settings.drain_timeout)),
             },
-            draining: AtomicBool::new(false),
+            drain_since: AtomicU32::new(0),
             connections: Mutex::new(Vec::new()),
         })
     }
@@ -138,10 +153,10 @@ impl Clock {
             .push(Arc::downgrade(slot));
     }
 
-    /// Tells every connection to finish its current request and close
-    /// (HTTP/2: `GOAWAY`); parked ones close at once.
+    /// Starts the drain (see the module doc): HTTP/2 connections get
+    /// `GOAWAY` now, idle HTTP/1 ones are closed after the grace period.
     pub(crate) fn drain(&self) {
-        self.draining.store(true, Ordering::Relaxed);
+        self.drain_since.store(self.now(), Ordering::Relaxed);
         self.sweep();
     }
 
@@ -165,7 +180,7 @@ impl Clock {
     /// Gives each watched connection its verdict; forgets closed ones.
     fn sweep(&self) {
         let now = self.now();
-        let draining = self.draining.load(Ordering::Relaxed);
+        let drain_since = self.drain_since.load(Ordering::Relaxed);
         let mut connections = self
             .connections
             .lock()
@@ -176,8 +191,8 @@ impl Clock {
             };
             let watch = &slot.watch;
             let mut verdict = watch.judge(now, &self.limits);
-            if draining {
-                verdict |= verdict::CLOSE;
+            if drain_since != 0 {
+                verdict |= watch.judge_drain(now, drain_since, self.limits.drain_grace);
             }
             // Woken only for something new to act on.
             if verdict != 0
@@ -252,6 +267,28 @@ impl Watch {
             verdict |= verdict::PARK;
         }
         verdict
+    }
+
+    /// What the connection has earned at tick `now` in a drain that
+    /// started at tick `since`: [`verdict::CLOSE`] or nothing.
+    fn judge_drain(&self, now: u32, since: u32, grace: u32) -> u8 {
+        match self.phase.load(Ordering::Relaxed) {
+            phase::HTTP2 => verdict::CLOSE,
+            phase::UPGRADED => 0,
+            _ => {
+                // Under a request, or reading one: its response will say
+                // `Connection: close`.
+                if self.busy() || self.reading_head() {
+                    return 0;
+                }
+                let idle = self.idle_since.load(Ordering::Relaxed).max(since);
+                if now.saturating_sub(idle) > grace {
+                    verdict::CLOSE
+                } else {
+                    0
+                }
+            }
+        }
     }
 
     /// The verdicts given so far.
@@ -350,6 +387,7 @@ mod tests {
             keep_alive: 300,
             send: 240,
             park: 4,
+            drain_grace: 16,
         }
     }
 
@@ -436,5 +474,46 @@ mod tests {
         let watch = Watch::new(1);
         watch.header_block(Some(10));
         assert!(!watch.reading_head());
+    }
+
+    #[test]
+    fn a_drain_closes_http2_at_once_and_idle_http1_only_after_the_grace() {
+        let grace = limits().drain_grace;
+        // HTTP/2: GOAWAY now, streams in flight or not.
+        let http2 = Watch::new(1);
+        http2.set_phase(phase::HTTP2);
+        http2.request_started();
+        assert_eq!(http2.judge_drain(100, 100, grace), verdict::CLOSE);
+        // Upgraded: the hold tells it, not the clock.
+        let upgraded = Watch::new(1);
+        upgraded.request_started();
+        upgraded.set_phase(phase::UPGRADED);
+        assert_eq!(upgraded.judge_drain(10_000, 100, grace), 0);
+        // HTTP/1, idle since before the drain: the grace counts from the
+        // drain's start.
+        let idle = Watch::new(1);
+        idle.request_started();
+        idle.request_done(50);
+        assert_eq!(idle.judge_drain(100, 100, grace), 0);
+        assert_eq!(idle.judge_drain(116, 100, grace), 0);
+        assert_eq!(idle.judge_drain(117, 100, grace), verdict::CLOSE);
+        // HTTP/1 under a request: never closed, however long it takes.
+        let busy = Watch::new(1);
+        busy.request_started();
+        assert_eq!(busy.judge_drain(10_000, 100, grace), 0);
+        // Its response sent during the drain, a full grace from then.
+        busy.request_done(500);
+        assert_eq!(busy.judge_drain(516, 100, grace), 0);
+        assert_eq!(busy.judge_drain(517, 100, grace), verdict::CLOSE);
+        // A request head arriving: not closed under it.
+        let reading = Watch::new(1);
+        reading.request_started();
+        reading.request_done(50);
+        reading.on_read(110);
+        assert_eq!(reading.judge_drain(10_000, 100, grace), 0);
+        // A connection that never spoke gets the grace too.
+        let silent = Watch::new(90);
+        assert_eq!(silent.judge_drain(110, 100, grace), 0);
+        assert_eq!(silent.judge_drain(117, 100, grace), verdict::CLOSE);
     }
 }

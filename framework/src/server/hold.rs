@@ -102,6 +102,12 @@ impl RequestGuard {
     pub(crate) fn upgraded(&self) {
         self.slot.watch.set_phase(super::clock::phase::UPGRADED);
     }
+
+    /// Whether the server is draining (its response should close an
+    /// HTTP/1 connection).
+    pub(crate) fn draining(&self) -> bool {
+        self.slot.stats.is_draining()
+    }
 }
 
 impl Drop for RequestGuard {

@@ -17,7 +17,7 @@ use crate::TemplateResponse;
 use crate::contrib::auth::{self, Auth, CurrentUser, LoginError, SafeRedirect};
 use crate::contrib::sessions::Session;
 use crate::db::Db;
-use crate::request::ConnectionInfo;
+use crate::request::ClientInfo;
 use crate::services::Service;
 
 /// What a failed admin login says, for a wrong password as for a user who
@@ -119,7 +119,7 @@ pub(super) async fn login_submit(
     Service(auth): Service<Auth>,
     db: Db,
     session: Session,
-    connection: ConnectionInfo,
+    client: ClientInfo,
     redirect: SafeRedirect,
     Form(form): Form<LoginForm>,
 ) -> crate::Result<Response> {
@@ -131,7 +131,7 @@ pub(super) async fn login_submit(
         error: Some(error),
         authenticated_as: None,
     };
-    let address = connection.peer.map(|p| p.ip());
+    let address = client.addr;
     match auth
         .authenticate(&db, &form.username, &form.password, address)
         .await

@@ -177,7 +177,7 @@ impl<S: Send + Sync> FromRequestParts<S> for StaffRequired {
 pub struct SafeRedirect {
     /// The request's host (already checked against `allowed_hosts`).
     host: Option<String>,
-    /// Whether the request came over TLS (then only `https` URLs pass).
+    /// Whether the client spoke HTTPS (then only `https` URLs pass).
     tls: bool,
     /// The query string's `next`.
     query_next: Option<String>,
@@ -205,7 +205,7 @@ impl<S: Send + Sync> FromRequestParts<S> for SafeRedirect {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let connection = crate::request::ConnectionInfo::from_request_parts(parts, state).await?;
+        let client = crate::request::ClientInfo::from_request_parts(parts, state).await?;
         let host = parts
             .headers
             .get(http::header::HOST)
@@ -221,7 +221,7 @@ impl<S: Send + Sync> FromRequestParts<S> for SafeRedirect {
         });
         Ok(Self {
             host,
-            tls: connection.tls,
+            tls: client.secure,
             query_next,
         })
     }

@@ -19,7 +19,7 @@ use super::{Auth, CurrentUser, LoginError, LoginRequired, SafeRedirect, User};
 use crate::TemplateResponse;
 use crate::contrib::sessions::Session;
 use crate::db::{Db, Model};
-use crate::request::ConnectionInfo;
+use crate::request::ClientInfo;
 use crate::services::Service;
 use crate::urls::Urls;
 
@@ -143,12 +143,12 @@ async fn login_submit(
     Service(auth): Service<Auth>,
     db: Db,
     session: Session,
-    connection: ConnectionInfo,
+    client: ClientInfo,
     redirect: SafeRedirect,
     Form(form): Form<LoginForm>,
 ) -> crate::Result<Response> {
     let next = redirect.next(form.next.as_deref());
-    let address = connection.peer.map(|p| p.ip());
+    let address = client.addr;
     let page = |error: &LoginError| LoginPage {
         username: form.username.clone(),
         next: next.clone().unwrap_or_default(),
@@ -365,7 +365,7 @@ async fn password_reset_submit(
     Service(auth): Service<Auth>,
     Service(mailer): Service<crate::mail::Mailer>,
     db: Db,
-    connection: ConnectionInfo,
+    client: ClientInfo,
     target: Target,
     Form(form): Form<ResetForm>,
 ) -> crate::Result<Response> {
@@ -380,7 +380,7 @@ async fn password_reset_submit(
     let host = request_host(&target.headers, &target.uri).ok_or_else(|| {
         crate::Error::bad_request("the request names no host to build the reset link with")
     })?;
-    let scheme = if connection.tls { "https" } else { "http" };
+    let scheme = if client.secure { "https" } else { "http" };
     let candidates = User::objects()
         .filter(User::email.iexact(email.clone()))
         .filter(User::is_active.eq(true))

@@ -21,7 +21,7 @@ use super::consumer::{
 use super::{Channels, ChannelsSettings};
 use crate::contrib::auth::{Auth, CurrentUser};
 use crate::contrib::sessions::Session;
-use crate::request::{ConnectionInfo, Detached};
+use crate::request::{ClientInfo, ConnectionInfo, Detached};
 use crate::server::ConnectionHold;
 use crate::urls::Urls;
 
@@ -89,9 +89,12 @@ async fn handshake<C: Consumer>(request: Request, make: impl FnOnce() -> C) -> R
     let connection = ConnectionInfo::from_request_parts(&mut parts, &())
         .await
         .unwrap_or_default();
+    let client = ClientInfo::from_request_parts(&mut parts, &())
+        .await
+        .unwrap_or_default();
     let settings = Arc::clone(&channels.settings);
     if settings.check_origin
-        && let Err(reason) = check_origin(&channels, &parts, connection.tls)
+        && let Err(reason) = check_origin(&channels, &parts, client.secure)
     {
         return refuse(http::StatusCode::FORBIDDEN, &reason);
     }

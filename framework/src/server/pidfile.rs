@@ -1,0 +1,116 @@
+//! `serve --pidfile PATH`: the serving process's id in a file, for
+//! supervisors and scripts (`kill -TERM $(cat PATH)`), as uWSGI's and
+//! nginx's `pidfile`.
+//!
+//! The file is written atomically: the id goes to a temporary file in the
+//! same directory, which is then renamed over `PATH`, so a reader sees the
+//! old content or the new, never a half-written one. It is removed when
+//! the process exits, but only while it still holds this process's id: a
+//! process that took over (a new binary started on the same sockets)
+//! writes its own id there, and the old one, exiting after its drain, must
+//! leave that alone.
+
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+
+/// A pidfile this process wrote; removed on drop if it still names this
+/// process.
+#[derive(Debug)]
+pub(crate) struct PidFile {
+    path: PathBuf,
+    pid: u32,
+}
+
+impl PidFile {
+    /// Writes this process's id to `path` (replacing what is there).
+    ///
+    /// # Errors
+    /// When the directory does not exist or cannot be written.
+    pub(crate) fn write(path: &Path) -> io::Result<Self> {
+        let pid = std::process::id();
+        let Some(name) = path.file_name() else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} names no file", path.display()),
+            ));
+        };
+        let mut temporary = name.to_owned();
+        temporary.push(format!(".{pid}.tmp"));
+        let temporary = path.with_file_name(temporary);
+        let written = (|| {
+            let mut file = std::fs::File::create(&temporary)?;
+            writeln!(file, "{pid}")?;
+            file.sync_all()?;
+            std::fs::rename(&temporary, path)
+        })();
+        if let Err(err) = written {
+            let _ = std::fs::remove_file(&temporary);
+            return Err(err);
+        }
+        Ok(Self {
+            path: path.to_owned(),
+            pid,
+        })
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        let ours = std::fs::read_to_string(&self.path)
+            .is_ok_and(|content| content.trim() == self.pid.to_string());
+        if ours && let Err(err) = std::fs::remove_file(&self.path) {
+            tracing::warn!(target: "manouche::server", "cannot remove the pidfile {}: {err}", self.path.display());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("manouche-pidfile-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn holds_the_pid_and_is_removed_on_drop_leaving_no_temporary_file() {
+        let dir = scratch("drop");
+        let path = dir.join("site.pid");
+        std::fs::write(&path, "stale\n").unwrap();
+        let pidfile = PidFile::write(&path).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            format!("{}\n", std::process::id())
+        );
+        assert_eq!(
+            std::fs::read_dir(&dir).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
+        drop(pidfile);
+        assert!(!path.exists());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_pidfile_another_process_rewrote_is_left_alone() {
+        let dir = scratch("successor");
+        let path = dir.join("site.pid");
+        let pidfile = PidFile::write(&path).unwrap();
+        std::fs::write(&path, "4242424\n").unwrap();
+        drop(pidfile);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "4242424\n");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_missing_directory_is_an_error() {
+        let path = scratch("missing").join("no/such/dir/site.pid");
+        let err = PidFile::write(&path).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        assert!(PidFile::write(Path::new("/")).is_err());
+    }
+}
