@@ -3,6 +3,12 @@
 //! and refuses to start on an error (a default secret key or no allowed
 //! hosts with debug off, a model whose app is not installed, an app's
 //! own); warnings are logged.
+//!
+//! `SIGHUP` starts the binary now on disk on the same sockets and drains
+//! once it is ready (see the server's `reload` module); a process so
+//! started also requires its migrations to be applied, uses the
+//! inherited sockets whatever `--bind` says, and leaves the pidfile to
+//! the old process to write.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,7 +17,9 @@ use crate::checks::Level;
 use crate::health::Health;
 use crate::migrations::MigrationSet;
 use crate::project::{Project, Site};
-use crate::server::{self, Bind, Drained, PidFile, ServerStats, Signals};
+use crate::server::{
+    self, Bind, Drained, Hangups, PidFile, Reloader, ServerStats, Signals, Stop, Takeover,
+};
 use crate::settings::HealthEndpoints;
 use crate::{Result, StartupError};
 
@@ -39,19 +47,28 @@ pub(super) struct Options {
     pub(super) pidfile: Option<PathBuf>,
     /// The binary's migrations, for the readiness probe.
     pub(super) migrations: Option<MigrationSet>,
+    /// Whether `SIGHUP` reloads (`serve`, not `runserver`).
+    pub(super) reload: bool,
+    /// When a reload started this process: what it takes over.
+    pub(super) takeover: Option<Takeover>,
 }
 
 pub(crate) async fn run(project: Project, args: Args) -> Result<super::ExitCode, StartupError> {
-    let bind = match args.bind {
-        Some(bind) => bind,
-        None if server::inherited_sockets() > 0 => Bind::Inherited(0),
-        None => project
-            .settings()
-            .server
-            .bind
-            .parse()
-            .map_err(|e| StartupError::improperly_configured(format!("server.bind: {e}")))?,
-    };
+    let takeover = Takeover::from_env().map_err(StartupError::improperly_configured)?;
+    if let Some(takeover) = &takeover {
+        tracing::info!(target: "manouche::server", "started by a reload of pid {}: taking over its sockets", takeover.parent);
+    }
+    let bind =
+        match (&takeover, args.bind) {
+            (Some(takeover), _) => Bind::Inherited(takeover.main),
+            (None, Some(bind)) => bind,
+            (None, None) => match () {
+                () if server::inherited_sockets() > 0 => Bind::Inherited(0),
+                () => project.settings().server.bind.parse().map_err(|e| {
+                    StartupError::improperly_configured(format!("server.bind: {e}"))
+                })?,
+            },
+        };
     if project.settings().server.health == HealthEndpoints::Metrics && args.metrics.is_none() {
         return Err(StartupError::improperly_configured(
             "server.health = \"metrics\" needs a metrics address: pass --metrics ADDR or set MANOUCHE_METRICS (or set server.health = \"main\")",
@@ -74,6 +91,8 @@ pub(crate) async fn run(project: Project, args: Args) -> Result<super::ExitCode,
         metrics: args.metrics,
         pidfile: args.pidfile,
         migrations,
+        reload: true,
+        takeover,
     };
     serve_until_signal(site, &bind, options).await
 }
@@ -115,18 +134,43 @@ pub(super) async fn serve_until_signal(
             site.serve_health(Arc::clone(&health));
             None
         }
-        HealthEndpoints::Metrics => Some(health),
+        HealthEndpoints::Metrics => Some(Arc::clone(&health)),
         HealthEndpoints::Off => None,
     };
+    let takeover = options.takeover;
+    let mut metrics_fd = None;
+    let (handed_over_tx, handed_over_rx) = tokio::sync::watch::channel(false);
     if let Some(addr) = options.metrics {
+        let listener = match takeover.as_ref().and_then(|t| t.metrics.as_ref()) {
+            Some(inherited) => {
+                let inherited = inherited.try_clone().map_err(|e| {
+                    StartupError::improperly_configured(format!(
+                        "the inherited metrics socket: {e}"
+                    ))
+                })?;
+                crate::metrics::adopt(inherited)
+            }
+            None => crate::metrics::bind(addr).await,
+        }
+        .map_err(StartupError::improperly_configured)?;
+        metrics_fd = Some(
+            std::os::fd::AsFd::as_fd(&listener)
+                .try_clone_to_owned()
+                .map_err(|e| {
+                    StartupError::improperly_configured(format!("the metrics socket: {e}"))
+                })?,
+        );
         site.enable_metrics();
+        let mut handed_over = handed_over_rx.clone();
         crate::metrics::start(
-            addr,
+            listener,
             Arc::clone(&stats),
             site.database().cloned(),
             on_metrics,
+            async move {
+                let _ = handed_over.wait_for(|over| *over).await;
+            },
         )
-        .await
         .map_err(StartupError::improperly_configured)?;
     }
     if let Some(db) = site.database() {
@@ -140,28 +184,75 @@ pub(super) async fn serve_until_signal(
             ),
         }
     }
+    if takeover.is_some() {
+        // The old process keeps serving unless this one can serve fully.
+        health.ready_to_take_over().await.map_err(|why| {
+            StartupError::improperly_configured(format!("not taking over: {why}"))
+        })?;
+    }
     let server_settings = site.settings().server.clone();
-    // The handlers first: a signal that comes while binding is not lost.
+    // The handlers first: a signal that comes while binding is not lost,
+    // and an early SIGHUP does not end the process.
     let signals = Signals::install();
-    let listening = server::listen(&server_settings, bind)
+    let hangups = options.reload.then(Hangups::install);
+    let mut listening = server::listen(&server_settings, bind)
         .await
         .map_err(|e| StartupError::improperly_configured(e.to_string()))?;
-    let _pidfile = match &options.pidfile {
-        Some(path) => Some(PidFile::write(path).map_err(|e| {
+    if let Some(path) = takeover.as_ref().and_then(|t| t.socket_file.clone()) {
+        listening.own_socket_file(path).map_err(|e| {
+            StartupError::improperly_configured(format!("the inherited Unix socket: {e}"))
+        })?;
+    }
+    let _pidfile = match (&options.pidfile, &takeover) {
+        // The old process writes this one's id once it is told ready.
+        (Some(path), Some(_)) => Some(PidFile::adopt(path)),
+        (Some(path), None) => Some(PidFile::write(path).map_err(|e| {
             StartupError::improperly_configured(format!(
                 "cannot write the pidfile {}: {e}",
                 path.display()
             ))
         })?),
-        None => None,
+        (None, _) => None,
     };
+    let (handover_tx, handover_rx) = tokio::sync::oneshot::channel();
+    if let Some(hangups) = hangups {
+        let reloader = Reloader::new(
+            listening.as_fd(),
+            listening.socket_file().cloned(),
+            metrics_fd.as_ref().map(std::os::fd::AsFd::as_fd),
+            options.pidfile.clone(),
+            server_settings.reload_timeout,
+        )
+        .map_err(|e| StartupError::improperly_configured(format!("cannot prepare reloads: {e}")))?;
+        reloader.spawn(hangups, signals.clone(), handover_tx);
+    }
+    drop(metrics_fd);
     let app = site.into_service();
+    match &takeover {
+        Some(takeover) => takeover.report_ready().map_err(|e| {
+            StartupError::improperly_configured(format!(
+                "cannot tell the old process (pid {}) that this one is ready: {e}",
+                takeover.parent
+            ))
+        })?,
+        None => server::notify("READY=1"),
+    }
+    let first_signal = signals.clone().count(1);
+    let shutdown = async move {
+        tokio::select! {
+            () = first_signal => Stop::Signal,
+            Ok(pid) = handover_rx => {
+                handed_over_tx.send_replace(true);
+                Stop::HandedOver(pid)
+            }
+        }
+    };
     let drained = server::serve(
         listening,
         app,
         &server_settings,
         stats,
-        signals.clone().count(1),
+        shutdown,
         signals.count(2),
     )
     .await;
