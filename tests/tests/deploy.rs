@@ -1019,3 +1019,81 @@ fn manage_reload_without_a_server_says_why() {
     assert!(out.contains("not a process id"), "{out}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+fn tls_client(cert: &rcgen::Certificate) -> tokio_rustls::TlsConnector {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.der().clone()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+}
+
+/// Writes a new self-signed certificate for localhost to `dir`.
+fn new_certificate(dir: &std::path::Path) -> rcgen::Certificate {
+    let rcgen::CertifiedKey { cert, key_pair } =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), key_pair.serialize_pem()).unwrap();
+    cert
+}
+
+/// `GET /healthz` over TLS, trusting only `cert`.
+async fn tls_probe(addr: SocketAddr, cert: &rcgen::Certificate) -> Result<Answer, String> {
+    let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = tls_client(cert)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| format!("TLS handshake: {e}"))?;
+    exchange(
+        &mut tls,
+        b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_reload_on_tls_reads_the_certificate_again_and_keeps_the_metrics_address() {
+    let dir = scratch_dir("reload-tls");
+    let first = new_certificate(&dir);
+    let metrics = format!("127.0.0.1:{}", manouche_e2e::free_port());
+    let cert = dir.join("cert.pem").display().to_string();
+    let key = dir.join("key.pem").display().to_string();
+    let (mut server, pidfile, _) = server_with_settings_file(
+        &dir,
+        &[
+            ("MANOUCHE_TLS_CERT", cert.as_str()),
+            ("MANOUCHE_TLS_KEY", key.as_str()),
+            ("MANOUCHE_METRICS", metrics.as_str()),
+        ],
+    );
+    let old = server.pid();
+    let metrics: SocketAddr = metrics.parse().unwrap();
+    assert_eq!(tls_probe(server.addr, &first).await.unwrap().status, 200);
+    assert_eq!(probe(metrics, "/metrics", "x").await.status, 200);
+    // A renewed certificate, picked up by the reload.
+    let second = new_certificate(&dir);
+    server.signal("HUP");
+    let new = new_pid(&pidfile, old, &server).await;
+    let _successor = Successor(new);
+    let status = server.wait_exit(Duration::from_secs(15)).expect("no exit");
+    assert_eq!(status.code(), Some(0), "{}", server.output());
+    assert_eq!(
+        tls_probe(server.addr, &second).await.unwrap().status,
+        200,
+        "{}",
+        server.output()
+    );
+    assert!(
+        tls_probe(server.addr, &first).await.is_err(),
+        "the old certificate is still served"
+    );
+    // The metrics address was handed over too (not bound again).
+    assert_eq!(probe(metrics, "/metrics", "x").await.status, 200);
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}
