@@ -48,6 +48,9 @@
 //!   bounded by `server.drain_timeout`; then the process exits 0. A second
 //!   signal stops at once (exit 1). [`ServerStats::is_draining`] tells the
 //!   readiness probe ([`crate::health`]);
+//! - binary upgrade on `SIGHUP` (`reload`): the binary now on disk is
+//!   started on the same listening sockets, and this process drains once
+//!   the new one says it is ready; if it fails, this one serves on;
 //! - upgraded connections (websockets) keep their place under the
 //!   connection cap and in the open-connections count, and the drain tells
 //!   them to close (a websocket with 1001) and waits for them

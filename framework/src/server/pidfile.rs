@@ -5,10 +5,10 @@
 //! The file is written atomically: the id goes to a temporary file in the
 //! same directory, which is then renamed over `PATH`, so a reader sees the
 //! old content or the new, never a half-written one. It is removed when
-//! the process exits, but only while it still holds this process's id: a
-//! process that took over (a new binary started on the same sockets)
-//! writes its own id there, and the old one, exiting after its drain, must
-//! leave that alone.
+//! the process exits, but only while it still holds this process's id:
+//! after a reload (`reload`), the old process writes its successor's id
+//! there once the successor is ready, and then, exiting after its drain,
+//! leaves the file alone; the successor removes it when it exits in turn.
 
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
