@@ -822,7 +822,7 @@ async fn reload_under_load(unix: bool) {
             .expect("a load worker hung")
             .expect("a load worker panicked");
     }
-    let failures = tally.failures.lock().unwrap();
+    let failures = tally.failures.lock().unwrap().clone();
     assert!(
         failures.is_empty(),
         "{} failed request(s):\n{}\n{}",
