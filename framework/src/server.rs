@@ -93,7 +93,9 @@ pub(crate) use listener::inherited_sockets;
 use listener::{Connection, Listener};
 pub(crate) use notify::notify;
 pub(crate) use pidfile::PidFile;
-pub(crate) use reload::{Hangups, Reloader, Takeover, report_path as reload_report_path};
+pub(crate) use reload::{
+    Hangups, ReloadSockets, Reloader, Takeover, report_path as reload_report_path,
+};
 
 use crate::logging::Throttle;
 use crate::middleware::SiteService;
@@ -152,6 +154,8 @@ pub enum ServerError {
 pub(crate) struct Listening {
     listener: Listener,
     acceptor: Acceptor,
+    /// Copies of the sockets kept for reloads, closed with the listener.
+    reload_sockets: Option<Arc<ReloadSockets>>,
 }
 
 /// Binds `bind` (or adopts the inherited socket) and loads the TLS files.
@@ -170,13 +174,23 @@ pub(crate) async fn listen(
             source,
         })?;
     let acceptor = Acceptor::new(settings)?;
-    Ok(Listening { listener, acceptor })
+    Ok(Listening {
+        listener,
+        acceptor,
+        reload_sockets: None,
+    })
 }
 
 impl Listening {
     /// The listening socket's descriptor, to duplicate for a reload.
     pub(crate) fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
         self.listener.as_fd()
+    }
+
+    /// Closes `sockets` (the copies kept for reloads) when the drain
+    /// starts, before the listener.
+    pub(crate) fn close_on_drain(&mut self, sockets: Arc<ReloadSockets>) {
+        self.reload_sockets = Some(sockets);
     }
 
     /// The Unix socket file this server created, if any.
@@ -227,6 +241,7 @@ pub(crate) async fn serve(
     let Listening {
         mut listener,
         acceptor,
+        reload_sockets,
     } = listening;
     let protocols = Arc::new(Protocols::new(settings));
     let clock = Clock::new(settings);
@@ -302,7 +317,11 @@ pub(crate) async fn serve(
         tracing::info!(target: "manouche::server", "pid {pid} took over the sockets");
     }
     // Stop accepting first: a connection told to close must not be able
-    // to come back to this process.
+    // to come back to this process. The copies kept for reloads go first,
+    // or the socket would stay open, queueing connections nobody accepts.
+    if let Some(sockets) = reload_sockets {
+        sockets.close();
+    }
     drop(listener);
     stats.start_draining();
     holds.start_drain();

@@ -18,7 +18,8 @@ use crate::health::Health;
 use crate::migrations::MigrationSet;
 use crate::project::{Project, Site};
 use crate::server::{
-    self, Bind, Drained, Hangups, PidFile, Reloader, ServerStats, Signals, Stop, Takeover,
+    self, Bind, Drained, Hangups, PidFile, ReloadSockets, Reloader, ServerStats, Signals, Stop,
+    Takeover,
 };
 use crate::settings::HealthEndpoints;
 use crate::{Result, StartupError};
@@ -137,19 +138,12 @@ pub(super) async fn serve_until_signal(
         HealthEndpoints::Metrics => Some(Arc::clone(&health)),
         HealthEndpoints::Off => None,
     };
-    let takeover = options.takeover;
+    let mut takeover = options.takeover;
     let mut metrics_fd = None;
     let (handed_over_tx, handed_over_rx) = tokio::sync::watch::channel(false);
     if let Some(addr) = options.metrics {
-        let listener = match takeover.as_ref().and_then(|t| t.metrics.as_ref()) {
-            Some(inherited) => {
-                let inherited = inherited.try_clone().map_err(|e| {
-                    StartupError::improperly_configured(format!(
-                        "the inherited metrics socket: {e}"
-                    ))
-                })?;
-                crate::metrics::adopt(inherited)
-            }
+        let listener = match takeover.as_mut().and_then(|t| t.metrics.take()) {
+            Some(inherited) => crate::metrics::adopt(inherited),
             None => crate::metrics::bind(addr).await,
         }
         .map_err(StartupError::improperly_configured)?;
@@ -168,7 +162,12 @@ pub(super) async fn serve_until_signal(
             site.database().cloned(),
             on_metrics,
             async move {
-                let _ = handed_over.wait_for(|over| *over).await;
+                // Only a handover stops it (the sender is dropped when a
+                // signal ends the serving, and metrics answer through the
+                // drain then).
+                if handed_over.wait_for(|over| *over).await.is_err() {
+                    std::future::pending::<()>().await;
+                }
             },
         )
         .map_err(StartupError::improperly_configured)?;
@@ -216,14 +215,17 @@ pub(super) async fn serve_until_signal(
     };
     let (handover_tx, handover_rx) = tokio::sync::oneshot::channel();
     if let Some(hangups) = hangups {
+        let sockets = Arc::new(ReloadSockets::default());
         let reloader = Reloader::new(
             listening.as_fd(),
             listening.socket_file().cloned(),
             metrics_fd.as_ref().map(std::os::fd::AsFd::as_fd),
+            Arc::clone(&sockets),
             options.pidfile.clone(),
             server_settings.reload_timeout,
         )
         .map_err(|e| StartupError::improperly_configured(format!("cannot prepare reloads: {e}")))?;
+        listening.close_on_drain(sockets);
         reloader.spawn(hangups, signals.clone(), handover_tx);
     }
     drop(metrics_fd);
@@ -240,7 +242,12 @@ pub(super) async fn serve_until_signal(
     let first_signal = signals.clone().count(1);
     let shutdown = async move {
         tokio::select! {
-            () = first_signal => Stop::Signal,
+            () = first_signal => {
+                // Not after a handover: the new process is systemd's
+                // main one then, and is not stopping.
+                server::notify("STOPPING=1");
+                Stop::Signal
+            }
             Ok(pid) = handover_rx => {
                 handed_over_tx.send_replace(true);
                 Stop::HandedOver(pid)

@@ -6,6 +6,7 @@
 //! ```text
 //! READY=1                 serve, once it accepts connections
 //! MAINPID=4242\nREADY=1   the old process, once its successor is ready
+//! STOPPING=1              serve, on SIGTERM or SIGINT (not after a handover)
 //! ```
 
 use std::os::unix::net::{SocketAddr, UnixDatagram};

@@ -193,13 +193,32 @@ impl Hangups {
     }
 }
 
+/// Duplicates of the listening sockets, by name, kept for reloads. The
+/// server closes them when its drain starts, before its own listener:
+/// a listening socket stays open while any descriptor of it is, and one
+/// no process accepts on would queue connections only to reset them.
+#[derive(Debug, Default)]
+pub(crate) struct ReloadSockets(std::sync::Mutex<Vec<(&'static str, OwnedFd)>>);
+
+impl ReloadSockets {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(&'static str, OwnedFd)>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Closes the duplicates: no reload from now on.
+    pub(crate) fn close(&self) {
+        self.lock().clear();
+    }
+}
+
 /// What the old process needs to start its successor.
 #[derive(Debug)]
 pub(crate) struct Reloader {
     exe: PathBuf,
     args: Vec<OsString>,
-    /// Duplicates of the listening sockets, by name.
-    sockets: Vec<(&'static str, OwnedFd)>,
+    sockets: std::sync::Arc<ReloadSockets>,
     socket_file: Option<PathBuf>,
     pidfile: Option<PathBuf>,
     timeout: Duration,
@@ -216,12 +235,16 @@ impl Reloader {
     /// Remembers the binary's path now (once replaced on disk, the running
     /// file's link reads `PATH (deleted)`) and the arguments.
     ///
+    /// The duplicates of the sockets go to `sockets`, which the server
+    /// closes when it drains.
+    ///
     /// # Errors
     /// When the sockets cannot be duplicated or the binary's path read.
     pub(crate) fn new(
         main: BorrowedFd<'_>,
         socket_file: Option<PathBuf>,
         metrics: Option<BorrowedFd<'_>>,
+        sockets: std::sync::Arc<ReloadSockets>,
         pidfile: Option<PathBuf>,
         timeout: Duration,
     ) -> io::Result<Self> {
@@ -230,9 +253,12 @@ impl Reloader {
             Some(path) => PathBuf::from(path),
             None => exe,
         };
-        let mut sockets = vec![(MAIN, main.try_clone_to_owned()?)];
-        if let Some(metrics) = metrics {
-            sockets.push((METRICS, metrics.try_clone_to_owned()?));
+        {
+            let mut kept = sockets.lock();
+            kept.push((MAIN, main.try_clone_to_owned()?));
+            if let Some(metrics) = metrics {
+                kept.push((METRICS, metrics.try_clone_to_owned()?));
+            }
         }
         Ok(Self {
             exe,
@@ -257,7 +283,12 @@ impl Reloader {
     ) {
         tokio::spawn(async move {
             let successor = loop {
-                hangups.recv().await;
+                tokio::select! {
+                    () = hangups.recv() => {}
+                    () = signals.clone().count(1) => {
+                        ignore(hangups, "this process is draining".to_owned()).await;
+                    }
+                }
                 tracing::info!(target: "manouche::server", "SIGHUP received: starting {} on the same sockets", self.exe.display());
                 let outcome = {
                     let mut attempt = std::pin::pin!(self.attempt());
@@ -293,10 +324,11 @@ impl Reloader {
             // thread of its own: the runtime would wait for a blocking
             // task before this process could exit).
             std::thread::spawn(move || child.wait());
-            loop {
-                hangups.recv().await;
-                tracing::info!(target: "manouche::server", "SIGHUP ignored: pid {pid} has taken over and this process is draining");
-            }
+            ignore(
+                hangups,
+                format!("pid {pid} has taken over and this process is draining"),
+            )
+            .await;
         });
     }
 
@@ -309,39 +341,10 @@ impl Reloader {
             .set_nonblocking(true)
             .and_then(|()| tokio::net::UnixDatagram::from_std(ours))
             .map_err(|e| format!("cannot make the ready socket: {e}"))?;
-        let mut names = Vec::new();
-        let mut fds = Vec::new();
-        for (name, fd) in &self.sockets {
-            if *name == MAIN {
-                names.push(MAIN);
-                fds.push(fd.as_fd());
-                names.push(READY);
-                fds.push(theirs.as_fd());
-            } else {
-                names.push(name);
-                fds.push(fd.as_fd());
-            }
-        }
-        let passed = inheritable_run(&fds)
-            .map_err(|e| format!("cannot pass the sockets to a new process: {e}"))?;
-        let first = passed.first().map_or(3, AsRawFd::as_raw_fd);
-        let mut command = Command::new(&self.exe);
-        command
-            .args(&self.args)
-            .env_remove("LISTEN_PID")
-            .env("LISTEN_FDS", passed.len().to_string())
-            .env("LISTEN_FDS_FIRST_FD", first.to_string())
-            .env("LISTEN_FDNAMES", names.join(":"))
-            .env(PARENT_VAR, std::process::id().to_string());
-        match &self.socket_file {
-            Some(path) => command.env(SOCKET_FILE_VAR, path),
-            None => command.env_remove(SOCKET_FILE_VAR),
-        };
-        let spawned = command.spawn();
-        // The new process has its copies; close ours at once.
-        drop(passed);
+        let spawned = self.start(&theirs);
+        // The new process has its copy of the ready socket; close ours.
         drop(theirs);
-        let child = spawned.map_err(|e| format!("cannot start {}: {e}", self.exe.display()))?;
+        let child = spawned?;
         let pid = child.id();
         // Killed if this reload is abandoned (a stop signal) before it is
         // ready, so that it does not serve on behind the old process.
@@ -382,6 +385,43 @@ impl Reloader {
         }
     }
 
+    /// Starts the binary with the sockets and `ready`.
+    fn start(&self, ready: &UnixDatagram) -> Result<Child, String> {
+        let sockets = self.sockets.lock();
+        if sockets.is_empty() {
+            return Err("this process is draining: its sockets are closed".to_owned());
+        }
+        let mut names = Vec::new();
+        let mut fds = Vec::new();
+        for (name, fd) in sockets.iter() {
+            names.push(*name);
+            fds.push(fd.as_fd());
+            if *name == MAIN {
+                names.push(READY);
+                fds.push(ready.as_fd());
+            }
+        }
+        let passed = inheritable_run(&fds)
+            .map_err(|e| format!("cannot pass the sockets to a new process: {e}"))?;
+        let first = passed.first().map_or(3, AsRawFd::as_raw_fd);
+        let mut command = Command::new(&self.exe);
+        command
+            .args(&self.args)
+            .env_remove("LISTEN_PID")
+            .env("LISTEN_FDS", passed.len().to_string())
+            .env("LISTEN_FDS_FIRST_FD", first.to_string())
+            .env("LISTEN_FDNAMES", names.join(":"))
+            .env(PARENT_VAR, std::process::id().to_string());
+        match &self.socket_file {
+            Some(path) => command.env(SOCKET_FILE_VAR, path),
+            None => command.env_remove(SOCKET_FILE_VAR),
+        };
+        // The copies close when this returns: the new process has its own.
+        command
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", self.exe.display()))
+    }
+
     /// Writes `why` to `<pidfile>.reload` for `manage reload`.
     fn report_failure(&self, why: &str) {
         let Some(pidfile) = &self.pidfile else {
@@ -396,6 +436,14 @@ impl Reloader {
         if let Err(err) = std::fs::write(&path, report) {
             tracing::warn!(target: "manouche::server", "cannot write {}: {err}", path.display());
         }
+    }
+}
+
+/// Logs and ignores every further `SIGHUP`: this process drains.
+async fn ignore(mut hangups: Hangups, why: String) -> ! {
+    loop {
+        hangups.recv().await;
+        tracing::info!(target: "manouche::server", "SIGHUP ignored: {why}");
     }
 }
 
