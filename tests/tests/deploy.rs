@@ -1097,3 +1097,46 @@ async fn a_reload_on_tls_reads_the_certificate_again_and_keeps_the_metrics_addre
     drop(server);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn a_stop_signal_during_a_reload_stops_the_new_process_too() {
+    let dir = scratch_dir("reload-stopped");
+    let (mut server, pidfile, _) = server_with_settings_file(&dir, &[]);
+    // The release's database accepts connections and never answers, so
+    // the new process is still starting when the signals come.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "postgres://site:secret@{}/site",
+        silent.local_addr().unwrap()
+    );
+    std::fs::write(
+        dir.join("settings.toml"),
+        format!("database_url = {url:?}\n"),
+    )
+    .unwrap();
+    server.signal("HUP");
+    logged(&server, "waiting up to").await;
+    server.signal("HUP");
+    logged(&server, "SIGHUP ignored: a reload is in progress").await;
+    let output = server.output();
+    let child: u32 = output
+        .split("started pid ")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .and_then(|pid| pid.parse().ok())
+        .expect("the new process's pid in the log");
+    let _guard = Successor(child);
+    assert!(alive(child), "{output}");
+    server.signal("TERM");
+    let status = server.wait_exit(Duration::from_secs(10)).expect("no exit");
+    assert_eq!(status.code(), Some(0), "{}", server.output());
+    assert!(
+        !alive(child),
+        "the new process serves on:\n{}",
+        server.output()
+    );
+    assert!(!pidfile.exists(), "{}", server.output());
+    assert_eq!(server.output().matches("started pid").count(), 1);
+    drop(silent);
+    let _ = std::fs::remove_dir_all(dir);
+}
