@@ -59,17 +59,17 @@ pub(crate) async fn run(project: Project, args: Args) -> Result<super::ExitCode,
     if let Some(takeover) = &takeover {
         tracing::info!(target: "manouche::server", "started by a reload of pid {}: taking over its sockets", takeover.parent);
     }
-    let bind =
-        match (&takeover, args.bind) {
-            (Some(takeover), _) => Bind::Inherited(takeover.main),
-            (None, Some(bind)) => bind,
-            (None, None) => match () {
-                () if server::inherited_sockets() > 0 => Bind::Inherited(0),
-                () => project.settings().server.bind.parse().map_err(|e| {
-                    StartupError::improperly_configured(format!("server.bind: {e}"))
-                })?,
-            },
-        };
+    let bind = match (&takeover, args.bind) {
+        (Some(takeover), _) => Bind::Inherited(takeover.main),
+        (None, Some(bind)) => bind,
+        (None, None) if server::inherited_sockets() > 0 => Bind::Inherited(0),
+        (None, None) => project
+            .settings()
+            .server
+            .bind
+            .parse()
+            .map_err(|e| StartupError::improperly_configured(format!("server.bind: {e}")))?,
+    };
     if project.settings().server.health == HealthEndpoints::Metrics && args.metrics.is_none() {
         return Err(StartupError::improperly_configured(
             "server.health = \"metrics\" needs a metrics address: pass --metrics ADDR or set MANOUCHE_METRICS (or set server.health = \"main\")",
