@@ -47,6 +47,14 @@
 //! keeps its id. A failure is also written to `<pidfile>.reload`, which
 //! `manage reload` watches.
 //!
+//! **One at a time.** A `SIGHUP` during a reload, or once a new process
+//! has taken over, is logged and ignored. A stop signal during a reload
+//! kills the new process, which must not serve on behind an old process
+//! that is leaving. The old process keeps copies of its sockets for
+//! reloads (`ReloadSockets`) and closes them when its drain starts,
+//! before its listener: a listening socket stays open while any of its
+//! descriptors is, and would queue connections that no one accepts.
+//!
 //! **Unix socket files.** When the old process created the socket file
 //! (`--bind unix:PATH`), `MANOUCHE_RELOAD_SOCKET_FILE` passes its path:
 //! the new process removes it when it exits, and the old one no longer
