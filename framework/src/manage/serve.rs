@@ -197,11 +197,6 @@ pub(super) async fn serve_until_signal(
     let mut listening = server::listen(&server_settings, bind)
         .await
         .map_err(|e| StartupError::improperly_configured(e.to_string()))?;
-    if let Some(path) = takeover.as_ref().and_then(|t| t.socket_file.clone()) {
-        listening.own_socket_file(path).map_err(|e| {
-            StartupError::improperly_configured(format!("the inherited Unix socket: {e}"))
-        })?;
-    }
     let _pidfile = match (&options.pidfile, &takeover) {
         // The old process writes this one's id once it is told ready.
         (Some(path), Some(_)) => Some(PidFile::adopt(path)),
@@ -223,10 +218,15 @@ pub(super) async fn serve_until_signal(
             Arc::clone(&sockets),
             options.pidfile.clone(),
             server_settings.reload_timeout,
-        )
-        .map_err(|e| StartupError::improperly_configured(format!("cannot prepare reloads: {e}")))?;
-        listening.close_on_drain(sockets);
-        reloader.spawn(hangups, signals.clone(), handover_tx);
+        );
+        // Serving matters more than reloading: without reloads, say why.
+        match reloader {
+            Ok(reloader) => {
+                listening.close_on_drain(sockets);
+                reloader.spawn(hangups, signals.clone(), handover_tx);
+            }
+            Err(err) => hangups.ignore(format!("reloads are unavailable ({err})")),
+        }
     }
     drop(metrics_fd);
     let app = site.into_service();
@@ -238,6 +238,13 @@ pub(super) async fn serve_until_signal(
             ))
         })?,
         None => server::notify("READY=1"),
+    }
+    // Only now: a process that fails before it is ready must leave the
+    // socket file to the old one, which serves on.
+    if let Some(path) = takeover.as_ref().and_then(|t| t.socket_file.clone())
+        && let Err(err) = listening.own_socket_file(path)
+    {
+        tracing::warn!(target: "manouche::server", "the inherited Unix socket: {err}; its file will be left in place on exit");
     }
     let first_signal = signals.clone().count(1);
     let shutdown = async move {

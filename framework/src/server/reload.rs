@@ -189,6 +189,12 @@ impl Hangups {
         }
     }
 
+    /// Logs and ignores every `SIGHUP` from now on, saying `why`.
+    pub(crate) fn ignore(self, why: String) {
+        tracing::error!(target: "manouche::server", "{why}: SIGHUP will be ignored");
+        tokio::spawn(ignore(self, why));
+    }
+
     async fn recv(&mut self) {
         match &mut self.0 {
             Some(hangups) => {
