@@ -308,17 +308,24 @@ impl Reloader {
                     let mut attempt = std::pin::pin!(self.attempt());
                     loop {
                         tokio::select! {
-                            outcome = &mut attempt => break outcome,
+                            outcome = &mut attempt => break Some(outcome),
                             () = hangups.recv() => tracing::info!(target: "manouche::server", "SIGHUP ignored: a reload is in progress"),
-                            () = signals.clone().count(1) => {
-                                break Err("a stop signal came during the reload".to_owned());
-                            }
+                            // Dropping the attempt kills the new process.
+                            () = signals.clone().count(1) => break None,
                         }
                     }
                 };
                 match outcome {
-                    Ok(successor) => break successor,
-                    Err(why) => {
+                    Some(Ok(successor)) => break successor,
+                    None => {
+                        ignore(
+                            hangups,
+                            "this process is draining (a stop signal ended the reload under way)"
+                                .to_owned(),
+                        )
+                        .await;
+                    }
+                    Some(Err(why)) => {
                         tracing::error!(target: "manouche::server", "reload failed: {why}; still serving (pid {})", std::process::id());
                         self.report_failure(&why);
                     }
