@@ -1140,3 +1140,51 @@ async fn a_stop_signal_during_a_reload_stops_the_new_process_too() {
     drop(silent);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn a_failed_reload_on_a_unix_socket_leaves_the_socket_file_to_the_old_process() {
+    let dir = scratch_dir("reload-unix-fails");
+    let settings = dir.join("settings.toml");
+    std::fs::write(
+        &settings,
+        format!("database_url = {:?}\n", manouche_e2e::site_database_url()),
+    )
+    .unwrap();
+    let socket = dir.join("site.sock");
+    let mut env = manouche_e2e::deploy_env();
+    env.push(("MANOUCHE_SETTINGS", settings.display().to_string()));
+    let mut server = Server::spawn_binary(
+        manouche_e2e::example_site(),
+        manouche_e2e::workspace_root(),
+        &["serve", "--bind", &format!("unix:{}", socket.display())],
+        &env,
+        "127.0.0.1:1".parse().unwrap(),
+    );
+    let target = Target::Unix(socket.clone());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while target.connect().await.is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "not serving:\n{}",
+            server.output()
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let fresh = format!("sqlite://{}?mode=rwc", dir.join("fresh.sqlite3").display());
+    std::fs::write(&settings, format!("database_url = {fresh:?}\n")).unwrap();
+    server.signal("HUP");
+    logged(&server, "reload failed").await;
+    assert!(
+        socket.exists(),
+        "the socket file went with the failed process"
+    );
+    let mut stream = target.connect().await.unwrap();
+    let answer = exchange(&mut stream, &get("/healthz")).await.unwrap();
+    assert_eq!(answer.status, 200);
+    drop(stream);
+    server.signal("TERM");
+    let status = server.wait_exit(Duration::from_secs(10)).expect("no exit");
+    assert_eq!(status.code(), Some(0), "{}", server.output());
+    assert!(!socket.exists(), "the old process left its socket file");
+    let _ = std::fs::remove_dir_all(dir);
+}
