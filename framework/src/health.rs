@@ -164,6 +164,28 @@ impl Health {
         readiness
     }
 
+    /// What a reload's new process must see before it reports ready: the
+    /// database answers and its migrations are applied.
+    ///
+    /// # Errors
+    /// What is wrong, and what to do about it.
+    pub(crate) async fn ready_to_take_over(&self) -> Result<(), String> {
+        match self.check().await {
+            Readiness::Ready | Readiness::Draining => Ok(()),
+            Readiness::DatabaseUnreachable => Err(
+                "the database does not answer, so whether its migrations are applied cannot be told"
+                    .to_owned(),
+            ),
+            Readiness::MigrationsPending(0) => Err(
+                "the database has migrations this binary does not know: is it an older release?"
+                    .to_owned(),
+            ),
+            Readiness::MigrationsPending(n) => Err(format!(
+                "{n} migration(s) pending: run `manage migrate`, then reload again"
+            )),
+        }
+    }
+
     async fn check(&self) -> Readiness {
         use crate::migrations::executor::{self, Target};
         let Some(db) = &self.database else {

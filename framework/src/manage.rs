@@ -5,7 +5,8 @@
 //! | command | what it does |
 //! |---|---|
 //! | `runserver [ADDR]` | development server (default `127.0.0.1:8000`) |
-//! | `serve [--bind ADDR]` | production server, after the deploy checks |
+//! | `serve [--bind ADDR] [--pidfile PATH]` | production server, after the deploy checks; `SIGHUP` reloads it |
+//! | `reload --pidfile PATH` | starts the binary now on disk on the server's sockets, waits until it serves (exit 0) or failed (exit 1) |
 //! | `routes` | every route with its name |
 //! | `check [--deploy]` | system checks (settings, models, the apps' own); exits 1 on errors |
 //! | `makemigrations [APP...] [--check] [--dry-run] [--name N] [--empty] [--noinput]` | writes the next migrations from the models' changes; in a terminal, asks about possible renames and values for existing rows (exit 3 when the user quits) |
@@ -23,6 +24,7 @@
 mod check;
 mod makemigrations;
 mod migrate;
+mod reload;
 mod routes;
 mod runserver;
 mod serve;
@@ -58,6 +60,7 @@ enum Command {
     Check(check::Args),
     Makemigrations(makemigrations::Args),
     Migrate(migrate::Args),
+    Reload(reload::Args),
     Showmigrations(showmigrations::Args),
     Sqlmigrate(sqlmigrate::Args),
     Startapp(startapp::Args),
@@ -152,6 +155,7 @@ where
                 Command::Check(args) => check::run(project, args),
                 Command::Makemigrations(args) => makemigrations::run(&project, args),
                 Command::Migrate(args) => migrate::run(project, args).await,
+                Command::Reload(args) => reload::run(project, args).await,
                 Command::Showmigrations(args) => showmigrations::run(project, args).await,
                 Command::Sqlmigrate(args) => sqlmigrate::run(&project, args),
                 Command::Startapp(args) => startapp::run(args),

@@ -57,21 +57,45 @@ fn handle() -> Result<PrometheusHandle, String> {
         .clone()
 }
 
-/// Installs the recorder (once) and serves `/metrics` on `addr` until the
-/// process ends (through a drain too), with the health probes when given.
+/// Binds the metrics address.
 ///
 /// # Errors
-/// When the address cannot be bound or the recorder cannot be installed.
-pub(crate) async fn start(
-    addr: SocketAddr,
+/// When the address cannot be bound.
+pub(crate) async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, String> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr} for metrics: {e}"))
+}
+
+/// Adopts the metrics socket a reload's old process passed.
+///
+/// # Errors
+/// When the socket cannot be made non-blocking.
+pub(crate) fn adopt(listener: std::net::TcpListener) -> Result<tokio::net::TcpListener, String> {
+    listener
+        .set_nonblocking(true)
+        .and_then(|()| tokio::net::TcpListener::from_std(listener))
+        .map_err(|e| format!("cannot use the inherited metrics socket: {e}"))
+}
+
+/// Installs the recorder (once) and serves `/metrics` on `listener` until
+/// the process ends (through a drain too) or `handed_over` resolves (a
+/// reload's new process serves the address then), with the health probes
+/// when given.
+///
+/// # Errors
+/// When the recorder cannot be installed.
+pub(crate) fn start(
+    listener: tokio::net::TcpListener,
     stats: Arc<ServerStats>,
     database: Option<Database>,
     health: Option<Arc<Health>>,
+    handed_over: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
     let handle = handle()?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("cannot listen on {addr} for metrics: {e}"))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| format!("the metrics socket: {e}"))?;
     let mut router = Router::new().route(
         "/metrics",
         get(move || {
@@ -87,7 +111,10 @@ pub(crate) async fn start(
     }
     tracing::info!(target: "manouche::server", "metrics on http://{addr}/metrics");
     tokio::spawn(async move {
-        if let Err(err) = axum::serve(listener, router).await {
+        if let Err(err) = axum::serve(listener, router)
+            .with_graceful_shutdown(handed_over)
+            .await
+        {
             tracing::error!(target: "manouche::server", "metrics endpoint stopped: {err}");
         }
     });

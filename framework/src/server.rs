@@ -48,6 +48,9 @@
 //!   bounded by `server.drain_timeout`; then the process exits 0. A second
 //!   signal stops at once (exit 1). [`ServerStats::is_draining`] tells the
 //!   readiness probe ([`crate::health`]);
+//! - binary upgrade on `SIGHUP` (`reload`): the binary now on disk is
+//!   started on the same listening sockets, and this process drains once
+//!   the new one says it is ready; if it fails, this one serves on;
 //! - upgraded connections (websockets) keep their place under the
 //!   connection cap and in the open-connections count, and the drain tells
 //!   them to close (a websocket with 1001) and waits for them
@@ -65,7 +68,9 @@ mod connection;
 mod guarded;
 mod hold;
 mod listener;
+mod notify;
 mod pidfile;
+mod reload;
 #[cfg(feature = "tls")]
 mod tls;
 
@@ -86,7 +91,11 @@ pub(crate) use hold::{RequestGuard, Slot};
 pub use listener::Bind;
 pub(crate) use listener::inherited_sockets;
 use listener::{Connection, Listener};
+pub(crate) use notify::notify;
 pub(crate) use pidfile::PidFile;
+pub(crate) use reload::{
+    Hangups, ReloadSockets, Reloader, Takeover, report_path as reload_report_path,
+};
 
 use crate::logging::Throttle;
 use crate::middleware::SiteService;
@@ -145,6 +154,8 @@ pub enum ServerError {
 pub(crate) struct Listening {
     listener: Listener,
     acceptor: Acceptor,
+    /// Copies of the sockets kept for reloads, closed with the listener.
+    reload_sockets: Option<Arc<ReloadSockets>>,
 }
 
 /// Binds `bind` (or adopts the inherited socket) and loads the TLS files.
@@ -163,7 +174,47 @@ pub(crate) async fn listen(
             source,
         })?;
     let acceptor = Acceptor::new(settings)?;
-    Ok(Listening { listener, acceptor })
+    Ok(Listening {
+        listener,
+        acceptor,
+        reload_sockets: None,
+    })
+}
+
+impl Listening {
+    /// The listening socket's descriptor, to duplicate for a reload.
+    pub(crate) fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.listener.as_fd()
+    }
+
+    /// Closes `sockets` (the copies kept for reloads) when the drain
+    /// starts, before the listener.
+    pub(crate) fn close_on_drain(&mut self, sockets: Arc<ReloadSockets>) {
+        self.reload_sockets = Some(sockets);
+    }
+
+    /// The Unix socket file this server created, if any.
+    pub(crate) fn socket_file(&self) -> Option<&std::path::PathBuf> {
+        self.listener.socket_file()
+    }
+
+    /// Takes over the removal of the socket file that the old process of
+    /// a reload created.
+    ///
+    /// # Errors
+    /// When the inherited socket is not bound to `path`.
+    pub(crate) fn own_socket_file(&mut self, path: std::path::PathBuf) -> std::io::Result<()> {
+        self.listener.own_socket_file(path)
+    }
+}
+
+/// Why [`serve`] stops accepting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    /// SIGTERM or SIGINT.
+    Signal,
+    /// A reload's new process (this pid) serves the sockets now.
+    HandedOver(u32),
 }
 
 /// How a [`serve`] ended.
@@ -184,10 +235,14 @@ pub(crate) async fn serve(
     app: SiteService,
     settings: &ServerSettings,
     stats: Arc<ServerStats>,
-    shutdown: impl Future<Output = ()>,
+    shutdown: impl Future<Output = Stop>,
     stop_now: impl Future<Output = ()>,
 ) -> Drained {
-    let Listening { listener, acceptor } = listening;
+    let Listening {
+        mut listener,
+        acceptor,
+        reload_sockets,
+    } = listening;
     let protocols = Arc::new(Protocols::new(settings));
     let clock = Clock::new(settings);
     tokio::spawn(Arc::clone(&clock).run());
@@ -205,18 +260,18 @@ pub(crate) async fn serve(
     let permits = Arc::new(Semaphore::new(settings.max_connections));
     let mut holds = hold::Holds::new();
     let mut shutdown = std::pin::pin!(shutdown);
-    loop {
+    let stop = loop {
         let permit = tokio::select! {
             biased;
-            () = &mut shutdown => break,
+            stop = &mut shutdown => break stop,
             permit = Arc::clone(&permits).acquire_owned() => match permit {
                 Ok(permit) => permit,
-                Err(_) => break,
+                Err(_) => break Stop::Signal,
             },
         };
         let accepted = tokio::select! {
             biased;
-            () = &mut shutdown => break,
+            stop = &mut shutdown => break stop,
             accepted = listener.accept() => accepted,
         };
         let connection = match accepted {
@@ -254,10 +309,19 @@ pub(crate) async fn serve(
             acceptor.serve(connection, app, served).await;
             drop(slot);
         });
-    }
+    };
 
+    if let Stop::HandedOver(pid) = stop {
+        // The new process serves the socket file now.
+        listener.keep_socket_file();
+        tracing::info!(target: "manouche::server", "pid {pid} took over the sockets");
+    }
     // Stop accepting first: a connection told to close must not be able
-    // to come back to this process.
+    // to come back to this process. The copies kept for reloads go first,
+    // or the socket would stay open, queueing connections nobody accepts.
+    if let Some(sockets) = reload_sockets {
+        sockets.close();
+    }
     drop(listener);
     stats.start_draining();
     holds.start_drain();

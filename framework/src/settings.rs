@@ -28,6 +28,7 @@
 //! max_connections_per_client = 0
 //! drain_timeout = "30s"
 //! drain_grace = "2s"
+//! reload_timeout = "30s"
 //! health = "main"
 //! trusted_proxies = ["10.0.0.0/8"]
 //! proxy_headers = "x-forwarded"
@@ -658,6 +659,11 @@ pub struct ServerSettings {
     /// carries `Connection: close`, so busy clients leave on their own.
     #[serde(deserialize_with = "duration")]
     pub drain_grace: Duration,
+    /// On SIGHUP (or `manage reload`), how long the new binary has to run
+    /// its checks and report ready on the inherited sockets; past it, it is
+    /// stopped and this process keeps serving.
+    #[serde(deserialize_with = "duration")]
+    pub reload_timeout: Duration,
     /// Where `/healthz` (liveness) and `/readyz` (readiness) are answered:
     /// `"main"` (the site's own address, before the host check),
     /// `"metrics"` (the `--metrics` address only) or `"off"`. See
@@ -738,6 +744,7 @@ impl Default for ServerSettings {
             request_timeout: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(30),
             drain_grace: Duration::from_secs(2),
+            reload_timeout: Duration::from_secs(30),
             health: HealthEndpoints::Main,
             trusted_proxies: Vec::new(),
             proxy_headers: crate::proxies::ProxyHeaders::XForwarded,
@@ -1093,6 +1100,7 @@ impl Settings {
     /// | `MANOUCHE_REQUEST_TIMEOUT` | `server.request_timeout` |
     /// | `MANOUCHE_DRAIN_TIMEOUT` | `server.drain_timeout` |
     /// | `MANOUCHE_DRAIN_GRACE` | `server.drain_grace` |
+    /// | `MANOUCHE_RELOAD_TIMEOUT` | `server.reload_timeout` |
     /// | `MANOUCHE_HEALTH` | `server.health` (`main`, `metrics`, `off`) |
     /// | `MANOUCHE_TRUSTED_PROXIES` | `server.trusted_proxies`, comma-separated (empty: none) |
     /// | `MANOUCHE_PROXY_HEADERS` | `server.proxy_headers` (`x-forwarded`, `forwarded`) |
@@ -1160,6 +1168,9 @@ impl Settings {
                     next.server.drain_timeout = parse_duration(name, value)?
                 }
                 "MANOUCHE_DRAIN_GRACE" => next.server.drain_grace = parse_duration(name, value)?,
+                "MANOUCHE_RELOAD_TIMEOUT" => {
+                    next.server.reload_timeout = parse_duration(name, value)?;
+                }
                 "MANOUCHE_HEALTH" => {
                     next.server.health = value
                         .parse()
@@ -1798,10 +1809,11 @@ mod tests {
     #[test]
     fn deploy_settings_from_the_file_and_the_environment() {
         let mut s = Settings::from_toml_str(
-            "[server]\ndrain_grace = \"500ms\"\nhealth = \"metrics\"\ntrusted_proxies = [\"10.0.0.0/8\"]\nproxy_headers = \"forwarded\"",
+            "[server]\ndrain_grace = \"500ms\"\nreload_timeout = \"45s\"\nhealth = \"metrics\"\ntrusted_proxies = [\"10.0.0.0/8\"]\nproxy_headers = \"forwarded\"",
         )
         .unwrap();
         assert_eq!(s.server.drain_grace, Duration::from_millis(500));
+        assert_eq!(s.server.reload_timeout, Duration::from_secs(45));
         assert_eq!(s.server.health, HealthEndpoints::Metrics);
         assert_eq!(
             s.server.proxy_headers,
@@ -1809,12 +1821,14 @@ mod tests {
         );
         s.apply_env([
             ("MANOUCHE_DRAIN_GRACE", "3s"),
+            ("MANOUCHE_RELOAD_TIMEOUT", "5s"),
             ("MANOUCHE_HEALTH", "off"),
             ("MANOUCHE_TRUSTED_PROXIES", "127.0.0.1, unix"),
             ("MANOUCHE_PROXY_HEADERS", "x-forwarded"),
         ])
         .unwrap();
         assert_eq!(s.server.drain_grace, Duration::from_secs(3));
+        assert_eq!(s.server.reload_timeout, Duration::from_secs(5));
         assert_eq!(s.server.health, HealthEndpoints::Off);
         assert_eq!(s.server.trusted_proxies, ["127.0.0.1", "unix"]);
         assert!(s.server.trusted_proxies().unwrap().trusts(None));
@@ -1831,6 +1845,11 @@ mod tests {
                 "server.trusted_proxies",
             ),
             ("MANOUCHE_DRAIN_GRACE", "soon", "MANOUCHE_DRAIN_GRACE"),
+            (
+                "MANOUCHE_RELOAD_TIMEOUT",
+                "later",
+                "MANOUCHE_RELOAD_TIMEOUT",
+            ),
         ] {
             let err = s.apply_env([(name, value)]).unwrap_err().to_string();
             assert!(err.contains(says), "{name}: {err}");

@@ -1,7 +1,10 @@
 //! Deploying without losing requests, end to end against the real binary:
 //! SIGTERM under keep-alive load, the drain's grace for idle connections,
 //! the health probes, `serve --pidfile`, the Unix socket removed on exit,
-//! and the client address taken from a trusted proxy's header.
+//! the client address taken from a trusted proxy's header, and the
+//! binary upgrade on SIGHUP or `manage reload` (under load on TCP and on
+//! a Unix socket, with a binary replaced on disk; a new process that
+//! fails its checks or stays silent leaves the old one serving).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -123,23 +126,72 @@ struct Tally {
     failures: std::sync::Mutex<Vec<String>>,
 }
 
+/// Where the load goes: a TCP address or a Unix socket.
+#[derive(Debug, Clone)]
+enum Target {
+    Tcp(SocketAddr),
+    Unix(PathBuf),
+}
+
+/// A connection of either kind.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+impl Target {
+    async fn connect(&self) -> std::io::Result<Box<dyn Io>> {
+        Ok(match self {
+            Self::Tcp(addr) => Box::new(TcpStream::connect(addr).await?),
+            Self::Unix(path) => Box::new(tokio::net::UnixStream::connect(path).await?),
+        })
+    }
+}
+
+/// When a load worker stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Until {
+    /// When the server refuses connections (a drain); refused before
+    /// `signalled` is a failure.
+    Refused,
+    /// When `done` is set (a reload, across which the server must never
+    /// refuse a connection).
+    Done,
+}
+
 /// One keep-alive connection sending requests (two GETs, then a POST),
 /// back to back or with a pause, until the server answers `Connection:
 /// close`;
-/// then it reconnects, and stops when the server no longer accepts.
-async fn keep_busy(addr: SocketAddr, worker: usize, tally: Arc<Tally>, signalled: Arc<AtomicBool>) {
+/// then it reconnects, and stops when the server no longer accepts
+/// ([`Until::Refused`]) or when `done` is set ([`Until::Done`]).
+async fn keep_busy(
+    target: Target,
+    worker: usize,
+    tally: Arc<Tally>,
+    signalled: Arc<AtomicBool>,
+    until: Until,
+    done: Arc<AtomicBool>,
+) {
     let mut sent = 0usize;
     'connections: loop {
-        let Ok(mut stream) = TcpStream::connect(addr).await else {
-            // Refused: the server stopped accepting, which is the drain.
-            assert!(
-                signalled.load(Ordering::SeqCst),
-                "worker {worker}: connection refused before SIGTERM"
-            );
+        if done.load(Ordering::SeqCst) {
             return;
+        }
+        let mut stream = match target.connect().await {
+            Ok(stream) => stream,
+            Err(e) => {
+                // Refused: the server stopped accepting, which is the drain.
+                assert!(
+                    until == Until::Refused && signalled.load(Ordering::SeqCst),
+                    "worker {worker}: connection refused ({e}), signalled: {}",
+                    signalled.load(Ordering::SeqCst)
+                );
+                return;
+            }
         };
         let mut buf = Vec::new();
         loop {
+            if done.load(Ordering::SeqCst) {
+                return;
+            }
             sent += 1;
             // A quick page, a slow one and a POST, so that at any moment
             // some connections are idle between two requests, some have a
@@ -217,10 +269,12 @@ async fn sigterm_under_keep_alive_load_loses_no_request() {
     let workers: Vec<_> = (0..32)
         .map(|worker| {
             tokio::spawn(keep_busy(
-                addr,
+                Target::Tcp(addr),
                 worker,
                 Arc::clone(&tally),
                 Arc::clone(&signalled),
+                Until::Refused,
+                Arc::new(AtomicBool::new(false)),
             ))
         })
         .collect();
@@ -590,4 +644,547 @@ async fn the_client_address_comes_from_a_trusted_proxy_only() {
     );
     assert_ne!(code, 0);
     assert!(out.contains("10.0.0.1/8"), "{out}");
+}
+
+/// A process a reload started (not the test's child): killed when the
+/// test ends, however it ends.
+struct Successor(u32);
+
+impl Drop for Successor {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", &self.0.to_string()])
+            .status();
+    }
+}
+
+fn read_pid(pidfile: &std::path::Path) -> Option<u32> {
+    std::fs::read_to_string(pidfile).ok()?.trim().parse().ok()
+}
+
+/// Whether `pid` runs (a zombie does not).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let state = stat.rsplit_once(") ")?.1.chars().next()?;
+            Some(state != 'Z' && state != 'X')
+        })
+        .unwrap_or(false)
+}
+
+/// Waits until the pidfile names another process than `old`.
+async fn new_pid(pidfile: &std::path::Path, old: u32, server: &Server) -> u32 {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(pid) = read_pid(pidfile)
+            && pid != old
+        {
+            return pid;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the pidfile still holds {old}:\n{}",
+            server.output()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until the output has a line containing `text`.
+async fn logged(server: &Server, text: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !server.output().contains(text) {
+        assert!(
+            Instant::now() < deadline,
+            "nothing logged {text:?}:\n{}",
+            server.output()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// A copy of the example site's binary at `path`, put there as a deploy
+/// does: written aside, then renamed over the old file (which a running
+/// process keeps).
+fn install_binary(path: &std::path::Path) {
+    let aside = path.with_extension("new");
+    std::fs::copy(manouche_e2e::example_site(), &aside).unwrap();
+    std::fs::rename(&aside, path).unwrap();
+}
+
+/// 24 keep-alive connections (GETs and POSTs) and a slow request across a
+/// SIGHUP, and a second SIGHUP during the reload: no request fails, the
+/// slow one finishes on the old process, the pidfile names the new
+/// process, the old one exits, and the new one serves on. On a Unix
+/// socket, the binary is a copy replaced on disk before the signal, and
+/// the socket file outlives the old process but not the new one.
+async fn reload_under_load(unix: bool) {
+    const WORKERS: usize = 24;
+    let dir = scratch_dir(if unix { "reload-unix" } else { "reload-tcp" });
+    let pidfile = dir.join("site.pid");
+    let (bind, target) = if unix {
+        let socket = dir.join("site.sock");
+        (format!("unix:{}", socket.display()), Target::Unix(socket))
+    } else {
+        let bind = format!("127.0.0.1:{}", manouche_e2e::free_port());
+        let addr = bind.parse().unwrap();
+        (bind, Target::Tcp(addr))
+    };
+    let binary = if unix {
+        let binary = dir.join("site-binary");
+        install_binary(&binary);
+        binary
+    } else {
+        manouche_e2e::example_site().to_owned()
+    };
+    let mut env = manouche_e2e::deploy_env();
+    env.extend([
+        ("DATABASE_URL", manouche_e2e::site_database_url().to_owned()),
+        ("MANOUCHE_DRAIN_TIMEOUT", "15s".to_owned()),
+        // The server's own lines, not an access line per request.
+        ("MANOUCHE_LOG", "warn,manouche::server=info".to_owned()),
+    ]);
+    let mut server = Server::spawn_binary(
+        &binary,
+        manouche_e2e::workspace_root(),
+        &[
+            "serve",
+            "--bind",
+            &bind,
+            "--pidfile",
+            pidfile.to_str().unwrap(),
+        ],
+        &env,
+        "127.0.0.1:1".parse().unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while target.connect().await.is_err() || read_pid(&pidfile).is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "not serving:\n{}",
+            server.output()
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let old = server.pid();
+    assert_eq!(read_pid(&pidfile), Some(old));
+    let tally = Arc::new(Tally::default());
+    let signalled = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicBool::new(false));
+    let mut slow = target.connect().await.unwrap();
+    slow.write_all(&get("/debug/slow/1500/")).await.unwrap();
+    let workers: Vec<_> = (0..WORKERS)
+        .map(|worker| {
+            tokio::spawn(keep_busy(
+                target.clone(),
+                worker,
+                Arc::clone(&tally),
+                Arc::clone(&signalled),
+                Until::Done,
+                Arc::clone(&done),
+            ))
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let before = tally.answered.load(Ordering::SeqCst);
+    assert!(
+        before > WORKERS,
+        "the load did not get going: {before} answers"
+    );
+    if unix {
+        // The release: a new file at the binary's path.
+        install_binary(&binary);
+    }
+    signalled.store(true, Ordering::SeqCst);
+    server.signal("HUP");
+    // A second SIGHUP while the new process starts (or, should it be
+    // ready already, while the old one drains) is ignored.
+    logged(&server, "waiting up to").await;
+    server.signal("HUP");
+    let slow = read_answer(&mut slow, &mut Vec::new())
+        .await
+        .expect("the slow request in flight across the reload was lost");
+    assert_eq!((slow.status, slow.text().as_str()), (200, "slept 1500 ms"));
+    let new = new_pid(&pidfile, old, &server).await;
+    let successor = Successor(new);
+    let status = server
+        .wait_exit(Duration::from_secs(15))
+        .expect("the old process did not exit after the reload");
+    assert_eq!(status.code(), Some(0), "{}", server.output());
+    // The new process serves on alone for a while.
+    let after_exit = tally.answered.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    done.store(true, Ordering::SeqCst);
+    for worker in workers {
+        tokio::time::timeout(Duration::from_secs(20), worker)
+            .await
+            .expect("a load worker hung")
+            .expect("a load worker panicked");
+    }
+    let failures = tally.failures.lock().unwrap().clone();
+    assert!(
+        failures.is_empty(),
+        "{} failed request(s):\n{}\n{}",
+        failures.len(),
+        failures.join("\n"),
+        server.output()
+    );
+    assert!(
+        tally.answered.load(Ordering::SeqCst) > after_exit + WORKERS,
+        "the new process answered too little"
+    );
+    // Every connection to the old process was told to close.
+    assert!(tally.told_to_close.load(Ordering::SeqCst) >= WORKERS);
+    let output = server.output();
+    assert!(output.contains("SIGHUP ignored"), "{output}");
+    assert_eq!(output.matches("is ready and serves").count(), 1, "{output}");
+    assert_eq!(read_pid(&pidfile), Some(new));
+    assert!(alive(new));
+    if unix {
+        assert!(
+            dir.join("site.sock").exists(),
+            "the old process removed the socket file"
+        );
+        let exe = std::fs::read_link(format!("/proc/{new}/exe")).unwrap();
+        assert_eq!(exe, binary, "the new process runs the file now on disk");
+    }
+    // The new process owns the pidfile (and the socket file): gone when
+    // it exits.
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &new.to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while alive(new) {
+        assert!(Instant::now() < deadline, "the new process did not exit");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(successor);
+    assert!(!pidfile.exists(), "the pidfile outlived the new process");
+    assert!(
+        !dir.join("site.sock").exists(),
+        "the socket file outlived the new process"
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_on_tcp_under_keep_alive_load_loses_no_request() {
+    reload_under_load(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_on_a_unix_socket_runs_the_new_binary_and_loses_no_request() {
+    reload_under_load(true).await;
+}
+
+/// A server whose settings come from a file of its own (as in a deploy),
+/// with the database the file names; and the environment to run
+/// `manage reload` with the same settings.
+fn server_with_settings_file(
+    dir: &std::path::Path,
+    extra: &[(&'static str, &str)],
+) -> (Server, PathBuf, Vec<(&'static str, String)>) {
+    let settings = dir.join("settings.toml");
+    std::fs::write(
+        &settings,
+        format!("database_url = {:?}\n", manouche_e2e::site_database_url()),
+    )
+    .unwrap();
+    let pidfile = dir.join("site.pid");
+    let bind = format!("127.0.0.1:{}", manouche_e2e::free_port());
+    let mut env = manouche_e2e::deploy_env();
+    env.push(("MANOUCHE_SETTINGS", settings.display().to_string()));
+    env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+    let server = Server::spawn_binary(
+        manouche_e2e::example_site(),
+        manouche_e2e::workspace_root(),
+        &[
+            "serve",
+            "--bind",
+            &bind,
+            "--pidfile",
+            pidfile.to_str().unwrap(),
+        ],
+        &env,
+        bind.parse().unwrap(),
+    );
+    server.wait_until_listening();
+    (server, pidfile, env)
+}
+
+fn manage_reload(pidfile: &std::path::Path, env: &[(&'static str, String)]) -> (i32, String) {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    manouche_e2e::run_binary(
+        manouche_e2e::example_site(),
+        manouche_e2e::workspace_root(),
+        &["reload", "--pidfile", pidfile.to_str().unwrap()],
+        &env,
+    )
+}
+
+#[tokio::test]
+async fn a_new_process_that_fails_its_checks_leaves_the_old_one_serving() {
+    let dir = scratch_dir("reload-fails");
+    let (server, pidfile, env) = server_with_settings_file(&dir, &[]);
+    let old = server.pid();
+    // The release points at a database whose migrations were not run.
+    let settings = dir.join("settings.toml");
+    let fresh = format!("sqlite://{}?mode=rwc", dir.join("fresh.sqlite3").display());
+    std::fs::write(&settings, format!("database_url = {fresh:?}\n")).unwrap();
+    let (code, out) = manage_reload(&pidfile, &env);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("reload failed"), "{out}");
+    assert!(out.contains("exit status: 1"), "{out}");
+    assert!(
+        server
+            .output()
+            .contains("migration(s) pending: run `manage migrate`"),
+        "{}",
+        server.output()
+    );
+    // The old process answers on, and keeps the pidfile.
+    let answer = probe(server.addr, "/debug/slow/1/", "127.0.0.1").await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(read_pid(&pidfile), Some(old));
+    // Once the settings are right again, the reload goes through.
+    std::fs::write(
+        &settings,
+        format!("database_url = {:?}\n", manouche_e2e::site_database_url()),
+    )
+    .unwrap();
+    let (code, out) = manage_reload(&pidfile, &env);
+    assert_eq!(code, 0, "{out}\n{}", server.output());
+    let new = read_pid(&pidfile).expect("a pidfile");
+    let _successor = Successor(new);
+    assert_ne!(new, old);
+    assert!(out.contains(&format!("handed over to pid {new}")), "{out}");
+    assert_eq!(
+        probe(server.addr, "/healthz", "127.0.0.1").await.status,
+        200
+    );
+    assert!(
+        !dir.join("site.pid.reload").exists(),
+        "the failure report was kept"
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_new_process_that_does_not_report_ready_in_time_is_stopped() {
+    let dir = scratch_dir("reload-timeout");
+    let (mut server, pidfile, _) =
+        server_with_settings_file(&dir, &[("MANOUCHE_RELOAD_TIMEOUT", "1ms")]);
+    let old = server.pid();
+    server.signal("HUP");
+    logged(&server, "reload failed").await;
+    let output = server.output();
+    assert!(
+        output.contains("did not report ready within server.reload_timeout"),
+        "{output}"
+    );
+    let child: u32 = output
+        .split("started pid ")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .and_then(|pid| pid.parse().ok())
+        .expect("the new process's pid in the log");
+    assert!(!alive(child), "the new process was left running");
+    assert_eq!(read_pid(&pidfile), Some(old));
+    assert_eq!(
+        probe(server.addr, "/healthz", "127.0.0.1").await.status,
+        200
+    );
+    let report = std::fs::read_to_string(dir.join("site.pid.reload")).unwrap();
+    assert!(report.contains("did not report ready"), "{report}");
+    server.signal("TERM");
+    let status = server.wait_exit(Duration::from_secs(10)).expect("no exit");
+    assert_eq!(status.code(), Some(0));
+    assert!(!pidfile.exists() && !dir.join("site.pid.reload").exists());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn manage_reload_without_a_server_says_why() {
+    let dir = scratch_dir("reload-nothing");
+    let pidfile = dir.join("site.pid");
+    let (code, out) = manage_reload(&pidfile, &manouche_e2e::deploy_env());
+    assert_eq!(code, 1);
+    assert!(out.contains("cannot read the pidfile"), "{out}");
+    std::fs::write(&pidfile, "not a pid\n").unwrap();
+    let (code, out) = manage_reload(&pidfile, &manouche_e2e::deploy_env());
+    assert_eq!(code, 1);
+    assert!(out.contains("not a process id"), "{out}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn tls_client(cert: &rcgen::Certificate) -> tokio_rustls::TlsConnector {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.der().clone()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+}
+
+/// Writes a new self-signed certificate for localhost to `dir`.
+fn new_certificate(dir: &std::path::Path) -> rcgen::Certificate {
+    let rcgen::CertifiedKey { cert, key_pair } =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), key_pair.serialize_pem()).unwrap();
+    cert
+}
+
+/// `GET /healthz` over TLS, trusting only `cert`.
+async fn tls_probe(addr: SocketAddr, cert: &rcgen::Certificate) -> Result<Answer, String> {
+    let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = tls_client(cert)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| format!("TLS handshake: {e}"))?;
+    exchange(
+        &mut tls,
+        b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_reload_on_tls_reads_the_certificate_again_and_keeps_the_metrics_address() {
+    let dir = scratch_dir("reload-tls");
+    let first = new_certificate(&dir);
+    let metrics = format!("127.0.0.1:{}", manouche_e2e::free_port());
+    let cert = dir.join("cert.pem").display().to_string();
+    let key = dir.join("key.pem").display().to_string();
+    let (mut server, pidfile, _) = server_with_settings_file(
+        &dir,
+        &[
+            ("MANOUCHE_TLS_CERT", cert.as_str()),
+            ("MANOUCHE_TLS_KEY", key.as_str()),
+            ("MANOUCHE_METRICS", metrics.as_str()),
+        ],
+    );
+    let old = server.pid();
+    let metrics: SocketAddr = metrics.parse().unwrap();
+    assert_eq!(tls_probe(server.addr, &first).await.unwrap().status, 200);
+    assert_eq!(probe(metrics, "/metrics", "x").await.status, 200);
+    // A renewed certificate, picked up by the reload.
+    let second = new_certificate(&dir);
+    server.signal("HUP");
+    let new = new_pid(&pidfile, old, &server).await;
+    let _successor = Successor(new);
+    let status = server.wait_exit(Duration::from_secs(15)).expect("no exit");
+    assert_eq!(status.code(), Some(0), "{}", server.output());
+    assert_eq!(
+        tls_probe(server.addr, &second).await.unwrap().status,
+        200,
+        "{}",
+        server.output()
+    );
+    assert!(
+        tls_probe(server.addr, &first).await.is_err(),
+        "the old certificate is still served"
+    );
+    // The metrics address was handed over too (not bound again).
+    assert_eq!(probe(metrics, "/metrics", "x").await.status, 200);
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_stop_signal_during_a_reload_stops_the_new_process_too() {
+    let dir = scratch_dir("reload-stopped");
+    let (mut server, pidfile, _) = server_with_settings_file(&dir, &[]);
+    // The release's database accepts connections and never answers, so
+    // the new process is still starting when the signals come.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "postgres://site:secret@{}/site",
+        silent.local_addr().unwrap()
+    );
+    std::fs::write(
+        dir.join("settings.toml"),
+        format!("database_url = {url:?}\n"),
+    )
+    .unwrap();
+    server.signal("HUP");
+    logged(&server, "waiting up to").await;
+    server.signal("HUP");
+    logged(&server, "SIGHUP ignored: a reload is in progress").await;
+    let output = server.output();
+    let child: u32 = output
+        .split("started pid ")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .and_then(|pid| pid.parse().ok())
+        .expect("the new process's pid in the log");
+    let _guard = Successor(child);
+    assert!(alive(child), "{output}");
+    server.signal("TERM");
+    let status = server.wait_exit(Duration::from_secs(10)).expect("no exit");
+    assert_eq!(status.code(), Some(0), "{}", server.output());
+    assert!(
+        !alive(child),
+        "the new process serves on:\n{}",
+        server.output()
+    );
+    assert!(!pidfile.exists(), "{}", server.output());
+    assert_eq!(server.output().matches("started pid").count(), 1);
+    drop(silent);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_failed_reload_on_a_unix_socket_leaves_the_socket_file_to_the_old_process() {
+    let dir = scratch_dir("reload-unix-fails");
+    let settings = dir.join("settings.toml");
+    std::fs::write(
+        &settings,
+        format!("database_url = {:?}\n", manouche_e2e::site_database_url()),
+    )
+    .unwrap();
+    let socket = dir.join("site.sock");
+    let mut env = manouche_e2e::deploy_env();
+    env.push(("MANOUCHE_SETTINGS", settings.display().to_string()));
+    let mut server = Server::spawn_binary(
+        manouche_e2e::example_site(),
+        manouche_e2e::workspace_root(),
+        &["serve", "--bind", &format!("unix:{}", socket.display())],
+        &env,
+        "127.0.0.1:1".parse().unwrap(),
+    );
+    let target = Target::Unix(socket.clone());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while target.connect().await.is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "not serving:\n{}",
+            server.output()
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let fresh = format!("sqlite://{}?mode=rwc", dir.join("fresh.sqlite3").display());
+    std::fs::write(&settings, format!("database_url = {fresh:?}\n")).unwrap();
+    server.signal("HUP");
+    logged(&server, "reload failed").await;
+    assert!(
+        socket.exists(),
+        "the socket file went with the failed process"
+    );
+    let mut stream = target.connect().await.unwrap();
+    let answer = exchange(&mut stream, &get("/healthz")).await.unwrap();
+    assert_eq!(answer.status, 200);
+    drop(stream);
+    server.signal("TERM");
+    let status = server.wait_exit(Duration::from_secs(10)).expect("no exit");
+    assert_eq!(status.code(), Some(0), "{}", server.output());
+    assert!(!socket.exists(), "the old process left its socket file");
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -3,6 +3,12 @@
 //! and refuses to start on an error (a default secret key or no allowed
 //! hosts with debug off, a model whose app is not installed, an app's
 //! own); warnings are logged.
+//!
+//! `SIGHUP` starts the binary now on disk on the same sockets and drains
+//! once it is ready (see the server's `reload` module); a process so
+//! started also requires its migrations to be applied, uses the
+//! inherited sockets whatever `--bind` says, and leaves the pidfile to
+//! the old process to write.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,7 +17,10 @@ use crate::checks::Level;
 use crate::health::Health;
 use crate::migrations::MigrationSet;
 use crate::project::{Project, Site};
-use crate::server::{self, Bind, Drained, PidFile, ServerStats, Signals};
+use crate::server::{
+    self, Bind, Drained, Hangups, PidFile, ReloadSockets, Reloader, ServerStats, Signals, Stop,
+    Takeover,
+};
 use crate::settings::HealthEndpoints;
 use crate::{Result, StartupError};
 
@@ -39,13 +48,22 @@ pub(super) struct Options {
     pub(super) pidfile: Option<PathBuf>,
     /// The binary's migrations, for the readiness probe.
     pub(super) migrations: Option<MigrationSet>,
+    /// Whether `SIGHUP` reloads (`serve`, not `runserver`).
+    pub(super) reload: bool,
+    /// When a reload started this process: what it takes over.
+    pub(super) takeover: Option<Takeover>,
 }
 
 pub(crate) async fn run(project: Project, args: Args) -> Result<super::ExitCode, StartupError> {
-    let bind = match args.bind {
-        Some(bind) => bind,
-        None if server::inherited_sockets() > 0 => Bind::Inherited(0),
-        None => project
+    let takeover = Takeover::from_env().map_err(StartupError::improperly_configured)?;
+    if let Some(takeover) = &takeover {
+        tracing::info!(target: "manouche::server", "started by a reload of pid {}: taking over its sockets", takeover.parent);
+    }
+    let bind = match (&takeover, args.bind) {
+        (Some(takeover), _) => Bind::Inherited(takeover.main),
+        (None, Some(bind)) => bind,
+        (None, None) if server::inherited_sockets() > 0 => Bind::Inherited(0),
+        (None, None) => project
             .settings()
             .server
             .bind
@@ -74,6 +92,8 @@ pub(crate) async fn run(project: Project, args: Args) -> Result<super::ExitCode,
         metrics: args.metrics,
         pidfile: args.pidfile,
         migrations,
+        reload: true,
+        takeover,
     };
     serve_until_signal(site, &bind, options).await
 }
@@ -115,18 +135,41 @@ pub(super) async fn serve_until_signal(
             site.serve_health(Arc::clone(&health));
             None
         }
-        HealthEndpoints::Metrics => Some(health),
+        HealthEndpoints::Metrics => Some(Arc::clone(&health)),
         HealthEndpoints::Off => None,
     };
+    let mut takeover = options.takeover;
+    let mut metrics_fd = None;
+    let (handed_over_tx, handed_over_rx) = tokio::sync::watch::channel(false);
     if let Some(addr) = options.metrics {
+        let listener = match takeover.as_mut().and_then(|t| t.metrics.take()) {
+            Some(inherited) => crate::metrics::adopt(inherited),
+            None => crate::metrics::bind(addr).await,
+        }
+        .map_err(StartupError::improperly_configured)?;
+        metrics_fd = Some(
+            std::os::fd::AsFd::as_fd(&listener)
+                .try_clone_to_owned()
+                .map_err(|e| {
+                    StartupError::improperly_configured(format!("the metrics socket: {e}"))
+                })?,
+        );
         site.enable_metrics();
+        let mut handed_over = handed_over_rx.clone();
         crate::metrics::start(
-            addr,
+            listener,
             Arc::clone(&stats),
             site.database().cloned(),
             on_metrics,
+            async move {
+                // Only a handover stops it (the sender is dropped when a
+                // signal ends the serving, and metrics answer through the
+                // drain then).
+                if handed_over.wait_for(|over| *over).await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            },
         )
-        .await
         .map_err(StartupError::improperly_configured)?;
     }
     if let Some(db) = site.database() {
@@ -140,28 +183,90 @@ pub(super) async fn serve_until_signal(
             ),
         }
     }
+    if takeover.is_some() {
+        // The old process keeps serving unless this one can serve fully.
+        health.ready_to_take_over().await.map_err(|why| {
+            StartupError::improperly_configured(format!("not taking over: {why}"))
+        })?;
+    }
     let server_settings = site.settings().server.clone();
-    // The handlers first: a signal that comes while binding is not lost.
+    // The handlers first: a signal that comes while binding is not lost,
+    // and an early SIGHUP does not end the process.
     let signals = Signals::install();
-    let listening = server::listen(&server_settings, bind)
+    let hangups = options.reload.then(Hangups::install);
+    let mut listening = server::listen(&server_settings, bind)
         .await
         .map_err(|e| StartupError::improperly_configured(e.to_string()))?;
-    let _pidfile = match &options.pidfile {
-        Some(path) => Some(PidFile::write(path).map_err(|e| {
+    let _pidfile = match (&options.pidfile, &takeover) {
+        // The old process writes this one's id once it is told ready.
+        (Some(path), Some(_)) => Some(PidFile::adopt(path)),
+        (Some(path), None) => Some(PidFile::write(path).map_err(|e| {
             StartupError::improperly_configured(format!(
                 "cannot write the pidfile {}: {e}",
                 path.display()
             ))
         })?),
-        None => None,
+        (None, _) => None,
     };
+    let (handover_tx, handover_rx) = tokio::sync::oneshot::channel();
+    if let Some(hangups) = hangups {
+        let sockets = Arc::new(ReloadSockets::default());
+        let reloader = Reloader::new(
+            listening.as_fd(),
+            listening.socket_file().cloned(),
+            metrics_fd.as_ref().map(std::os::fd::AsFd::as_fd),
+            Arc::clone(&sockets),
+            options.pidfile.clone(),
+            server_settings.reload_timeout,
+        );
+        // Serving matters more than reloading: without reloads, say why.
+        match reloader {
+            Ok(reloader) => {
+                listening.close_on_drain(sockets);
+                reloader.spawn(hangups, signals.clone(), handover_tx);
+            }
+            Err(err) => hangups.ignore(format!("reloads are unavailable ({err})")),
+        }
+    }
+    drop(metrics_fd);
     let app = site.into_service();
+    match &takeover {
+        Some(takeover) => takeover.report_ready().map_err(|e| {
+            StartupError::improperly_configured(format!(
+                "cannot tell the old process (pid {}) that this one is ready: {e}",
+                takeover.parent
+            ))
+        })?,
+        None => server::notify("READY=1"),
+    }
+    // Only now: a process that fails before it is ready must leave the
+    // socket file to the old one, which serves on.
+    if let Some(path) = takeover.as_ref().and_then(|t| t.socket_file.clone())
+        && let Err(err) = listening.own_socket_file(path)
+    {
+        tracing::warn!(target: "manouche::server", "the inherited Unix socket: {err}; its file will be left in place on exit");
+    }
+    let first_signal = signals.clone().count(1);
+    let shutdown = async move {
+        tokio::select! {
+            () = first_signal => {
+                // Not after a handover: the new process is systemd's
+                // main one then, and is not stopping.
+                server::notify("STOPPING=1");
+                Stop::Signal
+            }
+            Ok(pid) = handover_rx => {
+                handed_over_tx.send_replace(true);
+                Stop::HandedOver(pid)
+            }
+        }
+    };
     let drained = server::serve(
         listening,
         app,
         &server_settings,
         stats,
-        signals.clone().count(1),
+        shutdown,
         signals.count(2),
     )
     .await;

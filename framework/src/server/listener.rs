@@ -113,6 +113,55 @@ impl Listener {
         }
     }
 
+    /// The socket's descriptor, to duplicate for a new process.
+    pub(crate) fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd as _;
+        match self {
+            Self::Tcp(l) => l.as_fd(),
+            Self::Unix(l, _) => l.as_fd(),
+        }
+    }
+
+    /// The socket file this listener removes when dropped.
+    pub(crate) fn socket_file(&self) -> Option<&PathBuf> {
+        match self {
+            Self::Unix(_, path) => path.as_ref(),
+            Self::Tcp(_) => None,
+        }
+    }
+
+    /// Makes this listener remove `path` when dropped: an adopted Unix
+    /// socket whose file the old process created. Refused unless the
+    /// socket is bound to `path`.
+    pub(crate) fn own_socket_file(&mut self, path: PathBuf) -> io::Result<()> {
+        let Self::Unix(listener, owned) = self else {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{} names a socket file, but the socket is TCP",
+                    path.display()
+                ),
+            ));
+        };
+        let bound = listener.local_addr()?;
+        if bound.as_pathname() != Some(path.as_path()) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("the inherited socket is not bound to {}", path.display()),
+            ));
+        }
+        *owned = Some(path);
+        Ok(())
+    }
+
+    /// Leaves the socket file in place when dropped: another process
+    /// serves it now.
+    pub(crate) fn keep_socket_file(&mut self) {
+        if let Self::Unix(_, path) = self {
+            *path = None;
+        }
+    }
+
     pub(crate) async fn accept(&self) -> io::Result<Connection> {
         match self {
             Self::Tcp(l) => {
@@ -178,13 +227,20 @@ async fn bind_unix(path: &PathBuf) -> io::Result<Listener> {
 
 /// The sockets passed by the parent. Reading them clears `LISTEN_FDS` from
 /// the environment (the systemd convention, so children don't adopt them
-/// too), so they are read once per process and kept here.
-fn passed_sockets() -> std::sync::MutexGuard<'static, listenfd::ListenFd> {
+/// too), so they are read once per process and kept here. Sockets a
+/// reload passed to another process are not read (see `reload`).
+pub(super) fn passed_sockets() -> std::sync::MutexGuard<'static, listenfd::ListenFd> {
     static FDS: std::sync::OnceLock<std::sync::Mutex<listenfd::ListenFd>> =
         std::sync::OnceLock::new();
-    FDS.get_or_init(|| std::sync::Mutex::new(listenfd::ListenFd::from_env()))
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    FDS.get_or_init(|| {
+        std::sync::Mutex::new(if super::reload::sockets_are_ours() {
+            listenfd::ListenFd::from_env()
+        } else {
+            listenfd::ListenFd::empty()
+        })
+    })
+    .lock()
+    .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn adopt(index: usize) -> io::Result<Listener> {

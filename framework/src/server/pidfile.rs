@@ -5,10 +5,10 @@
 //! The file is written atomically: the id goes to a temporary file in the
 //! same directory, which is then renamed over `PATH`, so a reader sees the
 //! old content or the new, never a half-written one. It is removed when
-//! the process exits, but only while it still holds this process's id: a
-//! process that took over (a new binary started on the same sockets)
-//! writes its own id there, and the old one, exiting after its drain, must
-//! leave that alone.
+//! the process exits, but only while it still holds this process's id:
+//! after a reload (`reload`), the old process writes its successor's id
+//! there once the successor is ready, and then, exiting after its drain,
+//! leaves the file alone; the successor removes it when it exits in turn.
 
 use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
@@ -28,38 +28,62 @@ impl PidFile {
     /// When the directory does not exist or cannot be written.
     pub(crate) fn write(path: &Path) -> io::Result<Self> {
         let pid = std::process::id();
-        let Some(name) = path.file_name() else {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("{} names no file", path.display()),
-            ));
-        };
-        let mut temporary = name.to_owned();
-        temporary.push(format!(".{pid}.tmp"));
-        let temporary = path.with_file_name(temporary);
-        let written = (|| {
-            let mut file = std::fs::File::create(&temporary)?;
-            writeln!(file, "{pid}")?;
-            file.sync_all()?;
-            std::fs::rename(&temporary, path)
-        })();
-        if let Err(err) = written {
-            let _ = std::fs::remove_file(&temporary);
-            return Err(err);
-        }
+        write_pid(path, pid)?;
         Ok(Self {
             path: path.to_owned(),
             pid,
         })
     }
+
+    /// The pidfile of a process started by a reload: the old process
+    /// writes this one's id there once it is ready; removed on exit like
+    /// one this process wrote.
+    pub(crate) fn adopt(path: &Path) -> Self {
+        Self {
+            path: path.to_owned(),
+            pid: std::process::id(),
+        }
+    }
+}
+
+/// Writes `pid` to `path` atomically (a temporary file in the same
+/// directory, renamed over it).
+///
+/// # Errors
+/// When the directory does not exist or cannot be written.
+pub(crate) fn write_pid(path: &Path, pid: u32) -> io::Result<()> {
+    let Some(name) = path.file_name() else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} names no file", path.display()),
+        ));
+    };
+    let mut temporary = name.to_owned();
+    temporary.push(format!(".{}.tmp", std::process::id()));
+    let temporary = path.with_file_name(temporary);
+    let written = (|| {
+        let mut file = std::fs::File::create(&temporary)?;
+        writeln!(file, "{pid}")?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, path)
+    })();
+    if let Err(err) = written {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(err);
+    }
+    Ok(())
 }
 
 impl Drop for PidFile {
     fn drop(&mut self) {
         let ours = std::fs::read_to_string(&self.path)
             .is_ok_and(|content| content.trim() == self.pid.to_string());
-        if ours && let Err(err) = std::fs::remove_file(&self.path) {
-            tracing::warn!(target: "manouche::server", "cannot remove the pidfile {}: {err}", self.path.display());
+        if ours {
+            if let Err(err) = std::fs::remove_file(&self.path) {
+                tracing::warn!(target: "manouche::server", "cannot remove the pidfile {}: {err}", self.path.display());
+            }
+            // A failed reload's report goes with the process it was about.
+            let _ = std::fs::remove_file(super::reload::report_path(&self.path));
         }
     }
 }
