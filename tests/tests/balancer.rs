@@ -393,9 +393,21 @@ async fn keep_busy(base: String, session: String, tally: Arc<Tally>, done: Arc<A
     }
 }
 
+/// How many requests of the load's POSTs `server`'s output logged (the
+/// process started by a reload writes to the same output).
+fn posts_logged(server: &Server) -> usize {
+    server
+        .output()
+        .lines()
+        .filter(|l| l.contains("manouche::access") && l.contains("path=/debug/echo/"))
+        .count()
+}
+
 /// Sends `SIGHUP` to the process in `pidfile` and waits until the new
 /// process has taken over: the pidfile names it and the old one is gone.
-async fn reload(pidfile: &Path, server: &mut Server, tally: &Tally) -> Successor {
+/// Returns the new process and how many POSTs the instance had logged
+/// when the old process had exited.
+async fn reload(pidfile: &Path, server: &mut Server, tally: &Tally) -> (Successor, usize) {
     let old = read_pid(pidfile).expect("a pidfile");
     assert_eq!(old, server.pid());
     let before = tally.answered.load(Ordering::SeqCst);
@@ -423,7 +435,9 @@ async fn reload(pidfile: &Path, server: &mut Server, tally: &Tally) -> Successor
         tally.answered.load(Ordering::SeqCst) > before,
         "nothing was served during the reload"
     );
-    successor
+    let logged = posts_logged(server);
+    assert!(logged > 0, "the balancer sent no POST to this instance");
+    (successor, logged)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -556,8 +570,11 @@ async fn balanced(nginx_binary: &Path, db: &manouche::db::Database, url: &str) {
         "the load did not get going"
     );
     let mut successors = Vec::new();
+    let mut logged_at_exit = Vec::new();
     for (server, pidfile) in servers.iter_mut().zip(&pidfiles) {
-        successors.push(reload(pidfile, server, &tally).await);
+        let (successor, logged) = reload(pidfile, server, &tally).await;
+        successors.push(successor);
+        logged_at_exit.push(logged);
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
     done.store(true, Ordering::SeqCst);
@@ -582,8 +599,13 @@ async fn balanced(nginx_binary: &Path, db: &manouche::db::Database, url: &str) {
         failures.join("\n"),
         nginx.error_log()
     );
-    // The new processes serve, with the session and the client address.
+    // The new processes serve: the balancer sent them POSTs once the old
+    // ones were gone, and they have the session and the client address.
     for (n, server) in servers.iter().enumerate() {
+        assert!(
+            posts_logged(server) > logged_at_exit[n],
+            "instance {n}'s new process served no POST through the balancer"
+        );
         assert_eq!(
             browser.whoami(&server.url("")).await.as_deref(),
             Some("ana")
