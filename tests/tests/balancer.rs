@@ -1,6 +1,7 @@
 //! Two instances of the real `example-site` binary behind Debian's nginx
-//! as a plain load balancer (started by the test, unprivileged, with a
-//! configuration of its own in a temporary folder), sharing one
+//! as a plain load balancer (started by the test as its own child, not as
+//! a system service: configuration, pid, logs and temporary files in a
+//! folder of its own, a free port on loopback, no root needed), sharing one
 //! PostgreSQL database and, when `REDIS_URL` is set, their sessions in
 //! Redis. While a load client keeps nginx busy with GETs and POSTs, one
 //! instance is upgraded in place with `SIGHUP`, then the other: not one
