@@ -200,7 +200,8 @@ impl Database {
                     "SELECT CAST(c.reltuples AS BIGINT) FROM pg_class c \
                      WHERE c.oid = to_regclass($1) AND c.reltuples >= 0",
                 )
-                .bind(quoted(table))
+                // Quoted, as `to_regclass` reads it: its case is kept.
+                .bind(super::schema::quote_ident(table))
                 .fetch_all(self)
                 .await?
             }
@@ -444,9 +445,3 @@ impl Executor for Database {
 /// [`crate::web`]; it answers a 500 ([`MissingDatabase`](crate::web::MissingDatabase))
 /// when the project has no database configured.
 pub type Db = Database;
-
-/// A table name as PostgreSQL's `to_regclass` reads it: quoted, so that
-/// its case is kept.
-fn quoted(table: &str) -> String {
-    format!("\"{}\"", table.replace('"', "\"\""))
-}

@@ -454,8 +454,8 @@ fn with_checks(mut create: String, checks: &[CheckSchema]) -> String {
     create
 }
 
-/// `ident` quoted for SQL (both backends).
-fn quote_ident(ident: &str) -> String {
+/// `ident` quoted as an SQL identifier (both backends).
+pub(crate) fn quote_ident(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))
 }
 

@@ -784,15 +784,11 @@ fn many<'c>(conn: &'c mut sqlx::SqliteConnection, sql: &'c str, values: Values) 
 /// Whether every read in `reads` has gone (its request dropped, a timeout):
 /// nobody waits for their rows. Registers `cx` to be woken when the first
 /// still waiting goes.
-fn all_gone<'r>(reads: impl IntoIterator<Item = &'r mut Read>, cx: &mut Context<'_>) -> bool {
-    let mut any = false;
-    for read in reads {
-        any = true;
-        if read.tx.poll_closed(cx).is_pending() {
-            return false;
-        }
-    }
-    any
+fn all_gone(reads: &mut VecDeque<Read>, cx: &mut Context<'_>) -> bool {
+    !reads.is_empty()
+        && reads
+            .iter_mut()
+            .all(|read| read.tx.poll_closed(cx).is_ready())
 }
 
 /// Runs reads of one text as one command and answers each; gives the
@@ -824,7 +820,7 @@ async fn read_together(mut conn: Conn, batch: Vec<Read>) -> Option<Conn> {
             // The next answer, unless every read still unanswered has gone.
             let next = std::future::poll_fn(|cx| match stream.poll_next_unpin(cx) {
                 Poll::Ready(item) => Poll::Ready(Some(item)),
-                Poll::Pending if all_gone(left.iter_mut(), cx) => Poll::Ready(None),
+                Poll::Pending if all_gone(&mut left, cx) => Poll::Ready(None),
                 Poll::Pending => Poll::Pending,
             });
             let Some(item) = next.await else {
@@ -891,19 +887,15 @@ async fn read_together(mut conn: Conn, batch: Vec<Read>) -> Option<Conn> {
             Poll::Pending => Poll::Pending,
         })
         .await;
-        let Some(result) = result else {
-            watch.interrupt();
-            // Free once the stopped statement has ended.
-            let ended = fetch.await;
-            if !reusable(&ended) {
-                for read in left {
-                    let _ = read.tx.send(Err(sqlx::Error::WorkerCrashed));
-                }
-                return None;
+        let result = match result {
+            Some(result) => result,
+            None => {
+                // Nobody waits: stopped, and the connection is free once
+                // the statement has ended (its answer goes nowhere).
+                watch.interrupt();
+                fetch.await
             }
-            continue;
         };
-        drop(fetch);
         watch.done();
         let keep = reusable(&result);
         let _ = tx.send(result);

@@ -257,11 +257,7 @@ pub fn detect(
     let full_target = ProjectState::from_schemas(models.iter().cloned());
     let mut out = Vec::new();
     for (app, operations) in &per_app {
-        let number = set
-            .leaf(app)
-            .and_then(|m| m.name.get(..4))
-            .and_then(|n| n.parse::<u32>().ok())
-            .map_or(1, |n| n + 1);
+        let number = number_after(set.leaf(app));
         let mut deps: BTreeSet<(String, String)> = run_after.remove(app).unwrap_or_default();
         if let Some(leaf) = set.leaf(app) {
             deps.insert(leaf.key());
@@ -296,13 +292,9 @@ pub fn detect(
     // A migration created now for another app comes before its dependents.
     let created: Vec<(String, String)> = out.iter().map(Migration::key).collect();
     for m in &mut out {
-        for table in referenced_tables(&m.operations) {
-            if let Some(owner) = full_target.owner_of_table(&table)
-                && owner.app != m.app
-                && let Some(key) = created.iter().find(|k| k.0 == owner.app)
-                && !m.dependencies.contains(key)
-            {
-                m.dependencies.push(key.clone());
+        for key in new_migrations_pointed_at(&m.operations, &m.app, &full_target, &created) {
+            if !m.dependencies.contains(&key) {
+                m.dependencies.push(key);
             }
         }
     }
@@ -344,19 +336,11 @@ pub fn detect(
         out[first].dependencies.retain(|dep| {
             !(created.contains(dep) && others.contains(&dep.0) && !still.contains(&dep.0))
         });
-        let number = out[first]
-            .name
-            .get(..4)
-            .and_then(|n| n.parse::<u32>().ok())
-            .map_or(2, |n| n + 1);
+        let number = number_after(Some(&out[first]));
         let mut dependencies = vec![out[first].key()];
-        for table in referenced_tables(&later) {
-            if let Some(owner) = full_target.owner_of_table(&table)
-                && owner.app != keep
-                && let Some(key) = created.iter().find(|k| k.0 == owner.app)
-                && !dependencies.contains(key)
-            {
-                dependencies.push(key.clone());
+        for key in new_migrations_pointed_at(&later, &keep, &full_target, &created) {
+            if !dependencies.contains(&key) {
+                dependencies.push(key);
             }
         }
         out.push(Migration {
@@ -370,6 +354,29 @@ pub fn detect(
         });
     }
     Ok(out)
+}
+
+/// The number of the migration after `leaf` (1 without one).
+fn number_after(leaf: Option<&Migration>) -> u32 {
+    leaf.and_then(|m| m.name.get(..4))
+        .and_then(|n| n.parse::<u32>().ok())
+        .map_or(1, |n| n + 1)
+}
+
+/// The migrations among `created` (made now, one per app) of the other
+/// apps whose tables `ops` of `app` point at.
+fn new_migrations_pointed_at(
+    ops: &[Operation],
+    app: &str,
+    target: &ProjectState,
+    created: &[(String, String)],
+) -> Vec<(String, String)> {
+    referenced_tables(ops)
+        .iter()
+        .filter_map(|table| target.owner_of_table(table))
+        .filter(|owner| owner.app != app)
+        .filter_map(|owner| created.iter().find(|k| k.0 == owner.app).cloned())
+        .collect()
 }
 
 /// A cycle among the dependencies between `migrations` (their indexes),
@@ -490,11 +497,7 @@ fn split_off_foreign_keys(
 /// An empty migration for `app` (`makemigrations --empty`).
 #[must_use]
 pub fn empty(set: &MigrationSet, app: &str, name: Option<&str>) -> Migration {
-    let number = set
-        .leaf(app)
-        .and_then(|m| m.name.get(..4))
-        .and_then(|n| n.parse::<u32>().ok())
-        .map_or(1, |n| n + 1);
+    let number = number_after(set.leaf(app));
     Migration {
         app: app.to_owned(),
         name: format!("{number:04}_{}", name.unwrap_or("custom")),
@@ -659,16 +662,16 @@ fn join_table_changes(
         .filter(|t| !from.join_tables.iter().any(|f| f.name == t.name))
         .collect();
     if let Some(old_table) = old_table {
-        let suffix = |table: &str, owner: &str| table.strip_prefix(owner).map(str::to_owned);
         gone.retain(|old| {
             let fits: Vec<usize> = (0..added.len())
                 .filter(|&i| same_join_shape(old, added[i]))
                 .collect();
+            // The field's part of the name, after the owner's table name.
+            let field = old.name.strip_prefix(old_table);
             let pick = match fits.as_slice() {
                 [one] => Some(*one),
                 _ => fits.iter().copied().find(|&i| {
-                    suffix(&old.name, old_table).is_some()
-                        && suffix(&old.name, old_table) == suffix(&added[i].name, &to.table.name)
+                    field.is_some() && field == added[i].name.strip_prefix(to.table.name.as_str())
                 }),
             };
             match pick {

@@ -126,10 +126,7 @@ fn integer_range(ty: SqlType) -> Option<(i64, i64)> {
     }
 }
 
-/// `"name"` with inner quotes doubled (both backends).
-pub(crate) fn quote(ident: &str) -> String {
-    format!("\"{}\"", ident.replace('"', "\"\""))
-}
+pub(crate) use crate::db::schema::quote_ident as quote;
 
 /// A SQL literal for a default value.
 pub(crate) fn literal(backend: Backend, d: &ColumnDefault) -> String {
