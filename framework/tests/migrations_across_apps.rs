@@ -11,12 +11,16 @@
 //! becomes `Squad`, with new tables: the foreign keys keep pointing at the
 //! same rows, and the join tables and their columns take the new names.
 
+#[path = "support/migrating.rs"]
+mod migrating;
+use migrating::{exec, strings};
+
 use manouche::db::schema::ModelSchema;
 use manouche::db::testing::for_each_database;
-use manouche::db::{Backend, Database, Executor, Model, Statement};
+use manouche::db::{Backend, Database, Model};
 use manouche::migrations::autodetector::{Hints, detect};
 use manouche::migrations::executor::{self, Target};
-use manouche::migrations::{Migration, MigrationError, MigrationSet, Operation};
+use manouche::migrations::{Migration, MigrationSet, Operation};
 
 pub mod v1 {
     use manouche::db::{Auto, ForeignKey, ManyToMany, Model};
@@ -210,39 +214,15 @@ fn makemigrations(
     (after, new)
 }
 
-async fn try_migrate(
-    db: &Database,
-    set: &MigrationSet,
-    target: &Target,
-) -> Result<(), MigrationError> {
-    let applied = executor::applied(db).await?;
-    let plan = executor::plan(set, &applied, target)?;
-    executor::migrate(db, set, &plan, false, |_| {}).await
-}
-
 /// Migrates to `target`; a failure fails the test with its message.
 async fn migrate(db: &Database, set: &MigrationSet, target: Target) {
-    if let Err(e) = try_migrate(db, set, &target).await {
+    if let Err(e) = migrating::migrate(db, set, target.clone()).await {
         panic!("migrate to {target:?} on {:?}: {e}", db.backend());
     }
 }
 
 async fn nothing_applied(db: &Database) -> bool {
     executor::applied(db).await.expect("recorder").is_empty()
-}
-
-async fn exec(db: &Database, sql: &str) -> Result<u64, manouche::db::Error> {
-    db.execute(Statement::raw(sql)).await
-}
-
-/// The rows of `sql`, whose one column is text.
-async fn strings(db: &Database, sql: &str) -> Vec<String> {
-    db.fetch_all(Statement::raw(sql))
-        .await
-        .expect(sql)
-        .iter()
-        .map(|r| r.get::<String>(0).expect("text column"))
-        .collect()
 }
 
 /// Every row of `table`, its `columns` joined by `|`, in id order.

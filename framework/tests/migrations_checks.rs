@@ -6,9 +6,13 @@
 //! them: the migration is refused with the table, the constraint and the
 //! count, and the schema, the data and the recorder stay as they were.
 
+#[path = "support/migrating.rs"]
+mod migrating;
+use migrating::{exec, migrate, strings};
+
 use manouche::db::schema::ModelSchema;
 use manouche::db::testing::for_each_database;
-use manouche::db::{Backend, Database, Error, Executor, Model, Statement};
+use manouche::db::{Backend, Database, Error, Model};
 use manouche::migrations::autodetector::{Hints, detect};
 use manouche::migrations::executor::{self, Target};
 use manouche::migrations::{MigrationError, MigrationSet, Operation, RowCheck, RowProblem};
@@ -93,27 +97,8 @@ fn history(versions: &[ModelSchema]) -> MigrationSet {
     set
 }
 
-async fn migrate(db: &Database, set: &MigrationSet, target: Target) -> Result<(), MigrationError> {
-    let applied = executor::applied(db).await?;
-    let plan = executor::plan(set, &applied, &target)?;
-    executor::migrate(db, set, &plan, false, |_| {}).await
-}
-
 fn to(name: &str) -> Target {
     Target::Migration("ck".into(), name.into())
-}
-
-async fn exec(db: &Database, sql: &str) -> Result<u64, Error> {
-    db.execute(Statement::raw(sql)).await
-}
-
-async fn strings(db: &Database, sql: &str) -> Vec<String> {
-    db.fetch_all(Statement::raw(sql))
-        .await
-        .expect(sql)
-        .iter()
-        .map(|r| r.get::<String>(0).expect("text"))
-        .collect()
 }
 
 /// The table's definition and rows, and the applied migrations.

@@ -10,6 +10,10 @@
 //! A site that serves while another pool or process migrates keeps
 //! working when a column's type changes under its prepared statements.
 
+#[path = "support/migrating.rs"]
+mod migrating;
+use migrating::{exec, migrate, strings};
+
 use futures_util::TryStreamExt as _;
 use manouche::db::schema::{ColumnDefault, ColumnSchema};
 use manouche::db::testing::{for_each_database, for_each_database_with_url};
@@ -92,25 +96,6 @@ fn alter(column: ColumnSchema) -> Operation {
         foreign_key: None,
         fill: None,
     }
-}
-
-async fn exec(db: &Database, sql: &str) -> Result<u64, manouche::db::Error> {
-    db.execute(Statement::raw(sql)).await
-}
-
-async fn strings(db: &Database, sql: &str) -> Vec<String> {
-    db.fetch_all(Statement::raw(sql))
-        .await
-        .expect(sql)
-        .iter()
-        .map(|r| r.get::<String>(0).expect("text column"))
-        .collect()
-}
-
-async fn migrate(db: &Database, set: &MigrationSet, target: Target) -> Result<(), MigrationError> {
-    let applied = executor::applied(db).await?;
-    let plan = executor::plan(set, &applied, &target)?;
-    executor::migrate(db, set, &plan, false, |_| {}).await
 }
 
 fn to_0001() -> Target {

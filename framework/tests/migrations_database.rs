@@ -2,9 +2,13 @@
 //! `DATABASE_URL` is set): every operation applied and reversed, data kept
 //! through table changes, failures rolled back.
 
+#[path = "support/migrating.rs"]
+mod migrating;
+use migrating::{exec, migrate, strings};
+
 use manouche::db::schema::{ColumnDefault, ColumnSchema, IndexSchema, TableSchema};
 use manouche::db::testing::for_each_database;
-use manouche::db::{Auto, Backend, Database, Executor, ForeignKey, Model, SqlType, Statement};
+use manouche::db::{Auto, Backend, Database, ForeignKey, Model, SqlType};
 use manouche::migrations::autodetector::{self, Hints};
 use manouche::migrations::executor::{self, Target};
 use manouche::migrations::{Migration, MigrationError, MigrationSet, Operation};
@@ -74,19 +78,6 @@ fn book_column(name: &str) -> ColumnSchema {
         .expect("book column")
 }
 
-async fn exec(db: &Database, sql: &str) -> Result<u64, manouche::db::Error> {
-    db.execute(Statement::raw(sql)).await
-}
-
-async fn strings(db: &Database, sql: &str) -> Vec<String> {
-    db.fetch_all(Statement::raw(sql))
-        .await
-        .expect(sql)
-        .iter()
-        .map(|r| r.get::<String>(0).expect("text column"))
-        .collect()
-}
-
 async fn columns(db: &Database, table: &str) -> Vec<String> {
     let sql = match db.backend() {
         Backend::Postgres => format!(
@@ -118,12 +109,6 @@ async fn index_exists(db: &Database, name: &str) -> bool {
         _ => format!("SELECT name FROM sqlite_master WHERE type = 'index' AND name = '{name}'"),
     };
     !strings(db, &sql).await.is_empty()
-}
-
-async fn migrate(db: &Database, set: &MigrationSet, target: Target) -> Result<(), MigrationError> {
-    let applied = executor::applied(db).await?;
-    let plan = executor::plan(set, &applied, &target)?;
-    executor::migrate(db, set, &plan, false, |_| {}).await
 }
 
 async fn applied_names(db: &Database) -> Vec<String> {
