@@ -372,6 +372,12 @@ async fn probe(addr: SocketAddr, path: &str, host: &str) -> Answer {
     exchange(&mut stream, request.as_bytes()).await.unwrap()
 }
 
+/// Waits (up to 10 s) for `server` to exit, which it must do with 0.
+fn exits_cleanly(server: &mut Server) {
+    let status = server.wait_exit(Duration::from_secs(10)).expect("no exit");
+    assert_eq!(status.code(), Some(0), "{}", server.output());
+}
+
 #[tokio::test]
 async fn health_probes_on_the_main_address_and_readiness_during_the_drain() {
     let mut server = Server::serve(&[("MANOUCHE_DRAIN_TIMEOUT", "10s")]);
@@ -408,8 +414,7 @@ async fn health_probes_on_the_main_address_and_readiness_during_the_drain() {
             .status,
         200
     );
-    let status = server.wait_exit(Duration::from_secs(10)).expect("no exit");
-    assert_eq!(status.code(), Some(0));
+    exits_cleanly(&mut server);
 }
 
 #[tokio::test]
@@ -445,8 +450,7 @@ async fn health_probes_on_the_metrics_address_answer_503_while_draining() {
             .status,
         200
     );
-    let status = server.wait_exit(Duration::from_secs(10)).expect("no exit");
-    assert_eq!(status.code(), Some(0));
+    exits_cleanly(&mut server);
 }
 
 #[test]
@@ -534,8 +538,7 @@ async fn the_pidfile_holds_the_pid_while_serving_and_is_gone_after_exit() {
         "a temporary file was left"
     );
     server.signal("TERM");
-    let status = server.wait_exit(Duration::from_secs(10)).expect("no exit");
-    assert_eq!(status.code(), Some(0), "{}", server.output());
+    exits_cleanly(&mut server);
     assert!(!pidfile.exists(), "the pidfile outlived the process");
     // A pidfile that cannot be written stops the start, saying why.
     let (code, out) = manouche_e2e::run_manage(
@@ -588,8 +591,7 @@ async fn a_unix_socket_and_the_pidfile_are_removed_on_exit() {
     );
     drop(stream);
     server.signal("TERM");
-    let status = server.wait_exit(Duration::from_secs(10)).expect("no exit");
-    assert_eq!(status.code(), Some(0), "{}", server.output());
+    exits_cleanly(&mut server);
     assert!(!socket.exists(), "the socket file outlived the process");
     assert!(!pidfile.exists(), "the pidfile outlived the process");
     let _ = std::fs::remove_dir_all(dir);
@@ -1000,8 +1002,7 @@ async fn a_new_process_that_does_not_report_ready_in_time_is_stopped() {
     let report = std::fs::read_to_string(dir.join("site.pid.reload")).unwrap();
     assert!(report.contains("did not report ready"), "{report}");
     server.signal("TERM");
-    let status = server.wait_exit(Duration::from_secs(10)).expect("no exit");
-    assert_eq!(status.code(), Some(0));
+    exits_cleanly(&mut server);
     assert!(!pidfile.exists() && !dir.join("site.pid.reload").exists());
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -1128,8 +1129,7 @@ async fn a_stop_signal_during_a_reload_stops_the_new_process_too() {
     let _guard = Successor(child);
     assert!(alive(child), "{output}");
     server.signal("TERM");
-    let status = server.wait_exit(Duration::from_secs(10)).expect("no exit");
-    assert_eq!(status.code(), Some(0), "{}", server.output());
+    exits_cleanly(&mut server);
     assert!(
         !alive(child),
         "the new process serves on:\n{}",
@@ -1183,8 +1183,7 @@ async fn a_failed_reload_on_a_unix_socket_leaves_the_socket_file_to_the_old_proc
     assert_eq!(answer.status, 200);
     drop(stream);
     server.signal("TERM");
-    let status = server.wait_exit(Duration::from_secs(10)).expect("no exit");
-    assert_eq!(status.code(), Some(0), "{}", server.output());
+    exits_cleanly(&mut server);
     assert!(!socket.exists(), "the old process left its socket file");
     let _ = std::fs::remove_dir_all(dir);
 }
