@@ -287,16 +287,58 @@ fn scheme_is_secure(scheme: &str) -> Option<bool> {
 /// An `X-Forwarded-For` entry: an address, `[IPv6]`, or either with a
 /// port (some proxies write one).
 fn parse_forwarded_for(entry: &str) -> Option<IpAddr> {
-    if let Ok(ip) = entry.parse() {
-        return Some(ip);
+    if let Ok(ip) = entry.parse::<IpAddr>() {
+        return Some(ip.to_canonical());
     }
-    if let Some(rest) = entry.strip_prefix('[') {
-        let (ip, after) = rest.split_once(']')?;
-        let port_ok = after.is_empty() || after.strip_prefix(':').is_some_and(is_port);
-        return port_ok.then(|| ip.parse().ok()).flatten();
+    let node = split_node(entry)?;
+    if !node.port.is_none_or(is_port) {
+        return None;
     }
-    let (ip, port) = entry.split_once(':')?;
-    is_port(port).then(|| ip.parse::<Ipv4Addr>().ok().map(IpAddr::V4))?
+    node.ip()
+}
+
+/// A node written `host`, `host:port`, `[IPv6]` or `[IPv6]:port`, split.
+struct Node<'a> {
+    host: &'a str,
+    port: Option<&'a str>,
+    /// Written in brackets: an IPv6 address, or nothing.
+    bracketed: bool,
+}
+
+impl Node<'_> {
+    /// The address: IPv6 in brackets, else IPv4.
+    fn ip(&self) -> Option<IpAddr> {
+        if self.bracketed {
+            let ip: std::net::Ipv6Addr = self.host.parse().ok()?;
+            Some(IpAddr::V6(ip).to_canonical())
+        } else {
+            self.host.parse::<Ipv4Addr>().ok().map(IpAddr::V4)
+        }
+    }
+}
+
+fn split_node(node: &str) -> Option<Node<'_>> {
+    if let Some(rest) = node.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        let port = match after {
+            "" => None,
+            after => Some(after.strip_prefix(':')?),
+        };
+        return Some(Node {
+            host,
+            port,
+            bracketed: true,
+        });
+    }
+    let (host, port) = match node.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (node, None),
+    };
+    Some(Node {
+        host,
+        port,
+        bracketed: false,
+    })
 }
 
 fn is_port(s: &str) -> bool {
@@ -381,31 +423,14 @@ fn is_tchar(b: u8) -> bool {
 /// A `for=` node: an IPv4 address, `[IPv6]`, `unknown` or `_obfuscated`,
 /// each with an optional `:port` (a number or `_obfuscated`).
 fn parse_node(node: &str) -> Option<Reported> {
-    let (host, port) = if let Some(rest) = node.strip_prefix('[') {
-        let (ip, after) = rest.split_once(']')?;
-        let port = match after {
-            "" => None,
-            after => Some(after.strip_prefix(':')?),
-        };
-        return port_ok(port)
-            .then(|| ip.parse::<std::net::Ipv6Addr>().ok())
-            .flatten()
-            .map(|ip| Reported::Ip(IpAddr::V6(ip).to_canonical()));
-    } else {
-        match node.split_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (node, None),
-        }
-    };
-    if !port_ok(port) {
+    let node = split_node(node)?;
+    if !port_ok(node.port) {
         return None;
     }
-    if host.eq_ignore_ascii_case("unknown") || is_obfuscated(host) {
+    if !node.bracketed && (node.host.eq_ignore_ascii_case("unknown") || is_obfuscated(node.host)) {
         return Some(Reported::Hidden);
     }
-    host.parse::<Ipv4Addr>()
-        .ok()
-        .map(|ip| Reported::Ip(IpAddr::V4(ip)))
+    node.ip().map(Reported::Ip)
 }
 
 fn port_ok(port: Option<&str>) -> bool {
