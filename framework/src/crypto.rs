@@ -1,6 +1,6 @@
 //! The few cryptographic primitives the web layer shares (Django's
-//! `django.utils.crypto`): random strings from the operating system's
-//! generator, constant-time comparison, and keyed hashes derived from the
+//! `django.utils.crypto`): random strings from a cryptographically secure
+//! generator seeded by the operating system, constant-time comparison, and keyed hashes derived from the
 //! project's `secret_key`.
 //!
 //! Sessions, CSRF tokens, password-reset tokens and the session's
@@ -9,15 +9,20 @@
 
 use hmac::{Hmac, Mac};
 use rand::Rng;
-use rand::rngs::OsRng;
 use sha2::{Digest, Sha256};
 
 /// Letters and digits: what [`random_string`] draws from by default (the
 /// alphabet of Django's `get_random_string`).
 pub const ALPHANUMERIC: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
-/// `length` characters drawn uniformly from `alphabet` with the operating
-/// system's generator (unpredictable: fit for secrets and tokens).
+/// `length` characters drawn uniformly from `alphabet` (unpredictable: fit
+/// for secrets and tokens).
+///
+/// The generator is rand's thread-local one: ChaCha12, seeded from the
+/// operating system and reseeded from it as it goes, a cryptographically
+/// secure generator. Drawing from the operating system for each character
+/// (`OsRng`) cost one `getrandom` system call per character: 64 for each
+/// page with a CSRF token on it.
 ///
 /// # Panics
 /// If `alphabet` is empty or not ASCII (a programming error).
@@ -27,7 +32,7 @@ pub fn random_string(length: usize, alphabet: &[u8]) -> String {
         !alphabet.is_empty() && alphabet.is_ascii(),
         "random_string needs a non-empty ASCII alphabet"
     );
-    let mut rng = OsRng;
+    let mut rng = rand::thread_rng();
     (0..length)
         .map(|_| char::from(alphabet[rng.gen_range(0..alphabet.len())]))
         .collect()
