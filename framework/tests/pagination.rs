@@ -622,6 +622,61 @@ async fn a_page_is_one_count_and_one_limited_select() {
 }
 
 #[tokio::test]
+async fn a_page_and_its_count_come_in_one_statement() {
+    for_each_database(|db| async move {
+        nine_articles(&db).await?;
+        let by_id = || Article::objects().order_by(Article::id.asc());
+        // A page inside the rows: the rows and the count of them all.
+        let (found, queries) =
+            count_queries(&db, by_id().offset(4).limit(4).all_and_count(&db)).await;
+        let (rows, count) = found?;
+        assert_eq!(queries, 1, "one statement");
+        assert_eq!(
+            headlines(&rows),
+            ["Article 5", "Article 6", "Article 7", "Article 8"]
+        );
+        assert_eq!(count, 9);
+        // Filtered (ranks 1 and 2: six articles), and made distinct: the
+        // count is of the filtered rows.
+        let ranked = || by_id().filter(Article::rank.gte(1));
+        let (rows, count) = ranked().limit(4).all_and_count(&db).await?;
+        assert_eq!(rows.len(), 4);
+        assert_eq!(count, 6);
+        let (rows, count) = ranked().distinct().offset(4).all_and_count(&db).await?;
+        assert_eq!(ids(&rows).len(), 2);
+        assert_eq!(count, 6);
+        // The same as the two statements it replaces, page by page.
+        for offset in [0, 3, 6, 8] {
+            let (rows, count) = ranked().offset(offset).limit(3).all_and_count(&db).await?;
+            let alone = ranked().offset(offset).limit(3).all(&db).await?;
+            assert_eq!(ids(&rows), ids(&alone), "offset {offset}");
+            assert_eq!(count, ranked().count(&db).await?, "offset {offset}");
+        }
+        // Past the last row no row carries the count: a second query.
+        let (found, queries) =
+            count_queries(&db, by_id().offset(20).limit(4).all_and_count(&db)).await;
+        let (rows, count) = found?;
+        assert!(rows.is_empty());
+        assert_eq!(count, 9);
+        assert_eq!(queries, 2);
+        let (found, queries) = count_queries(&db, by_id().limit(0).all_and_count(&db)).await;
+        let (rows, count) = found?;
+        assert!(rows.is_empty());
+        assert_eq!(count, 9);
+        assert_eq!(queries, 2);
+        // Nothing matches from the first row on: no second query.
+        let none = by_id().filter(Article::rank.eq(99)).limit(4);
+        let (found, queries) = count_queries(&db, none.all_and_count(&db)).await;
+        let (rows, count) = found?;
+        assert!(rows.is_empty());
+        assert_eq!(count, 0);
+        assert_eq!(queries, 1);
+        Ok(())
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn query_set_pages_with_orphans_filters_and_a_cut() {
     for_each_database(|db| async move {
         let all = nine_articles(&db).await?;

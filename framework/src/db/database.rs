@@ -86,7 +86,20 @@ struct QueryLog {
 struct Inner {
     pool: Pool,
     log: QueryLog,
+    /// [`Database::estimated_rows`]' answers, per table, with when each was
+    /// read.
+    estimates: std::sync::Mutex<std::collections::HashMap<String, (Instant, Option<u64>)>>,
 }
+
+/// How long an estimate of a table's rows is kept before it is read again.
+/// The statistics it comes from change only with `ANALYZE` or (on
+/// PostgreSQL) autovacuum, so a few seconds' reuse changes nothing a list
+/// shows, and spares a list page one or two queries. `ANALYZE` run through
+/// the same [`Database`] forgets the kept ones at once.
+const ESTIMATE_KEPT: Duration = Duration::from_secs(10);
+/// The most tables whose estimates are kept (a bound on the map, which
+/// the tables of a project stay well under).
+const MOST_ESTIMATES: usize = 1024;
 
 /// A handle on the database: a pool of connections to SQLite or PostgreSQL.
 ///
@@ -160,6 +173,7 @@ impl Database {
             inner: Arc::new(Inner {
                 pool,
                 log: QueryLog::default(),
+                estimates: std::sync::Mutex::default(),
             }),
         }
     }
@@ -190,10 +204,33 @@ impl Database {
     /// the rows instead. Lists of big tables use it to say "about
     /// 1,000,000 rows" where `COUNT(*)` would read them all.
     ///
+    /// An answer is kept for ten seconds per table (the statistics move
+    /// only with `ANALYZE` or autovacuum); an `ANALYZE` run through this
+    /// handle forgets the kept answers at once.
+    ///
     /// # Errors
     ///
     /// The database's error.
     pub async fn estimated_rows(&self, table: &str) -> Result<Option<u64>> {
+        if let Ok(kept) = self.inner.estimates.lock()
+            && let Some(&(at, estimate)) = kept.get(table)
+            && at.elapsed() < ESTIMATE_KEPT
+        {
+            return Ok(estimate);
+        }
+        let read = Instant::now();
+        let estimate = self.read_estimate(table).await?;
+        if let Ok(mut kept) = self.inner.estimates.lock() {
+            if kept.len() >= MOST_ESTIMATES {
+                kept.clear();
+            }
+            kept.insert(table.to_owned(), (read, estimate));
+        }
+        Ok(estimate)
+    }
+
+    /// [`estimated_rows`](Self::estimated_rows), read from the database.
+    async fn read_estimate(&self, table: &str) -> Result<Option<u64>> {
         let rows: Vec<(i64,)> = match self.backend() {
             Backend::Postgres => {
                 super::raw(
@@ -308,6 +345,13 @@ impl Database {
     /// started, for [`finished`].
     pub(crate) fn note(&self, sql: &str) -> Instant {
         self.inner.log.count.fetch_add(1, Ordering::SeqCst);
+        let head = sql.trim_start().as_bytes();
+        if head.len() >= 7
+            && head[..7].eq_ignore_ascii_case(b"ANALYZE")
+            && let Ok(mut kept) = self.inner.estimates.lock()
+        {
+            kept.clear();
+        }
         // The flag keeps the lock off the hot path when not capturing.
         if self.inner.log.capturing.load(Ordering::Relaxed)
             && let Ok(mut captured) = self.inner.log.captured.lock()

@@ -457,6 +457,59 @@ impl<M: Model> QuerySet<M> {
         Ok(out)
     }
 
+    /// The rows, as [`all`](Self::all) returns them, and the number of rows
+    /// the query set matches before its [`limit`](Self::limit) and
+    /// [`offset`](Self::offset): a page and the count its paginator shows,
+    /// in one statement instead of two. The count is a subquery that the
+    /// database runs once, whatever the number of rows. A page past the
+    /// last row has no row to carry it, so then the count is a second
+    /// query (as it is for a limit of 0).
+    ///
+    /// ```no_run
+    /// # use manouche::db::{Auto, Database, Model};
+    /// # #[derive(Debug, Model)]
+    /// # #[model(app = "shop")]
+    /// # pub struct Order { pub id: Auto<i64>, pub total: i64 }
+    /// # async fn third_page(db: &Database) -> manouche::db::Result<()> {
+    /// let (orders, count) = Order::objects()
+    ///     .order_by(Order::id.asc())
+    ///     .offset(40)
+    ///     .limit(20)
+    ///     .all_and_count(db)
+    ///     .await?;
+    /// println!("{} of {count} orders", orders.len());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The database's error (see [`Error`]).
+    pub async fn all_and_count(self, db: &dyn Executor) -> Result<(Vec<M>, i64)> {
+        let loads = self.related_loads();
+        let rows = self
+            .run(Kind::Counted, db, |stmt| {
+                db.fetch_map(stmt, move |row| {
+                    let (obj, at) = Self::decode(row, &loads)?;
+                    Ok((obj, row.get::<i64>(at)?))
+                })
+            })
+            .await?;
+        let count = match rows.first() {
+            Some(&(_, count)) => count,
+            // From the first row on, and not cut to nothing: none match.
+            None if self.offset.unwrap_or(0) == 0 && self.limit != Some(0) => 0,
+            None => {
+                let mut uncut = self.clone().unordered();
+                uncut.limit = None;
+                uncut.offset = None;
+                uncut.count(db).await?
+            }
+        };
+        let mut out: Vec<M> = rows.into_iter().map(|(obj, _)| obj).collect();
+        self.prefetch_into(&mut out, db).await?;
+        Ok((out, count))
+    }
+
     /// The matching objects one at a time, as the database produces them:
     /// memory stays the same whatever the row count (Django's
     /// `iterator()`). The stream holds a database connection until it ends

@@ -351,10 +351,15 @@ impl<M: Model + Default> ModelAdmin<M> {
     /// on a big one, the database's estimate unfiltered, and a count that
     /// stops after [`COUNT_PAGES`] pages filtered. `(count text, matching rows as
     /// far as known, exact)`.
+    ///
+    /// `estimate` is the database's; `known`, the exact count of the
+    /// matching rows when it came with the page.
     async fn count(
         &self,
         db: &Database,
         query: &ListQuery<M>,
+        estimate: Option<u64>,
+        known: Option<u64>,
     ) -> Result<(String, u64, bool), crate::Error> {
         let plural = |n: u64| {
             if n == 1 {
@@ -363,7 +368,6 @@ impl<M: Model + Default> ModelAdmin<M> {
                 M::meta().verbose_name_plural.to_owned()
             }
         };
-        let estimate = db.estimated_rows(M::meta().table).await?;
         let count = |qs: QuerySet<M>| async move {
             Ok::<u64, crate::Error>(u64::try_from(qs.count(db).await?).unwrap_or(0))
         };
@@ -390,7 +394,10 @@ impl<M: Model + Default> ModelAdmin<M> {
                 Ok((format!("{text} {}", plural(total)), n, n <= bound))
             }
             _ => {
-                let n = count(query.qs.clone().unordered()).await?;
+                let n = match known {
+                    Some(n) => n,
+                    None => count(query.qs.clone().unordered()).await?,
+                };
                 if !query.filtered {
                     return Ok((format!("{} {}", thousands(n), plural(n)), n, true));
                 }
@@ -434,7 +441,29 @@ impl<M: Model + Default> ModelAdmin<M> {
             related.push((column, *name, admin));
         }
         let per_page = self.per_page;
-        let (count_text, count, exact) = self.count(db, &query).await?;
+        let estimate = db.estimated_rows(meta.table).await?;
+        // A small list's numbered page comes with its count, in one
+        // statement.
+        let mut fetched = None;
+        if let Position::Page(page) = query.position
+            && estimate.is_none_or(|total| total <= BIG_TABLE)
+            // A page number too big for any table is answered by the
+            // count alone (past the last page).
+            && let Some(offset) = (page - 1)
+                .checked_mul(per_page)
+                .filter(|&o| i64::try_from(o).is_ok())
+        {
+            let (rows, n) = query
+                .qs
+                .clone()
+                .offset(offset)
+                .limit(per_page)
+                .all_and_count(db)
+                .await?;
+            fetched = Some((rows, u64::try_from(n).unwrap_or(0)));
+        }
+        let known = fetched.as_ref().map(|&(_, n)| n);
+        let (count_text, count, exact) = self.count(db, &query, estimate, known).await?;
         let big = !exact || count > BIG_TABLE;
         let num_pages = count.div_ceil(per_page).max(1);
         // Numbered pages go as deep as is cheap; a big list then goes on
@@ -488,13 +517,18 @@ impl<M: Model + Default> ModelAdmin<M> {
                         format!("page {page} is past the last page ({num_pages})")
                     })));
                 }
-                let rows = query
-                    .qs
-                    .clone()
-                    .offset((page - 1) * per_page)
-                    .limit(per_page)
-                    .all(db)
-                    .await?;
+                let rows = match fetched {
+                    Some((rows, _)) => rows,
+                    None => {
+                        query
+                            .qs
+                            .clone()
+                            .offset((page - 1) * per_page)
+                            .limit(per_page)
+                            .all(db)
+                            .await?
+                    }
+                };
                 // The last numbered page of a big list goes on by cursor.
                 let next = match (&keyset, rows.last()) {
                     (Some(keyset), Some(last)) if page == numbered && numbered < num_pages => {

@@ -109,6 +109,13 @@ pub(crate) struct Set {
 pub(crate) enum Kind<'q> {
     /// Its rows, with their `select_related` rows (`all`, `get`, `first`).
     Select,
+    /// Its rows as [`Kind::Select`], each with a last column: the number of
+    /// rows the query matches before its limit and offset, as a subquery
+    /// that does not depend on the row (run once by both databases:
+    /// SQLite keeps a constant subquery's value, PostgreSQL makes it an
+    /// `InitPlan`). A page and its paginator's count in one statement
+    /// (`all_and_count()`).
+    Counted,
     /// `count()`.
     Count,
     /// `exists()`.
@@ -134,6 +141,11 @@ pub(crate) fn compile<P: Pass>(q: &Query<'_>, kind: Kind<'_>, pass: &mut P) {
                 pass.sql(" FOR UPDATE OF ");
                 pass.alias(Alias::BASE);
             }
+        }
+        Kind::Counted => {
+            let mut select = Select::new(q, pass);
+            select.counted = true;
+            select.rows(&[]);
         }
         Kind::Annotated(items) => Select::new(q, pass).rows(items),
         Kind::Values(items) => Select::new(q, pass).values(items),
@@ -219,6 +231,9 @@ struct Select<'a, 'q, P> {
     /// Inside an `EXISTS` that tests a multi-valued path, the path and the
     /// alias its columns resolve to.
     redirect: Option<(&'q [Join], Alias)>,
+    /// The rows end with the count of the query before its cut
+    /// ([`Kind::Counted`]).
+    counted: bool,
 }
 
 impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
@@ -237,6 +252,7 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
             level,
             unqualified: false,
             redirect: None,
+            counted: false,
         }
     }
 
@@ -272,6 +288,20 @@ impl<'a, 'q, P: Pass> Select<'a, 'q, P> {
         for item in extra {
             self.pass.sql(", ");
             self.item(item);
+        }
+        if self.counted {
+            // The same rows, uncut and unordered, counted one level down.
+            let uncut = Query {
+                ordering: Some(&[]),
+                limit: None,
+                offset: None,
+                for_update: false,
+                related: &[],
+                ..*q
+            };
+            self.pass.sql(", (");
+            Select::at(&uncut, &mut *self.pass, self.level + 1).count();
+            self.pass.sql(")");
         }
         self.from();
         self.filters();

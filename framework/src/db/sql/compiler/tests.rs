@@ -511,3 +511,33 @@ fn sqlite_matches_case_insensitively_with_like_and_sensitively_with_glob() {
     check_one(Note::title.endswith("a"), r#""t0"."title" GLOB ?"#, "*a");
     check_one(Note::title.contains("a"), r#""t0"."title" GLOB ?"#, "*a*");
 }
+
+#[test]
+fn a_page_with_its_count() {
+    // Filtered, ordered, cut, a related row joined: the count is of the
+    // filter alone (no join, order or cut), one level down with its own
+    // aliases, and its value is written, and bound, first.
+    let qs = Note::objects()
+        .filter(Note::stars.gte(3))
+        .select_related(Note::writer)
+        .order_by(Note::title.asc())
+        .offset(20)
+        .limit(10);
+    let page = |p: &str| {
+        format!(
+            r#"SELECT "t0"."id", "t0"."title", "t0"."stars", "t0"."rating", "t0"."writer_id", "t1"."id", "t1"."name", (SELECT COUNT(*) FROM "compilertest_note" AS "q1t0" WHERE "q1t0"."stars" >= {}) FROM "compilertest_note" AS "t0" {WRITER_JOIN} WHERE "t0"."stars" >= {} ORDER BY "t0"."title" ASC LIMIT {} OFFSET {}"#,
+            p.replace('N', "1"),
+            p.replace('N', "2"),
+            p.replace('N', "3"),
+            p.replace('N', "4"),
+        )
+    };
+    let values = [
+        Value::Int(Some(3)),
+        Value::Int(Some(3)),
+        Value::BigInt(Some(10)),
+        Value::BigInt(Some(20)),
+    ];
+    check(&qs, Kind::Counted, Backend::Sqlite, &page("?"), &values);
+    check(&qs, Kind::Counted, Backend::Postgres, &page("$N"), &values);
+}
