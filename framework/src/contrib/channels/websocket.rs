@@ -348,20 +348,6 @@ fn close_frame(code: u16, reason: &str) -> Message {
     }))
 }
 
-/// The most frames fed to a socket before it is flushed: a batch is what
-/// was queued when the writer woke, up to this many.
-const WRITE_BATCH: usize = 64;
-
-/// The frame for a queued message, and whether it is the last (a close).
-fn frame(out: Outgoing) -> (Message, bool) {
-    match out {
-        Outgoing::Text(text) => (Message::Text(text.into()), false),
-        Outgoing::Binary(bytes) => (Message::Binary(bytes), false),
-        Outgoing::Ping => (Message::Ping(bytes::Bytes::new()), false),
-        Outgoing::Close(code, reason) => (close_frame(code, &reason), true),
-    }
-}
-
 /// The close code for an error reading from the client.
 fn read_error_code(error: axum::Error) -> u16 {
     match error.into_inner().downcast::<tungstenite::Error>() {
@@ -402,15 +388,18 @@ impl<C: Consumer> Connection<C> {
             }
         };
 
-        // The writer: control first, then the queued frames. The frames
-        // already queued when it wakes go out together: fed to the socket
-        // and flushed once (one write for many under load, as a group's
-        // messages arrive), each batch bounded by the ping timeout (a peer
-        // that reads nothing for that long is dropped).
+        // The writer: control first, then the queued frames, each write
+        // bounded by the ping timeout (a peer that reads nothing for that
+        // long is dropped). Each frame is written as it comes: writing the
+        // frames queued meanwhile together (fed, flushed once) was tried,
+        // and made clients slower: a burst of 50 messages fills a client's
+        // receive queue (16 messages in Python's `websockets`), which then
+        // stops and restarts reading; the fan-out bench fell from 121k to
+        // 89k deliveries a second at 100 clients.
         let write_timeout = settings.ping_timeout.max(Duration::from_secs(1));
         let writer = tokio::spawn(async move {
             loop {
-                let first = tokio::select! {
+                let frame = tokio::select! {
                     biased;
                     ctl = &mut control_rx => match ctl {
                         Ok(Control::Close(code, reason)) => {
@@ -420,31 +409,18 @@ impl<C: Consumer> Connection<C> {
                         Ok(Control::Finish) | Err(_) => break,
                     },
                     out = outgoing.recv() => match out {
-                        Some(out) => out,
+                        Some(Outgoing::Text(text)) => Message::Text(text.into()),
+                        Some(Outgoing::Binary(bytes)) => Message::Binary(bytes),
+                        Some(Outgoing::Ping) => Message::Ping(bytes::Bytes::new()),
+                        Some(Outgoing::Close(code, reason)) => {
+                            let _ = tokio::time::timeout(write_timeout, sink.send(close_frame(code, &reason))).await;
+                            break;
+                        }
                         None => break,
                     },
                 };
-                let batch = async {
-                    let mut next = Some(first);
-                    let mut fed = 0;
-                    while let Some(out) = next.take() {
-                        let (frame, last) = frame(out);
-                        sink.feed(frame).await?;
-                        fed += 1;
-                        if last {
-                            sink.flush().await?;
-                            return Ok::<bool, axum::Error>(true);
-                        }
-                        if fed < WRITE_BATCH {
-                            next = outgoing.try_recv().ok();
-                        }
-                    }
-                    sink.flush().await?;
-                    Ok(false)
-                };
-                match tokio::time::timeout(write_timeout, batch).await {
-                    Ok(Ok(false)) => {}
-                    Ok(Ok(true)) => break,
+                match tokio::time::timeout(write_timeout, sink.send(frame)).await {
+                    Ok(Ok(())) => {}
                     Ok(Err(_)) | Err(_) => return,
                 }
             }
