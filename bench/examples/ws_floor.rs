@@ -1,8 +1,7 @@
 //! The least a websocket chat server can do, for telling how much of a
 //! `ws_fanout.py` figure is the server's: every text frame a client sends
 //! to `/ws/chat/<room>/` is written back, unchanged, to every socket in
-//! that room, each socket with its own queue and writer, frames queued
-//! together written together. No JSON, sessions, origin check, limits or
+//! that room, each socket with its own queue and writer. No JSON, sessions, origin check, limits or
 //! layer: what is left of a delivery is the client's work.
 //!
 //! `cargo run --release -p bench --example ws_floor -- 127.0.0.1:8020`,
@@ -56,16 +55,12 @@ async fn member(socket: WebSocket, room: String, rooms: Rooms) {
         .entry(room.clone())
         .or_default()
         .push(tx);
+    // One write per frame, as the framework's writer does (written
+    // together, a burst fills the Python client's 16-message queue, which
+    // then pauses reading).
     let writer = tokio::spawn(async move {
-        while let Some(first) = rx.recv().await {
-            let mut next = Some(first);
-            while let Some(frame) = next.take() {
-                if sink.feed(frame).await.is_err() {
-                    return;
-                }
-                next = rx.try_recv().ok();
-            }
-            if sink.flush().await.is_err() {
+        while let Some(frame) = rx.recv().await {
+            if sink.send(frame).await.is_err() {
                 return;
             }
         }

@@ -291,6 +291,9 @@ impl Scope {
 }
 
 /// A frame for the writer.
+///
+/// Boxed in the send buffer, as the layer's envelopes are (see
+/// `Envelope`): the buffer's first block is 32 slots of 8 bytes.
 #[derive(Debug)]
 pub(crate) enum Outgoing {
     Text(String),
@@ -308,7 +311,7 @@ pub struct Socket {
     scope: Scope,
     channel_name: String,
     layer: Arc<dyn ChannelLayer>,
-    outbox: mpsc::Sender<Outgoing>,
+    outbox: mpsc::Sender<Box<Outgoing>>,
     groups: Mutex<Vec<String>>,
 }
 
@@ -326,7 +329,7 @@ impl Socket {
         scope: Scope,
         channel_name: String,
         layer: Arc<dyn ChannelLayer>,
-        outbox: mpsc::Sender<Outgoing>,
+        outbox: mpsc::Sender<Box<Outgoing>>,
     ) -> Self {
         Self {
             scope,
@@ -364,7 +367,7 @@ impl Socket {
 
     async fn push(&self, frame: Outgoing) -> Result<(), ConsumerError> {
         self.outbox
-            .send(frame)
+            .send(Box::new(frame))
             .await
             .map_err(|_| ConsumerError::Closed)
     }
@@ -445,7 +448,7 @@ impl Socket {
 
     /// Queues a keep-alive ping unless the buffer is full.
     pub(crate) fn try_ping(&self) {
-        let _ = self.outbox.try_send(Outgoing::Ping);
+        let _ = self.outbox.try_send(Box::new(Outgoing::Ping));
     }
 
     /// Leaves every group joined through [`group_add`](Self::group_add).

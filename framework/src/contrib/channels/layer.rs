@@ -355,6 +355,11 @@ pub trait ChannelLayer: Send + Sync + fmt::Debug + 'static {
 }
 
 /// One event waiting in a channel.
+///
+/// Channels carry it boxed: a tokio channel allocates its first block of
+/// 32 slots when made, so an idle websocket's channel holds 32 slots of
+/// 8 bytes instead of 32 envelopes of 40 (1 kB less per socket, measured
+/// with 10,000 idle sockets).
 #[derive(Debug)]
 pub(crate) struct Envelope {
     pub(crate) event: Event,
@@ -366,7 +371,7 @@ pub(crate) struct Envelope {
 /// `expiry` skipped. Dropping it closes the channel.
 pub struct ChannelReceiver {
     name: String,
-    rx: mpsc::Receiver<Envelope>,
+    rx: mpsc::Receiver<Box<Envelope>>,
     hub: Weak<Hub>,
 }
 
@@ -405,7 +410,7 @@ impl ChannelReceiver {
         }
     }
 
-    fn unexpired(&self, envelope: Envelope) -> Option<Event> {
+    fn unexpired(&self, envelope: Box<Envelope>) -> Option<Event> {
         if Instant::now() > envelope.expires {
             if let Some(hub) = self.hub.upgrade() {
                 hub.counters.expired.fetch_add(1, Ordering::Relaxed);
@@ -438,7 +443,7 @@ struct Counters {
 /// A group member of this process.
 #[derive(Debug)]
 struct Member {
-    tx: mpsc::Sender<Envelope>,
+    tx: mpsc::Sender<Box<Envelope>>,
     added: Instant,
 }
 
@@ -450,7 +455,7 @@ pub(crate) struct Hub {
     /// The channel-name prefix (`specific.<process>!`).
     prefix: String,
     next: AtomicU64,
-    channels: Mutex<HashMap<String, mpsc::Sender<Envelope>>>,
+    channels: Mutex<HashMap<String, mpsc::Sender<Box<Envelope>>>>,
     groups: RwLock<HashMap<String, HashMap<String, Member>>>,
     counters: Counters,
 }
@@ -514,8 +519,8 @@ impl Hub {
         Instant::now() + self.limits.expiry.saturating_sub(age)
     }
 
-    fn offer(&self, tx: &mpsc::Sender<Envelope>, event: Event, expires: Instant) -> bool {
-        match tx.try_send(Envelope { event, expires }) {
+    fn offer(&self, tx: &mpsc::Sender<Box<Envelope>>, event: Event, expires: Instant) -> bool {
+        match tx.try_send(Box::new(Envelope { event, expires })) {
             Ok(()) => {
                 self.counters.delivered.fetch_add(1, Ordering::Relaxed);
                 true

@@ -292,7 +292,7 @@ struct Connection<C> {
     consumer: C,
     socket: Socket,
     receiver: super::ChannelReceiver,
-    outgoing: mpsc::Receiver<Outgoing>,
+    outgoing: mpsc::Receiver<Box<Outgoing>>,
     settings: Arc<ChannelsSettings>,
     hold: Option<ConnectionHold>,
 }
@@ -408,7 +408,7 @@ impl<C: Consumer> Connection<C> {
                         }
                         Ok(Control::Finish) | Err(_) => break,
                     },
-                    out = outgoing.recv() => match out {
+                    out = outgoing.recv() => match out.map(|out| *out) {
                         Some(Outgoing::Text(text)) => Message::Text(text.into()),
                         Some(Outgoing::Binary(bytes)) => Message::Binary(bytes),
                         Some(Outgoing::Ping) => Message::Ping(bytes::Bytes::new()),
