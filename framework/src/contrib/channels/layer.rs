@@ -394,7 +394,7 @@ impl ChannelReceiver {
     pub async fn recv(&mut self) -> Option<Event> {
         loop {
             let envelope = self.rx.recv().await?;
-            if let Some(event) = self.unexpired(envelope) {
+            if let Some(event) = self.unexpired(*envelope) {
                 return Some(event);
             }
         }
@@ -404,13 +404,13 @@ impl ChannelReceiver {
     pub fn try_recv(&mut self) -> Option<Event> {
         loop {
             let envelope = self.rx.try_recv().ok()?;
-            if let Some(event) = self.unexpired(envelope) {
+            if let Some(event) = self.unexpired(*envelope) {
                 return Some(event);
             }
         }
     }
 
-    fn unexpired(&self, envelope: Box<Envelope>) -> Option<Event> {
+    fn unexpired(&self, envelope: Envelope) -> Option<Event> {
         if Instant::now() > envelope.expires {
             if let Some(hub) = self.hub.upgrade() {
                 hub.counters.expired.fetch_add(1, Ordering::Relaxed);
