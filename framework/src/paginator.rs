@@ -27,13 +27,18 @@
 //! # Ok::<_, InvalidPage>(())
 //! ```
 //!
-//! # Query sets: two queries a page
+//! # Query sets: one statement a page
 //!
-//! Over a query set the methods take the database and are awaited:
-//! [`count`](Paginator::count) is one `SELECT COUNT(*)`, remembered by the
-//! paginator, and [`page`](Paginator::page) one `SELECT ... LIMIT ... OFFSET`
-//! (plus the query set's own `prefetch_related` queries). A page number that
-//! is not an integer or is below 1 is refused before any query.
+//! Over a query set the methods take the database and are awaited. The
+//! first [`page`](Paginator::page) or [`get_page`](Paginator::get_page)
+//! reads its rows and the count in one statement
+//! ([`QuerySet::all_and_count`]); the paginator remembers the count, and
+//! each later page is one `SELECT ... LIMIT ... OFFSET` (plus the query
+//! set's own `prefetch_related` queries). [`count`](Paginator::count) asked
+//! first is one `SELECT COUNT(*)`, as is the count of a query set cut by
+//! its own limit or offset. A number past the last page costs a `COUNT`
+//! more (no row carries the count). A page number that is not an integer
+//! or is below 1 is refused by `page` before any query.
 //!
 //! ```no_run
 //! # use manouche::db::{Auto, Model};
@@ -449,9 +454,12 @@ impl<M: Model> Paginator<QuerySet<M>> {
         Ok(layout.validate(number)?)
     }
 
-    /// Page `number` (1-based): a `COUNT` query (the first time) and one
-    /// `SELECT ... LIMIT ... OFFSET` for the rows, none when the page is
-    /// empty.
+    /// Page `number` (1-based). The first time, its rows and the count
+    /// come in one statement ([`QuerySet::all_and_count`]); once the count
+    /// is known, a page is one `SELECT ... LIMIT ... OFFSET`. A query set
+    /// cut by its own limit or offset is counted first, by a `COUNT`. A
+    /// number past the last page costs the statement and a `COUNT` (no row
+    /// carries the count), then is refused as Django refuses it.
     ///
     /// # Errors
     ///
@@ -462,9 +470,45 @@ impl<M: Model> Paginator<QuerySet<M>> {
         db: &dyn Executor,
         number: impl PageNumber,
     ) -> Result<Page<M>, PageError> {
+        let number = number.to_page_number()?;
+        if number < 1 {
+            return Err(InvalidPage::from(EmptyPage::LessThanOne).into());
+        }
+        if let Some((layout, rows)) = self.first_read(db, number).await? {
+            let number = layout.validate(number)?;
+            return Ok(Self::page_of(layout, number, rows));
+        }
         let number = self.validate_number(db, number).await?;
         let layout = self.layout(self.count(db).await?);
         self.read_page(db, layout, number).await
+    }
+
+    /// Before the count is known, page `number`'s rows read with the count
+    /// in one statement, as many as the page can hold with its orphans:
+    /// the page's first row does not depend on the count, only its last
+    /// does. `None` when the count is known already, when the query set is
+    /// cut itself (the statement would count the uncut rows), or when the
+    /// number is too big to be an offset.
+    async fn first_read(
+        &self,
+        db: &dyn Executor,
+        number: u64,
+    ) -> db::Result<Option<(Layout, Vec<M>)>> {
+        let qs = &self.object_list;
+        if self.count.get().is_some() || qs.limit.is_some() || qs.offset.is_some() {
+            return Ok(None);
+        }
+        let shape = self.layout(0);
+        let Some(bottom) = (number - 1)
+            .checked_mul(shape.per_page)
+            .filter(|&b| i64::try_from(b).is_ok())
+        else {
+            return Ok(None);
+        };
+        let most = bottom.saturating_add(shape.per_page.saturating_add(shape.orphans));
+        let (rows, count) = page_query(qs, bottom, most).all_and_count(db).await?;
+        let count = u64::try_from(count).unwrap_or_default();
+        Ok(Some((self.layout(*self.count.get_or_init(|| count)), rows)))
     }
 
     /// A page whatever the number (Django's `get_page`): the first page for
@@ -480,10 +524,42 @@ impl<M: Model> Paginator<QuerySet<M>> {
         db: &dyn Executor,
         number: impl PageNumber,
     ) -> Result<Page<M>, PageError> {
-        let layout = self.layout(self.count(db).await?);
-        let number = layout.lenient(number.to_page_number());
-        let number = layout.validate(number)?;
-        self.read_page(db, layout, number).await
+        let asked = number.to_page_number();
+        // The page to read with the count, before the count is known: the
+        // number asked, or the first page for what is not a number.
+        let guess = match asked {
+            Ok(n) if n >= 1 => Some(n),
+            Err(InvalidPage::PageNotAnInteger) => Some(1),
+            _ => None,
+        };
+        let first = match guess {
+            Some(guess) => self.first_read(db, guess).await?.map(|read| (guess, read)),
+            None => None,
+        };
+        let layout = match &first {
+            Some((_, (layout, _))) => *layout,
+            None => self.layout(self.count(db).await?),
+        };
+        let number = layout.validate(layout.lenient(asked))?;
+        match first {
+            Some((guess, (layout, rows))) if guess == number => {
+                Ok(Self::page_of(layout, number, rows))
+            }
+            // Past the end: the last page, now that the count is known.
+            _ => self.read_page(db, layout, number).await,
+        }
+    }
+
+    /// Page `number` of `layout` from the rows read from its first row on
+    /// (cut to the page's length).
+    fn page_of(layout: Layout, number: u64, mut object_list: Vec<M>) -> Page<M> {
+        let (bottom, top) = layout.bounds(number);
+        object_list.truncate(usize::try_from(top - bottom).unwrap_or(usize::MAX));
+        Page {
+            object_list,
+            number,
+            layout,
+        }
     }
 
     async fn read_page(
