@@ -304,3 +304,41 @@ pub async fn closed_within(
         }
     }
 }
+
+/// The process id a pidfile holds, if it holds one.
+pub fn read_pid(pidfile: &Path) -> Option<u32> {
+    std::fs::read_to_string(pidfile).ok()?.trim().parse().ok()
+}
+
+/// Waits (up to 30 s) until `pidfile` names another process than `old`:
+/// the process a reload of `server` started. Fails the test with the
+/// server's output when none comes.
+pub async fn new_pid(pidfile: &Path, old: u32, server: &Server) -> u32 {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(pid) = read_pid(pidfile)
+            && pid != old
+        {
+            return pid;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the pidfile still holds {old}:\n{}",
+            server.output()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A process a reload started (not the test's child): killed when the
+/// test ends, however it ends.
+#[derive(Debug)]
+pub struct Successor(pub u32);
+
+impl Drop for Successor {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", &self.0.to_string()])
+            .status();
+    }
+}

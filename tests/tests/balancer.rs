@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 use manouche::contrib::sessions::SessionRow;
 use manouche::db::testing::for_each_database_with_url;
 use manouche::db::{Backend, Model};
-use manouche_e2e::{Server, Site, free_port};
+use manouche_e2e::{Server, Site, Successor, free_port, new_pid, read_pid};
 use reqwest::header::SET_COOKIE;
 
 const PASSWORD: &str = "correct horse 42";
@@ -189,22 +189,6 @@ impl Drop for Nginx {
     }
 }
 
-/// A process a reload started (not the test's child): stopped when the
-/// test ends, however it ends.
-struct Successor(u32);
-
-impl Drop for Successor {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-KILL", &self.0.to_string()])
-            .status();
-    }
-}
-
-fn read_pid(pidfile: &Path) -> Option<u32> {
-    std::fs::read_to_string(pidfile).ok()?.trim().parse().ok()
-}
-
 /// An HTTP client from `from`, one connection kept alive, redirects not
 /// followed.
 fn client_from(from: &str) -> reqwest::Client {
@@ -233,6 +217,26 @@ fn access_line(servers: &[&Server], id: &str) -> String {
         assert!(Instant::now() < deadline, "no access line for {id}");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// GETs `url` from `client` with a forged `X-Forwarded-For` entry and the
+/// request id `id`, expects a 200, and returns the access-log line of the
+/// serving instance (one of `servers`) for it.
+async fn forged_get(
+    client: &reqwest::Client,
+    url: String,
+    id: &str,
+    servers: &[&Server],
+) -> String {
+    let r = client
+        .get(&url)
+        .header("x-forwarded-for", FORGED)
+        .header("x-request-id", id)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{url} answers: {e}"));
+    assert_eq!(r.status(), 200, "{url}");
+    access_line(servers, id)
 }
 
 /// The `client=` field of an access-log line.
@@ -413,20 +417,7 @@ async fn reload(pidfile: &Path, server: &mut Server, tally: &Tally) -> (Successo
     assert_eq!(old, server.pid());
     let before = tally.answered.load(Ordering::SeqCst);
     server.signal("HUP");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let new = loop {
-        if let Some(pid) = read_pid(pidfile)
-            && pid != old
-        {
-            break pid;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no new process in the pidfile:\n{}",
-            server.output()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let new = new_pid(pidfile, old, server).await;
     let successor = Successor(new);
     let status = server
         .wait_exit(Duration::from_secs(20))
@@ -500,29 +491,15 @@ async fn balanced(nginx_binary: &Path, db: &manouche::db::Database, url: &str) {
     // The client address: from nginx's header, not the forged entry; and
     // a direct client's forged header is ignored.
     let via = client_from(CLIENT_VIA_BALANCER);
+    let both = [&servers[0], &servers[1]];
     for n in 0..2 {
         let id = format!("via-balancer-{n}");
-        let r = via
-            .get(nginx.url("/"))
-            .header("x-forwarded-for", FORGED)
-            .header("x-request-id", &id)
-            .send()
-            .await
-            .expect("nginx answers");
-        assert_eq!(r.status(), 200);
-        let line = access_line(&[&servers[0], &servers[1]], &id);
+        let line = forged_get(&via, nginx.url("/"), &id, &both).await;
         assert_eq!(logged_client(&line), CLIENT_VIA_BALANCER, "{line}");
     }
     let direct = client_from(DIRECT_CLIENT);
-    let r = direct
-        .get(servers[0].url("/"))
-        .header("x-forwarded-for", FORGED)
-        .header("x-request-id", "straight-to-an-instance")
-        .send()
-        .await
-        .expect("the instance answers");
-    assert_eq!(r.status(), 200);
-    let line = access_line(&[&servers[0]], "straight-to-an-instance");
+    let id = "straight-to-an-instance";
+    let line = forged_get(&direct, servers[0].url("/"), id, &[&servers[0]]).await;
     assert_eq!(logged_client(&line), DIRECT_CLIENT, "{line}");
 
     // Signed in through the balancer, the session is good on both
@@ -612,15 +589,8 @@ async fn balanced(nginx_binary: &Path, db: &manouche::db::Database, url: &str) {
             Some("ana")
         );
         let id = format!("after-reload-{n}");
-        let r = direct
-            .get(server.url("/"))
-            .header("x-forwarded-for", FORGED)
-            .header("x-request-id", &id)
-            .send()
-            .await
-            .expect("the new process answers");
-        assert_eq!(r.status(), 200);
-        assert_eq!(logged_client(&access_line(&[server], &id)), DIRECT_CLIENT);
+        let line = forged_get(&direct, server.url("/"), &id, &[server]).await;
+        assert_eq!(logged_client(&line), DIRECT_CLIENT, "{line}");
     }
     for (n, pidfile) in pidfiles.iter().enumerate() {
         assert_eq!(read_pid(pidfile), Some(successors[n].0));

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use manouche_e2e::Server;
+use manouche_e2e::{Server, Successor, new_pid, read_pid};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -648,22 +648,6 @@ async fn the_client_address_comes_from_a_trusted_proxy_only() {
     assert!(out.contains("10.0.0.1/8"), "{out}");
 }
 
-/// A process a reload started (not the test's child): killed when the
-/// test ends, however it ends.
-struct Successor(u32);
-
-impl Drop for Successor {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("kill")
-            .args(["-KILL", &self.0.to_string()])
-            .status();
-    }
-}
-
-fn read_pid(pidfile: &std::path::Path) -> Option<u32> {
-    std::fs::read_to_string(pidfile).ok()?.trim().parse().ok()
-}
-
 /// Whether `pid` runs (a zombie does not).
 fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -673,24 +657,6 @@ fn alive(pid: u32) -> bool {
             Some(state != 'Z' && state != 'X')
         })
         .unwrap_or(false)
-}
-
-/// Waits until the pidfile names another process than `old`.
-async fn new_pid(pidfile: &std::path::Path, old: u32, server: &Server) -> u32 {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(pid) = read_pid(pidfile)
-            && pid != old
-        {
-            return pid;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the pidfile still holds {old}:\n{}",
-            server.output()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// Waits until the output has a line containing `text`.
