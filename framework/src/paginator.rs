@@ -478,8 +478,8 @@ impl<M: Model> Paginator<QuerySet<M>> {
             let number = layout.validate(number)?;
             return Ok(Self::page_of(layout, number, rows));
         }
-        let number = self.validate_number(db, number).await?;
         let layout = self.layout(self.count(db).await?);
+        let number = layout.validate(number)?;
         self.read_page(db, layout, number).await
     }
 
@@ -499,8 +499,9 @@ impl<M: Model> Paginator<QuerySet<M>> {
             return Ok(None);
         }
         let shape = self.layout(0);
-        let Some(bottom) = (number - 1)
-            .checked_mul(shape.per_page)
+        let Some(bottom) = number
+            .checked_sub(1)
+            .and_then(|n| n.checked_mul(shape.per_page))
             .filter(|&b| i64::try_from(b).is_ok())
         else {
             return Ok(None);
