@@ -444,6 +444,7 @@ impl<M: Model + Default> ModelAdmin<M> {
         let estimate = db.estimated_rows(meta.table).await?;
         // A small list's numbered page comes with its count, in one
         // statement.
+        let page_at = |offset: u64| query.qs.clone().offset(offset).limit(per_page);
         let mut fetched = None;
         if let Position::Page(page) = query.position
             && estimate.is_none_or(|total| total <= BIG_TABLE)
@@ -453,13 +454,7 @@ impl<M: Model + Default> ModelAdmin<M> {
                 .checked_mul(per_page)
                 .filter(|&o| i64::try_from(o).is_ok())
         {
-            let (rows, n) = query
-                .qs
-                .clone()
-                .offset(offset)
-                .limit(per_page)
-                .all_and_count(db)
-                .await?;
+            let (rows, n) = page_at(offset).all_and_count(db).await?;
             fetched = Some((rows, u64::try_from(n).unwrap_or(0)));
         }
         let known = fetched.as_ref().map(|&(_, n)| n);
@@ -519,15 +514,7 @@ impl<M: Model + Default> ModelAdmin<M> {
                 }
                 let rows = match fetched {
                     Some((rows, _)) => rows,
-                    None => {
-                        query
-                            .qs
-                            .clone()
-                            .offset((page - 1) * per_page)
-                            .limit(per_page)
-                            .all(db)
-                            .await?
-                    }
+                    None => page_at((page - 1) * per_page).all(db).await?,
                 };
                 // The last numbered page of a big list goes on by cursor.
                 let next = match (&keyset, rows.last()) {
