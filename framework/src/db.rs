@@ -93,6 +93,7 @@ pub mod raw;
 pub mod relations;
 pub mod schema;
 pub(crate) mod sql;
+mod sqlite_inline;
 mod sqlite_pool;
 pub mod testing;
 mod transaction;
@@ -145,6 +146,7 @@ pub use query::{
 };
 pub use raw::raw;
 pub use relations::{ForeignKey, ManyToMany, OneToOne, Reverse};
+pub use sqlite_inline::LocalRow;
 pub use transaction::Transaction;
 
 /// Re-exported for `#[derive(Model)]`; not part of the public API.

@@ -592,6 +592,12 @@ pub struct DatabaseSettings {
     /// stopped in the process at once.
     #[serde(deserialize_with = "optional_duration")]
     pub statement_timeout: Option<Duration>,
+    /// SQLite: small reads of the database file run on the thread that asks
+    /// for them instead of being handed to sqlx's worker thread and back
+    /// (on by default; `MANOUCHE_DB_SQLITE_INLINE_READS=false` turns it
+    /// off). A read that would run longer than a few milliseconds, or
+    /// that this path cannot decode exactly as sqlx, still goes to sqlx.
+    pub sqlite_inline_reads: bool,
 }
 
 impl Default for DatabaseSettings {
@@ -602,6 +608,7 @@ impl Default for DatabaseSettings {
             sqlite_busy_timeout: Duration::from_secs(5),
             health_checks: true,
             statement_timeout: None,
+            sqlite_inline_reads: true,
         }
     }
 }
@@ -614,6 +621,7 @@ impl DatabaseSettings {
             acquire_timeout: self.acquire_timeout,
             sqlite_busy_timeout: self.sqlite_busy_timeout,
             health_checks: self.health_checks,
+            sqlite_inline_reads: self.sqlite_inline_reads,
             ..crate::db::DatabaseOptions::default()
         }
     }
@@ -1115,6 +1123,7 @@ impl Settings {
     /// | `MANOUCHE_MAX_REQUESTS_IN_FLIGHT` | `server.max_requests_in_flight` |
     /// | `MANOUCHE_MAX_CONNECTIONS_PER_CLIENT` | `server.max_connections_per_client` (0: no cap) |
     /// | `MANOUCHE_DB_STATEMENT_TIMEOUT` | `database.statement_timeout` (`0s`: none) |
+    /// | `MANOUCHE_DB_SQLITE_INLINE_READS` | `database.sqlite_inline_reads` |
     /// | `MANOUCHE_HTTP2` | `server.http2` |
     /// | `MANOUCHE_TLS_CERT`, `MANOUCHE_TLS_KEY` | `server.tls_cert`, `server.tls_key` |
     /// | `MANOUCHE_HSTS_SECONDS` | `security.hsts_seconds` |
@@ -1209,6 +1218,9 @@ impl Settings {
                 }
                 "MANOUCHE_DB_STATEMENT_TIMEOUT" => {
                     next.database.statement_timeout = Some(parse_duration(name, value)?);
+                }
+                "MANOUCHE_DB_SQLITE_INLINE_READS" => {
+                    next.database.sqlite_inline_reads = parse_bool(name, value)?;
                 }
                 "MANOUCHE_MAX_CONNECTIONS_PER_CLIENT" => {
                     next.server.max_connections_per_client = parse_number(name, value)?;

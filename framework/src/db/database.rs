@@ -53,6 +53,10 @@ pub struct DatabaseOptions {
     /// [`Error::StatementTimeout`](crate::db::Error::StatementTimeout).
     /// SQLite has no such limit. `None`: no limit.
     pub statement_timeout: Option<Duration>,
+    /// SQLite: small reads of a database file run on the calling thread
+    /// rather than through sqlx's worker thread (see
+    /// [`Row::SqliteLocal`](crate::db::Row::SqliteLocal)); on by default.
+    pub sqlite_inline_reads: bool,
 }
 
 impl Default for DatabaseOptions {
@@ -65,6 +69,7 @@ impl Default for DatabaseOptions {
             sqlite_busy_timeout: Duration::from_secs(5),
             health_checks: true,
             statement_timeout: None,
+            sqlite_inline_reads: true,
         }
     }
 }
@@ -135,7 +140,11 @@ impl Database {
     /// database cannot be reached.
     pub async fn connect(url: &str, options: &DatabaseOptions) -> Result<Self> {
         let pool = if url.starts_with("sqlite:") {
-            Pool::Sqlite(SqlitePool::new(sqlite::connect(url, options).await?))
+            Pool::Sqlite(sqlite::pool(
+                sqlite::connect(url, options).await?,
+                url,
+                options,
+            ))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Pool::Postgres(postgres::connect(url, options).await?)
         } else {
@@ -157,7 +166,11 @@ impl Database {
     /// malformed URL.
     pub fn connect_lazy(url: &str, options: &DatabaseOptions) -> Result<Self> {
         let pool = if url.starts_with("sqlite:") {
-            Pool::Sqlite(SqlitePool::new(sqlite::connect_lazy(url, options)?))
+            Pool::Sqlite(sqlite::pool(
+                sqlite::connect_lazy(url, options)?,
+                url,
+                options,
+            ))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Pool::Postgres(postgres::connect_lazy(url, options)?)
         } else {

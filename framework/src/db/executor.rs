@@ -77,9 +77,13 @@ impl Statement {
 }
 
 /// A row returned by a query, from either backend.
+#[non_exhaustive]
 pub enum Row {
-    /// A SQLite row.
+    /// A SQLite row read by sqlx.
     Sqlite(sqlx::sqlite::SqliteRow),
+    /// A SQLite row read on the calling thread, handed to a sink that
+    /// decodes it at once (see [`RowSink::keeps_rows`]).
+    SqliteLocal(super::LocalRow),
     /// A PostgreSQL row.
     Postgres(sqlx::postgres::PgRow),
 }
@@ -90,6 +94,7 @@ pub trait NativeDecode:
     + sqlx::Type<sqlx::Sqlite>
     + for<'r> sqlx::Decode<'r, sqlx::Postgres>
     + sqlx::Type<sqlx::Postgres>
+    + 'static
 {
 }
 
@@ -98,6 +103,7 @@ impl<T> NativeDecode for T where
         + sqlx::Type<sqlx::Sqlite>
         + for<'r> sqlx::Decode<'r, sqlx::Postgres>
         + sqlx::Type<sqlx::Postgres>
+        + 'static
 {
 }
 
@@ -116,6 +122,15 @@ impl Row {
     pub fn get<T: NativeDecode>(&self, idx: usize) -> Result<T> {
         let res = match self {
             Self::Sqlite(row) => row.try_get::<T, _>(idx),
+            Self::SqliteLocal(row) => row.get::<T>(idx).ok_or_else(|| {
+                sqlx::Error::Decode(
+                    format!(
+                        "a {} is not read without sqlx's driver",
+                        std::any::type_name::<T>()
+                    )
+                    .into(),
+                )
+            }),
             Self::Postgres(row) => row.try_get::<T, _>(idx),
         };
         res.map_err(|source| Error::Decode {
@@ -129,6 +144,7 @@ impl Row {
     pub fn is_null(&self, idx: usize) -> bool {
         match self {
             Self::Sqlite(row) => row.try_get_raw(idx).map(|v| v.is_null()).unwrap_or(true),
+            Self::SqliteLocal(row) => row.is_null(idx),
             Self::Postgres(row) => row.try_get_raw(idx).map(|v| v.is_null()).unwrap_or(true),
         }
     }
@@ -138,6 +154,7 @@ impl Row {
     pub fn len(&self) -> usize {
         match self {
             Self::Sqlite(row) => row.len(),
+            Self::SqliteLocal(row) => row.len(),
             Self::Postgres(row) => row.len(),
         }
     }
@@ -152,7 +169,7 @@ impl Row {
     #[must_use]
     pub fn backend(&self) -> Backend {
         match self {
-            Self::Sqlite(_) => Backend::Sqlite,
+            Self::Sqlite(_) | Self::SqliteLocal(_) => Backend::Sqlite,
             Self::Postgres(_) => Backend::Postgres,
         }
     }
@@ -172,6 +189,16 @@ pub trait RowSink: Any + Send {
     ///
     /// Whatever decoding the row gave.
     fn push(&mut self, row: Row) -> Result<()>;
+
+    /// Whether the sink may keep a [`Row`] past [`push`](Self::push) (to
+    /// decode it later). A sink that decodes each row during `push` and
+    /// keeps none says `false`: SQLite may then read the statement on the
+    /// calling thread, handing over rows that decode the common types only
+    /// ([`Row::SqliteLocal`]); a row that does not decode there makes the
+    /// statement run again through sqlx, into a fresh sink.
+    fn keeps_rows(&self) -> bool {
+        true
+    }
 }
 
 /// Makes an empty [`RowSink`] for one run of a statement.
@@ -204,6 +231,11 @@ where
     fn push(&mut self, row: Row) -> Result<()> {
         self.out.push((self.decode)(&row)?);
         Ok(())
+    }
+
+    fn keeps_rows(&self) -> bool {
+        // `decode` borrows each row; `Row` is not `Clone`.
+        false
     }
 }
 

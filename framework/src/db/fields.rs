@@ -328,7 +328,7 @@ impl FieldType for Decimal {
             }
             // SQLite's NUMERIC affinity stores an integer, a float, or text
             // when the value does not fit either.
-            Row::Sqlite(_) => {
+            _ => {
                 let text = match row.get::<String>(idx) {
                     Ok(text) => text,
                     Err(_) => match row.get::<i64>(idx) {

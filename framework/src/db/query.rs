@@ -447,14 +447,7 @@ impl<M: Model> QuerySet<M> {
     ///
     /// The database's error (see [`Error`]).
     pub async fn all(self, db: &dyn Executor) -> Result<Vec<M>> {
-        let loads = self.related_loads();
-        let mut out = self
-            .run(Kind::Select, db, |stmt| {
-                db.fetch_map(stmt, move |row| Ok(Self::decode(row, &loads)?.0))
-            })
-            .await?;
-        self.prefetch_into(&mut out, db).await?;
-        Ok(out)
+        self.decoded(db).await
     }
 
     /// The rows, as [`all`](Self::all) returns them, and the number of rows
@@ -636,16 +629,6 @@ impl<M: Model> QuerySet<M> {
         Ok((obj, offset))
     }
 
-    /// Decodes one row (with its `select_related` objects) and runs the
-    /// `prefetch_related` queries for it.
-    async fn object(&self, row: &Row, db: &dyn Executor) -> Result<M> {
-        let mut out = vec![Self::decode(row, &self.related_loads())?.0];
-        self.prefetch_into(&mut out, db).await?;
-        out.pop().ok_or(Error::DoesNotExist {
-            model: M::meta().name,
-        })
-    }
-
     /// The first row in the query's order, if any.
     ///
     /// # Errors
@@ -661,15 +644,22 @@ impl<M: Model> QuerySet<M> {
                 false,
             )]);
         }
-        // The first row ends the query: no wait for the driver to report
-        // that no second one follows.
-        let row = qs
-            .run(Kind::Select, db, |stmt| db.fetch_optional(stmt))
+        Ok(qs.decoded(db).await?.pop())
+    }
+
+    /// The rows of the query, each decoded as the driver reads it, with
+    /// their `prefetch_related` queries run (what [`first`](Self::first)
+    /// and a [`get`](Self::get) on a unique column take their one row
+    /// from): SQLite may then read them on the calling thread.
+    async fn decoded(&self, db: &dyn Executor) -> Result<Vec<M>> {
+        let loads = self.related_loads();
+        let mut out = self
+            .run(Kind::Select, db, |stmt| {
+                db.fetch_map(stmt, move |row| Ok(Self::decode(row, &loads)?.0))
+            })
             .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        Ok(Some(qs.object(&row, db).await?))
+        self.prefetch_into(&mut out, db).await?;
+        Ok(out)
     }
 
     /// The last row in the query's order, if any: [`first`](Self::first)
@@ -754,11 +744,7 @@ impl<M: Model> QuerySet<M> {
         if lookup::at_most_one_row(&self.filters, M::meta()) {
             // The filters pin a unique column: no need to ask for a second
             // row to prove there is none.
-            let row = self
-                .run(Kind::Select, db, |stmt| db.fetch_optional(stmt))
-                .await?
-                .ok_or_else(not_found)?;
-            return self.object(&row, db).await;
+            return self.decoded(db).await?.pop().ok_or_else(not_found);
         }
         let mut rows = self.limit(21).all(db).await?;
         match rows.len() {
@@ -777,11 +763,12 @@ impl<M: Model> QuerySet<M> {
     ///
     /// The database's error.
     pub async fn count(self, db: &dyn Executor) -> Result<i64> {
-        let rows = self.run(Kind::Count, db, |stmt| db.fetch_all(stmt)).await?;
-        match rows.first() {
-            Some(row) => row.get::<i64>(0),
-            None => Ok(0),
-        }
+        let rows = self
+            .run(Kind::Count, db, |stmt| {
+                db.fetch_map(stmt, |row| row.get::<i64>(0))
+            })
+            .await?;
+        Ok(rows.first().copied().unwrap_or(0))
     }
 
     /// Whether any row matches.
@@ -791,7 +778,7 @@ impl<M: Model> QuerySet<M> {
     /// The database's error.
     pub async fn exists(self, db: &dyn Executor) -> Result<bool> {
         let rows = self
-            .run(Kind::Exists, db, |stmt| db.fetch_all(stmt))
+            .run(Kind::Exists, db, |stmt| db.fetch_map(stmt, |_| Ok(())))
             .await?;
         Ok(!rows.is_empty())
     }

@@ -13,6 +13,11 @@
 //! checked path. Connections on the stack are not closed when idle; there
 //! are at most `max_connections` of them.
 //!
+//! **Most reads never get here.** A read of a database file outside a
+//! transaction, into a sink that decodes each row at once, runs on the
+//! calling thread first (`sqlite_inline`); what follows is for the reads
+//! that path sends back, and for everything else.
+//!
 //! **Reads of the same text share a command.** Each statement sent to an
 //! SQLite connection is a hand-off to its worker thread and back, and under
 //! load those thread switches, not SQLite, are most of what a simple query
@@ -88,6 +93,7 @@ use tokio::sync::{Notify, oneshot};
 
 use super::driver::{FetchInto, Run, SqlxResult, Unprepared, sqlite_rows};
 use super::executor::{NewSink, Row, RowSink};
+use super::sqlite_inline::Inline;
 
 /// The SQLite pool: see the module doc.
 #[derive(Debug, Clone)]
@@ -108,6 +114,9 @@ struct Shared {
     reads: Mutex<Reads>,
     /// How many tasks may run queued reads at once.
     most_readers: usize,
+    /// Reads run on the calling thread (see `sqlite_inline`); `None` for
+    /// an in-memory database or when `sqlite_inline_reads` is off.
+    inline: Option<Inline>,
 }
 
 /// The most reads combined into one command.
@@ -386,14 +395,20 @@ fn combinable_read(sql: &str, values: usize) -> bool {
 }
 
 impl SqlitePool {
-    pub(crate) fn new(pool: sqlx::SqlitePool) -> Self {
+    /// The pool over sqlx's; with `inline`, reads of a database file may
+    /// run on the calling thread (see `sqlite_inline`).
+    pub(crate) fn new(pool: sqlx::SqlitePool, inline: bool, in_memory: bool) -> Self {
         let acquire_timeout = pool.options().get_acquire_timeout();
         let most_readers = usize::try_from(pool.options().get_max_connections())
             .unwrap_or(1)
             .saturating_sub(1)
             .max(1);
+        let inline = inline
+            .then(|| Inline::new(pool.connect_options().get_filename(), in_memory))
+            .flatten();
         Self {
             shared: Arc::new(Shared {
+                inline,
                 pool,
                 ready: Mutex::new(Some(Vec::new())),
                 returned: Notify::new(),
@@ -480,6 +495,12 @@ impl SqlitePool {
         if R::MAY_GROUP && writes_data(&sql) {
             return self.write(sql, values, run).await;
         }
+        if let (Some(inline), Some(sink)) = (&self.shared.inline, run.sink())
+            && starts_with_keyword(&sql, "SELECT")
+            && let Some(out) = inline.read(&sql, &values, &sink)
+        {
+            return R::from_sink(Ok(out));
+        }
         if let Some(sink) = run.sink().filter(|_| combinable_read(&sql, values.0.len())) {
             return self.read(sql, values, sink, run).await;
         }
@@ -505,6 +526,9 @@ impl SqlitePool {
     /// emptied and shut under the same lock that `release` takes, so no
     /// connection is left on it for `close` to wait on forever.
     pub(crate) async fn close(&self) {
+        if let Some(inline) = &self.shared.inline {
+            inline.close();
+        }
         let ready = lock(&self.shared.ready).take();
         drop(ready);
         self.shared.pool.close().await;

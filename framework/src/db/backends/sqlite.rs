@@ -47,6 +47,21 @@ impl Dialect for Sqlite {
 /// end.
 const ROWS_AHEAD: usize = 256;
 
+/// The pool over sqlx's `pool`, with reads on the calling thread unless
+/// `options` turn them off or the database is in memory.
+pub(crate) fn pool(
+    pool: sqlx::SqlitePool,
+    url: &str,
+    options: &DatabaseOptions,
+) -> crate::db::sqlite_pool::SqlitePool {
+    crate::db::sqlite_pool::SqlitePool::new(pool, options.sqlite_inline_reads, in_memory(url))
+}
+
+/// Whether `url` names an in-memory database.
+fn in_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
 pub(crate) async fn connect(url: &str, options: &DatabaseOptions) -> Result<sqlx::SqlitePool> {
     let (pool, connect) = pool_options(url, options)?;
     pool.connect_with(connect)
@@ -65,7 +80,7 @@ fn pool_options(
     url: &str,
     options: &DatabaseOptions,
 ) -> Result<(SqlitePoolOptions, SqliteConnectOptions)> {
-    let memory = url.contains(":memory:") || url.contains("mode=memory");
+    let memory = in_memory(url);
     let mut connect = SqliteConnectOptions::from_str(url)
         .map_err(|source| Error::Connect { source })?
         .create_if_missing(true)
