@@ -19,13 +19,14 @@
 //!   at once** ([`RowSink::keeps_rows`] is false: the ORM's querysets and
 //!   `fetch_map`). A row read here ([`Row::SqliteLocal`]) decodes the
 //!   common types itself (integers, `bool`, `f64`, text, bytes, UUIDs,
-//!   dates, times and date-times in the forms sqlx writes them); a value
+//!   dates and date-times in the forms sqlx writes them); a value
 //!   it cannot decode exactly as sqlx would is an error, and the read runs
 //!   again on sqlx's pool with a fresh sink. No such row outlives the
 //!   sink's `push`, so none reaches code that would decode it later.
 //! - **Only values bound exactly as sqlx binds them** (sea-query's integer,
 //!   float, text, byte, UUID and chrono values, text in sqlx's formats);
-//!   others, and any statement that is not read-only, go to sqlx.
+//!   others go to sqlx, and so does any statement that is not read-only
+//!   or does not take as many values as it is given.
 //! - **Any error is sqlx's to report.** A read that fails here for any
 //!   reason (a value it does not decode, a table only a sqlx connection
 //!   sees, a locked database, SQLite's own error) is run again on sqlx's
@@ -104,7 +105,9 @@ struct Reader {
     checks: Arc<AtomicU32>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+/// Locks `m`, whose critical sections (here and in `sqlite_pool`) only
+/// push, pop and look up: a panic cannot leave them half done.
+pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -132,12 +135,12 @@ impl Inline {
         values: &Values,
         sink: &NewSink,
     ) -> Option<Box<dyn RowSink>> {
-        let key = rustc_hash::FxBuildHasher.hash_one(sql);
-        if lock(&self.sent_away).contains(&key) {
-            return None;
-        }
         let mut out = sink();
         if out.keeps_rows() {
+            return None;
+        }
+        let key = rustc_hash::FxBuildHasher.hash_one(sql);
+        if lock(&self.sent_away).contains(&key) {
             return None;
         }
         let reader = self.take()?;
@@ -145,7 +148,7 @@ impl Inline {
         self.put(reader, !matches!(done, Err(Failed::Broken)));
         match done {
             Ok(()) => Some(out),
-            Err(Failed::Declined) => None,
+            Err(Failed::Declined | Failed::Broken) => None,
             Err(Failed::Elsewhere) => {
                 let mut away = lock(&self.sent_away);
                 if away.len() >= MOST_SENT_AWAY {
@@ -154,7 +157,6 @@ impl Inline {
                 away.insert(key);
                 None
             }
-            Err(Failed::Broken) => None,
         }
     }
 
@@ -195,8 +197,8 @@ impl Inline {
 
 /// Why a read did not finish here.
 enum Failed {
-    /// It was never started (a value not bound here, a statement that is
-    /// not read-only): the next read of its text may start.
+    /// It was never started (a value not bound here): the next read of
+    /// its text, with other values, may start.
     Declined,
     /// It failed or was stopped: its text goes to sqlx's pool from now on.
     Elsewhere,
@@ -234,7 +236,7 @@ fn run(reader: &Reader, sql: &str, values: &Values, sink: &mut dyn RowSink) -> R
         Err(_) => return Err(Failed::Elsewhere),
     };
     if !stmt.readonly() || stmt.parameter_count() != values.0.len() {
-        return Err(Failed::Declined);
+        return Err(Failed::Elsewhere);
     }
     for (i, value) in values.0.iter().enumerate() {
         bind(&mut stmt, i + 1, value)?;

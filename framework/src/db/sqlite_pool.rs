@@ -78,7 +78,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -93,7 +93,7 @@ use tokio::sync::{Notify, oneshot};
 
 use super::driver::{FetchInto, Run, SqlxResult, Unprepared, sqlite_rows};
 use super::executor::{NewSink, Row, RowSink};
-use super::sqlite_inline::Inline;
+use super::sqlite_inline::{Inline, lock};
 
 /// The SQLite pool: see the module doc.
 #[derive(Debug, Clone)]
@@ -348,12 +348,6 @@ impl std::fmt::Debug for Writes {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // The critical sections only push and pop; a panic cannot leave them
-    // half done.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 /// Whether `sql` changes data (and so may join a group commit): the
 /// statements that take SQLite's write lock by themselves.
 fn writes_data(sql: &str) -> bool {
@@ -495,14 +489,16 @@ impl SqlitePool {
         if R::MAY_GROUP && writes_data(&sql) {
             return self.write(sql, values, run).await;
         }
-        if let (Some(inline), Some(sink)) = (&self.shared.inline, run.sink())
-            && starts_with_keyword(&sql, "SELECT")
-            && let Some(out) = inline.read(&sql, &values, &sink)
-        {
-            return R::from_sink(Ok(out));
-        }
-        if let Some(sink) = run.sink().filter(|_| combinable_read(&sql, values.0.len())) {
-            return self.read(sql, values, sink, run).await;
+        if let Some(sink) = run.sink() {
+            if let Some(inline) = &self.shared.inline
+                && starts_with_keyword(&sql, "SELECT")
+                && let Some(out) = inline.read(&sql, &values, &sink)
+            {
+                return R::from_sink(Ok(out));
+            }
+            if combinable_read(&sql, values.0.len()) {
+                return self.read(sql, values, sink, run).await;
+            }
         }
         self.alone(&sql, values, run).await
     }
