@@ -420,6 +420,7 @@ fn settings_are_checked() {
     assert!(bad("layer = \"carrier-pigeon\"").contains("layer"));
     assert!(bad("prefix = \"a:b\"").contains("prefix"));
     assert!(bad("colour = \"blue\"").contains("colour"));
+    assert!(bad("write_delay = \"2s\"").contains("write_delay"));
 }
 
 // ---- Websockets in process: the site served on a loopback port ----
@@ -676,6 +677,132 @@ async fn a_foreign_origin_is_refused_and_the_sites_own_accepted() {
     // Without Origin: accepted unless required.
     let strict = serve(chat_project("require_origin = true")).await;
     assert!(connect(strict, "/ws/room/lobby/", &[]).await.is_err());
+}
+
+/// A websocket opened by hand on a plain TCP stream, to see how the
+/// server's frames arrive: the bytes of each read.
+async fn raw_socket(addr: std::net::SocketAddr, path: &str) -> tokio::net::TcpStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(
+            format!(
+                "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                 Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8];
+        stream.read_exact(&mut byte).await.unwrap();
+        head.push(byte[0]);
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    stream
+}
+
+/// The text frames in `bytes` (unmasked, short, as the server sends a
+/// chat message), which must hold only whole frames.
+fn text_frames(mut bytes: &[u8]) -> Vec<String> {
+    let mut texts = Vec::new();
+    while !bytes.is_empty() {
+        assert_eq!(bytes[0], 0x81, "a final text frame");
+        let len = usize::from(bytes[1]);
+        assert!(len < 126, "a short frame");
+        texts.push(String::from_utf8(bytes[2..2 + len].to_vec()).unwrap());
+        bytes = &bytes[2 + len..];
+    }
+    texts
+}
+
+/// Sends `messages` to the room through `sender`, and returns what the
+/// raw socket's first read holds, with the time it took to come.
+async fn burst(
+    sender: &mut Client,
+    listener: &mut tokio::net::TcpStream,
+    messages: usize,
+) -> (Vec<String>, Duration) {
+    use tokio::io::AsyncReadExt;
+    let start = std::time::Instant::now();
+    for n in 0..messages {
+        sender
+            .send(tungstenite::Message::text(format!(
+                r#"{{"message": "m{n}"}}"#
+            )))
+            .await
+            .unwrap();
+    }
+    let mut buffer = vec![0u8; 64 * 1024];
+    let read = tokio::time::timeout(Duration::from_secs(5), listener.read(&mut buffer))
+        .await
+        .unwrap()
+        .unwrap();
+    (text_frames(&buffer[..read]), start.elapsed())
+}
+
+#[tokio::test]
+async fn write_delay_gathers_a_sockets_frames_into_one_write_in_order() {
+    let expected: Vec<String> = (0..20)
+        .map(|n| format!(r#"{{"message":"m{n}"}}"#))
+        .collect();
+
+    // 400 ms: the twenty messages, sent at once, wait for the first one's
+    // delay and arrive in the socket's first read, in order.
+    let addr = serve(chat_project("write_delay = \"400ms\"")).await;
+    let (mut sender, _) = connect(addr, "/ws/room/lobby/", &[]).await.unwrap();
+    let mut listener = raw_socket(addr, "/ws/room/lobby/").await;
+    let (texts, waited) = burst(&mut sender, &mut listener, 20).await;
+    assert_eq!(texts, expected, "one write, every frame, in order");
+    assert!(
+        waited >= Duration::from_millis(390),
+        "the first frame waited {waited:?}"
+    );
+    // The sender's own copies came the same way.
+    for message in &expected {
+        assert_eq!(&next_text(&mut sender).await, message);
+    }
+
+    // Without a delay the first message goes out at once, before the
+    // rest have been sent.
+    let addr = serve(chat_project("")).await;
+    let (mut sender, _) = connect(addr, "/ws/room/lobby/", &[]).await.unwrap();
+    let mut listener = raw_socket(addr, "/ws/room/lobby/").await;
+    let (texts, waited) = burst(&mut sender, &mut listener, 1).await;
+    assert_eq!(texts, expected[..1]);
+    assert!(
+        waited < Duration::from_millis(390),
+        "a lone frame waited {waited:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_close_ends_the_write_delay_after_the_frames_before_it() {
+    // A consumer error closes the socket (1007) at once, not after the
+    // delay, and the frames queued before it arrive first.
+    let addr = serve(chat_project("write_delay = \"1s\"")).await;
+    let (mut client, _) = connect(addr, "/ws/room/lobby/", &[]).await.unwrap();
+    let start = std::time::Instant::now();
+    for message in [r#"{"message": "a"}"#, r#"{"message": "b"}"#, "not json"] {
+        client
+            .send(tungstenite::Message::text(message))
+            .await
+            .unwrap();
+    }
+    assert_eq!(next_text(&mut client).await, r#"{"message":"a"}"#);
+    assert_eq!(next_text(&mut client).await, r#"{"message":"b"}"#);
+    assert_eq!(close_code(&mut client).await, Some(1007));
+    assert!(
+        start.elapsed() < Duration::from_millis(900),
+        "the close waited for the delay: {:?}",
+        start.elapsed()
+    );
 }
 
 #[tokio::test]

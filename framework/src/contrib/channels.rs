@@ -105,7 +105,10 @@
 //! frames): a client that stops reading fills its own buffer, then its
 //! channel, whose overflow is dropped, while every other member keeps
 //! getting events at once; a write stalled past `ping_timeout` drops the
-//! connection. Websockets count against `server.max_connections` and in
+//! connection. A connection writes the frames queued for it together;
+//! `write_delay` (zero by default) makes the first frame of a batch wait
+//! that long for more, fewer writes for more latency on busy sockets.
+//! Websockets count against `server.max_connections` and in
 //! the open-connections metric (plus `manouche_websockets_open`), and a
 //! graceful shutdown closes them with 1001 within `server.drain_timeout`.
 //! HTTP/2 websockets (RFC 8441) are not offered: browsers fall back to
@@ -120,6 +123,7 @@
 //! group_expiry = "1day"
 //! max_message_size = 1048576
 //! send_buffer = 64          # frames per connection
+//! write_delay = "0s"        # gather a socket's frames this long per write
 //! read_buffer_size = 1024   # bytes read at a time, per connection
 //! ping_interval = "20s"
 //! ping_timeout = "20s"
@@ -184,6 +188,13 @@ pub struct ChannelsSettings {
     pub max_message_size: usize,
     /// Frames queued per connection before the consumer's sends wait.
     pub send_buffer: usize,
+    /// How long a connection gathers frames after the first of a batch
+    /// before writing them together (zero, the default: no frame waits,
+    /// and what was queued meanwhile goes out in the same write). A few
+    /// milliseconds trade that much latency for far fewer writes on
+    /// sockets that get many messages a second; at most 1 s.
+    #[serde(deserialize_with = "duration")]
+    pub write_delay: Duration,
     /// The bytes a connection reads from its socket at a time (its read
     /// buffer, which grows for a longer message and is kept by every open
     /// connection: the websocket library's default of 128 KiB would make
@@ -216,6 +227,7 @@ impl Default for ChannelsSettings {
             group_expiry: Duration::from_secs(86_400),
             max_message_size: 1024 * 1024,
             send_buffer: 64,
+            write_delay: Duration::ZERO,
             read_buffer_size: 1024,
             ping_interval: Duration::from_secs(20),
             ping_timeout: Duration::from_secs(20),
@@ -268,6 +280,12 @@ impl AppSettings for ChannelsSettings {
             if value.is_zero() {
                 return Err(format!("{key} must be longer than zero"));
             }
+        }
+        if self.write_delay > Duration::from_secs(1) {
+            return Err(format!(
+                "write_delay = {:?} would hold every message that long: use at most \"1s\" (a few ms is typical, \"0s\" writes at once)",
+                self.write_delay
+            ));
         }
         check_group_name(&self.prefix).map_err(|_| {
             format!(

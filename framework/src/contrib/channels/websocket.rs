@@ -373,14 +373,14 @@ impl<C: Consumer> Connection<C> {
             mut consumer,
             socket,
             mut receiver,
-            mut outgoing,
+            outgoing,
             settings,
             hold,
         } = *self;
-        let (mut sink, mut stream) = ws.split();
+        let (sink, mut stream) = ws.split();
         // One control message ends the writer, so a oneshot carries it
         // (an mpsc channel would preallocate a block of 32 per socket).
-        let (control_tx, mut control_rx) = oneshot::channel::<Control>();
+        let (control_tx, control_rx) = oneshot::channel::<Control>();
         let mut control = Some(control_tx);
         let mut tell = move |ctl: Control| {
             if let Some(tx) = control.take() {
@@ -388,44 +388,13 @@ impl<C: Consumer> Connection<C> {
             }
         };
 
-        // The writer: control first, then the queued frames, each write
-        // bounded by the ping timeout (a peer that reads nothing for that
-        // long is dropped). Each frame is written as it comes: writing the
-        // frames queued meanwhile together (fed, flushed once) was tried,
-        // and made clients slower: a burst of 50 messages fills a client's
-        // receive queue (16 messages in Python's `websockets`), which then
-        // stops and restarts reading; the fan-out bench fell from 121k to
-        // 89k deliveries a second at 100 clients.
-        let write_timeout = settings.ping_timeout.max(Duration::from_secs(1));
-        let writer = tokio::spawn(async move {
-            loop {
-                let frame = tokio::select! {
-                    biased;
-                    ctl = &mut control_rx => match ctl {
-                        Ok(Control::Close(code, reason)) => {
-                            let _ = tokio::time::timeout(write_timeout, sink.send(close_frame(code, &reason))).await;
-                            break;
-                        }
-                        Ok(Control::Finish) | Err(_) => break,
-                    },
-                    out = outgoing.recv() => match out.map(|out| *out) {
-                        Some(Outgoing::Text(text)) => Message::Text(text.into()),
-                        Some(Outgoing::Binary(bytes)) => Message::Binary(bytes),
-                        Some(Outgoing::Ping) => Message::Ping(bytes::Bytes::new()),
-                        Some(Outgoing::Close(code, reason)) => {
-                            let _ = tokio::time::timeout(write_timeout, sink.send(close_frame(code, &reason))).await;
-                            break;
-                        }
-                        None => break,
-                    },
-                };
-                match tokio::time::timeout(write_timeout, sink.send(frame)).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(_)) | Err(_) => return,
-                }
-            }
-            let _ = tokio::time::timeout(write_timeout, sink.close()).await;
-        });
+        let writer = tokio::spawn(write_frames(
+            sink,
+            outgoing,
+            control_rx,
+            settings.ping_timeout.max(Duration::from_secs(1)),
+            settings.write_delay,
+        ));
 
         let mut ping = tokio::time::interval(settings.ping_interval.max(Duration::from_millis(10)));
         ping.tick().await;
@@ -539,6 +508,134 @@ impl<C: Consumer> Connection<C> {
         // once the writer is done: then the connection leaves the cap and
         // the drain.
     }
+}
+
+/// What the writer does with the next thing it is given.
+enum Next {
+    /// Queue this frame.
+    Frame(Message),
+    /// The consumer closed: write what is queued, then this close frame.
+    Close(Message),
+    /// The reader's order to close: write what is queued and what the
+    /// consumer queued before it, then this close frame.
+    Order(Message),
+    /// Write what is queued and stop (the peer closed, or the connection
+    /// is gone).
+    Stop,
+}
+
+impl Next {
+    fn outgoing(out: Option<Box<Outgoing>>) -> Self {
+        match out.map(|out| *out) {
+            Some(Outgoing::Text(text)) => Self::Frame(Message::Text(text.into())),
+            Some(Outgoing::Binary(bytes)) => Self::Frame(Message::Binary(bytes)),
+            Some(Outgoing::Ping) => Self::Frame(Message::Ping(bytes::Bytes::new())),
+            Some(Outgoing::Close(code, reason)) => Self::Close(close_frame(code, &reason)),
+            None => Self::Stop,
+        }
+    }
+
+    fn control(control: Result<Control, oneshot::error::RecvError>) -> Self {
+        match control {
+            Ok(Control::Close(code, reason)) => Self::Order(close_frame(code, &reason)),
+            Ok(Control::Finish) | Err(_) => Self::Stop,
+        }
+    }
+}
+
+/// The connection's writer: the consumer's frames from the send buffer,
+/// and the reader's order to close (`control`).
+///
+/// Frames go out in batches: the first frame of a batch is queued in the
+/// websocket library's write buffer, then every frame that arrives within
+/// `write_delay` after it, then every frame already waiting in the send
+/// buffer, and the batch is written at once (the library writes early
+/// past its 128 KiB buffer). With `write_delay` zero (the default) no
+/// frame waits: a batch is what the consumer queued while the last write
+/// ran. A delay (`[channels] write_delay`, e.g. "1ms") trades that much
+/// latency for fewer writes when a socket gets many messages a second:
+/// a room fanning out 50 messages to 100 sockets makes about 100 writes
+/// instead of 5,000, and its clients read the burst in one go (see
+/// BENCHMARKS.md, "Write batching"). Each write, and each step of a
+/// batch, must finish within `write_timeout` (`ping_timeout`): a peer
+/// that reads nothing for that long is dropped. A close, the consumer's
+/// or the reader's (an error, the shutdown), ends the batch at once:
+/// the frames queued before it go out, then the close frame.
+async fn write_frames(
+    mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
+    mut outgoing: mpsc::Receiver<Box<Outgoing>>,
+    mut control: oneshot::Receiver<Control>,
+    write_timeout: Duration,
+    write_delay: Duration,
+) {
+    'batches: loop {
+        let mut next = tokio::select! {
+            biased;
+            ctl = &mut control => Next::control(ctl),
+            out = outgoing.recv() => Next::outgoing(out),
+        };
+        // The batch: frames until the first thing that is not one, or
+        // until nothing more comes (within the delay, or at once).
+        let mut gather =
+            (!write_delay.is_zero()).then(|| Box::pin(tokio::time::sleep(write_delay)));
+        let end = loop {
+            let frame = match next {
+                Next::Frame(frame) => frame,
+                end => break end,
+            };
+            if !within(write_timeout, sink.feed(frame)).await {
+                return;
+            }
+            next = loop {
+                if let Some(until) = gather.as_mut() {
+                    tokio::select! {
+                        biased;
+                        ctl = &mut control => break Next::control(ctl),
+                        () = until.as_mut() => gather = None,
+                        out = outgoing.recv() => break Next::outgoing(out),
+                    }
+                } else {
+                    match outgoing.try_recv() {
+                        Ok(out) => break Next::outgoing(Some(out)),
+                        Err(mpsc::error::TryRecvError::Disconnected) => break Next::Stop,
+                        Err(mpsc::error::TryRecvError::Empty) => {
+                            if !within(write_timeout, sink.flush()).await {
+                                return;
+                            }
+                            continue 'batches;
+                        }
+                    }
+                }
+            };
+        };
+        let close = match end {
+            Next::Close(frame) => frame,
+            Next::Order(frame) => {
+                while let Ok(out) = outgoing.try_recv() {
+                    let Next::Frame(queued) = Next::outgoing(Some(out)) else {
+                        break;
+                    };
+                    if !within(write_timeout, sink.feed(queued)).await {
+                        return;
+                    }
+                }
+                frame
+            }
+            Next::Frame(_) | Next::Stop => break,
+        };
+        // Sending flushes the batch before it.
+        let _ = within(write_timeout, sink.send(close)).await;
+        break;
+    }
+    let _ = within(write_timeout, sink.close()).await;
+}
+
+/// Whether a write finished, without an error, within `limit`.
+async fn within<E>(
+    limit: Duration,
+    write: impl std::future::Future<Output = Result<(), E>>,
+) -> bool {
+    matches!(tokio::time::timeout(limit, write).await, Ok(Ok(())))
 }
 
 /// The close code for a consumer method that failed or panicked.
