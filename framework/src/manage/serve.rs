@@ -194,9 +194,8 @@ pub(super) async fn serve_until_signal(
     // and an early SIGHUP does not end the process.
     let signals = Signals::install();
     let hangups = options.reload.then(Hangups::install);
-    let mut listening = server::listen(&server_settings, bind)
-        .await
-        .map_err(|e| StartupError::improperly_configured(e.to_string()))?;
+    // Written before the socket listens: whoever sees the port answer
+    // finds the pidfile (removed again if binding fails).
     let _pidfile = match (&options.pidfile, &takeover) {
         // The old process writes this one's id once it is told ready.
         (Some(path), Some(_)) => Some(PidFile::adopt(path)),
@@ -208,6 +207,9 @@ pub(super) async fn serve_until_signal(
         })?),
         (None, _) => None,
     };
+    let mut listening = server::listen(&server_settings, bind)
+        .await
+        .map_err(|e| StartupError::improperly_configured(e.to_string()))?;
     let (handover_tx, handover_rx) = tokio::sync::oneshot::channel();
     if let Some(hangups) = hangups {
         let sockets = Arc::new(ReloadSockets::default());
