@@ -197,8 +197,9 @@ impl Inline {
 
 /// Why a read did not finish here.
 enum Failed {
-    /// It was never started (a value not bound here): the next read of
-    /// its text, with other values, may start.
+    /// It was not done here this time (a value not bound here, a lock
+    /// held by another connection): the next read of its text may run
+    /// here.
     Declined,
     /// It failed or was stopped: its text goes to sqlx's pool from now on.
     Elsewhere,
@@ -225,16 +226,7 @@ fn open(path: &Path) -> Option<Reader> {
 }
 
 fn run(reader: &Reader, sql: &str, values: &Values, sink: &mut dyn RowSink) -> Result<(), Failed> {
-    let mut stmt = match reader.conn.prepare_cached(sql) {
-        Ok(stmt) => stmt,
-        Err(rusqlite::Error::SqliteFailure(e, _))
-            if e.code == rusqlite::ErrorCode::CannotOpen
-                || e.code == rusqlite::ErrorCode::NotADatabase =>
-        {
-            return Err(Failed::Broken);
-        }
-        Err(_) => return Err(Failed::Elsewhere),
-    };
+    let mut stmt = reader.conn.prepare_cached(sql).map_err(|e| failed(&e))?;
     if !stmt.readonly() || stmt.parameter_count() != values.0.len() {
         return Err(Failed::Elsewhere);
     }
@@ -252,8 +244,21 @@ fn run(reader: &Reader, sql: &str, values: &Values, sink: &mut dyn RowSink) -> R
                     .map_err(|_| Failed::Elsewhere)?;
             }
             Ok(None) => return Ok(()),
-            Err(_) => return Err(Failed::Elsewhere),
+            Err(e) => return Err(failed(&e)),
         }
+    }
+}
+
+/// What SQLite's error, preparing or stepping a read, means for it.
+fn failed(error: &rusqlite::Error) -> Failed {
+    use rusqlite::ErrorCode;
+    match error.sqlite_error_code() {
+        Some(ErrorCode::CannotOpen | ErrorCode::NotADatabase) => Failed::Broken,
+        // Another connection holds a lock for a moment (this connection
+        // does not wait): sqlx's worker waits for it, and the text may
+        // run here again next time.
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => Failed::Declined,
+        _ => Failed::Elsewhere,
     }
 }
 
@@ -411,5 +416,40 @@ impl LocalRow {
                 .and_then(|t| chrono::NaiveDate::parse_from_str(t, "%F").ok());
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Failed, failed};
+    use rusqlite::ffi;
+
+    fn error(code: std::ffi::c_int) -> rusqlite::Error {
+        rusqlite::Error::SqliteFailure(ffi::Error::new(code), None)
+    }
+
+    #[test]
+    fn a_lock_held_elsewhere_declines_only_this_read() {
+        for code in [
+            ffi::SQLITE_BUSY,
+            ffi::SQLITE_LOCKED,
+            ffi::SQLITE_BUSY_RECOVERY,
+        ] {
+            assert!(matches!(failed(&error(code)), Failed::Declined), "{code}");
+        }
+        for code in [ffi::SQLITE_CANTOPEN, ffi::SQLITE_NOTADB] {
+            assert!(matches!(failed(&error(code)), Failed::Broken), "{code}");
+        }
+        // Stopped by the progress handler, or any other error: the text
+        // goes to sqlx from now on.
+        for code in [
+            ffi::SQLITE_INTERRUPT,
+            ffi::SQLITE_ERROR,
+            ffi::SQLITE_CONSTRAINT,
+        ] {
+            assert!(matches!(failed(&error(code)), Failed::Elsewhere), "{code}");
+        }
+        let misuse = rusqlite::Error::InvalidParameterCount(1, 2);
+        assert!(matches!(failed(&misuse), Failed::Elsewhere));
     }
 }
