@@ -517,7 +517,8 @@ enum Next {
     /// The consumer closed: write what is queued, then this close frame.
     Close(Message),
     /// The reader's order to close: write what is queued and what the
-    /// consumer queued before it, then this close frame.
+    /// consumer queued before it, then this close frame (or the
+    /// consumer's own, queued first).
     Order(Message),
     /// Write what is queued and stop (the peer closed, or the connection
     /// is gone).
@@ -575,16 +576,25 @@ async fn write_frames(
             out = outgoing.recv() => Next::outgoing(out),
         };
         // The batch: frames until the first thing that is not one, or
-        // until nothing more comes (within the delay, or at once).
+        // until nothing more comes (within the delay, or at once). An
+        // order to close stops the wait and takes the frames queued
+        // before it first.
         let mut gather =
             (!write_delay.is_zero()).then(|| Box::pin(tokio::time::sleep(write_delay)));
-        let end = loop {
-            let frame = match next {
-                Next::Frame(frame) => frame,
-                end => break end,
-            };
-            if !within(write_timeout, sink.feed(frame)).await {
-                return;
+        let mut ordered = None;
+        let close = loop {
+            match next {
+                Next::Frame(frame) => {
+                    if !within(write_timeout, sink.feed(frame)).await {
+                        return;
+                    }
+                }
+                Next::Order(frame) => {
+                    ordered = Some(frame);
+                    gather = None;
+                }
+                Next::Close(frame) => break Some(frame),
+                Next::Stop => break None,
             }
             next = loop {
                 if let Some(until) = gather.as_mut() {
@@ -597,8 +607,13 @@ async fn write_frames(
                 } else {
                     match outgoing.try_recv() {
                         Ok(out) => break Next::outgoing(Some(out)),
-                        Err(mpsc::error::TryRecvError::Disconnected) => break Next::Stop,
+                        Err(mpsc::error::TryRecvError::Disconnected) => {
+                            break ordered.take().map_or(Next::Stop, Next::Close);
+                        }
                         Err(mpsc::error::TryRecvError::Empty) => {
+                            if let Some(frame) = ordered.take() {
+                                break Next::Close(frame);
+                            }
                             if !within(write_timeout, sink.flush()).await {
                                 return;
                             }
@@ -608,23 +623,10 @@ async fn write_frames(
                 }
             };
         };
-        let close = match end {
-            Next::Close(frame) => frame,
-            Next::Order(frame) => {
-                while let Ok(out) = outgoing.try_recv() {
-                    let Next::Frame(queued) = Next::outgoing(Some(out)) else {
-                        break;
-                    };
-                    if !within(write_timeout, sink.feed(queued)).await {
-                        return;
-                    }
-                }
-                frame
-            }
-            Next::Frame(_) | Next::Stop => break,
-        };
-        // Sending flushes the batch before it.
-        let _ = within(write_timeout, sink.send(close)).await;
+        if let Some(frame) = close {
+            // Sending flushes the batch before it.
+            let _ = within(write_timeout, sink.send(frame)).await;
+        }
         break;
     }
     let _ = within(write_timeout, sink.close()).await;
